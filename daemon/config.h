@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * config.h - dray's configuration: zot's schema, written in YAML (or JSON).
+ *
+ * cfg_load() turns the file into one immutable struct cfg; nothing else in
+ * dray sees YAML. Keys that zot's schema has but dray does not implement yet
+ * are accepted and listed in cfg->unsupported so the daemon can warn about
+ * each one; keys in no schema, and bad values, are errors that name the key
+ * and its line:column. With no file, an embedded default is used.
+ */
+#ifndef DRAY_CONFIG_H
+#define DRAY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/err.h"
+#include "daemon/log.h"
+
+/* The YAML text of the embedded default configuration. */
+extern const char cfg_default_yaml[];
+
+struct cfg {
+	char *dist_spec_version; /* distSpecVersion, default "1.1.0" */
+	struct {
+		char *address;      /* http.address, default "127.0.0.1" */
+		int port;           /* http.port (int or string), 0..65535;
+		                       default 5000; 0 picks a free port */
+		char *realm;        /* http.realm, or NULL */
+		char *external_url; /* http.externalUrl, or NULL */
+		char *tls_cert;     /* http.tls.cert, or NULL */
+		char *tls_key;      /* http.tls.key, or NULL */
+		char *tls_cacert;   /* http.tls.cacert, or NULL */
+	} http;
+	struct {
+		char *root_directory; /* storage.rootDirectory (required in a
+		                         file; default "./dray-data") */
+		bool dedupe;          /* storage.dedupe, default true */
+		bool gc;              /* storage.gc, default true */
+		uint64_t gc_delay_ms; /* storage.gcDelay, Go duration, 1h */
+		uint64_t gc_interval_ms; /* storage.gcInterval, 24h */
+		bool commit;             /* storage.commit, default false */
+	} storage;
+	struct {
+		enum log_level level; /* log.level, default LOG_INFO */
+		char *output;         /* log.output, or NULL for stderr */
+		char *audit;          /* log.audit, or NULL */
+	} log;
+	struct {
+		bool scrub_enable;          /* extensions.scrub.enable */
+		uint64_t scrub_interval_ms; /* extensions.scrub.interval, 24h */
+	} extensions;
+	struct {
+		char *mountpoint; /* fuse.mountpoint, or NULL: no mount */
+		bool read_only;   /* fuse.readOnly, default false */
+		bool allow_other; /* fuse.allowOther, default false */
+		int64_t uid;      /* fuse.uid: owner shown, -1 = the daemon's */
+		int64_t gid;      /* fuse.gid: group shown, -1 = the daemon's */
+	} fuse;
+	/*
+	 * Keys of zot's schema accepted but not implemented, as dotted paths
+	 * with their position ("http.auth (line 7)"); the caller warns.
+	 */
+	char **unsupported;
+	size_t n_unsupported;
+};
+
+/*
+ * Read and validate the configuration file @path (YAML or JSON); NULL
+ * means the embedded default. Returns a new cfg for cfg_free(), or NULL
+ * with ERR_NOT_FOUND/ERR_IO (unreadable file) or ERR_INVALID, whose
+ * message names the file, line and column and the key ("config.yaml:4:3:
+ * http.port: expected an integer 0..65535").
+ */
+MUST_CHECK struct cfg *cfg_load(const char *path, struct err *err);
+
+/* The same for text in memory; @name is used in messages. */
+MUST_CHECK struct cfg *cfg_parse(const char *text, size_t len,
+                                 const char *name, struct err *err);
+
+/* Parse a Go duration ("90s", "1h30m", "500ms", "0"). Returns 0 or -1. */
+MUST_CHECK int cfg_duration_parse(const char *s, uint64_t *ms);
+
+/* Free @cfg. Accepts NULL. */
+void cfg_free(struct cfg *cfg);
+
+#endif

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* err.c - filling struct err. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon/err.h"
+
+static void vfill(struct err *err, enum err_code code, int errnum,
+                  const char *fmt, va_list ap) PRINTF(4, 0);
+
+static void vfill(struct err *err, enum err_code code, int errnum,
+                  const char *fmt, va_list ap)
+{
+	int n;
+
+	err->code = code;
+	err->sys_errno = errnum;
+	n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	if (n < 0)
+		err->msg[0] = '\0';
+	if (errnum && n >= 0 && (size_t)n < sizeof(err->msg))
+		snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s",
+		         strerror(errnum));
+}
+
+int err_set(struct err *err, enum err_code code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfill(err, code, 0, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int err_set_errno(struct err *err, int errnum, const char *fmt, ...)
+{
+	enum err_code code = ERR_IO;
+	va_list ap;
+
+	switch (errnum) {
+	case ENOENT:
+	case ENOTDIR:
+		code = ERR_NOT_FOUND;
+		break;
+	case ENOMEM:
+		code = ERR_NOMEM;
+		break;
+	case EEXIST:
+	case ENOTEMPTY:
+		code = ERR_EXISTS;
+		break;
+	case EACCES:
+	case EPERM:
+	case EROFS:
+		code = ERR_DENIED;
+		break;
+	case EFBIG:
+	case ENAMETOOLONG:
+		code = ERR_TOO_LARGE;
+		break;
+	case EINVAL:
+		code = ERR_INVALID;
+		break;
+	case EAGAIN:
+	case EBUSY:
+		code = ERR_BUSY;
+		break;
+	}
+	va_start(ap, fmt);
+	vfill(err, code, errnum, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void err_prefix(struct err *err, const char *fmt, ...)
+{
+	char old[ERR_MSG_MAX];
+	va_list ap;
+	int n;
+
+	memcpy(old, err->msg, sizeof(old));
+	va_start(ap, fmt);
+	n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof(err->msg))
+		snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s",
+		         old);
+}
+
+const char *err_code_name(enum err_code code)
+{
+	static const char *const names[] = {
+		[ERR_OK] = "ok",
+		[ERR_INVALID] = "invalid",
+		[ERR_NOT_FOUND] = "not_found",
+		[ERR_EXISTS] = "exists",
+		[ERR_DENIED] = "denied",
+		[ERR_TOO_LARGE] = "too_large",
+		[ERR_BUSY] = "busy",
+		[ERR_IO] = "io",
+		[ERR_NOMEM] = "nomem",
+		[ERR_INTERNAL] = "internal",
+	};
+
+	if ((unsigned)code >= sizeof(names) / sizeof(names[0]))
+		return "unknown";
+	return names[code];
+}
