@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * blob.c - GET/HEAD/DELETE /v2/<name>/blobs/<digest>. GET is zero-copy:
+ * MHD sends the layout file with sendfile, honouring one Range.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http/http_int.h"
+#include "http/range.h"
+
+static int blob_not_found(struct http_req *req, struct err *err)
+{
+	if (err->code == ERR_NOT_FOUND &&
+	    !store_repo_exists(req->srv->st, req->name))
+		req->err_code = "NAME_UNKNOWN";
+	return -1;
+}
+
+int h_blob_get(struct http_req *req, struct err *err)
+{
+	bool head = strcmp(req->method, MHD_HTTP_METHOD_HEAD) == 0;
+	uint64_t size, start = 0, end = 0;
+	struct digest d;
+	char dstr[DIGEST_STR_MAX];
+	int fd = -1;
+
+	if (req_digest(req, req->ref, &d, err) < 0)
+		return -1;
+	digest_format(&d, dstr);
+	if (head) {
+		if (store_blob_stat(req->srv->st, req->name, &d, &size, err) < 0)
+			return blob_not_found(req, err);
+		reply_hdr(req, "Docker-Content-Digest", dstr);
+		reply_hdr(req, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+		return reply_sized_empty(req, MHD_HTTP_OK,
+		                         "application/octet-stream", size, err);
+	}
+	if (store_blob_open(req->srv->st, req->name, &d, &fd, &size, err) < 0)
+		return blob_not_found(req, err);
+	reply_hdr(req, "Docker-Content-Digest", dstr);
+	switch (range_parse(req_header(req, MHD_HTTP_HEADER_RANGE), size,
+	                    &start, &end)) {
+	case RANGE_NONE:
+		return reply_fd(req, MHD_HTTP_OK, fd, 0, size, size, err);
+	case RANGE_OK:
+		return reply_fd(req, MHD_HTTP_PARTIAL_CONTENT, fd, start,
+		                end - start + 1, size, err);
+	case RANGE_UNSATISFIABLE:
+		break;
+	}
+	close(fd);
+	snprintf(dstr, sizeof(dstr), "bytes */%llu", (unsigned long long)size);
+	req->nhdrs = 0;
+	reply_hdr(req, MHD_HTTP_HEADER_CONTENT_RANGE, dstr);
+	req->err_status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
+	req->err_code = "BLOB_UNKNOWN";
+	return err_set(err, ERR_INVALID, "range not satisfiable");
+}
+
+int h_blob_delete(struct http_req *req, struct err *err)
+{
+	struct digest d;
+
+	if (req_digest(req, req->ref, &d, err) < 0)
+		return -1;
+	if (store_blob_delete(req->srv->st, req->name, &d, err) < 0) {
+		if (err->code == ERR_EXISTS)
+			req->err_status = MHD_HTTP_CONFLICT;
+		return blob_not_found(req, err);
+	}
+	return reply_buf(req, MHD_HTTP_ACCEPTED, NULL, "", 0, false, err);
+}

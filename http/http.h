@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * http.h - the OCI Distribution API v1.1 over libmicrohttpd.
+ *
+ * One server per process, serving one store. Requests run on MHD's epoll
+ * thread pool; every read and change goes through index/store.h.
+ */
+#ifndef DRAY_HTTP_H
+#define DRAY_HTTP_H
+
+#include <stdint.h>
+
+#include "daemon/err.h"
+
+struct store;
+struct http_server;
+
+struct http_opts {
+	const char *address;       /* listen address (IPv4, IPv6 or name) */
+	int port;                  /* TCP port; 0 picks a free one */
+	unsigned threads;          /* MHD thread pool size, 0 = 2 */
+	unsigned max_conns;        /* connection limit, 0 = 1000 */
+	unsigned max_conns_per_ip; /* per client address, 0 = 512 */
+	unsigned idle_timeout_s;   /* idle connection timeout, 0 = 60 */
+	unsigned drain_timeout_s;  /* shutdown wait for in-flight, 0 = 10 */
+};
+
+/*
+ * Listen and serve @st in background threads. @st must outlive the server.
+ * Fails with ERR_IO (cannot bind) or ERR_INVALID (bad address).
+ */
+MUST_CHECK struct http_server *http_start(const struct http_opts *opts,
+                                          struct store *st, struct err *err);
+
+/* The TCP port actually bound. */
+int http_port(const struct http_server *srv);
+
+/*
+ * Stop accepting, let in-flight requests finish (bounded by
+ * drain_timeout_s), then stop. Accepts NULL.
+ */
+void http_stop(struct http_server *srv);
+
+#endif

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * http_int.h - the request object and the handler contract; private to
+ * http/.
+ *
+ * A handler returns 0 once it has queued a response, or -1 with err set;
+ * server.c renders errors (reply.c builds every MHD response). Handlers
+ * that take a body have three phases: begin (headers only), body (each
+ * piece), end (reply). Everything a request owns hangs off struct
+ * http_req and is released when MHD reports the request completed.
+ */
+#ifndef DRAY_HTTP_INT_H
+#define DRAY_HTTP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <microhttpd.h>
+
+#include "daemon/digest.h"
+#include "daemon/err.h"
+#include "daemon/ref.h"
+#include "http/http.h"
+#include "index/store.h"
+
+struct http_req;
+
+enum route_kind {
+	RT_NONE = 0,
+	RT_BASE,      /* /v2/ */
+	RT_CATALOG,   /* /v2/_catalog */
+	RT_TAGS,      /* /v2/<name>/tags/list */
+	RT_MANIFEST,  /* /v2/<name>/manifests/<reference> */
+	RT_BLOB,      /* /v2/<name>/blobs/<digest> */
+	RT_UPLOADS,   /* /v2/<name>/blobs/uploads/ */
+	RT_UPLOAD,    /* /v2/<name>/blobs/uploads/<id> */
+	RT_REFERRERS, /* /v2/<name>/referrers/<digest> */
+};
+
+/* One method of one route. */
+struct handler {
+	enum route_kind kind; /* which route */
+	const char *method;   /* HTTP method */
+	/* Headers are in: validate, set up; may reply early (an error). */
+	int (*begin)(struct http_req *req, struct err *err);
+	/* A piece of the body. */
+	int (*body)(struct http_req *req, const char *buf, size_t len,
+	            struct err *err);
+	/* The whole request is in: reply. */
+	int (*end)(struct http_req *req, struct err *err);
+	/* The OCI error codes for ERR_NOT_FOUND and ERR_INVALID here. */
+	const char *not_found_code;
+	const char *invalid_code;
+};
+
+struct http_server {
+	struct MHD_Daemon *mhd;      /* the daemon */
+	struct store *st;            /* what we serve */
+	struct http_opts opts;       /* as started */
+	int port;                    /* bound port */
+	uint64_t next_id;            /* request ids, atomic */
+	int inflight;                /* requests not completed, atomic */
+};
+
+struct http_req {
+	struct http_server *srv;      /* owner */
+	struct MHD_Connection *conn;  /* MHD's connection */
+	uint64_t id;                  /* for the log */
+	const char *method;           /* borrowed from MHD */
+	const char *url;              /* borrowed from MHD (decoded path) */
+	const struct handler *h;      /* the route's handler, or NULL */
+	enum route_kind kind;         /* parsed route */
+	char name[REF_NAME_MAX + 1];  /* repository */
+	char ref[DIGEST_STR_MAX + 8]; /* tag, digest or upload id */
+	bool queued;                  /* a response was queued */
+	bool begun;                   /* begin() ran */
+	unsigned status;              /* status of the response */
+	uint64_t start_ms;            /* arrival, monotonic */
+	uint64_t body_bytes;          /* body bytes received */
+	uint64_t sent_bytes;          /* body size of the response */
+	/* Error rendering overrides, set by handlers. */
+	unsigned err_status;          /* 0 or the HTTP status to use */
+	const char *err_code;         /* NULL or the OCI code to use */
+	char *err_range;              /* Range header to add to an error */
+	struct err route_err;         /* why routing failed, if it did */
+	/* Handler state. */
+	struct upload *up;            /* a taken upload session */
+	struct digest digest;         /* ?digest= or the path's digest */
+	bool has_digest;              /* digest is set */
+	bool has_range;               /* PATCH with Content-Range */
+	uint64_t range_end;           /* its last byte */
+	struct {
+		const char *name;     /* static string */
+		char value[512];      /* its value */
+	} hdrs[6];                    /* headers for the next response */
+	int nhdrs;                    /* how many */
+	char *buf;                    /* manifest body */
+	size_t len, cap;              /* its length and allocation */
+};
+
+/* reply.c: every MHD response is built here. */
+int reply_buf(struct http_req *req, unsigned status, const char *ctype,
+              const void *buf, size_t len, bool take, struct err *err);
+int reply_fd(struct http_req *req, unsigned status, int fd, uint64_t off,
+             uint64_t len, uint64_t total, struct err *err);
+int reply_sized_empty(struct http_req *req, unsigned status,
+                      const char *ctype, uint64_t len, struct err *err);
+/* Add a header to the response being built; see reply_hdr_*(). */
+void reply_hdr(struct http_req *req, const char *name, const char *value);
+void reply_hdr_location(struct http_req *req, const char *fmt, ...)
+	PRINTF(2, 3);
+int reply_error(struct http_req *req, const struct err *err);
+unsigned http_status_for(enum err_code code);
+
+/* Query argument @key, or NULL. */
+const char *req_arg(struct http_req *req, const char *key);
+/* Request header @key, or NULL. */
+const char *req_header(struct http_req *req, const char *key);
+
+/* route.c */
+int route_parse(struct http_req *req, struct err *err);
+const struct handler *route_handler(enum route_kind kind, const char *method,
+                                    bool *other_methods);
+
+/* Handlers (manifest.c, blob.c, upload.c, list.c). */
+int h_base(struct http_req *req, struct err *err);
+int h_catalog(struct http_req *req, struct err *err);
+int h_tags(struct http_req *req, struct err *err);
+int h_referrers(struct http_req *req, struct err *err);
+int h_manifest_get(struct http_req *req, struct err *err);
+int h_manifest_put_begin(struct http_req *req, struct err *err);
+int h_manifest_put_body(struct http_req *req, const char *buf, size_t len,
+                        struct err *err);
+int h_manifest_put_end(struct http_req *req, struct err *err);
+int h_manifest_delete(struct http_req *req, struct err *err);
+int h_blob_get(struct http_req *req, struct err *err);
+int h_blob_delete(struct http_req *req, struct err *err);
+int h_upload_post_begin(struct http_req *req, struct err *err);
+int h_upload_body(struct http_req *req, const char *buf, size_t len,
+                  struct err *err);
+int h_upload_post_end(struct http_req *req, struct err *err);
+int h_upload_get(struct http_req *req, struct err *err);
+int h_upload_patch_begin(struct http_req *req, struct err *err);
+int h_upload_patch_end(struct http_req *req, struct err *err);
+int h_upload_put_begin(struct http_req *req, struct err *err);
+int h_upload_put_end(struct http_req *req, struct err *err);
+int h_upload_delete(struct http_req *req, struct err *err);
+
+/* Parse a digest for a handler, mapping "unknown algorithm" to 400/404. */
+int req_digest(struct http_req *req, const char *s, struct digest *out,
+               struct err *err);
+
+#endif

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * list.c - GET /v2/, the catalog, tag lists and the referrers API.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "http/http_int.h"
+
+#define PAGE_MAX 100000
+
+int h_base(struct http_req *req, struct err *err)
+{
+	return reply_buf(req, MHD_HTTP_OK, "application/json", "{}", 2, false,
+	                 err);
+}
+
+/* Read ?n= (absent: no limit) and ?last=. ERR_INVALID. */
+static int page_args(struct http_req *req, size_t *n, const char **last,
+                     struct err *err)
+{
+	const char *s = req_arg(req, "n");
+	size_t v = 0;
+
+	*last = req_arg(req, "last");
+	if (*last && !**last)
+		*last = NULL;
+	if (!s || !*s) {
+		*n = SIZE_MAX;
+		return 0;
+	}
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9' || v > PAGE_MAX)
+			return err_set(err, ERR_INVALID,
+			               "n must be a number from 0 to %d",
+			               PAGE_MAX);
+		v = v * 10 + (size_t)(*p - '0');
+	}
+	*n = v > PAGE_MAX ? PAGE_MAX : v;
+	return 0;
+}
+
+/* Reply with {"<key0>": <val0>?, "<key>": [list]} and a Link when more. */
+static int reply_list(struct http_req *req, const char *name,
+                      const char *key, const struct strvec *sv, bool more,
+                      size_t n, const char *path, struct err *err)
+{
+	json_t *arr = json_array(), *obj;
+	char *text;
+
+	for (size_t i = 0; arr && i < sv->n; i++)
+		json_array_append_new(arr, json_string(sv->v[i]));
+	obj = name ? json_pack("{s:s,s:o}", "name", name, key, arr)
+	           : json_pack("{s:o}", key, arr);
+	text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+	json_decref(obj);
+	if (!text)
+		return err_set(err, ERR_NOMEM, "cannot build list");
+	if (more && sv->n) {
+		char link[700];
+
+		snprintf(link, sizeof(link), "<%s?n=%zu&last=%s>; rel=\"next\"",
+		         path, n, sv->v[sv->n - 1]);
+		reply_hdr(req, MHD_HTTP_HEADER_LINK, link);
+	}
+	return reply_buf(req, MHD_HTTP_OK, "application/json", text,
+	                 strlen(text), true, err);
+}
+
+int h_catalog(struct http_req *req, struct err *err)
+{
+	struct strvec sv = {0};
+	const char *last;
+	bool more = false;
+	size_t n;
+	int ret;
+
+	if (page_args(req, &n, &last, err) < 0)
+		return -1;
+	ret = store_catalog(req->srv->st, last, n, &sv, &more, err);
+	if (ret == 0)
+		ret = reply_list(req, NULL, "repositories", &sv, more, n,
+		                 "/v2/_catalog", err);
+	strvec_release(&sv);
+	return ret;
+}
+
+int h_tags(struct http_req *req, struct err *err)
+{
+	struct strvec sv = {0};
+	char path[REF_NAME_MAX + 32];
+	const char *last;
+	bool more = false;
+	size_t n;
+	int ret;
+
+	if (page_args(req, &n, &last, err) < 0)
+		return -1;
+	ret = store_tags(req->srv->st, req->name, last, n, &sv, &more, err);
+	snprintf(path, sizeof(path), "/v2/%s/tags/list", req->name);
+	if (ret == 0)
+		ret = reply_list(req, req->name, "tags", &sv, more, n, path,
+		                 err);
+	strvec_release(&sv);
+	return ret;
+}
+
+int req_digest(struct http_req *req, const char *s, struct digest *out,
+               struct err *err)
+{
+	if (digest_parse(out, s, strlen(s), err) == 0)
+		return 0;
+	req->err_status = MHD_HTTP_BAD_REQUEST;
+	if (err->code == ERR_NOT_FOUND)
+		req->err_code = "UNSUPPORTED";
+	else
+		req->err_code = "DIGEST_INVALID";
+	return -1;
+}
+
+int h_referrers(struct http_req *req, struct err *err)
+{
+	const char *filter = req_arg(req, "artifactType");
+	struct digest d;
+	char *json = NULL;
+	size_t len;
+
+	if (req_digest(req, req->ref, &d, err) < 0)
+		return -1;
+	if (filter && !*filter)
+		filter = NULL;
+	if (!store_repo_exists(req->srv->st, req->name)) {
+		/* No repository holds no referrers: an empty index. */
+		static const char empty[] =
+			"{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX
+			"\",\"manifests\":[]}";
+		json = strdup(empty);
+		len = sizeof(empty) - 1;
+		if (!json)
+			return err_set(err, ERR_NOMEM, "out of memory");
+	} else if (store_referrers(req->srv->st, req->name, &d, filter, &json,
+	                           &len, err) < 0) {
+		return -1;
+	}
+	if (filter)
+		reply_hdr(req, "OCI-Filters-Applied", "artifactType");
+	return reply_buf(req, MHD_HTTP_OK, MT_OCI_INDEX, json, len, true, err);
+}

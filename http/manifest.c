@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * manifest.c - GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>.
+ *
+ * A PUT body is collected in memory up to STORE_MANIFEST_MAX; a declared
+ * Content-Length over it is refused before any byte is read.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/http_int.h"
+
+/* ERR_NOT_FOUND means NAME_UNKNOWN when the repository itself is absent. */
+static int not_found(struct http_req *req, struct err *err)
+{
+	if (err->code == ERR_NOT_FOUND &&
+	    !store_repo_exists(req->srv->st, req->name))
+		req->err_code = "NAME_UNKNOWN";
+	return -1;
+}
+
+static void digest_header(struct http_req *req, const struct digest *d)
+{
+	char dstr[DIGEST_STR_MAX];
+
+	digest_format(d, dstr);
+	reply_hdr(req, "Docker-Content-Digest", dstr);
+}
+
+/* Validate a digest reference early, so it fails as DIGEST_INVALID. */
+static int check_ref(struct http_req *req, struct err *err)
+{
+	struct digest d;
+
+	if (ref_is_digest(req->ref))
+		return req_digest(req, req->ref, &d, err);
+	if (ref_tag_check(req->ref, err) < 0) {
+		req->err_code = "MANIFEST_INVALID";
+		return -1;
+	}
+	return 0;
+}
+
+int h_manifest_get(struct http_req *req, struct err *err)
+{
+	bool head = strcmp(req->method, MHD_HTTP_METHOD_HEAD) == 0;
+	struct manifest_desc desc;
+	char *body = NULL;
+
+	if (check_ref(req, err) < 0) {
+		if (!ref_is_digest(req->ref)) {
+			/* A name no tag can have is a tag nobody pushed. */
+			req->err_code = "MANIFEST_UNKNOWN";
+			req->err_status = MHD_HTTP_NOT_FOUND;
+		}
+		return -1;
+	}
+	if (store_manifest_get(req->srv->st, req->name, req->ref, &desc,
+	                       head ? NULL : &body, err) < 0)
+		return not_found(req, err);
+	digest_header(req, &desc.digest);
+	if (head)
+		return reply_sized_empty(req, MHD_HTTP_OK, desc.media_type,
+		                         desc.size, err);
+	return reply_buf(req, MHD_HTTP_OK, desc.media_type, body, desc.size,
+	                 true, err);
+}
+
+int h_manifest_put_begin(struct http_req *req, struct err *err)
+{
+	const char *cl = req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	if (check_ref(req, err) < 0)
+		return -1;
+	if (cl && strtoull(cl, NULL, 10) > STORE_MANIFEST_MAX) {
+		req->err_code = "SIZE_INVALID";
+		return err_set(err, ERR_TOO_LARGE,
+		               "manifest larger than %u bytes",
+		               STORE_MANIFEST_MAX);
+	}
+	return 0;
+}
+
+int h_manifest_put_body(struct http_req *req, const char *buf, size_t len,
+                        struct err *err)
+{
+	if (req->len + len > STORE_MANIFEST_MAX) {
+		req->err_code = "SIZE_INVALID";
+		return err_set(err, ERR_TOO_LARGE,
+		               "manifest larger than %u bytes",
+		               STORE_MANIFEST_MAX);
+	}
+	if (req->len + len > req->cap) {
+		size_t cap = req->cap ? req->cap : 16384;
+		char *p;
+
+		while (cap < req->len + len)
+			cap *= 2;
+		p = realloc(req->buf, cap);
+		if (!p)
+			return err_set(err, ERR_NOMEM, "out of memory");
+		req->buf = p;
+		req->cap = cap;
+	}
+	memcpy(req->buf + req->len, buf, len);
+	req->len += len;
+	return 0;
+}
+
+int h_manifest_put_end(struct http_req *req, struct err *err)
+{
+	static const char *const fault_codes[] = {
+		[MF_NONE] = NULL,
+		[MF_INVALID] = "MANIFEST_INVALID",
+		[MF_BLOB_UNKNOWN] = "MANIFEST_BLOB_UNKNOWN",
+		[MF_DIGEST] = "DIGEST_INVALID",
+		[MF_TOO_LARGE] = "SIZE_INVALID",
+		[MF_NAME] = "NAME_INVALID",
+	};
+	const char *ctype = req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+	struct manifest_put_result res;
+	enum manifest_fault fault = MF_NONE;
+	char dstr[DIGEST_STR_MAX];
+
+	if (store_manifest_put(req->srv->st, req->name, req->ref, ctype,
+	                       req->buf ? req->buf : "", req->len, &res,
+	                       &fault, err) < 0) {
+		req->err_code = fault_codes[fault];
+		if (fault == MF_BLOB_UNKNOWN)
+			req->err_status = MHD_HTTP_BAD_REQUEST;
+		return -1;
+	}
+	digest_format(&res.digest, dstr);
+	digest_header(req, &res.digest);
+	reply_hdr_location(req, "/v2/%s/manifests/%s", req->name, dstr);
+	if (res.has_subject) {
+		digest_format(&res.subject, dstr);
+		reply_hdr(req, "OCI-Subject", dstr);
+	}
+	return reply_buf(req, MHD_HTTP_CREATED, NULL, "", 0, false, err);
+}
+
+int h_manifest_delete(struct http_req *req, struct err *err)
+{
+	if (check_ref(req, err) < 0)
+		return -1;
+	if (store_manifest_delete(req->srv->st, req->name, req->ref, err) < 0)
+		return not_found(req, err);
+	return reply_buf(req, MHD_HTTP_ACCEPTED, NULL, "", 0, false, err);
+}

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * route.c - URL paths to routes, and the table of handlers.
+ *
+ * Repository names contain '/', so a path is read from its end: the last
+ * "/manifests/<ref>", "/blobs/<digest>", "/blobs/uploads/[<id>]",
+ * "/referrers/<digest>" or "/tags/list" whose tail has no '/' wins, and
+ * everything between "/v2/" and it is the name.
+ */
+#include <string.h>
+
+#include "http/http_int.h"
+
+#define GET    MHD_HTTP_METHOD_GET
+#define HEAD   MHD_HTTP_METHOD_HEAD
+#define PUT    MHD_HTTP_METHOD_PUT
+#define POST   MHD_HTTP_METHOD_POST
+#define PATCH  MHD_HTTP_METHOD_PATCH
+#define DELETE MHD_HTTP_METHOD_DELETE
+
+static const struct handler handlers[] = {
+	{RT_BASE, GET, NULL, NULL, h_base, NULL, NULL},
+	{RT_BASE, HEAD, NULL, NULL, h_base, NULL, NULL},
+	{RT_CATALOG, GET, NULL, NULL, h_catalog, NULL,
+	 "PAGINATION_NUMBER_INVALID"},
+	{RT_TAGS, GET, NULL, NULL, h_tags, "NAME_UNKNOWN",
+	 "PAGINATION_NUMBER_INVALID"},
+	{RT_MANIFEST, GET, NULL, NULL, h_manifest_get, "MANIFEST_UNKNOWN",
+	 "MANIFEST_INVALID"},
+	{RT_MANIFEST, HEAD, NULL, NULL, h_manifest_get, "MANIFEST_UNKNOWN",
+	 "MANIFEST_INVALID"},
+	{RT_MANIFEST, PUT, h_manifest_put_begin, h_manifest_put_body,
+	 h_manifest_put_end, "MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID"},
+	{RT_MANIFEST, DELETE, NULL, NULL, h_manifest_delete,
+	 "MANIFEST_UNKNOWN", "MANIFEST_INVALID"},
+	{RT_BLOB, GET, NULL, NULL, h_blob_get, "BLOB_UNKNOWN",
+	 "DIGEST_INVALID"},
+	{RT_BLOB, HEAD, NULL, NULL, h_blob_get, "BLOB_UNKNOWN",
+	 "DIGEST_INVALID"},
+	{RT_BLOB, DELETE, NULL, NULL, h_blob_delete, "BLOB_UNKNOWN",
+	 "DIGEST_INVALID"},
+	{RT_UPLOADS, POST, h_upload_post_begin, h_upload_body,
+	 h_upload_post_end, "BLOB_UNKNOWN", "DIGEST_INVALID"},
+	{RT_UPLOAD, GET, NULL, NULL, h_upload_get, "BLOB_UPLOAD_UNKNOWN",
+	 "BLOB_UPLOAD_INVALID"},
+	{RT_UPLOAD, PATCH, h_upload_patch_begin, h_upload_body,
+	 h_upload_patch_end, "BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID"},
+	{RT_UPLOAD, PUT, h_upload_put_begin, h_upload_body, h_upload_put_end,
+	 "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID"},
+	{RT_UPLOAD, DELETE, NULL, NULL, h_upload_delete, "BLOB_UPLOAD_UNKNOWN",
+	 "BLOB_UPLOAD_INVALID"},
+	{RT_REFERRERS, GET, NULL, NULL, h_referrers, "MANIFEST_UNKNOWN",
+	 "DIGEST_INVALID"},
+};
+
+const struct handler *route_handler(enum route_kind kind, const char *method,
+                                    bool *other_methods)
+{
+	*other_methods = false;
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+		if (handlers[i].kind != kind)
+			continue;
+		if (strcmp(handlers[i].method, method) == 0)
+			return &handlers[i];
+		*other_methods = true;
+	}
+	return NULL;
+}
+
+/* Find the last "@mid" in @path (after @from) whose tail has no '/'. */
+static const char *find_tail(const char *from, const char *mid)
+{
+	const char *hit = NULL, *p = from;
+	size_t n = strlen(mid);
+
+	while ((p = strstr(p, mid))) {
+		if (!strchr(p + n, '/'))
+			hit = p;
+		p++;
+	}
+	return hit;
+}
+
+static int set_name(struct http_req *req, const char *start, const char *end,
+                    struct err *err)
+{
+	size_t n = (size_t)(end - start);
+
+	if (n == 0 || n > REF_NAME_MAX)
+		return err_set(err, ERR_INVALID, "invalid repository name");
+	memcpy(req->name, start, n);
+	req->name[n] = '\0';
+	return ref_name_check(req->name, err);
+}
+
+static int set_ref(struct http_req *req, const char *s, struct err *err)
+{
+	size_t n = strlen(s);
+
+	if (n >= sizeof(req->ref))
+		return err_set(err, ERR_INVALID, "reference too long");
+	memcpy(req->ref, s, n + 1);
+	return 0;
+}
+
+/*
+ * Fill req->kind, name and ref from req->url. ERR_NOT_FOUND for a path
+ * that is no route; ERR_INVALID (NAME_INVALID) for a bad name.
+ */
+int route_parse(struct http_req *req, struct err *err)
+{
+	static const struct {
+		const char *mid;
+		enum route_kind kind;
+	} tails[] = {
+		{"/blobs/uploads/", RT_UPLOAD}, {"/manifests/", RT_MANIFEST},
+		{"/referrers/", RT_REFERRERS},  {"/blobs/", RT_BLOB},
+	};
+	const char *url = req->url, *rest, *hit;
+
+	if (strcmp(url, "/v2") == 0 || strcmp(url, "/v2/") == 0) {
+		req->kind = RT_BASE;
+		return 0;
+	}
+	if (strncmp(url, "/v2/", 4) != 0)
+		return err_set(err, ERR_NOT_FOUND, "no such endpoint");
+	rest = url + 4;
+	if (strcmp(rest, "_catalog") == 0) {
+		req->kind = RT_CATALOG;
+		return 0;
+	}
+	hit = strstr(rest, "/tags/list");
+	if (hit && strcmp(hit, "/tags/list") == 0) {
+		req->kind = RT_TAGS;
+		return set_name(req, rest, hit, err);
+	}
+	for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+		hit = find_tail(rest, tails[i].mid);
+		if (!hit)
+			continue;
+		req->kind = tails[i].kind;
+		if (req->kind == RT_UPLOAD && hit[strlen(tails[i].mid)] == '\0')
+			req->kind = RT_UPLOADS;
+		if (set_ref(req, hit + strlen(tails[i].mid), err) < 0)
+			return -1;
+		if (req->kind != RT_UPLOADS && req->ref[0] == '\0')
+			return err_set(err, ERR_NOT_FOUND, "no such endpoint");
+		return set_name(req, rest, hit, err);
+	}
+	/* "/v2/<name>/blobs/uploads" without the slash. */
+	hit = strstr(rest, "/blobs/uploads");
+	if (hit && strcmp(hit, "/blobs/uploads") == 0) {
+		req->kind = RT_UPLOADS;
+		return set_name(req, rest, hit, err);
+	}
+	return err_set(err, ERR_NOT_FOUND, "no such endpoint");
+}

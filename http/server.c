@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * server.c - the libmicrohttpd daemon and the request life cycle.
+ *
+ * MHD calls the access handler first with the headers only, then once per
+ * body piece, then once with no data. A response is queued on the last
+ * call, never the first (MHD would add Connection: close), unless the
+ * request is refused before its body is read. Errors are rendered here,
+ * once; the access log line is written when MHD reports completion.
+ */
+#define LOG_MODULE "http"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/log.h"
+#include "http/http_int.h"
+
+/* Longest a request body may keep trickling in below the minimum rate. */
+#define SLOW_GRACE_MS  30000
+#define SLOW_MIN_BPS   (16 * 1024)
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void req_free(struct http_req *req)
+{
+	store_upload_put(req->up);
+	free(req->err_range);
+	free(req->buf);
+	free(req);
+}
+
+/* Log @err once and turn it into a response. */
+static enum MHD_Result fail(struct http_req *req, struct err *err)
+{
+	unsigned status = req->err_status ? req->err_status
+	                                  : http_status_for(err->code);
+
+	if (status >= 500)
+		log_err("req=%llu %s %s: %s (%s)", (unsigned long long)req->id,
+		        req->method, req->url, err->msg,
+		        err_code_name(err->code));
+	else
+		log_debug("req=%llu %s %s: %s", (unsigned long long)req->id,
+		          req->method, req->url, err->msg);
+	if (req->queued)
+		return MHD_YES;
+	return reply_error(req, err) == 0 ? MHD_YES : MHD_NO;
+}
+
+/*
+ * The headers are in: find the handler. A routing failure is kept in
+ * req->route_err and answered on the last call.
+ */
+static void start(struct http_req *req)
+{
+	struct err *err = &req->route_err;
+	bool others;
+
+	if (route_parse(req, err) < 0) {
+		req->err_code = err->code == ERR_INVALID ? "NAME_INVALID"
+		                                         : "NAME_UNKNOWN";
+		return;
+	}
+	req->h = route_handler(req->kind, req->method, &others);
+	if (!req->h) {
+		req->err_status = others ? MHD_HTTP_METHOD_NOT_ALLOWED
+		                         : MHD_HTTP_NOT_FOUND;
+		req->err_code = "UNSUPPORTED";
+		err_set(err, ERR_INVALID, "method %s not allowed here",
+		        req->method);
+	}
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  const char *version, const char *data,
+                                  size_t *data_size, void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct http_req *req = *con_cls;
+	struct err err = ERR_INIT;
+
+	(void)version;
+	if (!req) {
+		req = calloc(1, sizeof(*req));
+		if (!req)
+			return MHD_NO;
+		req->srv = srv;
+		req->conn = conn;
+		req->url = url;
+		req->method = method;
+		req->id = __atomic_add_fetch(&srv->next_id, 1, __ATOMIC_RELAXED);
+		req->start_ms = now_ms();
+		__atomic_add_fetch(&srv->inflight, 1, __ATOMIC_RELAXED);
+		*con_cls = req;
+		start(req);
+		return MHD_YES;
+	}
+	if (req->queued) { /* refused early: drop what still arrives */
+		*data_size = 0;
+		return MHD_YES;
+	}
+	if (!req->h) { /* a routing failure: answer on the last call */
+		if (*data_size) {
+			*data_size = 0;
+			return MHD_YES;
+		}
+		return fail(req, &req->route_err);
+	}
+	if (!req->begun) {
+		req->begun = true;
+		if (req->h->begin && req->h->begin(req, &err) < 0) {
+			*data_size = 0;
+			return fail(req, &err);
+		}
+	}
+	if (*data_size) {
+		size_t n = *data_size;
+		uint64_t elapsed = now_ms() - req->start_ms;
+
+		*data_size = 0;
+		req->body_bytes += n;
+		if (elapsed > SLOW_GRACE_MS &&
+		    req->body_bytes / (elapsed / 1000) < SLOW_MIN_BPS) {
+			log_warn("req=%llu %s %s: client too slow, dropped",
+			         (unsigned long long)req->id, method, url);
+			return MHD_NO;
+		}
+		if (!req->h->body) {
+			req->err_status = MHD_HTTP_BAD_REQUEST;
+			err_set(&err, ERR_INVALID, "this request takes no body");
+			return fail(req, &err);
+		}
+		if (req->h->body(req, data, n, &err) < 0)
+			return fail(req, &err);
+		return MHD_YES;
+	}
+	if (req->h->end(req, &err) < 0)
+		return fail(req, &err);
+	return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn,
+                         void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct http_req *req = *con_cls;
+
+	(void)conn;
+	if (!req)
+		return;
+	if (log_enabled(LOG_INFO))
+		log_info("req=%llu %s %s %u %llu %llums%s",
+		         (unsigned long long)req->id, req->method, req->url,
+		         req->status, (unsigned long long)req->sent_bytes,
+		         (unsigned long long)(now_ms() - req->start_ms),
+		         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK
+		                 ? ""
+		                 : " (aborted)");
+	req_free(req);
+	*con_cls = NULL;
+	__atomic_sub_fetch(&srv->inflight, 1, __ATOMIC_RELAXED);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_debug("mhd: %s", msg);
+}
+
+static int resolve(const char *address, int port,
+                   struct sockaddr_storage *out, bool *v6, struct err *err)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	char service[16];
+	int rc;
+
+	snprintf(service, sizeof(service), "%d", port);
+	rc = getaddrinfo(address && *address ? address : NULL, service, &hints,
+	                 &res);
+	if (rc != 0)
+		return err_set(err, ERR_INVALID, "cannot resolve '%s': %s",
+		               address ? address : "", gai_strerror(rc));
+	memcpy(out, res->ai_addr, res->ai_addrlen);
+	*v6 = res->ai_family == AF_INET6;
+	freeaddrinfo(res);
+	return 0;
+}
+
+struct http_server *http_start(const struct http_opts *opts, struct store *st,
+                               struct err *err)
+{
+	struct http_server *srv = calloc(1, sizeof(*srv));
+	struct sockaddr_storage sa;
+	const union MHD_DaemonInfo *info;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+	                 MHD_USE_ITC;
+	bool v6 = false;
+
+	if (!srv) {
+		err_set(err, ERR_NOMEM, "cannot allocate server");
+		return NULL;
+	}
+	srv->st = st;
+	srv->opts = *opts;
+	if (!srv->opts.threads)
+		srv->opts.threads = 2;
+	if (!srv->opts.max_conns)
+		srv->opts.max_conns = 1000;
+	if (!srv->opts.max_conns_per_ip)
+		srv->opts.max_conns_per_ip = 512;
+	if (!srv->opts.idle_timeout_s)
+		srv->opts.idle_timeout_s = 60;
+	if (!srv->opts.drain_timeout_s)
+		srv->opts.drain_timeout_s = 10;
+	if (resolve(opts->address, opts->port, &sa, &v6, err) < 0)
+		goto fail;
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	srv->mhd = MHD_start_daemon(
+		flags, (uint16_t)opts->port, NULL, NULL, on_request, srv,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+		MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads,
+		MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_conns,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->opts.max_conns_per_ip,
+		MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout_s,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+	if (!srv->mhd) {
+		err_set(err, ERR_IO, "cannot listen on %s:%d",
+		        opts->address ? opts->address : "*", opts->port);
+		goto fail;
+	}
+	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info ? info->port : opts->port;
+	return srv;
+fail:
+	free(srv);
+	return NULL;
+}
+
+int http_port(const struct http_server *srv)
+{
+	return srv->port;
+}
+
+void http_stop(struct http_server *srv)
+{
+	uint64_t deadline;
+	int fd;
+
+	if (!srv)
+		return;
+	fd = MHD_quiesce_daemon(srv->mhd);
+	if (fd >= 0)
+		close(fd);
+	deadline = now_ms() + srv->opts.drain_timeout_s * 1000ULL;
+	while (__atomic_load_n(&srv->inflight, __ATOMIC_RELAXED) > 0 &&
+	       now_ms() < deadline) {
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	if (srv->inflight > 0)
+		log_warn("stopping with %d requests still in flight",
+		         srv->inflight);
+	MHD_stop_daemon(srv->mhd);
+	free(srv);
+}

@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * blob.c - blobs and upload sessions.
+ *
+ * An upload is a staging file in <root>/.dray/uploads, hashed as bytes
+ * arrive. Commit verifies the digest, fsyncs, and links the file into
+ * <repo>/blobs/<alg>/<hex>: a blob is either absent or complete, and two
+ * uploads of the same content end as one file (the second link finds the
+ * first and is dropped).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "daemon/fsutil.h"
+#include "daemon/ref.h"
+#include "index/store_int.h"
+
+struct upload {
+	struct store *st;             /* owner */
+	char id[STORE_UPLOAD_ID_MAX]; /* session id, hex */
+	char *repo;                   /* repository it is for */
+	int fd;                       /* staging file */
+	uint64_t offset;              /* bytes received */
+	struct hasher *sha256;        /* sha256 of those bytes */
+	bool busy;                    /* taken by a request; under st->lock */
+	uint64_t last_ms;             /* last use, monotonic */
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int store_blob_stat(struct store *st, const char *repo,
+                    const struct digest *d, uint64_t *size, struct err *err)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (ref_name_check(repo, err) < 0 ||
+	    blob_path(st, repo, d, path, sizeof(path), err) < 0)
+		return -1;
+	if (stat(path, &sb) < 0)
+		return err_set_errno(err, errno, "blob unknown");
+	if (!S_ISREG(sb.st_mode))
+		return err_set(err, ERR_NOT_FOUND, "blob unknown");
+	*size = (uint64_t)sb.st_size;
+	return 0;
+}
+
+int store_blob_open(struct store *st, const char *repo,
+                    const struct digest *d, int *fd, uint64_t *size,
+                    struct err *err)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	int f;
+
+	if (ref_name_check(repo, err) < 0 ||
+	    blob_path(st, repo, d, path, sizeof(path), err) < 0)
+		return -1;
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return err_set_errno(err, errno, "blob unknown");
+	if (fstat(f, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(f);
+		return err_set(err, ERR_NOT_FOUND, "blob unknown");
+	}
+	*fd = f;
+	*size = (uint64_t)sb.st_size;
+	return 0;
+}
+
+/* Does any manifest of @r (or a child of an index of @r) reference @d? */
+static bool blob_referenced(struct store *st, struct repo *r,
+                            const struct digest *d)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(r->index, "manifests"), i, e)
+	{
+		struct err ignored = ERR_INIT;
+		const char *ds = json_string_value(json_object_get(e, "digest"));
+		struct digest md;
+		const struct msum *m;
+
+		if (!ds || digest_parse(&md, ds, strlen(ds), &ignored) < 0)
+			continue;
+		if (digest_equal(&md, d))
+			return true;
+		m = msum_get(st, r->name, &md, &ignored);
+		for (size_t j = 0; m && j < m->nrefs; j++) {
+			const struct msum *c;
+
+			if (digest_equal(&m->refs[j], d))
+				return true;
+			if (!m->is_index)
+				continue;
+			c = msum_get(st, r->name, &m->refs[j], &ignored);
+			for (size_t k = 0; c && k < c->nrefs; k++)
+				if (digest_equal(&c->refs[k], d))
+					return true;
+		}
+	}
+	return false;
+}
+
+int store_blob_delete(struct store *st, const char *repo,
+                      const struct digest *d, struct err *err)
+{
+	char path[PATH_MAX], dstr[DIGEST_STR_MAX];
+	struct repo *r;
+	int ret = -1;
+
+	r = repo_ref(st, repo, err);
+	if (!r)
+		return -1;
+	pthread_mutex_lock(&r->lock);
+	if (repo_load(st, r, err) < 0 ||
+	    blob_path(st, repo, d, path, sizeof(path), err) < 0)
+		goto out;
+	if (access(path, F_OK) < 0) {
+		err_set_errno(err, errno, "blob unknown");
+		goto out;
+	}
+	if (blob_referenced(st, r, d)) {
+		digest_format(d, dstr);
+		err_set(err, ERR_EXISTS, "blob %s is referenced by a manifest",
+		        dstr);
+		goto out;
+	}
+	if (unlink(path) < 0) {
+		err_set_errno(err, errno, "cannot delete blob");
+		goto out;
+	}
+	ret = fs_fsync_parent(path, err);
+out:
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+/* Link @src into @repo as blob @d; an existing blob is kept. */
+static int link_blob(struct store *st, const char *repo, const char *src,
+                     const struct digest *d, struct err *err)
+{
+	char dst[PATH_MAX];
+
+	if (repo_create(st, repo, err) < 0 ||
+	    repo_blob_dir(st, repo, d->alg, err) < 0 ||
+	    blob_path(st, repo, d, dst, sizeof(dst), err) < 0)
+		return -1;
+	if (link(src, dst) < 0 && errno != EEXIST)
+		return err_set_errno(err, errno, "cannot store blob");
+	return fs_fsync_parent(dst, err);
+}
+
+int store_blob_mount(struct store *st, const char *repo, const char *from,
+                     const struct digest *d, struct err *err)
+{
+	char src[PATH_MAX];
+	struct stat sb;
+
+	if (ref_name_check(repo, err) < 0 || ref_name_check(from, err) < 0 ||
+	    blob_path(st, from, d, src, sizeof(src), err) < 0)
+		return -1;
+	if (stat(src, &sb) < 0 || !S_ISREG(sb.st_mode))
+		return err_set(err, ERR_NOT_FOUND, "blob unknown to '%s'",
+		               from);
+	return link_blob(st, repo, src, d, err);
+}
+
+static void upload_free(struct upload *u)
+{
+	if (!u)
+		return;
+	if (u->fd >= 0)
+		close(u->fd);
+	hasher_free(u->sha256);
+	free(u->repo);
+	free(u);
+}
+
+static int staging_path(const struct upload *u, char *out, size_t outsz)
+{
+	int n = snprintf(out, outsz, "%s/%s", u->st->updir, u->id);
+
+	return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}
+
+int store_upload_start(struct store *st, const char *repo,
+                       char id[STORE_UPLOAD_ID_MAX], struct err *err)
+{
+	static const char hexdig[] = "0123456789abcdef";
+	unsigned char rnd[16];
+	char path[PATH_MAX];
+	struct upload *u;
+
+	if (ref_name_check(repo, err) < 0)
+		return -1;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return err_set(err, ERR_NOMEM, "cannot start upload");
+	u->fd = -1;
+	u->st = st;
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		err_set(err, ERR_INTERNAL, "no randomness for upload id");
+		goto fail;
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		u->id[2 * i] = hexdig[rnd[i] >> 4];
+		u->id[2 * i + 1] = hexdig[rnd[i] & 15];
+	}
+	u->repo = strdup(repo);
+	u->sha256 = hasher_new(DIGEST_SHA256);
+	if (!u->repo || !u->sha256) {
+		err_set(err, ERR_NOMEM, "cannot start upload");
+		goto fail;
+	}
+	if (staging_path(u, path, sizeof(path)) < 0) {
+		err_set(err, ERR_TOO_LARGE, "path too long");
+		goto fail;
+	}
+	u->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (u->fd < 0) {
+		err_set_errno(err, errno, "cannot create upload");
+		goto fail;
+	}
+	u->last_ms = now_ms();
+	pthread_mutex_lock(&st->lock);
+	if (hmap_put(st->uploads, u->id, u) < 0) {
+		pthread_mutex_unlock(&st->lock);
+		unlink(path);
+		err_set(err, ERR_NOMEM, "cannot start upload");
+		goto fail;
+	}
+	pthread_mutex_unlock(&st->lock);
+	memcpy(id, u->id, STORE_UPLOAD_ID_MAX);
+	return 0;
+fail:
+	upload_free(u);
+	return -1;
+}
+
+struct upload *store_upload_get(struct store *st, const char *repo,
+                                const char *id, struct err *err)
+{
+	struct upload *u;
+
+	pthread_mutex_lock(&st->lock);
+	u = hmap_get(st->uploads, id);
+	if (!u || strcmp(u->repo, repo) != 0) {
+		u = NULL;
+		err_set(err, ERR_NOT_FOUND, "upload unknown");
+	} else if (u->busy) {
+		u = NULL;
+		err_set(err, ERR_BUSY, "upload in use by another request");
+	} else {
+		u->busy = true;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return u;
+}
+
+void store_upload_put(struct upload *u)
+{
+	if (!u)
+		return;
+	pthread_mutex_lock(&u->st->lock);
+	u->busy = false;
+	u->last_ms = now_ms();
+	pthread_mutex_unlock(&u->st->lock);
+}
+
+uint64_t store_upload_offset(const struct upload *u)
+{
+	return u->offset;
+}
+
+int store_upload_append(struct upload *u, const void *buf, size_t len,
+                        struct err *err)
+{
+	ssize_t n;
+	size_t done = 0;
+
+	while (done < len) {
+		n = pwrite(u->fd, (const char *)buf + done, len - done,
+		           (off_t)(u->offset + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_set_errno(err, errno, "cannot write upload");
+		done += (size_t)n;
+	}
+	/* Only bytes that reached the file count, so a retry can resume. */
+	hasher_update(u->sha256, buf, len);
+	u->offset += len;
+	return 0;
+}
+
+/* Remove @u from the table and the disk; @u must be taken. */
+static void upload_end(struct upload *u)
+{
+	char path[PATH_MAX];
+
+	if (u->st->uploads) {
+		pthread_mutex_lock(&u->st->lock);
+		hmap_del(u->st->uploads, u->id);
+		pthread_mutex_unlock(&u->st->lock);
+	}
+	if (staging_path(u, path, sizeof(path)) == 0)
+		unlink(path);
+	upload_free(u);
+}
+
+/* The digest of what was received, without ending the running hash. */
+static int upload_digest(struct upload *u, enum digest_alg alg,
+                         struct digest *out, struct err *err)
+{
+	struct hasher *copy;
+
+	if (alg != DIGEST_SHA256)
+		return digest_fd(alg, u->fd, out, err);
+	copy = hasher_new(DIGEST_SHA256);
+	if (!copy)
+		return err_set(err, ERR_NOMEM, "cannot hash upload");
+	hasher_copy(copy, u->sha256);
+	hasher_final(copy, out);
+	hasher_free(copy);
+	return 0;
+}
+
+int store_upload_commit(struct upload *u, const struct digest *d,
+                        struct err *err)
+{
+	char path[PATH_MAX], got[DIGEST_STR_MAX], want[DIGEST_STR_MAX];
+	struct digest actual;
+
+	if (upload_digest(u, d->alg, &actual, err) < 0)
+		return -1;
+	if (!digest_equal(&actual, d)) {
+		digest_format(&actual, got);
+		digest_format(d, want);
+		return err_set(err, ERR_INVALID,
+		               "content hashes to %s, not %s", got, want);
+	}
+	if (fsync(u->fd) < 0)
+		return err_set_errno(err, errno, "cannot sync upload");
+	if (staging_path(u, path, sizeof(path)) < 0)
+		return err_set(err, ERR_TOO_LARGE, "path too long");
+	if (link_blob(u->st, u->repo, path, d, err) < 0)
+		return -1;
+	upload_end(u);
+	return 0;
+}
+
+void store_upload_cancel(struct upload *u)
+{
+	if (u)
+		upload_end(u);
+}
+
+struct expire_ctx {
+	uint64_t cutoff;      /* sessions last used before this go */
+	struct strvec ids;    /* ids found idle */
+};
+
+static int find_idle(const char *key, void *val, void *arg)
+{
+	struct expire_ctx *c = arg;
+	struct upload *u = val;
+
+	if (!u->busy && u->last_ms < c->cutoff)
+		return strvec_push(&c->ids, key) < 0;
+	return 0;
+}
+
+size_t store_upload_expire(struct store *st, uint64_t idle_ms)
+{
+	struct expire_ctx c = {.cutoff = now_ms() - idle_ms};
+	size_t n = 0;
+
+	pthread_mutex_lock(&st->lock);
+	hmap_each(st->uploads, find_idle, &c);
+	pthread_mutex_unlock(&st->lock);
+	for (size_t i = 0; i < c.ids.n; i++) {
+		struct err ignored = ERR_INIT;
+		struct upload *u;
+
+		pthread_mutex_lock(&st->lock);
+		u = hmap_get(st->uploads, c.ids.v[i]);
+		u = u && !u->busy ? u : NULL;
+		if (u)
+			u->busy = true;
+		pthread_mutex_unlock(&st->lock);
+		(void)ignored;
+		if (u) {
+			upload_end(u);
+			n++;
+		}
+	}
+	strvec_release(&c.ids);
+	return n;
+}

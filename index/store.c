@@ -1,0 +1,567 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store.c - opening the store, repositories and their index.json cache,
+ * the catalog and tag lists.
+ *
+ * index.json is re-read only when stat says it changed (device, inode,
+ * size or mtime), so a layout edited behind dray's back is noticed at the
+ * next request without parsing it on every one.
+ */
+#define _GNU_SOURCE /* mkdtemp, O_DIRECTORY */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/fsutil.h"
+#include "daemon/ref.h"
+#include "index/store_int.h"
+
+static const char oci_layout_json[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+static const char empty_index_json[] =
+	"{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX
+	"\",\"manifests\":[]}";
+
+int strvec_push(struct strvec *sv, const char *s)
+{
+	char *copy;
+
+	if (sv->n == sv->cap) {
+		size_t cap = sv->cap ? sv->cap * 2 : 16;
+		char **v = realloc(sv->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		sv->v = v;
+		sv->cap = cap;
+	}
+	copy = strdup(s);
+	if (!copy)
+		return -1;
+	sv->v[sv->n++] = copy;
+	return 0;
+}
+
+void strvec_release(struct strvec *sv)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	*sv = (struct strvec){0};
+}
+
+int repo_path(const struct store *st, const char *repo, const char *sub,
+              char *out, size_t outsz, struct err *err)
+{
+	int n = snprintf(out, outsz, "%s/%s%s%s", st->root, repo,
+	                 sub ? "/" : "", sub ? sub : "");
+
+	if (n < 0 || (size_t)n >= outsz)
+		return err_set(err, ERR_TOO_LARGE, "path too long");
+	return 0;
+}
+
+int blob_path(const struct store *st, const char *repo,
+              const struct digest *d, char *out, size_t outsz,
+              struct err *err)
+{
+	int n = snprintf(out, outsz, "%s/%s/blobs/%s/%s", st->root, repo,
+	                 digest_alg_name(d->alg), d->hex);
+
+	if (n < 0 || (size_t)n >= outsz)
+		return err_set(err, ERR_TOO_LARGE, "path too long");
+	return 0;
+}
+
+static int clear_dir(const char *path, struct err *err)
+{
+	if (fs_remove_tree(path, err) < 0)
+		return -1;
+	return fs_mkdir_p(path, 0755, err);
+}
+
+struct store *store_open(const char *root, struct err *err)
+{
+	struct store *st = calloc(1, sizeof(*st));
+	char dir[PATH_MAX];
+
+	if (!st) {
+		err_set(err, ERR_NOMEM, "cannot allocate store");
+		return NULL;
+	}
+	pthread_mutex_init(&st->lock, NULL);
+	st->repos = hmap_new();
+	st->uploads = hmap_new();
+	st->msums = hmap_new();
+	if (!st->repos || !st->uploads || !st->msums) {
+		err_set(err, ERR_NOMEM, "cannot allocate store");
+		goto fail;
+	}
+	if (fs_mkdir_p(root, 0755, err) < 0)
+		goto fail;
+	st->root = realpath(root, NULL);
+	if (!st->root) {
+		err_set_errno(err, errno, "cannot resolve '%s'", root);
+		goto fail;
+	}
+	if (snprintf(st->tmpdir, sizeof(st->tmpdir), "%s/.dray/tmp",
+	             st->root) >= (int)sizeof(st->tmpdir) ||
+	    snprintf(st->updir, sizeof(st->updir), "%s/.dray/uploads",
+	             st->root) >= (int)sizeof(st->updir) ||
+	    snprintf(dir, sizeof(dir), "%s/.dray", st->root) >=
+	            (int)sizeof(dir)) {
+		err_set(err, ERR_TOO_LARGE, "storage root path too long");
+		goto fail;
+	}
+	/* Upload sessions live in memory: their staging files are orphans. */
+	if (fs_mkdir_p(dir, 0700, err) < 0 || clear_dir(st->tmpdir, err) < 0 ||
+	    clear_dir(st->updir, err) < 0)
+		goto fail;
+	return st;
+fail:
+	store_close(st);
+	return NULL;
+}
+
+static int free_repo(const char *key, void *val, void *arg)
+{
+	struct repo *r = val;
+
+	(void)key;
+	(void)arg;
+	pthread_mutex_destroy(&r->lock);
+	json_decref(r->index);
+	hmap_free(r->tags);
+	free(r->name);
+	free(r);
+	return 0;
+}
+
+static int free_msum(const char *key, void *val, void *arg)
+{
+	(void)key;
+	(void)arg;
+	msum_free(val);
+	return 0;
+}
+
+static int drop_upload(const char *key, void *val, void *arg)
+{
+	(void)key;
+	(void)arg;
+	store_upload_cancel(val);
+	return 0;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	if (st->uploads) {
+		/* store_upload_cancel() takes the entry out of the map. */
+		struct hmap *ups = st->uploads;
+		st->uploads = NULL;
+		hmap_each(ups, drop_upload, NULL);
+		hmap_free(ups);
+	}
+	if (st->repos) {
+		hmap_each(st->repos, free_repo, NULL);
+		hmap_free(st->repos);
+	}
+	if (st->msums) {
+		hmap_each(st->msums, free_msum, NULL);
+		hmap_free(st->msums);
+	}
+	pthread_mutex_destroy(&st->lock);
+	free(st->root);
+	free(st);
+}
+
+/*
+ * The in-memory record of repository @name, created on first use. The
+ * record lives as long as the store; it does not mean a layout exists.
+ */
+struct repo *repo_ref(struct store *st, const char *name, struct err *err)
+{
+	struct repo *r;
+
+	if (ref_name_check(name, err) < 0)
+		return NULL;
+	pthread_mutex_lock(&st->lock);
+	r = hmap_get(st->repos, name);
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (r && !(r->name = strdup(name))) {
+			free(r);
+			r = NULL;
+		}
+		if (r) {
+			pthread_mutex_init(&r->lock, NULL);
+			if (hmap_put(st->repos, name, r) < 0) {
+				free_repo(NULL, r, NULL);
+				r = NULL;
+			}
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
+	if (!r)
+		err_set(err, ERR_NOMEM, "cannot track repository");
+	return r;
+}
+
+static void repo_forget(struct repo *r)
+{
+	json_decref(r->index);
+	r->index = NULL;
+	hmap_free(r->tags);
+	r->tags = NULL;
+	r->loaded = false;
+}
+
+static int build_tags(struct repo *r, struct err *err)
+{
+	json_t *mans = json_object_get(r->index, "manifests");
+	size_t i;
+	json_t *d;
+
+	hmap_free(r->tags);
+	r->tags = hmap_new();
+	if (!r->tags)
+		return err_set(err, ERR_NOMEM, "cannot index tags");
+	json_array_foreach(mans, i, d)
+	{
+		const char *tag = json_string_value(json_object_get(
+			json_object_get(d, "annotations"), ANN_REF_NAME));
+
+		if (tag && hmap_put(r->tags, tag, (void *)(uintptr_t)(i + 1)) < 0)
+			return err_set(err, ERR_NOMEM, "cannot index tags");
+	}
+	return 0;
+}
+
+/*
+ * Make r->index current. Caller holds r->lock. ERR_NOT_FOUND when the
+ * repository has no layout; ERR_INVALID when its index.json is corrupt.
+ */
+int repo_load(struct store *st, struct repo *r, struct err *err)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	json_error_t jerr;
+	json_t *idx = NULL;
+	char *buf = NULL;
+	size_t len;
+	int ret = -1;
+
+	if (repo_path(st, r->name, "index.json", path, sizeof(path), err) < 0)
+		return -1;
+	if (stat(path, &sb) < 0) {
+		repo_forget(r);
+		return err_set_errno(err, errno, "repository '%s'", r->name);
+	}
+	if (r->loaded && sb.st_dev == r->dev && sb.st_ino == r->ino &&
+	    sb.st_size == r->size && sb.st_mtim.tv_sec == r->mtime.tv_sec &&
+	    sb.st_mtim.tv_nsec == r->mtime.tv_nsec)
+		return 0;
+	repo_forget(r);
+	if (fs_read_file(path, 64u << 20, &buf, &len, err) < 0)
+		goto out;
+	idx = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!idx || !json_is_object(idx) ||
+	    !json_is_array(json_object_get(idx, "manifests"))) {
+		err_set(err, ERR_INVALID, "repository '%s': bad index.json%s%s",
+		        r->name, idx ? "" : ": ", idx ? "" : jerr.text);
+		goto out;
+	}
+	r->index = idx;
+	idx = NULL;
+	if (build_tags(r, err) < 0) {
+		repo_forget(r);
+		goto out;
+	}
+	r->dev = sb.st_dev;
+	r->ino = sb.st_ino;
+	r->size = sb.st_size;
+	r->mtime = sb.st_mtim;
+	r->loaded = true;
+	ret = 0;
+out:
+	json_decref(idx);
+	free(buf);
+	return ret;
+}
+
+/*
+ * Write @index as r's index.json (atomically) and make it the cached copy;
+ * the store steals the reference to @index. Caller holds r->lock.
+ */
+int repo_save(struct store *st, struct repo *r, json_t *index,
+              struct err *err)
+{
+	char path[PATH_MAX];
+	char *text = NULL;
+	struct stat sb;
+	int ret = -1;
+
+	if (repo_path(st, r->name, "index.json", path, sizeof(path), err) < 0)
+		goto out;
+	text = json_dumps(index, JSON_COMPACT);
+	if (!text) {
+		err_set(err, ERR_NOMEM, "cannot serialise index.json");
+		goto out;
+	}
+	if (fs_write_atomic(st->tmpdir, path, text, strlen(text), err) < 0)
+		goto out;
+	repo_forget(r);
+	r->index = index;
+	index = NULL;
+	if (build_tags(r, err) < 0 || stat(path, &sb) < 0) {
+		/* Written but not cached: the next load re-reads it. */
+		repo_forget(r);
+		ret = 0;
+		goto out;
+	}
+	r->dev = sb.st_dev;
+	r->ino = sb.st_ino;
+	r->size = sb.st_size;
+	r->mtime = sb.st_mtim;
+	r->loaded = true;
+	ret = 0;
+out:
+	json_decref(index);
+	free(text);
+	return ret;
+}
+
+static int write_file(const char *dir, const char *name, const char *text,
+                      struct err *err)
+{
+	char path[PATH_MAX];
+	int fd, ret;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    (int)sizeof(path))
+		return err_set(err, ERR_TOO_LARGE, "path too long");
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return err_set_errno(err, errno, "cannot create '%s'", path);
+	ret = fs_write_all(fd, text, strlen(text), err);
+	if (ret == 0 && fsync(fd) < 0)
+		ret = err_set_errno(err, errno, "cannot sync '%s'", path);
+	close(fd);
+	return ret;
+}
+
+/*
+ * Create an empty layout for @name unless one exists. It is assembled in
+ * the temporary directory and renamed into place, so the repository
+ * directory is a complete layout from the moment it appears.
+ */
+int repo_create(struct store *st, const char *name, struct err *err)
+{
+	char final[PATH_MAX], tmp[PATH_MAX], sub[PATH_MAX];
+	char *slash;
+	int ret = -1;
+
+	if (repo_path(st, name, "oci-layout", final, sizeof(final), err) < 0)
+		return -1;
+	if (access(final, F_OK) == 0)
+		return 0;
+	if (repo_path(st, name, NULL, final, sizeof(final), err) < 0)
+		return -1;
+	/* Parents of nested names are plain directories. */
+	slash = strrchr(final, '/');
+	*slash = '\0';
+	if (fs_mkdir_p(final, 0755, err) < 0)
+		return -1;
+	*slash = '/';
+	if (snprintf(tmp, sizeof(tmp), "%s/layout.XXXXXX", st->tmpdir) >=
+	    (int)sizeof(tmp))
+		return err_set(err, ERR_TOO_LARGE, "path too long");
+	if (!mkdtemp(tmp))
+		return err_set_errno(err, errno, "cannot create '%s'", tmp);
+	if (chmod(tmp, 0755) < 0) {
+		err_set_errno(err, errno, "cannot chmod '%s'", tmp);
+		goto out;
+	}
+	if (snprintf(sub, sizeof(sub), "%s/blobs/sha256", tmp) >=
+	    (int)sizeof(sub)) {
+		err_set(err, ERR_TOO_LARGE, "path too long");
+		goto out;
+	}
+	if (fs_mkdir_p(sub, 0755, err) < 0 ||
+	    write_file(tmp, "oci-layout", oci_layout_json, err) < 0 ||
+	    write_file(tmp, "index.json", empty_index_json, err) < 0 ||
+	    fs_fsync_dir(tmp, err) < 0)
+		goto out;
+	if (rename(tmp, final) < 0) {
+		if (errno != EEXIST && errno != ENOTEMPTY) {
+			err_set_errno(err, errno, "cannot create '%s'", final);
+			goto out;
+		}
+	} else {
+		tmp[0] = '\0';
+	}
+	if (fs_fsync_parent(final, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	if (tmp[0]) {
+		struct err ignored = ERR_INIT;
+
+		if (fs_remove_tree(tmp, &ignored) < 0)
+			ignored.code = ERR_OK; /* store_open() clears tmp */
+	}
+	return ret;
+}
+
+/* Make sure <repo>/blobs/<alg> exists (a layout may lack sha512/). */
+int repo_blob_dir(struct store *st, const char *repo, enum digest_alg alg,
+                  struct err *err)
+{
+	char path[PATH_MAX];
+	int n = snprintf(path, sizeof(path), "%s/%s/blobs/%s", st->root, repo,
+	                 digest_alg_name(alg));
+
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return err_set(err, ERR_TOO_LARGE, "path too long");
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return err_set_errno(err, errno, "cannot create '%s'", path);
+	return 0;
+}
+
+bool store_repo_exists(struct store *st, const char *repo)
+{
+	char path[PATH_MAX];
+	struct err err = ERR_INIT;
+
+	if (ref_name_check(repo, &err) < 0 ||
+	    repo_path(st, repo, "index.json", path, sizeof(path), &err) < 0)
+		return false;
+	return access(path, F_OK) == 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Copy the sorted, unique names after @last, at most @n, into @out. */
+static int paginate(struct strvec *all, const char *last, size_t n,
+                    struct strvec *out, bool *more, struct err *err)
+{
+	size_t i = 0;
+
+	qsort(all->v, all->n, sizeof(char *), cmp_str);
+	*more = false;
+	if (last)
+		while (i < all->n && strcmp(all->v[i], last) <= 0)
+			i++;
+	for (; i < all->n; i++) {
+		if (i > 0 && strcmp(all->v[i], all->v[i - 1]) == 0)
+			continue;
+		if (out->n == n) {
+			*more = true;
+			break;
+		}
+		if (strvec_push(out, all->v[i]) < 0)
+			return err_set(err, ERR_NOMEM, "cannot list");
+	}
+	return 0;
+}
+
+/* Collect the repositories under <root>/@prefix, recursively. */
+static int walk(struct store *st, const char *prefix, int depth,
+                struct strvec *all, struct err *err)
+{
+	char dir[PATH_MAX], name[PATH_MAX], probe[PATH_MAX];
+	struct dirent *de;
+	bool is_repo;
+	DIR *d;
+	int ret = 0;
+
+	if (depth > 32)
+		return 0;
+	if (snprintf(dir, sizeof(dir), "%s%s%s", st->root, *prefix ? "/" : "",
+	             prefix) >= (int)sizeof(dir) ||
+	    snprintf(probe, sizeof(probe), "%s/oci-layout", dir) >=
+	            (int)sizeof(probe))
+		return 0;
+	is_repo = *prefix && access(probe, F_OK) == 0;
+	if (is_repo) {
+		struct err ignored = ERR_INIT;
+
+		if (ref_name_check(prefix, &ignored) == 0 &&
+		    strvec_push(all, prefix) < 0)
+			return err_set(err, ERR_NOMEM, "cannot list");
+	}
+	d = opendir(dir);
+	if (!d)
+		return 0; /* vanished or unreadable: not a repository */
+	while (ret == 0 && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+			continue;
+		if (is_repo && strcmp(de->d_name, "blobs") == 0)
+			continue;
+		if (snprintf(name, sizeof(name), "%s%s%s", prefix,
+		             *prefix ? "/" : "", de->d_name) >= REF_NAME_MAX + 1)
+			continue;
+		ret = walk(st, name, depth + 1, all, err);
+	}
+	closedir(d);
+	return ret;
+}
+
+int store_catalog(struct store *st, const char *last, size_t n,
+                  struct strvec *out, bool *more, struct err *err)
+{
+	struct strvec all = {0};
+	int ret;
+
+	ret = walk(st, "", 0, &all, err);
+	if (ret == 0)
+		ret = paginate(&all, last, n, out, more, err);
+	strvec_release(&all);
+	return ret;
+}
+
+int store_tags(struct store *st, const char *repo, const char *last,
+               size_t n, struct strvec *out, bool *more, struct err *err)
+{
+	struct strvec all = {0};
+	struct repo *r;
+	json_t *d;
+	size_t i;
+	int ret = -1;
+
+	r = repo_ref(st, repo, err);
+	if (!r)
+		return -1;
+	pthread_mutex_lock(&r->lock);
+	if (repo_load(st, r, err) < 0)
+		goto out;
+	json_array_foreach(json_object_get(r->index, "manifests"), i, d)
+	{
+		const char *tag = json_string_value(json_object_get(
+			json_object_get(d, "annotations"), ANN_REF_NAME));
+		struct err ignored = ERR_INIT;
+
+		/* A layout may carry ref names that are no valid tags. */
+		if (!tag || ref_tag_check(tag, &ignored) < 0)
+			continue;
+		if (strvec_push(&all, tag) < 0) {
+			err_set(err, ERR_NOMEM, "cannot list tags");
+			goto out;
+		}
+	}
+	ret = paginate(&all, last, n, out, more, err);
+out:
+	pthread_mutex_unlock(&r->lock);
+	strvec_release(&all);
+	return ret;
+}

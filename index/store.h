@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store.h - the layout store: repositories kept as OCI image layouts under
+ * one root, and every read and change of them (blobs, uploads, manifests,
+ * tags, referrers). http/ and fusefs/ reach the storage only through here.
+ *
+ * On disk: <root>/<repo>/{oci-layout,index.json,blobs/<alg>/<hex>}, one
+ * layout per repository (nested names are nested directories), and
+ * <root>/.dray/ for internal state (upload staging, temporary files), which
+ * no repository name can reach. Files enter a layout only complete and
+ * verified, by link or rename; index.json is replaced by write-fsync-rename
+ * under the repository's lock. Tags are index.json descriptors annotated
+ * with org.opencontainers.image.ref.name; a manifest pushed by digest is an
+ * index.json descriptor without one.
+ *
+ * All functions are thread-safe. Strings passed in are borrowed for the
+ * call. Error codes: ERR_INVALID for bad input, ERR_NOT_FOUND for unknown
+ * repositories/blobs/manifests (store_repo_exists() tells which), ERR_IO,
+ * ERR_NOMEM, ERR_TOO_LARGE, ERR_BUSY.
+ */
+#ifndef DRAY_STORE_H
+#define DRAY_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/digest.h"
+#include "daemon/err.h"
+
+#define STORE_MANIFEST_MAX     (4u << 20) /* largest manifest accepted */
+#define STORE_MEDIA_TYPE_MAX   256
+#define STORE_UPLOAD_ID_MAX    40
+
+#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MT_OCI_INDEX    "application/vnd.oci.image.index.v1+json"
+#define MT_DOCKER_MANIFEST \
+	"application/vnd.docker.distribution.manifest.v2+json"
+#define MT_DOCKER_LIST \
+	"application/vnd.docker.distribution.manifest.list.v2+json"
+
+struct store;
+struct upload;
+
+/* A growable vector of owned strings. */
+struct strvec {
+	char **v;   /* the strings */
+	size_t n;   /* how many */
+	size_t cap; /* allocated slots */
+};
+MUST_CHECK int strvec_push(struct strvec *sv, const char *s);
+void strvec_release(struct strvec *sv);
+
+/*
+ * Open the store rooted at @root, creating it (and .dray/) if missing, and
+ * clear temporary files a crash left behind. ERR_IO.
+ */
+MUST_CHECK struct store *store_open(const char *root, struct err *err);
+
+/* Release @st. Accepts NULL. Open uploads are dropped. */
+void store_close(struct store *st);
+
+/* True if @repo is a repository (a layout exists for it). */
+bool store_repo_exists(struct store *st, const char *repo);
+
+/*
+ * Repository names in lexical order that sort after @last (NULL: from the
+ * start), at most @n of them; *more tells whether any remain.
+ */
+MUST_CHECK int store_catalog(struct store *st, const char *last, size_t n,
+                             struct strvec *out, bool *more, struct err *err);
+
+/* Tags of @repo, like store_catalog(). ERR_NOT_FOUND for no repository. */
+MUST_CHECK int store_tags(struct store *st, const char *repo,
+                          const char *last, size_t n, struct strvec *out,
+                          bool *more, struct err *err);
+
+/* Size of blob @d in @repo. ERR_NOT_FOUND. */
+MUST_CHECK int store_blob_stat(struct store *st, const char *repo,
+                               const struct digest *d, uint64_t *size,
+                               struct err *err);
+
+/* Open blob @d of @repo for reading: *fd (caller closes) and *size. */
+MUST_CHECK int store_blob_open(struct store *st, const char *repo,
+                               const struct digest *d, int *fd,
+                               uint64_t *size, struct err *err);
+
+/*
+ * Remove blob @d from @repo only. ERR_NOT_FOUND; ERR_EXISTS when a manifest
+ * of the repository still references it.
+ */
+MUST_CHECK int store_blob_delete(struct store *st, const char *repo,
+                                 const struct digest *d, struct err *err);
+
+/*
+ * Make blob @d of repository @from part of @repo as well (a hard link,
+ * never a copy). ERR_NOT_FOUND when @from lacks it.
+ */
+MUST_CHECK int store_blob_mount(struct store *st, const char *repo,
+                                const char *from, const struct digest *d,
+                                struct err *err);
+
+/* Start an upload into @repo; its id is written to @id. */
+MUST_CHECK int store_upload_start(struct store *st, const char *repo,
+                                  char id[STORE_UPLOAD_ID_MAX],
+                                  struct err *err);
+
+/*
+ * Take upload @id of @repo for exclusive use until store_upload_put().
+ * ERR_NOT_FOUND (no such session), ERR_BUSY (another request holds it).
+ */
+MUST_CHECK struct upload *store_upload_get(struct store *st, const char *repo,
+                                           const char *id, struct err *err);
+
+/* Give back an upload taken with store_upload_get(). Accepts NULL. */
+void store_upload_put(struct upload *u);
+
+/* Bytes received so far. */
+uint64_t store_upload_offset(const struct upload *u);
+
+/* Append @len bytes (hashed as they arrive). ERR_IO; ERR_TOO_LARGE. */
+MUST_CHECK int store_upload_append(struct upload *u, const void *buf,
+                                   size_t len, struct err *err);
+
+/*
+ * Verify that the upload's content hashes to @d and commit it into its
+ * repository as blob @d. On success the session ends and @u is released.
+ * ERR_INVALID on a digest mismatch (the session stays, nothing stored).
+ */
+MUST_CHECK int store_upload_commit(struct upload *u, const struct digest *d,
+                                   struct err *err);
+
+/* End the session and discard its data; @u is released. */
+void store_upload_cancel(struct upload *u);
+
+/* Remove sessions idle for longer than @idle_ms. Returns how many. */
+size_t store_upload_expire(struct store *st, uint64_t idle_ms);
+
+/* What a manifest reference resolves to. */
+struct manifest_desc {
+	struct digest digest;                  /* the manifest's digest */
+	char media_type[STORE_MEDIA_TYPE_MAX]; /* its media type */
+	uint64_t size;                         /* its length in bytes */
+};
+
+/*
+ * Resolve @ref (a tag or a digest) of @repo. With @body non-NULL, also
+ * read the manifest into a new buffer (*body, free()). ERR_NOT_FOUND.
+ */
+MUST_CHECK int store_manifest_get(struct store *st, const char *repo,
+                                  const char *ref, struct manifest_desc *out,
+                                  char **body, struct err *err);
+
+/* What a manifest PUT did. */
+struct manifest_put_result {
+	struct digest digest;  /* digest of the stored manifest */
+	bool has_subject;      /* it names a subject */
+	struct digest subject; /* the subject's digest when it does */
+};
+
+/* Why a manifest was refused, beyond err->code. */
+enum manifest_fault {
+	MF_NONE = 0,
+	MF_INVALID,      /* malformed or inconsistent: MANIFEST_INVALID */
+	MF_BLOB_UNKNOWN, /* a referenced blob is missing */
+	MF_DIGEST,       /* the content does not hash to the reference */
+	MF_TOO_LARGE,    /* over STORE_MANIFEST_MAX */
+	MF_NAME,         /* bad repository name or tag */
+};
+
+/*
+ * Validate and store manifest @body (@len bytes, @content_type may be
+ * NULL) in @repo under @ref: a tag (which now points at it) or its digest.
+ * The repository is created if needed. On failure *fault says why and
+ * nothing changed.
+ */
+MUST_CHECK int store_manifest_put(struct store *st, const char *repo,
+                                  const char *ref, const char *content_type,
+                                  const char *body, size_t len,
+                                  struct manifest_put_result *res,
+                                  enum manifest_fault *fault,
+                                  struct err *err);
+
+/*
+ * Delete by tag (the tag goes; the manifest stays, untagged) or by digest
+ * (the manifest and every tag naming it go). ERR_NOT_FOUND.
+ */
+MUST_CHECK int store_manifest_delete(struct store *st, const char *repo,
+                                     const char *ref, struct err *err);
+
+/*
+ * The referrers of @subject in @repo as an OCI image index (JSON text in a
+ * new buffer, free()), filtered by @artifact_type when non-NULL.
+ */
+MUST_CHECK int store_referrers(struct store *st, const char *repo,
+                               const struct digest *subject,
+                               const char *artifact_type, char **json,
+                               size_t *len, struct err *err);
+
+#endif

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store_int.h - types shared by the store's files; private to index/.
+ *
+ * Lock order: a repository's lock, then the store's lock. The store's lock
+ * is held only for table lookups, never across I/O.
+ */
+#ifndef DRAY_STORE_INT_H
+#define DRAY_STORE_INT_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "daemon/hmap.h"
+#include "index/store.h"
+
+#define ANN_REF_NAME "org.opencontainers.image.ref.name"
+#define MSUM_CACHE_MAX 65536
+
+struct store {
+	char *root;             /* storage root, absolute */
+	char tmpdir[PATH_MAX];  /* <root>/.dray/tmp: temporaries */
+	char updir[PATH_MAX];   /* <root>/.dray/uploads: staging */
+	pthread_mutex_t lock;   /* protects the three tables */
+	struct hmap *repos;     /* name -> struct repo */
+	struct hmap *uploads;   /* id -> struct upload */
+	struct hmap *msums;     /* digest string -> struct msum */
+};
+
+/* A repository's cached index.json. */
+struct repo {
+	pthread_mutex_t lock; /* serialises index.json changes and the cache */
+	char *name;           /* repository name */
+	bool loaded;          /* the fields below describe a parsed file */
+	dev_t dev;            /* identity of the index.json parsed */
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	json_t *index;        /* parsed index.json, protected by lock */
+	struct hmap *tags;    /* tag -> 1 + position in index.manifests */
+};
+
+/* What dray needs to know about one manifest; immutable once built. */
+struct msum {
+	char media_type[STORE_MEDIA_TYPE_MAX]; /* the manifest's type */
+	bool is_index;            /* an image index or manifest list */
+	char *artifact_type;      /* artifactType, or config's media type */
+	bool has_subject;         /* a subject descriptor is present */
+	struct digest subject;    /* its digest */
+	char *annotations;        /* annotations as JSON text, or NULL */
+	struct digest *refs;      /* config, layers or child manifests */
+	size_t nrefs;
+	uint64_t size;            /* length of the manifest */
+};
+
+/* store.c */
+int repo_path(const struct store *st, const char *repo, const char *sub,
+              char *out, size_t outsz, struct err *err);
+int blob_path(const struct store *st, const char *repo,
+              const struct digest *d, char *out, size_t outsz,
+              struct err *err);
+struct repo *repo_ref(struct store *st, const char *name, struct err *err);
+int repo_load(struct store *st, struct repo *r, struct err *err);
+int repo_create(struct store *st, const char *name, struct err *err);
+int repo_save(struct store *st, struct repo *r, json_t *index,
+              struct err *err);
+int repo_blob_dir(struct store *st, const char *repo, enum digest_alg alg,
+                  struct err *err);
+
+/* manifest.c */
+void msum_free(struct msum *m);
+const struct msum *msum_get(struct store *st, const char *repo,
+                            const struct digest *d, struct err *err);
+
+#endif
