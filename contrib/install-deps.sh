@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# install-deps.sh - install what dray builds with, tests with and benchmarks
+# against, from Debian 12's packages. Run as root (or with sudo). Idempotent.
+set -euo pipefail
+
+build_pkgs=(build-essential cmake pkg-config
+	libmicrohttpd-dev libfuse3-dev fuse3 librocksdb-dev libxxhash-dev
+	libssl-dev libyaml-dev libjansson-dev libcmocka-dev)
+test_pkgs=(curl jq skopeo umoci valgrind)
+bench_pkgs=(docker-registry nginx-light wrk)
+
+want=("${build_pkgs[@]}")
+case "${1:-}" in
+--test) want+=("${test_pkgs[@]}") ;;
+--bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
