@@ -85,9 +85,16 @@ void err_prefix(struct err *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
-	if (n >= 0 && (size_t)n < sizeof(err->msg))
-		snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s",
-		         old);
+	if (n >= 0 && (size_t)n + 2 < sizeof(err->msg)) {
+		size_t room = sizeof(err->msg) - (size_t)n - 3;
+		size_t olen = strnlen(old, sizeof(old) - 1);
+
+		if (olen > room)
+			olen = room;
+		memcpy(err->msg + n, ": ", 2);
+		memcpy(err->msg + n + 2, old, olen);
+		err->msg[(size_t)n + 2 + olen] = '\0';
+	}
 }
 
 const char *err_code_name(enum err_code code)
