@@ -89,38 +89,43 @@ int fs_write_all(int fd, const void *buf, size_t len, struct err *err)
 	return 0;
 }
 
+int fs_write_temp(const char *tmpdir, const void *buf, size_t len,
+                  char *out, struct err *err)
+{
+	int fd, ret = -1;
+
+	if (snprintf(out, PATH_MAX, "%s/atomic.XXXXXX", tmpdir) >= PATH_MAX)
+		return err_set(err, ERR_INVALID, "path too long");
+	fd = mkostemp(out, O_CLOEXEC);
+	if (fd < 0)
+		return err_set_errno(err, errno, "cannot create '%s'", out);
+	if (fs_write_all(fd, buf, len, err) < 0)
+		goto out;
+	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+		err_set_errno(err, errno, "cannot sync '%s'", out);
+		goto out;
+	}
+	ret = 0;
+out:
+	close(fd);
+	if (ret < 0)
+		unlink(out);
+	return ret;
+}
+
 int fs_write_atomic(const char *tmpdir, const char *path, const void *buf,
                     size_t len, struct err *err)
 {
 	char tmp[PATH_MAX];
-	int fd = -1, ret = -1;
 
-	if (snprintf(tmp, sizeof(tmp), "%s/atomic.XXXXXX", tmpdir) >=
-	    (int)sizeof(tmp))
-		return err_set(err, ERR_INVALID, "path too long");
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return err_set_errno(err, errno, "cannot create '%s'", tmp);
-	if (fs_write_all(fd, buf, len, err) < 0)
-		goto out;
-	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
-		err_set_errno(err, errno, "cannot sync '%s'", tmp);
-		goto out;
-	}
+	if (fs_write_temp(tmpdir, buf, len, tmp, err) < 0)
+		return -1;
 	if (rename(tmp, path) < 0) {
 		err_set_errno(err, errno, "cannot rename to '%s'", path);
-		goto out;
-	}
-	tmp[0] = '\0';
-	if (fs_fsync_parent(path, err) < 0)
-		goto out;
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp[0])
 		unlink(tmp);
-	return ret;
+		return -1;
+	}
+	return fs_fsync_parent(path, err);
 }
 
 int fs_read_file(const char *path, size_t max, char **out, size_t *len,
@@ -169,6 +174,55 @@ int fs_read_file(const char *path, size_t max, char **out, size_t *len,
 out:
 	free(buf);
 	close(fd);
+	return ret;
+}
+
+int fs_copy_to_temp(const char *src, const char *tmpdir, char *out,
+                    struct err *err)
+{
+	struct stat st;
+	int in, fd = -1, ret = -1;
+	off_t left;
+
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return err_set_errno(err, errno, "cannot open '%s'", src);
+	if (fstat(in, &st) < 0) {
+		err_set_errno(err, errno, "cannot stat '%s'", src);
+		goto out;
+	}
+	if (snprintf(out, PATH_MAX, "%s/copy.XXXXXX", tmpdir) >= PATH_MAX) {
+		err_set(err, ERR_TOO_LARGE, "path too long");
+		goto out;
+	}
+	fd = mkostemp(out, O_CLOEXEC);
+	if (fd < 0) {
+		err_set_errno(err, errno, "cannot create '%s'", out);
+		goto out;
+	}
+	for (left = st.st_size; left > 0;) {
+		ssize_t n = copy_file_range(in, NULL, fd, NULL, (size_t)left, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err_set_errno(err, n < 0 ? errno : EIO,
+			              "cannot copy '%s'", src);
+			goto out;
+		}
+		left -= n;
+	}
+	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+		err_set_errno(err, errno, "cannot sync '%s'", out);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (ret < 0 && fd >= 0)
+		unlink(out);
+	close(in);
 	return ret;
 }
 

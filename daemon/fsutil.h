@@ -30,6 +30,13 @@ MUST_CHECK int fs_fsync_parent(const char *path, struct err *err);
 MUST_CHECK int fs_write_atomic(const char *tmpdir, const char *path,
                                const void *buf, size_t len, struct err *err);
 
+/*
+ * Write @len bytes of @buf to a new temporary file in @tmpdir, fsynced;
+ * its path goes to @out (PATH_MAX). The caller links or renames it.
+ */
+MUST_CHECK int fs_write_temp(const char *tmpdir, const void *buf, size_t len,
+                             char *out, struct err *err);
+
 /* Write all of @buf to @fd. ERR_IO. */
 MUST_CHECK int fs_write_all(int fd, const void *buf, size_t len,
                             struct err *err);
@@ -40,6 +47,14 @@ MUST_CHECK int fs_write_all(int fd, const void *buf, size_t len,
  */
 MUST_CHECK int fs_read_file(const char *path, size_t max, char **out,
                             size_t *len, struct err *err);
+
+/*
+ * Copy the file @src to a new temporary file in @tmpdir, fsynced; its
+ * path is written to @out (PATH_MAX). The caller links or renames it and
+ * removes it. ERR_IO, ERR_NOT_FOUND.
+ */
+MUST_CHECK int fs_copy_to_temp(const char *src, const char *tmpdir,
+                               char *out, struct err *err);
 
 /* Remove the tree @path (like rm -rf). Missing is fine. ERR_IO. */
 MUST_CHECK int fs_remove_tree(const char *path, struct err *err);

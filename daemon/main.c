@@ -107,6 +107,7 @@ static int cmd_serve(int argc, char **argv)
 	struct store *st = NULL;
 	struct http_server *srv = NULL;
 	struct http_opts hopts = {0};
+	struct store_opts sopts = {0};
 	sigset_t set;
 	int ret = 1;
 
@@ -136,7 +137,8 @@ static int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	st = store_open(cfg->storage.root_directory, &err);
+	sopts.dedupe = cfg->storage.dedupe;
+	st = store_open_with(cfg->storage.root_directory, &sopts, &err);
 	if (!st) {
 		log_err("cannot open storage: %s", err.msg);
 		goto out;

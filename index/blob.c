@@ -151,19 +151,105 @@ out:
 	return ret;
 }
 
-/* Link @src into @repo as blob @d; an existing blob is kept. */
-static int link_blob(struct store *st, const char *repo, const char *src,
-                     const struct digest *d, struct err *err)
+/* Path of copy @n of @d in the content store: <hex>, <hex>.1, ... */
+static int cas_path(const struct store *st, const struct digest *d,
+                    unsigned n, char *out, size_t outsz, struct err *err)
 {
-	char dst[PATH_MAX];
+	int len = n ? snprintf(out, outsz, "%s/%s/%s.%u", st->casdir,
+	                       digest_alg_name(d->alg), d->hex, n)
+	            : snprintf(out, outsz, "%s/%s/%s", st->casdir,
+	                       digest_alg_name(d->alg), d->hex);
+
+	if (len < 0 || (size_t)len >= outsz)
+		return err_set(err, ERR_TOO_LARGE, "path too long");
+	return 0;
+}
+
+/* Make copy @n of @d in the content store from copy 0 (past EMLINK). */
+static int cas_add_copy(struct store *st, const char *first, const char *nth,
+                        struct err *err)
+{
+	char tmp[PATH_MAX];
+	int ret = 0;
+
+	if (access(nth, F_OK) == 0)
+		return 0;
+	if (fs_copy_to_temp(first, st->tmpdir, tmp, err) < 0)
+		return -1;
+	if (link(tmp, nth) < 0 && errno != EEXIST)
+		ret = err_set_errno(err, errno, "cannot add store copy");
+	unlink(tmp);
+	return ret;
+}
+
+/*
+ * Link the content store's copy of @d (entering @src into the store if it
+ * is not there yet) at @dst. A file system's link limit is met by a
+ * further copy in the store; a garbage collector racing to remove an
+ * unreferenced store copy is met by starting over.
+ */
+static int cas_link(struct store *st, const char *src, const struct digest *d,
+                    const char *dst, struct err *err)
+{
+	char first[PATH_MAX], cas[PATH_MAX];
+
+	if (cas_path(st, d, 0, first, sizeof(first), err) < 0)
+		return -1;
+	for (int attempt = 0; attempt < 4; attempt++) {
+		if (link(src, first) < 0 && errno != EEXIST)
+			return err_set_errno(err, errno, "cannot store blob");
+		for (unsigned n = 0; n < 64; n++) {
+			if (cas_path(st, d, n, cas, sizeof(cas), err) < 0)
+				return -1;
+			if (n > 0 && cas_add_copy(st, first, cas, err) < 0)
+				return -1;
+			if (link(cas, dst) == 0 || errno == EEXIST)
+				return fs_fsync_parent(first, err);
+			if (errno == ENOENT)
+				break; /* collected under us: again */
+			if (errno != EMLINK)
+				return err_set_errno(err, errno,
+				                     "cannot link blob");
+		}
+	}
+	return err_set(err, ERR_BUSY, "blob store changed under the commit");
+}
+
+/*
+ * Make @src (a verified file holding blob @d) blob @d of @repo. With dedupe
+ * the repository gets a link to the content store's copy; without it, a
+ * link to @src itself when @src is a private file (staging), else a copy.
+ * An existing blob is kept: content-addressed files are equal.
+ */
+int blob_store(struct store *st, const char *repo, const char *src,
+               const struct digest *d, bool src_is_private, struct err *err)
+{
+	char dst[PATH_MAX], tmp[PATH_MAX];
+	int ret;
 
 	if (repo_create(st, repo, err) < 0 ||
 	    repo_blob_dir(st, repo, d->alg, err) < 0 ||
 	    blob_path(st, repo, d, dst, sizeof(dst), err) < 0)
 		return -1;
-	if (link(src, dst) < 0 && errno != EEXIST)
-		return err_set_errno(err, errno, "cannot store blob");
-	return fs_fsync_parent(dst, err);
+	if (access(dst, F_OK) == 0)
+		return 0;
+	if (st->opts.dedupe) {
+		ret = cas_link(st, src, d, dst, err);
+	} else if (src_is_private) {
+		ret = link(src, dst) < 0 && errno != EEXIST
+		              ? err_set_errno(err, errno, "cannot store blob")
+		              : 0;
+	} else {
+		if (fs_copy_to_temp(src, st->tmpdir, tmp, err) < 0)
+			return -1;
+		ret = link(tmp, dst) < 0 && errno != EEXIST
+		              ? err_set_errno(err, errno, "cannot store blob")
+		              : 0;
+		unlink(tmp);
+	}
+	if (ret == 0)
+		ret = fs_fsync_parent(dst, err);
+	return ret;
 }
 
 int store_blob_mount(struct store *st, const char *repo, const char *from,
@@ -178,7 +264,7 @@ int store_blob_mount(struct store *st, const char *repo, const char *from,
 	if (stat(src, &sb) < 0 || !S_ISREG(sb.st_mode))
 		return err_set(err, ERR_NOT_FOUND, "blob unknown to '%s'",
 		               from);
-	return link_blob(st, repo, src, d, err);
+	return blob_store(st, repo, src, d, false, err);
 }
 
 static void upload_free(struct upload *u)
@@ -359,7 +445,7 @@ int store_upload_commit(struct upload *u, const struct digest *d,
 		return err_set_errno(err, errno, "cannot sync upload");
 	if (staging_path(u, path, sizeof(path)) < 0)
 		return err_set(err, ERR_TOO_LARGE, "path too long");
-	if (link_blob(u->st, u->repo, path, d, err) < 0)
+	if (blob_store(u->st, u->repo, path, d, true, err) < 0)
 		return -1;
 	upload_end(u);
 	return 0;

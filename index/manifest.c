@@ -535,9 +535,17 @@ int store_manifest_put(struct store *st, const char *repo, const char *ref,
 	    repo_blob_dir(st, repo, res->digest.alg, err) < 0 ||
 	    blob_path(st, repo, &res->digest, path, sizeof(path), err) < 0)
 		goto out_unlock;
-	if (access(path, F_OK) < 0 &&
-	    fs_write_atomic(st->tmpdir, path, body, len, err) < 0)
-		goto out_unlock;
+	if (access(path, F_OK) < 0) {
+		char tmp[PATH_MAX];
+		int rc;
+
+		if (fs_write_temp(st->tmpdir, body, len, tmp, err) < 0)
+			goto out_unlock;
+		rc = blob_store(st, repo, tmp, &res->digest, true, err);
+		unlink(tmp);
+		if (rc < 0)
+			goto out_unlock;
+	}
 	m = msum_cache(st, &res->digest, parsed);
 	parsed = NULL;
 	if (!m && !(m = msum_get(st, repo, &res->digest, err)))

@@ -85,6 +85,12 @@ static int clear_dir(const char *path, struct err *err)
 
 struct store *store_open(const char *root, struct err *err)
 {
+	return store_open_with(root, NULL, err);
+}
+
+struct store *store_open_with(const char *root, const struct store_opts *opts,
+                              struct err *err)
+{
 	struct store *st = calloc(1, sizeof(*st));
 	char dir[PATH_MAX];
 
@@ -93,6 +99,7 @@ struct store *store_open(const char *root, struct err *err)
 		return NULL;
 	}
 	pthread_mutex_init(&st->lock, NULL);
+	st->opts = opts ? *opts : (struct store_opts){.dedupe = true};
 	st->repos = hmap_new();
 	st->uploads = hmap_new();
 	st->msums = hmap_new();
@@ -111,6 +118,8 @@ struct store *store_open(const char *root, struct err *err)
 	             st->root) >= (int)sizeof(st->tmpdir) ||
 	    snprintf(st->updir, sizeof(st->updir), "%s/.dray/uploads",
 	             st->root) >= (int)sizeof(st->updir) ||
+	    snprintf(st->casdir, sizeof(st->casdir), "%s/.dray/blobs",
+	             st->root) >= (int)sizeof(st->casdir) - 16 ||
 	    snprintf(dir, sizeof(dir), "%s/.dray", st->root) >=
 	            (int)sizeof(dir)) {
 		err_set(err, ERR_TOO_LARGE, "storage root path too long");
@@ -120,6 +129,13 @@ struct store *store_open(const char *root, struct err *err)
 	if (fs_mkdir_p(dir, 0700, err) < 0 || clear_dir(st->tmpdir, err) < 0 ||
 	    clear_dir(st->updir, err) < 0)
 		goto fail;
+	for (int a = DIGEST_SHA256; a <= DIGEST_SHA512; a++) {
+		if (snprintf(dir, sizeof(dir), "%s/%s", st->casdir,
+		             digest_alg_name((enum digest_alg)a)) >=
+		            (int)sizeof(dir) ||
+		    fs_mkdir_p(dir, 0755, err) < 0)
+			goto fail;
+	}
 	return st;
 fail:
 	store_close(st);

@@ -51,10 +51,24 @@ struct strvec {
 MUST_CHECK int strvec_push(struct strvec *sv, const char *s);
 void strvec_release(struct strvec *sv);
 
+struct store_opts {
+	/*
+	 * One copy of identical content: every <repo>/blobs/<alg>/<hex> is a
+	 * hard link to <root>/.dray/blobs/<alg>/<hex>. Default true.
+	 */
+	bool dedupe;
+};
+
 /*
  * Open the store rooted at @root, creating it (and .dray/) if missing, and
- * clear temporary files a crash left behind. ERR_IO.
+ * clear temporary files a crash left behind. @opts NULL means defaults.
+ * ERR_IO.
  */
+MUST_CHECK struct store *store_open_with(const char *root,
+                                         const struct store_opts *opts,
+                                         struct err *err);
+
+/* store_open_with() with the default options. */
 MUST_CHECK struct store *store_open(const char *root, struct err *err);
 
 /* Release @st. Accepts NULL. Open uploads are dropped. */

@@ -25,6 +25,8 @@ struct store {
 	char *root;             /* storage root, absolute */
 	char tmpdir[PATH_MAX];  /* <root>/.dray/tmp: temporaries */
 	char updir[PATH_MAX];   /* <root>/.dray/uploads: staging */
+	char casdir[PATH_MAX];  /* <root>/.dray/blobs: the content store */
+	struct store_opts opts; /* as opened */
 	pthread_mutex_t lock;   /* protects the three tables */
 	struct hmap *repos;     /* name -> struct repo */
 	struct hmap *uploads;   /* id -> struct upload */
@@ -70,6 +72,10 @@ int repo_save(struct store *st, struct repo *r, json_t *index,
               struct err *err);
 int repo_blob_dir(struct store *st, const char *repo, enum digest_alg alg,
                   struct err *err);
+
+/* blob.c */
+int blob_store(struct store *st, const char *repo, const char *src,
+               const struct digest *d, bool src_is_private, struct err *err);
 
 /* manifest.c */
 void msum_free(struct msum *m);
