@@ -48,7 +48,9 @@ struct cfg {
 		char *audit;          /* log.audit, or NULL */
 	} log;
 	struct {
-		bool scrub_enable;          /* extensions.scrub.enable */
+		bool scrub_enable;          /* extensions.scrub.enable; default
+		                               false, true if the section is
+		                               there (as in zot) */
 		uint64_t scrub_interval_ms; /* extensions.scrub.interval, 24h */
 	} extensions;
 	struct {

@@ -1,0 +1,868 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * config.c - zot's configuration schema, read with libyaml into struct cfg.
+ *
+ * The file is loaded as one libyaml document (so anchors and aliases work,
+ * and JSON is just YAML flow syntax) and walked against static key tables.
+ * Each table entry names a key of zot's schema as zot spells it, its type,
+ * where it lands in struct cfg and its default. Sections dray implements are
+ * walked key by key; keys zot has and dray does not are recorded in
+ * cfg->unsupported and their values skipped unread, which also bounds the
+ * walk to the depth of the tables whatever the document holds.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+#include "daemon/config.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define CFG_FILE_MAX (1024 * 1024) /* bytes read from a config file */
+#define CFG_KEYS_MAX 16            /* entries in one key table */
+#define CFG_NAME_MAX 32            /* length of a canonical key name */
+#define CFG_PATH_MAX 160           /* dotted path kept for messages */
+
+const char cfg_default_yaml[] =
+	"# dray's built-in configuration, used when no file is given.\n"
+	"distSpecVersion: 1.1.0\n"
+	"http:\n"
+	"  address: 127.0.0.1\n"
+	"  port: 5000\n"
+	"storage:\n"
+	"  rootDirectory: ./dray-data\n"
+	"  dedupe: true\n"
+	"  gc: true\n"
+	"log:\n"
+	"  level: info\n";
+
+enum kind {
+	K_SECTION,     /* a mapping of the keys in ->sub */
+	K_UNSUPPORTED, /* zot's, not dray's: recorded, value not read */
+	K_STRING,      /* any scalar: char * */
+	K_PATH,        /* a non-empty scalar: char * */
+	K_BOOL,        /* true or false: bool */
+	K_PORT,        /* 0..65535, integer or string: int */
+	K_DURATION,    /* a Go duration: uint64_t milliseconds */
+	K_LEVEL,       /* a log level: enum log_level */
+	K_VERSION,     /* "1.x.y[-pre]": char * */
+	K_ID,          /* uid or gid, -1 for none: int64_t */
+};
+
+/* What a value of each kind should have looked like, for messages. */
+static const char *const expected[] = {
+	[K_SECTION] = "expected a mapping",
+	[K_UNSUPPORTED] = "",
+	[K_STRING] = "expected a string",
+	[K_PATH] = "expected a non-empty string",
+	[K_BOOL] = "expected true or false",
+	[K_PORT] = "expected an integer 0..65535",
+	[K_DURATION] = "expected a Go duration such as 90s or 1h30m",
+	[K_LEVEL] = "expected error, warn, info or debug",
+	[K_VERSION] = "expected a version 1.x.y",
+	[K_ID] = "expected an id 0..4294967294, or -1",
+};
+
+struct key {
+	const char *name;      /* zot's canonical (lowerCamelCase) spelling */
+	enum kind kind;        /* how the value is read */
+	size_t off;            /* value kinds: the field in struct cfg */
+	const char *def;       /* default, as YAML text, or NULL: zero */
+	const char *def_in;    /* default once the enclosing section appears,
+	                          or NULL: same as ->def */
+	const struct key *sub; /* K_SECTION: the keys inside */
+	size_t n_sub;          /* K_SECTION: how many */
+};
+
+/*
+ * Offset of field @f of struct cfg, which must have type @T: a table entry
+ * pointing at a field of the wrong type does not compile.
+ */
+#define FIELD(f, T) _Generic(((struct cfg *)0)->f, T : offsetof(struct cfg, f))
+
+/* clang-format would lay these initializers out as blocks. */
+/* clang-format off */
+#define VALUE(n, k, f, T, d, din)                                      \
+	{ .name = (n), .kind = (k), .off = FIELD(f, T), .def = (d),    \
+	  .def_in = (din) }
+#define SECTION(n, t)                                                  \
+	{ .name = (n), .kind = K_SECTION, .sub = (t), .n_sub = ARRAY_SIZE(t) }
+#define ZOT_ONLY(n) { .name = (n), .kind = K_UNSUPPORTED }
+/* clang-format on */
+
+#define STRING(n, f, d)   VALUE(n, K_STRING, f, char *, d, NULL)
+#define PATH(n, f)        VALUE(n, K_PATH, f, char *, NULL, NULL)
+#define BOOL(n, f, d)     VALUE(n, K_BOOL, f, bool, d, NULL)
+#define DURATION(n, f, d) VALUE(n, K_DURATION, f, uint64_t, d, NULL)
+#define ID(n, f)          VALUE(n, K_ID, f, int64_t, "-1", NULL)
+#define VERSION(n, f, d)  VALUE(n, K_VERSION, f, char *, d, NULL)
+
+/*
+ * The tables follow zot's Go structs (pkg/api/config, pkg/extensions/config)
+ * key for key, so any key zot would accept is at worst unsupported here.
+ */
+static const struct key tls_keys[] = {
+	STRING("cert", http.tls_cert, NULL),
+	STRING("key", http.tls_key, NULL),
+	STRING("caCert", http.tls_cacert, NULL),
+};
+
+static const struct key http_keys[] = {
+	STRING("address", http.address, "127.0.0.1"),
+	STRING("externalURL", http.external_url, NULL),
+	VALUE("port", K_PORT, http.port, int, "5000", NULL),
+	ZOT_ONLY("allowOrigin"),
+	ZOT_ONLY("readTimeout"),
+	ZOT_ONLY("writeTimeout"),
+	SECTION("tls", tls_keys),
+	ZOT_ONLY("auth"),
+	ZOT_ONLY("accessControl"),
+	STRING("realm", http.realm, NULL),
+	ZOT_ONLY("ratelimit"),
+	ZOT_ONLY("compat"),
+};
+
+static const struct key storage_keys[] = {
+	PATH("rootDirectory", storage.root_directory),
+	ZOT_ONLY("maxRepos"),
+	BOOL("dedupe", storage.dedupe, "true"),
+	ZOT_ONLY("remoteCache"),
+	ZOT_ONLY("redirectBlobURL"),
+	BOOL("gc", storage.gc, "true"),
+	BOOL("commit", storage.commit, "false"),
+	DURATION("gcDelay", storage.gc_delay_ms, "1h"),
+	DURATION("gcInterval", storage.gc_interval_ms, "24h"),
+	ZOT_ONLY("gcTimeWindow"),
+	ZOT_ONLY("retention"),
+	ZOT_ONLY("storageDriver"),
+	ZOT_ONLY("cacheDriver"),
+	ZOT_ONLY("subPaths"),
+	ZOT_ONLY("fastRestart"),
+};
+
+static const struct key log_keys[] = {
+	VALUE("level", K_LEVEL, log.level, enum log_level, "info", NULL),
+	STRING("output", log.output, NULL),
+	STRING("audit", log.audit, NULL),
+};
+
+static const struct key scrub_keys[] = {
+	/* As in zot, naming the scrub section turns scrubbing on. */
+	VALUE("enable", K_BOOL, extensions.scrub_enable, bool, "false", "true"),
+	DURATION("interval", extensions.scrub_interval_ms, "24h"),
+};
+
+static const struct key extensions_keys[] = {
+	ZOT_ONLY("search"),  ZOT_ONLY("sync"),
+	ZOT_ONLY("metrics"), SECTION("scrub", scrub_keys),
+	ZOT_ONLY("lint"),    ZOT_ONLY("ui"),
+	ZOT_ONLY("mgmt"),    ZOT_ONLY("apiKey"),
+	ZOT_ONLY("trust"),   ZOT_ONLY("events"),
+};
+
+/* dray's own section. */
+static const struct key fuse_keys[] = {
+	PATH("mountpoint", fuse.mountpoint),
+	BOOL("readOnly", fuse.read_only, "false"),
+	BOOL("allowOther", fuse.allow_other, "false"),
+	ID("uid", fuse.uid),
+	ID("gid", fuse.gid),
+};
+
+static const struct key top_keys[] = {
+	VERSION("distSpecVersion", dist_spec_version, "1.1.0"),
+	ZOT_ONLY("goVersion"),
+	ZOT_ONLY("commit"),
+	ZOT_ONLY("releaseTag"),
+	ZOT_ONLY("binaryType"),
+	SECTION("storage", storage_keys),
+	SECTION("http", http_keys),
+	SECTION("log", log_keys),
+	SECTION("extensions", extensions_keys),
+	ZOT_ONLY("scheduler"),
+	ZOT_ONLY("cluster"),
+	SECTION("fuse", fuse_keys),
+};
+
+/* walk() tracks the keys of one mapping in an array of this size. */
+_Static_assert(ARRAY_SIZE(top_keys) <= CFG_KEYS_MAX, "top_keys");
+_Static_assert(ARRAY_SIZE(http_keys) <= CFG_KEYS_MAX, "http_keys");
+_Static_assert(ARRAY_SIZE(storage_keys) <= CFG_KEYS_MAX, "storage_keys");
+_Static_assert(ARRAY_SIZE(extensions_keys) <= CFG_KEYS_MAX, "extensions");
+_Static_assert(ARRAY_SIZE(fuse_keys) <= CFG_KEYS_MAX, "fuse_keys");
+
+enum conv { CONV_OK, CONV_BAD, CONV_NOMEM };
+
+struct ctx {
+	yaml_document_t *doc; /* the loaded document */
+	const char *name;     /* the file's name, for messages */
+	struct cfg *cfg;      /* being filled */
+	struct err *err;      /* the caller's */
+};
+
+static bool is_upper(char c)
+{
+	return c >= 'A' && c <= 'Z';
+}
+
+static char to_lower(char c)
+{
+	return is_upper(c) ? (char)(c - 'A' + 'a') : c;
+}
+
+/*
+ * Does the key @s (@len bytes) spell @canon? zot's loader (and its `zot
+ * schema`) takes a key as spelled canonically, all in lowercase
+ * ("rootdirectory", used in zot's own YAML example), or with runs of
+ * capitals folded after their first ("externalUrl"). Nothing else matches.
+ */
+static bool key_is(const char *canon, const char *s, size_t len)
+{
+	char lower[CFG_NAME_MAX], folded[CFG_NAME_MAX];
+	size_t n = strlen(canon), i;
+
+	assert(n < CFG_NAME_MAX);
+	if (len != n)
+		return false;
+	if (memcmp(s, canon, n) == 0)
+		return true;
+	for (i = 0; i < n; i++) {
+		lower[i] = to_lower(canon[i]);
+		folded[i] = canon[i];
+		if (i > 0 && is_upper(canon[i]) && is_upper(canon[i - 1]))
+			folded[i] = lower[i];
+	}
+	return memcmp(s, lower, n) == 0 || memcmp(s, folded, n) == 0;
+}
+
+static const struct key *lookup(const struct key *keys, size_t n, const char *s,
+                                size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (key_is(keys[i].name, s, len))
+			return &keys[i];
+	return NULL;
+}
+
+/*
+ * Copy at most @max bytes of @s into @dst for a message, replacing control
+ * characters so that a key or value from the file cannot break a log line.
+ */
+static void clean(char *dst, size_t size, const char *s, size_t len, size_t max)
+{
+	size_t i, n = len < max ? len : max;
+
+	assert(size > 0);
+	if (n > size - 1)
+		n = size - 1;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		dst[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	dst[n] = '\0';
+}
+
+/* @parent.@key into @dst, truncated to fit: it only ever feeds messages. */
+static void join(char *dst, size_t size, const char *parent, const char *key,
+                 size_t len)
+{
+	int n = 0;
+
+	if (parent[0])
+		n = snprintf(dst, size, "%s.", parent);
+	if (n < 0 || (size_t)n >= size)
+		return;
+	clean(dst + n, size - (size_t)n, key, len, len);
+}
+
+static int bad(struct ctx *c, const yaml_node_t *node, const char *path,
+               const char *fmt, ...) PRINTF(4, 5);
+static int walk(struct ctx *c, const yaml_node_t *map, const struct key *keys,
+                size_t n, const char *path);
+
+/* Fail with ERR_INVALID "file:line:col: path: what" at @node. */
+static int bad(struct ctx *c, const yaml_node_t *node, const char *path,
+               const char *fmt, ...)
+{
+	char what[ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return err_set(c->err, ERR_INVALID, "%s:%zu:%zu: %s%s%s", c->name,
+	               node->start_mark.line + 1, node->start_mark.column + 1,
+	               path, path[0] ? ": " : "", what);
+}
+
+static int nomem(struct err *err)
+{
+	return err_set(err, ERR_NOMEM, "out of memory");
+}
+
+static const char *scalar(const yaml_node_t *node)
+{
+	return (const char *)node->data.scalar.value;
+}
+
+/* YAML's null, which as in zot leaves a key at its default. */
+static bool is_null(const yaml_node_t *node)
+{
+	const char *s;
+
+	if (node->type != YAML_SCALAR_NODE ||
+	    node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	s = scalar(node);
+	return !strcmp(s, "") || !strcmp(s, "~") || !strcmp(s, "null") ||
+	       !strcmp(s, "Null") || !strcmp(s, "NULL");
+}
+
+/* Parse the decimal digits of @s into *out, if it fits below @max. */
+static bool parse_digits(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		if (v > (max - (uint64_t)(*s - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* "1.<minor>.<patch>", with an optional "-<prerelease>" as in "1.1.0-rc.4". */
+static bool is_version(const char *s)
+{
+	size_t n;
+
+	if (strncmp(s, "1.", 2) != 0)
+		return false;
+	s += 2;
+	for (int part = 0; part < 2; part++) {
+		n = strspn(s, "0123456789");
+		if (n == 0)
+			return false;
+		s += n;
+		if (part == 0 && *s++ != '.')
+			return false;
+	}
+	if (*s == '\0')
+		return true;
+	if (*s++ != '-' || *s == '\0')
+		return false;
+	return s[strspn(s, "0123456789abcdefghijklmnopqrstuvwxyz"
+	                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ.-")] == '\0';
+}
+
+static enum conv store_string(char **field, const char *s)
+{
+	char *dup = strdup(s);
+
+	if (!dup)
+		return CONV_NOMEM;
+	free(*field);
+	*field = dup;
+	return CONV_OK;
+}
+
+/*
+ * Store @s, the text of a scalar (@len bytes, NUL-terminated), as the value
+ * of @k in @cfg. Booleans, ports and ids are accepted quoted or not, since
+ * zot's JSON examples quote the port.
+ */
+static enum conv convert(struct cfg *cfg, const struct key *k, const char *s,
+                         size_t len)
+{
+	void *field = (char *)cfg + k->off;
+	uint64_t v;
+
+	/* libyaml passes "\0" escapes through; C strings cannot hold them. */
+	if (strlen(s) != len)
+		return CONV_BAD;
+	switch (k->kind) {
+	case K_PATH:
+	case K_STRING:
+		if (k->kind == K_PATH && len == 0)
+			return CONV_BAD;
+		return store_string(field, s);
+	case K_VERSION:
+		if (!is_version(s))
+			return CONV_BAD;
+		return store_string(field, s);
+	case K_BOOL:
+		if (strcmp(s, "true") != 0 && strcmp(s, "false") != 0)
+			return CONV_BAD;
+		*(bool *)field = s[0] == 't';
+		return CONV_OK;
+	case K_PORT:
+		if (!parse_digits(s, 65535, &v))
+			return CONV_BAD;
+		*(int *)field = (int)v;
+		return CONV_OK;
+	case K_DURATION:
+		if (cfg_duration_parse(s, field) < 0)
+			return CONV_BAD;
+		return CONV_OK;
+	case K_LEVEL:
+		if (log_level_parse(s, field) < 0)
+			return CONV_BAD;
+		return CONV_OK;
+	case K_ID:
+		if (!strcmp(s, "-1")) {
+			*(int64_t *)field = -1;
+			return CONV_OK;
+		}
+		if (!parse_digits(s, UINT32_MAX - 1, &v))
+			return CONV_BAD;
+		*(int64_t *)field = (int64_t)v;
+		return CONV_OK;
+	case K_SECTION:
+	case K_UNSUPPORTED:
+		break;
+	}
+	assert(!"convert() called on a section");
+	return CONV_BAD;
+}
+
+/* Apply the defaults of @keys and the sections below them. */
+static int set_defaults(struct cfg *cfg, const struct key *keys, size_t n,
+                        struct err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct key *k = &keys[i];
+		enum conv r;
+
+		if (k->kind == K_SECTION &&
+		    set_defaults(cfg, k->sub, k->n_sub, err) < 0)
+			return -1;
+		if (!k->def)
+			continue;
+		r = convert(cfg, k, k->def, strlen(k->def));
+		if (r == CONV_NOMEM)
+			return nomem(err);
+		/* The tables are ours: a bad default is a bug. */
+		assert(r == CONV_OK);
+	}
+	return 0;
+}
+
+static int note_unsupported(struct ctx *c, const char *path,
+                            const yaml_node_t *key)
+{
+	struct cfg *cfg = c->cfg;
+	char **list, buf[CFG_PATH_MAX + 32];
+
+	list = realloc(cfg->unsupported,
+	               (cfg->n_unsupported + 1) * sizeof(*list));
+	if (!list)
+		return nomem(c->err);
+	cfg->unsupported = list;
+	snprintf(buf, sizeof(buf), "%s (line %zu)", path,
+	         key->start_mark.line + 1);
+	list[cfg->n_unsupported] = strdup(buf);
+	if (!list[cfg->n_unsupported])
+		return nomem(c->err);
+	cfg->n_unsupported++;
+	return 0;
+}
+
+/* Read @value, a scalar, as the value of @k named @path. */
+static int value(struct ctx *c, const struct key *k, const yaml_node_t *value,
+                 const char *path)
+{
+	char shown[48];
+	enum conv r;
+
+	if (is_null(value))
+		return 0;
+	if (value->type != YAML_SCALAR_NODE)
+		return bad(c, value, path, "%s", expected[k->kind]);
+	r = convert(c->cfg, k, scalar(value), value->data.scalar.length);
+	if (r == CONV_NOMEM)
+		return nomem(c->err);
+	if (r == CONV_OK)
+		return 0;
+	clean(shown, sizeof(shown), scalar(value), value->data.scalar.length,
+	      40);
+	return bad(c, value, path, "%s, got '%s%s'", expected[k->kind], shown,
+	           value->data.scalar.length > 40 ? "..." : "");
+}
+
+/*
+ * Read the pairs of @map against @keys, noting in @first_line[i] the line
+ * of the key that matched @keys[i].
+ */
+static int pairs(struct ctx *c, const yaml_node_t *map, const struct key *keys,
+                 size_t n, const char *path, size_t *first_line)
+{
+	char child[CFG_PATH_MAX];
+	yaml_node_pair_t *pair;
+
+	for (pair = map->data.mapping.pairs.start;
+	     pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *kn = yaml_document_get_node(c->doc, pair->key);
+		yaml_node_t *vn = yaml_document_get_node(c->doc, pair->value);
+		const struct key *k;
+		size_t i;
+
+		if (kn->type != YAML_SCALAR_NODE)
+			return bad(c, kn, path, "expected a scalar key");
+		join(child, sizeof(child), path, scalar(kn),
+		     kn->data.scalar.length);
+		k = lookup(keys, n, scalar(kn), kn->data.scalar.length);
+		if (!k)
+			return bad(c, kn, child, "unknown key");
+		i = (size_t)(k - keys);
+		if (first_line[i])
+			return bad(c, kn, child,
+			           "duplicate key (first on line %zu)",
+			           first_line[i]);
+		first_line[i] = kn->start_mark.line + 1;
+
+		if (k->kind == K_UNSUPPORTED) {
+			if (note_unsupported(c, child, kn) < 0)
+				return -1;
+		} else if (k->kind == K_SECTION) {
+			if (walk(c, vn, k->sub, k->n_sub, child) < 0)
+				return -1;
+		} else if (value(c, k, vn, child) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Walk @map, the section @path (null reads as empty), against @keys.
+ * Mappings are only entered through a K_SECTION entry, so the recursion is
+ * as deep as the tables, however deep the document.
+ */
+static int walk(struct ctx *c, const yaml_node_t *map, const struct key *keys,
+                size_t n, const char *path)
+{
+	size_t first_line[CFG_KEYS_MAX] = {0}; /* 0: not seen */
+	enum conv r;
+
+	assert(n <= CFG_KEYS_MAX);
+	if (!is_null(map)) {
+		if (map->type != YAML_MAPPING_NODE)
+			return bad(c, map, path, "%s", expected[K_SECTION]);
+		if (pairs(c, map, keys, n, path, first_line) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!keys[i].def_in || first_line[i])
+			continue;
+		r = convert(c->cfg, &keys[i], keys[i].def_in,
+		            strlen(keys[i].def_in));
+		if (r == CONV_NOMEM)
+			return nomem(c->err);
+		assert(r == CONV_OK);
+	}
+	return 0;
+}
+
+/* The value node of key @name in @map, or NULL. */
+static const yaml_node_t *find(yaml_document_t *doc, const yaml_node_t *map,
+                               const char *name)
+{
+	yaml_node_pair_t *pair;
+
+	if (map->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (pair = map->data.mapping.pairs.start;
+	     pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *kn = yaml_document_get_node(doc, pair->key);
+
+		if (kn->type == YAML_SCALAR_NODE &&
+		    key_is(name, scalar(kn), kn->data.scalar.length))
+			return yaml_document_get_node(doc, pair->value);
+	}
+	return NULL;
+}
+
+/* Translate the failure of @p, which was reading @text, into @err. */
+static int yaml_failed(const yaml_parser_t *p, const char *name,
+                       const char *text, size_t len, struct err *err)
+{
+	size_t line = p->problem_mark.line + 1,
+	       col = p->problem_mark.column + 1;
+	const char *problem = p->problem ? p->problem : "cannot parse";
+
+	if (p->error == YAML_MEMORY_ERROR)
+		return nomem(err);
+	if (p->error == YAML_READER_ERROR) {
+		/* The reader reports a byte offset rather than a mark. */
+		line = 1;
+		col = 1;
+		for (size_t i = 0; i < p->problem_offset && i < len; i++) {
+			col++;
+			if (text[i] == '\n') {
+				line++;
+				col = 1;
+			}
+		}
+	}
+	if (p->context)
+		return err_set(err, ERR_INVALID, "%s:%zu:%zu: %s %s (line %zu)",
+		               name, line, col, problem, p->context,
+		               p->context_mark.line + 1);
+	return err_set(err, ERR_INVALID, "%s:%zu:%zu: %s", name, line, col,
+	               problem);
+}
+
+/* Fill @cfg from the document @doc read from @name. */
+static int fill(struct cfg *cfg, yaml_document_t *doc, const char *name,
+                struct err *err)
+{
+	struct ctx c = {.doc = doc, .name = name, .cfg = cfg, .err = err};
+	const yaml_node_t *root, *storage;
+
+	root = yaml_document_get_root_node(doc);
+	if (!root)
+		return err_set(err, ERR_INVALID, "%s:1:1: empty configuration",
+		               name);
+	if (root->type != YAML_MAPPING_NODE)
+		return bad(&c, root, "", "expected a mapping at the top level");
+	if (walk(&c, root, top_keys, ARRAY_SIZE(top_keys), "") < 0)
+		return -1;
+	if (!cfg->storage.root_directory) {
+		storage = find(doc, root, "storage");
+		return bad(&c, storage ? storage : root,
+		           "storage.rootDirectory", "required key missing");
+	}
+	return 0;
+}
+
+struct cfg *cfg_parse(const char *text, size_t len, const char *name,
+                      struct err *err)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc, extra;
+	const yaml_node_t *node;
+	struct cfg *cfg = NULL;
+	bool have_doc = false;
+	int ret = -1;
+
+	if (!yaml_parser_initialize(&parser)) {
+		nomem(err);
+		return NULL;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		yaml_failed(&parser, name, text, len, err);
+		goto out;
+	}
+	have_doc = true;
+
+	/* A second document would be silently ignored: refuse it. */
+	if (!yaml_parser_load(&parser, &extra)) {
+		yaml_failed(&parser, name, text, len, err);
+		goto out;
+	}
+	node = yaml_document_get_root_node(&extra);
+	if (node)
+		err_set(err, ERR_INVALID,
+		        "%s:%zu:%zu: expected a single YAML document", name,
+		        node->start_mark.line + 1, node->start_mark.column + 1);
+	yaml_document_delete(&extra);
+	if (node)
+		goto out;
+
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg) {
+		nomem(err);
+		goto out;
+	}
+	if (set_defaults(cfg, top_keys, ARRAY_SIZE(top_keys), err) < 0)
+		goto out;
+	if (fill(cfg, &doc, name, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	if (have_doc)
+		yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	if (ret < 0) {
+		cfg_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+/* Read all of @path, up to CFG_FILE_MAX bytes, into a new *out. */
+static int slurp(const char *path, char **out, size_t *out_len, struct err *err)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = NULL, *grown;
+	int fd, ret = -1;
+	ssize_t n;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set_errno(err, errno, "cannot open '%s'", path);
+	buf = malloc(cap);
+	if (!buf) {
+		nomem(err);
+		goto out;
+	}
+	for (;;) {
+		if (len == cap) {
+			/* Room for one byte too many tells a big file. */
+			cap = cap * 2 > CFG_FILE_MAX + 1 ? CFG_FILE_MAX + 1
+			                                 : cap * 2;
+			grown = realloc(buf, cap);
+			if (!grown) {
+				nomem(err);
+				goto out;
+			}
+			buf = grown;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err_set_errno(err, errno, "cannot read '%s'", path);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > CFG_FILE_MAX) {
+			err_set(err, ERR_TOO_LARGE,
+			        "'%s' is larger than %d bytes", path,
+			        CFG_FILE_MAX);
+			goto out;
+		}
+	}
+	*out = buf;
+	*out_len = len;
+	buf = NULL;
+	ret = 0;
+out:
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+struct cfg *cfg_load(const char *path, struct err *err)
+{
+	struct cfg *cfg;
+	char *text = NULL;
+	size_t len = 0;
+
+	if (!path)
+		return cfg_parse(cfg_default_yaml, strlen(cfg_default_yaml),
+		                 "<default>", err);
+	if (slurp(path, &text, &len, err) < 0)
+		return NULL;
+	cfg = cfg_parse(text, len, path, err);
+	free(text);
+	return cfg;
+}
+
+/* One unit of a Go duration, and its length in nanoseconds. */
+static const struct {
+	const char *name;
+	uint64_t ns;
+} units[] = {
+	{"ns", 1},
+	{"us", 1000},
+	{"\xc2\xb5s", 1000}, /* U+00B5 micro sign */
+	{"\xce\xbcs", 1000}, /* U+03BC Greek mu, which Go also takes */
+	{"ms", 1000000},
+	{"s", 1000000000},
+	{"m", UINT64_C(60) * 1000000000},
+	{"h", UINT64_C(3600) * 1000000000},
+};
+
+int cfg_duration_parse(const char *s, uint64_t *ms)
+{
+	/* As in Go, the total must fit an int64 of nanoseconds. */
+	const uint64_t max = INT64_MAX;
+	uint64_t total = 0;
+
+	if (!strcmp(s, "0")) {
+		*ms = 0;
+		return 0;
+	}
+	if (!*s)
+		return -1;
+	while (*s) {
+		uint64_t whole = 0, frac = 0, part, unit = 0;
+		double scale = 1;
+		size_t digits = 0, n, i;
+
+		for (; *s >= '0' && *s <= '9'; s++, digits++) {
+			if (whole > (max - (uint64_t)(*s - '0')) / 10)
+				return -1;
+			whole = whole * 10 + (uint64_t)(*s - '0');
+		}
+		if (*s == '.') {
+			/* Digits past what a uint64_t holds cannot matter. */
+			for (s++; *s >= '0' && *s <= '9'; s++, digits++) {
+				if (frac > (UINT64_MAX - 9) / 10)
+					continue;
+				frac = frac * 10 + (uint64_t)(*s - '0');
+				scale *= 10;
+			}
+		}
+		if (digits == 0)
+			return -1;
+		n = strcspn(s, ".0123456789");
+		for (i = 0; i < ARRAY_SIZE(units); i++) {
+			if (strlen(units[i].name) == n &&
+			    !strncmp(s, units[i].name, n)) {
+				unit = units[i].ns;
+				break;
+			}
+		}
+		if (!unit)
+			return -1;
+		s += n;
+		if (whole > max / unit)
+			return -1;
+		part = whole * unit;
+		part += (uint64_t)((double)frac * ((double)unit / scale));
+		if (part > max || total > max - part)
+			return -1;
+		total += part;
+	}
+	*ms = total / 1000000;
+	return 0;
+}
+
+void cfg_free(struct cfg *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->dist_spec_version);
+	free(cfg->http.address);
+	free(cfg->http.realm);
+	free(cfg->http.external_url);
+	free(cfg->http.tls_cert);
+	free(cfg->http.tls_key);
+	free(cfg->http.tls_cacert);
+	free(cfg->storage.root_directory);
+	free(cfg->log.output);
+	free(cfg->log.audit);
+	free(cfg->fuse.mountpoint);
+	for (size_t i = 0; i < cfg->n_unsupported; i++)
+		free(cfg->unsupported[i]);
+	free(cfg->unsupported);
+	free(cfg);
+}
