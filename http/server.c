@@ -43,6 +43,17 @@ static void req_free(struct http_req *req)
 	free(req);
 }
 
+/*
+ * A response is queued: give back the upload session now, not at
+ * completion, since the client may send its next request on another
+ * connection before MHD reports this one completed.
+ */
+static void release(struct http_req *req)
+{
+	store_upload_put(req->up);
+	req->up = NULL;
+}
+
 /* Log @err once and turn it into a response. */
 static enum MHD_Result fail(struct http_req *req, struct err *err)
 {
@@ -56,6 +67,7 @@ static enum MHD_Result fail(struct http_req *req, struct err *err)
 	else
 		log_debug("req=%llu %s %s: %s", (unsigned long long)req->id,
 		          req->method, req->url, err->msg);
+	release(req);
 	if (req->queued)
 		return MHD_YES;
 	return reply_error(req, err) == 0 ? MHD_YES : MHD_NO;
@@ -151,6 +163,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	}
 	if (req->h->end(req, &err) < 0)
 		return fail(req, &err);
+	release(req);
 	return MHD_YES;
 }
 
@@ -243,6 +256,7 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 		flags |= MHD_USE_IPv6;
 	srv->mhd = MHD_start_daemon(
 		flags, (uint16_t)opts->port, NULL, NULL, on_request, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 		MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads,
 		MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_conns,
@@ -250,7 +264,6 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 		MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
 	if (!srv->mhd) {
 		err_set(err, ERR_IO, "cannot listen on %s:%d",

@@ -145,11 +145,19 @@ int store_blob_delete(struct store *st, const char *repo,
 		err_set_errno(err, errno, "cannot delete blob");
 		goto out;
 	}
-	ret = fs_fsync_parent(path, err);
+	if (fs_fsync_parent(path, err) < 0 ||
+	    idx_blob_removed(st, repo, d, err) < 0)
+		goto out;
+	ret = 0;
 out:
 	pthread_mutex_unlock(&r->lock);
 	return ret;
 }
+
+/* blob_store() under @repo's lock. */
+static int blob_store_locked(struct store *st, const char *repo,
+                             const char *src, const struct digest *d,
+                             bool src_is_private, struct err *err);
 
 /* Path of copy @n of @d in the content store: <hex>, <hex>.1, ... */
 static int cas_path(const struct store *st, const struct digest *d,
@@ -219,12 +227,14 @@ static int cas_link(struct store *st, const char *src, const struct digest *d,
  * Make @src (a verified file holding blob @d) blob @d of @repo. With dedupe
  * the repository gets a link to the content store's copy; without it, a
  * link to @src itself when @src is a private file (staging), else a copy.
- * An existing blob is kept: content-addressed files are equal.
+ * An existing blob is kept: content-addressed files are equal. Caller
+ * holds @repo's lock.
  */
 int blob_store(struct store *st, const char *repo, const char *src,
                const struct digest *d, bool src_is_private, struct err *err)
 {
 	char dst[PATH_MAX], tmp[PATH_MAX];
+	struct stat sb;
 	int ret;
 
 	if (repo_create(st, repo, err) < 0 ||
@@ -249,6 +259,8 @@ int blob_store(struct store *st, const char *repo, const char *src,
 	}
 	if (ret == 0)
 		ret = fs_fsync_parent(dst, err);
+	if (ret == 0 && stat(dst, &sb) == 0)
+		ret = idx_blob_added(st, repo, d, (uint64_t)sb.st_size, err);
 	return ret;
 }
 
@@ -264,7 +276,22 @@ int store_blob_mount(struct store *st, const char *repo, const char *from,
 	if (stat(src, &sb) < 0 || !S_ISREG(sb.st_mode))
 		return err_set(err, ERR_NOT_FOUND, "blob unknown to '%s'",
 		               from);
-	return blob_store(st, repo, src, d, false, err);
+	return blob_store_locked(st, repo, src, d, false, err);
+}
+
+static int blob_store_locked(struct store *st, const char *repo,
+                             const char *src, const struct digest *d,
+                             bool src_is_private, struct err *err)
+{
+	struct repo *r = repo_ref(st, repo, err);
+	int ret;
+
+	if (!r)
+		return -1;
+	pthread_mutex_lock(&r->lock);
+	ret = blob_store(st, repo, src, d, src_is_private, err);
+	pthread_mutex_unlock(&r->lock);
+	return ret;
 }
 
 static void upload_free(struct upload *u)
@@ -445,7 +472,7 @@ int store_upload_commit(struct upload *u, const struct digest *d,
 		return err_set_errno(err, errno, "cannot sync upload");
 	if (staging_path(u, path, sizeof(path)) < 0)
 		return err_set(err, ERR_TOO_LARGE, "path too long");
-	if (blob_store(u->st, u->repo, path, d, true, err) < 0)
+	if (blob_store_locked(u->st, u->repo, path, d, true, err) < 0)
 		return -1;
 	upload_end(u);
 	return 0;

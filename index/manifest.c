@@ -342,7 +342,6 @@ int store_manifest_get(struct store *st, const char *repo, const char *ref,
                        struct err *err)
 {
 	struct repo *r;
-	uintptr_t pos;
 	long at;
 	int ret = -1;
 
@@ -354,13 +353,7 @@ int store_manifest_get(struct store *st, const char *repo, const char *ref,
 		goto out;
 	json_t *mans = json_object_get(r->index, "manifests");
 	if (!ref_is_digest(ref)) {
-		pos = (uintptr_t)hmap_get(r->tags, ref);
-		if (!pos) {
-			err_set(err, ERR_NOT_FOUND, "manifest unknown");
-			goto out;
-		}
-		if (desc_from_entry(json_array_get(mans, pos - 1), out, err) <
-		    0)
+		if (idx_tag_get(st, repo, ref, out, err) < 0)
 			goto out;
 	} else {
 		if (digest_parse(&out->digest, ref, strlen(ref), err) < 0)
@@ -671,10 +664,9 @@ int store_manifest_delete(struct store *st, const char *repo,
 	if (!is_child(st, repo, json_object_get(r->index, "manifests"), &d) &&
 	    blob_path(st, repo, &d, path, sizeof(path), err) == 0 &&
 	    unlink(path) == 0) {
-		struct err ignored = ERR_INIT;
-
-		if (fs_fsync_parent(path, &ignored) < 0)
-			ignored.code = ERR_OK; /* the unlink stands either way */
+		if (fs_fsync_parent(path, err) < 0 ||
+		    idx_blob_removed(st, repo, &d, err) < 0)
+			ret = -1;
 	}
 out:
 	pthread_mutex_unlock(&r->lock);
@@ -686,10 +678,8 @@ int store_referrers(struct store *st, const char *repo,
                     const struct digest *subject, const char *artifact_type,
                     char **json, size_t *len, struct err *err)
 {
-	json_t *out = NULL, *list, *e;
+	json_t *out = NULL;
 	struct repo *r;
-	struct hmap *seen = NULL;
-	size_t i;
 	int ret = -1;
 
 	r = repo_ref(st, repo, err);
@@ -697,59 +687,22 @@ int store_referrers(struct store *st, const char *repo,
 		return -1;
 	out = json_pack("{s:i,s:s,s:[]}", "schemaVersion", 2, "mediaType",
 	                MT_OCI_INDEX, "manifests");
-	seen = hmap_new();
-	if (!out || !seen) {
-		err_set(err, ERR_NOMEM, "cannot list referrers");
-		goto out_nolock;
-	}
-	list = json_object_get(out, "manifests");
+	if (!out)
+		return err_set(err, ERR_NOMEM, "cannot list referrers");
 	pthread_mutex_lock(&r->lock);
-	if (repo_load(st, r, err) < 0)
+	if (repo_load(st, r, err) < 0 ||
+	    idx_referrers(st, repo, subject, artifact_type,
+	                  json_object_get(out, "manifests"), err) < 0)
 		goto out;
-	json_array_foreach(json_object_get(r->index, "manifests"), i, e)
-	{
-		struct err ignored = ERR_INIT;
-		const char *ds = json_string_value(json_object_get(e, "digest"));
-		const struct msum *m;
-		struct digest d;
-		json_t *desc;
-
-		if (!ds || hmap_get(seen, ds) ||
-		    digest_parse(&d, ds, strlen(ds), &ignored) < 0)
-			continue;
-		m = msum_get(st, repo, &d, &ignored);
-		if (!m || !m->has_subject || !digest_equal(&m->subject, subject))
-			continue;
-		if (hmap_put(seen, ds, (void *)1) < 0)
-			goto nomem;
-		if (artifact_type && (!m->artifact_type ||
-		                      strcmp(m->artifact_type, artifact_type)))
-			continue;
-		desc = json_pack("{s:s,s:s,s:I}", "mediaType", m->media_type,
-		                 "digest", ds, "size", (json_int_t)m->size);
-		if (!desc)
-			goto nomem;
-		if (m->artifact_type)
-			json_object_set_new(desc, "artifactType",
-			                    json_string(m->artifact_type));
-		if (m->annotations)
-			json_object_set_new(desc, "annotations",
-			                    json_loads(m->annotations, 0, NULL));
-		if (json_array_append_new(list, desc) < 0)
-			goto nomem;
-	}
 	*json = json_dumps(out, JSON_COMPACT);
-	if (!*json)
-		goto nomem;
+	if (!*json) {
+		err_set(err, ERR_NOMEM, "cannot list referrers");
+		goto out;
+	}
 	*len = strlen(*json);
 	ret = 0;
-	goto out;
-nomem:
-	err_set(err, ERR_NOMEM, "cannot list referrers");
 out:
 	pthread_mutex_unlock(&r->lock);
-out_nolock:
-	hmap_free(seen);
 	json_decref(out);
 	return ret;
 }

@@ -8,16 +8,21 @@
  * next request without parsing it on every one.
  */
 #define _GNU_SOURCE /* mkdtemp, O_DIRECTORY */
+#define LOG_MODULE "store"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/fsutil.h"
+#include "daemon/log.h"
 #include "daemon/ref.h"
+#include <xxhash.h>
+
 #include "index/store_int.h"
 
 static const char oci_layout_json[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
@@ -136,6 +141,9 @@ struct store *store_open_with(const char *root, const struct store_opts *opts,
 		    fs_mkdir_p(dir, 0755, err) < 0)
 			goto fail;
 	}
+	if (idx_open(st, opts && opts->rebuild_index, err) < 0 ||
+	    store_reconcile(st, err) < 0)
+		goto fail;
 	return st;
 fail:
 	store_close(st);
@@ -150,7 +158,6 @@ static int free_repo(const char *key, void *val, void *arg)
 	(void)arg;
 	pthread_mutex_destroy(&r->lock);
 	json_decref(r->index);
-	hmap_free(r->tags);
 	free(r->name);
 	free(r);
 	return 0;
@@ -191,9 +198,33 @@ void store_close(struct store *st)
 		hmap_each(st->msums, free_msum, NULL);
 		hmap_free(st->msums);
 	}
+	idx_close(st);
 	pthread_mutex_destroy(&st->lock);
 	free(st->root);
 	free(st);
+}
+
+int store_reconcile(struct store *st, struct err *err)
+{
+	struct idx_stats stats;
+	struct timespec t0, t1;
+	struct stat sb;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (stat(st->root, &sb) == 0)
+		__atomic_store_n(&st->root_mtime_ns,
+		                 (uint64_t)sb.st_mtim.tv_sec * 1000000000ULL +
+		                         (uint64_t)sb.st_mtim.tv_nsec,
+		                 __ATOMIC_RELAXED);
+	if (idx_reconcile(st, &stats, err) < 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_info("index reconciled: %zu repositories, %zu re-indexed, %zu "
+	         "dropped, %ld ms",
+	         stats.repos, stats.changed, stats.dropped,
+	         (long)((t1.tv_sec - t0.tv_sec) * 1000 +
+	                (t1.tv_nsec - t0.tv_nsec) / 1000000));
+	return 0;
 }
 
 /*
@@ -232,35 +263,14 @@ static void repo_forget(struct repo *r)
 {
 	json_decref(r->index);
 	r->index = NULL;
-	hmap_free(r->tags);
-	r->tags = NULL;
 	r->loaded = false;
 }
 
-static int build_tags(struct repo *r, struct err *err)
-{
-	json_t *mans = json_object_get(r->index, "manifests");
-	size_t i;
-	json_t *d;
-
-	hmap_free(r->tags);
-	r->tags = hmap_new();
-	if (!r->tags)
-		return err_set(err, ERR_NOMEM, "cannot index tags");
-	json_array_foreach(mans, i, d)
-	{
-		const char *tag = json_string_value(json_object_get(
-			json_object_get(d, "annotations"), ANN_REF_NAME));
-
-		if (tag && hmap_put(r->tags, tag, (void *)(uintptr_t)(i + 1)) < 0)
-			return err_set(err, ERR_NOMEM, "cannot index tags");
-	}
-	return 0;
-}
-
 /*
- * Make r->index current. Caller holds r->lock. ERR_NOT_FOUND when the
- * repository has no layout; ERR_INVALID when its index.json is corrupt.
+ * Make r->index current, and the index's entries for it too when the file
+ * changed since it was indexed. Caller holds r->lock. ERR_NOT_FOUND when
+ * the repository has no layout; ERR_INVALID when its index.json is
+ * corrupt.
  */
 int repo_load(struct store *st, struct repo *r, struct err *err)
 {
@@ -272,6 +282,7 @@ int repo_load(struct store *st, struct repo *r, struct err *err)
 	size_t len;
 	int ret = -1;
 
+	r->indexed_now = false;
 	if (repo_path(st, r->name, "index.json", path, sizeof(path), err) < 0)
 		return -1;
 	if (stat(path, &sb) < 0) {
@@ -294,15 +305,19 @@ int repo_load(struct store *st, struct repo *r, struct err *err)
 	}
 	r->index = idx;
 	idx = NULL;
-	if (build_tags(r, err) < 0) {
-		repo_forget(r);
-		goto out;
-	}
 	r->dev = sb.st_dev;
 	r->ino = sb.st_ino;
 	r->size = sb.st_size;
 	r->mtime = sb.st_mtim;
+	r->xxh3 = XXH3_64bits(buf, len);
 	r->loaded = true;
+	if (!idx_repo_current(st, r->name, &sb, r->xxh3)) {
+		r->indexed_now = true;
+		if (idx_sync_repo(st, r, true, err) < 0) {
+			repo_forget(r);
+			goto out;
+		}
+	}
 	ret = 0;
 out:
 	json_decref(idx);
@@ -334,7 +349,7 @@ int repo_save(struct store *st, struct repo *r, json_t *index,
 	repo_forget(r);
 	r->index = index;
 	index = NULL;
-	if (build_tags(r, err) < 0 || stat(path, &sb) < 0) {
+	if (stat(path, &sb) < 0) {
 		/* Written but not cached: the next load re-reads it. */
 		repo_forget(r);
 		ret = 0;
@@ -344,7 +359,13 @@ int repo_save(struct store *st, struct repo *r, json_t *index,
 	r->ino = sb.st_ino;
 	r->size = sb.st_size;
 	r->mtime = sb.st_mtim;
+	r->xxh3 = XXH3_64bits(text, strlen(text));
 	r->loaded = true;
+	if (idx_sync_repo(st, r, false, err) < 0) {
+		/* index.json is written; the index catches up on reload. */
+		repo_forget(r);
+		goto out;
+	}
 	ret = 0;
 out:
 	json_decref(index);
@@ -460,35 +481,6 @@ bool store_repo_exists(struct store *st, const char *repo)
 	return access(path, F_OK) == 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Copy the sorted, unique names after @last, at most @n, into @out. */
-static int paginate(struct strvec *all, const char *last, size_t n,
-                    struct strvec *out, bool *more, struct err *err)
-{
-	size_t i = 0;
-
-	qsort(all->v, all->n, sizeof(char *), cmp_str);
-	*more = false;
-	if (last)
-		while (i < all->n && strcmp(all->v[i], last) <= 0)
-			i++;
-	for (; i < all->n; i++) {
-		if (i > 0 && strcmp(all->v[i], all->v[i - 1]) == 0)
-			continue;
-		if (out->n == n) {
-			*more = true;
-			break;
-		}
-		if (strvec_push(out, all->v[i]) < 0)
-			return err_set(err, ERR_NOMEM, "cannot list");
-	}
-	return 0;
-}
-
 /* Collect the repositories under <root>/@prefix, recursively. */
 static int walk(struct store *st, const char *prefix, int depth,
                 struct strvec *all, struct err *err)
@@ -533,51 +525,38 @@ static int walk(struct store *st, const char *prefix, int depth,
 	return ret;
 }
 
+int store_walk(struct store *st, struct strvec *out, struct err *err)
+{
+	return walk(st, "", 0, out, err);
+}
+
 int store_catalog(struct store *st, const char *last, size_t n,
                   struct strvec *out, bool *more, struct err *err)
 {
-	struct strvec all = {0};
-	int ret;
+	struct stat sb;
 
-	ret = walk(st, "", 0, &all, err);
-	if (ret == 0)
-		ret = paginate(&all, last, n, out, more, err);
-	strvec_release(&all);
-	return ret;
+	/* A layout copied in at the top level changes the root's mtime. */
+	if (stat(st->root, &sb) == 0 &&
+	    (uint64_t)sb.st_mtim.tv_sec * 1000000000ULL +
+	                    (uint64_t)sb.st_mtim.tv_nsec !=
+	            __atomic_load_n(&st->root_mtime_ns, __ATOMIC_RELAXED) &&
+	    store_reconcile(st, err) < 0)
+		return -1;
+	return idx_catalog(st, last, n, out, more, err);
 }
 
 int store_tags(struct store *st, const char *repo, const char *last,
                size_t n, struct strvec *out, bool *more, struct err *err)
 {
-	struct strvec all = {0};
 	struct repo *r;
-	json_t *d;
-	size_t i;
 	int ret = -1;
 
 	r = repo_ref(st, repo, err);
 	if (!r)
 		return -1;
 	pthread_mutex_lock(&r->lock);
-	if (repo_load(st, r, err) < 0)
-		goto out;
-	json_array_foreach(json_object_get(r->index, "manifests"), i, d)
-	{
-		const char *tag = json_string_value(json_object_get(
-			json_object_get(d, "annotations"), ANN_REF_NAME));
-		struct err ignored = ERR_INIT;
-
-		/* A layout may carry ref names that are no valid tags. */
-		if (!tag || ref_tag_check(tag, &ignored) < 0)
-			continue;
-		if (strvec_push(&all, tag) < 0) {
-			err_set(err, ERR_NOMEM, "cannot list tags");
-			goto out;
-		}
-	}
-	ret = paginate(&all, last, n, out, more, err);
-out:
+	if (repo_load(st, r, err) == 0)
+		ret = idx_tags(st, repo, last, n, out, more, err);
 	pthread_mutex_unlock(&r->lock);
-	strvec_release(&all);
 	return ret;
 }

@@ -57,6 +57,8 @@ struct store_opts {
 	 * hard link to <root>/.dray/blobs/<alg>/<hex>. Default true.
 	 */
 	bool dedupe;
+	/* Throw the RocksDB index away and rebuild it from the layouts. */
+	bool rebuild_index;
 };
 
 /*
@@ -70,6 +72,13 @@ MUST_CHECK struct store *store_open_with(const char *root,
 
 /* store_open_with() with the default options. */
 MUST_CHECK struct store *store_open(const char *root, struct err *err);
+
+/*
+ * Bring the index up to date with the layouts: re-index what changed
+ * behind dray's back, drop what is gone. Runs at open; call it again to
+ * pick up layouts copied into the root while serving.
+ */
+MUST_CHECK int store_reconcile(struct store *st, struct err *err);
 
 /* Release @st. Accepts NULL. Open uploads are dropped. */
 void store_close(struct store *st);

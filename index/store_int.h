@@ -31,6 +31,8 @@ struct store {
 	struct hmap *repos;     /* name -> struct repo */
 	struct hmap *uploads;   /* id -> struct upload */
 	struct hmap *msums;     /* digest string -> struct msum */
+	struct kv *kv;          /* the RocksDB index (idx.c) */
+	uint64_t root_mtime_ns; /* the root's mtime at the last reconcile */
 };
 
 /* A repository's cached index.json. */
@@ -42,8 +44,16 @@ struct repo {
 	ino_t ino;
 	off_t size;
 	struct timespec mtime;
+	uint64_t xxh3;        /* hash of the index.json parsed */
 	json_t *index;        /* parsed index.json, protected by lock */
-	struct hmap *tags;    /* tag -> 1 + position in index.manifests */
+	bool indexed_now;     /* the last repo_load() re-indexed it */
+};
+
+/* What a reconcile did. */
+struct idx_stats {
+	size_t repos;   /* layouts found */
+	size_t changed; /* re-indexed */
+	size_t dropped; /* gone from disk, dropped from the index */
 };
 
 /* What dray needs to know about one manifest; immutable once built. */
@@ -72,6 +82,30 @@ int repo_save(struct store *st, struct repo *r, json_t *index,
               struct err *err);
 int repo_blob_dir(struct store *st, const char *repo, enum digest_alg alg,
                   struct err *err);
+
+int store_walk(struct store *st, struct strvec *out, struct err *err);
+
+/* idx.c */
+int idx_open(struct store *st, bool rebuild, struct err *err);
+void idx_close(struct store *st);
+bool idx_repo_current(struct store *st, const char *repo,
+                      const struct stat *sb, uint64_t xxh3);
+int idx_sync_repo(struct store *st, struct repo *r, bool blobs,
+                  struct err *err);
+int idx_blob_added(struct store *st, const char *repo, const struct digest *d,
+                   uint64_t size, struct err *err);
+int idx_blob_removed(struct store *st, const char *repo,
+                     const struct digest *d, struct err *err);
+int idx_reconcile(struct store *st, struct idx_stats *stats, struct err *err);
+int idx_tag_get(struct store *st, const char *repo, const char *tag,
+                struct manifest_desc *out, struct err *err);
+int idx_tags(struct store *st, const char *repo, const char *last, size_t n,
+             struct strvec *out, bool *more, struct err *err);
+int idx_catalog(struct store *st, const char *last, size_t n,
+                struct strvec *out, bool *more, struct err *err);
+int idx_referrers(struct store *st, const char *repo,
+                  const struct digest *subject, const char *artifact_type,
+                  json_t *list, struct err *err);
 
 /* blob.c */
 int blob_store(struct store *st, const char *repo, const char *src,
