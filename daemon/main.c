@@ -17,6 +17,7 @@
 #include "daemon/config.h"
 #include "daemon/fsutil.h"
 #include "daemon/log.h"
+#include "daemon/sched.h"
 #include "http/http.h"
 #include "index/store.h"
 
@@ -33,6 +34,13 @@ static const char usage_text[] =
 	"                     storage in ./dray-data)\n"
 	"  verify CONFIG      check a configuration file and exit (0 valid,\n"
 	"                     2 invalid)\n"
+	"  gc CONFIG [--dry-run]\n"
+	"                     one garbage collection pass, offline\n"
+	"  scrub CONFIG       re-hash every blob and manifest; exit 1 if any\n"
+	"                     does not match its digest or is missing\n"
+	"  fsck CONFIG [--rebuild]\n"
+	"                     compare the index with the layouts (exit 1 on\n"
+	"                     disagreement); --rebuild rebuilds it from them\n"
 	"  config             print the embedded default configuration\n"
 	"  --version          print the version\n"
 	"  --help             print this help\n";
@@ -78,25 +86,238 @@ static int write_port_file(const char *path, int port, struct err *err)
 	return fs_write_atomic(".", path, text, (size_t)n, err);
 }
 
-/* Wait for SIGTERM/SIGINT, doing upkeep every UPKEEP_SECS. */
-static void run_until_signal(const sigset_t *set, struct store *st)
+/* Wait for SIGTERM/SIGINT. */
+static void wait_for_signal(const sigset_t *set)
 {
-	struct timespec tick = {UPKEEP_SECS, 0};
-
 	for (;;) {
-		int sig = sigtimedwait(set, NULL, &tick);
+		int sig = sigwaitinfo(set, NULL);
 
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_info("signal %d: shutting down", sig);
 			return;
 		}
-		if (sig < 0 && errno == EAGAIN) {
-			size_t n = store_upload_expire(st, 3600 * 1000ULL);
-			if (n)
-				log_info("dropped %zu idle upload sessions",
-				         n);
+	}
+}
+
+/* What background tasks work on. */
+struct bg {
+	struct store *st;      /* the store */
+	const struct cfg *cfg; /* the configuration */
+};
+
+static bool gc_should_stop(void *arg)
+{
+	return sched_stopping(arg);
+}
+
+static void log_gc(const struct gc_report *rep, bool dry)
+{
+	log_info("gc%s: %zu manifests, %zu blobs, %zu store copies "
+	         "(%llu bytes), %zu uploads",
+	         dry ? " (dry run)" : "", rep->manifests, rep->blobs,
+	         rep->store_blobs, (unsigned long long)rep->bytes,
+	         rep->uploads);
+}
+
+static void task_gc(struct sched *s, void *arg)
+{
+	struct bg *bg = arg;
+	struct gc_opts opts = {.delay_ms = bg->cfg->storage.gc_delay_ms};
+	struct gc_report rep = {0};
+	struct err err = ERR_INIT;
+
+	if (store_gc(bg->st, &opts, gc_should_stop, s, &rep, &err) < 0)
+		log_err("gc: %s", err.msg);
+	else
+		log_gc(&rep, false);
+}
+
+static void task_uploads(struct sched *s, void *arg)
+{
+	struct bg *bg = arg;
+	size_t n;
+
+	(void)s;
+	n = store_upload_expire(bg->st, bg->cfg->storage.gc_delay_ms);
+	if (n)
+		log_info("dropped %zu idle upload sessions", n);
+}
+
+static void log_problem(void *arg, const char *problem)
+{
+	(void)arg;
+	log_err("%s", problem);
+}
+
+static void task_scrub(struct sched *s, void *arg)
+{
+	struct bg *bg = arg;
+	struct check_report rep;
+	struct err err = ERR_INIT;
+
+	(void)s;
+	if (store_scrub(bg->st, log_problem, NULL, &rep, &err) < 0)
+		log_err("scrub: %s", err.msg);
+	else
+		log_info("scrub: %zu blobs checked, %zu problems", rep.checked,
+		         rep.problems);
+}
+
+static void task_reconcile(struct sched *s, void *arg)
+{
+	struct bg *bg = arg;
+	struct err err = ERR_INIT;
+
+	(void)s;
+	if (store_reconcile(bg->st, &err) < 0)
+		log_err("reconcile: %s", err.msg);
+}
+
+static struct sched *start_background(struct bg *bg, struct err *err)
+{
+	const struct cfg *cfg = bg->cfg;
+	struct sched_task tasks[] = {
+		{"gc", cfg->storage.gc ? cfg->storage.gc_interval_ms : 0,
+		 cfg->storage.gc_interval_ms, task_gc, bg},
+		{"uploads", cfg->storage.gc ? 0 : 3600 * 1000ULL,
+		 3600 * 1000ULL, task_uploads, bg},
+		{"scrub",
+		 cfg->extensions.scrub_enable
+		         ? cfg->extensions.scrub_interval_ms
+		         : 0,
+		 cfg->extensions.scrub_interval_ms, task_scrub, bg},
+		{"reconcile", UPKEEP_SECS * 1000ULL, UPKEEP_SECS * 1000ULL,
+		 task_reconcile, bg},
+	};
+
+	return sched_start(tasks, (int)(sizeof(tasks) / sizeof(tasks[0])),
+	                   err);
+}
+
+/* Open the store of config @path for an offline command. */
+static struct store *open_offline(const char *path,
+                                  const struct store_opts *extra,
+                                  struct cfg **cfgp)
+{
+	struct err err = ERR_INIT;
+	struct store_opts o = extra ? *extra : (struct store_opts){0};
+	struct store *st;
+
+	*cfgp = cfg_load(path, &err);
+	if (!*cfgp) {
+		fprintf(stderr, "dray: %s\n", err.msg);
+		return NULL;
+	}
+	if (log_open(NULL, (*cfgp)->log.level, &err) < 0) {
+		fprintf(stderr, "dray: %s\n", err.msg);
+		return NULL;
+	}
+	o.dedupe = (*cfgp)->storage.dedupe;
+	st = store_open_with((*cfgp)->storage.root_directory, &o, &err);
+	if (!st)
+		fprintf(stderr,
+		        "dray: cannot open storage '%s': %s (is dray serve "
+		        "running on it?)\n",
+		        (*cfgp)->storage.root_directory, err.msg);
+	return st;
+}
+
+static void print_problem(void *arg, const char *problem)
+{
+	(void)arg;
+	printf("%s\n", problem);
+}
+
+static int cmd_gc(int argc, char **argv)
+{
+	struct gc_opts opts = {0};
+	struct gc_report rep = {0};
+	struct err err = ERR_INIT;
+	struct cfg *cfg = NULL;
+	struct store *st;
+	int ret = 1;
+
+	if (argc < 1 || argc > 2 ||
+	    (argc == 2 && strcmp(argv[1], "--dry-run") != 0))
+		return usage(stderr, EXIT_USAGE);
+	opts.dry_run = argc == 2;
+	st = open_offline(argv[0], NULL, &cfg);
+	if (st) {
+		opts.delay_ms = cfg->storage.gc_delay_ms;
+		if (store_gc(st, &opts, NULL, NULL, &rep, &err) < 0) {
+			fprintf(stderr, "dray: gc: %s\n", err.msg);
+		} else {
+			log_gc(&rep, opts.dry_run);
+			ret = 0;
 		}
 	}
+	if (!cfg)
+		ret = EXIT_USAGE;
+	store_close(st);
+	cfg_free(cfg);
+	return ret;
+}
+
+static int cmd_scrub(int argc, char **argv)
+{
+	struct check_report rep = {0};
+	struct err err = ERR_INIT;
+	struct cfg *cfg = NULL;
+	struct store *st;
+	int ret = 1;
+
+	if (argc != 1)
+		return usage(stderr, EXIT_USAGE);
+	st = open_offline(argv[0], NULL, &cfg);
+	if (st) {
+		if (store_scrub(st, print_problem, NULL, &rep, &err) < 0) {
+			fprintf(stderr, "dray: scrub: %s\n", err.msg);
+		} else {
+			printf("scrub: %zu blobs checked, %zu problems\n",
+			       rep.checked, rep.problems);
+			ret = rep.problems ? 1 : 0;
+		}
+	}
+	if (!cfg)
+		ret = EXIT_USAGE;
+	store_close(st);
+	cfg_free(cfg);
+	return ret;
+}
+
+static int cmd_fsck(int argc, char **argv)
+{
+	struct store_opts o = {.no_reconcile = true};
+	struct check_report rep = {0};
+	struct err err = ERR_INIT;
+	struct cfg *cfg = NULL;
+	struct store *st;
+	int ret = 1;
+
+	if (argc < 1 || argc > 2 ||
+	    (argc == 2 && strcmp(argv[1], "--rebuild") != 0))
+		return usage(stderr, EXIT_USAGE);
+	if (argc == 2)
+		o = (struct store_opts){.rebuild_index = true};
+	st = open_offline(argv[0], &o, &cfg);
+	if (st && argc == 2) {
+		printf("fsck: index rebuilt from the layouts\n");
+		ret = 0;
+	} else if (st) {
+		if (store_fsck(st, print_problem, NULL, &rep, &err) < 0) {
+			fprintf(stderr, "dray: fsck: %s\n", err.msg);
+		} else {
+			printf("fsck: %zu repositories checked, %zu "
+			       "disagreements\n",
+			       rep.checked, rep.problems);
+			ret = rep.problems ? 1 : 0;
+		}
+	}
+	if (!cfg)
+		ret = EXIT_USAGE;
+	store_close(st);
+	cfg_free(cfg);
+	return ret;
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -108,6 +329,8 @@ static int cmd_serve(int argc, char **argv)
 	struct http_server *srv = NULL;
 	struct http_opts hopts = {0};
 	struct store_opts sopts = {0};
+	struct sched *sched = NULL;
+	struct bg bg;
 	sigset_t set;
 	int ret = 1;
 
@@ -157,9 +380,16 @@ static int cmd_serve(int argc, char **argv)
 		log_err("cannot write port file: %s", err.msg);
 		goto out;
 	}
-	run_until_signal(&set, st);
+	bg = (struct bg){st, cfg};
+	sched = start_background(&bg, &err);
+	if (!sched) {
+		log_err("%s", err.msg);
+		goto out;
+	}
+	wait_for_signal(&set);
 	ret = 0;
 out:
+	sched_stop(sched);
 	http_stop(srv);
 	store_close(st);
 	if (ret == 0)
@@ -185,6 +415,12 @@ int main(int argc, char **argv)
 		return cmd_serve(argc - 2, argv + 2);
 	if (strcmp(argv[1], "verify") == 0)
 		return cmd_verify(argc - 2, argv + 2);
+	if (strcmp(argv[1], "gc") == 0)
+		return cmd_gc(argc - 2, argv + 2);
+	if (strcmp(argv[1], "scrub") == 0)
+		return cmd_scrub(argc - 2, argv + 2);
+	if (strcmp(argv[1], "fsck") == 0)
+		return cmd_fsck(argc - 2, argv + 2);
 	if (strcmp(argv[1], "config") == 0) {
 		fputs(cfg_default_yaml, stdout);
 		return 0;

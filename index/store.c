@@ -141,8 +141,8 @@ struct store *store_open_with(const char *root, const struct store_opts *opts,
 		    fs_mkdir_p(dir, 0755, err) < 0)
 			goto fail;
 	}
-	if (idx_open(st, opts && opts->rebuild_index, err) < 0 ||
-	    store_reconcile(st, err) < 0)
+	if (idx_open(st, st->opts.rebuild_index, err) < 0 ||
+	    (!st->opts.no_reconcile && store_reconcile(st, err) < 0))
 		goto fail;
 	return st;
 fail:
@@ -311,7 +311,9 @@ int repo_load(struct store *st, struct repo *r, struct err *err)
 	r->mtime = sb.st_mtim;
 	r->xxh3 = XXH3_64bits(buf, len);
 	r->loaded = true;
-	if (!idx_repo_current(st, r->name, &sb, r->xxh3)) {
+	r->stale = !idx_repo_current(st, r->name, &sb, r->xxh3);
+	if (r->stale && !st->opts.no_reconcile) {
+		r->stale = false;
 		r->indexed_now = true;
 		if (idx_sync_repo(st, r, true, err) < 0) {
 			repo_forget(r);

@@ -59,6 +59,11 @@ struct store_opts {
 	bool dedupe;
 	/* Throw the RocksDB index away and rebuild it from the layouts. */
 	bool rebuild_index;
+	/*
+	 * Leave the index as it is found (no reconcile at open, no
+	 * re-indexing on access): for fsck, which reports what differs.
+	 */
+	bool no_reconcile;
 };
 
 /*
@@ -219,5 +224,61 @@ MUST_CHECK int store_referrers(struct store *st, const char *repo,
                                const struct digest *subject,
                                const char *artifact_type, char **json,
                                size_t *len, struct err *err);
+
+/* Garbage collection (gc.c). */
+struct gc_opts {
+	uint64_t delay_ms; /* never remove what changed more recently */
+	bool dry_run;      /* report, change nothing */
+};
+
+struct gc_report {
+	size_t manifests;   /* untagged, unreferenced manifests removed */
+	size_t blobs;       /* unreferenced repository blobs removed */
+	size_t store_blobs; /* content store copies no repository links */
+	size_t uploads;     /* idle upload sessions dropped */
+	uint64_t bytes;     /* bytes freed (content store copies) */
+};
+
+/*
+ * Collect garbage in @repo: manifests that are untagged and that nothing
+ * kept refers to (not a child of a kept index, not a referrer of a kept
+ * manifest), then blobs no remaining manifest refers to, each only when
+ * older than opts->delay_ms. Holds only @repo's lock. Adds to @rep.
+ */
+MUST_CHECK int store_gc_repo(struct store *st, const char *repo,
+                             const struct gc_opts *opts,
+                             struct gc_report *rep, struct err *err);
+
+/*
+ * store_gc_repo() for every repository, one at a time, then the content
+ * store and idle uploads. @yield (may be NULL) is called between
+ * repositories; when it returns true the pass stops early.
+ */
+MUST_CHECK int store_gc(struct store *st, const struct gc_opts *opts,
+                        bool (*yield)(void *arg), void *arg,
+                        struct gc_report *rep, struct err *err);
+
+/* A problem found by scrub or fsck, one line, for the log. */
+typedef void (*store_report_fn)(void *arg, const char *problem);
+
+struct check_report {
+	size_t checked;  /* blobs hashed (scrub) or repositories (fsck) */
+	size_t problems; /* problems reported */
+};
+
+/*
+ * Re-hash every stored blob and manifest; report each whose content no
+ * longer matches its digest, and each reference to a missing blob. Never
+ * changes anything.
+ */
+MUST_CHECK int store_scrub(struct store *st, store_report_fn fn, void *arg,
+                           struct check_report *rep, struct err *err);
+
+/*
+ * Compare the index with the layouts and report each disagreement. Only
+ * meaningful on a store opened with opts.no_reconcile.
+ */
+MUST_CHECK int store_fsck(struct store *st, store_report_fn fn, void *arg,
+                          struct check_report *rep, struct err *err);
 
 #endif

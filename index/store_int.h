@@ -47,6 +47,7 @@ struct repo {
 	uint64_t xxh3;        /* hash of the index.json parsed */
 	json_t *index;        /* parsed index.json, protected by lock */
 	bool indexed_now;     /* the last repo_load() re-indexed it */
+	bool stale;           /* index disagrees (no_reconcile stores only) */
 };
 
 /* What a reconcile did. */

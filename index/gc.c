@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * gc.c - garbage collection, one repository at a time.
+ *
+ * The planner (gc_plan) is pure: given a repository's index.json entries
+ * and the manifests' summaries, it marks what is kept. Kept are tagged
+ * manifests, the children of kept indexes, and referrers of kept
+ * manifests, to a fixpoint. Untagged manifests left unmarked go if they
+ * are older than the delay; then blobs that no remaining manifest names
+ * go if they are older than the delay. Age is the inode's ctime, which a
+ * link or an upload commit renews, so a blob pushed but not yet named by a
+ * manifest is safe for the whole delay.
+ */
+#define LOG_MODULE "gc"
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/fsutil.h"
+#include "daemon/log.h"
+#include "index/store_int.h"
+
+/* One index.json entry as the planner sees it. */
+struct gc_entry {
+	struct digest digest;     /* the manifest */
+	bool tagged;              /* it carries a tag */
+	const struct msum *m;     /* its summary, NULL if unreadable */
+	bool keep;                /* out: kept */
+};
+
+static bool marked(const struct gc_entry *e, size_t n, const struct digest *d)
+{
+	for (size_t i = 0; i < n; i++)
+		if (e[i].keep && digest_equal(&e[i].digest, d))
+			return true;
+	return false;
+}
+
+/*
+ * Mark in @e what is kept. An entry whose manifest cannot be read is kept:
+ * never delete what cannot be understood.
+ */
+static void gc_plan(struct gc_entry *e, size_t n)
+{
+	bool changed = true;
+
+	for (size_t i = 0; i < n; i++)
+		e[i].keep = e[i].tagged || !e[i].m;
+	while (changed) {
+		changed = false;
+		for (size_t i = 0; i < n; i++) {
+			if (e[i].keep)
+				continue;
+			/* A referrer of something kept is kept. */
+			if (e[i].m->has_subject &&
+			    marked(e, n, &e[i].m->subject)) {
+				e[i].keep = changed = true;
+				continue;
+			}
+			/* A child of a kept index is kept. */
+			for (size_t j = 0; j < n && !e[i].keep; j++) {
+				if (!e[j].keep || !e[j].m || !e[j].m->is_index)
+					continue;
+				for (size_t k = 0; k < e[j].m->nrefs; k++)
+					if (digest_equal(&e[j].m->refs[k],
+					                 &e[i].digest)) {
+						e[i].keep = changed = true;
+						break;
+					}
+			}
+		}
+	}
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* True if the file at @path changed (ctime) less than @delay_ms ago. */
+static bool is_young(const char *path, uint64_t delay_ms)
+{
+	struct stat sb;
+	uint64_t ct;
+
+	if (stat(path, &sb) < 0)
+		return true; /* cannot tell: leave it */
+	ct = (uint64_t)sb.st_ctim.tv_sec * 1000 +
+	     (uint64_t)sb.st_ctim.tv_nsec / 1000000;
+	return ct + delay_ms > now_ms();
+}
+
+/*
+ * Add @d and everything it names to @set, following indexes down to
+ * children that index.json does not list (as in multi-platform layouts).
+ */
+static int mark_tree(struct store *st, const char *repo, struct hmap *set,
+                     const struct digest *d, int depth)
+{
+	struct err ignored = ERR_INIT;
+	char key[DIGEST_STR_MAX];
+	const struct msum *m;
+
+	digest_format(d, key);
+	if (hmap_get(set, key))
+		return 0;
+	if (hmap_put(set, key, (void *)1) < 0)
+		return -1;
+	m = msum_get(st, repo, d, &ignored);
+	if (!m || depth > 8)
+		return 0;
+	for (size_t k = 0; k < m->nrefs; k++) {
+		if (m->is_index) {
+			if (mark_tree(st, repo, set, &m->refs[k], depth + 1) < 0)
+				return -1;
+			continue;
+		}
+		digest_format(&m->refs[k], key);
+		if (hmap_put(set, key, (void *)1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Remove blob files of @r not in @set. Caller holds the lock. */
+static int sweep_unmarked(struct store *st, struct repo *r, struct hmap *set,
+                          const struct gc_opts *opts, struct gc_report *rep,
+                          struct err *err)
+{
+	for (int a = DIGEST_SHA256; a <= DIGEST_SHA512; a++) {
+		const char *alg = digest_alg_name((enum digest_alg)a);
+		char dir[PATH_MAX], path[PATH_MAX], dstr[DIGEST_STR_MAX];
+		struct dirent *de;
+		DIR *d;
+
+		if (snprintf(dir, sizeof(dir), "%s/%s/blobs/%s", st->root,
+		             r->name, alg) >= (int)sizeof(dir))
+			continue;
+		d = opendir(dir);
+		if (!d)
+			continue;
+		while ((de = readdir(d))) {
+			struct err ignored = ERR_INIT;
+			struct digest dg;
+
+			if (snprintf(dstr, sizeof(dstr), "%s:%s", alg,
+			             de->d_name) >= (int)sizeof(dstr) ||
+			    digest_parse(&dg, dstr, strlen(dstr), &ignored) < 0 ||
+			    hmap_get(set, dstr) ||
+			    snprintf(path, sizeof(path), "%s/%s", dir,
+			             de->d_name) >= (int)sizeof(path) ||
+			    is_young(path, opts->delay_ms))
+				continue;
+			log_debug("%s%s: blob %s is unreferenced",
+			          opts->dry_run ? "dry run: " : "", r->name,
+			          dstr);
+			rep->blobs++;
+			if (opts->dry_run)
+				continue;
+			if (unlink(path) < 0 && errno != ENOENT) {
+				closedir(d);
+				return err_set_errno(err, errno,
+				                     "cannot remove '%s'", path);
+			}
+			if (idx_blob_removed(st, r->name, &dg, err) < 0) {
+				closedir(d);
+				return -1;
+			}
+		}
+		closedir(d);
+	}
+	return 0;
+}
+
+/* Remove blob files of @r that no kept manifest names. */
+static int sweep_blobs(struct store *st, struct repo *r, struct gc_entry *e,
+                       size_t n, const struct gc_opts *opts,
+                       struct gc_report *rep, struct err *err)
+{
+	struct hmap *set = hmap_new();
+	int ret = -1;
+
+	if (!set)
+		return err_set(err, ERR_NOMEM, "cannot plan gc");
+	for (size_t i = 0; i < n; i++)
+		if (e[i].keep &&
+		    mark_tree(st, r->name, set, &e[i].digest, 0) < 0) {
+			err_set(err, ERR_NOMEM, "cannot plan gc");
+			goto out;
+		}
+	ret = sweep_unmarked(st, r, set, opts, rep, err);
+out:
+	hmap_free(set);
+	return ret;
+}
+
+int store_gc_repo(struct store *st, const char *repo,
+                  const struct gc_opts *opts, struct gc_report *rep,
+                  struct err *err)
+{
+	struct gc_entry *e = NULL;
+	json_t *mans, *entry, *index = NULL;
+	struct repo *r;
+	size_t n, i, removed = 0;
+	int ret = -1;
+
+	r = repo_ref(st, repo, err);
+	if (!r)
+		return -1;
+	pthread_mutex_lock(&r->lock);
+	if (repo_load(st, r, err) < 0)
+		goto out;
+	mans = json_object_get(r->index, "manifests");
+	n = json_array_size(mans);
+	e = calloc(n ? n : 1, sizeof(*e));
+	if (!e) {
+		err_set(err, ERR_NOMEM, "cannot plan gc");
+		goto out;
+	}
+	json_array_foreach(mans, i, entry)
+	{
+		struct err ignored = ERR_INIT;
+		const char *ds =
+			json_string_value(json_object_get(entry, "digest"));
+
+		if (!ds || digest_parse(&e[i].digest, ds, strlen(ds),
+		                        &ignored) < 0) {
+			e[i].tagged = true; /* unparseable: keep */
+			continue;
+		}
+		e[i].tagged = json_object_get(json_object_get(entry,
+		                                              "annotations"),
+		                              ANN_REF_NAME) != NULL;
+		e[i].m = msum_get(st, repo, &e[i].digest, &ignored);
+	}
+	gc_plan(e, n);
+	/* Young untagged manifests stay too (a push may be in progress). */
+	for (i = 0; i < n; i++) {
+		char path[PATH_MAX];
+
+		if (!e[i].keep &&
+		    (blob_path(st, repo, &e[i].digest, path, sizeof(path),
+		               err) < 0 ||
+		     is_young(path, opts->delay_ms)))
+			e[i].keep = true;
+		if (!e[i].keep)
+			removed++;
+	}
+	if (removed && !opts->dry_run) {
+		index = json_deep_copy(r->index);
+		if (!index) {
+			err_set(err, ERR_NOMEM, "cannot plan gc");
+			goto out;
+		}
+		json_t *kept = json_array();
+		for (i = 0; i < n; i++)
+			if (e[i].keep)
+				json_array_append(kept,
+				                  json_array_get(mans, i));
+		json_object_set_new(index, "manifests", kept);
+		/* index.json first: then nothing names the blobs we drop. */
+		if (repo_save(st, r, index, err) < 0) {
+			index = NULL;
+			goto out;
+		}
+		index = NULL;
+	}
+	rep->manifests += removed;
+	if (removed)
+		log_info("%s%s: %zu unreferenced manifests",
+		         opts->dry_run ? "dry run: " : "", repo, removed);
+	ret = sweep_blobs(st, r, e, n, opts, rep, err);
+out:
+	pthread_mutex_unlock(&r->lock);
+	json_decref(index);
+	free(e);
+	return ret;
+}
+
+/* Remove content store copies that no repository links any more. */
+static int sweep_store(struct store *st, const struct gc_opts *opts,
+                       struct gc_report *rep, struct err *err)
+{
+	for (int a = DIGEST_SHA256; a <= DIGEST_SHA512; a++) {
+		char dir[PATH_MAX], path[PATH_MAX];
+		struct dirent *de;
+		DIR *d;
+
+		if (snprintf(dir, sizeof(dir), "%s/%s", st->casdir,
+		             digest_alg_name((enum digest_alg)a)) >=
+		    (int)sizeof(dir))
+			continue;
+		d = opendir(dir);
+		if (!d)
+			continue;
+		while ((de = readdir(d))) {
+			struct stat sb;
+
+			if (de->d_name[0] == '.' ||
+			    snprintf(path, sizeof(path), "%s/%s", dir,
+			             de->d_name) >= (int)sizeof(path) ||
+			    stat(path, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+			    sb.st_nlink > 1 || is_young(path, opts->delay_ms))
+				continue;
+			rep->store_blobs++;
+			rep->bytes += (uint64_t)sb.st_size;
+			if (!opts->dry_run && unlink(path) < 0 &&
+			    errno != ENOENT) {
+				closedir(d);
+				return err_set_errno(err, errno,
+				                     "cannot remove '%s'", path);
+			}
+		}
+		closedir(d);
+	}
+	return 0;
+}
+
+int store_gc(struct store *st, const struct gc_opts *opts,
+             bool (*yield)(void *arg), void *arg, struct gc_report *rep,
+             struct err *err)
+{
+	struct strvec repos = {0};
+	int ret = -1;
+
+	if (store_walk(st, &repos, err) < 0)
+		goto out;
+	for (size_t i = 0; i < repos.n; i++) {
+		if (yield && yield(arg)) {
+			ret = 0;
+			goto out;
+		}
+		if (store_gc_repo(st, repos.v[i], opts, rep, err) < 0) {
+			/* One bad repository does not stop the others. */
+			log_warn("gc of '%s' failed: %s", repos.v[i], err->msg);
+			*err = ERR_INIT;
+		}
+	}
+	if (sweep_store(st, opts, rep, err) < 0)
+		goto out;
+	if (!opts->dry_run)
+		rep->uploads += store_upload_expire(st, opts->delay_ms);
+	ret = 0;
+out:
+	strvec_release(&repos);
+	return ret;
+}
