@@ -8,6 +8,7 @@
  */
 #define LOG_MODULE "main"
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,10 +81,17 @@ static int cmd_verify(int argc, char **argv)
 
 static int write_port_file(const char *path, int port, struct err *err)
 {
-	char text[16];
+	char text[16], dir[PATH_MAX];
 	int n = snprintf(text, sizeof(text), "%d\n", port);
+	const char *slash = strrchr(path, '/');
 
-	return fs_write_atomic(".", path, text, (size_t)n, err);
+	/* The temporary must be on the port file's file system. */
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	return fs_write_atomic(dir[0] ? dir : "/", path, text, (size_t)n,
+	                       err);
 }
 
 /* Wait for SIGTERM/SIGINT. */

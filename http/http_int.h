@@ -74,7 +74,8 @@ struct http_req {
 	char name[REF_NAME_MAX + 1];  /* repository */
 	char ref[DIGEST_STR_MAX + 8]; /* tag, digest or upload id */
 	bool queued;                  /* a response was queued */
-	bool begun;                   /* begin() ran */
+	bool failed;                  /* body() failed: route_err says why */
+	bool encoded_slash;           /* the raw path had %2F */
 	unsigned status;              /* status of the response */
 	uint64_t start_ms;            /* arrival, monotonic */
 	uint64_t body_bytes;          /* body bytes received */
@@ -83,7 +84,7 @@ struct http_req {
 	unsigned err_status;          /* 0 or the HTTP status to use */
 	const char *err_code;         /* NULL or the OCI code to use */
 	char *err_range;              /* Range header to add to an error */
-	struct err route_err;         /* why routing failed, if it did */
+	struct err route_err;         /* why routing or the body failed */
 	/* Handler state. */
 	struct upload *up;            /* a taken upload session */
 	struct digest digest;         /* ?digest= or the path's digest */
@@ -147,7 +148,7 @@ int h_upload_put_begin(struct http_req *req, struct err *err);
 int h_upload_put_end(struct http_req *req, struct err *err);
 int h_upload_delete(struct http_req *req, struct err *err);
 
-/* Parse a digest for a handler, mapping "unknown algorithm" to 400/404. */
+/* Parse a digest for a handler; any failure is 400 DIGEST_INVALID. */
 int req_digest(struct http_req *req, const char *s, struct digest *out,
                struct err *err);
 

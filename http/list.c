@@ -113,11 +113,9 @@ int req_digest(struct http_req *req, const char *s, struct digest *out,
 {
 	if (digest_parse(out, s, strlen(s), err) == 0)
 		return 0;
+	/* An unknown algorithm is as unusable as a malformed digest. */
 	req->err_status = MHD_HTTP_BAD_REQUEST;
-	if (err->code == ERR_NOT_FOUND)
-		req->err_code = "UNSUPPORTED";
-	else
-		req->err_code = "DIGEST_INVALID";
+	req->err_code = "DIGEST_INVALID";
 	return -1;
 }
 

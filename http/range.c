@@ -78,8 +78,6 @@ int content_range_parse(const char *hdr, uint64_t *start, uint64_t *end,
 
 	if (strncmp(p, "bytes ", 6) == 0)
 		p = skip_ws(p + 6);
-	else if (strncmp(p, "bytes=", 6) == 0)
-		p += 6;
 	if (!parse_u64(&p, &a) || *p++ != '-' || !parse_u64(&p, &b))
 		return err_set(err, ERR_INVALID,
 		               "Content-Range must be <start>-<end>");

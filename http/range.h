@@ -27,7 +27,7 @@ enum range_result range_parse(const char *hdr, uint64_t size, uint64_t *start,
                               uint64_t *end);
 
 /*
- * Parse a Content-Range "<start>-<end>" (a leading "bytes " and a trailing
+ * Parse a Content-Range "<start>-<end>" (RFC 9110's leading "bytes " and a trailing
  * "/<total>" or "/ *" (any total) are accepted) into inclusive bounds. ERR_INVALID.
  */
 MUST_CHECK int content_range_parse(const char *hdr, uint64_t *start,

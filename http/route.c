@@ -147,6 +147,22 @@ int route_parse(struct http_req *req, struct err *err)
 			return err_set(err, ERR_NOT_FOUND, "no such endpoint");
 		return set_name(req, rest, hit, err);
 	}
+	/*
+	 * A reference with a '/' in it ("sha256:../x") is no reference, but
+	 * the request is still about a blob or manifest: route it there so
+	 * it fails as the bad digest or tag it is.
+	 */
+	for (size_t i = 1; i < sizeof(tails) / sizeof(tails[0]); i++) {
+		struct err ignored = ERR_INIT;
+
+		hit = strstr(rest, tails[i].mid);
+		if (!hit || set_ref(req, hit + strlen(tails[i].mid), err) < 0)
+			continue;
+		if (set_name(req, rest, hit, &ignored) < 0)
+			continue;
+		req->kind = tails[i].kind;
+		return 0;
+	}
 	/* "/v2/<name>/blobs/uploads" without the slash. */
 	hit = strstr(rest, "/blobs/uploads");
 	if (hit && strcmp(hit, "/blobs/uploads") == 0) {

@@ -87,6 +87,12 @@ static void start(struct http_req *req)
 		                                         : "NAME_UNKNOWN";
 		return;
 	}
+	/* A %2F that did not land in the reference landed in the name. */
+	if (req->encoded_slash && !strchr(req->ref, '/')) {
+		req->err_code = "NAME_INVALID";
+		err_set(err, ERR_INVALID, "encoded '/' in a repository name");
+		return;
+	}
 	req->h = route_handler(req->kind, req->method, &others);
 	if (!req->h) {
 		req->err_status = others ? MHD_HTTP_METHOD_NOT_ALLOWED
@@ -107,10 +113,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	struct err err = ERR_INIT;
 
 	(void)version;
-	if (!req) {
-		req = calloc(1, sizeof(*req));
-		if (!req)
-			return MHD_NO;
+	if (!req) /* no URI callback ran: cannot happen with our options */
+		return MHD_NO;
+	if (!req->srv) {
 		req->srv = srv;
 		req->conn = conn;
 		req->url = url;
@@ -118,27 +123,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		req->id = __atomic_add_fetch(&srv->next_id, 1, __ATOMIC_RELAXED);
 		req->start_ms = now_ms();
 		__atomic_add_fetch(&srv->inflight, 1, __ATOMIC_RELAXED);
-		*con_cls = req;
 		start(req);
+		/*
+		 * A refusal based on the headers alone is answered now,
+		 * before the body is read (MHD then closes the connection,
+		 * which is right for a body nobody will read). MHD accepts
+		 * a response only on this call or after the body.
+		 */
+		if (req->h && req->h->begin && req->h->begin(req, &err) < 0)
+			return fail(req, &err);
 		return MHD_YES;
 	}
 	if (req->queued) { /* refused early: drop what still arrives */
 		*data_size = 0;
 		return MHD_YES;
-	}
-	if (!req->h) { /* a routing failure: answer on the last call */
-		if (*data_size) {
-			*data_size = 0;
-			return MHD_YES;
-		}
-		return fail(req, &req->route_err);
-	}
-	if (!req->begun) {
-		req->begun = true;
-		if (req->h->begin && req->h->begin(req, &err) < 0) {
-			*data_size = 0;
-			return fail(req, &err);
-		}
 	}
 	if (*data_size) {
 		size_t n = *data_size;
@@ -152,19 +150,48 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			         (unsigned long long)req->id, method, url);
 			return MHD_NO;
 		}
+		/* After a failure the rest of the body is only drained. */
+		if (!req->h || req->failed)
+			return MHD_YES;
 		if (!req->h->body) {
 			req->err_status = MHD_HTTP_BAD_REQUEST;
-			err_set(&err, ERR_INVALID, "this request takes no body");
-			return fail(req, &err);
+			err_set(&req->route_err, ERR_INVALID,
+			        "this request takes no body");
+			req->failed = true;
+		} else if (req->h->body(req, data, n, &req->route_err) < 0) {
+			req->failed = true;
 		}
-		if (req->h->body(req, data, n, &err) < 0)
-			return fail(req, &err);
+		if (req->failed)
+			release(req);
 		return MHD_YES;
 	}
+	/* The whole request is in. */
+	if (!req->h || req->failed)
+		return fail(req, &req->route_err);
 	if (req->h->end(req, &err) < 0)
 		return fail(req, &err);
 	release(req);
 	return MHD_YES;
+}
+
+/*
+ * MHD shows the raw request target here, before it decodes it; the
+ * request object is born here so routing can tell "a%2Fb" from "a/b".
+ */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http_req *req = calloc(1, sizeof(*req));
+	size_t n = strcspn(uri, "?");
+
+	(void)cls;
+	(void)conn;
+	if (!req)
+		return NULL;
+	for (size_t i = 0; i + 2 < n; i++)
+		if (uri[i] == '%' && uri[i + 1] == '2' &&
+		    (uri[i + 2] == 'f' || uri[i + 2] == 'F'))
+			req->encoded_slash = true;
+	return req;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn,
@@ -176,6 +203,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	(void)conn;
 	if (!req)
 		return;
+	if (!req->srv) { /* MHD gave up before calling the handler */
+		req_free(req);
+		*con_cls = NULL;
+		return;
+	}
 	if (log_enabled(LOG_INFO))
 		log_info("req=%llu %s %s %u %llu %llums%s",
 		         (unsigned long long)req->id, req->method, req->url,
@@ -264,6 +296,7 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 		MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
 	if (!srv->mhd) {
 		err_set(err, ERR_IO, "cannot listen on %s:%d",

@@ -6,6 +6,7 @@
  * memory stays bounded whatever the blob's size.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http/http_int.h"
@@ -134,14 +135,18 @@ int h_upload_get(struct http_req *req, struct err *err)
 	return reply_buf(req, MHD_HTTP_NO_CONTENT, NULL, "", 0, false, err);
 }
 
-int h_upload_patch_begin(struct http_req *req, struct err *err)
+/*
+ * Check a chunk's Content-Range (if any) against the session: it must
+ * start where the upload stands (else 416 with the current Range) and
+ * agree with Content-Length.
+ */
+static int check_chunk(struct http_req *req, struct err *err)
 {
 	const char *cr = req_header(req, MHD_HTTP_HEADER_CONTENT_RANGE);
+	const char *cl = req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	uint64_t start, end, offset;
 	char range[48];
 
-	if (take_session(req, err) < 0)
-		return -1;
 	if (!cr)
 		return 0; /* streamed: append whatever comes */
 	if (content_range_parse(cr, &start, &end, err) < 0) {
@@ -163,9 +168,22 @@ int h_upload_patch_begin(struct http_req *req, struct err *err)
 		               (unsigned long long)start,
 		               (unsigned long long)offset);
 	}
+	if (cl && strtoull(cl, NULL, 10) != end - start + 1) {
+		req->err_status = MHD_HTTP_BAD_REQUEST;
+		req->err_code = "BLOB_UPLOAD_INVALID";
+		return err_set(err, ERR_INVALID,
+		               "Content-Length does not match Content-Range");
+	}
 	req->has_range = true;
 	req->range_end = end;
 	return 0;
+}
+
+int h_upload_patch_begin(struct http_req *req, struct err *err)
+{
+	if (take_session(req, err) < 0)
+		return -1;
+	return check_chunk(req, err);
 }
 
 int h_upload_patch_end(struct http_req *req, struct err *err)
@@ -185,13 +203,19 @@ int h_upload_patch_end(struct http_req *req, struct err *err)
 
 int h_upload_put_begin(struct http_req *req, struct err *err)
 {
-	if (digest_arg(req, true, err) < 0)
+	if (digest_arg(req, true, err) < 0 || take_session(req, err) < 0)
 		return -1;
-	return take_session(req, err);
+	return check_chunk(req, err);
 }
 
 int h_upload_put_end(struct http_req *req, struct err *err)
 {
+	if (req->has_range &&
+	    store_upload_offset(req->up) != req->range_end + 1) {
+		req->err_code = "BLOB_UPLOAD_INVALID";
+		return err_set(err, ERR_INVALID,
+		               "body shorter than its Content-Range");
+	}
 	return commit(req, err);
 }
 

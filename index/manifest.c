@@ -365,8 +365,15 @@ int store_manifest_get(struct store *st, const char *repo, const char *ref,
 				goto out;
 		} else {
 			/* A child of an index is a manifest too. */
-			const struct msum *m =
-				msum_get(st, repo, &out->digest, err);
+			const struct msum *m;
+			uint64_t size;
+
+			if (store_blob_stat(st, repo, &out->digest, &size,
+			                    err) < 0) {
+				err_set(err, ERR_NOT_FOUND, "manifest unknown");
+				goto out;
+			}
+			m = msum_get(st, repo, &out->digest, err);
 			if (!m)
 				goto out;
 			snprintf(out->media_type, sizeof(out->media_type),

@@ -394,10 +394,36 @@ static int write_file(const char *dir, const char *name, const char *text,
 	return ret;
 }
 
+/* Turn the existing directory @dir into a layout; oci-layout last. */
+static int layout_in_place(struct store *st, const char *dir, struct err *err)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/blobs/sha256", dir) >=
+	    (int)sizeof(path))
+		return err_set(err, ERR_TOO_LARGE, "path too long");
+	if (fs_mkdir_p(path, 0755, err) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/index.json", dir);
+	if (access(path, F_OK) < 0 &&
+	    fs_write_atomic(st->tmpdir, path, empty_index_json,
+	                    strlen(empty_index_json), err) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/oci-layout", dir);
+	if (access(path, F_OK) < 0 &&
+	    fs_write_atomic(st->tmpdir, path, oci_layout_json,
+	                    strlen(oci_layout_json), err) < 0)
+		return -1;
+	return 0;
+}
+
 /*
  * Create an empty layout for @name unless one exists. It is assembled in
  * the temporary directory and renamed into place, so the repository
- * directory is a complete layout from the moment it appears.
+ * directory is a complete layout from the moment it appears. Where the
+ * directory exists already (it holds nested repositories), the layout is
+ * built inside it with oci-layout written last: that file is what makes
+ * a directory a repository.
  */
 int repo_create(struct store *st, const char *name, struct err *err)
 {
@@ -411,6 +437,8 @@ int repo_create(struct store *st, const char *name, struct err *err)
 		return 0;
 	if (repo_path(st, name, NULL, final, sizeof(final), err) < 0)
 		return -1;
+	if (access(final, F_OK) == 0)
+		return layout_in_place(st, final, err);
 	/* Parents of nested names are plain directories. */
 	slash = strrchr(final, '/');
 	*slash = '\0';
@@ -441,6 +469,9 @@ int repo_create(struct store *st, const char *name, struct err *err)
 			err_set_errno(err, errno, "cannot create '%s'", final);
 			goto out;
 		}
+		/* Someone made the directory meanwhile: build inside. */
+		if (layout_in_place(st, final, err) < 0)
+			goto out;
 	} else {
 		tmp[0] = '\0';
 	}
