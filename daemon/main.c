@@ -181,6 +181,19 @@ static void task_reconcile(struct sched *s, void *arg)
 		log_err("reconcile: %s", err.msg);
 }
 
+static void task_dedupe(struct sched *s, void *arg)
+{
+	struct bg *bg = arg;
+	struct err err = ERR_INIT;
+	size_t n = 0;
+
+	if (store_dedupe_convert(bg->st, gc_should_stop, s, &n, &err) < 0)
+		log_err("dedupe conversion: %s", err.msg);
+	else if (n)
+		log_info("dedupe %s: %zu blobs converted",
+		         bg->cfg->storage.dedupe ? "on" : "off", n);
+}
+
 static struct sched *start_background(struct bg *bg, struct err *err)
 {
 	const struct cfg *cfg = bg->cfg;
@@ -196,6 +209,9 @@ static struct sched *start_background(struct bg *bg, struct err *err)
 		 cfg->extensions.scrub_interval_ms, task_scrub, bg},
 		{"reconcile", UPKEEP_SECS * 1000ULL, UPKEEP_SECS * 1000ULL,
 		 task_reconcile, bg},
+		/* Once after start, then rarely: it only finds work after
+		 * storage.dedupe changed or files were copied in by hand. */
+		{"dedupe", 24 * 3600 * 1000ULL, 2000, task_dedupe, bg},
 	};
 
 	return sched_start(tasks, (int)(sizeof(tasks) / sizeof(tasks[0])),

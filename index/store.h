@@ -258,6 +258,17 @@ MUST_CHECK int store_gc(struct store *st, const struct gc_opts *opts,
                         bool (*yield)(void *arg), void *arg,
                         struct gc_report *rep, struct err *err);
 
+/*
+ * Bring existing blobs in line with opts.dedupe: with dedupe on, every
+ * repository blob that is a copy of its own becomes a link to the content
+ * store's copy; with it off, every linked blob becomes a copy of its own.
+ * Each file is replaced atomically (rename over it), under its
+ * repository's lock. @yield as for store_gc(). Returns files converted.
+ */
+MUST_CHECK int store_dedupe_convert(struct store *st,
+                                    bool (*yield)(void *arg), void *arg,
+                                    size_t *converted, struct err *err);
+
 /* A problem found by scrub or fsck, one line, for the log. */
 typedef void (*store_report_fn)(void *arg, const char *problem);
 

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * convert.c - turning dedupe on or off for a store that already has data.
+ *
+ * On: a blob file that is not the content store's inode is replaced by a
+ * link to it (entering it into the store first if the store lacks it).
+ * Off: a blob file shared with the content store is replaced by a private
+ * copy; the store's copies then have no links left and GC frees them.
+ * Either way the repository file is swapped by rename(2) from .dray/tmp,
+ * so a reader sees the old or the new inode, never a missing file.
+ */
+#define _GNU_SOURCE /* mkostemp */
+#define LOG_MODULE "dedupe"
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/fsutil.h"
+#include "daemon/log.h"
+#include "index/store_int.h"
+
+/* Make @path (blob @d) a link to the content store's copy. */
+static int to_link(struct store *st, const char *path, const struct digest *d,
+                   struct err *err)
+{
+	char cas[PATH_MAX], tmp[PATH_MAX];
+	struct stat a, b;
+
+	if (snprintf(cas, sizeof(cas), "%s/%s/%s", st->casdir,
+	             digest_alg_name(d->alg), d->hex) >= (int)sizeof(cas))
+		return err_set(err, ERR_TOO_LARGE, "path too long");
+	if (link(path, cas) < 0 && errno != EEXIST)
+		return err_set_errno(err, errno, "cannot enter '%s'", path);
+	if (stat(path, &a) < 0 || stat(cas, &b) < 0)
+		return err_set_errno(err, errno, "cannot stat '%s'", path);
+	if (a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+		return 0;
+	if (snprintf(tmp, sizeof(tmp), "%s/dedupe.%s", st->tmpdir, d->hex) >=
+	    (int)sizeof(tmp))
+		return err_set(err, ERR_TOO_LARGE, "path too long");
+	unlink(tmp);
+	if (link(cas, tmp) < 0)
+		return err_set_errno(err, errno, "cannot link '%s'", cas);
+	if (rename(tmp, path) < 0) {
+		unlink(tmp);
+		return err_set_errno(err, errno, "cannot replace '%s'", path);
+	}
+	return 1;
+}
+
+/* Give @path a private copy of its content. */
+static int to_copy(struct store *st, const char *path, struct err *err)
+{
+	char tmp[PATH_MAX];
+
+	if (fs_copy_to_temp(path, st->tmpdir, tmp, err) < 0)
+		return -1;
+	if (rename(tmp, path) < 0) {
+		unlink(tmp);
+		return err_set_errno(err, errno, "cannot replace '%s'", path);
+	}
+	return 1;
+}
+
+static int convert_repo(struct store *st, const char *repo, size_t *n,
+                        struct err *err)
+{
+	struct repo *r = repo_ref(st, repo, err);
+	int ret = 0;
+
+	if (!r)
+		return -1;
+	pthread_mutex_lock(&r->lock);
+	for (int a = DIGEST_SHA256; a <= DIGEST_SHA512 && ret == 0; a++) {
+		const char *alg = digest_alg_name((enum digest_alg)a);
+		char dir[PATH_MAX], path[PATH_MAX], dstr[DIGEST_STR_MAX];
+		struct dirent *de;
+		DIR *d;
+
+		if (snprintf(dir, sizeof(dir), "%s/%s/blobs/%s", st->root, repo,
+		             alg) >= (int)sizeof(dir))
+			continue;
+		d = opendir(dir);
+		if (!d)
+			continue;
+		while (ret == 0 && (de = readdir(d))) {
+			struct err ignored = ERR_INIT;
+			struct digest dg;
+			struct stat sb;
+			int rc;
+
+			if (snprintf(dstr, sizeof(dstr), "%s:%s", alg,
+			             de->d_name) >= (int)sizeof(dstr) ||
+			    digest_parse(&dg, dstr, strlen(dstr), &ignored) < 0 ||
+			    snprintf(path, sizeof(path), "%s/%s", dir,
+			             de->d_name) >= (int)sizeof(path) ||
+			    stat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
+				continue;
+			if (st->opts.dedupe)
+				rc = to_link(st, path, &dg, err);
+			else
+				rc = sb.st_nlink > 1 ? to_copy(st, path, err)
+				                     : 0;
+			if (rc < 0)
+				ret = -1;
+			else
+				*n += (size_t)rc;
+		}
+		closedir(d);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+int store_dedupe_convert(struct store *st, bool (*yield)(void *arg),
+                         void *arg, size_t *converted, struct err *err)
+{
+	struct strvec repos = {0};
+	int ret = -1;
+
+	*converted = 0;
+	if (store_walk(st, &repos, err) < 0)
+		goto out;
+	for (size_t i = 0; i < repos.n; i++) {
+		if (yield && yield(arg))
+			break;
+		if (convert_repo(st, repos.v[i], converted, err) < 0) {
+			log_warn("cannot convert '%s': %s", repos.v[i],
+			         err->msg);
+			*err = ERR_INIT;
+		}
+	}
+	ret = 0;
+out:
+	strvec_release(&repos);
+	return ret;
+}
