@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <regex.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -54,6 +55,7 @@ enum kind {
 	K_LEVEL,       /* a log level: enum log_level */
 	K_VERSION,     /* "1.x.y[-pre]": char * */
 	K_ID,          /* uid or gid, -1 for none: int64_t */
+	K_RETENTION,   /* storage.retention: parse_retention() */
 };
 
 /* What a value of each kind should have looked like, for messages. */
@@ -68,6 +70,7 @@ static const char *const expected[] = {
 	[K_LEVEL] = "expected error, warn, info or debug",
 	[K_VERSION] = "expected a version 1.x.y",
 	[K_ID] = "expected an id 0..4294967294, or -1",
+	[K_RETENTION] = "expected a mapping",
 };
 
 struct key {
@@ -140,7 +143,7 @@ static const struct key storage_keys[] = {
 	DURATION("gcDelay", storage.gc_delay_ms, "1h"),
 	DURATION("gcInterval", storage.gc_interval_ms, "24h"),
 	ZOT_ONLY("gcTimeWindow"),
-	ZOT_ONLY("retention"),
+	{.name = "retention", .kind = K_RETENTION},
 	ZOT_ONLY("storageDriver"),
 	ZOT_ONLY("cacheDriver"),
 	ZOT_ONLY("subPaths"),
@@ -432,6 +435,7 @@ static enum conv convert(struct cfg *cfg, const struct key *k, const char *s,
 		return CONV_OK;
 	case K_SECTION:
 	case K_UNSUPPORTED:
+	case K_RETENTION:
 		break;
 	}
 	assert(!"convert() called on a section");
@@ -503,6 +507,232 @@ static int value(struct ctx *c, const struct key *k, const yaml_node_t *value,
 }
 
 /*
+ * storage.retention is lists of mappings, which the key tables do not
+ * describe; it is read here, with the same rules: unknown or duplicate
+ * keys and bad values are errors at their line.
+ */
+
+/* Iterate the pairs of mapping @map: @fn gets each key's name. */
+static int each_pair(struct ctx *c, const yaml_node_t *map, const char *path,
+                     const char *const *names, size_t n_names,
+                     int (*fn)(struct ctx *c, size_t which,
+                               const yaml_node_t *v, const char *path,
+                               void *arg),
+                     void *arg)
+{
+	bool seen[8] = {0};
+	yaml_node_pair_t *pair;
+	char child[CFG_PATH_MAX];
+
+	assert(n_names <= ARRAY_SIZE(seen));
+	if (is_null(map))
+		return 0;
+	if (map->type != YAML_MAPPING_NODE)
+		return bad(c, map, path, "expected a mapping");
+	for (pair = map->data.mapping.pairs.start;
+	     pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *kn = yaml_document_get_node(c->doc, pair->key);
+		yaml_node_t *vn = yaml_document_get_node(c->doc, pair->value);
+		size_t i;
+
+		if (kn->type != YAML_SCALAR_NODE)
+			return bad(c, kn, path, "expected a scalar key");
+		join(child, sizeof(child), path, scalar(kn),
+		     kn->data.scalar.length);
+		for (i = 0; i < n_names; i++)
+			if (key_is(names[i], scalar(kn),
+			           kn->data.scalar.length))
+				break;
+		if (i == n_names)
+			return bad(c, kn, child, "unknown key");
+		if (seen[i])
+			return bad(c, kn, child, "duplicate key");
+		seen[i] = true;
+		if (!is_null(vn) && fn(c, i, vn, child, arg) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int want_scalar(struct ctx *c, const yaml_node_t *v, const char *path,
+                       const char *what)
+{
+	if (v->type != YAML_SCALAR_NODE ||
+	    strlen(scalar(v)) != v->data.scalar.length)
+		return bad(c, v, path, "%s", what);
+	return 0;
+}
+
+static int get_bool(struct ctx *c, const yaml_node_t *v, const char *path,
+                    bool *out)
+{
+	if (want_scalar(c, v, path, expected[K_BOOL]) < 0)
+		return -1;
+	if (strcmp(scalar(v), "true") && strcmp(scalar(v), "false"))
+		return bad(c, v, path, "%s", expected[K_BOOL]);
+	*out = scalar(v)[0] == 't';
+	return 0;
+}
+
+static int get_duration(struct ctx *c, const yaml_node_t *v, const char *path,
+                        uint64_t *out)
+{
+	if (want_scalar(c, v, path, expected[K_DURATION]) < 0 ||
+	    cfg_duration_parse(scalar(v), out) < 0)
+		return bad(c, v, path, "%s", expected[K_DURATION]);
+	return 0;
+}
+
+/* A sequence of strings; with @regex set, each must compile. */
+static int get_strings(struct ctx *c, const yaml_node_t *v, const char *path,
+                       bool regex, char ***out, size_t *n)
+{
+	yaml_node_item_t *it;
+
+	if (v->type != YAML_SEQUENCE_NODE)
+		return bad(c, v, path, "expected a list of strings");
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *item = yaml_document_get_node(c->doc, *it);
+		char **grown;
+		regex_t re;
+
+		if (want_scalar(c, item, path, "expected a string") < 0)
+			return -1;
+		if (regex) {
+			if (regcomp(&re, scalar(item), REG_EXTENDED | REG_NOSUB))
+				return bad(c, item, path,
+				           "invalid regular expression");
+			regfree(&re);
+		}
+		grown = realloc(*out, (*n + 1) * sizeof(**out));
+		if (!grown)
+			return nomem(c->err);
+		*out = grown;
+		(*out)[*n] = strdup(scalar(item));
+		if (!(*out)[*n])
+			return nomem(c->err);
+		(*n)++;
+	}
+	return 0;
+}
+
+static int keep_field(struct ctx *c, size_t which, const yaml_node_t *v,
+                      const char *path, void *arg)
+{
+	struct cfg_keep_tags *k = arg;
+	uint64_t count;
+
+	switch (which) {
+	case 0:
+		return get_strings(c, v, path, true, &k->patterns,
+		                   &k->n_patterns);
+	case 1:
+		return get_duration(c, v, path, &k->pulled_within_ms);
+	case 2:
+		return get_duration(c, v, path, &k->pushed_within_ms);
+	default:
+		if (want_scalar(c, v, path, "expected a count") < 0 ||
+		    !parse_digits(scalar(v), INT32_MAX, &count))
+			return bad(c, v, path, "expected a count");
+		*(which == 3 ? &k->pushed_count : &k->pulled_count) =
+			(int64_t)count;
+		return 0;
+	}
+}
+
+static int policy_field(struct ctx *c, size_t which, const yaml_node_t *v,
+                        const char *path, void *arg)
+{
+	static const char *const keep_names[] = {
+		"patterns", "pulledWithin", "pushedWithin",
+		"mostRecentlyPushedCount", "mostRecentlyPulledCount"};
+	struct cfg_policy *p = arg;
+	yaml_node_item_t *it;
+
+	switch (which) {
+	case 0:
+		return get_strings(c, v, path, false, &p->repositories,
+		                   &p->n_repositories);
+	case 1:
+		return get_bool(c, v, path, &p->delete_referrers);
+	case 2:
+		return get_bool(c, v, path, &p->delete_untagged);
+	default:
+		break;
+	}
+	if (v->type != YAML_SEQUENCE_NODE)
+		return bad(c, v, path, "expected a list of mappings");
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		struct cfg_keep_tags *grown;
+
+		grown = realloc(p->keep_tags,
+		                (p->n_keep_tags + 1) * sizeof(*grown));
+		if (!grown)
+			return nomem(c->err);
+		p->keep_tags = grown;
+		grown[p->n_keep_tags] = (struct cfg_keep_tags){
+			.pushed_count = -1, .pulled_count = -1};
+		p->n_keep_tags++;
+		if (each_pair(c, yaml_document_get_node(c->doc, *it), path,
+		              keep_names, ARRAY_SIZE(keep_names), keep_field,
+		              &grown[p->n_keep_tags - 1]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int retention_field(struct ctx *c, size_t which, const yaml_node_t *v,
+                           const char *path, void *arg)
+{
+	static const char *const policy_names[] = {
+		"repositories", "deleteReferrers", "deleteUntagged",
+		"keepTags"};
+	struct cfg *cfg = arg;
+	yaml_node_item_t *it;
+
+	if (which == 0)
+		return get_bool(c, v, path, &cfg->storage.retention.dry_run);
+	if (which == 1)
+		return get_duration(c, v, path,
+		                    &cfg->storage.retention.delay_ms);
+	if (v->type != YAML_SEQUENCE_NODE)
+		return bad(c, v, path, "expected a list of mappings");
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *pn = yaml_document_get_node(c->doc, *it);
+		struct cfg_policy *grown;
+		size_t n = cfg->storage.retention.n_policies;
+
+		grown = realloc(cfg->storage.retention.policies,
+		                (n + 1) * sizeof(*grown));
+		if (!grown)
+			return nomem(c->err);
+		cfg->storage.retention.policies = grown;
+		grown[n] = (struct cfg_policy){.delete_untagged = true};
+		cfg->storage.retention.n_policies++;
+		if (each_pair(c, pn, path, policy_names,
+		              ARRAY_SIZE(policy_names), policy_field,
+		              &grown[n]) < 0)
+			return -1;
+		if (!grown[n].n_repositories)
+			return bad(c, pn, path,
+			           "a policy needs a repositories list");
+	}
+	return 0;
+}
+
+static int parse_retention(struct ctx *c, const yaml_node_t *map,
+                           const char *path)
+{
+	static const char *const names[] = {"dryRun", "delay", "policies"};
+
+	return each_pair(c, map, path, names, ARRAY_SIZE(names),
+	                 retention_field, c->cfg);
+}
+
+/*
  * Read the pairs of @map against @keys, noting in @first_line[i] the line
  * of the key that matched @keys[i].
  */
@@ -538,6 +768,9 @@ static int pairs(struct ctx *c, const yaml_node_t *map, const struct key *keys,
 				return -1;
 		} else if (k->kind == K_SECTION) {
 			if (walk(c, vn, k->sub, k->n_sub, child) < 0)
+				return -1;
+		} else if (k->kind == K_RETENTION) {
+			if (parse_retention(c, vn, child) < 0)
 				return -1;
 		} else if (value(c, k, vn, child) < 0) {
 			return -1;
@@ -690,6 +923,7 @@ struct cfg *cfg_parse(const char *text, size_t len, const char *name,
 	}
 	if (set_defaults(cfg, top_keys, ARRAY_SIZE(top_keys), err) < 0)
 		goto out;
+	cfg->storage.retention.delay_ms = 24 * 3600 * 1000ULL; /* zot's */
 	if (fill(cfg, &doc, name, err) < 0)
 		goto out;
 	ret = 0;
@@ -861,6 +1095,20 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->log.output);
 	free(cfg->log.audit);
 	free(cfg->fuse.mountpoint);
+	for (size_t i = 0; i < cfg->storage.retention.n_policies; i++) {
+		struct cfg_policy *p = &cfg->storage.retention.policies[i];
+
+		for (size_t j = 0; j < p->n_repositories; j++)
+			free(p->repositories[j]);
+		free(p->repositories);
+		for (size_t j = 0; j < p->n_keep_tags; j++) {
+			for (size_t k = 0; k < p->keep_tags[j].n_patterns; k++)
+				free(p->keep_tags[j].patterns[k]);
+			free(p->keep_tags[j].patterns);
+		}
+		free(p->keep_tags);
+	}
+	free(cfg->storage.retention.policies);
 	for (size_t i = 0; i < cfg->n_unsupported; i++)
 		free(cfg->unsupported[i]);
 	free(cfg->unsupported);

@@ -120,9 +120,9 @@ static bool gc_should_stop(void *arg)
 
 static void log_gc(const struct gc_report *rep, bool dry)
 {
-	log_info("gc%s: %zu manifests, %zu blobs, %zu store copies "
+	log_info("gc%s: %zu tags, %zu manifests, %zu blobs, %zu store copies "
 	         "(%llu bytes), %zu uploads",
-	         dry ? " (dry run)" : "", rep->manifests, rep->blobs,
+	         dry ? " (dry run)" : "", rep->tags, rep->manifests, rep->blobs,
 	         rep->store_blobs, (unsigned long long)rep->bytes,
 	         rep->uploads);
 }
@@ -130,7 +130,8 @@ static void log_gc(const struct gc_report *rep, bool dry)
 static void task_gc(struct sched *s, void *arg)
 {
 	struct bg *bg = arg;
-	struct gc_opts opts = {.delay_ms = bg->cfg->storage.gc_delay_ms};
+	struct gc_opts opts = {.delay_ms = bg->cfg->storage.gc_delay_ms,
+	                       .retention = &bg->cfg->storage.retention};
 	struct gc_report rep = {0};
 	struct err err = ERR_INIT;
 
@@ -268,6 +269,7 @@ static int cmd_gc(int argc, char **argv)
 	st = open_offline(argv[0], NULL, &cfg);
 	if (st) {
 		opts.delay_ms = cfg->storage.gc_delay_ms;
+		opts.retention = &cfg->storage.retention;
 		if (store_gc(st, &opts, NULL, NULL, &rep, &err) < 0) {
 			fprintf(stderr, "dray: gc: %s\n", err.msg);
 		} else {

@@ -28,6 +28,7 @@
 struct gc_entry {
 	struct digest digest;     /* the manifest */
 	bool tagged;              /* it carries a tag */
+	bool pinned;              /* kept whatever the planner says */
 	const struct msum *m;     /* its summary, NULL if unreadable */
 	bool keep;                /* out: kept */
 };
@@ -49,7 +50,7 @@ static void gc_plan(struct gc_entry *e, size_t n)
 	bool changed = true;
 
 	for (size_t i = 0; i < n; i++)
-		e[i].keep = e[i].tagged || !e[i].m;
+		e[i].keep = e[i].tagged || e[i].pinned || !e[i].m;
 	while (changed) {
 		changed = false;
 		for (size_t i = 0; i < n; i++) {
@@ -207,6 +208,8 @@ int store_gc_repo(struct store *st, const char *repo,
 {
 	struct gc_entry *e = NULL;
 	json_t *mans, *entry, *index = NULL;
+	const struct cfg_policy *pol;
+	uint64_t untagged_delay = opts->delay_ms;
 	struct repo *r;
 	size_t n, i, removed = 0;
 	int ret = -1;
@@ -217,6 +220,15 @@ int store_gc_repo(struct store *st, const char *repo,
 	pthread_mutex_lock(&r->lock);
 	if (repo_load(st, r, err) < 0)
 		goto out;
+	pol = opts->retention ? retention_policy(opts->retention, repo) : NULL;
+	if (pol) {
+		if (retention_apply(st, r, pol,
+		                    opts->dry_run || opts->retention->dry_run,
+		                    &rep->tags, err) < 0)
+			goto out;
+		/* zot's retention.delay governs untagged manifests. */
+		untagged_delay = opts->retention->delay_ms;
+	}
 	mans = json_object_get(r->index, "manifests");
 	n = json_array_size(mans);
 	e = calloc(n ? n : 1, sizeof(*e));
@@ -239,6 +251,11 @@ int store_gc_repo(struct store *st, const char *repo,
 		                                              "annotations"),
 		                              ANN_REF_NAME) != NULL;
 		e[i].m = msum_get(st, repo, &e[i].digest, &ignored);
+		/* Policies can spare untagged manifests and orphan
+		 * referrers. */
+		e[i].pinned = pol && e[i].m &&
+		              (!pol->delete_untagged ||
+		               (!pol->delete_referrers && e[i].m->has_subject));
 	}
 	gc_plan(e, n);
 	/* Young untagged manifests stay too (a push may be in progress). */
@@ -248,12 +265,13 @@ int store_gc_repo(struct store *st, const char *repo,
 		if (!e[i].keep &&
 		    (blob_path(st, repo, &e[i].digest, path, sizeof(path),
 		               err) < 0 ||
-		     is_young(path, opts->delay_ms)))
+		     is_young(path, untagged_delay)))
 			e[i].keep = true;
 		if (!e[i].keep)
 			removed++;
 	}
-	if (removed && !opts->dry_run) {
+	if (removed && !opts->dry_run &&
+	    !(pol && opts->retention->dry_run)) {
 		index = json_deep_copy(r->index);
 		if (!index) {
 			err_set(err, ERR_NOMEM, "cannot plan gc");
@@ -330,7 +348,8 @@ int store_gc(struct store *st, const struct gc_opts *opts,
 	struct strvec repos = {0};
 	int ret = -1;
 
-	if (store_walk(st, &repos, err) < 0)
+	/* Retention reads pull times from the index. */
+	if (pull_flush(st, err) < 0 || store_walk(st, &repos, err) < 0)
 		goto out;
 	for (size_t i = 0; i < repos.n; i++) {
 		if (yield && yield(arg)) {

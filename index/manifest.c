@@ -383,6 +383,8 @@ int store_manifest_get(struct store *st, const char *repo, const char *ref,
 	}
 	if (body && read_manifest(st, repo, out, body, err) < 0)
 		goto out;
+	if (body)
+		pull_note(st, repo, &out->digest);
 	ret = 0;
 out:
 	pthread_mutex_unlock(&r->lock);

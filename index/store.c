@@ -108,7 +108,8 @@ struct store *store_open_with(const char *root, const struct store_opts *opts,
 	st->repos = hmap_new();
 	st->uploads = hmap_new();
 	st->msums = hmap_new();
-	if (!st->repos || !st->uploads || !st->msums) {
+	st->pulls = hmap_new();
+	if (!st->repos || !st->uploads || !st->msums || !st->pulls) {
 		err_set(err, ERR_NOMEM, "cannot allocate store");
 		goto fail;
 	}
@@ -197,6 +198,13 @@ void store_close(struct store *st)
 	if (st->msums) {
 		hmap_each(st->msums, free_msum, NULL);
 		hmap_free(st->msums);
+	}
+	if (st->pulls) {
+		struct err ignored = ERR_INIT;
+
+		if (pull_flush(st, &ignored) < 0)
+			log_warn("pull times not saved: %s", ignored.msg);
+		hmap_free(st->pulls);
 	}
 	idx_close(st);
 	pthread_mutex_destroy(&st->lock);

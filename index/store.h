@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/config.h"
 #include "daemon/digest.h"
 #include "daemon/err.h"
 
@@ -229,9 +230,18 @@ MUST_CHECK int store_referrers(struct store *st, const char *repo,
 struct gc_opts {
 	uint64_t delay_ms; /* never remove what changed more recently */
 	bool dry_run;      /* report, change nothing */
+	/*
+	 * storage.retention (zot's semantics), or NULL. A repository that a
+	 * policy names keeps only the tags its keepTags rules keep; its
+	 * untagged manifests go after retention->delay_ms (unless
+	 * deleteUntagged is false), and referrers whose subject is gone go
+	 * only with deleteReferrers. Other repositories keep every tag.
+	 */
+	const struct cfg_retention *retention;
 };
 
 struct gc_report {
+	size_t tags;        /* tags removed by retention policies */
 	size_t manifests;   /* untagged, unreferenced manifests removed */
 	size_t blobs;       /* unreferenced repository blobs removed */
 	size_t store_blobs; /* content store copies no repository links */

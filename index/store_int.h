@@ -32,6 +32,7 @@ struct store {
 	struct hmap *uploads;   /* id -> struct upload */
 	struct hmap *msums;     /* digest string -> struct msum */
 	struct kv *kv;          /* the RocksDB index (idx.c) */
+	struct hmap *pulls;     /* "repo@digest" -> uint64_t ms, unflushed */
 	uint64_t root_mtime_ns; /* the root's mtime at the last reconcile */
 };
 
@@ -111,6 +112,15 @@ int idx_referrers(struct store *st, const char *repo,
 /* blob.c */
 int blob_store(struct store *st, const char *repo, const char *src,
                const struct digest *d, bool src_is_private, struct err *err);
+
+/* retention.c */
+void pull_note(struct store *st, const char *repo, const struct digest *d);
+int pull_flush(struct store *st, struct err *err);
+const struct cfg_policy *retention_policy(const struct cfg_retention *ret,
+                                          const char *repo);
+int retention_apply(struct store *st, struct repo *r,
+                    const struct cfg_policy *pol, bool dry_run,
+                    size_t *removed, struct err *err);
 
 /* manifest.c */
 void msum_free(struct msum *m);

@@ -615,13 +615,15 @@ static void test_every_unsupported_zot_section_is_accepted(void **state)
 	            &err);
 	if (!cfg)
 		fail_msg("%s", err.msg);
-	assert_int_equal(cfg->n_unsupported, 31);
+	/* storage.retention is implemented: not in the list. */
+	assert_int_equal(cfg->n_unsupported, 30);
+	assert_true(cfg->storage.retention.dry_run);
 	assert_string_equal(cfg->unsupported[0], "goVersion (line 1)");
 	assert_string_equal(cfg->unsupported[6], "storage.redirectBlobURL "
 	                                         "(line 9)");
-	assert_string_equal(cfg->unsupported[26],
+	assert_string_equal(cfg->unsupported[25],
 	                    "extensions.apikey (line 31)");
-	assert_string_equal(cfg->unsupported[30], "cluster (line 35)");
+	assert_string_equal(cfg->unsupported[29], "cluster (line 35)");
 	cfg_free(cfg);
 }
 
@@ -1130,9 +1132,78 @@ static void test_out_of_memory_at_any_allocation_fails_cleanly(void **state)
 	run_out_of_memory(load_path, path);
 }
 
+static void test_retention_policies_are_read_with_zot_defaults(void **state)
+{
+	struct err err = ERR_INIT;
+	struct cfg *cfg;
+
+	(void)state;
+	cfg = parse("storage:\n"
+	            "  rootDirectory: /d\n"
+	            "  retention:\n"
+	            "    delay: 2h\n"
+	            "    policies:\n"
+	            "      - repositories: [\"infra/*\", \"prod/**\"]\n"
+	            "        deleteReferrers: true\n"
+	            "        keepTags:\n"
+	            "          - patterns: [\"v2.*\", \".*-prod\"]\n"
+	            "            mostRecentlyPushedCount: 5\n"
+	            "          - pushedWithin: 720h\n"
+	            "      - repositories: [\"**\"]\n",
+	            &err);
+	if (!cfg)
+		fail_msg("%s", err.msg);
+	assert_false(cfg->storage.retention.dry_run);
+	assert_int_equal(cfg->storage.retention.delay_ms, 2 * 3600 * 1000);
+	assert_int_equal(cfg->storage.retention.n_policies, 2);
+	const struct cfg_policy *p = &cfg->storage.retention.policies[0];
+	assert_int_equal(p->n_repositories, 2);
+	assert_string_equal(p->repositories[1], "prod/**");
+	assert_true(p->delete_referrers);
+	assert_true(p->delete_untagged);
+	assert_int_equal(p->n_keep_tags, 2);
+	assert_int_equal(p->keep_tags[0].n_patterns, 2);
+	assert_int_equal(p->keep_tags[0].pushed_count, 5);
+	assert_int_equal(p->keep_tags[0].pulled_count, -1);
+	assert_int_equal(p->keep_tags[1].pushed_within_ms,
+	                 720ULL * 3600 * 1000);
+	p = &cfg->storage.retention.policies[1];
+	assert_false(p->delete_referrers);
+	assert_int_equal(p->n_keep_tags, 0);
+	cfg_free(cfg);
+}
+
+static void test_retention_errors_name_key_and_line(void **state)
+{
+	static const char *const bad_docs[] = {
+		"storage: {rootDirectory: /d, retention: {policies: "
+		"[{repositories: [a], keepTags: [{patterns: [\"v(\"]}]}]}}\n",
+		"storage: {rootDirectory: /d, retention: {polices: []}}\n",
+		"storage: {rootDirectory: /d, retention: {policies: "
+		"[{deleteUntagged: true}]}}\n",
+		"storage: {rootDirectory: /d, retention: {delay: soon}}\n",
+		"storage: {rootDirectory: /d, retention: {policies: "
+		"[{repositories: [a], keepTags: "
+		"[{mostRecentlyPushedCount: -1}]}]}}\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_docs) / sizeof(bad_docs[0]); i++) {
+		struct err err = ERR_INIT;
+
+		assert_null(parse(bad_docs[i], &err));
+		assert_int_equal(err.code, ERR_INVALID);
+		assert_non_null(strstr(err.msg, "storage.retention"));
+		assert_non_null(strstr(err.msg, ":1:"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+			test_retention_policies_are_read_with_zot_defaults),
+		cmocka_unit_test(test_retention_errors_name_key_and_line),
 		cmocka_unit_test(test_no_file_gives_the_embedded_default),
 		cmocka_unit_test(test_a_minimal_file_gets_the_defaults),
 		cmocka_unit_test(test_full_yaml_fills_every_field),
