@@ -147,7 +147,7 @@ static int scan_blobs(struct store *st, const char *repo, struct kv_batch *b,
 		kv_batch_del(b, k, key(k, 'L', dstr, repo, NULL));
 	}
 	kv_iter_free(it);
-	kv_batch_del_prefix(b, pre, plen);
+	kv_batch_del_prefix(st->kv, b, pre, plen);
 
 	for (int a = DIGEST_SHA256; a <= DIGEST_SHA512; a++) {
 		const char *alg = digest_alg_name((enum digest_alg)a);
@@ -194,8 +194,8 @@ static int index_manifests(struct store *st, struct repo *r,
 	json_t *e;
 	size_t i;
 
-	kv_batch_del_prefix(b, pre, prefix(pre, 'T', r->name, NULL));
-	kv_batch_del_prefix(b, pre, prefix(pre, 'F', r->name, NULL));
+	kv_batch_del_prefix(st->kv, b, pre, prefix(pre, 'T', r->name, NULL));
+	kv_batch_del_prefix(st->kv, b, pre, prefix(pre, 'F', r->name, NULL));
 	json_array_foreach(json_object_get(r->index, "manifests"), i, e)
 	{
 		struct err ignored = ERR_INIT;
@@ -343,9 +343,9 @@ static int drop_repo(struct store *st, const char *repo, struct err *err)
 		return err_set(err, ERR_NOMEM, "cannot index");
 	if (scan_blobs(st, repo, b, err) == 0) {
 		/* scan_blobs() re-adds what is on disk; there is none. */
-		kv_batch_del_prefix(b, pre, prefix(pre, 'K', repo, NULL));
-		kv_batch_del_prefix(b, pre, prefix(pre, 'T', repo, NULL));
-		kv_batch_del_prefix(b, pre, prefix(pre, 'F', repo, NULL));
+		kv_batch_del_prefix(st->kv, b, pre, prefix(pre, 'K', repo, NULL));
+		kv_batch_del_prefix(st->kv, b, pre, prefix(pre, 'T', repo, NULL));
+		kv_batch_del_prefix(st->kv, b, pre, prefix(pre, 'F', repo, NULL));
 		kv_batch_del(b, k, key(k, 'R', repo, NULL, NULL));
 		ret = kv_commit(st->kv, b, err);
 	}
@@ -378,9 +378,12 @@ static int reconcile_repo(struct store *st, const char *name,
 		*err = ERR_INIT;
 		goto out;
 	}
-	if (r->indexed_now || blobs) {
+	/* repo_load() re-indexed a changed index.json, blobs included. */
+	if (r->indexed_now) {
 		stats->changed++;
-		ret = idx_sync_repo(st, r, blobs, err);
+	} else if (blobs) {
+		stats->changed++;
+		ret = idx_sync_repo(st, r, true, err);
 	}
 out:
 	pthread_mutex_unlock(&r->lock);

@@ -187,15 +187,21 @@ static char *prefix_end(const char *prefix, size_t plen, size_t *outlen)
 	return end;
 }
 
-void kv_batch_del_prefix(struct kv_batch *b, const char *prefix, size_t plen)
+void kv_batch_del_prefix(struct kv *kv, struct kv_batch *b,
+                         const char *prefix, size_t plen)
 {
-	size_t elen;
-	char *end = prefix_end(prefix, plen, &elen);
+	/*
+	 * Key by key, not DeleteRange: range tombstones in the memtable make
+	 * every later read fragment them all, which turned a full re-index
+	 * quadratic.
+	 */
+	struct kv_iter *it = kv_iter_new(kv, prefix, plen, NULL, 0);
+	const char *k, *v;
+	size_t klen, vlen;
 
-	if (!end)
-		return;
-	rocksdb_writebatch_delete_range(b->wb, prefix, plen, end, elen);
-	free(end);
+	while (it && kv_iter_next(it, &k, &klen, &v, &vlen))
+		rocksdb_writebatch_delete(b->wb, k, klen);
+	kv_iter_free(it);
 }
 
 int kv_commit(struct kv *kv, struct kv_batch *b, struct err *err)

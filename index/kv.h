@@ -39,8 +39,9 @@ void kv_batch_free(struct kv_batch *b);
 void kv_batch_put(struct kv_batch *b, const char *key, size_t klen,
                   const char *val, size_t vlen);
 void kv_batch_del(struct kv_batch *b, const char *key, size_t klen);
-/* Delete every key that starts with @prefix. */
-void kv_batch_del_prefix(struct kv_batch *b, const char *prefix, size_t plen);
+/* Delete every key that starts with @prefix (as @kv holds them now). */
+void kv_batch_del_prefix(struct kv *kv, struct kv_batch *b,
+                         const char *prefix, size_t plen);
 /* Apply @b atomically. ERR_IO. */
 MUST_CHECK int kv_commit(struct kv *kv, struct kv_batch *b, struct err *err);
 
