@@ -41,9 +41,10 @@ int err_set(struct err *err, enum err_code code, const char *fmt, ...)
 	PRINTF(3, 4);
 
 /*
- * Like err_set() with ERR_IO (ERR_NOT_FOUND for ENOENT, ERR_NOMEM for
- * ENOMEM, ERR_EXISTS for EEXIST, ERR_DENIED for EACCES/EPERM, ERR_TOO_LARGE
- * for ENOSPC/EDQUOT stays ERR_IO), appending strerror(@errnum).
+ * Like err_set(), with the code from @errnum (ENOENT, ENOTDIR: NOT_FOUND;
+ * ENOMEM: NOMEM; EEXIST, ENOTEMPTY: EXISTS; EACCES, EPERM, EROFS: DENIED;
+ * EFBIG, ENAMETOOLONG: TOO_LARGE; EINVAL: INVALID; EAGAIN, EBUSY: BUSY;
+ * anything else, ENOSPC included: IO), appending strerror(@errnum).
  */
 int err_set_errno(struct err *err, int errnum, const char *fmt, ...)
 	PRINTF(3, 4);

@@ -27,9 +27,13 @@ int fs_mkdir_p(const char *path, mode_t mode, struct err *err)
 			continue;
 		char c = *p;
 		*p = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		if (mkdir(buf, mode) < 0 && errno != EEXIST) {
+			if (errno == ENOTDIR)
+				return err_set(err, ERR_EXISTS,
+				               "a file is in the way of '%s'", buf);
 			return err_set_errno(err, errno, "cannot create '%s'",
 			                     buf);
+		}
 		*p = c;
 		if (c == '\0')
 			break;

@@ -290,6 +290,9 @@ static int blob_store_locked(struct store *st, const char *repo,
 		return -1;
 	pthread_mutex_lock(&r->lock);
 	ret = blob_store(st, repo, src, d, src_is_private, err);
+	/* A repository that so far holds only blobs is indexed too. */
+	if (ret == 0)
+		ret = repo_load(st, r, err);
 	pthread_mutex_unlock(&r->lock);
 	return ret;
 }
@@ -501,7 +504,9 @@ static int find_idle(const char *key, void *val, void *arg)
 
 size_t store_upload_expire(struct store *st, uint64_t idle_ms)
 {
-	struct expire_ctx c = {.cutoff = now_ms() - idle_ms};
+	uint64_t now = now_ms();
+	/* An idle time longer than the clock has run expires nothing. */
+	struct expire_ctx c = {.cutoff = idle_ms < now ? now - idle_ms : 0};
 	size_t n = 0;
 
 	pthread_mutex_lock(&st->lock);

@@ -443,12 +443,14 @@ int idx_open(struct store *st, bool rebuild, struct err *err)
 	char dir[PATH_MAX], *v = NULL;
 	size_t vlen;
 	struct err e2 = ERR_INIT;
+	bool existed;
 
 	if (snprintf(dir, sizeof(dir), "%s/.dray/index", st->root) >=
 	    (int)sizeof(dir))
 		return err_set(err, ERR_TOO_LARGE, "path too long");
 	if (rebuild && kv_destroy(dir, err) < 0)
 		return -1;
+	existed = access(dir, F_OK) == 0;
 	st->kv = kv_open(dir, &e2);
 	if (st->kv && kv_get(st->kv, "V", 1, &v, &vlen, &e2) == 0 &&
 	    strcmp(v, SCHEMA) == 0) {
@@ -457,9 +459,9 @@ int idx_open(struct store *st, bool rebuild, struct err *err)
 	}
 	free(v);
 	/* Missing, corrupt or of another schema: rebuild from the layouts. */
-	if (!rebuild)
-		log_warn("index in '%s' is missing or unusable (%s): rebuilding",
-		         dir, e2.msg[0] ? e2.msg : "new");
+	if (!rebuild && existed)
+		log_warn("index in '%s' is unusable (%s): rebuilding", dir,
+		         e2.msg);
 	kv_close(st->kv);
 	st->kv = NULL;
 	if (kv_destroy(dir, err) < 0) {

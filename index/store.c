@@ -517,8 +517,9 @@ bool store_repo_exists(struct store *st, const char *repo)
 	struct err err = ERR_INIT;
 
 	if (ref_name_check(repo, &err) < 0 ||
-	    repo_path(st, repo, "index.json", path, sizeof(path), &err) < 0)
+	    repo_path(st, repo, "oci-layout", path, sizeof(path), &err) < 0)
 		return false;
+	/* oci-layout is what makes a directory a repository (walk()). */
 	return access(path, F_OK) == 0;
 }
 

@@ -122,8 +122,9 @@ MUST_CHECK int store_blob_delete(struct store *st, const char *repo,
                                  const struct digest *d, struct err *err);
 
 /*
- * Make blob @d of repository @from part of @repo as well (a hard link,
- * never a copy). ERR_NOT_FOUND when @from lacks it.
+ * Make blob @d of repository @from part of @repo as well: a hard link to
+ * the content store's copy with dedupe, a copy of its own without.
+ * ERR_NOT_FOUND when @from lacks it.
  */
 MUST_CHECK int store_blob_mount(struct store *st, const char *repo,
                                 const char *from, const struct digest *d,
@@ -194,7 +195,7 @@ enum manifest_fault {
 	MF_BLOB_UNKNOWN, /* a referenced blob is missing */
 	MF_DIGEST,       /* the content does not hash to the reference */
 	MF_TOO_LARGE,    /* over STORE_MANIFEST_MAX */
-	MF_NAME,         /* bad repository name or tag */
+	MF_NAME,         /* bad repository name (a bad tag is MF_INVALID) */
 };
 
 /*
