@@ -5,6 +5,7 @@
  * A PUT body is collected in memory up to STORE_MANIFEST_MAX; a declared
  * Content-Length over it is refused before any byte is read.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,11 +118,15 @@ int h_manifest_put_end(struct http_req *req, struct err *err)
 		[MF_TOO_LARGE] = "SIZE_INVALID",
 		[MF_NAME] = "NAME_INVALID",
 	};
-	const char *ctype = req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *hdr = req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+	char ctype[STORE_MEDIA_TYPE_MAX];
 	struct manifest_put_result res;
 	enum manifest_fault fault = MF_NONE;
 	char dstr[DIGEST_STR_MAX];
 
+	/* Parameters ("; charset=utf-8") are not part of the media type. */
+	snprintf(ctype, sizeof(ctype), "%.*s",
+	         hdr ? (int)strcspn(hdr, "; \t") : 0, hdr ? hdr : "");
 	if (store_manifest_put(req->srv->st, req->name, req->ref, ctype,
 	                       req->buf ? req->buf : "", req->len, &res,
 	                       &fault, err) < 0) {

@@ -21,10 +21,9 @@
 static const struct handler handlers[] = {
 	{RT_BASE, GET, NULL, NULL, h_base, NULL, NULL},
 	{RT_BASE, HEAD, NULL, NULL, h_base, NULL, NULL},
-	{RT_CATALOG, GET, NULL, NULL, h_catalog, NULL,
-	 "PAGINATION_NUMBER_INVALID"},
-	{RT_TAGS, GET, NULL, NULL, h_tags, "NAME_UNKNOWN",
-	 "PAGINATION_NUMBER_INVALID"},
+	/* The spec has no pagination error code: UNSUPPORTED is nearest. */
+	{RT_CATALOG, GET, NULL, NULL, h_catalog, NULL, "UNSUPPORTED"},
+	{RT_TAGS, GET, NULL, NULL, h_tags, "NAME_UNKNOWN", "UNSUPPORTED"},
 	{RT_MANIFEST, GET, NULL, NULL, h_manifest_get, "MANIFEST_UNKNOWN",
 	 "MANIFEST_INVALID"},
 	{RT_MANIFEST, HEAD, NULL, NULL, h_manifest_get, "MANIFEST_UNKNOWN",

@@ -277,7 +277,7 @@ static void repo_forget(struct repo *r)
 /*
  * Make r->index current, and the index's entries for it too when the file
  * changed since it was indexed. Caller holds r->lock. ERR_NOT_FOUND when
- * the repository has no layout; ERR_INVALID when its index.json is
+ * the repository has no layout; ERR_IO when its index.json is
  * corrupt.
  */
 int repo_load(struct store *st, struct repo *r, struct err *err)
@@ -307,7 +307,8 @@ int repo_load(struct store *st, struct repo *r, struct err *err)
 	idx = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!idx || !json_is_object(idx) ||
 	    !json_is_array(json_object_get(idx, "manifests"))) {
-		err_set(err, ERR_INVALID, "repository '%s': bad index.json%s%s",
+		/* Broken storage is the server's problem, not the client's. */
+		err_set(err, ERR_IO, "repository '%s': bad index.json%s%s",
 		        r->name, idx ? "" : ": ", idx ? "" : jerr.text);
 		goto out;
 	}
