@@ -262,6 +262,8 @@ int idx_sync_repo(struct store *st, struct repo *r, bool blobs,
 
 	if (!b)
 		return err_set(err, ERR_NOMEM, "cannot index");
+	r->tags_cached = false;
+	strvec_release(&r->tags);
 	if (index_manifests(st, r, b, err) < 0)
 		goto out;
 	if (blobs && scan_blobs(st, r->name, b, err) < 0)

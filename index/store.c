@@ -159,6 +159,7 @@ static int free_repo(const char *key, void *val, void *arg)
 	(void)arg;
 	pthread_mutex_destroy(&r->lock);
 	json_decref(r->index);
+	strvec_release(&r->tags);
 	free(r->name);
 	free(r);
 	return 0;
@@ -598,8 +599,32 @@ int store_tags(struct store *st, const char *repo, const char *last,
 	if (!r)
 		return -1;
 	pthread_mutex_lock(&r->lock);
-	if (repo_load(st, r, err) == 0)
-		ret = idx_tags(st, repo, last, n, out, more, err);
+	if (repo_load(st, r, err) < 0)
+		goto out;
+	/* The whole list is read from the index once per index change. */
+	if (!r->tags_cached) {
+		bool all;
+
+		strvec_release(&r->tags);
+		if (idx_tags(st, repo, NULL, SIZE_MAX, &r->tags, &all, err) < 0)
+			goto out;
+		r->tags_cached = true;
+	}
+	*more = false;
+	for (size_t i = 0; i < r->tags.n; i++) {
+		if (last && strcmp(r->tags.v[i], last) <= 0)
+			continue;
+		if (out->n == n) {
+			*more = true;
+			break;
+		}
+		if (strvec_push(out, r->tags.v[i]) < 0) {
+			err_set(err, ERR_NOMEM, "cannot list tags");
+			goto out;
+		}
+	}
+	ret = 0;
+out:
 	pthread_mutex_unlock(&r->lock);
 	return ret;
 }

@@ -49,6 +49,8 @@ struct repo {
 	json_t *index;        /* parsed index.json, protected by lock */
 	bool indexed_now;     /* the last repo_load() re-indexed it */
 	bool stale;           /* index disagrees (no_reconcile stores only) */
+	struct strvec tags;   /* sorted tags from the index, when cached */
+	bool tags_cached;     /* tags is current; cleared by idx_sync_repo */
 };
 
 /* What a reconcile did. */
