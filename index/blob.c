@@ -154,6 +154,17 @@ out:
 	return ret;
 }
 
+/*
+ * Content pushed again is as young as the push: GC goes by the inode's
+ * ctime, and chmod(2) renews it even when the mode stays the same.
+ */
+int blob_renew(const char *path, struct err *err)
+{
+	if (chmod(path, 0644) < 0)
+		return err_set_errno(err, errno, "cannot renew '%s'", path);
+	return 0;
+}
+
 /* blob_store() under @repo's lock. */
 static int blob_store_locked(struct store *st, const char *repo,
                              const char *src, const struct digest *d,
@@ -242,7 +253,7 @@ int blob_store(struct store *st, const char *repo, const char *src,
 	    blob_path(st, repo, d, dst, sizeof(dst), err) < 0)
 		return -1;
 	if (access(dst, F_OK) == 0)
-		return 0;
+		return blob_renew(dst, err);
 	if (st->opts.dedupe) {
 		ret = cas_link(st, src, d, dst, err);
 	} else if (src_is_private) {

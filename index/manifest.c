@@ -537,7 +537,10 @@ int store_manifest_put(struct store *st, const char *repo, const char *ref,
 	    repo_blob_dir(st, repo, res->digest.alg, err) < 0 ||
 	    blob_path(st, repo, &res->digest, path, sizeof(path), err) < 0)
 		goto out_unlock;
-	if (access(path, F_OK) < 0) {
+	if (access(path, F_OK) == 0) {
+		if (blob_renew(path, err) < 0)
+			goto out_unlock;
+	} else {
 		char tmp[PATH_MAX];
 		int rc;
 

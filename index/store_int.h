@@ -112,6 +112,7 @@ int idx_referrers(struct store *st, const char *repo,
                   json_t *list, struct err *err);
 
 /* blob.c */
+int blob_renew(const char *path, struct err *err);
 int blob_store(struct store *st, const char *repo, const char *src,
                const struct digest *d, bool src_is_private, struct err *err);
 
