@@ -54,8 +54,16 @@ struct handler {
 	const char *invalid_code;
 };
 
+/*
+ * Threads each have a daemon of their own, all listening on one port with
+ * SO_REUSEPORT, so the kernel spreads connections over them (one MHD
+ * thread pool leaves them where accept() happened to run).
+ */
+#define HTTP_LISTENERS_MAX 16
+
 struct http_server {
-	struct MHD_Daemon *mhd;      /* the daemon */
+	struct MHD_Daemon *mhd[HTTP_LISTENERS_MAX]; /* one per thread */
+	unsigned n_mhd;              /* how many started */
 	struct store *st;            /* what we serve */
 	struct http_opts opts;       /* as started */
 	int port;                    /* bound port */

@@ -256,6 +256,51 @@ static int resolve(const char *address, int port,
 	return 0;
 }
 
+/* Fail with ERR_IO if another socket holds @sa (SO_REUSEPORT would let
+ * a second dray share the port silently). */
+static int check_free(const struct sockaddr_storage *sa, struct err *err)
+{
+	socklen_t len = sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	                                          : sizeof(struct sockaddr_in);
+	int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	int ret = 0;
+
+	if (fd < 0)
+		return err_set_errno(err, errno, "cannot create a socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)sa, len) < 0)
+		ret = err_set_errno(err, errno, "cannot listen");
+	close(fd);
+	return ret;
+}
+
+static void set_port(struct sockaddr_storage *sa, int port)
+{
+	if (sa->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)port);
+}
+
+static struct MHD_Daemon *start_one(struct http_server *srv, unsigned flags,
+                                    struct sockaddr_storage *sa, int port)
+{
+	unsigned n = srv->opts.threads;
+
+	return MHD_start_daemon(
+		flags, (uint16_t)port, NULL, NULL, on_request, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)sa,
+		MHD_OPTION_CONNECTION_LIMIT, (srv->opts.max_conns + n - 1) / n,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(srv->opts.max_conns_per_ip + n - 1) / n,
+		MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout_s,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+}
+
 struct http_server *http_start(const struct http_opts *opts, struct store *st,
                                struct err *err)
 {
@@ -265,6 +310,7 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
 	                 MHD_USE_ITC;
 	bool v6 = false;
+	int port;
 
 	if (!srv) {
 		err_set(err, ERR_NOMEM, "cannot allocate server");
@@ -274,6 +320,8 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 	srv->opts = *opts;
 	if (!srv->opts.threads)
 		srv->opts.threads = 2;
+	if (srv->opts.threads > HTTP_LISTENERS_MAX)
+		srv->opts.threads = HTTP_LISTENERS_MAX;
 	if (!srv->opts.max_conns)
 		srv->opts.max_conns = 1000;
 	if (!srv->opts.max_conns_per_ip)
@@ -284,29 +332,35 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 		srv->opts.drain_timeout_s = 10;
 	if (resolve(opts->address, opts->port, &sa, &v6, err) < 0)
 		goto fail;
-	if (v6)
-		flags |= MHD_USE_IPv6;
-	srv->mhd = MHD_start_daemon(
-		flags, (uint16_t)opts->port, NULL, NULL, on_request, srv,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-		MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads,
-		MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_conns,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->opts.max_conns_per_ip,
-		MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout_s,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-		MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
-	if (!srv->mhd) {
-		err_set(err, ERR_IO, "cannot listen on %s:%d",
-		        opts->address ? opts->address : "*", opts->port);
+	if (opts->port && check_free(&sa, err) < 0) {
+		err_prefix(err, "%s:%d", opts->address ? opts->address : "*",
+		           opts->port);
 		goto fail;
 	}
-	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	srv->port = info ? info->port : opts->port;
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	port = opts->port;
+	for (unsigned i = 0; i < srv->opts.threads; i++) {
+		srv->mhd[i] = start_one(srv, flags, &sa, port);
+		if (!srv->mhd[i]) {
+			err_set(err, ERR_IO, "cannot listen on %s:%d",
+			        opts->address ? opts->address : "*", port);
+			goto fail;
+		}
+		srv->n_mhd++;
+		if (i == 0) {
+			/* The others join the port the first one got. */
+			info = MHD_get_daemon_info(srv->mhd[0],
+			                           MHD_DAEMON_INFO_BIND_PORT);
+			port = info ? info->port : opts->port;
+			set_port(&sa, port);
+		}
+	}
+	srv->port = port;
 	return srv;
 fail:
+	for (unsigned i = 0; i < srv->n_mhd; i++)
+		MHD_stop_daemon(srv->mhd[i]);
 	free(srv);
 	return NULL;
 }
@@ -319,13 +373,15 @@ int http_port(const struct http_server *srv)
 void http_stop(struct http_server *srv)
 {
 	uint64_t deadline;
-	int fd;
 
 	if (!srv)
 		return;
-	fd = MHD_quiesce_daemon(srv->mhd);
-	if (fd >= 0)
-		close(fd);
+	for (unsigned i = 0; i < srv->n_mhd; i++) {
+		int fd = MHD_quiesce_daemon(srv->mhd[i]);
+
+		if (fd >= 0)
+			close(fd);
+	}
 	deadline = now_ms() + srv->opts.drain_timeout_s * 1000ULL;
 	while (__atomic_load_n(&srv->inflight, __ATOMIC_RELAXED) > 0 &&
 	       now_ms() < deadline) {
@@ -335,6 +391,7 @@ void http_stop(struct http_server *srv)
 	if (srv->inflight > 0)
 		log_warn("stopping with %d requests still in flight",
 		         srv->inflight);
-	MHD_stop_daemon(srv->mhd);
+	for (unsigned i = 0; i < srv->n_mhd; i++)
+		MHD_stop_daemon(srv->mhd[i]);
 	free(srv);
 }

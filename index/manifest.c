@@ -381,13 +381,22 @@ int store_manifest_get(struct store *st, const char *repo, const char *ref,
 			out->size = m->size;
 		}
 	}
-	if (body && read_manifest(st, repo, out, body, err) < 0)
-		goto out;
-	if (body)
-		pull_note(st, repo, &out->digest);
 	ret = 0;
 out:
 	pthread_mutex_unlock(&r->lock);
+	/*
+	 * The file of a manifest never changes: read it without the lock.
+	 * A delete racing with this read makes it a 404, as it would be a
+	 * moment later anyway.
+	 */
+	if (ret == 0 && body) {
+		if (read_manifest(st, repo, out, body, err) < 0) {
+			if (err->code == ERR_NOT_FOUND)
+				err_set(err, ERR_NOT_FOUND, "manifest unknown");
+			return -1;
+		}
+		pull_note(st, repo, &out->digest);
+	}
 	return ret;
 }
 

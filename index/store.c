@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,6 +89,37 @@ static int clear_dir(const char *path, struct err *err)
 	return fs_mkdir_p(path, 0755, err);
 }
 
+/*
+ * One process per storage root: a second one would clear the first one's
+ * staging files and fight over the index. The lock goes with the process,
+ * so a crash leaves nothing to clean.
+ */
+static int lock_root(struct store *st, const char *dray_dir, struct err *err)
+{
+	char path[PATH_MAX], pid[24];
+	int n;
+
+	if (snprintf(path, sizeof(path), "%s/lock", dray_dir) >=
+	    (int)sizeof(path))
+		return err_set(err, ERR_TOO_LARGE, "path too long");
+	st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (st->lock_fd < 0)
+		return err_set_errno(err, errno, "cannot open '%s'", path);
+	if (flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		n = (int)pread(st->lock_fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		return err_set(err, ERR_BUSY,
+		               "storage '%s' is in use by another dray (pid %s)",
+		               st->root, pid[0] ? pid : "?");
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(st->lock_fd, 0) == 0 &&
+	    pwrite(st->lock_fd, pid, (size_t)n, 0) != n)
+		return err_set_errno(err, errno, "cannot write '%s'", path);
+	return 0;
+}
+
 struct store *store_open(const char *root, struct err *err)
 {
 	return store_open_with(root, NULL, err);
@@ -104,6 +136,7 @@ struct store *store_open_with(const char *root, const struct store_opts *opts,
 		return NULL;
 	}
 	pthread_mutex_init(&st->lock, NULL);
+	st->lock_fd = -1;
 	st->opts = opts ? *opts : (struct store_opts){.dedupe = true};
 	st->repos = hmap_new();
 	st->uploads = hmap_new();
@@ -131,8 +164,10 @@ struct store *store_open_with(const char *root, const struct store_opts *opts,
 		err_set(err, ERR_TOO_LARGE, "storage root path too long");
 		goto fail;
 	}
+	if (fs_mkdir_p(dir, 0700, err) < 0 || lock_root(st, dir, err) < 0)
+		goto fail;
 	/* Upload sessions live in memory: their staging files are orphans. */
-	if (fs_mkdir_p(dir, 0700, err) < 0 || clear_dir(st->tmpdir, err) < 0 ||
+	if (clear_dir(st->tmpdir, err) < 0 ||
 	    clear_dir(st->updir, err) < 0)
 		goto fail;
 	for (int a = DIGEST_SHA256; a <= DIGEST_SHA512; a++) {
@@ -209,6 +244,8 @@ void store_close(struct store *st)
 	}
 	idx_close(st);
 	pthread_mutex_destroy(&st->lock);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd); /* releases the flock */
 	free(st->root);
 	free(st);
 }

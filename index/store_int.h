@@ -23,6 +23,7 @@
 
 struct store {
 	char *root;             /* storage root, absolute */
+	int lock_fd;            /* <root>/.dray/lock, flock()ed, or -1 */
 	char tmpdir[PATH_MAX];  /* <root>/.dray/tmp: temporaries */
 	char updir[PATH_MAX];   /* <root>/.dray/uploads: staging */
 	char casdir[PATH_MAX];  /* <root>/.dray/blobs: the content store */
