@@ -8,6 +8,7 @@
  * uploads of the same content end as one file (the second link finds the
  * first and is dropped).
  */
+#define _GNU_SOURCE /* sync_file_range */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,6 +24,9 @@
 #include "daemon/ref.h"
 #include "index/store_int.h"
 
+/* Bytes between two writeback kicks of an upload's staging file. */
+#define UPLOAD_WRITEBACK (8u << 20)
+
 struct upload {
 	struct store *st;             /* owner */
 	char id[STORE_UPLOAD_ID_MAX]; /* session id, hex */
@@ -32,6 +36,7 @@ struct upload {
 	struct hasher *sha256;        /* sha256 of those bytes */
 	bool busy;                    /* taken by a request; under st->lock */
 	uint64_t last_ms;             /* last use, monotonic */
+	uint64_t flushed;             /* writeback started up to here */
 };
 
 static uint64_t now_ms(void)
@@ -433,6 +438,16 @@ int store_upload_append(struct upload *u, const void *buf, size_t len,
 	/* Only bytes that reached the file count, so a retry can resume. */
 	hasher_update(u->sha256, buf, len);
 	u->offset += len;
+	/*
+	 * Start writeback as the data comes, so the fsync at commit finds
+	 * little left to do (it was most of a large push's time).
+	 */
+	if (u->offset - u->flushed >= UPLOAD_WRITEBACK) {
+		if (sync_file_range(u->fd, (off_t)u->flushed,
+		                    (off_t)(u->offset - u->flushed),
+		                    SYNC_FILE_RANGE_WRITE) == 0)
+			u->flushed = u->offset;
+	}
 	return 0;
 }
 
