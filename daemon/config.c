@@ -42,7 +42,9 @@ const char cfg_default_yaml[] =
 	"  dedupe: true\n"
 	"  gc: true\n"
 	"log:\n"
-	"  level: info\n";
+	"  level: info\n"
+	"fuse:\n"
+	"  mountpoint: ./dray-mnt\n";
 
 enum kind {
 	K_SECTION,     /* a mapping of the keys in ->sub */

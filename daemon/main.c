@@ -19,6 +19,7 @@
 #include "daemon/fsutil.h"
 #include "daemon/log.h"
 #include "daemon/sched.h"
+#include "fusefs/fusefs.h"
 #include "http/http.h"
 #include "index/store.h"
 
@@ -29,7 +30,7 @@ static const char usage_text[] =
 	"usage: dray <command> [options]\n"
 	"\n"
 	"commands:\n"
-	"  serve [CONFIG] [--port-file FILE]\n"
+	"  serve [CONFIG] [--port-file FILE] [--mount DIR]\n"
 	"                     run the registry (CONFIG: zot-style YAML or JSON;\n"
 	"                     without it, the embedded default: 127.0.0.1:5000,\n"
 	"                     storage in ./dray-data)\n"
@@ -348,7 +349,7 @@ static int cmd_fsck(int argc, char **argv)
 
 static int cmd_serve(int argc, char **argv)
 {
-	const char *cfg_path = NULL, *port_file = NULL;
+	const char *cfg_path = NULL, *port_file = NULL, *mount = NULL;
 	struct err err = ERR_INIT;
 	struct cfg *cfg = NULL;
 	struct store *st = NULL;
@@ -356,6 +357,7 @@ static int cmd_serve(int argc, char **argv)
 	struct http_opts hopts = {0};
 	struct store_opts sopts = {0};
 	struct sched *sched = NULL;
+	struct rfs *fs = NULL;
 	struct bg bg;
 	sigset_t set;
 	int ret = 1;
@@ -363,6 +365,8 @@ static int cmd_serve(int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--port-file") == 0 && i + 1 < argc)
 			port_file = argv[++i];
+		else if (strcmp(argv[i], "--mount") == 0 && i + 1 < argc)
+			mount = argv[++i];
 		else if (argv[i][0] != '-' && !cfg_path)
 			cfg_path = argv[i];
 		else
@@ -406,6 +410,20 @@ static int cmd_serve(int argc, char **argv)
 		log_err("cannot write port file: %s", err.msg);
 		goto out;
 	}
+	if (!mount)
+		mount = cfg->fuse.mountpoint;
+	if (mount) {
+		struct rfs_opts fo = {mount, cfg->fuse.allow_other,
+		                      cfg->fuse.uid, cfg->fuse.gid};
+
+		fs = rfs_start(st, &fo, &err);
+		if (fs)
+			log_info("storage mounted at %s", mount);
+		else /* HTTP goes on without the mount */
+			log_err("cannot mount at '%s': %s; serving HTTP only",
+			        mount, err.msg);
+		err = ERR_INIT;
+	}
 	bg = (struct bg){st, cfg};
 	sched = start_background(&bg, &err);
 	if (!sched) {
@@ -416,6 +434,7 @@ static int cmd_serve(int argc, char **argv)
 	ret = 0;
 out:
 	sched_stop(sched);
+	rfs_stop(fs);
 	http_stop(srv);
 	store_close(st);
 	if (ret == 0)

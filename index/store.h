@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "daemon/config.h"
 #include "daemon/digest.h"
@@ -302,5 +303,28 @@ MUST_CHECK int store_scrub(struct store *st, store_report_fn fn, void *arg,
  */
 MUST_CHECK int store_fsck(struct store *st, store_report_fn fn, void *arg,
                           struct check_report *rep, struct err *err);
+
+/*
+ * The mounted view (fsview.c). Paths are relative to the storage root
+ * ("" is the root itself) and show exactly the layouts and the plain
+ * directories above nested ones: internal state (.dray) is not there.
+ * ERR_NOT_FOUND for a path outside the view, ERR_INVALID for a malformed
+ * one ("..", "//").
+ */
+
+/* stat(2) of @rel. */
+MUST_CHECK int store_fs_stat(struct store *st, const char *rel,
+                             struct stat *sb, struct err *err);
+
+/* The names in directory @rel, in no particular order, into @out. */
+MUST_CHECK int store_fs_list(struct store *st, const char *rel,
+                             struct strvec *out, struct err *err);
+
+/* Open regular file @rel for reading into *fd (the caller closes it). */
+MUST_CHECK int store_fs_open(struct store *st, const char *rel, int *fd,
+                             struct err *err);
+
+/* True if @rel is a blob of a layout: content that never changes. */
+bool store_fs_is_blob(const char *rel);
 
 #endif

@@ -329,7 +329,7 @@ static void test_no_file_gives_the_embedded_default(void **state)
 	assert_null(cfg->log.audit);
 	assert_false(cfg->extensions.scrub_enable);
 	assert_int_equal(cfg->extensions.scrub_interval_ms, 24 * 3600 * 1000);
-	assert_null(cfg->fuse.mountpoint);
+	assert_string_equal(cfg->fuse.mountpoint, "./dray-mnt");
 	assert_false(cfg->fuse.read_only);
 	assert_false(cfg->fuse.allow_other);
 	assert_int_equal(cfg->fuse.uid, -1);
@@ -344,7 +344,10 @@ static void test_a_minimal_file_gets_the_defaults(void **state)
 	struct cfg *cfg, *def;
 
 	(void)state;
-	cfg = parse("storage:\n  rootDirectory: ./dray-data\n", &err);
+	/* The embedded default adds only a mount beside the data. */
+	cfg = parse("storage:\n  rootDirectory: ./dray-data\n"
+	            "fuse:\n  mountpoint: ./dray-mnt\n",
+	            &err);
 	assert_non_null(cfg);
 	def = cfg_load(NULL, &err);
 	assert_non_null(def);

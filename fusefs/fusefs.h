@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fusefs.h - the storage tree mounted as a directory (libfuse3, low-level
+ * API), in the process that serves HTTP. The mount shows the layouts as
+ * they are: `ls`, `cat`, `jq`, `sha256sum` and `tar` work on them. It is
+ * read-only for now: publishing by copying into it is the next step.
+ */
+#ifndef DRAY_FUSEFS_H
+#define DRAY_FUSEFS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "daemon/err.h"
+
+struct store;
+struct rfs;
+
+struct rfs_opts {
+	const char *mountpoint; /* absolute or relative; created if missing */
+	bool allow_other;       /* let other users in (allow_other) */
+	int64_t uid;            /* owner shown, -1: as on disk */
+	int64_t gid;            /* group shown, -1: as on disk */
+};
+
+/*
+ * Mount @st at opts->mountpoint and serve it from threads of its own. A
+ * stale mount a crash left there is cleared first. ERR_IO (no /dev/fuse,
+ * mount refused), ERR_INVALID (bad mountpoint). @st must outlive it.
+ */
+MUST_CHECK struct rfs *rfs_start(struct store *st, const struct rfs_opts *opts,
+                                 struct err *err);
+
+/* Unmount and stop. Accepts NULL. */
+void rfs_stop(struct rfs *fs);
+
+#endif

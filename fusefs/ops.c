@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ops.c - the FUSE low-level operations over the store's view.
+ *
+ * Node ids map to paths relative to the storage root; a node lives while
+ * the kernel holds lookups on it (forget). Blobs never change, so their
+ * attributes are cached for an hour and their pages kept across opens;
+ * everything else (index.json, directories) is not cached, so a push over
+ * HTTP shows at the next look. Reads are spliced from the layout file.
+ */
+#define _GNU_SOURCE /* umount2 flags, O_ACCMODE */
+#define LOG_MODULE "fuse"
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fuse_lowlevel.h>
+
+#include "daemon/fsutil.h"
+#include "daemon/log.h"
+#include "daemon/hmap.h"
+#include "fusefs/fusefs.h"
+#include "index/store.h"
+
+#define BLOB_TTL 3600.0
+
+struct node {
+	uint64_t ino;     /* node id the kernel knows */
+	uint64_t lookups; /* kernel references; protected by fs->lock */
+	char path[];      /* relative to the root, "" for the root */
+};
+
+struct rfs {
+	struct store *st;          /* what is shown */
+	struct rfs_opts opts;      /* as started (mountpoint copied) */
+	char *mountpoint;          /* absolute */
+	struct fuse_session *se;   /* the session */
+	pthread_t thread;          /* runs the session loop */
+	bool running;              /* thread started */
+	pthread_mutex_t lock;      /* protects the tables */
+	struct hmap *by_path;      /* path -> node */
+	struct hmap *by_ino;       /* decimal ino -> node */
+	uint64_t next_ino;         /* protected by lock */
+	struct node *root;         /* ino 1 */
+};
+
+/* A directory listing taken at opendir. */
+struct dirlist {
+	struct strvec names; /* entries */
+};
+
+static int errno_for(const struct err *err)
+{
+	switch (err->code) {
+	case ERR_NOT_FOUND:
+		return ENOENT;
+	case ERR_INVALID:
+		return EINVAL;
+	case ERR_DENIED:
+		return EACCES;
+	case ERR_NOMEM:
+		return ENOMEM;
+	case ERR_TOO_LARGE:
+		return ENAMETOOLONG;
+	case ERR_BUSY:
+		return EBUSY;
+	case ERR_EXISTS:
+		return EEXIST;
+	default:
+		return err->sys_errno ? err->sys_errno : EIO;
+	}
+}
+
+static struct node *node_get(struct rfs *fs, fuse_ino_t ino)
+{
+	char key[24];
+	struct node *n;
+
+	if (ino == FUSE_ROOT_ID)
+		return fs->root;
+	snprintf(key, sizeof(key), "%" PRIu64, (uint64_t)ino);
+	pthread_mutex_lock(&fs->lock);
+	n = hmap_get(fs->by_ino, key);
+	pthread_mutex_unlock(&fs->lock);
+	return n;
+}
+
+/* The node for @path with one more lookup, made if new. */
+static struct node *node_ref(struct rfs *fs, const char *path)
+{
+	char key[24];
+	struct node *n;
+
+	pthread_mutex_lock(&fs->lock);
+	n = hmap_get(fs->by_path, path);
+	if (!n) {
+		size_t len = strlen(path);
+
+		n = calloc(1, sizeof(*n) + len + 1);
+		if (n) {
+			n->ino = fs->next_ino++;
+			memcpy(n->path, path, len + 1);
+			snprintf(key, sizeof(key), "%" PRIu64, n->ino);
+			if (hmap_put(fs->by_path, path, n) < 0 ||
+			    hmap_put(fs->by_ino, key, n) < 0) {
+				hmap_del(fs->by_path, path);
+				free(n);
+				n = NULL;
+			}
+		}
+	}
+	if (n)
+		n->lookups++;
+	pthread_mutex_unlock(&fs->lock);
+	return n;
+}
+
+static void node_forget(struct rfs *fs, fuse_ino_t ino, uint64_t count)
+{
+	char key[24];
+	struct node *n;
+
+	if (ino == FUSE_ROOT_ID)
+		return;
+	snprintf(key, sizeof(key), "%" PRIu64, (uint64_t)ino);
+	pthread_mutex_lock(&fs->lock);
+	n = hmap_get(fs->by_ino, key);
+	if (n) {
+		n->lookups = n->lookups > count ? n->lookups - count : 0;
+		if (!n->lookups) {
+			hmap_del(fs->by_ino, key);
+			hmap_del(fs->by_path, n->path);
+			free(n);
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void show_owner(const struct rfs *fs, struct stat *sb)
+{
+	if (fs->opts.uid >= 0)
+		sb->st_uid = (uid_t)fs->opts.uid;
+	if (fs->opts.gid >= 0)
+		sb->st_gid = (gid_t)fs->opts.gid;
+	/* The mount is read-only: say so in the modes too. */
+	sb->st_mode &= (mode_t)~0222;
+}
+
+static double ttl_for(const char *path)
+{
+	return store_fs_is_blob(path) ? BLOB_TTL : 0.0;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct rfs *fs = fuse_req_userdata(req);
+	struct fuse_entry_param e = {0};
+	struct err err = ERR_INIT;
+	struct node *p = node_get(fs, parent), *n;
+	char path[PATH_MAX];
+
+	if (!p) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (snprintf(path, sizeof(path), "%s%s%s", p->path, *p->path ? "/" : "",
+	             name) >= (int)sizeof(path)) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	if (store_fs_stat(fs->st, path, &e.attr, &err) < 0) {
+		fuse_reply_err(req, errno_for(&err));
+		return;
+	}
+	n = node_ref(fs, path);
+	if (!n) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	show_owner(fs, &e.attr);
+	e.ino = n->ino;
+	e.attr.st_ino = n->ino;
+	e.attr_timeout = e.entry_timeout = ttl_for(path);
+	if (fuse_reply_entry(req, &e) != 0)
+		node_forget(fs, n->ino, 1);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	node_forget(fuse_req_userdata(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count,
+                            struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		node_forget(fuse_req_userdata(req), forgets[i].ino,
+		            forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino,
+                       struct fuse_file_info *fi)
+{
+	struct rfs *fs = fuse_req_userdata(req);
+	struct node *n = node_get(fs, ino);
+	struct err err = ERR_INIT;
+	struct stat sb;
+
+	(void)fi;
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (store_fs_stat(fs->st, n->path, &sb, &err) < 0) {
+		fuse_reply_err(req, errno_for(&err));
+		return;
+	}
+	show_owner(fs, &sb);
+	sb.st_ino = n->ino;
+	fuse_reply_attr(req, &sb, ttl_for(n->path));
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino,
+                       struct fuse_file_info *fi)
+{
+	struct rfs *fs = fuse_req_userdata(req);
+	struct node *n = node_get(fs, ino);
+	struct err err = ERR_INIT;
+	struct dirlist *dl;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	dl = calloc(1, sizeof(*dl));
+	if (!dl) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (store_fs_list(fs->st, n->path, &dl->names, &err) < 0) {
+		strvec_release(&dl->names);
+		free(dl);
+		fuse_reply_err(req, errno_for(&err));
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)dl;
+	fuse_reply_open(req, fi);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+	struct dirlist *dl = (struct dirlist *)(uintptr_t)fi->fh;
+	char *buf = malloc(size);
+	size_t used = 0;
+
+	(void)ino;
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	/* Offsets: 1 is ".", 2 "..", 3 + i entry i. */
+	for (off_t i = off; i < (off_t)dl->names.n + 2; i++) {
+		struct stat sb = {0};
+		const char *name = i == 0 ? "." : i == 1 ? ".." : NULL;
+		size_t need;
+
+		if (!name)
+			name = dl->names.v[i - 2];
+		/* glibc's readdir() skips entries whose inode is 0; the real
+		 * number comes with the lookup that follows. */
+		sb.st_ino = (ino_t)i + 2;
+		need = fuse_add_direntry(req, buf + used, size - used, name,
+		                         &sb, i + 1);
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
+                          struct fuse_file_info *fi)
+{
+	struct dirlist *dl = (struct dirlist *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	strvec_release(&dl->names);
+	free(dl);
+	fuse_reply_err(req, 0);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct rfs *fs = fuse_req_userdata(req);
+	struct node *n = node_get(fs, ino);
+	struct err err = ERR_INIT;
+	int fd;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (store_fs_open(fs->st, n->path, &fd, &err) < 0) {
+		fuse_reply_err(req, errno_for(&err));
+		return;
+	}
+	fi->fh = (uint64_t)fd;
+	/* Blob pages stay valid forever; index.json is read afresh. */
+	fi->keep_cache = store_fs_is_blob(n->path);
+	fi->direct_io = !fi->keep_cache;
+	if (fuse_reply_open(req, fi) != 0)
+		close(fd);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	(void)ino;
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = (int)fi->fh;
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino,
+                       struct fuse_file_info *fi)
+{
+	(void)ino;
+	close((int)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.releasedir = op_releasedir,
+	.open = op_open,
+	.read = op_read,
+	.release = op_release,
+};
+
+static void *loop(void *arg)
+{
+	struct rfs *fs = arg;
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+
+	if (!cfg) {
+		log_err("cannot configure the fuse loop");
+		return NULL;
+	}
+	fuse_loop_cfg_set_clone_fd(cfg, 1);
+	fuse_loop_cfg_set_max_threads(cfg, 8);
+	if (fuse_session_loop_mt(fs->se, cfg) != 0)
+		log_debug("fuse loop ended");
+	fuse_loop_cfg_destroy(cfg);
+	return NULL;
+}
+
+static int free_node(const char *key, void *val, void *arg)
+{
+	(void)key;
+	(void)arg;
+	free(val);
+	return 0;
+}
+
+static void rfs_free(struct rfs *fs)
+{
+	if (fs->by_ino)
+		hmap_each(fs->by_ino, free_node, NULL);
+	hmap_free(fs->by_ino);
+	hmap_free(fs->by_path);
+	free(fs->root);
+	pthread_mutex_destroy(&fs->lock);
+	free(fs->mountpoint);
+	free(fs);
+}
+
+/* Make @mnt usable: created if missing, a stale mount cleared. */
+static int prepare_mountpoint(const char *mnt, struct err *err)
+{
+	struct stat sb;
+
+	if (stat(mnt, &sb) < 0 && errno == ENOTCONN) {
+		/* A crashed dray left its mount: detach it. */
+		log_warn("clearing the stale mount at '%s'", mnt);
+		if (umount2(mnt, MNT_DETACH) < 0)
+			return err_set_errno(err, errno,
+			                     "cannot clear stale mount '%s'",
+			                     mnt);
+	}
+	return fs_mkdir_p(mnt, 0755, err);
+}
+
+struct rfs *rfs_start(struct store *st, const struct rfs_opts *opts,
+                      struct err *err)
+{
+	struct rfs *fs = calloc(1, sizeof(*fs));
+	char *argv[4] = {"dray", "-o", NULL, NULL};
+	char optstr[128];
+	struct fuse_args args;
+
+	if (!fs) {
+		err_set(err, ERR_NOMEM, "cannot start the mount");
+		return NULL;
+	}
+	pthread_mutex_init(&fs->lock, NULL);
+	fs->st = st;
+	fs->opts = *opts;
+	fs->next_ino = FUSE_ROOT_ID + 1;
+	fs->by_path = hmap_new();
+	fs->by_ino = hmap_new();
+	fs->root = calloc(1, sizeof(*fs->root) + 1);
+	if (!fs->by_path || !fs->by_ino || !fs->root) {
+		err_set(err, ERR_NOMEM, "cannot start the mount");
+		goto fail;
+	}
+	fs->root->ino = FUSE_ROOT_ID;
+	if (access("/dev/fuse", R_OK | W_OK) < 0) {
+		err_set_errno(err, errno, "FUSE is not available (/dev/fuse)");
+		goto fail;
+	}
+	if (prepare_mountpoint(opts->mountpoint, err) < 0)
+		goto fail;
+	fs->mountpoint = realpath(opts->mountpoint, NULL);
+	if (!fs->mountpoint) {
+		err_set_errno(err, errno, "cannot resolve '%s'",
+		              opts->mountpoint);
+		goto fail;
+	}
+	fs->opts.mountpoint = fs->mountpoint;
+	snprintf(optstr, sizeof(optstr), "ro,fsname=dray,subtype=dray%s",
+	         opts->allow_other ? ",allow_other" : "");
+	argv[2] = optstr;
+	args = (struct fuse_args)FUSE_ARGS_INIT(3, argv);
+	fs->se = fuse_session_new(&args, &ops, sizeof(ops), fs);
+	fuse_opt_free_args(&args); /* libfuse may have grown them */
+	if (!fs->se) {
+		err_set(err, ERR_IO, "cannot create the fuse session");
+		goto fail;
+	}
+	if (fuse_session_mount(fs->se, fs->mountpoint) != 0) {
+		err_set(err, ERR_IO, "cannot mount at '%s'", fs->mountpoint);
+		goto fail;
+	}
+	if (pthread_create(&fs->thread, NULL, loop, fs) != 0) {
+		fuse_session_unmount(fs->se);
+		err_set(err, ERR_IO, "cannot start the fuse thread");
+		goto fail;
+	}
+	fs->running = true;
+	return fs;
+fail:
+	if (fs->se)
+		fuse_session_destroy(fs->se);
+	rfs_free(fs);
+	return NULL;
+}
+
+void rfs_stop(struct rfs *fs)
+{
+	if (!fs)
+		return;
+	fuse_session_exit(fs->se);
+	/* Unmounting ends the loop's pending reads of /dev/fuse. */
+	fuse_session_unmount(fs->se);
+	if (fs->running)
+		pthread_join(fs->thread, NULL);
+	fuse_session_destroy(fs->se);
+	rfs_free(fs);
+}
