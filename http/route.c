@@ -133,6 +133,13 @@ int route_parse(struct http_req *req, struct err *err)
 		req->kind = RT_TAGS;
 		return set_name(req, rest, hit, err);
 	}
+	/* "/v2/<name>/blobs/uploads" without the slash (before "/blobs/"
+	 * takes "uploads" for a digest). */
+	hit = strstr(rest, "/blobs/uploads");
+	if (hit && strcmp(hit, "/blobs/uploads") == 0) {
+		req->kind = RT_UPLOADS;
+		return set_name(req, rest, hit, err);
+	}
 	for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
 		hit = find_tail(rest, tails[i].mid);
 		if (!hit)
@@ -161,12 +168,6 @@ int route_parse(struct http_req *req, struct err *err)
 			continue;
 		req->kind = tails[i].kind;
 		return 0;
-	}
-	/* "/v2/<name>/blobs/uploads" without the slash. */
-	hit = strstr(rest, "/blobs/uploads");
-	if (hit && strcmp(hit, "/blobs/uploads") == 0) {
-		req->kind = RT_UPLOADS;
-		return set_name(req, rest, hit, err);
 	}
 	return err_set(err, ERR_NOT_FOUND, "no such endpoint");
 }
