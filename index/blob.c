@@ -97,11 +97,10 @@ static bool blob_referenced(struct store *st, struct repo *r,
 	json_array_foreach(json_object_get(r->index, "manifests"), i, e)
 	{
 		struct err ignored = ERR_INIT;
-		const char *ds = json_string_value(json_object_get(e, "digest"));
 		struct digest md;
 		const struct msum *m;
 
-		if (!ds || digest_parse(&md, ds, strlen(ds), &ignored) < 0)
+		if (!entry_digest(e, &md))
 			continue;
 		if (digest_equal(&md, d))
 			return true;

@@ -11,7 +11,6 @@
  */
 #define _GNU_SOURCE /* mkostemp */
 #define LOG_MODULE "dedupe"
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,52 +64,40 @@ static int to_copy(struct store *st, const char *path, struct err *err)
 	return 1;
 }
 
+/* What convert_one() works with. */
+struct convert_ctx {
+	struct store *st; /* the store */
+	size_t *n;        /* files converted */
+	struct err *err;  /* the caller's */
+};
+
+static int convert_one(const struct blob_file *bf, void *arg)
+{
+	struct convert_ctx *c = arg;
+	int rc;
+
+	if (c->st->opts.dedupe)
+		rc = to_link(c->st, bf->path, &bf->digest, c->err);
+	else
+		rc = bf->sb->st_nlink > 1 ? to_copy(c->st, bf->path, c->err)
+		                          : 0;
+	if (rc < 0)
+		return -1;
+	*c->n += (size_t)rc;
+	return 0;
+}
+
 static int convert_repo(struct store *st, const char *repo, size_t *n,
                         struct err *err)
 {
+	struct convert_ctx c = {st, n, err};
 	struct repo *r = repo_ref(st, repo, err);
-	int ret = 0;
+	int ret;
 
 	if (!r)
 		return -1;
 	pthread_mutex_lock(&r->lock);
-	for (int a = DIGEST_SHA256; a <= DIGEST_SHA512 && ret == 0; a++) {
-		const char *alg = digest_alg_name((enum digest_alg)a);
-		char dir[PATH_MAX], path[PATH_MAX], dstr[DIGEST_STR_MAX];
-		struct dirent *de;
-		DIR *d;
-
-		if (snprintf(dir, sizeof(dir), "%s/%s/blobs/%s", st->root, repo,
-		             alg) >= (int)sizeof(dir))
-			continue;
-		d = opendir(dir);
-		if (!d)
-			continue;
-		while (ret == 0 && (de = readdir(d))) {
-			struct err ignored = ERR_INIT;
-			struct digest dg;
-			struct stat sb;
-			int rc;
-
-			if (snprintf(dstr, sizeof(dstr), "%s:%s", alg,
-			             de->d_name) >= (int)sizeof(dstr) ||
-			    digest_parse(&dg, dstr, strlen(dstr), &ignored) < 0 ||
-			    snprintf(path, sizeof(path), "%s/%s", dir,
-			             de->d_name) >= (int)sizeof(path) ||
-			    stat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
-				continue;
-			if (st->opts.dedupe)
-				rc = to_link(st, path, &dg, err);
-			else
-				rc = sb.st_nlink > 1 ? to_copy(st, path, err)
-				                     : 0;
-			if (rc < 0)
-				ret = -1;
-			else
-				*n += (size_t)rc;
-		}
-		closedir(d);
-	}
+	ret = repo_each_blob(st, repo, convert_one, &c) ? -1 : 0;
 	pthread_mutex_unlock(&r->lock);
 	return ret;
 }

@@ -130,54 +130,32 @@ static int mark_tree(struct store *st, const char *repo, struct hmap *set,
 	return 0;
 }
 
-/* Remove blob files of @r not in @set. Caller holds the lock. */
-static int sweep_unmarked(struct store *st, struct repo *r, struct hmap *set,
-                          const struct gc_opts *opts, struct gc_report *rep,
-                          struct err *err)
+/* What sweep_one() works with. */
+struct sweep_ctx {
+	struct store *st;           /* the store */
+	struct repo *r;             /* whose blobs; its lock is held */
+	struct hmap *set;           /* digests to keep */
+	const struct gc_opts *opts; /* delay, dry run */
+	struct gc_report *rep;      /* counts */
+	struct err *err;            /* the caller's */
+};
+
+/* Remove one blob file unless it is kept or young. */
+static int sweep_one(const struct blob_file *bf, void *arg)
 {
-	for (int a = DIGEST_SHA256; a <= DIGEST_SHA512; a++) {
-		const char *alg = digest_alg_name((enum digest_alg)a);
-		char dir[PATH_MAX], path[PATH_MAX], dstr[DIGEST_STR_MAX];
-		struct dirent *de;
-		DIR *d;
+	struct sweep_ctx *c = arg;
 
-		if (snprintf(dir, sizeof(dir), "%s/%s/blobs/%s", st->root,
-		             r->name, alg) >= (int)sizeof(dir))
-			continue;
-		d = opendir(dir);
-		if (!d)
-			continue;
-		while ((de = readdir(d))) {
-			struct err ignored = ERR_INIT;
-			struct digest dg;
-
-			if (snprintf(dstr, sizeof(dstr), "%s:%s", alg,
-			             de->d_name) >= (int)sizeof(dstr) ||
-			    digest_parse(&dg, dstr, strlen(dstr), &ignored) < 0 ||
-			    hmap_get(set, dstr) ||
-			    snprintf(path, sizeof(path), "%s/%s", dir,
-			             de->d_name) >= (int)sizeof(path) ||
-			    is_young(path, opts->delay_ms))
-				continue;
-			log_debug("%s%s: blob %s is unreferenced",
-			          opts->dry_run ? "dry run: " : "", r->name,
-			          dstr);
-			rep->blobs++;
-			if (opts->dry_run)
-				continue;
-			if (unlink(path) < 0 && errno != ENOENT) {
-				closedir(d);
-				return err_set_errno(err, errno,
-				                     "cannot remove '%s'", path);
-			}
-			if (idx_blob_removed(st, r->name, &dg, err) < 0) {
-				closedir(d);
-				return -1;
-			}
-		}
-		closedir(d);
-	}
-	return 0;
+	if (hmap_get(c->set, bf->dstr) || is_young(bf->path, c->opts->delay_ms))
+		return 0;
+	log_debug("%s%s: blob %s is unreferenced",
+	          c->opts->dry_run ? "dry run: " : "", c->r->name, bf->dstr);
+	c->rep->blobs++;
+	if (c->opts->dry_run)
+		return 0;
+	if (unlink(bf->path) < 0 && errno != ENOENT)
+		return err_set_errno(c->err, errno, "cannot remove '%s'",
+		                     bf->path);
+	return idx_blob_removed(c->st, c->r->name, &bf->digest, c->err);
 }
 
 /* Remove blob files of @r that no kept manifest names. */
@@ -196,7 +174,9 @@ static int sweep_blobs(struct store *st, struct repo *r, struct gc_entry *e,
 			err_set(err, ERR_NOMEM, "cannot plan gc");
 			goto out;
 		}
-	ret = sweep_unmarked(st, r, set, opts, rep, err);
+	struct sweep_ctx c = {st, r, set, opts, rep, err};
+
+	ret = repo_each_blob(st, r->name, sweep_one, &c) ? -1 : 0;
 out:
 	hmap_free(set);
 	return ret;
@@ -239,11 +219,8 @@ int store_gc_repo(struct store *st, const char *repo,
 	json_array_foreach(mans, i, entry)
 	{
 		struct err ignored = ERR_INIT;
-		const char *ds =
-			json_string_value(json_object_get(entry, "digest"));
 
-		if (!ds || digest_parse(&e[i].digest, ds, strlen(ds),
-		                        &ignored) < 0) {
+		if (!entry_digest(entry, &e[i].digest)) {
 			e[i].tagged = true; /* unparseable: keep */
 			continue;
 		}

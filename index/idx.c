@@ -122,6 +122,24 @@ bool idx_repo_current(struct store *st, const char *repo,
 	       rec.mtime_ns == ts_ns(&sb->st_mtim) && rec.xxh3 == xxh3;
 }
 
+struct scan_ctx {
+	struct kv_batch *b; /* where the entries go */
+	const char *repo;   /* whose blobs */
+};
+
+static int put_blob(const struct blob_file *bf, void *arg)
+{
+	struct scan_ctx *c = arg;
+	char k[KEY_MAX], size[24];
+
+	snprintf(size, sizeof(size), "%" PRIu64, (uint64_t)bf->sb->st_size);
+	kv_batch_put(c->b, k, key(k, 'K', c->repo, bf->dstr, NULL), "", 0);
+	kv_batch_put(c->b, k, key(k, 'L', bf->dstr, c->repo, NULL), "", 0);
+	kv_batch_put(c->b, k, key(k, 'B', bf->dstr, NULL, NULL), size,
+	             strlen(size));
+	return 0;
+}
+
 /* Queue the K/L/B entries of every blob file of @repo into @b. */
 static int scan_blobs(struct store *st, const char *repo, struct kv_batch *b,
                       struct err *err)
@@ -149,40 +167,9 @@ static int scan_blobs(struct store *st, const char *repo, struct kv_batch *b,
 	kv_iter_free(it);
 	kv_batch_del_prefix(st->kv, b, pre, plen);
 
-	for (int a = DIGEST_SHA256; a <= DIGEST_SHA512; a++) {
-		const char *alg = digest_alg_name((enum digest_alg)a);
-		char dir[PATH_MAX], path[PATH_MAX], dstr[DIGEST_STR_MAX],
-			size[24];
-		struct dirent *de;
-		DIR *d;
+	struct scan_ctx c = {b, repo};
 
-		if (snprintf(dir, sizeof(dir), "%s/%s/blobs/%s", st->root, repo,
-		             alg) >= (int)sizeof(dir))
-			continue;
-		d = opendir(dir);
-		if (!d)
-			continue;
-		while ((de = readdir(d))) {
-			struct err ignored = ERR_INIT;
-			struct digest dg;
-			struct stat sb;
-
-			if (snprintf(dstr, sizeof(dstr), "%s:%s", alg,
-			             de->d_name) >= (int)sizeof(dstr) ||
-			    digest_parse(&dg, dstr, strlen(dstr), &ignored) < 0 ||
-			    snprintf(path, sizeof(path), "%s/%s", dir,
-			             de->d_name) >= (int)sizeof(path) ||
-			    stat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
-				continue;
-			snprintf(size, sizeof(size), "%" PRIu64,
-			         (uint64_t)sb.st_size);
-			kv_batch_put(b, k, key(k, 'K', repo, dstr, NULL), "", 0);
-			kv_batch_put(b, k, key(k, 'L', dstr, repo, NULL), "", 0);
-			kv_batch_put(b, k, key(k, 'B', dstr, NULL, NULL), size,
-			             strlen(size));
-		}
-		closedir(d);
-	}
+	repo_each_blob(st, repo, put_blob, &c);
 	return 0;
 }
 

@@ -602,11 +602,10 @@ static bool is_child(struct store *st, const char *repo, json_t *mans,
 	json_array_foreach(mans, i, e)
 	{
 		struct err ignored = ERR_INIT;
-		const char *ds = json_string_value(json_object_get(e, "digest"));
 		struct digest md;
 		const struct msum *m;
 
-		if (!ds || digest_parse(&md, ds, strlen(ds), &ignored) < 0)
+		if (!entry_digest(e, &md))
 			continue;
 		m = msum_get(st, repo, &md, &ignored);
 		for (size_t j = 0; m && m->is_index && j < m->nrefs; j++)

@@ -606,6 +606,53 @@ static int walk(struct store *st, const char *prefix, int depth,
 	return ret;
 }
 
+int repo_each_blob(struct store *st, const char *repo,
+                   int (*fn)(const struct blob_file *bf, void *arg),
+                   void *arg)
+{
+	int ret = 0;
+
+	for (int a = DIGEST_SHA256; a <= DIGEST_SHA512 && !ret; a++) {
+		const char *alg = digest_alg_name((enum digest_alg)a);
+		char dir[PATH_MAX], path[PATH_MAX], dstr[DIGEST_STR_MAX];
+		struct dirent *de;
+		DIR *d;
+
+		if (snprintf(dir, sizeof(dir), "%s/%s/blobs/%s", st->root, repo,
+		             alg) >= (int)sizeof(dir))
+			continue;
+		d = opendir(dir);
+		if (!d)
+			continue;
+		while (!ret && (de = readdir(d))) {
+			struct err ignored = ERR_INIT;
+			struct blob_file bf = {.dstr = dstr, .path = path};
+			struct stat sb;
+
+			if (snprintf(dstr, sizeof(dstr), "%s:%s", alg,
+			             de->d_name) >= (int)sizeof(dstr) ||
+			    digest_parse(&bf.digest, dstr, strlen(dstr),
+			                 &ignored) < 0 ||
+			    snprintf(path, sizeof(path), "%s/%s", dir,
+			             de->d_name) >= (int)sizeof(path) ||
+			    stat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
+				continue;
+			bf.sb = &sb;
+			ret = fn(&bf, arg);
+		}
+		closedir(d);
+	}
+	return ret;
+}
+
+bool entry_digest(json_t *e, struct digest *out)
+{
+	struct err ignored = ERR_INIT;
+	const char *ds = json_string_value(json_object_get(e, "digest"));
+
+	return ds && digest_parse(out, ds, strlen(ds), &ignored) == 0;
+}
+
 int store_walk(struct store *st, struct strvec *out, struct err *err)
 {
 	return walk(st, "", 0, out, err);

@@ -90,6 +90,26 @@ int repo_blob_dir(struct store *st, const char *repo, enum digest_alg alg,
 
 int store_walk(struct store *st, struct strvec *out, struct err *err);
 
+/* One blob file of a repository, for repo_each_blob(). */
+struct blob_file {
+	struct digest digest;      /* from its name */
+	const char *dstr;          /* the digest as text */
+	const char *path;          /* absolute path */
+	const struct stat *sb;     /* stat(2) of it: a regular file */
+};
+
+/*
+ * Call @fn for every blob file of @repo (blobs/sha256 and blobs/sha512;
+ * names that are no digest are skipped). Stops at the first non-zero
+ * return of @fn and returns it; 0 otherwise.
+ */
+int repo_each_blob(struct store *st, const char *repo,
+                   int (*fn)(const struct blob_file *bf, void *arg),
+                   void *arg);
+
+/* Parse the digest of index.json entry @e; false if it has none. */
+bool entry_digest(json_t *e, struct digest *out);
+
 /* idx.c */
 int idx_open(struct store *st, bool rebuild, struct err *err);
 void idx_close(struct store *st);
