@@ -414,7 +414,8 @@ static int cmd_serve(int argc, char **argv)
 		mount = cfg->fuse.mountpoint;
 	if (mount) {
 		struct rfs_opts fo = {mount, cfg->fuse.allow_other,
-		                      cfg->fuse.uid, cfg->fuse.gid};
+		                      cfg->fuse.read_only, cfg->fuse.uid,
+		                      cfg->fuse.gid};
 
 		fs = rfs_start(st, &fo, &err);
 		if (fs)

@@ -2,8 +2,10 @@
 /*
  * fusefs.h - the storage tree mounted as a directory (libfuse3, low-level
  * API), in the process that serves HTTP. The mount shows the layouts as
- * they are: `ls`, `cat`, `jq`, `sha256sum` and `tar` work on them. It is
- * read-only for now: publishing by copying into it is the next step.
+ * they are: `ls`, `cat`, `jq`, `sha256sum` and `tar` work on them, and
+ * `cp -r` of an OCI layout into it publishes it: each file is a private
+ * copy until close() verifies it (index/store.h, "Writing through the
+ * mount").
  */
 #ifndef DRAY_FUSEFS_H
 #define DRAY_FUSEFS_H
@@ -19,6 +21,7 @@ struct rfs;
 struct rfs_opts {
 	const char *mountpoint; /* absolute or relative; created if missing */
 	bool allow_other;       /* let other users in (allow_other) */
+	bool read_only;         /* refuse every change (EROFS) */
 	int64_t uid;            /* owner shown, -1: as on disk */
 	int64_t gid;            /* group shown, -1: as on disk */
 };

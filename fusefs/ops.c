@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fuse_lowlevel.h>
@@ -50,6 +51,15 @@ struct rfs {
 	struct hmap *by_ino;       /* decimal ino -> node */
 	uint64_t next_ino;         /* protected by lock */
 	struct node *root;         /* ino 1 */
+	struct hmap *writing;      /* path -> struct open_file being written;
+	                              protected by lock */
+};
+
+/* An open file: a layout file to read, or a private copy being written. */
+struct open_file {
+	int fd;               /* reading: the layout file, else -1 */
+	struct fs_writer *w;  /* writing: the staged copy, else NULL */
+	char path[];          /* relative path */
 };
 
 /* A directory listing taken at opendir. */
@@ -65,7 +75,7 @@ static int errno_for(const struct err *err)
 	case ERR_INVALID:
 		return EINVAL;
 	case ERR_DENIED:
-		return EACCES;
+		return EPERM;
 	case ERR_NOMEM:
 		return ENOMEM;
 	case ERR_TOO_LARGE:
@@ -73,7 +83,7 @@ static int errno_for(const struct err *err)
 	case ERR_BUSY:
 		return EBUSY;
 	case ERR_EXISTS:
-		return EEXIST;
+		return EBUSY; /* a manifest still needs it */
 	default:
 		return err->sys_errno ? err->sys_errno : EIO;
 	}
@@ -150,8 +160,37 @@ static void show_owner(const struct rfs *fs, struct stat *sb)
 		sb->st_uid = (uid_t)fs->opts.uid;
 	if (fs->opts.gid >= 0)
 		sb->st_gid = (gid_t)fs->opts.gid;
-	/* The mount is read-only: say so in the modes too. */
-	sb->st_mode &= (mode_t)~0222;
+	/* A read-only mount says so in the modes too. */
+	if (fs->opts.read_only)
+		sb->st_mode &= (mode_t)~0222;
+}
+
+/*
+ * stat(2) of @path as the mount shows it: a file being written is its
+ * staged copy, which is nowhere in the layout yet.
+ */
+static int view_stat(struct rfs *fs, const char *path, struct stat *sb,
+                     struct err *err)
+{
+	struct open_file *of;
+	uint64_t size = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	of = hmap_get(fs->writing, path);
+	if (of)
+		size = store_fs_written(of->w);
+	pthread_mutex_unlock(&fs->lock);
+	if (!of)
+		return store_fs_stat(fs->st, path, sb, err);
+	memset(sb, 0, sizeof(*sb));
+	sb->st_mode = S_IFREG | 0644;
+	sb->st_nlink = 1;
+	sb->st_size = (off_t)size;
+	sb->st_uid = getuid();
+	sb->st_gid = getgid();
+	clock_gettime(CLOCK_REALTIME, &sb->st_mtim);
+	sb->st_ctim = sb->st_atim = sb->st_mtim;
+	return 0;
 }
 
 static double ttl_for(const char *path)
@@ -176,7 +215,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
-	if (store_fs_stat(fs->st, path, &e.attr, &err) < 0) {
+	if (view_stat(fs, path, &e.attr, &err) < 0) {
 		fuse_reply_err(req, errno_for(&err));
 		return;
 	}
@@ -221,13 +260,35 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	if (store_fs_stat(fs->st, n->path, &sb, &err) < 0) {
+	if (view_stat(fs, n->path, &sb, &err) < 0) {
 		fuse_reply_err(req, errno_for(&err));
 		return;
 	}
 	show_owner(fs, &sb);
 	sb.st_ino = n->ino;
 	fuse_reply_attr(req, &sb, ttl_for(n->path));
+}
+
+/*
+ * Attribute changes (cp -p, touch) are accepted and ignored: a layout
+ * file's content is what counts. Truncation only applies to a file
+ * being written, and only to empty it as O_TRUNC does.
+ */
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+                       int to_set, struct fuse_file_info *fi)
+{
+	struct rfs *fs = fuse_req_userdata(req);
+
+	(void)attr;
+	if (fs->opts.read_only) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size != 0) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	op_getattr(req, ino, fi);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -301,50 +362,281 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
+static struct open_file *open_file_new(const char *path)
+{
+	size_t len = strlen(path);
+	struct open_file *of = calloc(1, sizeof(*of) + len + 1);
+
+	if (of) {
+		of->fd = -1;
+		memcpy(of->path, path, len + 1);
+	}
+	return of;
+}
+
+/* Start a private copy of @path; registers it for view_stat(). */
+static struct open_file *start_write(struct rfs *fs, const char *path,
+                                     struct err *err)
+{
+	struct open_file *of = open_file_new(path);
+
+	if (!of) {
+		err_set(err, ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	of->w = store_fs_create(fs->st, path, err);
+	if (!of->w) {
+		free(of);
+		return NULL;
+	}
+	pthread_mutex_lock(&fs->lock);
+	if (hmap_put(fs->writing, path, of) < 0) {
+		pthread_mutex_unlock(&fs->lock);
+		store_fs_writer_free(of->w);
+		free(of);
+		err_set(err, ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return of;
+}
+
+static void end_write(struct rfs *fs, struct open_file *of)
+{
+	pthread_mutex_lock(&fs->lock);
+	if (hmap_get(fs->writing, of->path) == of)
+		hmap_del(fs->writing, of->path);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static bool wants_write(const struct fuse_file_info *fi)
+{
+	return (fi->flags & O_ACCMODE) != O_RDONLY;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct rfs *fs = fuse_req_userdata(req);
 	struct node *n = node_get(fs, ino);
 	struct err err = ERR_INIT;
-	int fd;
+	struct open_file *of;
 
 	if (!n) {
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+	if (wants_write(fi)) {
+		/* A rewrite is a new private copy, judged at close. */
+		of = fs->opts.read_only ? NULL : start_write(fs, n->path, &err);
+		if (!of) {
+			fuse_reply_err(req, fs->opts.read_only
+			                            ? EROFS
+			                            : errno_for(&err));
+			return;
+		}
+		fi->direct_io = 1;
+	} else {
+		of = open_file_new(n->path);
+		if (!of) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		if (store_fs_open(fs->st, n->path, &of->fd, &err) < 0) {
+			free(of);
+			fuse_reply_err(req, errno_for(&err));
+			return;
+		}
+		/* Blob pages stay valid forever; index.json is read afresh. */
+		fi->keep_cache = store_fs_is_blob(n->path);
+		fi->direct_io = !fi->keep_cache;
+	}
+	fi->fh = (uint64_t)(uintptr_t)of;
+	if (fuse_reply_open(req, fi) != 0) {
+		if (of->w) {
+			end_write(fs, of);
+			store_fs_writer_free(of->w);
+		}
+		if (of->fd >= 0)
+			close(of->fd);
+		free(of);
+	}
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+                      mode_t mode, struct fuse_file_info *fi)
+{
+	struct rfs *fs = fuse_req_userdata(req);
+	struct node *p = node_get(fs, parent), *n;
+	struct fuse_entry_param e = {0};
+	struct err err = ERR_INIT;
+	struct open_file *of;
+	char path[PATH_MAX];
+
+	(void)mode;
+	if (fs->opts.read_only) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	if (store_fs_open(fs->st, n->path, &fd, &err) < 0) {
+	if (!p) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (snprintf(path, sizeof(path), "%s%s%s", p->path, *p->path ? "/" : "",
+	             name) >= (int)sizeof(path)) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	of = start_write(fs, path, &err);
+	if (!of) {
 		fuse_reply_err(req, errno_for(&err));
 		return;
 	}
-	fi->fh = (uint64_t)fd;
-	/* Blob pages stay valid forever; index.json is read afresh. */
-	fi->keep_cache = store_fs_is_blob(n->path);
-	fi->direct_io = !fi->keep_cache;
-	if (fuse_reply_open(req, fi) != 0)
-		close(fd);
+	n = node_ref(fs, path);
+	if (!n || view_stat(fs, path, &e.attr, &err) < 0) {
+		end_write(fs, of);
+		store_fs_writer_free(of->w);
+		free(of);
+		if (n)
+			node_forget(fs, n->ino, 1);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	show_owner(fs, &e.attr);
+	e.ino = e.attr.st_ino = n->ino;
+	fi->fh = (uint64_t)(uintptr_t)of;
+	fi->direct_io = 1;
+	fuse_reply_create(req, &e, fi);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 
 	(void)ino;
+	if (of->fd < 0) { /* being written: nothing to read back yet */
+		fuse_reply_err(req, EBADF);
+		return;
+	}
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = (int)fi->fh;
+	buf.buf[0].fd = of->fd;
 	buf.buf[0].pos = off;
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+                     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+	struct err err = ERR_INIT;
+
+	(void)ino;
+	if (!of->w) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	if (store_fs_write(of->w, buf, size, (uint64_t)off, &err) < 0) {
+		fuse_reply_err(req, errno_for(&err));
+		return;
+	}
+	fuse_reply_write(req, size);
+}
+
+/*
+ * close(2): the verification point. Its error reaches the writer (cp
+ * reports it); a RELEASE error would be lost.
+ */
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+	struct rfs *fs = fuse_req_userdata(req);
+	struct err err = ERR_INIT;
+
+	(void)ino;
+	if (!of->w) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	if (store_fs_commit(of->w, &err) < 0) {
+		log_warn("%s: refused: %s", of->path, err.msg);
+		end_write(fs, of);
+		fuse_reply_err(req, err.code == ERR_INVALID ? EBADMSG
+		                                            : errno_for(&err));
+		return;
+	}
+	end_write(fs, of);
+	fuse_reply_err(req, 0);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino,
                        struct fuse_file_info *fi)
 {
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+	struct rfs *fs = fuse_req_userdata(req);
+
 	(void)ino;
-	close((int)fi->fh);
+	if (of->w) {
+		struct err err = ERR_INIT;
+
+		/* No flush came (rare): commit anyway, logging a refusal. */
+		if (store_fs_commit(of->w, &err) < 0)
+			log_debug("%s: %s", of->path, err.msg);
+		end_write(fs, of);
+		store_fs_writer_free(of->w);
+	}
+	if (of->fd >= 0)
+		close(of->fd);
+	free(of);
+	fuse_reply_err(req, 0);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+                     mode_t mode)
+{
+	struct rfs *fs = fuse_req_userdata(req);
+	struct node *p = node_get(fs, parent);
+	struct err err = ERR_INIT;
+	char path[PATH_MAX];
+
+	(void)mode;
+	if (fs->opts.read_only) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (!p || snprintf(path, sizeof(path), "%s%s%s", p->path,
+	                   *p->path ? "/" : "", name) >= (int)sizeof(path)) {
+		fuse_reply_err(req, p ? ENAMETOOLONG : ESTALE);
+		return;
+	}
+	if (store_fs_mkdir(fs->st, path, &err) < 0) {
+		fuse_reply_err(req, errno_for(&err));
+		return;
+	}
+	op_lookup(req, parent, name);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct rfs *fs = fuse_req_userdata(req);
+	struct node *p = node_get(fs, parent);
+	struct err err = ERR_INIT;
+	char path[PATH_MAX];
+
+	if (fs->opts.read_only) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (!p || snprintf(path, sizeof(path), "%s%s%s", p->path,
+	                   *p->path ? "/" : "", name) >= (int)sizeof(path)) {
+		fuse_reply_err(req, p ? ENAMETOOLONG : ESTALE);
+		return;
+	}
+	if (store_fs_unlink(fs->st, path, &err) < 0) {
+		log_debug("rm %s: %s", path, err.msg);
+		fuse_reply_err(req, errno_for(&err));
+		return;
+	}
 	fuse_reply_err(req, 0);
 }
 
@@ -356,9 +648,15 @@ static const struct fuse_lowlevel_ops ops = {
 	.opendir = op_opendir,
 	.readdir = op_readdir,
 	.releasedir = op_releasedir,
+	.setattr = op_setattr,
 	.open = op_open,
+	.create = op_create,
 	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
 	.release = op_release,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
 };
 
 static void *loop(void *arg)
@@ -392,6 +690,7 @@ static void rfs_free(struct rfs *fs)
 		hmap_each(fs->by_ino, free_node, NULL);
 	hmap_free(fs->by_ino);
 	hmap_free(fs->by_path);
+	hmap_free(fs->writing);
 	free(fs->root);
 	pthread_mutex_destroy(&fs->lock);
 	free(fs->mountpoint);
@@ -432,8 +731,9 @@ struct rfs *rfs_start(struct store *st, const struct rfs_opts *opts,
 	fs->next_ino = FUSE_ROOT_ID + 1;
 	fs->by_path = hmap_new();
 	fs->by_ino = hmap_new();
+	fs->writing = hmap_new();
 	fs->root = calloc(1, sizeof(*fs->root) + 1);
-	if (!fs->by_path || !fs->by_ino || !fs->root) {
+	if (!fs->by_path || !fs->by_ino || !fs->writing || !fs->root) {
 		err_set(err, ERR_NOMEM, "cannot start the mount");
 		goto fail;
 	}
@@ -451,7 +751,8 @@ struct rfs *rfs_start(struct store *st, const struct rfs_opts *opts,
 		goto fail;
 	}
 	fs->opts.mountpoint = fs->mountpoint;
-	snprintf(optstr, sizeof(optstr), "ro,fsname=dray,subtype=dray%s",
+	snprintf(optstr, sizeof(optstr), "%sfsname=dray,subtype=dray%s",
+	         opts->read_only ? "ro," : "",
 	         opts->allow_other ? ",allow_other" : "");
 	argv[2] = optstr;
 	args = (struct fuse_args)FUSE_ARGS_INIT(3, argv);

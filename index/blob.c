@@ -37,6 +37,8 @@ struct upload {
 	bool busy;                    /* taken by a request; under st->lock */
 	uint64_t last_ms;             /* last use, monotonic */
 	uint64_t flushed;             /* writeback started up to here */
+	bool scattered;               /* written out of order: rehash */
+	bool no_layout;               /* commit without making a layout */
 };
 
 static uint64_t now_ms(void)
@@ -172,7 +174,8 @@ int blob_renew(const char *path, struct err *err)
 /* blob_store() under @repo's lock. */
 static int blob_store_locked(struct store *st, const char *repo,
                              const char *src, const struct digest *d,
-                             bool src_is_private, struct err *err);
+                             bool src_is_private, bool layout,
+                             struct err *err);
 
 /* Path of copy @n of @d in the content store: <hex>, <hex>.1, ... */
 static int cas_path(const struct store *st, const struct digest *d,
@@ -248,12 +251,23 @@ static int cas_link(struct store *st, const char *src, const struct digest *d,
 int blob_store(struct store *st, const char *repo, const char *src,
                const struct digest *d, bool src_is_private, struct err *err)
 {
+	if (repo_create(st, repo, err) < 0)
+		return -1;
+	return blob_place(st, repo, src, d, src_is_private, err);
+}
+
+/*
+ * blob_store() into a directory that may not be a layout yet (a copy
+ * through the mount): only blobs/<alg> is made.
+ */
+int blob_place(struct store *st, const char *repo, const char *src,
+               const struct digest *d, bool src_is_private, struct err *err)
+{
 	char dst[PATH_MAX], tmp[PATH_MAX];
 	struct stat sb;
 	int ret;
 
-	if (repo_create(st, repo, err) < 0 ||
-	    repo_blob_dir(st, repo, d->alg, err) < 0 ||
+	if (repo_blob_dir(st, repo, d->alg, err) < 0 ||
 	    blob_path(st, repo, d, dst, sizeof(dst), err) < 0)
 		return -1;
 	if (access(dst, F_OK) == 0)
@@ -291,12 +305,13 @@ int store_blob_mount(struct store *st, const char *repo, const char *from,
 	if (stat(src, &sb) < 0 || !S_ISREG(sb.st_mode))
 		return err_set(err, ERR_NOT_FOUND, "blob unknown to '%s'",
 		               from);
-	return blob_store_locked(st, repo, src, d, false, err);
+	return blob_store_locked(st, repo, src, d, false, true, err);
 }
 
 static int blob_store_locked(struct store *st, const char *repo,
                              const char *src, const struct digest *d,
-                             bool src_is_private, struct err *err)
+                             bool src_is_private, bool layout,
+                             struct err *err)
 {
 	struct repo *r = repo_ref(st, repo, err);
 	int ret;
@@ -304,9 +319,10 @@ static int blob_store_locked(struct store *st, const char *repo,
 	if (!r)
 		return -1;
 	pthread_mutex_lock(&r->lock);
-	ret = blob_store(st, repo, src, d, src_is_private, err);
+	ret = layout ? blob_store(st, repo, src, d, src_is_private, err)
+	             : blob_place(st, repo, src, d, src_is_private, err);
 	/* A repository that so far holds only blobs is indexed too. */
-	if (ret == 0)
+	if (ret == 0 && layout)
 		ret = repo_load(st, r, err);
 	pthread_mutex_unlock(&r->lock);
 	return ret;
@@ -419,6 +435,35 @@ uint64_t store_upload_offset(const struct upload *u)
 	return u->offset;
 }
 
+void upload_no_layout(struct upload *u)
+{
+	u->no_layout = true;
+}
+
+int upload_write_at(struct upload *u, const void *buf, size_t len,
+                    uint64_t off, struct err *err)
+{
+	ssize_t n;
+	size_t done = 0;
+
+	if (off == u->offset && !u->scattered)
+		return store_upload_append(u, buf, len, err);
+	/* Out of order: the running hash is lost, commit re-reads. */
+	u->scattered = true;
+	while (done < len) {
+		n = pwrite(u->fd, (const char *)buf + done, len - done,
+		           (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_set_errno(err, errno, "cannot write upload");
+		done += (size_t)n;
+	}
+	if (off + len > u->offset)
+		u->offset = off + len;
+	return 0;
+}
+
 int store_upload_append(struct upload *u, const void *buf, size_t len,
                         struct err *err)
 {
@@ -471,7 +516,7 @@ static int upload_digest(struct upload *u, enum digest_alg alg,
 {
 	struct hasher *copy;
 
-	if (alg != DIGEST_SHA256)
+	if (alg != DIGEST_SHA256 || u->scattered)
 		return digest_fd(alg, u->fd, out, err);
 	copy = hasher_new(DIGEST_SHA256);
 	if (!copy)
@@ -500,7 +545,8 @@ int store_upload_commit(struct upload *u, const struct digest *d,
 		return err_set_errno(err, errno, "cannot sync upload");
 	if (staging_path(u, path, sizeof(path)) < 0)
 		return err_set(err, ERR_TOO_LARGE, "path too long");
-	if (blob_store_locked(u->st, u->repo, path, d, true, err) < 0)
+	if (blob_store_locked(u->st, u->repo, path, d, true, !u->no_layout,
+	                      err) < 0)
 		return -1;
 	upload_end(u);
 	return 0;

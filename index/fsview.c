@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/fsutil.h"
+#include "daemon/ref.h"
 #include "index/store_int.h"
 
 /* Is @rel a path inside the view? Fills the absolute path into @out. */
@@ -101,4 +103,397 @@ int store_fs_open(struct store *st, const char *rel, int *fd,
 bool store_fs_is_blob(const char *rel)
 {
 	return strstr(rel, "/blobs/sha256/") || strstr(rel, "/blobs/sha512/");
+}
+
+/* ------------------------------------------------------------ writing */
+
+enum wkind { W_BLOB, W_INDEX, W_LAYOUT };
+
+struct fs_writer {
+	struct store *st;            /* the store */
+	enum wkind kind;             /* what is being written */
+	char repo[REF_NAME_MAX + 1]; /* the repository (directory) */
+	struct digest digest;        /* W_BLOB: the name */
+	struct upload *up;           /* W_BLOB: staging, hashed */
+	char *buf;                   /* W_INDEX, W_LAYOUT: the bytes */
+	size_t len, cap;             /* their length and allocation */
+	uint64_t size;               /* bytes written (the file's size) */
+	bool done;                   /* committed (or failed): result set */
+	int result;                  /* store_fs_commit()'s first result */
+	struct err first;            /* its error */
+};
+
+#define FS_TEXT_MAX (64u << 20) /* index.json, oci-layout */
+
+/* Split @rel into repository and kind. */
+static int classify(const char *rel, struct fs_writer *w, struct err *err)
+{
+	const char *slash = strrchr(rel, '/'), *b;
+	size_t n;
+
+	if (!slash)
+		return err_set(err, ERR_DENIED,
+		               "only layout files can be written here");
+	b = strstr(rel, "/blobs/");
+	if (b && strchr(b + 7, '/') == slash) {
+		char dstr[DIGEST_STR_MAX + 8];
+
+		n = (size_t)(b - rel);
+		if (snprintf(dstr, sizeof(dstr), "%.*s:%s",
+		             (int)(slash - (b + 7)), b + 7, slash + 1) >=
+		            (int)sizeof(dstr) ||
+		    digest_parse(&w->digest, dstr, strlen(dstr), err) < 0)
+			return err_set(err, ERR_INVALID,
+			               "a blob's name must be its digest");
+		w->kind = W_BLOB;
+	} else if (!strcmp(slash + 1, "index.json")) {
+		n = (size_t)(slash - rel);
+		w->kind = W_INDEX;
+	} else if (!strcmp(slash + 1, "oci-layout")) {
+		n = (size_t)(slash - rel);
+		w->kind = W_LAYOUT;
+	} else {
+		return err_set(err, ERR_DENIED,
+		               "only layout files can be written here");
+	}
+	if (n > REF_NAME_MAX)
+		return err_set(err, ERR_INVALID, "repository name too long");
+	memcpy(w->repo, rel, n);
+	w->repo[n] = '\0';
+	return ref_name_check(w->repo, err);
+}
+
+struct fs_writer *store_fs_create(struct store *st, const char *rel,
+                                  struct err *err)
+{
+	struct fs_writer *w = calloc(1, sizeof(*w));
+	char id[STORE_UPLOAD_ID_MAX];
+
+	if (!w) {
+		err_set(err, ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	w->st = st;
+	if (classify(rel, w, err) < 0)
+		goto fail;
+	if (w->kind == W_BLOB) {
+		if (store_upload_start(st, w->repo, id, err) < 0)
+			goto fail;
+		w->up = store_upload_get(st, w->repo, id, err);
+		if (!w->up)
+			goto fail;
+		upload_no_layout(w->up);
+	}
+	return w;
+fail:
+	store_fs_writer_free(w);
+	return NULL;
+}
+
+int store_fs_write(struct fs_writer *w, const void *buf, size_t len,
+                   uint64_t off, struct err *err)
+{
+	if (w->done)
+		return err_set(err, ERR_INVALID, "file already closed");
+	if (w->kind == W_BLOB) {
+		if (upload_write_at(w->up, buf, len, off, err) < 0)
+			return -1;
+	} else {
+		if (off + len > FS_TEXT_MAX)
+			return err_set(err, ERR_TOO_LARGE, "file too large");
+		if (off + len > w->cap) {
+			size_t cap = w->cap ? w->cap : 4096;
+			char *p;
+
+			while (cap < off + len)
+				cap *= 2;
+			p = realloc(w->buf, cap);
+			if (!p)
+				return err_set(err, ERR_NOMEM, "out of memory");
+			memset(p + w->cap, 0, cap - w->cap);
+			w->buf = p;
+			w->cap = cap;
+		}
+		memcpy(w->buf + off, buf, len);
+		if (off + len > w->len)
+			w->len = off + len;
+	}
+	if (off + len > w->size)
+		w->size = off + len;
+	return 0;
+}
+
+uint64_t store_fs_written(const struct fs_writer *w)
+{
+	return w->size;
+}
+
+/* Does @repo hold @d, and everything it names (through indexes)? */
+static bool holds_tree(struct store *st, const char *repo,
+                       const struct digest *d, int depth)
+{
+	struct err ignored = ERR_INIT;
+	const struct msum *m;
+	uint64_t size;
+
+	if (depth > 8 || store_blob_stat(st, repo, d, &size, &ignored) < 0)
+		return false;
+	m = msum_get(st, repo, d, &ignored);
+	if (!m)
+		return false;
+	for (size_t i = 0; i < m->nrefs; i++) {
+		if (m->is_index ? !holds_tree(st, repo, &m->refs[i], depth + 1)
+		                : store_blob_stat(st, repo, &m->refs[i], &size,
+		                                  &ignored) < 0)
+			return false;
+	}
+	return true;
+}
+
+/* Parse index.json text; NULL with ERR_INVALID when it is none. */
+static json_t *parse_index(const char *buf, size_t len, struct err *err)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr), *e;
+	size_t i;
+
+	if (!j)
+		goto bad;
+	if (!json_is_object(j) ||
+	    !json_is_array(json_object_get(j, "manifests")))
+		goto bad;
+	json_array_foreach(json_object_get(j, "manifests"), i, e)
+	{
+		struct digest d;
+
+		if (!entry_digest(e, &d))
+			goto bad;
+	}
+	return j;
+bad:
+	json_decref(j);
+	err_set(err, ERR_INVALID, "index.json is not a valid image index%s%s",
+	        j ? "" : ": ", j ? "" : jerr.text);
+	return NULL;
+}
+
+static bool index_complete(struct store *st, const char *repo, json_t *j)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(j, "manifests"), i, e)
+	{
+		struct digest d;
+
+		if (!entry_digest(e, &d) || !holds_tree(st, repo, &d, 0))
+			return false;
+	}
+	return true;
+}
+
+static bool has_file(struct store *st, const char *repo, const char *name)
+{
+	char path[PATH_MAX];
+	struct err ignored = ERR_INIT;
+
+	return repo_path(st, repo, name, path, sizeof(path), &ignored) == 0 &&
+	       access(path, F_OK) == 0;
+}
+
+/*
+ * Publish what is ready in @repo. Caller holds its lock. A live
+ * repository takes its pending index.json once complete; a directory
+ * being copied in becomes a repository once its index.json is.
+ */
+static int settle(struct store *st, struct repo *r, struct err *err)
+{
+	char path[PATH_MAX];
+	struct pending *p;
+	json_t *j = NULL;
+	char *text = NULL;
+	size_t len;
+	int ret = 0;
+
+	pthread_mutex_lock(&st->lock);
+	p = hmap_get(st->pending, r->name);
+	pthread_mutex_unlock(&st->lock);
+	if (has_file(st, r->name, "oci-layout")) {
+		if (!p)
+			return 0;
+		j = parse_index(p->buf, p->len, err);
+		if (!j || !index_complete(st, r->name, j))
+			goto out;
+		if (repo_path(st, r->name, "index.json", path, sizeof(path),
+		              err) < 0 ||
+		    fs_write_atomic(st->tmpdir, path, p->buf, p->len, err) < 0) {
+			ret = -1;
+			goto out;
+		}
+		pthread_mutex_lock(&st->lock);
+		hmap_del(st->pending, r->name);
+		pthread_mutex_unlock(&st->lock);
+		free(p->buf);
+		free(p);
+		ret = repo_load(st, r, err);
+		goto out;
+	}
+	if (repo_path(st, r->name, "index.json", path, sizeof(path), err) <
+	            0 ||
+	    fs_read_file(path, FS_TEXT_MAX, &text, &len, err) < 0) {
+		*err = ERR_INIT; /* no index.json yet: nothing to settle */
+		goto out;
+	}
+	j = parse_index(text, len, err);
+	if (!j || !index_complete(st, r->name, j)) {
+		*err = ERR_INIT;
+		goto out;
+	}
+	if (repo_path(st, r->name, "oci-layout", path, sizeof(path), err) <
+	            0 ||
+	    fs_write_atomic(st->tmpdir, path, "{\"imageLayoutVersion\":\"1.0.0\"}",
+	                    30, err) < 0) {
+		ret = -1;
+		goto out;
+	}
+	ret = repo_load(st, r, err);
+out:
+	json_decref(j);
+	free(text);
+	return ret;
+}
+
+/* Commit index.json bytes (caller holds the repository's lock). */
+static int commit_index(struct fs_writer *w, struct repo *r, struct err *err)
+{
+	struct store *st = w->st;
+	char path[PATH_MAX];
+	struct pending *p, *old;
+	json_t *j = parse_index(w->buf ? w->buf : "", w->len, err);
+
+	if (!j)
+		return -1;
+	json_decref(j);
+	if (!has_file(st, w->repo, "oci-layout")) {
+		/* Being copied in: invisible until settle() says so. */
+		if (repo_path(st, w->repo, "index.json", path, sizeof(path),
+		              err) < 0 ||
+		    fs_write_atomic(st->tmpdir, path, w->buf, w->len, err) < 0)
+			return -1;
+		return settle(st, r, err);
+	}
+	/* Live: the new index.json waits for what it names. */
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return err_set(err, ERR_NOMEM, "out of memory");
+	p->buf = w->buf;
+	p->len = w->len;
+	w->buf = NULL;
+	pthread_mutex_lock(&st->lock);
+	old = hmap_get(st->pending, w->repo);
+	if (hmap_put(st->pending, w->repo, p) < 0) {
+		pthread_mutex_unlock(&st->lock);
+		free(p->buf);
+		free(p);
+		return err_set(err, ERR_NOMEM, "out of memory");
+	}
+	pthread_mutex_unlock(&st->lock);
+	if (old) {
+		free(old->buf);
+		free(old);
+	}
+	return settle(st, r, err);
+}
+
+static int do_commit(struct fs_writer *w, struct err *err)
+{
+	struct repo *r;
+	int ret;
+
+	if (w->kind == W_BLOB) {
+		if (store_upload_commit(w->up, &w->digest, err) < 0)
+			return -1;
+		w->up = NULL; /* released by the commit */
+	} else if (w->kind == W_LAYOUT) {
+		json_t *j = json_loadb(w->buf ? w->buf : "", w->len, 0, NULL);
+		bool ok = json_is_string(json_object_get(j, "imageLayoutVersion"));
+
+		json_decref(j);
+		if (!ok)
+			return err_set(err, ERR_INVALID,
+			               "oci-layout must name imageLayoutVersion");
+		/* dray writes its own when the layout is complete. */
+	}
+	r = repo_ref(w->st, w->repo, err);
+	if (!r)
+		return -1;
+	pthread_mutex_lock(&r->lock);
+	ret = w->kind == W_INDEX ? commit_index(w, r, err)
+	                         : settle(w->st, r, err);
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+int store_fs_commit(struct fs_writer *w, struct err *err)
+{
+	if (!w->done) {
+		w->done = true;
+		w->result = do_commit(w, &w->first);
+	}
+	if (w->result < 0)
+		*err = w->first;
+	return w->result;
+}
+
+void store_fs_writer_free(struct fs_writer *w)
+{
+	if (!w)
+		return;
+	if (w->up)
+		store_upload_cancel(w->up);
+	free(w->buf);
+	free(w);
+}
+
+int store_fs_mkdir(struct store *st, const char *rel, struct err *err)
+{
+	char path[PATH_MAX], name[REF_NAME_MAX + 1];
+	const char *b = strstr(rel, "/blobs");
+	size_t n = b ? (size_t)(b - rel) : strlen(rel);
+
+	/* <repo>, <repo>/blobs or <repo>/blobs/<alg>. */
+	if (n > REF_NAME_MAX)
+		return err_set(err, ERR_INVALID, "name too long");
+	memcpy(name, rel, n);
+	name[n] = '\0';
+	if (ref_name_check(name, err) < 0)
+		return -1;
+	if (b && strcmp(b, "/blobs") && strcmp(b, "/blobs/sha256") &&
+	    strcmp(b, "/blobs/sha512"))
+		return err_set(err, ERR_DENIED, "not a layout directory");
+	if (view_path(st, rel, path, sizeof(path), err) < 0)
+		return -1;
+	if (mkdir(path, 0755) < 0)
+		return err_set_errno(err, errno, "cannot create");
+	return 0;
+}
+
+int store_fs_unlink(struct store *st, const char *rel, struct err *err)
+{
+	struct fs_writer w = {0};
+	char dstr[DIGEST_STR_MAX];
+	struct manifest_desc desc;
+
+	if (classify(rel, &w, err) < 0)
+		return -1;
+	if (w.kind != W_BLOB)
+		return err_set(err, ERR_DENIED,
+		               "delete tags over HTTP or edit index.json");
+	digest_format(&w.digest, dstr);
+	/* A manifest index.json lists: the manifest and its tags go. */
+	if (store_manifest_get(st, w.repo, dstr, &desc, NULL, err) == 0 &&
+	    store_manifest_delete(st, w.repo, dstr, err) == 0)
+		return 0;
+	*err = ERR_INIT;
+	return store_blob_delete(st, w.repo, &w.digest, err);
 }

@@ -142,7 +142,9 @@ struct store *store_open_with(const char *root, const struct store_opts *opts,
 	st->uploads = hmap_new();
 	st->msums = hmap_new();
 	st->pulls = hmap_new();
-	if (!st->repos || !st->uploads || !st->msums || !st->pulls) {
+	st->pending = hmap_new();
+	if (!st->repos || !st->uploads || !st->msums || !st->pulls ||
+	    !st->pending) {
 		err_set(err, ERR_NOMEM, "cannot allocate store");
 		goto fail;
 	}
@@ -208,6 +210,17 @@ static int free_msum(const char *key, void *val, void *arg)
 	return 0;
 }
 
+static int free_pending(const char *key, void *val, void *arg)
+{
+	struct pending *p = val;
+
+	(void)key;
+	(void)arg;
+	free(p->buf);
+	free(p);
+	return 0;
+}
+
 static int drop_upload(const char *key, void *val, void *arg)
 {
 	(void)key;
@@ -241,6 +254,10 @@ void store_close(struct store *st)
 		if (pull_flush(st, &ignored) < 0)
 			log_warn("pull times not saved: %s", ignored.msg);
 		hmap_free(st->pulls);
+	}
+	if (st->pending) {
+		hmap_each(st->pending, free_pending, NULL);
+		hmap_free(st->pending);
 	}
 	idx_close(st);
 	pthread_mutex_destroy(&st->lock);
@@ -322,6 +339,7 @@ int repo_load(struct store *st, struct repo *r, struct err *err)
 {
 	char path[PATH_MAX];
 	struct stat sb;
+	char lpath[PATH_MAX];
 	json_error_t jerr;
 	json_t *idx = NULL;
 	char *buf = NULL;
@@ -340,6 +358,15 @@ int repo_load(struct store *st, struct repo *r, struct err *err)
 	    sb.st_mtim.tv_nsec == r->mtime.tv_nsec)
 		return 0;
 	repo_forget(r);
+	/*
+	 * oci-layout makes a directory a repository: a layout being copied
+	 * in through the mount gets it last, once it is complete.
+	 */
+	if (repo_path(st, r->name, "oci-layout", lpath, sizeof(lpath), err) <
+	            0 ||
+	    access(lpath, F_OK) < 0)
+		return err_set(err, ERR_NOT_FOUND, "repository '%s' unknown",
+		               r->name);
 	if (fs_read_file(path, 64u << 20, &buf, &len, err) < 0)
 		goto out;
 	idx = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);

@@ -327,4 +327,46 @@ MUST_CHECK int store_fs_open(struct store *st, const char *rel, int *fd,
 /* True if @rel is a blob of a layout: content that never changes. */
 bool store_fs_is_blob(const char *rel);
 
+/*
+ * Writing through the mount. Only the files of a layout can be written:
+ * <repo>/blobs/<alg>/<hex>, <repo>/index.json and <repo>/oci-layout. Each
+ * is written to a private staging copy and judged at commit (close):
+ *   - a blob must hash to its name (ERR_INVALID otherwise, nothing
+ *     stored); it then enters the repository like an HTTP upload;
+ *   - index.json must be an image index naming valid digests; in a live
+ *     repository it replaces the old one atomically once everything it
+ *     names is present (until then it waits, and the old one stays);
+ *   - oci-layout must be the layout marker.
+ * A directory becomes a repository (visible over HTTP) when its
+ * index.json names only content that is present and verified: dray then
+ * writes its oci-layout, so a copy stopped half way is never served.
+ */
+struct fs_writer;
+
+/* Start writing @rel. ERR_DENIED (not a layout file), ERR_INVALID. */
+MUST_CHECK struct fs_writer *store_fs_create(struct store *st,
+                                             const char *rel,
+                                             struct err *err);
+/* Write @len bytes at @off. ERR_IO, ERR_TOO_LARGE. */
+MUST_CHECK int store_fs_write(struct fs_writer *w, const void *buf,
+                              size_t len, uint64_t off, struct err *err);
+/* Bytes written so far (the staged file's size). */
+uint64_t store_fs_written(const struct fs_writer *w);
+/* Judge and commit (see above); later calls return the first result. */
+MUST_CHECK int store_fs_commit(struct fs_writer *w, struct err *err);
+/* Release @w; what was not committed is dropped. Accepts NULL. */
+void store_fs_writer_free(struct fs_writer *w);
+
+/* mkdir @rel: a repository path or a layout's blobs directory. */
+MUST_CHECK int store_fs_mkdir(struct store *st, const char *rel,
+                              struct err *err);
+
+/*
+ * Remove @rel: a manifest blob named by index.json deletes the manifest
+ * and its tags; another blob goes unless a manifest needs it
+ * (ERR_EXISTS). ERR_DENIED for anything else.
+ */
+MUST_CHECK int store_fs_unlink(struct store *st, const char *rel,
+                               struct err *err);
+
 #endif

@@ -34,6 +34,7 @@ struct store {
 	struct hmap *msums;     /* digest string -> struct msum */
 	struct kv *kv;          /* the RocksDB index (idx.c) */
 	struct hmap *pulls;     /* "repo@digest" -> uint64_t ms, unflushed */
+	struct hmap *pending;   /* repo -> struct pending (fsview.c) */
 	uint64_t root_mtime_ns; /* the root's mtime at the last reconcile */
 };
 
@@ -52,6 +53,12 @@ struct repo {
 	bool stale;           /* index disagrees (no_reconcile stores only) */
 	struct strvec tags;   /* sorted tags from the index, when cached */
 	bool tags_cached;     /* tags is current; cleared by idx_sync_repo */
+};
+
+/* An index.json written through the mount, waiting for its content. */
+struct pending {
+	char *buf;  /* the bytes as written */
+	size_t len; /* their length */
 };
 
 /* What a reconcile did. */
@@ -134,6 +141,11 @@ int idx_referrers(struct store *st, const char *repo,
 
 /* blob.c */
 int blob_renew(const char *path, struct err *err);
+int blob_place(struct store *st, const char *repo, const char *src,
+               const struct digest *d, bool src_is_private, struct err *err);
+void upload_no_layout(struct upload *u);
+int upload_write_at(struct upload *u, const void *buf, size_t len,
+                    uint64_t off, struct err *err);
 int blob_store(struct store *st, const char *repo, const char *src,
                const struct digest *d, bool src_is_private, struct err *err);
 

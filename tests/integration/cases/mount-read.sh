@@ -2,9 +2,9 @@
 # mount-read.sh - the storage tree mounted with FUSE by the daemon itself:
 # it shows exactly the layouts (nothing of .dray), agrees byte for byte
 # with HTTP and with the files on disk, shows HTTP pushes and deletes at
-# once, refuses writes (read-only for now), keeps a reader's open blob
-# readable across a delete, unmounts on SIGTERM, and clears the stale
-# mount a SIGKILL leaves.
+# once, refuses writes of anything that is not a layout file, keeps a
+# reader's open blob readable across a delete, unmounts on SIGTERM, and
+# clears the stale mount a SIGKILL leaves.
 . "$(dirname "$0")/../lib.sh"
 require_dray
 if [ ! -c /dev/fuse ]; then
@@ -69,7 +69,7 @@ assert_eq "other team" "$(ls "$MNT" | tr '\n' ' ' | sed 's/ $//')" "new reposito
 assert_true "a shared blob shows 3 links" \
 	test "$(stat -c %h "$MNT/other/blobs/sha256/${M2#sha256:}")" -ge 3
 
-# --- read-only
+# --- only layout files can be written
 assert_true "touch must fail" bash -c "! touch '$MNT/x' 2>/dev/null"
 assert_true "cp must fail" bash -c "! cp '$WORK/tmp/img/oci-layout' '$MNT/team/app/x' 2>/dev/null"
 assert_true "rm must fail" bash -c "! rm -f '$MNT/team/app/index.json' 2>/dev/null"
