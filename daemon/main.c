@@ -435,8 +435,8 @@ static int cmd_serve(int argc, char **argv)
 	ret = 0;
 out:
 	sched_stop(sched);
-	rfs_stop(fs);
 	http_stop(srv);
+	rfs_stop(fs); /* after HTTP: no request can reach its hook now */
 	store_close(st);
 	if (ret == 0)
 		log_info("stopped");

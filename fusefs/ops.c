@@ -32,6 +32,12 @@
 #include "index/store.h"
 
 #define BLOB_TTL 3600.0
+/*
+ * index.json and directories change: HTTP changes reach the kernel as
+ * invalidations at once (notifier()); this bounds how long an edit made
+ * on the disk behind dray's back can stay unseen.
+ */
+#define META_TTL 10.0
 
 struct node {
 	uint64_t ino;     /* node id the kernel knows */
@@ -53,6 +59,12 @@ struct rfs {
 	struct node *root;         /* ino 1 */
 	struct hmap *writing;      /* path -> struct open_file being written;
 	                              protected by lock */
+	pthread_t notifier;        /* sends the kernel invalidations */
+	bool notifying;            /* notifier started */
+	pthread_mutex_t qlock;     /* protects queue and qstop */
+	pthread_cond_t qcond;      /* queue grew or qstop set */
+	struct strvec queue;       /* paths the store changed */
+	bool qstop;                /* the notifier should end */
 };
 
 /* An open file: a layout file to read, or a private copy being written. */
@@ -195,7 +207,7 @@ static int view_stat(struct rfs *fs, const char *path, struct stat *sb,
 
 static double ttl_for(const char *path)
 {
-	return store_fs_is_blob(path) ? BLOB_TTL : 0.0;
+	return store_fs_is_blob(path) ? BLOB_TTL : META_TTL;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -659,6 +671,77 @@ static const struct fuse_lowlevel_ops ops = {
 	.unlink = op_unlink,
 };
 
+/* The store's change hook: only queue (it may run under store locks). */
+static void on_change(void *arg, const char *rel)
+{
+	struct rfs *fs = arg;
+
+	pthread_mutex_lock(&fs->qlock);
+	if (strvec_push(&fs->queue, rel) == 0)
+		pthread_cond_signal(&fs->qcond);
+	pthread_mutex_unlock(&fs->qlock);
+}
+
+static void invalidate(struct rfs *fs, const char *rel)
+{
+	const char *slash = strrchr(rel, '/');
+	char parent[PATH_MAX];
+	struct node *p, *n;
+	uint64_t pino = 0, ino = 0;
+
+	snprintf(parent, sizeof(parent), "%.*s",
+	         slash ? (int)(slash - rel) : 0, rel);
+	pthread_mutex_lock(&fs->lock);
+	p = *parent ? hmap_get(fs->by_path, parent) : fs->root;
+	n = hmap_get(fs->by_path, rel);
+	if (p)
+		pino = p->ino;
+	if (n)
+		ino = n->ino;
+	pthread_mutex_unlock(&fs->lock);
+	/*
+	 * Unknown to the kernel: nothing cached to drop (errors ignored).
+	 * A blob only ever goes away: dropping its name is enough, and
+	 * keeping its inode's attributes lets a reader that has it open
+	 * finish (a refreshed getattr would find no file).
+	 */
+	if (ino && !store_fs_is_blob(rel))
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
+	if (pino) {
+		const char *name = slash ? slash + 1 : rel;
+
+		fuse_lowlevel_notify_inval_entry(fs->se, pino, name,
+		                                 strlen(name));
+	}
+}
+
+/*
+ * Invalidations go from this thread, never from a FUSE handler: the
+ * kernel may wait on the handler's own request, which would deadlock.
+ */
+static void *notifier(void *arg)
+{
+	struct rfs *fs = arg;
+
+	for (;;) {
+		struct strvec work;
+
+		pthread_mutex_lock(&fs->qlock);
+		while (!fs->queue.n && !fs->qstop)
+			pthread_cond_wait(&fs->qcond, &fs->qlock);
+		if (fs->qstop) {
+			pthread_mutex_unlock(&fs->qlock);
+			return NULL;
+		}
+		work = fs->queue;
+		fs->queue = (struct strvec){0};
+		pthread_mutex_unlock(&fs->qlock);
+		for (size_t i = 0; i < work.n; i++)
+			invalidate(fs, work.v[i]);
+		strvec_release(&work);
+	}
+}
+
 static void *loop(void *arg)
 {
 	struct rfs *fs = arg;
@@ -693,6 +776,9 @@ static void rfs_free(struct rfs *fs)
 	hmap_free(fs->writing);
 	free(fs->root);
 	pthread_mutex_destroy(&fs->lock);
+	strvec_release(&fs->queue);
+	pthread_cond_destroy(&fs->qcond);
+	pthread_mutex_destroy(&fs->qlock);
 	free(fs->mountpoint);
 	free(fs);
 }
@@ -726,6 +812,8 @@ struct rfs *rfs_start(struct store *st, const struct rfs_opts *opts,
 		return NULL;
 	}
 	pthread_mutex_init(&fs->lock, NULL);
+	pthread_mutex_init(&fs->qlock, NULL);
+	pthread_cond_init(&fs->qcond, NULL);
 	fs->st = st;
 	fs->opts = *opts;
 	fs->next_ino = FUSE_ROOT_ID + 1;
@@ -772,6 +860,13 @@ struct rfs *rfs_start(struct store *st, const struct rfs_opts *opts,
 		goto fail;
 	}
 	fs->running = true;
+	if (pthread_create(&fs->notifier, NULL, notifier, fs) == 0) {
+		fs->notifying = true;
+		store_set_watch(st, on_change, fs);
+	} else {
+		log_warn("no cache invalidation thread: HTTP changes show "
+		         "in the mount after %.0f s", META_TTL);
+	}
 	return fs;
 fail:
 	if (fs->se)
@@ -784,6 +879,14 @@ void rfs_stop(struct rfs *fs)
 {
 	if (!fs)
 		return;
+	store_set_watch(fs->st, NULL, NULL);
+	if (fs->notifying) {
+		pthread_mutex_lock(&fs->qlock);
+		fs->qstop = true;
+		pthread_cond_signal(&fs->qcond);
+		pthread_mutex_unlock(&fs->qlock);
+		pthread_join(fs->notifier, NULL);
+	}
 	fuse_session_exit(fs->se);
 	/* Unmounting ends the loop's pending reads of /dev/fuse. */
 	fuse_session_unmount(fs->se);

@@ -151,6 +151,7 @@ int store_blob_delete(struct store *st, const char *repo,
 		err_set_errno(err, errno, "cannot delete blob");
 		goto out;
 	}
+	store_blob_changed(st, repo, d);
 	if (fs_fsync_parent(path, err) < 0 ||
 	    idx_blob_removed(st, repo, d, err) < 0)
 		goto out;

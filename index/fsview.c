@@ -330,6 +330,7 @@ static int settle(struct store *st, struct repo *r, struct err *err)
 			ret = -1;
 			goto out;
 		}
+		store_changed(st, r->name, "index.json");
 		pthread_mutex_lock(&st->lock);
 		hmap_del(st->pending, r->name);
 		pthread_mutex_unlock(&st->lock);
@@ -380,6 +381,7 @@ static int commit_index(struct fs_writer *w, struct repo *r, struct err *err)
 		              err) < 0 ||
 		    fs_write_atomic(st->tmpdir, path, w->buf, w->len, err) < 0)
 			return -1;
+		store_changed(st, w->repo, "index.json");
 		return settle(st, r, err);
 	}
 	/* Live: the new index.json waits for what it names. */

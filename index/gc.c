@@ -155,6 +155,7 @@ static int sweep_one(const struct blob_file *bf, void *arg)
 	if (unlink(bf->path) < 0 && errno != ENOENT)
 		return err_set_errno(c->err, errno, "cannot remove '%s'",
 		                     bf->path);
+	store_blob_changed(c->st, c->r->name, &bf->digest);
 	return idx_blob_removed(c->st, c->r->name, &bf->digest, c->err);
 }
 

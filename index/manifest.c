@@ -684,6 +684,7 @@ int store_manifest_delete(struct store *st, const char *repo,
 	if (!is_child(st, repo, json_object_get(r->index, "manifests"), &d) &&
 	    blob_path(st, repo, &d, path, sizeof(path), err) == 0 &&
 	    unlink(path) == 0) {
+		store_blob_changed(st, repo, &d);
 		if (fs_fsync_parent(path, err) < 0 ||
 		    idx_blob_removed(st, repo, &d, err) < 0)
 			ret = -1;

@@ -422,6 +422,7 @@ int repo_save(struct store *st, struct repo *r, json_t *index,
 	}
 	if (fs_write_atomic(st->tmpdir, path, text, strlen(text), err) < 0)
 		goto out;
+	store_changed(st, r->name, "index.json");
 	repo_forget(r);
 	r->index = index;
 	index = NULL;
@@ -631,6 +632,36 @@ static int walk(struct store *st, const char *prefix, int depth,
 	}
 	closedir(d);
 	return ret;
+}
+
+void store_set_watch(struct store *st, void (*fn)(void *arg, const char *rel),
+                     void *arg)
+{
+	if (fn)
+		st->watch_arg = arg;
+	__atomic_store_n(&st->watch, fn, __ATOMIC_RELEASE);
+}
+
+void store_changed(struct store *st, const char *repo, const char *sub)
+{
+	char rel[PATH_MAX];
+
+	void (*fn)(void *, const char *) =
+		__atomic_load_n(&st->watch, __ATOMIC_ACQUIRE);
+
+	if (fn && snprintf(rel, sizeof(rel), "%s/%s", repo, sub) <
+	                  (int)sizeof(rel))
+		fn(st->watch_arg, rel);
+}
+
+void store_blob_changed(struct store *st, const char *repo,
+                        const struct digest *d)
+{
+	char sub[DIGEST_STR_MAX + 8];
+
+	snprintf(sub, sizeof(sub), "blobs/%s/%s", digest_alg_name(d->alg),
+	         d->hex);
+	store_changed(st, repo, sub);
 }
 
 int repo_each_blob(struct store *st, const char *repo,

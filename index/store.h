@@ -324,6 +324,16 @@ MUST_CHECK int store_fs_list(struct store *st, const char *rel,
 MUST_CHECK int store_fs_open(struct store *st, const char *rel, int *fd,
                              struct err *err);
 
+/*
+ * Have @fn called with the view path of each file the store changes or
+ * removes (index.json rewritten, a blob deleted), so the mount can drop
+ * what the kernel cached of it. @fn runs on the thread that made the
+ * change, possibly under store locks: it must only queue the work. Set it
+ * before serving; NULL stops the calls.
+ */
+void store_set_watch(struct store *st, void (*fn)(void *arg, const char *rel),
+                     void *arg);
+
 /* True if @rel is a blob of a layout: content that never changes. */
 bool store_fs_is_blob(const char *rel);
 

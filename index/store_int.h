@@ -35,6 +35,8 @@ struct store {
 	struct kv *kv;          /* the RocksDB index (idx.c) */
 	struct hmap *pulls;     /* "repo@digest" -> uint64_t ms, unflushed */
 	struct hmap *pending;   /* repo -> struct pending (fsview.c) */
+	void (*watch)(void *arg, const char *rel); /* change hook, or NULL */
+	void *watch_arg;        /* its argument */
 	uint64_t root_mtime_ns; /* the root's mtime at the last reconcile */
 };
 
@@ -96,6 +98,11 @@ int repo_blob_dir(struct store *st, const char *repo, enum digest_alg alg,
                   struct err *err);
 
 int store_walk(struct store *st, struct strvec *out, struct err *err);
+/* Tell the watcher that <repo>/<sub> changed or went away. */
+void store_changed(struct store *st, const char *repo, const char *sub);
+/* The same for blob @d of @repo. */
+void store_blob_changed(struct store *st, const char *repo,
+                        const struct digest *d);
 
 /* One blob file of a repository, for repo_each_blob(). */
 struct blob_file {
