@@ -652,6 +652,41 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, 0);
 }
 
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+                      fuse_ino_t newparent, const char *newname,
+                      unsigned int flags)
+{
+	struct rfs *fs = fuse_req_userdata(req);
+	struct node *p = node_get(fs, parent), *q = node_get(fs, newparent);
+	char from[PATH_MAX], to[PATH_MAX];
+	struct err err = ERR_INIT;
+
+	if (fs->opts.read_only) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (flags) { /* RENAME_NOREPLACE, RENAME_EXCHANGE */
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (!p || !q ||
+	    snprintf(from, sizeof(from), "%s%s%s", p->path,
+	             *p->path ? "/" : "", name) >= (int)sizeof(from) ||
+	    snprintf(to, sizeof(to), "%s%s%s", q->path, *q->path ? "/" : "",
+	             newname) >= (int)sizeof(to)) {
+		fuse_reply_err(req, p && q ? ENAMETOOLONG : ESTALE);
+		return;
+	}
+	/* The rename is the verification point for a temporary. */
+	if (store_fs_rename(fs->st, from, to, &err) < 0) {
+		log_warn("mv %s %s: refused: %s", from, to, err.msg);
+		fuse_reply_err(req, err.code == ERR_INVALID ? EBADMSG
+		                                            : errno_for(&err));
+		return;
+	}
+	fuse_reply_err(req, 0);
+}
+
 static const struct fuse_lowlevel_ops ops = {
 	.lookup = op_lookup,
 	.forget = op_forget,
@@ -669,6 +704,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.release = op_release,
 	.mkdir = op_mkdir,
 	.unlink = op_unlink,
+	.rename = op_rename,
 };
 
 /* The store's change hook: only queue (it may run under store locks). */

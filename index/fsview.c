@@ -3,16 +3,27 @@
  * fsview.c - the storage tree as the mount shows it: the layouts, and
  * nothing of dray's own state. fusefs/ reads through these functions only.
  */
+#define _GNU_SOURCE /* mkostemp */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "daemon/fsutil.h"
 #include "daemon/ref.h"
 #include "index/store_int.h"
+
+/*
+ * A file under another name in a layout directory: an editor's or a
+ * tool's temporary, kept in .dray/tmp and shown in the mount until it is
+ * renamed onto a layout file (and judged then) or removed.
+ */
+struct temp {
+	char path[PATH_MAX]; /* the staging file */
+};
 
 /* Is @rel a path inside the view? Fills the absolute path into @out. */
 static int view_path(const struct store *st, const char *rel, char *out,
@@ -39,17 +50,53 @@ static int view_path(const struct store *st, const char *rel, char *out,
 	return 0;
 }
 
+/* The staging file of temporary @rel into @out, if it is one. */
+static bool temp_path(struct store *st, const char *rel, char *out)
+{
+	struct temp *t;
+
+	pthread_mutex_lock(&st->lock);
+	t = hmap_get(st->temps, rel);
+	if (t)
+		memcpy(out, t->path, sizeof(t->path));
+	pthread_mutex_unlock(&st->lock);
+	return t != NULL;
+}
+
 int store_fs_stat(struct store *st, const char *rel, struct stat *sb,
                   struct err *err)
 {
 	char path[PATH_MAX];
 
+	if (temp_path(st, rel, path)) {
+		if (stat(path, sb) < 0)
+			return err_set_errno(err, errno, "cannot stat");
+		return 0;
+	}
 	if (view_path(st, rel, path, sizeof(path), err) < 0)
 		return -1;
 	if (lstat(path, sb) < 0)
 		return err_set_errno(err, errno, "cannot stat");
 	if (!S_ISREG(sb->st_mode) && !S_ISDIR(sb->st_mode))
 		return err_set(err, ERR_NOT_FOUND, "not in the view");
+	return 0;
+}
+
+struct list_ctx {
+	const char *dir;     /* the directory listed */
+	struct strvec *out;  /* its names */
+};
+
+/* Add temporary @key to the listing if it is in c->dir. */
+static int list_temp(const char *key, void *val, void *arg)
+{
+	struct list_ctx *c = arg;
+	const char *slash = strrchr(key, '/');
+	size_t n = strlen(c->dir);
+
+	(void)val;
+	if (slash && (size_t)(slash - key) == n && !strncmp(key, c->dir, n))
+		return strvec_push(c->out, slash + 1) < 0;
 	return 0;
 }
 
@@ -77,6 +124,14 @@ int store_fs_list(struct store *st, const char *rel, struct strvec *out,
 		}
 	}
 	closedir(d);
+	if (ret == 0) {
+		struct list_ctx c = {rel, out};
+
+		pthread_mutex_lock(&st->lock);
+		ret = hmap_each(st->temps, list_temp, &c) ? err_set(
+			err, ERR_NOMEM, "cannot list") : 0;
+		pthread_mutex_unlock(&st->lock);
+	}
 	return ret;
 }
 
@@ -87,7 +142,8 @@ int store_fs_open(struct store *st, const char *rel, int *fd,
 	struct stat sb;
 	int f;
 
-	if (view_path(st, rel, path, sizeof(path), err) < 0)
+	if (!temp_path(st, rel, path) &&
+	    view_path(st, rel, path, sizeof(path), err) < 0)
 		return -1;
 	f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (f < 0)
@@ -107,7 +163,8 @@ bool store_fs_is_blob(const char *rel)
 
 /* ------------------------------------------------------------ writing */
 
-enum wkind { W_BLOB, W_INDEX, W_LAYOUT };
+enum wkind { W_BLOB, W_INDEX, W_LAYOUT, W_TEMP };
+
 
 struct fs_writer {
 	struct store *st;            /* the store */
@@ -118,12 +175,23 @@ struct fs_writer {
 	char *buf;                   /* W_INDEX, W_LAYOUT: the bytes */
 	size_t len, cap;             /* their length and allocation */
 	uint64_t size;               /* bytes written (the file's size) */
-	bool done;                   /* committed (or failed): result set */
-	int result;                  /* store_fs_commit()'s first result */
-	struct err first;            /* its error */
+	char rel[PATH_MAX];          /* W_TEMP: its name in the view */
+	int fd;                      /* W_TEMP: its staging file */
+	bool done;                   /* committed: no more writes */
 };
 
 #define FS_TEXT_MAX (64u << 20) /* index.json, oci-layout */
+
+/* Is the name after @slash, in blobs directory @b, a digest? */
+static bool blob_name(const char *b, const char *slash, struct fs_writer *w)
+{
+	struct err ignored = ERR_INIT;
+	char dstr[DIGEST_STR_MAX + 8];
+
+	return snprintf(dstr, sizeof(dstr), "%.*s:%s", (int)(slash - (b + 7)),
+	                b + 7, slash + 1) < (int)sizeof(dstr) &&
+	       digest_parse(&w->digest, dstr, strlen(dstr), &ignored) == 0;
+}
 
 /* Split @rel into repository and kind. */
 static int classify(const char *rel, struct fs_writer *w, struct err *err)
@@ -135,16 +203,8 @@ static int classify(const char *rel, struct fs_writer *w, struct err *err)
 		return err_set(err, ERR_DENIED,
 		               "only layout files can be written here");
 	b = strstr(rel, "/blobs/");
-	if (b && strchr(b + 7, '/') == slash) {
-		char dstr[DIGEST_STR_MAX + 8];
-
+	if (b && strchr(b + 7, '/') == slash && blob_name(b, slash, w)) {
 		n = (size_t)(b - rel);
-		if (snprintf(dstr, sizeof(dstr), "%.*s:%s",
-		             (int)(slash - (b + 7)), b + 7, slash + 1) >=
-		            (int)sizeof(dstr) ||
-		    digest_parse(&w->digest, dstr, strlen(dstr), err) < 0)
-			return err_set(err, ERR_INVALID,
-			               "a blob's name must be its digest");
 		w->kind = W_BLOB;
 	} else if (!strcmp(slash + 1, "index.json")) {
 		n = (size_t)(slash - rel);
@@ -153,8 +213,11 @@ static int classify(const char *rel, struct fs_writer *w, struct err *err)
 		n = (size_t)(slash - rel);
 		w->kind = W_LAYOUT;
 	} else {
-		return err_set(err, ERR_DENIED,
-		               "only layout files can be written here");
+		/* Anything else in a repository's directory is a temporary. */
+		n = (size_t)(slash - rel);
+		if (b && b < slash)
+			n = (size_t)(b - rel);
+		w->kind = W_TEMP;
 	}
 	if (n > REF_NAME_MAX)
 		return err_set(err, ERR_INVALID, "repository name too long");
@@ -176,6 +239,40 @@ struct fs_writer *store_fs_create(struct store *st, const char *rel,
 	w->st = st;
 	if (classify(rel, w, err) < 0)
 		goto fail;
+	w->fd = -1;
+	if (w->kind == W_TEMP) {
+		struct temp *t = calloc(1, sizeof(*t));
+		struct temp *old;
+
+		snprintf(w->rel, sizeof(w->rel), "%s", rel);
+		if (!t || snprintf(t->path, sizeof(t->path), "%s/mount.XXXXXX",
+		                   st->tmpdir) >= (int)sizeof(t->path)) {
+			free(t);
+			err_set(err, ERR_NOMEM, "out of memory");
+			goto fail;
+		}
+		w->fd = mkostemp(t->path, O_CLOEXEC);
+		if (w->fd < 0) {
+			err_set_errno(err, errno, "cannot stage '%s'", rel);
+			free(t);
+			goto fail;
+		}
+		pthread_mutex_lock(&st->lock);
+		old = hmap_get(st->temps, rel);
+		if (hmap_put(st->temps, rel, t) < 0) {
+			pthread_mutex_unlock(&st->lock);
+			unlink(t->path);
+			free(t);
+			err_set(err, ERR_NOMEM, "out of memory");
+			goto fail;
+		}
+		pthread_mutex_unlock(&st->lock);
+		if (old) {
+			unlink(old->path);
+			free(old);
+		}
+		return w;
+	}
 	if (w->kind == W_BLOB) {
 		if (store_upload_start(st, w->repo, id, err) < 0)
 			goto fail;
@@ -195,7 +292,19 @@ int store_fs_write(struct fs_writer *w, const void *buf, size_t len,
 {
 	if (w->done)
 		return err_set(err, ERR_INVALID, "file already closed");
-	if (w->kind == W_BLOB) {
+	if (w->kind == W_TEMP) {
+		size_t done = 0;
+
+		while (done < len) {
+			ssize_t n = pwrite(w->fd, (const char *)buf + done,
+			                   len - done, (off_t)(off + done));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return err_set_errno(err, errno, "cannot write");
+			done += (size_t)n;
+		}
+	} else if (w->kind == W_BLOB) {
 		if (upload_write_at(w->up, buf, len, off, err) < 0)
 			return -1;
 	} else {
@@ -412,6 +521,8 @@ static int do_commit(struct fs_writer *w, struct err *err)
 	struct repo *r;
 	int ret;
 
+	if (w->kind == W_TEMP)
+		return 0; /* judged when renamed onto a layout file */
 	if (w->kind == W_BLOB) {
 		if (store_upload_commit(w->up, &w->digest, err) < 0)
 			return -1;
@@ -436,15 +547,19 @@ static int do_commit(struct fs_writer *w, struct err *err)
 	return ret;
 }
 
+/*
+ * FLUSH comes at every close(), also of a dup()ed descriptor whose twin
+ * keeps writing (`cmd > file` in a shell): a refusal therefore leaves the
+ * copy open for more writes, and only a success is final.
+ */
 int store_fs_commit(struct fs_writer *w, struct err *err)
 {
-	if (!w->done) {
-		w->done = true;
-		w->result = do_commit(w, &w->first);
-	}
-	if (w->result < 0)
-		*err = w->first;
-	return w->result;
+	if (w->done)
+		return 0;
+	if (do_commit(w, err) < 0)
+		return -1;
+	w->done = w->kind != W_TEMP;
+	return 0;
 }
 
 void store_fs_writer_free(struct fs_writer *w)
@@ -453,6 +568,8 @@ void store_fs_writer_free(struct fs_writer *w)
 		return;
 	if (w->up)
 		store_upload_cancel(w->up);
+	if (w->fd >= 0)
+		close(w->fd);
 	free(w->buf);
 	free(w);
 }
@@ -480,9 +597,105 @@ int store_fs_mkdir(struct store *st, const char *rel, struct err *err)
 	return 0;
 }
 
+/* Take temporary @rel out of the table; the caller frees it. */
+static struct temp *temp_take(struct store *st, const char *rel)
+{
+	struct temp *t;
+
+	pthread_mutex_lock(&st->lock);
+	t = hmap_del(st->temps, rel);
+	pthread_mutex_unlock(&st->lock);
+	return t;
+}
+
+/* Feed the staging file @path into @w, a chunk at a time. */
+static int copy_into(const char *path, struct fs_writer *w, struct err *err)
+{
+	enum { CHUNK = 1 << 20 };
+	char *buf = malloc(CHUNK);
+	uint64_t off = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = -1;
+
+	if (!buf || fd < 0) {
+		err_set_errno(err, buf ? errno : ENOMEM, "cannot read '%s'",
+		              path);
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf, CHUNK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err_set_errno(err, errno, "cannot read '%s'", path);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (store_fs_write(w, buf, (size_t)n, off, err) < 0)
+			goto out;
+		off += (uint64_t)n;
+	}
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return ret;
+}
+
+int store_fs_rename(struct store *st, const char *from, const char *to,
+                    struct err *err)
+{
+	struct fs_writer *w = NULL;
+	struct temp *t;
+	int ret = -1;
+
+	t = temp_take(st, from);
+	if (!t)
+		return err_set(err, ERR_DENIED,
+		               "only a temporary file can be renamed");
+	/* The new name is written as if copied there, then judged. */
+	w = store_fs_create(st, to, err);
+	if (!w)
+		goto out;
+	if (w->kind == W_TEMP) {
+		struct temp *mine = temp_take(st, to);
+
+		/* A temporary renamed to another temporary name. */
+		pthread_mutex_lock(&st->lock);
+		if (hmap_put(st->temps, to, t) == 0)
+			t = NULL;
+		pthread_mutex_unlock(&st->lock);
+		if (mine) {
+			unlink(mine->path);
+			free(mine);
+		}
+		ret = t ? err_set(err, ERR_NOMEM, "out of memory") : 0;
+		goto out;
+	}
+	if (copy_into(t->path, w, err) < 0)
+		goto out;
+	ret = store_fs_commit(w, err);
+out:
+	store_fs_writer_free(w);
+	if (t) {
+		unlink(t->path);
+		free(t);
+	}
+	return ret;
+}
+
 int store_fs_unlink(struct store *st, const char *rel, struct err *err)
 {
 	struct fs_writer w = {0};
+	struct temp *t = temp_take(st, rel);
+
+	if (t) {
+		unlink(t->path);
+		free(t);
+		return 0;
+	}
 	char dstr[DIGEST_STR_MAX];
 	struct manifest_desc desc;
 

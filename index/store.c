@@ -143,8 +143,9 @@ struct store *store_open_with(const char *root, const struct store_opts *opts,
 	st->msums = hmap_new();
 	st->pulls = hmap_new();
 	st->pending = hmap_new();
+	st->temps = hmap_new();
 	if (!st->repos || !st->uploads || !st->msums || !st->pulls ||
-	    !st->pending) {
+	    !st->pending || !st->temps) {
 		err_set(err, ERR_NOMEM, "cannot allocate store");
 		goto fail;
 	}
@@ -210,6 +211,14 @@ static int free_msum(const char *key, void *val, void *arg)
 	return 0;
 }
 
+static int free_val(const char *key, void *val, void *arg)
+{
+	(void)key;
+	(void)arg;
+	free(val);
+	return 0;
+}
+
 static int free_pending(const char *key, void *val, void *arg)
 {
 	struct pending *p = val;
@@ -258,6 +267,11 @@ void store_close(struct store *st)
 	if (st->pending) {
 		hmap_each(st->pending, free_pending, NULL);
 		hmap_free(st->pending);
+	}
+	if (st->temps) {
+		/* Their staging files go with .dray/tmp at the next open. */
+		hmap_each(st->temps, free_val, NULL);
+		hmap_free(st->temps);
 	}
 	idx_close(st);
 	pthread_mutex_destroy(&st->lock);

@@ -338,9 +338,11 @@ void store_set_watch(struct store *st, void (*fn)(void *arg, const char *rel),
 bool store_fs_is_blob(const char *rel);
 
 /*
- * Writing through the mount. Only the files of a layout can be written:
- * <repo>/blobs/<alg>/<hex>, <repo>/index.json and <repo>/oci-layout. Each
- * is written to a private staging copy and judged at commit (close):
+ * Writing through the mount. The files of a layout,
+ * <repo>/blobs/<alg>/<hex>, <repo>/index.json and <repo>/oci-layout, are
+ * each written to a private staging copy and judged at commit (close);
+ * any other name in a repository's directory is a temporary, judged when
+ * renamed onto one of them (store_fs_rename):
  *   - a blob must hash to its name (ERR_INVALID otherwise, nothing
  *     stored); it then enters the repository like an HTTP upload;
  *   - index.json must be an image index naming valid digests; in a live
@@ -362,10 +364,22 @@ MUST_CHECK int store_fs_write(struct fs_writer *w, const void *buf,
                               size_t len, uint64_t off, struct err *err);
 /* Bytes written so far (the staged file's size). */
 uint64_t store_fs_written(const struct fs_writer *w);
-/* Judge and commit (see above); later calls return the first result. */
+/*
+ * Judge and commit (see above). After a success the file is final and
+ * later calls do nothing; after a refusal it stays open for more writes.
+ */
 MUST_CHECK int store_fs_commit(struct fs_writer *w, struct err *err);
 /* Release @w; what was not committed is dropped. Accepts NULL. */
 void store_fs_writer_free(struct fs_writer *w);
+
+/*
+ * Rename temporary @from (a file written under another name in a layout
+ * directory) to @to: onto a layout file it is judged as if copied there
+ * and closed (ERR_INVALID when refused; the temporary is gone either
+ * way). ERR_DENIED for any other rename.
+ */
+MUST_CHECK int store_fs_rename(struct store *st, const char *from,
+                               const char *to, struct err *err);
 
 /* mkdir @rel: a repository path or a layout's blobs directory. */
 MUST_CHECK int store_fs_mkdir(struct store *st, const char *rel,
@@ -378,5 +392,31 @@ MUST_CHECK int store_fs_mkdir(struct store *st, const char *rel,
  */
 MUST_CHECK int store_fs_unlink(struct store *st, const char *rel,
                                struct err *err);
+
+/* Import (import.c): `dray import`, the mount's effect without a mount. */
+
+/* What store_import() did. */
+struct store_import_stats {
+	size_t blobs;         /* blobs uploaded */
+	size_t blobs_present; /* blobs the repository had already */
+	size_t manifests;     /* manifests and indexes stored */
+};
+
+/*
+ * Import the OCI image layout in directory @dir into @repo (created if
+ * needed): with @tag, the descriptor of index.json named @tag (or its
+ * only descriptor) is stored as tag @tag; with @tag NULL, every
+ * descriptor under its own ref.name annotation, or by digest without
+ * one. Blobs go through upload sessions and manifests through
+ * store_manifest_put(), children first, so each tag appears only once
+ * complete. ERR_NOT_FOUND (no such tag, a blob missing from @dir),
+ * ERR_INVALID (not a layout, a blob not matching its digest, a bad
+ * manifest), ERR_IO. What was stored before a failure stays (untagged
+ * content, for GC).
+ */
+MUST_CHECK int store_import(struct store *st, const char *dir,
+                            const char *repo, const char *tag,
+                            struct store_import_stats *stats,
+                            struct err *err);
 
 #endif

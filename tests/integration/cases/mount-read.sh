@@ -69,9 +69,13 @@ assert_eq "other team" "$(ls "$MNT" | tr '\n' ' ' | sed 's/ $//')" "new reposito
 assert_true "a shared blob shows 3 links" \
 	test "$(stat -c %h "$MNT/other/blobs/sha256/${M2#sha256:}")" -ge 3
 
-# --- only layout files can be written
+# --- only layout files reach the layouts
 assert_true "touch must fail" bash -c "! touch '$MNT/x' 2>/dev/null"
-assert_true "cp must fail" bash -c "! cp '$WORK/tmp/img/oci-layout' '$MNT/team/app/x' 2>/dev/null"
+# another name is a temporary: shown in the mount, nowhere in the layout
+assert_true "cp of a temporary failed" cp "$WORK/tmp/img/oci-layout" "$MNT/team/app/x"
+assert_true "the temporary is not shown" test -f "$MNT/team/app/x"
+assert_true "the temporary reached the layout" test ! -e "$WORK/data/team/app/x"
+assert_true "rm of the temporary failed" rm "$MNT/team/app/x"
 assert_true "rm must fail" bash -c "! rm -f '$MNT/team/app/index.json' 2>/dev/null"
 assert_true "the layout must be untouched" test -f "$WORK/data/team/app/index.json"
 
