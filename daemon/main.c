@@ -43,6 +43,9 @@ static const char usage_text[] =
 	"  fsck CONFIG [--rebuild]\n"
 	"                     compare the index with the layouts (exit 1 on\n"
 	"                     disagreement); --rebuild rebuilds it from them\n"
+	"  import LAYOUT_DIR REPO[:TAG] [--config CONFIG]\n"
+	"                     store an OCI image layout in REPO, offline, as a\n"
+	"                     push would (TAG: only that tag of the layout)\n"
 	"  config             print the embedded default configuration\n"
 	"  --version          print the version\n"
 	"  --help             print this help\n";
@@ -347,6 +350,59 @@ static int cmd_fsck(int argc, char **argv)
 	return ret;
 }
 
+/*
+ * dray import LAYOUT_DIR REPO[:TAG] [--config CONFIG]: what a `cp -r` into
+ * the mount does, for machines without FUSE. Offline, like gc.
+ */
+static int cmd_import(int argc, char **argv)
+{
+	const char *cfg_path = NULL, *dir = NULL, *ref = NULL;
+	char repo[512], *tag = NULL, *colon;
+	struct store_import_stats stats;
+	struct err err = ERR_INIT;
+	struct cfg *cfg = NULL;
+	struct store *st;
+	int ret = 1;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			cfg_path = argv[++i];
+		else if (argv[i][0] != '-' && !dir)
+			dir = argv[i];
+		else if (argv[i][0] != '-' && !ref)
+			ref = argv[i];
+		else
+			return usage(stderr, EXIT_USAGE);
+	}
+	if (!ref ||
+	    snprintf(repo, sizeof(repo), "%s", ref) >= (int)sizeof(repo))
+		return usage(stderr, EXIT_USAGE);
+	/* A name has no ':'; the last one (after any '/') starts the tag. */
+	colon = strrchr(repo, ':');
+	if (colon && !strchr(colon, '/')) {
+		*colon = '\0';
+		tag = colon + 1;
+	}
+	st = open_offline(cfg_path, NULL, &cfg);
+	if (st) {
+		if (store_import(st, dir, repo, tag, &stats, &err) < 0) {
+			fprintf(stderr, "dray: import: %s\n", err.msg);
+		} else {
+			printf("imported %s into %s%s%s: %zu manifests, %zu "
+			       "blobs stored, %zu already present\n",
+			       dir, repo, tag ? ":" : "", tag ? tag : "",
+			       stats.manifests, stats.blobs,
+			       stats.blobs_present);
+			ret = 0;
+		}
+	}
+	if (!cfg)
+		ret = EXIT_USAGE;
+	store_close(st);
+	cfg_free(cfg);
+	return ret;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	const char *cfg_path = NULL, *port_file = NULL, *mount = NULL;
@@ -467,6 +523,8 @@ int main(int argc, char **argv)
 		return cmd_scrub(argc - 2, argv + 2);
 	if (strcmp(argv[1], "fsck") == 0)
 		return cmd_fsck(argc - 2, argv + 2);
+	if (strcmp(argv[1], "import") == 0)
+		return cmd_import(argc - 2, argv + 2);
 	if (strcmp(argv[1], "config") == 0) {
 		fputs(cfg_default_yaml, stdout);
 		return 0;

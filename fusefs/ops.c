@@ -652,6 +652,32 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, 0);
 }
 
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct rfs *fs = fuse_req_userdata(req);
+	struct node *p = node_get(fs, parent);
+	struct err err = ERR_INIT;
+	char path[PATH_MAX];
+
+	if (fs->opts.read_only) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (!p || snprintf(path, sizeof(path), "%s%s%s", p->path,
+	                   *p->path ? "/" : "", name) >= (int)sizeof(path)) {
+		fuse_reply_err(req, p ? ENAMETOOLONG : ESTALE);
+		return;
+	}
+	if (store_fs_rmdir(fs->st, path, &err) < 0) {
+		log_debug("rmdir %s: %s", path, err.msg);
+		/* ENOTEMPTY is what rm -r and rmdir expect to hear. */
+		fuse_reply_err(req,
+		               err.sys_errno ? err.sys_errno : errno_for(&err));
+		return;
+	}
+	fuse_reply_err(req, 0);
+}
+
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
                       fuse_ino_t newparent, const char *newname,
                       unsigned int flags)
@@ -704,6 +730,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.release = op_release,
 	.mkdir = op_mkdir,
 	.unlink = op_unlink,
+	.rmdir = op_rmdir,
 	.rename = op_rename,
 };
 

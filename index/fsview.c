@@ -105,6 +105,7 @@ int store_fs_list(struct store *st, const char *rel, struct strvec *out,
 {
 	char path[PATH_MAX];
 	struct dirent *de;
+	size_t first;
 	DIR *d;
 	int ret = 0;
 
@@ -113,6 +114,7 @@ int store_fs_list(struct store *st, const char *rel, struct strvec *out,
 	d = opendir(path);
 	if (!d)
 		return err_set_errno(err, errno, "cannot list");
+	first = out->n;
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.' &&
 		    (!*rel || !strcmp(de->d_name, ".") ||
@@ -121,6 +123,17 @@ int store_fs_list(struct store *st, const char *rel, struct strvec *out,
 		if (strvec_push(out, de->d_name) < 0) {
 			ret = err_set(err, ERR_NOMEM, "cannot list");
 			break;
+		}
+		/*
+		 * oci-layout first: `rm -r` removes in listing order, and
+		 * its removal withdraws the repository from HTTP at once,
+		 * after which the rest goes as plain files.
+		 */
+		if (!strcmp(de->d_name, "oci-layout") && out->n - 1 > first) {
+			char *t = out->v[first];
+
+			out->v[first] = out->v[out->n - 1];
+			out->v[out->n - 1] = t;
 		}
 	}
 	closedir(d);
@@ -686,10 +699,103 @@ out:
 	return ret;
 }
 
+/* Forget @r's waiting index.json, if any. */
+static void pending_drop(struct store *st, const char *repo)
+{
+	struct pending *p;
+
+	pthread_mutex_lock(&st->lock);
+	p = hmap_del(st->pending, repo);
+	pthread_mutex_unlock(&st->lock);
+	if (p) {
+		free(p->buf);
+		free(p);
+	}
+}
+
+/*
+ * Remove @rel of @r, a directory that is no live repository (a copy
+ * stopped half way, or a withdrawn repository): a plain file removal.
+ * Caller holds r->lock, so a settle() cannot publish it meanwhile.
+ */
+static int unlink_plain(struct store *st, struct repo *r,
+                        const struct fs_writer *w, const char *rel,
+                        struct err *err)
+{
+	char path[PATH_MAX];
+
+	if (view_path(st, rel, path, sizeof(path), err) < 0)
+		return -1;
+	if (unlink(path) < 0)
+		return err_set_errno(err, errno, "cannot remove '%s'", rel);
+	if (fs_fsync_parent(path, err) < 0)
+		return -1;
+	if (w->kind == W_INDEX)
+		pending_drop(st, r->name);
+	if (w->kind != W_BLOB)
+		return 0;
+	/* A blob placed in it was indexed (blob_place()). */
+	return idx_blob_removed(st, r->name, &w->digest, err);
+}
+
+/*
+ * rm of a live repository's oci-layout: the repository leaves HTTP at
+ * once (repo_load() needs the file) and the mount keeps its files as a
+ * plain directory, to be removed or completed. Caller holds r->lock and
+ * brings the index up to date after releasing it.
+ */
+static int withdraw(struct store *st, struct repo *r, struct err *err)
+{
+	char path[PATH_MAX];
+	struct err ignored = ERR_INIT;
+
+	if (repo_path(st, r->name, "oci-layout", path, sizeof(path), err) < 0)
+		return -1;
+	if (unlink(path) < 0)
+		return err_set_errno(err, errno, "cannot remove '%s'", path);
+	pending_drop(st, r->name);
+	if (fs_fsync_parent(path, err) < 0)
+		return -1;
+	/* The cached index.json goes: the repository is unknown now. */
+	r->loaded = false;
+	if (repo_load(st, r, &ignored) == 0)
+		return err_set(err, ERR_INTERNAL, "'%s' still loads", r->name);
+	store_changed(st, r->name, "index.json");
+	return 0;
+}
+
+/* The removals of a directory that is not a live repository. */
+static int unlink_other(struct store *st, const struct fs_writer *w,
+                        const char *rel, struct err *err)
+{
+	struct repo *r = repo_ref(st, w->repo, err);
+	bool live, gone = false;
+	int ret = -1;
+
+	if (!r)
+		return -1;
+	pthread_mutex_lock(&r->lock);
+	live = has_file(st, w->repo, "oci-layout");
+	if (!live) {
+		ret = unlink_plain(st, r, w, rel, err);
+	} else if (w->kind == W_LAYOUT) {
+		ret = withdraw(st, r, err);
+		gone = ret == 0;
+	} else {
+		ret = 1; /* live: the caller decides */
+	}
+	pthread_mutex_unlock(&r->lock);
+	/* The index forgets the repository (without holding its lock). */
+	if (gone && store_reconcile(st, err) < 0)
+		return -1;
+	return ret;
+}
+
 int store_fs_unlink(struct store *st, const char *rel, struct err *err)
 {
 	struct fs_writer w = {0};
 	struct temp *t = temp_take(st, rel);
+	int rc;
 
 	if (t) {
 		unlink(t->path);
@@ -701,9 +807,13 @@ int store_fs_unlink(struct store *st, const char *rel, struct err *err)
 
 	if (classify(rel, &w, err) < 0)
 		return -1;
+	rc = unlink_other(st, &w, rel, err);
+	if (rc <= 0)
+		return rc;
 	if (w.kind != W_BLOB)
 		return err_set(err, ERR_DENIED,
-		               "delete tags over HTTP or edit index.json");
+		               "delete tags over HTTP, edit index.json or "
+		               "remove oci-layout to withdraw the repository");
 	digest_format(&w.digest, dstr);
 	/* A manifest index.json lists: the manifest and its tags go. */
 	if (store_manifest_get(st, w.repo, dstr, &desc, NULL, err) == 0 &&
@@ -711,4 +821,34 @@ int store_fs_unlink(struct store *st, const char *rel, struct err *err)
 		return 0;
 	*err = ERR_INIT;
 	return store_blob_delete(st, w.repo, &w.digest, err);
+}
+
+/* Is a temporary @key inside directory c->dir (any depth)? */
+static int temp_under(const char *key, void *val, void *arg)
+{
+	const char *dir = arg;
+	size_t n = strlen(dir);
+
+	(void)val;
+	return !strncmp(key, dir, n) && key[n] == '/';
+}
+
+int store_fs_rmdir(struct store *st, const char *rel, struct err *err)
+{
+	char path[PATH_MAX];
+	int busy;
+
+	if (!*rel)
+		return err_set(err, ERR_DENIED, "the root stays");
+	if (view_path(st, rel, path, sizeof(path), err) < 0)
+		return -1;
+	pthread_mutex_lock(&st->lock);
+	busy = hmap_each(st->temps, temp_under, (void *)rel);
+	pthread_mutex_unlock(&st->lock);
+	if (busy)
+		return err_set_errno(err, ENOTEMPTY, "cannot remove '%s'", rel);
+	/* A live repository is never empty: its oci-layout goes first. */
+	if (rmdir(path) < 0)
+		return err_set_errno(err, errno, "cannot remove '%s'", rel);
+	return fs_fsync_parent(path, err);
 }

@@ -168,8 +168,8 @@ static int import_manifest(struct import *im, const struct digest *d,
 	}
 	if (!digest_equal(&res.digest, d)) {
 		/* A tag is stored by its sha256: say so if that differs. */
-		err_set(err, ERR_INVALID, "manifest %s is stored as another "
-		        "digest", dstr);
+		err_set(err, ERR_INVALID,
+		        "manifest %s is stored under another digest", dstr);
 		goto out;
 	}
 	im->rs->manifests++;
@@ -189,7 +189,8 @@ static int import_desc(struct import *im, json_t *desc, const char *ref,
 
 	if (!json_is_object(desc) || !entry_digest(desc, &d))
 		return err_set(err, ERR_INVALID,
-		               "a descriptor in '%s' has no valid digest", im->dir);
+		               "a descriptor in '%s' has no valid digest",
+		               im->dir);
 	if (ref || is_manifest_type(mt))
 		return import_manifest(im, &d, mt, ref, depth, err);
 	return import_blob(im, &d, err);
@@ -227,8 +228,8 @@ int store_import(struct store *st, const char *dir, const char *repo,
 	free(text);
 	text = NULL;
 	if (!json_is_string(json_object_get(layout, "imageLayoutVersion"))) {
-		err_set(err, ERR_INVALID, "'%s' is not an OCI image layout "
-		        "marker", path);
+		err_set(err, ERR_INVALID,
+		        "'%s' is not an OCI image layout marker", path);
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/index.json", dir);

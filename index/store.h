@@ -386,12 +386,24 @@ MUST_CHECK int store_fs_mkdir(struct store *st, const char *rel,
                               struct err *err);
 
 /*
- * Remove @rel: a manifest blob named by index.json deletes the manifest
- * and its tags; another blob goes unless a manifest needs it
- * (ERR_EXISTS). ERR_DENIED for anything else.
+ * Remove @rel. In a live repository: a manifest blob named by index.json
+ * deletes the manifest and its tags; another blob goes unless a manifest
+ * needs it (ERR_EXISTS); oci-layout withdraws the repository (HTTP no
+ * longer knows it; its files stay, as a directory being copied in);
+ * ERR_DENIED for index.json. In any other directory (a copy stopped half
+ * way, a withdrawn repository) a file is simply removed. store_fs_list()
+ * names oci-layout first, so `rm -r` of a repository withdraws it before
+ * anything else goes.
  */
 MUST_CHECK int store_fs_unlink(struct store *st, const char *rel,
                                struct err *err);
+
+/*
+ * rmdir @rel (not the root). ERR_EXISTS with sys_errno ENOTEMPTY when it
+ * holds files or temporaries; ERR_NOT_FOUND.
+ */
+MUST_CHECK int store_fs_rmdir(struct store *st, const char *rel,
+                              struct err *err);
 
 /* Import (import.c): `dray import`, the mount's effect without a mount. */
 

@@ -1,0 +1,648 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_fsview.c - unit tests for the store's mounted view (index/store.h,
+ * "The mounted view"): what fusefs/ calls, exercised without FUSE, so they
+ * run where /dev/fuse does not exist.
+ *
+ * Each test opens a store in its own mkdtemp directory and writes layouts
+ * through store_fs_create/write/commit the way the mount's handlers do for
+ * `cp -r`, checking the result through the store's HTTP-side API.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "daemon/digest.h"
+#include "daemon/err.h"
+#include "index/store.h"
+
+#define MT_CONFIG "application/vnd.oci.image.config.v1+json"
+#define MT_LAYER  "application/vnd.oci.image.layer.v1.tar"
+
+struct fixture {
+	char root[64];    /* this test's mkdtemp directory, the store root */
+	struct store *st; /* the store opened on it */
+};
+
+/* A one-layer image, as the files of an OCI layout hold it. */
+struct image {
+	char layer[200];     /* the layer's bytes */
+	size_t layer_len;    /* their length */
+	char config[400];    /* the config JSON */
+	char manifest[1024]; /* the manifest JSON */
+	char index[1024];    /* an index.json naming the manifest by tag */
+	struct digest dl;    /* the layer's digest */
+	struct digest dc;    /* the config's digest */
+	struct digest dm;    /* the manifest's digest */
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct err err = ERR_INIT;
+
+	if (!f)
+		return -1;
+	snprintf(f->root, sizeof(f->root), "/tmp/dray-test-fsview.XXXXXX");
+	if (!mkdtemp(f->root)) {
+		free(f);
+		return -1;
+	}
+	f->st = store_open(f->root, &err);
+	if (!f->st) {
+		fprintf(stderr, "store_open: %s\n", err.msg);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+/* Remove @path and everything under it without following symlinks. */
+static void rm_rf(const char *path)
+{
+	char sub[PATH_MAX];
+	struct dirent *de;
+	struct stat sb;
+	DIR *d;
+
+	if (lstat(path, &sb) < 0)
+		return;
+	if (!S_ISDIR(sb.st_mode)) {
+		unlink(path);
+		return;
+	}
+	d = opendir(path);
+	if (d) {
+		while ((de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") ||
+			    !strcmp(de->d_name, ".."))
+				continue;
+			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+			rm_rf(sub);
+		}
+		closedir(d);
+	}
+	rmdir(path);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	store_close(f->st);
+	rm_rf(f->root);
+	free(f);
+	return 0;
+}
+
+static void digest_of(const void *buf, size_t len, struct digest *out)
+{
+	struct err err = ERR_INIT;
+
+	assert_int_equal(digest_buffer(DIGEST_SHA256, buf, len, out, &err), 0);
+}
+
+/* Image number @seed, tagged @tag in its index.json. */
+static void make_image(struct image *im, int seed, const char *tag)
+{
+	char dl[DIGEST_STR_MAX], dc[DIGEST_STR_MAX], dm[DIGEST_STR_MAX];
+
+	im->layer_len = (size_t)snprintf(im->layer, sizeof(im->layer),
+	                                 "layer %d: some bytes of a tar", seed);
+	digest_of(im->layer, im->layer_len, &im->dl);
+	digest_format(&im->dl, dl);
+	snprintf(im->config, sizeof(im->config),
+	         "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":"
+	         "{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}",
+	         dl);
+	digest_of(im->config, strlen(im->config), &im->dc);
+	digest_format(&im->dc, dc);
+	snprintf(im->manifest, sizeof(im->manifest),
+	         "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":"
+	         "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu},"
+	         "\"layers\":[{\"mediaType\":\"%s\",\"digest\":\"%s\","
+	         "\"size\":%zu}]}",
+	         MT_OCI_MANIFEST, MT_CONFIG, dc, strlen(im->config), MT_LAYER,
+	         dl, im->layer_len);
+	digest_of(im->manifest, strlen(im->manifest), &im->dm);
+	digest_format(&im->dm, dm);
+	snprintf(im->index, sizeof(im->index),
+	         "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"%s\","
+	         "\"digest\":\"%s\",\"size\":%zu,\"annotations\":{"
+	         "\"org.opencontainers.image.ref.name\":\"%s\"}}]}",
+	         MT_OCI_MANIFEST, dm, strlen(im->manifest), tag);
+}
+
+/* "<repo>/blobs/<alg>/<hex>" into @out (PATH_MAX). */
+static void blob_rel(char *out, const char *repo, const struct digest *d)
+{
+	snprintf(out, PATH_MAX, "%s/blobs/%s/%s", repo, digest_alg_name(d->alg),
+	         d->hex);
+}
+
+/* Write @rel through the view as one write and a close, like cp. */
+static int put(struct store *st, const char *rel, const void *buf, size_t len,
+               struct err *err)
+{
+	struct fs_writer *w = store_fs_create(st, rel, err);
+	int ret;
+
+	if (!w)
+		return -1;
+	ret = store_fs_write(w, buf, len, 0, err);
+	if (ret == 0)
+		ret = store_fs_commit(w, err);
+	store_fs_writer_free(w);
+	return ret;
+}
+
+/* mkdir @repo, @repo/blobs, @repo/blobs/sha256 through the view. */
+static void mkdirs(struct store *st, const char *repo)
+{
+	char rel[PATH_MAX];
+	struct err err = ERR_INIT;
+
+	/* Parents of a nested name first, as mkdir -p makes them. */
+	for (const char *s = strchr(repo, '/'); s; s = strchr(s + 1, '/')) {
+		snprintf(rel, sizeof(rel), "%.*s", (int)(s - repo), repo);
+		if (store_fs_mkdir(st, rel, &err) < 0) {
+			assert_int_equal(err.code, ERR_EXISTS);
+			err = ERR_INIT;
+		}
+	}
+	assert_int_equal(store_fs_mkdir(st, repo, &err), 0);
+	snprintf(rel, sizeof(rel), "%s/blobs", repo);
+	assert_int_equal(store_fs_mkdir(st, rel, &err), 0);
+	snprintf(rel, sizeof(rel), "%s/blobs/sha256", repo);
+	assert_int_equal(store_fs_mkdir(st, rel, &err), 0);
+}
+
+static void put_blob(struct store *st, const char *repo, const struct digest *d,
+                     const void *buf, size_t len)
+{
+	char rel[PATH_MAX];
+	struct err err = ERR_INIT;
+
+	blob_rel(rel, repo, d);
+	if (put(st, rel, buf, len, &err) < 0)
+		fail_msg("writing %s: %s", rel, err.msg);
+}
+
+static void put_text(struct store *st, const char *repo, const char *name,
+                     const char *text)
+{
+	char rel[PATH_MAX];
+	struct err err = ERR_INIT;
+
+	snprintf(rel, sizeof(rel), "%s/%s", repo, name);
+	if (put(st, rel, text, strlen(text), &err) < 0)
+		fail_msg("writing %s: %s", rel, err.msg);
+}
+
+/* Does @tag of @repo resolve to @d? */
+static bool tag_is(struct store *st, const char *repo, const char *tag,
+                   const struct digest *d)
+{
+	struct manifest_desc desc;
+	struct err err = ERR_INIT;
+
+	return store_manifest_get(st, repo, tag, &desc, NULL, &err) == 0 &&
+	       digest_equal(&desc.digest, d);
+}
+
+static bool tag_missing(struct store *st, const char *repo, const char *tag)
+{
+	struct manifest_desc desc;
+	struct err err = ERR_INIT;
+
+	return store_manifest_get(st, repo, tag, &desc, NULL, &err) < 0 &&
+	       err.code == ERR_NOT_FOUND;
+}
+
+static void test_view_hides_internal_state(void **state)
+{
+	struct fixture *f = *state;
+	struct strvec names = {0};
+	struct err err = ERR_INIT;
+	struct stat sb;
+
+	assert_int_equal(store_fs_stat(f->st, "", &sb, &err), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	assert_int_equal(store_fs_stat(f->st, ".dray", &sb, &err), -1);
+	assert_int_equal(err.code, ERR_NOT_FOUND);
+	err = ERR_INIT;
+	assert_int_equal(store_fs_stat(f->st, ".dray/lock", &sb, &err), -1);
+	assert_int_equal(err.code, ERR_NOT_FOUND);
+	assert_int_equal(store_fs_list(f->st, "", &names, &err), 0);
+	for (size_t i = 0; i < names.n; i++)
+		assert_true(names.v[i][0] != '.');
+	strvec_release(&names);
+}
+
+static void test_malformed_paths_are_invalid(void **state)
+{
+	struct fixture *f = *state;
+	const char *bad[] = {"a/../.dray", "a//b", "a/./b", "a/.."};
+	struct stat sb;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct err err = ERR_INIT;
+
+		assert_int_equal(store_fs_stat(f->st, bad[i], &sb, &err), -1);
+		assert_int_equal(err.code, ERR_INVALID);
+	}
+}
+
+static void
+test_layout_copied_index_first_appears_with_its_last_blob(void **state)
+{
+	struct fixture *f = *state;
+	struct image im;
+
+	make_image(&im, 1, "v1");
+	mkdirs(f->st, "team/app");
+	put_text(f->st, "team/app", "index.json", im.index);
+	put_text(f->st, "team/app", "oci-layout",
+	         "{\"imageLayoutVersion\":\"1.0.0\"}");
+	assert_false(store_repo_exists(f->st, "team/app"));
+	assert_true(tag_missing(f->st, "team/app", "v1"));
+	put_blob(f->st, "team/app", &im.dm, im.manifest, strlen(im.manifest));
+	put_blob(f->st, "team/app", &im.dc, im.config, strlen(im.config));
+	assert_false(store_repo_exists(f->st, "team/app"));
+	assert_true(tag_missing(f->st, "team/app", "v1"));
+	put_blob(f->st, "team/app", &im.dl, im.layer, im.layer_len);
+	assert_true(store_repo_exists(f->st, "team/app"));
+	assert_true(tag_is(f->st, "team/app", "v1", &im.dm));
+}
+
+static void
+test_blob_not_hashing_to_its_name_is_refused_then_fixed(void **state)
+{
+	struct fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct fs_writer *w;
+	struct image im;
+	char rel[PATH_MAX], wrong[sizeof(im.layer)];
+	uint64_t size;
+
+	make_image(&im, 2, "v1");
+	mkdirs(f->st, "r");
+	blob_rel(rel, "r", &im.dl);
+	memcpy(wrong, im.layer, im.layer_len);
+	wrong[0] ^= 1;
+	w = store_fs_create(f->st, rel, &err);
+	assert_non_null(w);
+	assert_int_equal(store_fs_write(w, wrong, im.layer_len, 0, &err), 0);
+	assert_int_equal(store_fs_commit(w, &err), -1);
+	assert_int_equal(err.code, ERR_INVALID);
+	err = ERR_INIT;
+	assert_int_equal(store_blob_stat(f->st, "r", &im.dl, &size, &err), -1);
+	assert_int_equal(err.code, ERR_NOT_FOUND);
+	/* Still open after a refusal: the right byte makes it right. */
+	err = ERR_INIT;
+	assert_int_equal(store_fs_write(w, im.layer, 1, 0, &err), 0);
+	assert_int_equal(store_fs_commit(w, &err), 0);
+	store_fs_writer_free(w);
+	assert_int_equal(store_blob_stat(f->st, "r", &im.dl, &size, &err), 0);
+	assert_int_equal(size, im.layer_len);
+}
+
+static void test_out_of_order_writes_are_verified(void **state)
+{
+	struct fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct fs_writer *w;
+	struct image im;
+	char rel[PATH_MAX];
+	size_t half;
+	uint64_t size;
+
+	make_image(&im, 3, "v1");
+	mkdirs(f->st, "r");
+	blob_rel(rel, "r", &im.dl);
+	half = im.layer_len / 2;
+	w = store_fs_create(f->st, rel, &err);
+	assert_non_null(w);
+	assert_int_equal(store_fs_write(w, im.layer + half, im.layer_len - half,
+	                                half, &err),
+	                 0);
+	assert_int_equal(store_fs_write(w, im.layer, half, 0, &err), 0);
+	assert_int_equal(store_fs_written(w), im.layer_len);
+	assert_int_equal(store_fs_commit(w, &err), 0);
+	store_fs_writer_free(w);
+	assert_int_equal(store_blob_stat(f->st, "r", &im.dl, &size, &err), 0);
+}
+
+/* Publish image @im as @repo through the view, in layout order. */
+static void publish(struct store *st, const char *repo, const struct image *im)
+{
+	mkdirs(st, repo);
+	put_blob(st, repo, &im->dl, im->layer, im->layer_len);
+	put_blob(st, repo, &im->dc, im->config, strlen(im->config));
+	put_blob(st, repo, &im->dm, im->manifest, strlen(im->manifest));
+	put_text(st, repo, "index.json", im->index);
+	put_text(st, repo, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}");
+}
+
+static void test_index_json_in_a_live_repository_waits_for_content(void **state)
+{
+	struct fixture *f = *state;
+	struct image a, b;
+
+	make_image(&a, 4, "v1");
+	make_image(&b, 5, "v2");
+	publish(f->st, "live", &a);
+	assert_true(tag_is(f->st, "live", "v1", &a.dm));
+	/* v2's index.json first: v1 stays until v2's content is there. */
+	put_text(f->st, "live", "index.json", b.index);
+	assert_true(tag_is(f->st, "live", "v1", &a.dm));
+	assert_true(tag_missing(f->st, "live", "v2"));
+	put_blob(f->st, "live", &b.dm, b.manifest, strlen(b.manifest));
+	put_blob(f->st, "live", &b.dc, b.config, strlen(b.config));
+	assert_true(tag_missing(f->st, "live", "v2"));
+	put_blob(f->st, "live", &b.dl, b.layer, b.layer_len);
+	assert_true(tag_is(f->st, "live", "v2", &b.dm));
+	assert_true(tag_missing(f->st, "live", "v1"));
+}
+
+static void
+test_invalid_index_json_is_refused_and_the_old_one_stays(void **state)
+{
+	struct fixture *f = *state;
+	const char *bad[] = {
+		"{\"schemaVersion\":2,\"manifests\":[",
+		"[]",
+		"{\"schemaVersion\":2,\"manifests\":[{\"digest\":\"sha256:x\"}]"
+		"}",
+	};
+	struct image a;
+
+	make_image(&a, 6, "v1");
+	publish(f->st, "r", &a);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct err err = ERR_INIT;
+
+		assert_int_equal(put(f->st, "r/index.json", bad[i],
+		                     strlen(bad[i]), &err),
+		                 -1);
+		assert_int_equal(err.code, ERR_INVALID);
+		assert_true(tag_is(f->st, "r", "v1", &a.dm));
+	}
+}
+
+static void
+test_temporary_renamed_onto_index_json_commits_at_rename(void **state)
+{
+	struct fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct image a, b;
+	char rel[PATH_MAX];
+	struct stat sb;
+
+	make_image(&a, 7, "v1");
+	make_image(&b, 8, "v2");
+	publish(f->st, "r", &a);
+	put_blob(f->st, "r", &b.dl, b.layer, b.layer_len);
+	put_blob(f->st, "r", &b.dc, b.config, strlen(b.config));
+	put_blob(f->st, "r", &b.dm, b.manifest, strlen(b.manifest));
+	/* A temporary is shown, and changes nothing, until renamed. */
+	put_text(f->st, "r", "index.json.tmp", b.index);
+	assert_int_equal(store_fs_stat(f->st, "r/index.json.tmp", &sb, &err),
+	                 0);
+	assert_int_equal(sb.st_size, strlen(b.index));
+	assert_true(tag_is(f->st, "r", "v1", &a.dm));
+	assert_int_equal(store_fs_rename(f->st, "r/index.json.tmp",
+	                                 "r/index.json", &err),
+	                 0);
+	assert_true(tag_is(f->st, "r", "v2", &b.dm));
+	assert_true(tag_missing(f->st, "r", "v1"));
+	assert_int_equal(store_fs_stat(f->st, "r/index.json.tmp", &sb, &err),
+	                 -1);
+	assert_int_equal(err.code, ERR_NOT_FOUND);
+	/* Wrong content renamed onto a digest: refused, nothing stored. */
+	err = ERR_INIT;
+	put_text(f->st, "r", "blobs/sha256/.tmp", "not the layer");
+	blob_rel(rel, "r", &a.dl);
+	memcpy(rel + strlen(rel) - 4, "0000", 4);
+	assert_int_equal(
+		store_fs_rename(f->st, "r/blobs/sha256/.tmp", rel, &err), -1);
+	assert_int_equal(err.code, ERR_INVALID);
+	err = ERR_INIT;
+	assert_int_equal(store_fs_stat(f->st, rel, &sb, &err), -1);
+	assert_int_equal(err.code, ERR_NOT_FOUND);
+}
+
+static void test_unlink_refuses_a_needed_blob_and_takes_a_manifest(void **state)
+{
+	struct fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct image a;
+	char rel[PATH_MAX];
+	uint64_t size;
+
+	make_image(&a, 9, "v1");
+	publish(f->st, "r", &a);
+	blob_rel(rel, "r", &a.dl);
+	assert_int_equal(store_fs_unlink(f->st, rel, &err), -1);
+	assert_int_equal(err.code, ERR_EXISTS);
+	err = ERR_INIT;
+	assert_int_equal(store_blob_stat(f->st, "r", &a.dl, &size, &err), 0);
+	blob_rel(rel, "r", &a.dm);
+	assert_int_equal(store_fs_unlink(f->st, rel, &err), 0);
+	assert_true(tag_missing(f->st, "r", "v1"));
+	/* Nothing needs the layer now. */
+	blob_rel(rel, "r", &a.dl);
+	assert_int_equal(store_fs_unlink(f->st, rel, &err), 0);
+	assert_int_equal(store_blob_stat(f->st, "r", &a.dl, &size, &err), -1);
+	assert_int_equal(err.code, ERR_NOT_FOUND);
+}
+
+/* rm -r in the order the view lists: oci-layout first. */
+static void rm_r(struct store *st, const char *rel)
+{
+	struct strvec names = {0};
+	struct err err = ERR_INIT;
+	char sub[PATH_MAX];
+	struct stat sb;
+
+	assert_int_equal(store_fs_list(st, rel, &names, &err), 0);
+	for (size_t i = 0; i < names.n; i++) {
+		snprintf(sub, sizeof(sub), "%s/%s", rel, names.v[i]);
+		assert_int_equal(store_fs_stat(st, sub, &sb, &err), 0);
+		if (S_ISDIR(sb.st_mode))
+			rm_r(st, sub);
+		else if (store_fs_unlink(st, sub, &err) < 0)
+			fail_msg("rm %s: %s", sub, err.msg);
+	}
+	strvec_release(&names);
+	if (store_fs_rmdir(st, rel, &err) < 0)
+		fail_msg("rmdir %s: %s", rel, err.msg);
+}
+
+static void test_rm_r_withdraws_a_repository_then_removes_it(void **state)
+{
+	struct fixture *f = *state;
+	struct strvec names = {0}, repos = {0};
+	struct err err = ERR_INIT;
+	struct image a;
+	struct stat sb;
+	bool more;
+
+	make_image(&a, 12, "v1");
+	publish(f->st, "team/app", &a);
+	publish(f->st, "team/web", &a);
+	assert_int_equal(store_fs_list(f->st, "team/app", &names, &err), 0);
+	assert_true(names.n >= 3);
+	assert_string_equal(names.v[0], "oci-layout");
+	strvec_release(&names);
+	/* A live repository's index.json alone is not removed. */
+	assert_int_equal(store_fs_unlink(f->st, "team/app/index.json", &err),
+	                 -1);
+	assert_int_equal(err.code, ERR_DENIED);
+	err = ERR_INIT;
+	/* A directory with files is not empty. */
+	assert_int_equal(store_fs_rmdir(f->st, "team/app", &err), -1);
+	assert_int_equal(err.sys_errno, ENOTEMPTY);
+	err = ERR_INIT;
+	/* oci-layout withdraws it from HTTP at once. */
+	assert_int_equal(store_fs_unlink(f->st, "team/app/oci-layout", &err),
+	                 0);
+	assert_false(store_repo_exists(f->st, "team/app"));
+	assert_true(tag_missing(f->st, "team/app", "v1"));
+	assert_int_equal(store_catalog(f->st, NULL, 10, &repos, &more, &err),
+	                 0);
+	assert_int_equal(repos.n, 1);
+	assert_string_equal(repos.v[0], "team/web");
+	strvec_release(&repos);
+	rm_r(f->st, "team/app");
+	assert_int_equal(store_fs_stat(f->st, "team/app", &sb, &err), -1);
+	assert_int_equal(err.code, ERR_NOT_FOUND);
+	assert_true(tag_is(f->st, "team/web", "v1", &a.dm));
+	assert_int_equal(store_fs_rmdir(f->st, "", &err), -1);
+}
+
+static void test_view_writes_and_uploads_share_one_file(void **state)
+{
+	struct fixture *f = *state;
+	char id[STORE_UPLOAD_ID_MAX], a[PATH_MAX], b[PATH_MAX];
+	struct err err = ERR_INIT;
+	struct upload *u;
+	struct image im;
+	struct stat sa, sb;
+
+	make_image(&im, 10, "v1");
+	publish(f->st, "mounted", &im);
+	assert_int_equal(store_upload_start(f->st, "pushed", id, &err), 0);
+	u = store_upload_get(f->st, "pushed", id, &err);
+	assert_non_null(u);
+	assert_int_equal(store_upload_append(u, im.layer, im.layer_len, &err),
+	                 0);
+	assert_int_equal(store_upload_commit(u, &im.dl, &err), 0);
+	snprintf(a, sizeof(a), "%s/mounted/blobs/sha256/%s", f->root,
+	         im.dl.hex);
+	snprintf(b, sizeof(b), "%s/pushed/blobs/sha256/%s", f->root, im.dl.hex);
+	assert_int_equal(stat(a, &sa), 0);
+	assert_int_equal(stat(b, &sb), 0);
+	assert_int_equal(sa.st_ino, sb.st_ino);
+}
+
+/* The watch hook's record of what changed. */
+struct seen {
+	struct strvec rels; /* paths it was called with */
+};
+
+static void watch(void *arg, const char *rel)
+{
+	struct seen *s = arg;
+
+	assert_int_equal(strvec_push(&s->rels, rel), 0);
+}
+
+static bool saw(const struct seen *s, const char *rel)
+{
+	for (size_t i = 0; i < s->rels.n; i++)
+		if (!strcmp(s->rels.v[i], rel))
+			return true;
+	return false;
+}
+
+static void test_watch_hears_of_http_changes(void **state)
+{
+	struct fixture *f = *state;
+	struct manifest_put_result res;
+	enum manifest_fault fault;
+	struct err err = ERR_INIT;
+	struct seen s = {0};
+	char rel[PATH_MAX], dm[DIGEST_STR_MAX];
+	struct image a;
+
+	make_image(&a, 11, "v1");
+	publish(f->st, "r", &a);
+	store_set_watch(f->st, watch, &s);
+	assert_int_equal(store_manifest_put(f->st, "r", "again",
+	                                    MT_OCI_MANIFEST, a.manifest,
+	                                    strlen(a.manifest), &res, &fault,
+	                                    &err),
+	                 0);
+	assert_true(saw(&s, "r/index.json"));
+	assert_int_equal(store_manifest_delete(f->st, "r", "again", &err), 0);
+	digest_format(&a.dm, dm);
+	assert_int_equal(store_manifest_delete(f->st, "r", dm, &err), 0);
+	assert_int_equal(store_blob_delete(f->st, "r", &a.dl, &err), 0);
+	blob_rel(rel, "r", &a.dl);
+	assert_true(saw(&s, rel));
+	store_set_watch(f->st, NULL, NULL);
+	strvec_release(&s.rels);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_view_hides_internal_state,
+	                                        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_malformed_paths_are_invalid, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_layout_copied_index_first_appears_with_its_last_blob,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_blob_not_hashing_to_its_name_is_refused_then_fixed,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_out_of_order_writes_are_verified, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_index_json_in_a_live_repository_waits_for_content,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_invalid_index_json_is_refused_and_the_old_one_stays,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_temporary_renamed_onto_index_json_commits_at_rename,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_unlink_refuses_a_needed_blob_and_takes_a_manifest,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_rm_r_withdraws_a_repository_then_removes_it, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_view_writes_and_uploads_share_one_file, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_watch_hears_of_http_changes, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
