@@ -32,6 +32,7 @@
 #include "index/store.h"
 
 #define BLOB_TTL 3600.0
+#define BLOB_ATTR_TTL 1.0
 /*
  * index.json and directories change: HTTP changes reach the kernel as
  * invalidations at once (notifier()); this bounds how long an edit made
@@ -205,6 +206,16 @@ static int view_stat(struct rfs *fs, const char *path, struct stat *sb,
 	return 0;
 }
 
+/*
+ * A blob's content never changes, but its link count does when another
+ * repository links it: its name and pages are kept long, its attributes
+ * briefly.
+ */
+static double attr_ttl_for(const char *path)
+{
+	return store_fs_is_blob(path) ? BLOB_ATTR_TTL : META_TTL;
+}
+
 static double ttl_for(const char *path)
 {
 	return store_fs_is_blob(path) ? BLOB_TTL : META_TTL;
@@ -239,7 +250,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	show_owner(fs, &e.attr);
 	e.ino = n->ino;
 	e.attr.st_ino = n->ino;
-	e.attr_timeout = e.entry_timeout = ttl_for(path);
+	e.entry_timeout = ttl_for(path);
+	e.attr_timeout = attr_ttl_for(path);
 	if (fuse_reply_entry(req, &e) != 0)
 		node_forget(fs, n->ino, 1);
 }
@@ -278,7 +290,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	}
 	show_owner(fs, &sb);
 	sb.st_ino = n->ino;
-	fuse_reply_attr(req, &sb, ttl_for(n->path));
+	fuse_reply_attr(req, &sb, attr_ttl_for(n->path));
 }
 
 /*
