@@ -221,21 +221,42 @@ static double ttl_for(const char *path)
 	return store_fs_is_blob(path) ? BLOB_TTL : META_TTL;
 }
 
+/*
+ * The view path of @name in directory @parent into @out (PATH_MAX).
+ * Returns 0 or the errno to reply with.
+ */
+static int child_path(struct rfs *fs, fuse_ino_t parent, const char *name,
+                      char *out)
+{
+	struct node *p = node_get(fs, parent);
+
+	if (!p)
+		return ESTALE;
+	if (snprintf(out, PATH_MAX, "%s%s%s", p->path, *p->path ? "/" : "",
+	             name) >= PATH_MAX)
+		return ENAMETOOLONG;
+	return 0;
+}
+
+/* Writes refused by a read-only mount: reply EROFS and return true. */
+static bool refuse_read_only(struct rfs *fs, fuse_req_t req)
+{
+	if (fs->opts.read_only)
+		fuse_reply_err(req, EROFS);
+	return fs->opts.read_only;
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct rfs *fs = fuse_req_userdata(req);
 	struct fuse_entry_param e = {0};
 	struct err err = ERR_INIT;
-	struct node *p = node_get(fs, parent), *n;
 	char path[PATH_MAX];
+	struct node *n;
+	int rc = child_path(fs, parent, name, path);
 
-	if (!p) {
-		fuse_reply_err(req, ESTALE);
-		return;
-	}
-	if (snprintf(path, sizeof(path), "%s%s%s", p->path, *p->path ? "/" : "",
-	             name) >= (int)sizeof(path)) {
-		fuse_reply_err(req, ENAMETOOLONG);
+	if (rc) {
+		fuse_reply_err(req, rc);
 		return;
 	}
 	if (view_stat(fs, path, &e.attr, &err) < 0) {
@@ -303,11 +324,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 {
 	struct rfs *fs = fuse_req_userdata(req);
 
-	(void)attr;
-	if (fs->opts.read_only) {
-		fuse_reply_err(req, EROFS);
+	if (refuse_read_only(fs, req))
 		return;
-	}
 	if ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size != 0) {
 		fuse_reply_err(req, EPERM);
 		return;
@@ -490,24 +508,19 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
                       mode_t mode, struct fuse_file_info *fi)
 {
 	struct rfs *fs = fuse_req_userdata(req);
-	struct node *p = node_get(fs, parent), *n;
 	struct fuse_entry_param e = {0};
 	struct err err = ERR_INIT;
 	struct open_file *of;
 	char path[PATH_MAX];
+	struct node *n;
+	int rc;
 
 	(void)mode;
-	if (fs->opts.read_only) {
-		fuse_reply_err(req, EROFS);
+	if (refuse_read_only(fs, req))
 		return;
-	}
-	if (!p) {
-		fuse_reply_err(req, ESTALE);
-		return;
-	}
-	if (snprintf(path, sizeof(path), "%s%s%s", p->path, *p->path ? "/" : "",
-	             name) >= (int)sizeof(path)) {
-		fuse_reply_err(req, ENAMETOOLONG);
+	rc = child_path(fs, parent, name, path);
+	if (rc) {
+		fuse_reply_err(req, rc);
 		return;
 	}
 	of = start_write(fs, path, &err);
@@ -619,18 +632,16 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
                      mode_t mode)
 {
 	struct rfs *fs = fuse_req_userdata(req);
-	struct node *p = node_get(fs, parent);
 	struct err err = ERR_INIT;
 	char path[PATH_MAX];
+	int e;
 
 	(void)mode;
-	if (fs->opts.read_only) {
-		fuse_reply_err(req, EROFS);
+	if (refuse_read_only(fs, req))
 		return;
-	}
-	if (!p || snprintf(path, sizeof(path), "%s%s%s", p->path,
-	                   *p->path ? "/" : "", name) >= (int)sizeof(path)) {
-		fuse_reply_err(req, p ? ENAMETOOLONG : ESTALE);
+	e = child_path(fs, parent, name, path);
+	if (e) {
+		fuse_reply_err(req, e);
 		return;
 	}
 	if (store_fs_mkdir(fs->st, path, &err) < 0) {
@@ -643,17 +654,15 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct rfs *fs = fuse_req_userdata(req);
-	struct node *p = node_get(fs, parent);
 	struct err err = ERR_INIT;
 	char path[PATH_MAX];
+	int e;
 
-	if (fs->opts.read_only) {
-		fuse_reply_err(req, EROFS);
+	if (refuse_read_only(fs, req))
 		return;
-	}
-	if (!p || snprintf(path, sizeof(path), "%s%s%s", p->path,
-	                   *p->path ? "/" : "", name) >= (int)sizeof(path)) {
-		fuse_reply_err(req, p ? ENAMETOOLONG : ESTALE);
+	e = child_path(fs, parent, name, path);
+	if (e) {
+		fuse_reply_err(req, e);
 		return;
 	}
 	if (store_fs_unlink(fs->st, path, &err) < 0) {
@@ -667,17 +676,15 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct rfs *fs = fuse_req_userdata(req);
-	struct node *p = node_get(fs, parent);
 	struct err err = ERR_INIT;
 	char path[PATH_MAX];
+	int e;
 
-	if (fs->opts.read_only) {
-		fuse_reply_err(req, EROFS);
+	if (refuse_read_only(fs, req))
 		return;
-	}
-	if (!p || snprintf(path, sizeof(path), "%s%s%s", p->path,
-	                   *p->path ? "/" : "", name) >= (int)sizeof(path)) {
-		fuse_reply_err(req, p ? ENAMETOOLONG : ESTALE);
+	e = child_path(fs, parent, name, path);
+	if (e) {
+		fuse_reply_err(req, e);
 		return;
 	}
 	if (store_fs_rmdir(fs->st, path, &err) < 0) {
@@ -695,24 +702,21 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
                       unsigned int flags)
 {
 	struct rfs *fs = fuse_req_userdata(req);
-	struct node *p = node_get(fs, parent), *q = node_get(fs, newparent);
 	char from[PATH_MAX], to[PATH_MAX];
 	struct err err = ERR_INIT;
+	int e;
 
-	if (fs->opts.read_only) {
-		fuse_reply_err(req, EROFS);
+	if (refuse_read_only(fs, req))
 		return;
-	}
 	if (flags) { /* RENAME_NOREPLACE, RENAME_EXCHANGE */
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	if (!p || !q ||
-	    snprintf(from, sizeof(from), "%s%s%s", p->path,
-	             *p->path ? "/" : "", name) >= (int)sizeof(from) ||
-	    snprintf(to, sizeof(to), "%s%s%s", q->path, *q->path ? "/" : "",
-	             newname) >= (int)sizeof(to)) {
-		fuse_reply_err(req, p && q ? ENAMETOOLONG : ESTALE);
+	e = child_path(fs, parent, name, from);
+	if (!e)
+		e = child_path(fs, newparent, newname, to);
+	if (e) {
+		fuse_reply_err(req, e);
 		return;
 	}
 	/* The rename is the verification point for a temporary. */
