@@ -22,6 +22,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tests/unit/testlib.h"
+
 #include "daemon/digest.h"
 #include "daemon/err.h"
 #include "daemon/fsutil.h"
@@ -51,8 +53,7 @@ static int setup(void **state)
 
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/dray-test-base.XXXXXX");
-	if (!mkdtemp(f->dir)) {
+	if (test_mkdtemp(f->dir, sizeof(f->dir), "base") < 0) {
 		free(f);
 		return -1;
 	}
@@ -60,39 +61,11 @@ static int setup(void **state)
 	return 0;
 }
 
-/* Remove @path and everything under it without following symlinks. */
-static void rm_rf(const char *path)
-{
-	char sub[PATH_MAX];
-	struct dirent *de;
-	struct stat sb;
-	DIR *d;
-
-	if (lstat(path, &sb) < 0)
-		return;
-	if (!S_ISDIR(sb.st_mode)) {
-		unlink(path);
-		return;
-	}
-	d = opendir(path);
-	if (d) {
-		while ((de = readdir(d))) {
-			if (!strcmp(de->d_name, ".") ||
-			    !strcmp(de->d_name, ".."))
-				continue;
-			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-			rm_rf(sub);
-		}
-		closedir(d);
-	}
-	rmdir(path);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	rm_rf(f->dir);
+	test_rm_tree(f->dir);
 	free(f);
 	return 0;
 }

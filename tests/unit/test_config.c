@@ -24,6 +24,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tests/unit/testlib.h"
+
 #include <yaml.h>
 
 static long alloc_countdown = -1; /* fail when it reaches 0; -1: never */
@@ -87,8 +89,7 @@ static int setup(void **state)
 
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/dray-test-config.XXXXXX");
-	if (!mkdtemp(f->dir)) {
+	if (test_mkdtemp(f->dir, sizeof(f->dir), "config") < 0) {
 		free(f);
 		return -1;
 	}
@@ -99,24 +100,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *d;
 
-	d = opendir(f->dir);
-	if (d) {
-		while ((de = readdir(d))) {
-			if (!strcmp(de->d_name, ".") ||
-			    !strcmp(de->d_name, ".."))
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", f->dir,
-			         de->d_name);
-			unlink(path);
-			rmdir(path);
-		}
-		closedir(d);
-	}
-	rmdir(f->dir);
+	test_rm_tree(f->dir);
 	free(f);
 	return 0;
 }

@@ -25,6 +25,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tests/unit/testlib.h"
+
 #include "daemon/digest.h"
 #include "daemon/err.h"
 #include "daemon/fsutil.h"
@@ -50,18 +52,11 @@ struct img {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct err err = ERR_INIT;
 
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/dray-test-gc.XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	f->st = store_open(f->dir, &err);
+	f->st = test_store_open(f->dir, sizeof(f->dir), "gc");
 	if (!f->st) {
-		fprintf(stderr, "store_open: %s\n", err.msg);
 		free(f);
 		return -1;
 	}
@@ -72,11 +67,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	struct err err = ERR_INIT;
 
 	store_close(f->st);
-	if (fs_remove_tree(f->dir, &err) < 0)
-		fprintf(stderr, "cannot remove %s: %s\n", f->dir, err.msg);
+	test_rm_tree(f->dir);
 	free(f);
 	return 0;
 }

@@ -25,6 +25,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tests/unit/testlib.h"
+
 #include "daemon/digest.h"
 #include "daemon/err.h"
 #include "daemon/fsutil.h"
@@ -44,18 +46,11 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct err err = ERR_INIT;
 
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/dray-test-index.XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	f->st = store_open(f->dir, &err);
+	f->st = test_store_open(f->dir, sizeof(f->dir), "index");
 	if (!f->st) {
-		fprintf(stderr, "store_open: %s\n", err.msg);
 		free(f);
 		return -1;
 	}
@@ -66,11 +61,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	struct err err = ERR_INIT;
 
 	store_close(f->st);
-	if (fs_remove_tree(f->dir, &err) < 0)
-		fprintf(stderr, "cannot remove %s: %s\n", f->dir, err.msg);
+	test_rm_tree(f->dir);
 	free(f);
 	return 0;
 }

@@ -24,6 +24,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tests/unit/testlib.h"
+
 #include <jansson.h>
 
 #include "daemon/digest.h"
@@ -47,18 +49,11 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct err err = ERR_INIT;
 
 	if (!f)
 		return -1;
-	snprintf(f->root, sizeof(f->root), "/tmp/dray-test-store.XXXXXX");
-	if (!mkdtemp(f->root)) {
-		free(f);
-		return -1;
-	}
-	f->st = store_open(f->root, &err);
+	f->st = test_store_open(f->root, sizeof(f->root), "store");
 	if (!f->st) {
-		fprintf(stderr, "store_open: %s\n", err.msg);
 		free(f);
 		return -1;
 	}
@@ -66,40 +61,12 @@ static int setup(void **state)
 	return 0;
 }
 
-/* Remove @path and everything under it without following symlinks. */
-static void rm_rf(const char *path)
-{
-	char sub[PATH_MAX];
-	struct dirent *de;
-	struct stat sb;
-	DIR *d;
-
-	if (lstat(path, &sb) < 0)
-		return;
-	if (!S_ISDIR(sb.st_mode)) {
-		unlink(path);
-		return;
-	}
-	d = opendir(path);
-	if (d) {
-		while ((de = readdir(d))) {
-			if (!strcmp(de->d_name, ".") ||
-			    !strcmp(de->d_name, ".."))
-				continue;
-			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-			rm_rf(sub);
-		}
-		closedir(d);
-	}
-	rmdir(path);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
 	store_close(f->st);
-	rm_rf(f->root);
+	test_rm_tree(f->root);
 	free(f);
 	return 0;
 }
