@@ -10,21 +10,7 @@
 # a copy leaves nothing half visible over HTTP.
 . "$(dirname "$0")/../lib.sh"
 require_dray
-if [ ! -c /dev/fuse ]; then
-	echo "SKIP: no /dev/fuse"
-	exit 77
-fi
-
-MNT=$WORK/mnt
-is_mounted() { grep -q " $MNT fuse" /proc/mounts; }
-wait_mounted() {
-	local i
-	for ((i = 0; i < 50; i++)); do
-		is_mounted && return 0
-		sleep 0.1
-	done
-	fail "no fuse mount at $MNT"
-}
+need_fuse
 tags_of() { # repo: its tags over HTTP, space-separated, or NONE
 	req GET "/v2/$1/tags/list"
 	if [ "$STATUS" = 200 ]; then
@@ -34,9 +20,7 @@ tags_of() { # repo: its tags over HTTP, space-separated, or NONE
 	fi
 }
 
-dray_start_cfg -- "fuse:
-  mountpoint: $MNT"
-wait_mounted
+dray_start_mount
 
 "$MKIMAGE" "$WORK/tmp/a" v1 --layers 3 --layer-size 200000 --seed 21 >/dev/null
 "$MKIMAGE" "$WORK/tmp/b" v2 --layers 2 --layer-size 100000 --seed 22 >/dev/null
