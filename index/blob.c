@@ -3,12 +3,19 @@
  * blob.c - blobs and upload sessions.
  *
  * An upload is a staging file in <root>/.dray/uploads, hashed as bytes
- * arrive. Commit verifies the digest, fsyncs, and links the file into
+ * arrive. Where the filesystem allows it the file is written with
+ * O_DIRECT, in aligned 1 MiB blocks gathered in memory: the data goes
+ * to the disk as it comes, without a copy into the page cache, so the
+ * fsync at commit has almost nothing left to write (on the machines we
+ * measured, buffered writes plus fsync ran at a sixth of the speed).
+ * A full block is written by Linux AIO while the next one fills, so the
+ * disk and the hashing overlap.
+ * Commit verifies the digest, fsyncs, and links the file into
  * <repo>/blobs/<alg>/<hex>: a blob is either absent or complete, and two
  * uploads of the same content end as one file (the second link finds the
  * first and is dropped).
  */
-#define _GNU_SOURCE /* sync_file_range */
+#define _GNU_SOURCE /* sync_file_range, O_DIRECT */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/aio_abi.h>
+#include <sys/syscall.h>
+
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -24,8 +34,17 @@
 #include "daemon/ref.h"
 #include "index/store_int.h"
 
-/* Bytes between two writeback kicks of an upload's staging file. */
+/* Bytes between two writeback kicks of a buffered staging file. */
 #define UPLOAD_WRITEBACK (8u << 20)
+/* A direct write: its size and the alignment O_DIRECT wants. */
+#define UPLOAD_BLOCK (1u << 20)
+#define UPLOAD_ALIGN 4096u
+/*
+ * ext4 makes a direct write that extends the file synchronous, even
+ * through AIO: the file is grown ahead of the writes by this much, and
+ * cut to its true size when settled.
+ */
+#define UPLOAD_GROW (64u << 20)
 
 struct upload {
 	struct store *st;             /* owner */
@@ -33,6 +52,14 @@ struct upload {
 	char *repo;                   /* repository it is for */
 	int fd;                       /* staging file */
 	uint64_t offset;              /* bytes received */
+	bool direct;                  /* fd is O_DIRECT */
+	unsigned char *blocks;        /* O_DIRECT: two blocks, or NULL */
+	unsigned cur;                 /* the one filling */
+	size_t held;                  /* bytes in it */
+	aio_context_t aio;            /* 0: blocks are written in place */
+	bool inflight;                /* the other block is being written */
+	uint64_t grown;               /* the file's size, grown ahead */
+	int werr;                     /* a block write failed: errno */
 	struct hasher *sha256;        /* sha256 of those bytes */
 	bool busy;                    /* taken by a request; under st->lock */
 	uint64_t last_ms;             /* last use, monotonic */
@@ -329,12 +356,73 @@ static int blob_store_locked(struct store *st, const char *repo,
 	return ret;
 }
 
+/* An AIO context from the pool or a new one; 0 if none can be had. */
+static aio_context_t aio_get(struct store *st)
+{
+	aio_context_t ctx = 0;
+
+	pthread_mutex_lock(&st->aio_lock);
+	if (st->aio_n)
+		ctx = st->aio_pool[--st->aio_n];
+	pthread_mutex_unlock(&st->aio_lock);
+	if (!ctx && syscall(SYS_io_setup, 1, &ctx) < 0)
+		ctx = 0;
+	return ctx;
+}
+
+/* Give back @ctx, which has nothing in flight. */
+static void aio_put(struct store *st, aio_context_t ctx)
+{
+	pthread_mutex_lock(&st->aio_lock);
+	if (st->aio_n < STORE_AIO_POOL) {
+		st->aio_pool[st->aio_n++] = ctx;
+		ctx = 0;
+	}
+	pthread_mutex_unlock(&st->aio_lock);
+	if (ctx)
+		syscall(SYS_io_destroy, ctx);
+}
+
+void blob_aio_drain(struct store *st)
+{
+	while (st->aio_n)
+		syscall(SYS_io_destroy, st->aio_pool[--st->aio_n]);
+}
+
+/* Wait for the block in flight, if any. */
+static int aio_reap(struct upload *u, struct err *err)
+{
+	struct io_event ev;
+	long n;
+
+	if (!u->inflight)
+		return 0;
+	do
+		n = syscall(SYS_io_getevents, u->aio, 1L, 1L, &ev, NULL);
+	while (n < 0 && errno == EINTR);
+	u->inflight = false;
+	if (n != 1)
+		u->werr = n < 0 ? errno : EIO;
+	else if (ev.res != (int64_t)UPLOAD_BLOCK)
+		u->werr = ev.res < 0 ? (int)-ev.res : EIO;
+	if (u->werr)
+		return err_set_errno(err, u->werr, "cannot write upload");
+	return 0;
+}
+
 static void upload_free(struct upload *u)
 {
 	if (!u)
 		return;
+	if (u->aio) {
+		struct err ignored = ERR_INIT;
+
+		(void)aio_reap(u, &ignored);
+		aio_put(u->st, u->aio);
+	}
 	if (u->fd >= 0)
 		close(u->fd);
+	free(u->blocks);
 	hasher_free(u->sha256);
 	free(u->repo);
 	free(u);
@@ -380,7 +468,13 @@ int store_upload_start(struct store *st, const char *repo,
 		err_set(err, ERR_TOO_LARGE, "path too long");
 		goto fail;
 	}
-	u->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	/* tmpfs, among others, refuses O_DIRECT: write through the cache. */
+	u->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT,
+	             0644);
+	u->direct = u->fd >= 0;
+	if (u->fd < 0 && errno == EINVAL)
+		u->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+		             0644);
 	if (u->fd < 0) {
 		err_set_errno(err, errno, "cannot create upload");
 		goto fail;
@@ -441,45 +535,150 @@ void upload_no_layout(struct upload *u)
 	u->no_layout = true;
 }
 
-int upload_write_at(struct upload *u, const void *buf, size_t len,
-                    uint64_t off, struct err *err)
+static int write_all(int fd, const void *buf, size_t len, uint64_t off,
+                     struct err *err)
 {
-	ssize_t n;
 	size_t done = 0;
 
-	if (off == u->offset && !u->scattered)
-		return store_upload_append(u, buf, len, err);
-	/* Out of order: the running hash is lost, commit re-reads. */
-	u->scattered = true;
 	while (done < len) {
-		n = pwrite(u->fd, (const char *)buf + done, len - done,
-		           (off_t)(off + done));
+		ssize_t n = pwrite(fd, (const char *)buf + done, len - done,
+		                   (off_t)(off + done));
+
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return err_set_errno(err, errno, "cannot write upload");
 		done += (size_t)n;
 	}
+	return 0;
+}
+
+/*
+ * Write what the block holds and leave direct mode, so that the file on
+ * disk is all that was received: before a commit, a rehash or a write
+ * out of order. What follows goes through the page cache.
+ */
+static int upload_settle(struct upload *u, struct err *err)
+{
+	int fl;
+
+	if (u->werr) /* a block is missing from the file */
+		return err_set_errno(err, u->werr, "cannot write upload");
+	if (!u->direct)
+		return 0;
+	if (aio_reap(u, err) < 0)
+		return -1;
+	fl = fcntl(u->fd, F_GETFL);
+	if (fl < 0 || fcntl(u->fd, F_SETFL, fl & ~O_DIRECT) < 0 ||
+	    (u->grown && ftruncate(u->fd, (off_t)u->offset) < 0))
+		return err_set_errno(err, errno, "cannot write upload");
+	u->direct = false;
+	if (u->held && write_all(u->fd, u->blocks + u->cur * UPLOAD_BLOCK,
+	                         u->held, u->offset - u->held, err) < 0)
+		return -1;
+	u->held = 0;
+	u->flushed = u->offset;
+	free(u->blocks);
+	u->blocks = NULL;
+	return 0;
+}
+
+int upload_write_at(struct upload *u, const void *buf, size_t len,
+                    uint64_t off, struct err *err)
+{
+	if (off == u->offset && !u->scattered)
+		return store_upload_append(u, buf, len, err);
+	/* Out of order: the running hash is lost, commit re-reads. */
+	if (upload_settle(u, err) < 0)
+		return -1;
+	u->scattered = true;
+	if (write_all(u->fd, buf, len, off, err) < 0)
+		return -1;
 	if (off + len > u->offset)
 		u->offset = off + len;
+	return 0;
+}
+
+/* Send the full block to the disk and start filling the other one. */
+static int block_out(struct upload *u, struct err *err)
+{
+	unsigned char *b = u->blocks + u->cur * UPLOAD_BLOCK;
+	struct iocb cb = {
+		.aio_fildes = (uint32_t)u->fd,
+		.aio_lio_opcode = IOCB_CMD_PWRITE,
+		.aio_buf = (uint64_t)(uintptr_t)b,
+		.aio_nbytes = UPLOAD_BLOCK,
+		.aio_offset = (int64_t)(u->offset - UPLOAD_BLOCK),
+	};
+	struct iocb *list[1] = {&cb};
+	long n;
+
+	/* Without an AIO context (aio-max-nr reached) blocks are in place. */
+	if (!u->aio && !u->grown)
+		u->aio = aio_get(u->st);
+	if (u->aio && aio_reap(u, err) < 0)
+		return -1;
+	if (u->aio && u->offset > u->grown) {
+		if (ftruncate(u->fd, (off_t)(u->offset + UPLOAD_GROW)) == 0)
+			u->grown = u->offset + UPLOAD_GROW;
+	}
+	do
+		n = u->aio ? syscall(SYS_io_submit, u->aio, 1L, list) : 0;
+	while (n < 0 && errno == EAGAIN);
+	if (n != 1) {
+		if (write_all(u->fd, b, UPLOAD_BLOCK, (uint64_t)cb.aio_offset,
+		              err) < 0) {
+			u->werr = err->sys_errno ? err->sys_errno : EIO;
+			return -1;
+		}
+	} else {
+		u->inflight = true;
+		u->cur ^= 1;
+	}
+	u->held = 0;
+	return 0;
+}
+
+/* Gather @len bytes into the blocks, sending each out as it fills. */
+static int append_direct(struct upload *u, const unsigned char *buf,
+                         size_t len, struct err *err)
+{
+	if (!u->blocks) {
+		void *p;
+
+		if (posix_memalign(&p, UPLOAD_ALIGN, 2 * UPLOAD_BLOCK) != 0)
+			return err_set(err, ERR_NOMEM, "cannot buffer upload");
+		u->blocks = p;
+	}
+	while (len) {
+		size_t n = UPLOAD_BLOCK - u->held;
+
+		/* Nothing of this call is taken before the block has room. */
+		if (!n) {
+			if (block_out(u, err) < 0)
+				return -1;
+			n = UPLOAD_BLOCK;
+		}
+		n = n < len ? n : len;
+		memcpy(u->blocks + u->cur * UPLOAD_BLOCK + u->held, buf, n);
+		hasher_update(u->sha256, buf, n);
+		u->held += n;
+		u->offset += n;
+		buf += n;
+		len -= n;
+	}
 	return 0;
 }
 
 int store_upload_append(struct upload *u, const void *buf, size_t len,
                         struct err *err)
 {
-	ssize_t n;
-	size_t done = 0;
-
-	while (done < len) {
-		n = pwrite(u->fd, (const char *)buf + done, len - done,
-		           (off_t)(u->offset + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_set_errno(err, errno, "cannot write upload");
-		done += (size_t)n;
-	}
+	if (u->werr)
+		return err_set_errno(err, u->werr, "cannot write upload");
+	if (u->direct)
+		return append_direct(u, buf, len, err);
+	if (write_all(u->fd, buf, len, u->offset, err) < 0)
+		return -1;
 	/* Only bytes that reached the file count, so a retry can resume. */
 	hasher_update(u->sha256, buf, len);
 	u->offset += len;
@@ -517,8 +716,11 @@ static int upload_digest(struct upload *u, enum digest_alg alg,
 {
 	struct hasher *copy;
 
-	if (alg != DIGEST_SHA256 || u->scattered)
+	if (alg != DIGEST_SHA256 || u->scattered) {
+		if (upload_settle(u, err) < 0)
+			return -1;
 		return digest_fd(alg, u->fd, out, err);
+	}
 	copy = hasher_new(DIGEST_SHA256);
 	if (!copy)
 		return err_set(err, ERR_NOMEM, "cannot hash upload");
@@ -542,6 +744,8 @@ int store_upload_commit(struct upload *u, const struct digest *d,
 		return err_set(err, ERR_INVALID,
 		               "content hashes to %s, not %s", got, want);
 	}
+	if (upload_settle(u, err) < 0)
+		return -1;
 	if (fsync(u->fd) < 0)
 		return err_set_errno(err, errno, "cannot sync upload");
 	if (staging_path(u, path, sizeof(path)) < 0)

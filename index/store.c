@@ -136,6 +136,7 @@ struct store *store_open_with(const char *root, const struct store_opts *opts,
 		return NULL;
 	}
 	pthread_mutex_init(&st->lock, NULL);
+	pthread_mutex_init(&st->aio_lock, NULL);
 	st->lock_fd = -1;
 	st->opts = opts ? *opts : (struct store_opts){.dedupe = true};
 	st->repos = hmap_new();
@@ -274,6 +275,8 @@ void store_close(struct store *st)
 		hmap_free(st->temps);
 	}
 	idx_close(st);
+	blob_aio_drain(st);
+	pthread_mutex_destroy(&st->aio_lock);
 	pthread_mutex_destroy(&st->lock);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* releases the flock */

@@ -21,6 +21,9 @@
 #define ANN_REF_NAME "org.opencontainers.image.ref.name"
 #define MSUM_CACHE_MAX 65536
 
+/* Idle AIO contexts kept: io_destroy() waits for an RCU grace period. */
+#define STORE_AIO_POOL 8
+
 struct store {
 	char *root;             /* storage root, absolute */
 	int lock_fd;            /* <root>/.dray/lock, flock()ed, or -1 */
@@ -39,6 +42,9 @@ struct store {
 	void (*watch)(void *arg, const char *rel); /* change hook, or NULL */
 	void *watch_arg;        /* its argument */
 	uint64_t root_mtime_ns; /* the root's mtime at the last reconcile */
+	pthread_mutex_t aio_lock; /* protects the AIO pool */
+	unsigned long aio_pool[STORE_AIO_POOL]; /* idle AIO contexts (blob.c) */
+	unsigned aio_n;         /* how many */
 };
 
 /* A repository's cached index.json. */
@@ -152,6 +158,8 @@ int blob_renew(const char *path, struct err *err);
 int blob_place(struct store *st, const char *repo, const char *src,
                const struct digest *d, bool src_is_private, struct err *err);
 void upload_no_layout(struct upload *u);
+/* Destroy the idle AIO contexts (at close). */
+void blob_aio_drain(struct store *st);
 int upload_write_at(struct upload *u, const void *buf, size_t len,
                     uint64_t off, struct err *err);
 int blob_store(struct store *st, const char *repo, const char *src,

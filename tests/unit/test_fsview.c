@@ -312,6 +312,45 @@ static void test_out_of_order_writes_are_verified(void **state)
 	assert_int_equal(store_blob_stat(f->st, "r", &im.dl, &size, &err), 0);
 }
 
+/*
+ * A large blob written in order for a while (its blocks already on
+ * disk, one held in memory), then out of order: the file settles to
+ * exactly what was written and is judged by its content.
+ */
+static void test_large_blob_written_in_order_then_out_of_order(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = (3u << 20) + 7, a = (5u << 19) + 11, b = (11u << 18) + 5;
+	unsigned char *data = malloc(len);
+	struct err err = ERR_INIT;
+	struct fs_writer *w;
+	char rel[PATH_MAX];
+	struct digest d;
+	uint64_t size;
+
+	assert_non_null(data);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (unsigned char)(i % 251);
+	digest_of((const char *)data, len, &d);
+	mkdirs(f->st, "r");
+	blob_rel(rel, "r", &d);
+	w = store_fs_create(f->st, rel, &err);
+	assert_non_null(w);
+	for (size_t off = 0; off < a; off += 131072) {
+		size_t n = a - off < 131072 ? a - off : 131072;
+
+		assert_int_equal(store_fs_write(w, data + off, n, off, &err), 0);
+	}
+	assert_int_equal(store_fs_write(w, data + b, len - b, b, &err), 0);
+	assert_int_equal(store_fs_write(w, data + a, b - a, a, &err), 0);
+	assert_int_equal(store_fs_written(w), len);
+	assert_int_equal(store_fs_commit(w, &err), 0);
+	store_fs_writer_free(w);
+	assert_int_equal(store_blob_stat(f->st, "r", &d, &size, &err), 0);
+	assert_int_equal(size, len);
+	free(data);
+}
+
 /* Publish image @im as @repo through the view, in layout order. */
 static void publish(struct store *st, const char *repo, const struct image *im)
 {
@@ -589,6 +628,9 @@ int main(void)
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_out_of_order_writes_are_verified, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_large_blob_written_in_order_then_out_of_order,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_index_json_in_a_live_repository_waits_for_content,
 			setup, teardown),

@@ -483,6 +483,84 @@ static void test_committed_upload_is_readable_as_blob(void **state)
 	assert_int_equal(err.code, ERR_NOT_FOUND);
 }
 
+/* Push @len patterned bytes in pieces of uneven sizes; the digest. */
+static struct digest push_in_pieces(struct fixture *f, const char *repo,
+                                    unsigned char *data, size_t len,
+                                    enum digest_alg alg)
+{
+	static const size_t piece[] = {1, 4097, (1u << 20) + 3, 65536};
+	char id[STORE_UPLOAD_ID_MAX];
+	struct err err = ERR_INIT;
+	struct upload *u;
+	struct digest d;
+	size_t off = 0;
+
+	for (size_t i = 0; i < len; i++)
+		data[i] = (unsigned char)(i * 7 + i / 4096);
+	d = digest_of(alg, data, len);
+	assert_int_equal(store_upload_start(f->st, repo, id, &err), 0);
+	for (size_t k = 0; off < len; k++) {
+		size_t n = piece[k % 4] < len - off ? piece[k % 4] : len - off;
+
+		/* Each piece is its own request, as a chunked push sends. */
+		u = store_upload_get(f->st, repo, id, &err);
+		assert_non_null(u);
+		assert_int_equal(store_upload_offset(u), off);
+		assert_int_equal(store_upload_append(u, data + off, n, &err), 0);
+		off += n;
+		if (off < len)
+			store_upload_put(u);
+	}
+	if (store_upload_commit(u, &d, &err) < 0)
+		fail_msg("commit: %s", err.msg);
+	return d;
+}
+
+static void assert_blob_is(struct fixture *f, const char *repo,
+                           const struct digest *d, const unsigned char *data,
+                           size_t len)
+{
+	struct err err = ERR_INIT;
+	unsigned char *back = malloc(len + 1);
+	uint64_t size = 0;
+	size_t got = 0;
+	ssize_t n;
+	int fd = -1;
+
+	assert_non_null(back);
+	assert_int_equal(store_blob_open(f->st, repo, d, &fd, &size, &err), 0);
+	assert_int_equal(size, len);
+	while ((n = read(fd, back + got, len + 1 - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	assert_int_equal(got, len);
+	assert_memory_equal(back, data, len);
+	free(back);
+}
+
+/*
+ * Large uploads go to disk in aligned blocks (O_DIRECT, AIO) and the
+ * file is grown ahead of them: whatever the piece sizes, the blob holds
+ * exactly the bytes sent, with the size sent.
+ */
+static void test_large_upload_in_uneven_pieces(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = (5u << 20) + 4099;
+	unsigned char *data = malloc(len);
+	struct digest d;
+
+	assert_non_null(data);
+	d = push_in_pieces(f, "big", data, len, DIGEST_SHA256);
+	assert_blob_is(f, "big", &d, data, len);
+	/* Exactly one block, and a sha512 digest (hashed from the file). */
+	d = push_in_pieces(f, "big", data, 1u << 20, DIGEST_SHA512);
+	assert_blob_is(f, "big", &d, data, 1u << 20);
+	d = push_in_pieces(f, "big", data, (2u << 20) + 1, DIGEST_SHA512);
+	assert_blob_is(f, "big", &d, data, (2u << 20) + 1);
+	free(data);
+}
+
 static void test_commit_with_wrong_digest_stores_nothing(void **state)
 {
 	struct fixture *f = *state;
@@ -1882,7 +1960,8 @@ int main(void)
 		TF(test_open_on_a_file_fails),
 		TF(test_reopened_store_serves_what_was_stored),
 		TF(test_committed_upload_is_readable_as_blob),
-		TF(test_commit_with_wrong_digest_stores_nothing),
+		TF(test_large_upload_in_uneven_pieces),
+	TF(test_commit_with_wrong_digest_stores_nothing),
 		TF(test_sha512_commit_stores_under_sha512),
 		TF(test_two_uploads_of_same_content_end_as_one_file),
 		TF(test_same_content_in_two_repositories_is_one_inode),
