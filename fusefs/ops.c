@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,11 +69,29 @@ struct rfs {
 	bool qstop;                /* the notifier should end */
 };
 
-/* An open file: a layout file to read, or a private copy being written. */
+/* The I/O size a file being written asks for (the largest FUSE write). */
+#define WRITE_BLKSIZE (1 << 20)
+
+/*
+ * An open file: a layout file to read, or a private copy being written.
+ *
+ * A WRITE is answered before its bytes are hashed and stored, so that
+ * the writer's next write() travels to us while we hash this one. Each
+ * write takes a ticket when it arrives and is applied in ticket order;
+ * the first failure is kept and returned by close(), which waits for
+ * every ticket (a write's error is the commit's, which is final only
+ * at close anyway).
+ */
 struct open_file {
-	int fd;               /* reading: the layout file, else -1 */
-	struct fs_writer *w;  /* writing: the staged copy, else NULL */
-	char path[];          /* relative path */
+	int fd;                /* reading: the layout file, else -1 */
+	struct fs_writer *w;   /* writing: the staged copy, else NULL */
+	pthread_mutex_t wlock; /* writing: protects the fields below */
+	pthread_cond_t wcond;  /* a ticket was served */
+	uint64_t tickets;      /* writes taken */
+	uint64_t served;       /* writes applied */
+	int werr;              /* first write error, an errno */
+	_Atomic uint64_t size; /* end of the furthest write taken */
+	char path[];           /* relative path */
 };
 
 /* A directory listing taken at opendir. */
@@ -191,7 +210,7 @@ static int view_stat(struct rfs *fs, const char *path, struct stat *sb,
 	pthread_mutex_lock(&fs->lock);
 	of = hmap_get(fs->writing, path);
 	if (of)
-		size = store_fs_written(of->w);
+		size = atomic_load(&of->size);
 	pthread_mutex_unlock(&fs->lock);
 	if (!of)
 		return store_fs_stat(fs->st, path, sb, err);
@@ -199,6 +218,8 @@ static int view_stat(struct rfs *fs, const char *path, struct stat *sb,
 	sb->st_mode = S_IFREG | 0644;
 	sb->st_nlink = 1;
 	sb->st_size = (off_t)size;
+	/* cp sizes its writes by this: fewer, larger round trips. */
+	sb->st_blksize = WRITE_BLKSIZE;
 	sb->st_uid = getuid();
 	sb->st_gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &sb->st_mtim);
@@ -411,9 +432,33 @@ static struct open_file *open_file_new(const char *path)
 
 	if (of) {
 		of->fd = -1;
+		pthread_mutex_init(&of->wlock, NULL);
+		pthread_cond_init(&of->wcond, NULL);
 		memcpy(of->path, path, len + 1);
 	}
 	return of;
+}
+
+static void open_file_free(struct open_file *of)
+{
+	if (of->fd >= 0)
+		close(of->fd);
+	pthread_cond_destroy(&of->wcond);
+	pthread_mutex_destroy(&of->wlock);
+	free(of);
+}
+
+/* Wait until every write taken is applied; the first error, or 0. */
+static int writes_drain(struct open_file *of)
+{
+	int e;
+
+	pthread_mutex_lock(&of->wlock);
+	while (of->served != of->tickets)
+		pthread_cond_wait(&of->wcond, &of->wlock);
+	e = of->werr;
+	pthread_mutex_unlock(&of->wlock);
+	return e;
 }
 
 /* Start a private copy of @path; registers it for view_stat(). */
@@ -428,14 +473,14 @@ static struct open_file *start_write(struct rfs *fs, const char *path,
 	}
 	of->w = store_fs_create(fs->st, path, err);
 	if (!of->w) {
-		free(of);
+		open_file_free(of);
 		return NULL;
 	}
 	pthread_mutex_lock(&fs->lock);
 	if (hmap_put(fs->writing, path, of) < 0) {
 		pthread_mutex_unlock(&fs->lock);
 		store_fs_writer_free(of->w);
-		free(of);
+		open_file_free(of);
 		err_set(err, ERR_NOMEM, "out of memory");
 		return NULL;
 	}
@@ -484,7 +529,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			return;
 		}
 		if (store_fs_open(fs->st, n->path, &of->fd, &err) < 0) {
-			free(of);
+			open_file_free(of);
 			fuse_reply_err(req, errno_for(&err));
 			return;
 		}
@@ -498,9 +543,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			end_write(fs, of);
 			store_fs_writer_free(of->w);
 		}
-		if (of->fd >= 0)
-			close(of->fd);
-		free(of);
+		open_file_free(of);
 	}
 }
 
@@ -532,7 +575,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (!n || view_stat(fs, path, &e.attr, &err) < 0) {
 		end_write(fs, of);
 		store_fs_writer_free(of->w);
-		free(of);
+		open_file_free(of);
 		if (n)
 			node_forget(fs, n->ino, 1);
 		fuse_reply_err(req, ENOMEM);
@@ -567,17 +610,42 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 {
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 	struct err err = ERR_INIT;
+	uint64_t ticket, end = (uint64_t)off + size;
+	int e;
 
 	(void)ino;
 	if (!of->w) {
 		fuse_reply_err(req, EBADF);
 		return;
 	}
-	if (store_fs_write(of->w, buf, size, (uint64_t)off, &err) < 0) {
-		fuse_reply_err(req, errno_for(&err));
+	pthread_mutex_lock(&of->wlock);
+	e = of->werr;
+	ticket = of->tickets;
+	of->tickets += !e;
+	pthread_mutex_unlock(&of->wlock);
+	if (e) {
+		fuse_reply_err(req, e);
 		return;
 	}
+	if (end > atomic_load(&of->size))
+		atomic_store(&of->size, end);
 	fuse_reply_write(req, size);
+	/* @buf is ours until we return: apply it in its turn. */
+	pthread_mutex_lock(&of->wlock);
+	while (of->served != ticket)
+		pthread_cond_wait(&of->wcond, &of->wlock);
+	e = of->werr;
+	pthread_mutex_unlock(&of->wlock);
+	if (!e && store_fs_write(of->w, buf, size, (uint64_t)off, &err) < 0) {
+		log_warn("%s: %s", of->path, err.msg);
+		e = errno_for(&err);
+	}
+	pthread_mutex_lock(&of->wlock);
+	if (e && !of->werr)
+		of->werr = e;
+	of->served++;
+	pthread_cond_broadcast(&of->wcond);
+	pthread_mutex_unlock(&of->wlock);
 }
 
 /*
@@ -590,9 +658,17 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct rfs *fs = fuse_req_userdata(req);
 	struct err err = ERR_INIT;
 
+	int e;
+
 	(void)ino;
 	if (!of->w) {
 		fuse_reply_err(req, 0);
+		return;
+	}
+	e = writes_drain(of);
+	if (e) {
+		end_write(fs, of);
+		fuse_reply_err(req, e);
 		return;
 	}
 	if (store_fs_commit(of->w, &err) < 0) {
@@ -617,14 +693,12 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 		struct err err = ERR_INIT;
 
 		/* No flush came (rare): commit anyway, logging a refusal. */
-		if (store_fs_commit(of->w, &err) < 0)
+		if (writes_drain(of) == 0 && store_fs_commit(of->w, &err) < 0)
 			log_debug("%s: %s", of->path, err.msg);
 		end_write(fs, of);
 		store_fs_writer_free(of->w);
 	}
-	if (of->fd >= 0)
-		close(of->fd);
-	free(of);
+	open_file_free(of);
 	fuse_reply_err(req, 0);
 }
 
