@@ -803,6 +803,63 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fuse_reply_err(req, 0);
 }
 
+/* The one extended attribute: a repository's state, for the admin. */
+#define STATUS_XATTR "user.dray.status"
+
+/* Answer a getxattr or listxattr that gave room for @size bytes. */
+static void reply_xattr(fuse_req_t req, size_t size, const char *data,
+                        size_t len)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, data, len);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+                        size_t size)
+{
+	struct rfs *fs = fuse_req_userdata(req);
+	struct node *n = node_get(fs, ino);
+	struct err err = ERR_INIT;
+	size_t len = 0;
+	char *text;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (strcmp(name, STATUS_XATTR) != 0) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	if (store_fs_status(fs->st, n->path, &text, &len, &err) < 0) {
+		fuse_reply_err(req, err.code == ERR_NOT_FOUND
+		                            ? ENODATA
+		                            : errno_for(&err));
+		return;
+	}
+	reply_xattr(req, size, text, len);
+	free(text);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct rfs *fs = fuse_req_userdata(req);
+	struct node *n = node_get(fs, ino);
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (store_fs_is_repo(fs->st, n->path))
+		reply_xattr(req, size, STATUS_XATTR, sizeof(STATUS_XATTR));
+	else
+		reply_xattr(req, size, "", 0);
+}
+
 static const struct fuse_lowlevel_ops ops = {
 	.lookup = op_lookup,
 	.forget = op_forget,
@@ -822,6 +879,8 @@ static const struct fuse_lowlevel_ops ops = {
 	.unlink = op_unlink,
 	.rmdir = op_rmdir,
 	.rename = op_rename,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
 };
 
 /* The store's change hook: only queue (it may run under store locks). */

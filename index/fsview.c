@@ -350,26 +350,52 @@ uint64_t store_fs_written(const struct fs_writer *w)
 	return w->size;
 }
 
-/* Does @repo hold @d, and everything it names (through indexes)? */
-static bool holds_tree(struct store *st, const char *repo,
-                       const struct digest *d, int depth)
+/* Name @d in @missing, if there is a list. */
+static void list_missing(struct strvec *missing, const struct digest *d)
+{
+	char ds[DIGEST_STR_MAX];
+
+	if (!missing)
+		return;
+	digest_format(d, ds);
+	/* Out of memory the list comes out short; the counts stay right. */
+	if (strvec_push(missing, ds) < 0)
+		return;
+}
+
+/*
+ * How many blobs @repo lacks of @d and all it names (through indexes),
+ * each listed in @missing when that is not NULL. A manifest that is
+ * present but unreadable counts as missing: nothing can be served.
+ */
+static size_t missing_in_tree(struct store *st, const char *repo,
+                              const struct digest *d, int depth,
+                              struct strvec *missing)
 {
 	struct err ignored = ERR_INIT;
 	const struct msum *m;
 	uint64_t size;
+	size_t n = 0;
 
 	if (depth > 8 || store_blob_stat(st, repo, d, &size, &ignored) < 0)
-		return false;
+		goto lacks;
 	m = msum_get(st, repo, d, &ignored);
 	if (!m)
-		return false;
-	for (size_t i = 0; i < m->nrefs; i++) {
-		if (m->is_index ? !holds_tree(st, repo, &m->refs[i], depth + 1)
-		                : store_blob_stat(st, repo, &m->refs[i], &size,
-		                                  &ignored) < 0)
-			return false;
+		goto lacks;
+	for (size_t i = 0; i < m->nrefs && (missing || !n); i++) {
+		if (m->is_index) {
+			n += missing_in_tree(st, repo, &m->refs[i], depth + 1,
+			                     missing);
+		} else if (store_blob_stat(st, repo, &m->refs[i], &size,
+		                           &ignored) < 0) {
+			list_missing(missing, &m->refs[i]);
+			n++;
+		}
 	}
-	return true;
+	return n;
+lacks:
+	list_missing(missing, d);
+	return 1;
 }
 
 /* Parse index.json text; NULL with ERR_INVALID when it is none. */
@@ -399,8 +425,11 @@ bad:
 	return NULL;
 }
 
-static bool index_complete(struct store *st, const char *repo, json_t *j)
+/* What index @j names and @repo lacks, into @missing (may be NULL). */
+static size_t index_missing(struct store *st, const char *repo, json_t *j,
+                            struct strvec *missing)
 {
+	size_t n = 0;
 	json_t *e;
 	size_t i;
 
@@ -408,10 +437,18 @@ static bool index_complete(struct store *st, const char *repo, json_t *j)
 	{
 		struct digest d;
 
-		if (!entry_digest(e, &d) || !holds_tree(st, repo, &d, 0))
-			return false;
+		if (!entry_digest(e, &d))
+			return n + 1; /* parse_index() let none such through */
+		n += missing_in_tree(st, repo, &d, 0, missing);
+		if (n && !missing)
+			break;
 	}
-	return true;
+	return n;
+}
+
+static bool index_complete(struct store *st, const char *repo, json_t *j)
+{
+	return index_missing(st, repo, j, NULL) == 0;
 }
 
 static bool has_file(struct store *st, const char *repo, const char *name)
@@ -484,6 +521,103 @@ out:
 	json_decref(j);
 	free(text);
 	return ret;
+}
+
+/* At most this many missing blobs are named in a status. */
+#define STATUS_MISSING_MAX 50
+
+static void status_missing(FILE *f, const struct strvec *missing)
+{
+	for (size_t i = 0; i < missing->n && i < STATUS_MISSING_MAX; i++)
+		fprintf(f, "missing: %s\n", missing->v[i]);
+	if (missing->n > STATUS_MISSING_MAX)
+		fprintf(f, "missing: ... and %zu more\n",
+		        missing->n - STATUS_MISSING_MAX);
+}
+
+/* The status of repository @r into @f; caller holds its lock. */
+static void status_of(struct store *st, struct repo *r, FILE *f)
+{
+	struct strvec missing = {0};
+	struct err e = ERR_INIT;
+	char path[PATH_MAX];
+	struct pending *p;
+	char *text = NULL;
+	json_t *j = NULL;
+	size_t len, n;
+
+	if (has_file(st, r->name, "oci-layout")) {
+		fputs("state: published\n", f);
+		pthread_mutex_lock(&st->lock);
+		p = hmap_get(st->pending, r->name);
+		j = p ? parse_index(p->buf, p->len, &e) : NULL;
+		pthread_mutex_unlock(&st->lock);
+		if (j) {
+			n = index_missing(st, r->name, j, &missing);
+			fprintf(f, "pending: a new index.json waits for %zu "
+			           "blob(s)\n", n);
+			status_missing(f, &missing);
+		}
+		goto out;
+	}
+	fputs("state: incomplete (not served over HTTP)\n", f);
+	if (repo_path(st, r->name, "index.json", path, sizeof(path), &e) <
+	            0 ||
+	    fs_read_file(path, FS_TEXT_MAX, &text, &len, &e) < 0) {
+		fputs("waiting: index.json\n", f);
+		goto out;
+	}
+	j = parse_index(text, len, &e);
+	if (!j) {
+		fprintf(f, "invalid: %s\n", e.msg);
+		goto out;
+	}
+	n = index_missing(st, r->name, j, &missing);
+	fprintf(f, "waiting: %zu blob(s) that index.json names\n", n);
+	status_missing(f, &missing);
+out:
+	json_decref(j);
+	free(text);
+	strvec_release(&missing);
+}
+
+bool store_fs_is_repo(struct store *st, const char *rel)
+{
+	struct err ignored = ERR_INIT;
+	char path[PATH_MAX];
+	struct stat sb;
+
+	/* A directory that holds any part of a layout. */
+	return *rel && view_path(st, rel, path, sizeof(path), &ignored) == 0 &&
+	       stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+	       (has_file(st, rel, "oci-layout") ||
+	        has_file(st, rel, "index.json") || has_file(st, rel, "blobs"));
+}
+
+int store_fs_status(struct store *st, const char *rel, char **out,
+                    size_t *outlen, struct err *err)
+{
+	struct repo *r;
+	FILE *f;
+
+	*out = NULL;
+	if (!store_fs_is_repo(st, rel))
+		return err_set(err, ERR_NOT_FOUND, "not a repository");
+	r = repo_ref(st, rel, err);
+	if (!r)
+		return -1;
+	f = open_memstream(out, outlen);
+	if (!f)
+		return err_set(err, ERR_NOMEM, "out of memory");
+	pthread_mutex_lock(&r->lock);
+	status_of(st, r, f);
+	pthread_mutex_unlock(&r->lock);
+	if (fclose(f) != 0) {
+		free(*out);
+		*out = NULL;
+		return err_set(err, ERR_NOMEM, "out of memory");
+	}
+	return 0;
 }
 
 /* Commit index.json bytes (caller holds the repository's lock). */

@@ -399,6 +399,20 @@ MUST_CHECK int store_fs_unlink(struct store *st, const char *rel,
                                struct err *err);
 
 /*
+ * What the admin reads as the xattr user.dray.status of repository
+ * directory @rel: "state: published" or "state: incomplete (not served
+ * over HTTP)", then what it waits for ("waiting: index.json", "missing:
+ * <digest>" lines, "invalid: <why>", or "pending: ..." for an index.json
+ * written into a live repository). A malloc()ed text in @out, @outlen
+ * bytes, no NUL counted. ERR_NOT_FOUND when @rel is no repository.
+ */
+MUST_CHECK int store_fs_status(struct store *st, const char *rel, char **out,
+                               size_t *outlen, struct err *err);
+
+/* True if @rel is a repository directory, complete or not. */
+bool store_fs_is_repo(struct store *st, const char *rel);
+
+/*
  * rmdir @rel (not the root). ERR_EXISTS with sys_errno ENOTEMPTY when it
  * holds files or temporaries; ERR_NOT_FOUND.
  */

@@ -5,7 +5,8 @@
 # and changes nothing; rm of an unreferenced blob removes it from this
 # repository only (a deduplicated copy elsewhere is intact); `rm -r` of a
 # repository, of a parent of nested repositories and of a half-copied
-# directory deletes it for HTTP and the mount alike.
+# directory deletes it for HTTP and the mount alike. A half-copied
+# directory tells what it waits for in the xattr user.dray.status.
 . "$(dirname "$0")/../lib.sh"
 require_dray "the mount"
 need_fuse
@@ -89,6 +90,27 @@ mkdir -p "$MNT/half/blobs/sha256"
 cp "$IMG/index.json" "$MNT/half/"
 cp "$IMG/blobs/sha256/${L1#sha256:}" "$MNT/half/blobs/sha256/"
 assert_eq "NONE:404" "$(tags_of half)" "a half copy over HTTP"
+# Its state is readable: what it waits for, as the xattr user.dray.status.
+st=$(getfattr --absolute-names --only-values -n user.dray.status "$MNT/half")
+assert_true "status of a half copy: $st" grep -qx 'state: incomplete (not served over HTTP)' <<<"$st"
+assert_true "status does not name the missing manifest: $st" grep -qx "missing: $D1" <<<"$st"
+cp "$IMG/blobs/sha256/${D1#sha256:}" "$MNT/half/blobs/sha256/"
+CFG1=$(jq -r '.config.digest' "$IMG/blobs/sha256/${D1#sha256:}")
+L1B=$(jq -r '.layers[1].digest' "$IMG/blobs/sha256/${D1#sha256:}")
+st=$(getfattr --absolute-names --only-values -n user.dray.status "$MNT/half")
+assert_eq "state: incomplete (not served over HTTP)
+waiting: 3 blob(s) that index.json names
+missing: $CFG1
+missing: $L1B
+missing: $D2" "$st" "status once v1's manifest is in"
+assert_true "getfattr --absolute-names -d does not list the status" \
+	grep -q '^user.dray.status=' <(getfattr --absolute-names -d "$MNT/half")
+assert_true "a blob directory has a status" \
+	bash -c "! getfattr --absolute-names -n user.dray.status '$MNT/half/blobs' 2>/dev/null"
+assert_eq "state: published" "$(getfattr --absolute-names --only-values -n user.dray.status "$MNT/keep/app")" \
+	"status of a published repository"
+assert_true "a namespace directory has a status" \
+	bash -c "! getfattr --absolute-names -n user.dray.status '$MNT/keep' 2>/dev/null"
 rm -r "$MNT/half" 2>"$WORK/tmp/rmr.err" || true
 assert_true "rm -r of a half copy failed: $(head -c 600 "$WORK/tmp/rmr.err")" test ! -e "$MNT/half"
 assert_true "the half copy is on disk" test ! -e "$WORK/data/half"
