@@ -108,3 +108,33 @@ bool ref_is_digest(const char *s)
 {
 	return strchr(s, ':') != NULL;
 }
+
+bool ref_glob_match(const char *glob, const char *name)
+{
+	const char *p;
+
+	/* Recursion at each star: config globs have few (cfg checks). */
+	while (*glob) {
+		if (glob[0] == '*' && glob[1] == '*') {
+			for (p = name;; p++) {
+				if (ref_glob_match(glob + 2, p))
+					return true;
+				if (!*p)
+					return false;
+			}
+		}
+		if (*glob == '*') {
+			for (p = name;; p++) {
+				if (ref_glob_match(glob + 1, p))
+					return true;
+				if (!*p || *p == '/')
+					return false;
+			}
+		}
+		if (!*name || (*glob == '?' ? *name == '/' : *glob != *name))
+			return false;
+		glob++;
+		name++;
+	}
+	return !*name;
+}

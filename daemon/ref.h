@@ -28,4 +28,12 @@ MUST_CHECK int ref_tag_check(const char *tag, struct err *err);
 /* True if @s looks like a digest ("alg:enc") rather than a tag. */
 bool ref_is_digest(const char *s);
 
+/*
+ * True if repository name @name matches @glob, as zot's configuration
+ * reads repository globs: "**" matches anything, '/' included; '*' and
+ * '?' match within one path component (so a glob ending in slash-star
+ * names direct children only); other characters match themselves.
+ */
+bool ref_glob_match(const char *glob, const char *name);
+
 #endif

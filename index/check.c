@@ -224,9 +224,7 @@ int store_fsck(struct store *st, store_report_fn fn, void *arg,
 			       repos.v[i]);
 		json_array_foreach(json_object_get(r->index, "manifests"), k, e)
 		{
-			const char *t = json_string_value(json_object_get(
-				json_object_get(e, "annotations"),
-				ANN_REF_NAME));
+			const char *t = entry_tag(e);
 			struct err ig = ERR_INIT;
 			struct manifest_desc desc;
 

@@ -225,9 +225,7 @@ int store_gc_repo(struct store *st, const char *repo,
 			e[i].tagged = true; /* unparseable: keep */
 			continue;
 		}
-		e[i].tagged = json_object_get(json_object_get(entry,
-		                                              "annotations"),
-		                              ANN_REF_NAME) != NULL;
+		e[i].tagged = entry_tag(entry) != NULL;
 		e[i].m = msum_get(st, repo, &e[i].digest, &ignored);
 		/* Policies can spare untagged manifests and orphan
 		 * referrers. */

@@ -189,8 +189,7 @@ static int index_manifests(struct store *st, struct repo *r,
 		const char *ds = json_string_value(json_object_get(e, "digest"));
 		const char *mt =
 			json_string_value(json_object_get(e, "mediaType"));
-		const char *tag = json_string_value(json_object_get(
-			json_object_get(e, "annotations"), ANN_REF_NAME));
+		const char *tag = entry_tag(e);
 		json_t *sz = json_object_get(e, "size");
 		const struct msum *m;
 		struct digest d;

@@ -196,12 +196,6 @@ static int import_desc(struct import *im, json_t *desc, const char *ref,
 	return import_blob(im, &d, err);
 }
 
-static const char *entry_ref_name(json_t *e)
-{
-	return json_string_value(json_object_get(
-		json_object_get(e, "annotations"), ANN_REF_NAME));
-}
-
 int store_import(struct store *st, const char *dir, const char *repo,
                  const char *tag, struct store_import_stats *stats,
                  struct err *err)
@@ -248,7 +242,7 @@ int store_import(struct store *st, const char *dir, const char *repo,
 	}
 	json_array_foreach(mans, i, e)
 	{
-		const char *name = entry_ref_name(e);
+		const char *name = entry_tag(e);
 
 		/*
 		 * With a TAG: the descriptor of that name, or the only one

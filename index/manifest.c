@@ -440,12 +440,6 @@ static json_t *new_entry(const struct msum *m, const struct digest *d,
 	return e;
 }
 
-static const char *entry_tag(json_t *e)
-{
-	return json_string_value(
-		json_object_get(json_object_get(e, "annotations"), ANN_REF_NAME));
-}
-
 /*
  * Point @tag at @d in a copy of index @mans. A manifest that loses its
  * last tag stays as an untagged entry: it is still reachable by digest.

@@ -14,7 +14,6 @@
  * index ("P<repo>\0<digest>" -> ms) before each GC and at close.
  */
 #define LOG_MODULE "retention"
-#include <fnmatch.h>
 #include <inttypes.h>
 #include <regex.h>
 #include <stdio.h>
@@ -120,8 +119,8 @@ const struct cfg_policy *retention_policy(const struct cfg_retention *ret,
 {
 	for (size_t i = 0; ret && i < ret->n_policies; i++)
 		for (size_t j = 0; j < ret->policies[i].n_repositories; j++)
-			if (fnmatch(ret->policies[i].repositories[j], repo, 0) ==
-			    0)
+			if (ref_glob_match(ret->policies[i].repositories[j],
+			                   repo))
 				return &ret->policies[i];
 	return NULL;
 }
@@ -220,8 +219,7 @@ int retention_apply(struct store *st, struct repo *r,
 		struct digest d;
 		struct stat sb;
 
-		t[i].tag = json_string_value(json_object_get(
-			json_object_get(e, "annotations"), ANN_REF_NAME));
+		t[i].tag = entry_tag(e);
 		if (!t[i].tag || !ds ||
 		    digest_parse(&d, ds, strlen(ds), &ignored) < 0 ||
 		    blob_path(st, r->name, &d, path, sizeof(path), &ignored) < 0 ||

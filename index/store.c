@@ -728,6 +728,12 @@ bool entry_digest(json_t *e, struct digest *out)
 	return ds && digest_parse(out, ds, strlen(ds), &ignored) == 0;
 }
 
+const char *entry_tag(json_t *e)
+{
+	return json_string_value(json_object_get(
+		json_object_get(e, "annotations"), ANN_REF_NAME));
+}
+
 int store_walk(struct store *st, struct strvec *out, struct err *err)
 {
 	return walk(st, "", 0, out, err);

@@ -131,6 +131,9 @@ int repo_each_blob(struct store *st, const char *repo,
 /* Parse the digest of index.json entry @e; false if it has none. */
 bool entry_digest(json_t *e, struct digest *out);
 
+/* The tag (ref.name annotation) of index.json entry @e, or NULL. */
+const char *entry_tag(json_t *e);
+
 /* idx.c */
 int idx_open(struct store *st, bool rebuild, struct err *err);
 void idx_close(struct store *st);

@@ -646,6 +646,30 @@ static void test_tag_grammar_is_enforced(void **state)
 	}
 }
 
+static void test_ref_glob_match_reads_globs_as_zot_does(void **state)
+{
+	static const struct {
+		const char *glob, *name;
+		bool match;
+	} cases[] = {
+		{"**", "a", true},           {"**", "a/b/c", true},
+		{"tmp/**", "tmp/a/b", true}, {"tmp/**", "tmpx/a", false},
+		{"infra/*", "infra/a", true}, {"infra/*", "infra/a/b", false},
+		{"**/a*", "x/ab/a1", true},   {"*/app", "team/app", true},
+		{"*/app", "a/b/app", false},  {"a?c", "abc", true},
+		{"a?c", "a/c", false},        {"app", "app", true},
+		{"app", "app2", false},       {"app*", "app", true},
+		{"", "", true},               {"", "a", false},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (ref_glob_match(cases[i].glob, cases[i].name) !=
+		    cases[i].match)
+			fail_msg("'%s' against '%s': expected %s", cases[i].glob,
+			         cases[i].name, cases[i].match ? "a match" : "none");
+}
+
 static void test_ref_is_digest_tells_digests_from_tags(void **state)
 {
 	(void)state;
@@ -1194,6 +1218,7 @@ int main(void)
 		T(test_repository_name_length_limit_is_255_bytes),
 		T(test_tag_grammar_is_enforced),
 		T(test_ref_is_digest_tells_digests_from_tags),
+		T(test_ref_glob_match_reads_globs_as_zot_does),
 		T(test_hmap_put_get_replace_and_del),
 		T(test_hmap_grows_to_ten_thousand_keys),
 		T(test_hmap_each_visits_every_entry_once),
