@@ -58,6 +58,7 @@ enum kind {
 	K_VERSION,     /* "1.x.y[-pre]": char * */
 	K_ID,          /* uid or gid, -1 for none: int64_t */
 	K_RETENTION,   /* storage.retention: parse_retention() */
+	K_ACCESS,      /* http.accessControl: parse_access() */
 };
 
 /* What a value of each kind should have looked like, for messages. */
@@ -73,6 +74,7 @@ static const char *const expected[] = {
 	[K_VERSION] = "expected a version 1.x.y",
 	[K_ID] = "expected an id 0..4294967294, or -1",
 	[K_RETENTION] = "expected a mapping",
+	[K_ACCESS] = "expected a mapping",
 };
 
 struct key {
@@ -128,7 +130,7 @@ static const struct key http_keys[] = {
 	ZOT_ONLY("writeTimeout"),
 	SECTION("tls", tls_keys),
 	ZOT_ONLY("auth"),
-	ZOT_ONLY("accessControl"),
+	{.name = "accessControl", .kind = K_ACCESS},
 	STRING("realm", http.realm, NULL),
 	ZOT_ONLY("ratelimit"),
 	ZOT_ONLY("compat"),
@@ -438,6 +440,7 @@ static enum conv convert(struct cfg *cfg, const struct key *k, const char *s,
 	case K_SECTION:
 	case K_UNSUPPORTED:
 	case K_RETENTION:
+	case K_ACCESS:
 		break;
 	}
 	assert(!"convert() called on a section");
@@ -643,6 +646,19 @@ static int keep_field(struct ctx *c, size_t which, const yaml_node_t *v,
 	}
 }
 
+/* Stars a repository glob may have (ref_glob_match recurses at each). */
+#define GLOB_STARS_MAX 8
+
+/* Is @glob a usable repository glob? */
+static bool glob_ok(const char *glob)
+{
+	size_t stars = 0;
+
+	for (const char *p = glob; *p; p++)
+		stars += *p == '*';
+	return *glob && stars <= GLOB_STARS_MAX;
+}
+
 static int policy_field(struct ctx *c, size_t which, const yaml_node_t *v,
                         const char *path, void *arg)
 {
@@ -654,8 +670,16 @@ static int policy_field(struct ctx *c, size_t which, const yaml_node_t *v,
 
 	switch (which) {
 	case 0:
-		return get_strings(c, v, path, false, &p->repositories,
-		                   &p->n_repositories);
+		if (get_strings(c, v, path, false, &p->repositories,
+		                &p->n_repositories) < 0)
+			return -1;
+		for (size_t i = 0; i < p->n_repositories; i++)
+			if (!glob_ok(p->repositories[i]))
+				return bad(c, v, path,
+				           "expected repository globs with at "
+				           "most %d stars",
+				           GLOB_STARS_MAX);
+		return 0;
 	case 1:
 		return get_bool(c, v, path, &p->delete_referrers);
 	case 2:
@@ -738,6 +762,95 @@ static int parse_retention(struct ctx *c, const yaml_node_t *map,
  * Read the pairs of @map against @keys, noting in @first_line[i] the line
  * of the key that matched @keys[i].
  */
+/* anonymousPolicy; defaultPolicy and policies need users, which dray
+ * cannot tell apart yet. */
+static int rule_field(struct ctx *c, size_t which, const yaml_node_t *v,
+                      const char *path, void *arg)
+{
+	struct access_rule *r = arg;
+	yaml_node_item_t *it;
+
+	if (which != 0)
+		return note_unsupported(c, path, v);
+	if (v->type != YAML_SEQUENCE_NODE)
+		return bad(c, v, path, "expected a list of actions");
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *item = yaml_document_get_node(c->doc, *it);
+		unsigned a;
+
+		if (want_scalar(c, item, path, "expected an action") < 0)
+			return -1;
+		a = access_action_parse(scalar(item));
+		if (!a)
+			return bad(c, item, path,
+			           "unknown action '%s' (read, create, update, "
+			           "delete, detectManifestCollision)",
+			           scalar(item));
+		r->actions |= a;
+	}
+	return 0;
+}
+
+static int access_field(struct ctx *c, size_t which, const yaml_node_t *v,
+                        const char *path, void *arg)
+{
+	static const char *const rule_names[] = {"anonymousPolicy",
+	                                         "defaultPolicy", "policies"};
+	struct access *a = &c->cfg->http.access;
+	char child[CFG_PATH_MAX];
+	yaml_node_pair_t *pair;
+
+	(void)arg;
+	if (which != 0) /* groups, adminPolicy, metrics: for users too */
+		return note_unsupported(c, path, v);
+	if (v->type != YAML_MAPPING_NODE)
+		return bad(c, v, path, "expected a mapping of repository globs");
+	a->on = true;
+	for (pair = v->data.mapping.pairs.start;
+	     pair < v->data.mapping.pairs.top; pair++) {
+		yaml_node_t *kn = yaml_document_get_node(c->doc, pair->key);
+		yaml_node_t *vn = yaml_document_get_node(c->doc, pair->value);
+		struct access_rule *grown;
+		const char *glob;
+
+		if (want_scalar(c, kn, path, "expected a repository glob") < 0)
+			return -1;
+		glob = scalar(kn);
+		join(child, sizeof(child), path, glob, kn->data.scalar.length);
+		if (!glob_ok(glob))
+			return bad(c, kn, child,
+			           "expected a repository glob with at most "
+			           "%d stars",
+			           GLOB_STARS_MAX);
+		for (size_t i = 0; i < a->n_rules; i++)
+			if (strcmp(a->rules[i].glob, glob) == 0)
+				return bad(c, kn, child, "duplicate key");
+		grown = realloc(a->rules, (a->n_rules + 1) * sizeof(*grown));
+		if (!grown)
+			return nomem(c->err);
+		a->rules = grown;
+		grown[a->n_rules] = (struct access_rule){.glob = strdup(glob)};
+		if (!grown[a->n_rules].glob)
+			return nomem(c->err);
+		a->n_rules++;
+		if (each_pair(c, vn, child, rule_names, ARRAY_SIZE(rule_names),
+		              rule_field, &grown[a->n_rules - 1]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_access(struct ctx *c, const yaml_node_t *map,
+                        const char *path)
+{
+	static const char *const names[] = {"repositories", "groups",
+	                                    "adminPolicy", "metrics"};
+
+	return each_pair(c, map, path, names, ARRAY_SIZE(names), access_field,
+	                 NULL);
+}
+
 static int pairs(struct ctx *c, const yaml_node_t *map, const struct key *keys,
                  size_t n, const char *path, size_t *first_line)
 {
@@ -773,6 +886,9 @@ static int pairs(struct ctx *c, const yaml_node_t *map, const struct key *keys,
 				return -1;
 		} else if (k->kind == K_RETENTION) {
 			if (parse_retention(c, vn, child) < 0)
+				return -1;
+		} else if (k->kind == K_ACCESS) {
+			if (parse_access(c, vn, child) < 0)
 				return -1;
 		} else if (value(c, k, vn, child) < 0) {
 			return -1;
@@ -1111,6 +1227,9 @@ void cfg_free(struct cfg *cfg)
 		free(p->keep_tags);
 	}
 	free(cfg->storage.retention.policies);
+	for (size_t i = 0; i < cfg->http.access.n_rules; i++)
+		free(cfg->http.access.rules[i].glob);
+	free(cfg->http.access.rules);
 	for (size_t i = 0; i < cfg->n_unsupported; i++)
 		free(cfg->unsupported[i]);
 	free(cfg->unsupported);

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/access.h"
 #include "daemon/err.h"
 #include "daemon/log.h"
 
@@ -60,6 +61,8 @@ struct cfg {
 		char *tls_cert;     /* http.tls.cert, or NULL */
 		char *tls_key;      /* http.tls.key, or NULL */
 		char *tls_cacert;   /* http.tls.cacert, or NULL */
+		struct access access; /* http.accessControl.repositories:
+		                         each glob's anonymousPolicy */
 	} http;
 	struct {
 		char *root_directory; /* storage.rootDirectory (required in a

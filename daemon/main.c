@@ -447,6 +447,7 @@ static int cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	sopts.dedupe = cfg->storage.dedupe;
+	sopts.access = &cfg->http.access;
 	st = store_open_with(cfg->storage.root_directory, &sopts, &err);
 	if (!st) {
 		log_err("cannot open storage: %s", err.msg);
@@ -454,6 +455,7 @@ static int cmd_serve(int argc, char **argv)
 	}
 	hopts.address = cfg->http.address;
 	hopts.port = cfg->http.port;
+	hopts.access = &cfg->http.access;
 	srv = http_start(&hopts, st, &err);
 	if (!srv) {
 		log_err("%s", err.msg);

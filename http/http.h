@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "daemon/access.h"
 #include "daemon/err.h"
 
 struct store;
@@ -23,6 +24,7 @@ struct http_opts {
 	unsigned max_conns_per_ip; /* per client address, 0 = 512 */
 	unsigned idle_timeout_s;   /* idle connection timeout, 0 = 60 */
 	unsigned drain_timeout_s;  /* shutdown wait for in-flight, 0 = 10 */
+	const struct access *access; /* repository policies, NULL: none */
 };
 
 /*

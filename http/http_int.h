@@ -18,6 +18,7 @@
 
 #include <microhttpd.h>
 
+#include "daemon/access.h"
 #include "daemon/digest.h"
 #include "daemon/err.h"
 #include "daemon/ref.h"
@@ -52,6 +53,8 @@ struct handler {
 	/* The OCI error codes for ERR_NOT_FOUND and ERR_INVALID here. */
 	const char *not_found_code;
 	const char *invalid_code;
+	/* What the repository's policy must allow (enum access_action). */
+	unsigned need;
 };
 
 /*
@@ -129,6 +132,13 @@ const char *req_header(struct http_req *req, const char *key);
 
 /* route.c */
 int route_parse(struct http_req *req, struct err *err);
+/*
+ * True if the policy of @repo does not allow @action: @err is set to
+ * ERR_DENIED (403 DENIED) saying so.
+ */
+bool http_denied(struct http_req *req, const char *repo, unsigned action,
+                 struct err *err);
+
 const struct handler *route_handler(enum route_kind kind, const char *method,
                                     bool *other_methods);
 

@@ -99,6 +99,19 @@ int h_catalog(struct http_req *req, struct err *err)
 	if (page_args(req, &n, &last, err) < 0)
 		return -1;
 	ret = store_catalog(req->srv->st, last, n, &sv, &more, err);
+	/* What the policy does not let one read is not listed. */
+	if (ret == 0 && req->srv->opts.access && req->srv->opts.access->on) {
+		size_t kept = 0;
+
+		for (size_t i = 0; i < sv.n; i++) {
+			if (access_allows(req->srv->opts.access, sv.v[i],
+			                  ACCESS_READ))
+				sv.v[kept++] = sv.v[i];
+			else
+				free(sv.v[i]);
+		}
+		sv.n = kept;
+	}
 	if (ret == 0)
 		ret = reply_list(req, NULL, "repositories", &sv, more, n,
 		                 "/v2/_catalog", err);

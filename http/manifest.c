@@ -108,6 +108,22 @@ int h_manifest_put_body(struct http_req *req, const char *buf, size_t len,
 	return 0;
 }
 
+/* Would this PUT point an existing tag at other content (zot: update)? */
+static bool moves_a_tag(struct http_req *req)
+{
+	struct err ignored = ERR_INIT;
+	struct manifest_desc cur;
+	struct digest d;
+
+	if (ref_is_digest(req->ref) ||
+	    store_manifest_get(req->srv->st, req->name, req->ref, &cur, NULL,
+	                       &ignored) < 0 ||
+	    digest_buffer(cur.digest.alg, req->buf ? req->buf : "", req->len,
+	                  &d, &ignored) < 0)
+		return false;
+	return !digest_equal(&cur.digest, &d);
+}
+
 int h_manifest_put_end(struct http_req *req, struct err *err)
 {
 	static const char *const fault_codes[] = {
@@ -127,6 +143,8 @@ int h_manifest_put_end(struct http_req *req, struct err *err)
 	/* Parameters ("; charset=utf-8") are not part of the media type. */
 	snprintf(ctype, sizeof(ctype), "%.*s",
 	         hdr ? (int)strcspn(hdr, "; \t") : 0, hdr ? hdr : "");
+	if (moves_a_tag(req) && http_denied(req, req->name, ACCESS_UPDATE, err))
+		return -1;
 	if (store_manifest_put(req->srv->st, req->name, req->ref, ctype,
 	                       req->buf ? req->buf : "", req->len, &res,
 	                       &fault, err) < 0) {

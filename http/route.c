@@ -17,39 +17,45 @@
 #define POST   MHD_HTTP_METHOD_POST
 #define PATCH  MHD_HTTP_METHOD_PATCH
 #define DELETE MHD_HTTP_METHOD_DELETE
+/* What each route needs of the repository's policy. */
+#define READ    ACCESS_READ
+#define CREATE  ACCESS_CREATE
+#define DELETE_ ACCESS_DELETE
 
 static const struct handler handlers[] = {
-	{RT_BASE, GET, NULL, NULL, h_base, NULL, NULL},
-	{RT_BASE, HEAD, NULL, NULL, h_base, NULL, NULL},
+	{RT_BASE, GET, NULL, NULL, h_base, NULL, NULL, 0},
+	{RT_BASE, HEAD, NULL, NULL, h_base, NULL, NULL, 0},
 	/* The spec has no pagination error code: UNSUPPORTED is nearest. */
-	{RT_CATALOG, GET, NULL, NULL, h_catalog, NULL, "UNSUPPORTED"},
-	{RT_TAGS, GET, NULL, NULL, h_tags, "NAME_UNKNOWN", "UNSUPPORTED"},
+	{RT_CATALOG, GET, NULL, NULL, h_catalog, NULL, "UNSUPPORTED", 0},
+	{RT_TAGS, GET, NULL, NULL, h_tags, "NAME_UNKNOWN", "UNSUPPORTED", READ},
 	{RT_MANIFEST, GET, NULL, NULL, h_manifest_get, "MANIFEST_UNKNOWN",
-	 "MANIFEST_INVALID"},
+	 "MANIFEST_INVALID", READ},
 	{RT_MANIFEST, HEAD, NULL, NULL, h_manifest_get, "MANIFEST_UNKNOWN",
-	 "MANIFEST_INVALID"},
+	 "MANIFEST_INVALID", READ},
 	{RT_MANIFEST, PUT, h_manifest_put_begin, h_manifest_put_body,
-	 h_manifest_put_end, "MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID"},
+	 h_manifest_put_end, "MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID",
+	 CREATE},
 	{RT_MANIFEST, DELETE, NULL, NULL, h_manifest_delete,
-	 "MANIFEST_UNKNOWN", "MANIFEST_INVALID"},
+	 "MANIFEST_UNKNOWN", "MANIFEST_INVALID", DELETE_},
 	{RT_BLOB, GET, NULL, NULL, h_blob_get, "BLOB_UNKNOWN",
-	 "DIGEST_INVALID"},
+	 "DIGEST_INVALID", READ},
 	{RT_BLOB, HEAD, NULL, NULL, h_blob_get, "BLOB_UNKNOWN",
-	 "DIGEST_INVALID"},
+	 "DIGEST_INVALID", READ},
 	{RT_BLOB, DELETE, NULL, NULL, h_blob_delete, "BLOB_UNKNOWN",
-	 "DIGEST_INVALID"},
+	 "DIGEST_INVALID", DELETE_},
 	{RT_UPLOADS, POST, h_upload_post_begin, h_upload_body,
-	 h_upload_post_end, "BLOB_UNKNOWN", "DIGEST_INVALID"},
+	 h_upload_post_end, "BLOB_UNKNOWN", "DIGEST_INVALID", CREATE},
 	{RT_UPLOAD, GET, NULL, NULL, h_upload_get, "BLOB_UPLOAD_UNKNOWN",
-	 "BLOB_UPLOAD_INVALID"},
+	 "BLOB_UPLOAD_INVALID", CREATE},
 	{RT_UPLOAD, PATCH, h_upload_patch_begin, h_upload_body,
-	 h_upload_patch_end, "BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID"},
+	 h_upload_patch_end, "BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID",
+	 CREATE},
 	{RT_UPLOAD, PUT, h_upload_put_begin, h_upload_body, h_upload_put_end,
-	 "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID"},
+	 "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID", CREATE},
 	{RT_UPLOAD, DELETE, NULL, NULL, h_upload_delete, "BLOB_UPLOAD_UNKNOWN",
-	 "BLOB_UPLOAD_INVALID"},
+	 "BLOB_UPLOAD_INVALID", CREATE},
 	{RT_REFERRERS, GET, NULL, NULL, h_referrers, "MANIFEST_UNKNOWN",
-	 "DIGEST_INVALID"},
+	 "DIGEST_INVALID", READ},
 };
 
 const struct handler *route_handler(enum route_kind kind, const char *method,

@@ -100,7 +100,22 @@ static void start(struct http_req *req)
 		req->err_code = "UNSUPPORTED";
 		err_set(err, ERR_INVALID, "method %s not allowed here",
 		        req->method);
+		return;
 	}
+	if (req->h->need && http_denied(req, req->name, req->h->need, err))
+		req->h = NULL;
+}
+
+bool http_denied(struct http_req *req, const char *repo, unsigned action,
+                 struct err *err)
+{
+	if (access_allows(req->srv->opts.access, repo, action))
+		return false;
+	req->err_code = "DENIED";
+	err_set(err, ERR_DENIED,
+	        "%s on repository '%s' is not allowed (http.accessControl)",
+	        access_action_name(action), repo);
+	return true;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,

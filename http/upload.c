@@ -83,7 +83,9 @@ int h_upload_post_begin(struct http_req *req, struct err *err)
 
 		if (req_digest(req, mount, &d, err) < 0)
 			return -1;
+		/* A source the policy hides is as good as absent. */
 		if (from && *from &&
+		    access_allows(req->srv->opts.access, from, ACCESS_READ) &&
 		    store_blob_mount(req->srv->st, req->name, from, &d,
 		                     &merr) == 0) {
 			req->has_digest = true;

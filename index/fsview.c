@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/access.h"
 #include "daemon/fsutil.h"
 #include "daemon/ref.h"
 #include "index/store_int.h"
@@ -24,6 +25,18 @@
 struct temp {
 	char path[PATH_MAX]; /* the staging file */
 };
+
+/* 0 if the policy lets the mount do @action on @repo; else EACCES. */
+static int check_access(struct store *st, const char *repo,
+                        enum access_action action, struct err *err)
+{
+	if (access_allows(st->opts.access, repo, action))
+		return 0;
+	return err_set_errno(err, EACCES,
+	                     "%s on repository '%s' is not allowed "
+	                     "(http.accessControl)",
+	                     access_action_name(action), repo);
+}
 
 /* Is @rel a path inside the view? Fills the absolute path into @out. */
 static int view_path(const struct store *st, const char *rel, char *out,
@@ -250,7 +263,8 @@ struct fs_writer *store_fs_create(struct store *st, const char *rel,
 		return NULL;
 	}
 	w->st = st;
-	if (classify(rel, w, err) < 0)
+	if (classify(rel, w, err) < 0 ||
+	    check_access(st, w->repo, ACCESS_CREATE, err) < 0)
 		goto fail;
 	w->fd = -1;
 	if (w->kind == W_TEMP) {
@@ -620,6 +634,61 @@ int store_fs_status(struct store *st, const char *rel, char **out,
 	return 0;
 }
 
+/*
+ * What replacing @r's index.json by @w's needs of the policy, beyond
+ * create: delete for a tag that goes, update for one that moves.
+ */
+static int check_index_change(struct store *st, struct repo *r,
+                              const struct fs_writer *w, struct err *err)
+{
+	json_t *next, *e;
+	struct hmap *tags;
+	unsigned need = 0;
+	size_t i;
+	int ret = 0;
+
+	if (!st->opts.access || !st->opts.access->on)
+		return 0;
+	if (repo_load(st, r, err) < 0)
+		return -1;
+	next = parse_index(w->buf ? w->buf : "", w->len, err);
+	tags = hmap_new();
+	if (!next || !tags) {
+		ret = next ? err_set(err, ERR_NOMEM, "out of memory") : -1;
+		goto out;
+	}
+	json_array_foreach(json_object_get(next, "manifests"), i, e)
+	{
+		if (entry_tag(e) && hmap_put(tags, entry_tag(e), e) < 0) {
+			ret = err_set(err, ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	json_array_foreach(json_object_get(r->index, "manifests"), i, e)
+	{
+		json_t *now = entry_tag(e) ? hmap_get(tags, entry_tag(e)) : NULL;
+		struct digest a, b;
+
+		if (!entry_tag(e))
+			continue;
+		if (!now)
+			need |= ACCESS_DELETE;
+		else if (!entry_digest(e, &a) || !entry_digest(now, &b) ||
+		         !digest_equal(&a, &b))
+			need |= ACCESS_UPDATE;
+	}
+	if ((need & ACCESS_DELETE) &&
+	    check_access(st, r->name, ACCESS_DELETE, err) < 0)
+		ret = -1;
+	else if ((need & ACCESS_UPDATE) &&
+	         check_access(st, r->name, ACCESS_UPDATE, err) < 0)
+		ret = -1;
+out:
+	hmap_free(tags);
+	json_decref(next);
+	return ret;
+}
+
 /* Commit index.json bytes (caller holds the repository's lock). */
 static int commit_index(struct fs_writer *w, struct repo *r, struct err *err)
 {
@@ -641,6 +710,8 @@ static int commit_index(struct fs_writer *w, struct repo *r, struct err *err)
 		return settle(st, r, err);
 	}
 	/* Live: the new index.json waits for what it names. */
+	if (check_index_change(st, r, w, err) < 0)
+		return -1;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return err_set(err, ERR_NOMEM, "out of memory");
@@ -732,7 +803,8 @@ int store_fs_mkdir(struct store *st, const char *rel, struct err *err)
 		return err_set(err, ERR_INVALID, "name too long");
 	memcpy(name, rel, n);
 	name[n] = '\0';
-	if (ref_name_check(name, err) < 0)
+	if (ref_name_check(name, err) < 0 ||
+	    check_access(st, name, ACCESS_CREATE, err) < 0)
 		return -1;
 	if (b && strcmp(b, "/blobs") && strcmp(b, "/blobs/sha256") &&
 	    strcmp(b, "/blobs/sha512"))
@@ -939,7 +1011,8 @@ int store_fs_unlink(struct store *st, const char *rel, struct err *err)
 	char dstr[DIGEST_STR_MAX];
 	struct manifest_desc desc;
 
-	if (classify(rel, &w, err) < 0)
+	if (classify(rel, &w, err) < 0 ||
+	    check_access(st, w.repo, ACCESS_DELETE, err) < 0)
 		return -1;
 	rc = unlink_other(st, &w, rel, err);
 	if (rc <= 0)

@@ -53,6 +53,8 @@ struct strvec {
 MUST_CHECK int strvec_push(struct strvec *sv, const char *s);
 void strvec_release(struct strvec *sv);
 
+struct access;
+
 struct store_opts {
 	/*
 	 * One copy of identical content: every <repo>/blobs/<alg>/<hex> is a
@@ -66,6 +68,11 @@ struct store_opts {
 	 * re-indexing on access): for fsck, which reports what differs.
 	 */
 	bool no_reconcile;
+	/*
+	 * Repository policies for changes made through the mount (the
+	 * store_fs_* calls); NULL allows everything. HTTP checks its own.
+	 */
+	const struct access *access;
 };
 
 /*

@@ -895,6 +895,8 @@ dray_config_ext() {
 	shift
 	{
 		printf 'distSpecVersion: 1.1.0\nhttp:\n  address: 127.0.0.1\n  port: 0\n'
+		# Lines for the http section ("  accessControl: ..."), if any.
+		[ -z "${HTTP_EXTRA:-}" ] || printf '%s\n' "$HTTP_EXTRA"
 		printf 'storage:\n  rootDirectory: %s\n' "$WORK/data"
 		while [ $# -gt 0 ]; do
 			if [ "$1" = -- ]; then

@@ -603,15 +603,15 @@ static void test_every_unsupported_zot_section_is_accepted(void **state)
 	            &err);
 	if (!cfg)
 		fail_msg("%s", err.msg);
-	/* storage.retention is implemented: not in the list. */
-	assert_int_equal(cfg->n_unsupported, 30);
+	/* storage.retention, http.accessControl are implemented. */
+	assert_int_equal(cfg->n_unsupported, 29);
 	assert_true(cfg->storage.retention.dry_run);
 	assert_string_equal(cfg->unsupported[0], "goVersion (line 1)");
 	assert_string_equal(cfg->unsupported[6], "storage.redirectBlobURL "
 	                                         "(line 9)");
-	assert_string_equal(cfg->unsupported[25],
+	assert_string_equal(cfg->unsupported[24],
 	                    "extensions.apikey (line 31)");
-	assert_string_equal(cfg->unsupported[29], "cluster (line 35)");
+	assert_string_equal(cfg->unsupported[28], "cluster (line 35)");
 	cfg_free(cfg);
 }
 
@@ -1186,12 +1186,100 @@ static void test_retention_errors_name_key_and_line(void **state)
 	}
 }
 
+static void test_access_control_reads_anonymous_policies(void **state)
+{
+	struct err err = ERR_INIT;
+	const struct access *a;
+	struct cfg *cfg;
+
+	(void)state;
+	cfg = parse("storage: {rootDirectory: /d}\n"
+	            "http:\n"
+	            "  accessControl:\n"
+	            "    repositories:\n"
+	            "      '**': {anonymousPolicy: [read]}\n"
+	            "      'tmp/**':\n"
+	            "        anonymousPolicy: [read, create, update, delete]\n"
+	            "      'infra/*':\n"
+	            "        defaultPolicy: [read]\n"
+	            "        policies: [{users: [bob], actions: [read]}]\n"
+	            "    adminPolicy: {users: [admin], actions: [read]}\n",
+	            &err);
+	if (!cfg)
+		fail_msg("%s", err.msg);
+	a = &cfg->http.access;
+	assert_true(a->on);
+	assert_int_equal(a->n_rules, 3);
+	assert_string_equal(a->rules[1].glob, "tmp/**");
+	assert_int_equal(a->rules[1].actions, ACCESS_READ | ACCESS_CREATE |
+	                                              ACCESS_UPDATE |
+	                                              ACCESS_DELETE);
+	/* Policies for users wait for authentication: noted, not applied. */
+	assert_int_equal(cfg->n_unsupported, 3);
+	assert_string_equal(cfg->unsupported[0],
+	                    "http.accessControl.repositories.infra/*."
+	                    "defaultPolicy (line 9)");
+	assert_string_equal(cfg->unsupported[2],
+	                    "http.accessControl.adminPolicy (line 11)");
+	/* The longest matching glob decides; no match allows nothing. */
+	assert_true(access_allows(a, "app", ACCESS_READ));
+	assert_false(access_allows(a, "app", ACCESS_CREATE));
+	assert_true(access_allows(a, "tmp/a/b", ACCESS_DELETE));
+	assert_false(access_allows(a, "infra/x", ACCESS_READ));
+	assert_true(access_allows(a, "infra/x/y", ACCESS_READ));
+	assert_false(access_allows(a, "infra/x/y", ACCESS_DELETE));
+	cfg_free(cfg);
+
+	/* Without the section everything is allowed; with an empty
+	 * repositories map nothing is. */
+	cfg = parse("storage: {rootDirectory: /d}\n", &err);
+	assert_non_null(cfg);
+	assert_true(access_allows(&cfg->http.access, "x", ACCESS_DELETE));
+	cfg_free(cfg);
+	cfg = parse("storage: {rootDirectory: /d}\n"
+	            "http: {accessControl: {repositories: {}}}\n",
+	            &err);
+	assert_non_null(cfg);
+	assert_false(access_allows(&cfg->http.access, "x", ACCESS_READ));
+	cfg_free(cfg);
+}
+
+static void test_access_control_errors_name_key_and_line(void **state)
+{
+	static const char *const bad_docs[] = {
+		"http: {accessControl: {repositories: {'**': "
+		"{anonymousPolicy: [read, push]}}}}\n",
+		"http: {accessControl: {repositories: {'**': "
+		"{anonymousPolicy: read}}}}\n",
+		"http: {accessControl: {repositories: [a]}}\n",
+		"http: {accessControl: {repositories: {'a*b*c*d*e*f*g*h*i*j': "
+		"{anonymousPolicy: [read]}}}}\n",
+		"http: {accessControl: {repositories: {'**': "
+		"{anonymusPolicy: [read]}}}}\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_docs) / sizeof(bad_docs[0]); i++) {
+		struct err err = ERR_INIT;
+		char doc[256];
+
+		snprintf(doc, sizeof(doc), "storage: {rootDirectory: /d}\n%s",
+		         bad_docs[i]);
+		assert_null(parse(doc, &err));
+		assert_int_equal(err.code, ERR_INVALID);
+		assert_contains(err.msg, "http.accessControl");
+		assert_contains(err.msg, ":2:");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 			test_retention_policies_are_read_with_zot_defaults),
 		cmocka_unit_test(test_retention_errors_name_key_and_line),
+		cmocka_unit_test(test_access_control_reads_anonymous_policies),
+		cmocka_unit_test(test_access_control_errors_name_key_and_line),
 		cmocka_unit_test(test_no_file_gives_the_embedded_default),
 		cmocka_unit_test(test_a_minimal_file_gets_the_defaults),
 		cmocka_unit_test(test_full_yaml_fills_every_field),
