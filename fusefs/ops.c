@@ -106,8 +106,8 @@ static int errno_for(const struct err *err)
 		return ENOENT;
 	case ERR_INVALID:
 		return EINVAL;
-	case ERR_DENIED:
-		return EPERM;
+	case ERR_DENIED: /* EACCES: a policy; EPERM: the layout's rules */
+		return err->sys_errno ? err->sys_errno : EPERM;
 	case ERR_NOMEM:
 		return ENOMEM;
 	case ERR_TOO_LARGE:
@@ -1051,9 +1051,13 @@ struct rfs *rfs_start(struct store *st, const struct rfs_opts *opts,
 		goto fail;
 	}
 	fs->opts.mountpoint = fs->mountpoint;
+	/*
+	 * Other users get in only with the kernel checking the modes and
+	 * owners shown (the daemon itself could do anything for them).
+	 */
 	snprintf(optstr, sizeof(optstr), "%sfsname=dray,subtype=dray%s",
 	         opts->read_only ? "ro," : "",
-	         opts->allow_other ? ",allow_other" : "");
+	         opts->allow_other ? ",allow_other,default_permissions" : "");
 	argv[2] = optstr;
 	args = (struct fuse_args)FUSE_ARGS_INIT(3, argv);
 	fs->se = fuse_session_new(&args, &ops, sizeof(ops), fs);
