@@ -67,6 +67,10 @@ else
 	assert_eq "NONE:404" "$t" "half-copied repository over HTTP"
 	req GET "/v2/crash/manifests/$DB" -H "Accept: $ACCEPT_MANIFESTS"
 	assert_status 404
+	# The admin reads why: the xattr says incomplete.
+	st=$(getfattr --absolute-names --only-values -n user.dray.status "$MNT/crash")
+	assert_true "status of the half copy after the restart: $st" \
+		grep -qx 'state: incomplete (not served over HTTP)' <<<"$st"
 fi
 assert_eq "v1" "$(tags_of live)" "live repository after the kill"
 assert_eq "$DS" "$(http_digest live v1)" "live v1 after the kill"
