@@ -42,6 +42,25 @@ assert_eq 5 "$n" "blob files (manifest, config, 3 layers)"
 assert_true "umoci cannot read the layout in the mount" \
 	umoci ls --layout "$MNT/team/app"
 
+# --- everyday tools: tar on a gzip layer, du, find, ls -lR
+mkdir -p "$WORK/tmp/rootfs/etc"
+echo "dray" >"$WORK/tmp/rootfs/etc/hostname"
+tar -C "$WORK/tmp/rootfs" -czf "$WORK/tmp/layer.tgz" etc
+mkconfig "$WORK/tmp/cfg.json" "$WORK/tmp/layer.tgz"
+push_blob tools "$WORK/tmp/layer.tgz"
+LG=$BLOB_DIGEST
+push_blob tools "$WORK/tmp/cfg.json"
+mkmanifest "$WORK/tmp/tools.json" "$(desc "$MT_OCI_CONFIG" "$WORK/tmp/cfg.json")" \
+	"$(desc "$MT_OCI_LAYER_GZ" "$WORK/tmp/layer.tgz")"
+push_manifest tools v1 "$WORK/tmp/tools.json" "$MT_OCI_MANIFEST"
+assert_eq "etc/ etc/hostname" "$(tar -tzf "$MNT/tools/blobs/sha256/${LG#sha256:}" | tr '\n' ' ' | sed 's/ $//')" \
+	"tar -tzf of a layer through the mount"
+assert_eq "$(du -sb "$WORK/data/tools" | cut -f1)" "$(du -sb "$MNT/tools" | cut -f1)" \
+	"du -sb through the mount and on disk"
+assert_eq "$(cd "$WORK/data" && find team tools -type f | sort)" "$(cd "$MNT" && find team tools -type f | sort)" \
+	"find through the mount and on disk"
+assert_true "ls -lR of the mount failed" bash -c "ls -lR '$MNT' >/dev/null"
+
 # --- HTTP changes show at once
 "$MKIMAGE" "$WORK/tmp/img2" v2 --layers 1 --layer-size 1000 --seed 12 >/dev/null
 push_layout team/app v2 "$WORK/tmp/img2"
@@ -49,7 +68,7 @@ M2=$MANIFEST_DIGEST
 assert_eq "v1 v2" "$(jq -r '[.manifests[].annotations["org.opencontainers.image.ref.name"]] | sort | join(" ")' \
 	"$MNT/team/app/index.json")" "tags after a push"
 push_layout other v2 "$WORK/tmp/img2"
-assert_eq "other team" "$(ls "$MNT" | tr '\n' ' ' | sed 's/ $//')" "new repository"
+assert_eq "other team tools" "$(ls "$MNT" | tr '\n' ' ' | sed 's/ $//')" "new repository"
 assert_true "a shared blob shows 3 links" \
 	test "$(stat -c %h "$MNT/other/blobs/sha256/${M2#sha256:}")" -ge 3
 
@@ -89,7 +108,7 @@ assert_true "the dead mount answers ENOTCONN" \
 	bash -c "ls '$MNT' 2>&1 | grep -q 'not connected'"
 dray_start
 wait_mounted
-assert_eq "other team" "$(ls "$MNT" | tr '\n' ' ' | sed 's/ $//')" "after the restart"
+assert_eq "other team tools" "$(ls "$MNT" | tr '\n' ' ' | sed 's/ $//')" "after the restart"
 pull_verify team/app v1
 dray_stop
 assert_true "mount left after SIGTERM" bash -c "! grep -q ' $MNT fuse' /proc/mounts"
