@@ -468,11 +468,14 @@ int store_upload_start(struct store *st, const char *repo,
 		err_set(err, ERR_TOO_LARGE, "path too long");
 		goto fail;
 	}
-	/* tmpfs, among others, refuses O_DIRECT: write through the cache. */
-	u->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT,
-	             0644);
+	/* Some file systems refuse O_DIRECT: write through the cache. */
+	u->fd = st->opts.buffered_uploads
+	                ? -1
+	                : open(path,
+	                       O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT,
+	                       0644);
 	u->direct = u->fd >= 0;
-	if (u->fd < 0 && errno == EINVAL)
+	if (u->fd < 0 && (st->opts.buffered_uploads || errno == EINVAL))
 		u->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
 		             0644);
 	if (u->fd < 0) {

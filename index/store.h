@@ -73,6 +73,11 @@ struct store_opts {
 	 * store_fs_* calls); NULL allows everything. HTTP checks its own.
 	 */
 	const struct access *access;
+	/*
+	 * Write uploads through the page cache, as on a file system that
+	 * refuses O_DIRECT (the default tries O_DIRECT first).
+	 */
+	bool buffered_uploads;
 };
 
 /*

@@ -561,6 +561,32 @@ static void test_large_upload_in_uneven_pieces(void **state)
 	free(data);
 }
 
+/* Where O_DIRECT is refused, uploads go through the page cache. */
+static void test_large_upload_through_the_page_cache(void **state)
+{
+	struct fixture *f = *state, buffered = {0};
+	struct store_opts o = {.buffered_uploads = true};
+	size_t len = (3u << 20) + 5;
+	unsigned char *data = malloc(len);
+	struct err err = ERR_INIT;
+	struct digest d;
+
+	assert_non_null(data);
+	/* A second store on the same root: the first one is closed. */
+	store_close(f->st);
+	f->st = NULL;
+	memcpy(buffered.root, f->root, sizeof(buffered.root));
+	buffered.st = store_open_with(buffered.root, &o, &err);
+	if (!buffered.st)
+		fail_msg("store_open_with: %s", err.msg);
+	d = push_in_pieces(&buffered, "big", data, len, DIGEST_SHA256);
+	assert_blob_is(&buffered, "big", &d, data, len);
+	d = push_in_pieces(&buffered, "big", data, len - 9, DIGEST_SHA512);
+	assert_blob_is(&buffered, "big", &d, data, len - 9);
+	f->st = buffered.st;
+	free(data);
+}
+
 static void test_commit_with_wrong_digest_stores_nothing(void **state)
 {
 	struct fixture *f = *state;
@@ -1961,6 +1987,7 @@ int main(void)
 		TF(test_reopened_store_serves_what_was_stored),
 		TF(test_committed_upload_is_readable_as_blob),
 		TF(test_large_upload_in_uneven_pieces),
+	TF(test_large_upload_through_the_page_cache),
 	TF(test_commit_with_wrong_digest_stores_nothing),
 		TF(test_sha512_commit_stores_under_sha512),
 		TF(test_two_uploads_of_same_content_end_as_one_file),
