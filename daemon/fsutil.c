@@ -93,6 +93,25 @@ int fs_write_all(int fd, const void *buf, size_t len, struct err *err)
 	return 0;
 }
 
+int fs_pwrite_all(int fd, const void *buf, size_t len, uint64_t off,
+                  struct err *err)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_set_errno(err, errno, "cannot write");
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int fs_write_temp(const char *tmpdir, const void *buf, size_t len,
                   char *out, struct err *err)
 {

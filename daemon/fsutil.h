@@ -9,6 +9,7 @@
 #define DRAY_FSUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "daemon/err.h"
@@ -40,6 +41,10 @@ MUST_CHECK int fs_write_temp(const char *tmpdir, const void *buf, size_t len,
 /* Write all of @buf to @fd. ERR_IO. */
 MUST_CHECK int fs_write_all(int fd, const void *buf, size_t len,
                             struct err *err);
+
+/* Write all of @buf to @fd at offset @off (pwrite). ERR_IO. */
+MUST_CHECK int fs_pwrite_all(int fd, const void *buf, size_t len, uint64_t off,
+                             struct err *err);
 
 /*
  * Read the whole file @path into a new NUL-terminated buffer (*out, freed

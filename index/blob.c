@@ -58,6 +58,8 @@ struct upload {
 	size_t held;                  /* bytes in it */
 	aio_context_t aio;            /* 0: blocks are written in place */
 	bool inflight;                /* the other block is being written */
+	uint64_t inflight_off;        /* where it goes */
+	bool aio_lost;                /* io_getevents failed: destroy it */
 	uint64_t grown;               /* the file's size, grown ahead */
 	int werr;                     /* a block write failed: errno */
 	struct hasher *sha256;        /* sha256 of those bytes */
@@ -389,9 +391,36 @@ void blob_aio_drain(struct store *st)
 		syscall(SYS_io_destroy, st->aio_pool[--st->aio_n]);
 }
 
-/* Wait for the block in flight, if any. */
+/* Take O_DIRECT off @u's file: from here on it goes through the cache. */
+static int direct_off(struct upload *u)
+{
+	int fl = fcntl(u->fd, F_GETFL);
+
+	return fl < 0 ? -1 : fcntl(u->fd, F_SETFL, fl & ~O_DIRECT);
+}
+
+/*
+ * Write @b (a whole block) at @off in place; a file system that took
+ * O_DIRECT at open but refuses it for writes gets the page cache.
+ */
+static int block_write(struct upload *u, const unsigned char *b,
+                       uint64_t off, struct err *err)
+{
+	if (fs_pwrite_all(u->fd, b, UPLOAD_BLOCK, off, err) == 0)
+		return 0;
+	if (err->sys_errno == EINVAL && direct_off(u) == 0) {
+		*err = ERR_INIT;
+		if (fs_pwrite_all(u->fd, b, UPLOAD_BLOCK, off, err) == 0)
+			return 0;
+	}
+	u->werr = err->sys_errno ? err->sys_errno : EIO;
+	return -1;
+}
+
+/* Wait for the block in flight, if any; a failed one is kept in werr. */
 static int aio_reap(struct upload *u, struct err *err)
 {
+	const unsigned char *b = u->blocks + (u->cur ^ 1) * UPLOAD_BLOCK;
 	struct io_event ev;
 	long n;
 
@@ -401,10 +430,14 @@ static int aio_reap(struct upload *u, struct err *err)
 		n = syscall(SYS_io_getevents, u->aio, 1L, 1L, &ev, NULL);
 	while (n < 0 && errno == EINTR);
 	u->inflight = false;
-	if (n != 1)
+	if (n != 1) {
+		u->aio_lost = true;
 		u->werr = n < 0 ? errno : EIO;
-	else if (ev.res != (int64_t)UPLOAD_BLOCK)
+	} else if (ev.res == -EINVAL) {
+		return block_write(u, b, u->inflight_off, err);
+	} else if (ev.res != (int64_t)UPLOAD_BLOCK) {
 		u->werr = ev.res < 0 ? (int)-ev.res : EIO;
+	}
 	if (u->werr)
 		return err_set_errno(err, u->werr, "cannot write upload");
 	return 0;
@@ -418,7 +451,11 @@ static void upload_free(struct upload *u)
 		struct err ignored = ERR_INIT;
 
 		(void)aio_reap(u, &ignored);
-		aio_put(u->st, u->aio);
+		/* io_destroy() waits for what may still be in flight. */
+		if (u->aio_lost)
+			syscall(SYS_io_destroy, u->aio);
+		else
+			aio_put(u->st, u->aio);
 	}
 	if (u->fd >= 0)
 		close(u->fd);
@@ -468,16 +505,14 @@ int store_upload_start(struct store *st, const char *repo,
 		err_set(err, ERR_TOO_LARGE, "path too long");
 		goto fail;
 	}
-	/* Some file systems refuse O_DIRECT: write through the cache. */
-	u->fd = st->opts.buffered_uploads
-	                ? -1
-	                : open(path,
-	                       O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT,
-	                       0644);
-	u->direct = u->fd >= 0;
-	if (u->fd < 0 && (st->opts.buffered_uploads || errno == EINVAL))
-		u->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-		             0644);
+	u->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	/* Some file systems refuse O_DIRECT: those are written through the
+	 * page cache, as are all with buffered_uploads. */
+	if (u->fd >= 0 && !st->opts.buffered_uploads) {
+		int fl = fcntl(u->fd, F_GETFL);
+
+		u->direct = fl >= 0 && fcntl(u->fd, F_SETFL, fl | O_DIRECT) == 0;
+	}
 	if (u->fd < 0) {
 		err_set_errno(err, errno, "cannot create upload");
 		goto fail;
@@ -538,24 +573,6 @@ void upload_no_layout(struct upload *u)
 	u->no_layout = true;
 }
 
-static int write_all(int fd, const void *buf, size_t len, uint64_t off,
-                     struct err *err)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, (const char *)buf + done, len - done,
-		                   (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_set_errno(err, errno, "cannot write upload");
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Write what the block holds and leave direct mode, so that the file on
  * disk is all that was received: before a commit, a rehash or a write
@@ -563,22 +580,23 @@ static int write_all(int fd, const void *buf, size_t len, uint64_t off,
  */
 static int upload_settle(struct upload *u, struct err *err)
 {
-	int fl;
-
 	if (u->werr) /* a block is missing from the file */
 		return err_set_errno(err, u->werr, "cannot write upload");
 	if (!u->direct)
 		return 0;
 	if (aio_reap(u, err) < 0)
 		return -1;
-	fl = fcntl(u->fd, F_GETFL);
-	if (fl < 0 || fcntl(u->fd, F_SETFL, fl & ~O_DIRECT) < 0 ||
-	    (u->grown && ftruncate(u->fd, (off_t)u->offset) < 0))
+	if (direct_off(u) < 0 ||
+	    (u->grown && ftruncate(u->fd, (off_t)u->offset) < 0)) {
+		u->werr = errno;
 		return err_set_errno(err, errno, "cannot write upload");
-	u->direct = false;
-	if (u->held && write_all(u->fd, u->blocks + u->cur * UPLOAD_BLOCK,
-	                         u->held, u->offset - u->held, err) < 0)
+	}
+	if (u->held && fs_pwrite_all(u->fd, u->blocks + u->cur * UPLOAD_BLOCK,
+	                         u->held, u->offset - u->held, err) < 0) {
+		u->werr = err->sys_errno ? err->sys_errno : EIO;
 		return -1;
+	}
+	u->direct = false;
 	u->held = 0;
 	u->flushed = u->offset;
 	free(u->blocks);
@@ -595,7 +613,7 @@ int upload_write_at(struct upload *u, const void *buf, size_t len,
 	if (upload_settle(u, err) < 0)
 		return -1;
 	u->scattered = true;
-	if (write_all(u->fd, buf, len, off, err) < 0)
+	if (fs_pwrite_all(u->fd, buf, len, off, err) < 0)
 		return -1;
 	if (off + len > u->offset)
 		u->offset = off + len;
@@ -625,17 +643,14 @@ static int block_out(struct upload *u, struct err *err)
 		if (ftruncate(u->fd, (off_t)(u->offset + UPLOAD_GROW)) == 0)
 			u->grown = u->offset + UPLOAD_GROW;
 	}
-	do
-		n = u->aio ? syscall(SYS_io_submit, u->aio, 1L, list) : 0;
-	while (n < 0 && errno == EAGAIN);
+	/* Not taken (EAGAIN included): written in place instead. */
+	n = u->aio ? syscall(SYS_io_submit, u->aio, 1L, list) : 0;
 	if (n != 1) {
-		if (write_all(u->fd, b, UPLOAD_BLOCK, (uint64_t)cb.aio_offset,
-		              err) < 0) {
-			u->werr = err->sys_errno ? err->sys_errno : EIO;
+		if (block_write(u, b, (uint64_t)cb.aio_offset, err) < 0)
 			return -1;
-		}
 	} else {
 		u->inflight = true;
+		u->inflight_off = (uint64_t)cb.aio_offset;
 		u->cur ^= 1;
 	}
 	u->held = 0;
@@ -680,7 +695,7 @@ int store_upload_append(struct upload *u, const void *buf, size_t len,
 		return err_set_errno(err, u->werr, "cannot write upload");
 	if (u->direct)
 		return append_direct(u, buf, len, err);
-	if (write_all(u->fd, buf, len, u->offset, err) < 0)
+	if (fs_pwrite_all(u->fd, buf, len, u->offset, err) < 0)
 		return -1;
 	/* Only bytes that reached the file count, so a retry can resume. */
 	hasher_update(u->sha256, buf, len);

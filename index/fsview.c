@@ -14,6 +14,7 @@
 
 #include "daemon/access.h"
 #include "daemon/fsutil.h"
+#include "daemon/log.h"
 #include "daemon/ref.h"
 #include "index/store_int.h"
 
@@ -320,17 +321,8 @@ int store_fs_write(struct fs_writer *w, const void *buf, size_t len,
 	if (w->done)
 		return err_set(err, ERR_INVALID, "file already closed");
 	if (w->kind == W_TEMP) {
-		size_t done = 0;
-
-		while (done < len) {
-			ssize_t n = pwrite(w->fd, (const char *)buf + done,
-			                   len - done, (off_t)(off + done));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				return err_set_errno(err, errno, "cannot write");
-			done += (size_t)n;
-		}
+		if (fs_pwrite_all(w->fd, buf, len, off, err) < 0)
+			return -1;
 	} else if (w->kind == W_BLOB) {
 		if (upload_write_at(w->up, buf, len, off, err) < 0)
 			return -1;
@@ -474,6 +466,79 @@ static bool has_file(struct store *st, const char *repo, const char *name)
 	       access(path, F_OK) == 0;
 }
 
+/* Forget @r's waiting index.json, if any. */
+static void pending_drop(struct store *st, const char *repo)
+{
+	struct pending *p;
+
+	pthread_mutex_lock(&st->lock);
+	p = hmap_del(st->pending, repo);
+	pthread_mutex_unlock(&st->lock);
+	if (p) {
+		free(p->buf);
+		free(p);
+	}
+}
+
+/*
+ * What replacing @r's index.json by @buf needs of the policy, beyond
+ * create: delete for a tag that goes, update for one that moves.
+ */
+static int check_index_change(struct store *st, struct repo *r,
+                              const char *buf, size_t len, struct err *err)
+{
+	json_t *next, *e;
+	struct hmap *tags;
+	unsigned need = 0;
+	size_t i;
+	int ret = 0;
+
+	if (!st->opts.access || !st->opts.access->on)
+		return 0;
+	if (repo_load(st, r, err) < 0)
+		return -1;
+	next = parse_index(buf, len, err);
+	tags = hmap_new();
+	if (!next || !tags) {
+		ret = next ? err_set(err, ERR_NOMEM, "out of memory") : -1;
+		goto out;
+	}
+	json_array_foreach(json_object_get(next, "manifests"), i, e)
+	{
+		const char *tag = entry_tag(e);
+
+		if (tag && hmap_put(tags, tag, e) < 0) {
+			ret = err_set(err, ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	json_array_foreach(json_object_get(r->index, "manifests"), i, e)
+	{
+		const char *tag = entry_tag(e);
+		struct digest a, b;
+		json_t *now;
+
+		if (!tag)
+			continue;
+		now = hmap_get(tags, tag);
+		if (!now)
+			need |= ACCESS_DELETE;
+		else if (!entry_digest(e, &a) || !entry_digest(now, &b) ||
+		         !digest_equal(&a, &b))
+			need |= ACCESS_UPDATE;
+	}
+	if ((need & ACCESS_DELETE) &&
+	    check_access(st, r->name, ACCESS_DELETE, err) < 0)
+		ret = -1;
+	else if ((need & ACCESS_UPDATE) &&
+	         check_access(st, r->name, ACCESS_UPDATE, err) < 0)
+		ret = -1;
+out:
+	hmap_free(tags);
+	json_decref(next);
+	return ret;
+}
+
 /*
  * Publish what is ready in @repo. Caller holds its lock. A live
  * repository takes its pending index.json once complete; a directory
@@ -497,6 +562,15 @@ static int settle(struct store *st, struct repo *r, struct err *err)
 		j = parse_index(p->buf, p->len, err);
 		if (!j || !index_complete(st, r->name, j))
 			goto out;
+		/* Tags may have moved since (HTTP): judged again, or dropped. */
+		if (check_index_change(st, r, p->buf, p->len, err) < 0) {
+			log_warn("%s: index.json written through the mount "
+			         "dropped: %s",
+			         r->name, err->msg);
+			*err = ERR_INIT;
+			pending_drop(st, r->name);
+			goto out;
+		}
 		if (repo_path(st, r->name, "index.json", path, sizeof(path),
 		              err) < 0 ||
 		    fs_write_atomic(st->tmpdir, path, p->buf, p->len, err) < 0) {
@@ -504,11 +578,7 @@ static int settle(struct store *st, struct repo *r, struct err *err)
 			goto out;
 		}
 		store_changed(st, r->name, "index.json");
-		pthread_mutex_lock(&st->lock);
-		hmap_del(st->pending, r->name);
-		pthread_mutex_unlock(&st->lock);
-		free(p->buf);
-		free(p);
+		pending_drop(st, r->name);
 		ret = repo_load(st, r, err);
 		goto out;
 	}
@@ -634,60 +704,6 @@ int store_fs_status(struct store *st, const char *rel, char **out,
 	return 0;
 }
 
-/*
- * What replacing @r's index.json by @w's needs of the policy, beyond
- * create: delete for a tag that goes, update for one that moves.
- */
-static int check_index_change(struct store *st, struct repo *r,
-                              const struct fs_writer *w, struct err *err)
-{
-	json_t *next, *e;
-	struct hmap *tags;
-	unsigned need = 0;
-	size_t i;
-	int ret = 0;
-
-	if (!st->opts.access || !st->opts.access->on)
-		return 0;
-	if (repo_load(st, r, err) < 0)
-		return -1;
-	next = parse_index(w->buf ? w->buf : "", w->len, err);
-	tags = hmap_new();
-	if (!next || !tags) {
-		ret = next ? err_set(err, ERR_NOMEM, "out of memory") : -1;
-		goto out;
-	}
-	json_array_foreach(json_object_get(next, "manifests"), i, e)
-	{
-		if (entry_tag(e) && hmap_put(tags, entry_tag(e), e) < 0) {
-			ret = err_set(err, ERR_NOMEM, "out of memory");
-			goto out;
-		}
-	}
-	json_array_foreach(json_object_get(r->index, "manifests"), i, e)
-	{
-		json_t *now = entry_tag(e) ? hmap_get(tags, entry_tag(e)) : NULL;
-		struct digest a, b;
-
-		if (!entry_tag(e))
-			continue;
-		if (!now)
-			need |= ACCESS_DELETE;
-		else if (!entry_digest(e, &a) || !entry_digest(now, &b) ||
-		         !digest_equal(&a, &b))
-			need |= ACCESS_UPDATE;
-	}
-	if ((need & ACCESS_DELETE) &&
-	    check_access(st, r->name, ACCESS_DELETE, err) < 0)
-		ret = -1;
-	else if ((need & ACCESS_UPDATE) &&
-	         check_access(st, r->name, ACCESS_UPDATE, err) < 0)
-		ret = -1;
-out:
-	hmap_free(tags);
-	json_decref(next);
-	return ret;
-}
 
 /* Commit index.json bytes (caller holds the repository's lock). */
 static int commit_index(struct fs_writer *w, struct repo *r, struct err *err)
@@ -710,7 +726,7 @@ static int commit_index(struct fs_writer *w, struct repo *r, struct err *err)
 		return settle(st, r, err);
 	}
 	/* Live: the new index.json waits for what it names. */
-	if (check_index_change(st, r, w, err) < 0)
+	if (check_index_change(st, r, w->buf ? w->buf : "", w->len, err) < 0)
 		return -1;
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -903,20 +919,6 @@ out:
 		free(t);
 	}
 	return ret;
-}
-
-/* Forget @r's waiting index.json, if any. */
-static void pending_drop(struct store *st, const char *repo)
-{
-	struct pending *p;
-
-	pthread_mutex_lock(&st->lock);
-	p = hmap_del(st->pending, repo);
-	pthread_mutex_unlock(&st->lock);
-	if (p) {
-		free(p->buf);
-		free(p);
-	}
 }
 
 /*
