@@ -3,10 +3,12 @@
  * access.h - what each repository allows: zot's http.accessControl.
  *
  * dray has no authentication yet, so every client is anonymous and a
- * repository's anonymousPolicy is what it allows, over HTTP and through
- * the mount alike. The policy of the longest glob that matches the name
- * applies; a name no glob matches allows nothing. Without an
- * accessControl section everything is allowed.
+ * repository's anonymousPolicy is what it allows. HTTP checks every
+ * action; the mount checks the changes (create, update, delete) but not
+ * read: who may look at the mount is the file permissions' business
+ * (fuse.allowOther, fuse.uid). The policy of the longest glob that
+ * matches the name applies; a name no glob matches allows nothing.
+ * Without an accessControl section everything is allowed.
  */
 #ifndef DRAY_ACCESS_H
 #define DRAY_ACCESS_H
@@ -20,7 +22,8 @@ enum access_action {
 	ACCESS_CREATE = 1u << 1, /* push */
 	ACCESS_UPDATE = 1u << 2, /* move an existing tag */
 	ACCESS_DELETE = 1u << 3, /* delete manifests, tags, blobs */
-	ACCESS_DETECT_COLLISION = 1u << 4, /* detectManifestCollision */
+	ACCESS_DETECT_COLLISION = 1u << 4, /* detectManifestCollision: read,
+	                                      not enforced yet */
 };
 
 /* One http.accessControl.repositories entry. */

@@ -649,14 +649,14 @@ static int keep_field(struct ctx *c, size_t which, const yaml_node_t *v,
 /* Stars a repository glob may have (ref_glob_match recurses at each). */
 #define GLOB_STARS_MAX 8
 
-/* Is @glob a usable repository glob? */
+/* Is @glob a usable repository glob (ref_glob_match)? */
 static bool glob_ok(const char *glob)
 {
 	size_t stars = 0;
 
 	for (const char *p = glob; *p; p++)
 		stars += *p == '*';
-	return *glob && stars <= GLOB_STARS_MAX;
+	return *glob && stars <= GLOB_STARS_MAX && !strpbrk(glob, "{}[]\\");
 }
 
 static int policy_field(struct ctx *c, size_t which, const yaml_node_t *v,
@@ -677,7 +677,8 @@ static int policy_field(struct ctx *c, size_t which, const yaml_node_t *v,
 			if (!glob_ok(p->repositories[i]))
 				return bad(c, v, path,
 				           "expected repository globs with at "
-				           "most %d stars",
+				           "most %d stars and no braces, classes "
+				           "or escapes",
 				           GLOB_STARS_MAX);
 		return 0;
 	case 1:
@@ -788,6 +789,9 @@ static int rule_field(struct ctx *c, size_t which, const yaml_node_t *v,
 			           "delete, detectManifestCollision)",
 			           scalar(item));
 		r->actions |= a;
+		if (a == ACCESS_DETECT_COLLISION &&
+		    note_unsupported(c, path, item) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -821,7 +825,7 @@ static int access_field(struct ctx *c, size_t which, const yaml_node_t *v,
 		if (!glob_ok(glob))
 			return bad(c, kn, child,
 			           "expected a repository glob with at most "
-			           "%d stars",
+			           "%d stars and no braces, classes or escapes",
 			           GLOB_STARS_MAX);
 		for (size_t i = 0; i < a->n_rules; i++)
 			if (strcmp(a->rules[i].glob, glob) == 0)

@@ -109,32 +109,50 @@ bool ref_is_digest(const char *s)
 	return strchr(s, ':') != NULL;
 }
 
+/* Does name component [n, ne) match glob component [g, ge) ('*', '?')? */
+static bool component_match(const char *g, const char *ge, const char *n,
+                            const char *ne)
+{
+	while (g < ge) {
+		if (*g == '*') {
+			/* Recursion at each star: config globs have few. */
+			for (const char *p = n; p <= ne; p++)
+				if (component_match(g + 1, ge, p, ne))
+					return true;
+			return false;
+		}
+		if (n == ne || (*g != '?' && *g != *n))
+			return false;
+		g++;
+		n++;
+	}
+	return n == ne;
+}
+
 bool ref_glob_match(const char *glob, const char *name)
 {
-	const char *p;
+	const char *ge = glob + strcspn(glob, "/");
+	const char *ne = name + strcspn(name, "/");
 
-	/* Recursion at each star: config globs have few (cfg checks). */
-	while (*glob) {
-		if (glob[0] == '*' && glob[1] == '*') {
-			for (p = name;; p++) {
-				if (ref_glob_match(glob + 2, p))
-					return true;
-				if (!*p)
-					return false;
-			}
+	/* "**" as a whole component: zero or more components. */
+	if (ge - glob == 2 && glob[0] == '*' && glob[1] == '*') {
+		if (!*ge)
+			return true;
+		for (const char *p = name;; p++) {
+			if (ref_glob_match(ge + 1, p))
+				return true;
+			p = strchr(p, '/');
+			if (!p)
+				return false;
 		}
-		if (*glob == '*') {
-			for (p = name;; p++) {
-				if (ref_glob_match(glob + 1, p))
-					return true;
-				if (!*p || *p == '/')
-					return false;
-			}
-		}
-		if (!*name || (*glob == '?' ? *name == '/' : *glob != *name))
-			return false;
-		glob++;
-		name++;
 	}
-	return !*name;
+	if (!component_match(glob, ge, name, ne))
+		return false;
+	if (!*ge && !*ne)
+		return true;
+	if (!*ne) /* a last "**" component may match none */
+		return strcmp(ge, "/**") == 0;
+	if (!*ge)
+		return false;
+	return ref_glob_match(ge + 1, ne + 1);
 }

@@ -30,9 +30,11 @@ bool ref_is_digest(const char *s);
 
 /*
  * True if repository name @name matches @glob, as zot's configuration
- * reads repository globs: "**" matches anything, '/' included; '*' and
- * '?' match within one path component (so a glob ending in slash-star
- * names direct children only); other characters match themselves.
+ * reads repository globs (doublestar): a component that is exactly "**"
+ * matches zero or more whole components, so "tmp" followed by a "**"
+ * component matches tmp, tmp/a and tmp/a/b; '*' and '?' match within
+ * one component; other characters match themselves. Braces, classes and
+ * escapes are not supported (the config refuses them).
  */
 bool ref_glob_match(const char *glob, const char *name);
 

@@ -1256,6 +1256,8 @@ static void test_access_control_errors_name_key_and_line(void **state)
 		"{anonymousPolicy: [read]}}}}\n",
 		"http: {accessControl: {repositories: {'**': "
 		"{anonymusPolicy: [read]}}}}\n",
+		"http: {accessControl: {repositories: {'{prod,rel}/**': "
+		"{anonymousPolicy: [read]}}}}\n",
 	};
 
 	(void)state;
