@@ -69,6 +69,9 @@ struct rfs {
 	bool qstop;                /* the notifier should end */
 };
 
+/* Writes to one file answered before they are applied, at most. */
+#define WRITES_AHEAD 2
+
 /* The I/O size a file being written asks for (the largest FUSE write). */
 #define WRITE_BLKSIZE (1 << 20)
 
@@ -622,13 +625,18 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	e = of->werr;
 	ticket = of->tickets;
 	of->tickets += !e;
+	/* Answered ahead by at most this much: the writer waits, not the
+	 * mount's other users for parked threads. */
+	while (!e && ticket - of->served > WRITES_AHEAD)
+		pthread_cond_wait(&of->wcond, &of->wlock);
 	pthread_mutex_unlock(&of->wlock);
 	if (e) {
 		fuse_reply_err(req, e);
 		return;
 	}
-	if (end > atomic_load(&of->size))
-		atomic_store(&of->size, end);
+	for (uint64_t cur = atomic_load(&of->size); end > cur;)
+		if (atomic_compare_exchange_weak(&of->size, &cur, end))
+			break;
 	fuse_reply_write(req, size);
 	/* @buf is ours until we return: apply it in its turn. */
 	pthread_mutex_lock(&of->wlock);
@@ -657,7 +665,6 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 	struct rfs *fs = fuse_req_userdata(req);
 	struct err err = ERR_INIT;
-
 	int e;
 
 	(void)ino;

@@ -88,8 +88,45 @@ static int reply_list(struct http_req *req, const char *name,
 	                 true, err);
 }
 
+/*
+ * The catalog as the policy lets one read it: pages of @n names are read
+ * from @last on and the unreadable dropped, until @n are kept or none
+ * are left. *more says whether any name follows the last one kept.
+ */
+static int readable_catalog(struct http_req *req, const char *last, size_t n,
+                            struct strvec *out, bool *more, struct err *err)
+{
+	char cursor[REF_NAME_MAX + 1] = "";
+	int ret = 0;
+
+	*more = true;
+	if (last)
+		snprintf(cursor, sizeof(cursor), "%s", last);
+	while (ret == 0 && *more && out->n < n) {
+		struct strvec page = {0};
+		size_t i;
+
+		ret = store_catalog(req->srv->st, *cursor ? cursor : NULL, n,
+		                    &page, more, err);
+		for (i = 0; ret == 0 && i < page.n && out->n < n; i++) {
+			if (!access_allows(req->srv->opts.access, page.v[i],
+			                   ACCESS_READ))
+				continue;
+			if (strvec_push(out, page.v[i]) < 0)
+				ret = err_set(err, ERR_NOMEM, "cannot list");
+		}
+		if (i < page.n)
+			*more = true; /* stopped inside the page */
+		if (i)
+			snprintf(cursor, sizeof(cursor), "%s", page.v[i - 1]);
+		strvec_release(&page);
+	}
+	return ret;
+}
+
 int h_catalog(struct http_req *req, struct err *err)
 {
+	const struct access *a = req->srv->opts.access;
 	struct strvec sv = {0};
 	const char *last;
 	bool more = false;
@@ -98,20 +135,11 @@ int h_catalog(struct http_req *req, struct err *err)
 
 	if (page_args(req, &n, &last, err) < 0)
 		return -1;
-	ret = store_catalog(req->srv->st, last, n, &sv, &more, err);
 	/* What the policy does not let one read is not listed. */
-	if (ret == 0 && req->srv->opts.access && req->srv->opts.access->on) {
-		size_t kept = 0;
-
-		for (size_t i = 0; i < sv.n; i++) {
-			if (access_allows(req->srv->opts.access, sv.v[i],
-			                  ACCESS_READ))
-				sv.v[kept++] = sv.v[i];
-			else
-				free(sv.v[i]);
-		}
-		sv.n = kept;
-	}
+	if (a && a->on)
+		ret = readable_catalog(req, last, n, &sv, &more, err);
+	else
+		ret = store_catalog(req->srv->st, last, n, &sv, &more, err);
 	if (ret == 0)
 		ret = reply_list(req, NULL, "repositories", &sv, more, n,
 		                 "/v2/_catalog", err);

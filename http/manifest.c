@@ -108,19 +108,24 @@ int h_manifest_put_body(struct http_req *req, const char *buf, size_t len,
 	return 0;
 }
 
-/* Would this PUT point an existing tag at other content (zot: update)? */
+/*
+ * Would this PUT point an existing tag at other content (zot: update)?
+ * When that cannot be told, it is taken to.
+ */
 static bool moves_a_tag(struct http_req *req)
 {
-	struct err ignored = ERR_INIT;
+	struct err e = ERR_INIT;
 	struct manifest_desc cur;
 	struct digest d;
 
-	if (ref_is_digest(req->ref) ||
-	    store_manifest_get(req->srv->st, req->name, req->ref, &cur, NULL,
-	                       &ignored) < 0 ||
-	    digest_buffer(cur.digest.alg, req->buf ? req->buf : "", req->len,
-	                  &d, &ignored) < 0)
+	if (ref_is_digest(req->ref))
 		return false;
+	if (store_manifest_get(req->srv->st, req->name, req->ref, &cur, NULL,
+	                       &e) < 0)
+		return e.code != ERR_NOT_FOUND;
+	if (digest_buffer(cur.digest.alg, req->buf ? req->buf : "", req->len,
+	                  &d, &e) < 0)
+		return true;
 	return !digest_equal(&cur.digest, &d);
 }
 

@@ -6,6 +6,8 @@
 #   "**"        read, create: push yes; move a tag, delete: no
 #   "tmp/**"    read, create, update, delete
 #   "secret/*"  nothing: not readable, not listed, not a mount source
+#   "hidden*"   nothing (three of them, so that whole catalog pages are
+#               unreadable: paging goes on past them)
 # Through the mount: rm and rm -r need delete (EACCES otherwise); writing
 # needs create; an index.json that drops a tag needs delete and one that
 # moves a tag needs update.
@@ -27,9 +29,12 @@ HTTP_EXTRA='  accessControl:
       "tmp/**":
         anonymousPolicy: [read, create, update, delete]
       "secret/*":
+        anonymousPolicy: []
+      "hidden*":
         anonymousPolicy: []'
 mkdir -p "$WORK/data/secret"
 cp -r "$IMG" "$WORK/data/secret/a"
+for r in hidden1 hidden2 hidden3; do cp -r "$IMG" "$WORK/data/$r"; done
 dray_start_mount
 
 # --- HTTP: create is allowed, update and delete are not
@@ -62,6 +67,11 @@ assert_error 403 DENIED
 req POST "/v2/secret/b/blobs/uploads/"
 assert_error 403 DENIED
 assert_eq "app tmp/x" "$(http_catalog)" "catalog"
+# Pages skip what cannot be read and go on past it.
+for r in zz/a zz/b; do push_layout "$r" v1 "$IMG"; done
+follow_pages "/v2/_catalog?n=2" .repositories "$WORK/tmp/pages"
+assert_eq "app tmp/x zz/a zz/b" "$(tr '\n' ' ' <"$WORK/tmp/pages" | sed 's/ $//')" \
+	"catalog read in pages of 2"
 # A blob of secret/a cannot be mounted from there: an ordinary session.
 req POST "/v2/other/blobs/uploads/?mount=$L1&from=secret/a"
 assert_status 202
@@ -100,6 +110,22 @@ jq --arg d "$D1" --argjson s "$sz" --arg mt "$MT_OCI_MANIFEST" \
 	"$MNT/app/index.json" >"$WORK/tmp/add.json"
 assert_true "an index.json adding a tag was refused" cp "$WORK/tmp/add.json" "$MNT/app/index.json"
 assert_eq "$D1" "$(http_digest app v3)" "a tag added through the mount"
+
+# --- an index.json that waits for content is judged again when it lands:
+# a tag pushed over HTTP meanwhile would go, so it is dropped instead
+D4=$("$MKIMAGE" "$WORK/tmp/img4" v4 --layers 1 --layer-size 20000 --seed 84)
+sz=$(stat -c %s "$WORK/tmp/img4/blobs/sha256/${D4#sha256:}")
+jq --arg d "$D4" --argjson s "$sz" --arg mt "$MT_OCI_MANIFEST" \
+	'.manifests += [{mediaType: $mt, digest: $d, size: $s,
+	  annotations: {"org.opencontainers.image.ref.name": "v4"}}]' \
+	"$MNT/app/index.json" >"$WORK/tmp/wait.json"
+assert_true "an index.json adding v4 was refused" cp "$WORK/tmp/wait.json" "$MNT/app/index.json"
+push_manifest app v5 "$M2" "$MT_OCI_MANIFEST"
+assert_true "copying v4's blobs failed" cp "$WORK/tmp/img4/blobs/sha256/"* "$MNT/app/blobs/sha256/"
+assert_eq "$D2" "$(http_digest app v5)" "v5, pushed while an index.json waited"
+assert_eq 404 "$(http_digest app v4)" "v4 of the dropped index.json"
+assert_true "the daemon did not say it dropped the index.json" \
+	grep -q "index.json written through the mount dropped" "$DAEMON_LOG"
 
 # --- the mount: under tmp/** rm works; under secret/* nothing can be written
 push_layout tmp/y v1 "$IMG"
