@@ -16,6 +16,17 @@ require_dray "http.accessControl"
 need_fuse
 need_mkimage
 
+# with_tag LAYOUT DIGEST TAG: app's index.json (as the mount shows it)
+# plus TAG for manifest DIGEST of LAYOUT.
+with_tag() {
+	local sz
+	sz=$(stat -c %s "$1/blobs/sha256/${2#sha256:}")
+	jq --arg d "$2" --argjson s "$sz" --arg mt "$MT_OCI_MANIFEST" --arg t "$3" \
+		'.manifests += [{mediaType: $mt, digest: $d, size: $s,
+		  annotations: {"org.opencontainers.image.ref.name": $t}}]' \
+		"$MNT/app/index.json"
+}
+
 IMG=$WORK/tmp/img
 D1=$("$MKIMAGE" "$IMG" v1 --layers 1 --layer-size 50000 --seed 81)
 D2=$("$MKIMAGE" "$IMG" v2 --layers 1 --layer-size 50000 --seed 82)
@@ -103,22 +114,14 @@ rc=0
 cp "$WORK/tmp/move.json" "$MNT/app/index.json" 2>/dev/null || rc=$?
 assert_ne 0 "$rc" "an index.json moving a tag was taken without update"
 assert_eq "$D1" "$(http_digest app v1)" "v1 after a refused index.json"
-sz=$(stat -c %s "$IMG/blobs/sha256/${D1#sha256:}")
-jq --arg d "$D1" --argjson s "$sz" --arg mt "$MT_OCI_MANIFEST" \
-	'.manifests += [{mediaType: $mt, digest: $d, size: $s,
-	  annotations: {"org.opencontainers.image.ref.name": "v3"}}]' \
-	"$MNT/app/index.json" >"$WORK/tmp/add.json"
+with_tag "$IMG" "$D1" v3 >"$WORK/tmp/add.json"
 assert_true "an index.json adding a tag was refused" cp "$WORK/tmp/add.json" "$MNT/app/index.json"
 assert_eq "$D1" "$(http_digest app v3)" "a tag added through the mount"
 
 # --- an index.json that waits for content is judged again when it lands:
 # a tag pushed over HTTP meanwhile would go, so it is dropped instead
 D4=$("$MKIMAGE" "$WORK/tmp/img4" v4 --layers 1 --layer-size 20000 --seed 84)
-sz=$(stat -c %s "$WORK/tmp/img4/blobs/sha256/${D4#sha256:}")
-jq --arg d "$D4" --argjson s "$sz" --arg mt "$MT_OCI_MANIFEST" \
-	'.manifests += [{mediaType: $mt, digest: $d, size: $s,
-	  annotations: {"org.opencontainers.image.ref.name": "v4"}}]' \
-	"$MNT/app/index.json" >"$WORK/tmp/wait.json"
+with_tag "$WORK/tmp/img4" "$D4" v4 >"$WORK/tmp/wait.json"
 assert_true "an index.json adding v4 was refused" cp "$WORK/tmp/wait.json" "$MNT/app/index.json"
 push_manifest app v5 "$M2" "$MT_OCI_MANIFEST"
 assert_true "copying v4's blobs failed" cp "$WORK/tmp/img4/blobs/sha256/"* "$MNT/app/blobs/sha256/"
