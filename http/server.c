@@ -310,7 +310,7 @@ static struct MHD_Daemon *start_one(struct http_server *srv, unsigned flags,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		(srv->opts.max_conns_per_ip + n - 1) / n,
 		MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout_s,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
