@@ -251,103 +251,137 @@ static struct store *open_offline(const char *path,
 	return st;
 }
 
+/*
+ * Run offline command @fn on the store of config @path: its exit status,
+ * EXIT_USAGE for a bad config, 1 when the store cannot be opened.
+ */
+static int run_offline(const char *path, const struct store_opts *extra,
+                       int (*fn)(struct store *st, const struct cfg *cfg,
+                                 void *arg),
+                       void *arg)
+{
+	struct cfg *cfg = NULL;
+	struct store *st = open_offline(path, extra, &cfg);
+	int ret = !cfg ? EXIT_USAGE : st ? fn(st, cfg, arg) : 1;
+
+	store_close(st);
+	cfg_free(cfg);
+	return ret;
+}
+
 static void print_problem(void *arg, const char *problem)
 {
 	(void)arg;
 	printf("%s\n", problem);
 }
 
+static int gc_run(struct store *st, const struct cfg *cfg, void *arg)
+{
+	struct gc_opts *opts = arg;
+	struct gc_report rep = {0};
+	struct err err = ERR_INIT;
+
+	opts->delay_ms = cfg->storage.gc_delay_ms;
+	opts->retention = &cfg->storage.retention;
+	if (store_gc(st, opts, NULL, NULL, &rep, &err) < 0) {
+		fprintf(stderr, "dray: gc: %s\n", err.msg);
+		return 1;
+	}
+	log_gc(&rep, opts->dry_run);
+	return 0;
+}
+
 static int cmd_gc(int argc, char **argv)
 {
 	struct gc_opts opts = {0};
-	struct gc_report rep = {0};
-	struct err err = ERR_INIT;
-	struct cfg *cfg = NULL;
-	struct store *st;
-	int ret = 1;
 
 	if (argc < 1 || argc > 2 ||
 	    (argc == 2 && strcmp(argv[1], "--dry-run") != 0))
 		return usage(stderr, EXIT_USAGE);
 	opts.dry_run = argc == 2;
-	st = open_offline(argv[0], NULL, &cfg);
-	if (st) {
-		opts.delay_ms = cfg->storage.gc_delay_ms;
-		opts.retention = &cfg->storage.retention;
-		if (store_gc(st, &opts, NULL, NULL, &rep, &err) < 0) {
-			fprintf(stderr, "dray: gc: %s\n", err.msg);
-		} else {
-			log_gc(&rep, opts.dry_run);
-			ret = 0;
-		}
+	return run_offline(argv[0], NULL, gc_run, &opts);
+}
+
+static int scrub_run(struct store *st, const struct cfg *cfg, void *arg)
+{
+	struct check_report rep = {0};
+	struct err err = ERR_INIT;
+
+	(void)cfg;
+	(void)arg;
+	if (store_scrub(st, print_problem, NULL, &rep, &err) < 0) {
+		fprintf(stderr, "dray: scrub: %s\n", err.msg);
+		return 1;
 	}
-	if (!cfg)
-		ret = EXIT_USAGE;
-	store_close(st);
-	cfg_free(cfg);
-	return ret;
+	printf("scrub: %zu blobs checked, %zu problems\n", rep.checked,
+	       rep.problems);
+	return rep.problems ? 1 : 0;
 }
 
 static int cmd_scrub(int argc, char **argv)
 {
-	struct check_report rep = {0};
-	struct err err = ERR_INIT;
-	struct cfg *cfg = NULL;
-	struct store *st;
-	int ret = 1;
-
 	if (argc != 1)
 		return usage(stderr, EXIT_USAGE);
-	st = open_offline(argv[0], NULL, &cfg);
-	if (st) {
-		if (store_scrub(st, print_problem, NULL, &rep, &err) < 0) {
-			fprintf(stderr, "dray: scrub: %s\n", err.msg);
-		} else {
-			printf("scrub: %zu blobs checked, %zu problems\n",
-			       rep.checked, rep.problems);
-			ret = rep.problems ? 1 : 0;
-		}
+	return run_offline(argv[0], NULL, scrub_run, NULL);
+}
+
+static int fsck_run(struct store *st, const struct cfg *cfg, void *arg)
+{
+	const bool *rebuilt = arg;
+	struct check_report rep = {0};
+	struct err err = ERR_INIT;
+
+	(void)cfg;
+	if (*rebuilt) { /* store_open_with() did it */
+		printf("fsck: index rebuilt from the layouts\n");
+		return 0;
 	}
-	if (!cfg)
-		ret = EXIT_USAGE;
-	store_close(st);
-	cfg_free(cfg);
-	return ret;
+	if (store_fsck(st, print_problem, NULL, &rep, &err) < 0) {
+		fprintf(stderr, "dray: fsck: %s\n", err.msg);
+		return 1;
+	}
+	printf("fsck: %zu repositories checked, %zu disagreements\n",
+	       rep.checked, rep.problems);
+	return rep.problems ? 1 : 0;
 }
 
 static int cmd_fsck(int argc, char **argv)
 {
 	struct store_opts o = {.no_reconcile = true};
-	struct check_report rep = {0};
-	struct err err = ERR_INIT;
-	struct cfg *cfg = NULL;
-	struct store *st;
-	int ret = 1;
+	bool rebuild;
 
 	if (argc < 1 || argc > 2 ||
 	    (argc == 2 && strcmp(argv[1], "--rebuild") != 0))
 		return usage(stderr, EXIT_USAGE);
-	if (argc == 2)
+	rebuild = argc == 2;
+	if (rebuild)
 		o = (struct store_opts){.rebuild_index = true};
-	st = open_offline(argv[0], &o, &cfg);
-	if (st && argc == 2) {
-		printf("fsck: index rebuilt from the layouts\n");
-		ret = 0;
-	} else if (st) {
-		if (store_fsck(st, print_problem, NULL, &rep, &err) < 0) {
-			fprintf(stderr, "dray: fsck: %s\n", err.msg);
-		} else {
-			printf("fsck: %zu repositories checked, %zu "
-			       "disagreements\n",
-			       rep.checked, rep.problems);
-			ret = rep.problems ? 1 : 0;
-		}
+	return run_offline(argv[0], &o, fsck_run, &rebuild);
+}
+
+/* What dray import was asked for. */
+struct import_args {
+	const char *dir; /* the layout */
+	char repo[512];  /* into this repository */
+	char *tag;       /* only this tag, or NULL: all */
+};
+
+static int import_run(struct store *st, const struct cfg *cfg, void *arg)
+{
+	struct import_args *a = arg;
+	struct store_import_stats stats;
+	struct err err = ERR_INIT;
+
+	(void)cfg;
+	if (store_import(st, a->dir, a->repo, a->tag, &stats, &err) < 0) {
+		fprintf(stderr, "dray: import: %s\n", err.msg);
+		return 1;
 	}
-	if (!cfg)
-		ret = EXIT_USAGE;
-	store_close(st);
-	cfg_free(cfg);
-	return ret;
+	printf("imported %s into %s%s%s: %zu manifests, %zu blobs stored, "
+	       "%zu already present\n",
+	       a->dir, a->repo, a->tag ? ":" : "", a->tag ? a->tag : "",
+	       stats.manifests, stats.blobs, stats.blobs_present);
+	return 0;
 }
 
 /*
@@ -356,51 +390,30 @@ static int cmd_fsck(int argc, char **argv)
  */
 static int cmd_import(int argc, char **argv)
 {
-	const char *cfg_path = NULL, *dir = NULL, *ref = NULL;
-	char repo[512], *tag = NULL, *colon;
-	struct store_import_stats stats;
-	struct err err = ERR_INIT;
-	struct cfg *cfg = NULL;
-	struct store *st;
-	int ret = 1;
+	struct import_args a = {0};
+	const char *cfg_path = NULL, *ref = NULL;
+	char *colon;
 
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
 			cfg_path = argv[++i];
-		else if (argv[i][0] != '-' && !dir)
-			dir = argv[i];
+		else if (argv[i][0] != '-' && !a.dir)
+			a.dir = argv[i];
 		else if (argv[i][0] != '-' && !ref)
 			ref = argv[i];
 		else
 			return usage(stderr, EXIT_USAGE);
 	}
 	if (!ref ||
-	    snprintf(repo, sizeof(repo), "%s", ref) >= (int)sizeof(repo))
+	    snprintf(a.repo, sizeof(a.repo), "%s", ref) >= (int)sizeof(a.repo))
 		return usage(stderr, EXIT_USAGE);
 	/* A name has no ':'; the last one (after any '/') starts the tag. */
-	colon = strrchr(repo, ':');
+	colon = strrchr(a.repo, ':');
 	if (colon && !strchr(colon, '/')) {
 		*colon = '\0';
-		tag = colon + 1;
+		a.tag = colon + 1;
 	}
-	st = open_offline(cfg_path, NULL, &cfg);
-	if (st) {
-		if (store_import(st, dir, repo, tag, &stats, &err) < 0) {
-			fprintf(stderr, "dray: import: %s\n", err.msg);
-		} else {
-			printf("imported %s into %s%s%s: %zu manifests, %zu "
-			       "blobs stored, %zu already present\n",
-			       dir, repo, tag ? ":" : "", tag ? tag : "",
-			       stats.manifests, stats.blobs,
-			       stats.blobs_present);
-			ret = 0;
-		}
-	}
-	if (!cfg)
-		ret = EXIT_USAGE;
-	store_close(st);
-	cfg_free(cfg);
-	return ret;
+	return run_offline(cfg_path, NULL, import_run, &a);
 }
 
 static int cmd_serve(int argc, char **argv)
