@@ -5,6 +5,8 @@
 # directories), every read hashes right, and neither side stalls the
 # other. Then the other direction: a `cp -r` into the mount runs while
 # HTTP clients pull, and the copied image is served the moment cp ends.
+# Last, slow HTTP uploads beside mount traffic, and a file held open half
+# written in the mount beside HTTP traffic.
 . "$(dirname "$0")/../lib.sh"
 require_dray "the mount"
 need_fuse
@@ -80,6 +82,38 @@ BG_PIDS=()
 assert_eq "done" "$(cat "$WORK/tmp/p1")" "HTTP puller"
 assert_eq "$(inode_of "$(repo_blob_file big/img "$LB")")" \
 	"$(inode_of "$(repo_blob_file copied "$LB")")" "copied layer deduplicated"
+
+# --- slow HTTP clients do not slow the mount, a stalled writer in the
+# mount does not slow HTTP: 20 uploads trickle at 2 KB/s for 4 s while
+# the mount is listed and read; a file held open half written in the
+# mount while HTTP answers
+head -c 8000 /dev/zero >"$WORK/tmp/trickle"
+for ((i = 0; i < 20; i++)); do
+	bg curl -s -o /dev/null --max-time 4 --limit-rate 2k -X POST -H 'Expect:' \
+		-H 'Content-Type: application/octet-stream' --data-binary "@$WORK/tmp/trickle" \
+		"$URL/v2/slow/blobs/uploads/?digest=sha256:$(sha256sum <"$WORK/tmp/trickle" | cut -d' ' -f1)"
+done
+sleep 0.5
+t0=$(date +%s%N)
+ls -lR "$MNT" >/dev/null
+sha256sum "$MNT/big/img/blobs/sha256/${LB#sha256:}" >/dev/null
+ms=$((($(date +%s%N) - t0) / 1000000))
+log "  ls -lR and a 24 MB read through the mount beside 20 trickling uploads: ${ms} ms"
+assert_true "the mount stalled beside slow HTTP clients (${ms} ms)" [ "$ms" -lt 3000 ]
+exec 7>"$MNT/copied/blobs/sha256/$(printf '%064d' 0)"
+printf 'half' >&7
+t0=$(date +%s%N)
+for ((i = 0; i < 20; i++)); do
+	req GET "/v2/copied/manifests/v1" -H "Accept: $ACCEPT_MANIFESTS"
+	assert_status 200
+done
+ms=$((($(date +%s%N) - t0) / 1000000))
+assert_true "HTTP stalled beside a file held open in the mount (${ms} ms)" [ "$ms" -lt 3000 ]
+exec 7>&- || true
+for p in "${BG_PIDS[@]}"; do
+	wait "$p" || true
+done
+BG_PIDS=()
 
 check_all_layouts "$WORK/data" >/dev/null
 dray_stop
