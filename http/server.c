@@ -388,6 +388,7 @@ int http_port(const struct http_server *srv)
 void http_stop(struct http_server *srv)
 {
 	uint64_t deadline;
+	int left;
 
 	if (!srv)
 		return;
@@ -398,14 +399,13 @@ void http_stop(struct http_server *srv)
 			close(fd);
 	}
 	deadline = now_ms() + srv->opts.drain_timeout_s * 1000ULL;
-	while (__atomic_load_n(&srv->inflight, __ATOMIC_RELAXED) > 0 &&
+	while ((left = __atomic_load_n(&srv->inflight, __ATOMIC_RELAXED)) > 0 &&
 	       now_ms() < deadline) {
 		struct timespec ts = {0, 20 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
-	if (srv->inflight > 0)
-		log_warn("stopping with %d requests still in flight",
-		         srv->inflight);
+	if (left > 0)
+		log_warn("stopping with %d requests still in flight", left);
 	for (unsigned i = 0; i < srv->n_mhd; i++)
 		MHD_stop_daemon(srv->mhd[i]);
 	free(srv);
