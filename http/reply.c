@@ -3,6 +3,7 @@
  * reply.c - building and queueing every MHD response, and the OCI error
  * body. Headers a handler adds with reply_hdr() go on the next response.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,16 +76,58 @@ int reply_buf(struct http_req *req, unsigned status, const char *ctype,
 }
 
 /* Send @len bytes of @fd from @off; MHD uses sendfile and closes @fd. */
+/*
+ * Bodies up to this size are read and sent with the headers, in one
+ * sendmsg: sendfile would take a second system call, and a second TCP
+ * segment, for a few KiB (a config blob, a small layer).
+ */
+#define REPLY_INLINE_MAX (16u << 10)
+
+/* A response holding @len bytes of @fd from @off; closes @fd on success. */
+static struct MHD_Response *inline_body(int fd, uint64_t off, uint64_t len,
+                                        struct err *err)
+{
+	struct MHD_Response *resp;
+	char *buf = malloc(len ? len : 1);
+	size_t got = 0;
+
+	if (!buf)
+		return NULL;
+	while (got < len) {
+		ssize_t n = pread(fd, buf + got, len - got, (off_t)(off + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err_set_errno(err, n < 0 ? errno : EIO, "cannot read blob");
+			free(buf);
+			return NULL;
+		}
+		got += (size_t)n;
+	}
+	resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(buf);
+		return NULL;
+	}
+	close(fd);
+	return resp;
+}
+
 int reply_fd(struct http_req *req, unsigned status, int fd, uint64_t off,
              uint64_t len, uint64_t total, struct err *err)
 {
 	struct MHD_Response *resp;
 	char cr[96];
 
-	resp = MHD_create_response_from_fd_at_offset64(len, fd, off);
+	resp = len <= REPLY_INLINE_MAX ? inline_body(fd, off, len, err)
+	                               : MHD_create_response_from_fd_at_offset64(
+	                                         len, fd, off);
 	if (!resp) {
 		close(fd);
-		return err_set(err, ERR_NOMEM, "cannot create response");
+		return err->code ? -1
+		                 : err_set(err, ERR_NOMEM,
+		                           "cannot create response");
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	                        "application/octet-stream");
