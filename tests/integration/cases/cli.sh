@@ -58,6 +58,9 @@ run_dray 0 verify "$WORK/cfg/ok.json"
 run_dray 0 config
 cp "$OUT" "$WORK/cfg/default.yaml"
 run_dray 0 verify "$WORK/cfg/default.yaml"
+# The example shipped to operators is valid and needs no warning.
+run_dray 0 verify "$IT_DIR/../../contrib/dray.yaml"
+assert_true "contrib/dray.yaml gave warnings: $(cat "$ERR")" test ! -s "$ERR"
 
 # --- verify: invalid configs (status 2, key and line named)
 bad() { # bad NAME KEY LINE <<YAML
