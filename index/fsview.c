@@ -567,6 +567,8 @@ static int settle(struct store *st, struct repo *r, struct err *err)
 			log_warn("%s: index.json written through the mount "
 			         "dropped: %s",
 			         r->name, err->msg);
+			free(r->dropped);
+			r->dropped = strdup(err->msg);
 			*err = ERR_INIT;
 			pending_drop(st, r->name);
 			goto out;
@@ -641,6 +643,10 @@ static void status_of(struct store *st, struct repo *r, FILE *f)
 			fprintf(f, "pending: a new index.json waits for %zu "
 			           "blob(s)\n", n);
 			status_missing(f, &missing);
+		} else if (r->dropped) {
+			fprintf(f, "dropped: the last index.json written here, "
+			           "when its content arrived: %s\n",
+			        r->dropped);
 		}
 		goto out;
 	}
@@ -728,6 +734,8 @@ static int commit_index(struct fs_writer *w, struct repo *r, struct err *err)
 	/* Live: the new index.json waits for what it names. */
 	if (check_index_change(st, r, w->buf ? w->buf : "", w->len, err) < 0)
 		return -1;
+	free(r->dropped);
+	r->dropped = NULL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return err_set(err, ERR_NOMEM, "out of memory");

@@ -199,6 +199,7 @@ static int free_repo(const char *key, void *val, void *arg)
 	pthread_mutex_destroy(&r->lock);
 	json_decref(r->index);
 	strvec_release(&r->tags);
+	free(r->dropped);
 	free(r->name);
 	free(r);
 	return 0;

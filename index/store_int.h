@@ -62,6 +62,8 @@ struct repo {
 	bool stale;           /* index disagrees (no_reconcile stores only) */
 	struct strvec tags;   /* sorted tags from the index, when cached */
 	bool tags_cached;     /* tags is current; cleared by idx_sync_repo */
+	char *dropped;        /* why the last index.json written through the
+	                         mount was dropped when it landed, or NULL */
 };
 
 /* An index.json written through the mount, waiting for its content. */

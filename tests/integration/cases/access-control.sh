@@ -129,6 +129,9 @@ assert_eq "$D2" "$(http_digest app v5)" "v5, pushed while an index.json waited"
 assert_eq 404 "$(http_digest app v4)" "v4 of the dropped index.json"
 assert_true "the daemon did not say it dropped the index.json" \
 	grep -q "index.json written through the mount dropped" "$DAEMON_LOG"
+st=$(getfattr --absolute-names --only-values -n user.dray.status "$MNT/app")
+assert_true "the status does not tell of the dropped index.json: $st" \
+	grep -q "^dropped: .*delete on repository 'app' is not allowed" <<<"$st"
 
 # --- the mount: under tmp/** rm works; under secret/* nothing can be written
 push_layout tmp/y v1 "$IMG"
