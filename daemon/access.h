@@ -22,8 +22,8 @@ enum access_action {
 	ACCESS_CREATE = 1u << 1, /* push */
 	ACCESS_UPDATE = 1u << 2, /* move an existing tag */
 	ACCESS_DELETE = 1u << 3, /* delete manifests, tags, blobs */
-	ACCESS_DETECT_COLLISION = 1u << 4, /* detectManifestCollision: read,
-	                                      not enforced yet */
+	ACCESS_DETECT_COLLISION = 1u << 4, /* a delete matching more than one
+	                                      index.json entry is refused */
 };
 
 /* One http.accessControl.repositories entry. */

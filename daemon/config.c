@@ -789,9 +789,6 @@ static int rule_field(struct ctx *c, size_t which, const yaml_node_t *v,
 			           "delete, detectManifestCollision)",
 			           scalar(item));
 		r->actions |= a;
-		if (a == ACCESS_DETECT_COLLISION &&
-		    note_unsupported(c, path, item) < 0)
-			return -1;
 	}
 	return 0;
 }

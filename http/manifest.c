@@ -172,7 +172,11 @@ int h_manifest_delete(struct http_req *req, struct err *err)
 {
 	if (check_ref(req, err) < 0)
 		return -1;
-	if (store_manifest_delete(req->srv->st, req->name, req->ref, err) < 0)
+	if (store_manifest_delete(req->srv->st, req->name, req->ref, err) < 0) {
+		/* As zot answers detectManifestCollision: 409. */
+		if (err->code == ERR_EXISTS)
+			req->err_code = "MANIFEST_INVALID";
 		return not_found(req, err);
+	}
 	return reply_buf(req, MHD_HTTP_ACCEPTED, NULL, "", 0, false, err);
 }

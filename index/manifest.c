@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/access.h"
 #include "daemon/fsutil.h"
 #include "daemon/ref.h"
 #include "index/store_int.h"
@@ -616,8 +617,8 @@ int store_manifest_delete(struct store *st, const char *repo,
 	json_t *index = NULL, *mans, *e;
 	struct repo *r;
 	struct digest d;
-	bool by_digest = ref_is_digest(ref), found = false;
-	size_t i = 0;
+	bool by_digest = ref_is_digest(ref);
+	size_t i = 0, found = 0;
 	int ret = -1;
 
 	if (by_digest && digest_parse(&d, ref, strlen(ref), err) < 0)
@@ -644,7 +645,7 @@ int store_manifest_delete(struct store *st, const char *repo,
 		              : (t && strcmp(t, ref) == 0)) {
 			if (!by_digest && ds)
 				snprintf(dstr, sizeof(dstr), "%s", ds);
-			found = true;
+			found++;
 			json_array_remove(mans, i);
 			continue;
 		}
@@ -652,6 +653,15 @@ int store_manifest_delete(struct store *st, const char *repo,
 	}
 	if (!found) {
 		err_set(err, ERR_NOT_FOUND, "manifest unknown");
+		goto out;
+	}
+	/* zot's detectManifestCollision: one reference, one entry. */
+	if (found > 1 && st->opts.access && st->opts.access->on &&
+	    access_allows(st->opts.access, repo, ACCESS_DETECT_COLLISION)) {
+		err_set(err, ERR_EXISTS,
+		        "%zu index.json entries match '%s' "
+		        "(detectManifestCollision)",
+		        found, ref);
 		goto out;
 	}
 	if (!by_digest) {

@@ -8,6 +8,8 @@
 #   "secret/*"  nothing: not readable, not listed, not a mount source
 #   "hidden*"   nothing (three of them, so that whole catalog pages are
 #               unreadable: paging goes on past them)
+#   "strict/**" with detectManifestCollision: a delete by digest that
+#               matches two index.json entries is refused (409)
 # Through the mount: rm and rm -r need delete (EACCES otherwise); writing
 # needs create; an index.json that drops a tag needs delete and one that
 # moves a tag needs update.
@@ -42,7 +44,9 @@ HTTP_EXTRA='  accessControl:
       "secret/*":
         anonymousPolicy: []
       "hidden*":
-        anonymousPolicy: []'
+        anonymousPolicy: []
+      "strict/**":
+        anonymousPolicy: [read, create, delete, detectManifestCollision]'
 mkdir -p "$WORK/data/secret"
 cp -r "$IMG" "$WORK/data/secret/a"
 for r in hidden1 hidden2 hidden3; do cp -r "$IMG" "$WORK/data/$r"; done
@@ -70,6 +74,18 @@ assert_eq "$D2" "$(http_digest tmp/x v1)" "a moved tag under tmp/**"
 req DELETE "/v2/tmp/x/manifests/$D2"
 assert_status 202
 
+# --- HTTP: detectManifestCollision
+push_layout strict/a v1 "$IMG"
+push_manifest strict/a v9 "$IMG/blobs/sha256/${D1#sha256:}" "$MT_OCI_MANIFEST"
+req DELETE "/v2/strict/a/manifests/$D1"
+assert_error 409 MANIFEST_INVALID
+assert_eq "$D1" "$(http_digest strict/a v9)" "v9 after a refused delete"
+req DELETE "/v2/strict/a/manifests/v9"
+assert_status 202
+req DELETE "/v2/strict/a/manifests/$D1"
+assert_status 202
+assert_eq 404 "$(http_digest strict/a v1)" "v1 once its manifest is deleted"
+
 # --- HTTP: secret/* allows nothing, and is not listed
 req GET "/v2/secret/a/tags/list"
 assert_error 403 DENIED
@@ -77,11 +93,11 @@ req GET "/v2/secret/a/manifests/v1"
 assert_error 403 DENIED
 req POST "/v2/secret/b/blobs/uploads/"
 assert_error 403 DENIED
-assert_eq "app tmp/x" "$(http_catalog)" "catalog"
+assert_eq "app strict/a tmp/x" "$(http_catalog)" "catalog"
 # Pages skip what cannot be read and go on past it.
 for r in zz/a zz/b; do push_layout "$r" v1 "$IMG"; done
 follow_pages "/v2/_catalog?n=2" .repositories "$WORK/tmp/pages"
-assert_eq "app tmp/x zz/a zz/b" "$(tr '\n' ' ' <"$WORK/tmp/pages" | sed 's/ $//')" \
+assert_eq "app strict/a tmp/x zz/a zz/b" "$(tr '\n' ' ' <"$WORK/tmp/pages" | sed 's/ $//')" \
 	"catalog read in pages of 2"
 # A blob of secret/a cannot be mounted from there: an ordinary session.
 req POST "/v2/other/blobs/uploads/?mount=$L1&from=secret/a"
