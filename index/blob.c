@@ -16,11 +16,13 @@
  * first and is dropped).
  */
 #define _GNU_SOURCE /* sync_file_range, O_DIRECT */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,11 +33,16 @@
 #include <openssl/rand.h>
 
 #include "daemon/fsutil.h"
+#include "daemon/log.h"
 #include "daemon/ref.h"
 #include "index/store_int.h"
 
 /* Bytes between two writeback kicks of a buffered staging file. */
 #define UPLOAD_WRITEBACK (8u << 20)
+/* An upload id: this many hex digits. */
+#define UPLOAD_ID_LEN 32
+_Static_assert(UPLOAD_ID_LEN < STORE_UPLOAD_ID_MAX, "upload id");
+
 /* A direct write: its size and the alignment O_DIRECT wants. */
 #define UPLOAD_BLOCK (1u << 20)
 #define UPLOAD_ALIGN 4096u
@@ -476,7 +483,7 @@ int store_upload_start(struct store *st, const char *repo,
                        char id[STORE_UPLOAD_ID_MAX], struct err *err)
 {
 	static const char hexdig[] = "0123456789abcdef";
-	unsigned char rnd[16];
+	unsigned char rnd[UPLOAD_ID_LEN / 2];
 	char path[PATH_MAX];
 	struct upload *u;
 
@@ -772,6 +779,120 @@ int store_upload_commit(struct upload *u, const struct digest *d,
 	                      err) < 0)
 		return -1;
 	upload_end(u);
+	return 0;
+}
+
+/* "<updir>/<id>.park": where a parked session's record lives. */
+static int park_path(const struct store *st, const char *id, char *out,
+                     size_t outsz)
+{
+	int n = snprintf(out, outsz, "%s/%s.park", st->updir, id);
+
+	return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}
+
+void upload_park(struct upload *u)
+{
+	char path[PATH_MAX], text[REF_NAME_MAX + 32];
+	struct err err = ERR_INIT;
+	int n = snprintf(text, sizeof(text), "%s\n%llu\n", u->repo,
+	                 (unsigned long long)u->offset);
+
+	/* A mount writer's upload ends with its file. */
+	if (u->no_layout || n < 0 || (size_t)n >= sizeof(text) ||
+	    upload_settle(u, &err) < 0 || fsync(u->fd) < 0 ||
+	    park_path(u->st, u->id, path, sizeof(path)) < 0 ||
+	    fs_write_atomic(u->st->tmpdir, path, text, (size_t)n, &err) < 0) {
+		upload_end(u);
+		return;
+	}
+	upload_free(u);
+}
+
+/* Bring back the session @id parked by the last close; false if none. */
+static bool restore_one(struct store *st, const char *id)
+{
+	char path[PATH_MAX], *text = NULL, *nl;
+	struct err err = ERR_INIT;
+	unsigned long long off;
+	struct upload *u = NULL;
+	struct stat sb;
+	size_t len;
+
+	if (strlen(id) != UPLOAD_ID_LEN ||
+	    park_path(st, id, path, sizeof(path)) < 0 ||
+	    fs_read_file(path, REF_NAME_MAX + 32, &text, &len, &err) < 0)
+		goto fail;
+	nl = memchr(text, '\n', len);
+	if (!nl || sscanf(nl + 1, "%llu", &off) != 1)
+		goto fail;
+	*nl = '\0';
+	u = calloc(1, sizeof(*u));
+	if (!u || ref_name_check(text, &err) < 0)
+		goto fail;
+	u->st = st;
+	u->fd = -1;
+	memcpy(u->id, id, UPLOAD_ID_LEN + 1);
+	u->repo = strdup(text);
+	u->sha256 = hasher_new(DIGEST_SHA256);
+	if (!u->repo || !u->sha256 || staging_path(u, path, sizeof(path)) < 0)
+		goto fail;
+	/* Through the page cache, from where it stopped; the running hash
+	 * is gone, so the commit hashes the file (as for scattered writes). */
+	u->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (u->fd < 0 || fstat(u->fd, &sb) < 0 || (uint64_t)sb.st_size != off)
+		goto fail;
+	u->offset = u->flushed = off;
+	u->scattered = true;
+	u->last_ms = now_ms();
+	if (hmap_put(st->uploads, u->id, u) < 0)
+		goto fail;
+	free(text);
+	return true;
+fail:
+	upload_free(u);
+	free(text);
+	return false;
+}
+
+int upload_restore_all(struct store *st, struct err *err)
+{
+	struct dirent *de;
+	size_t restored = 0;
+	DIR *d;
+
+	if (fs_mkdir_p(st->updir, 0755, err) < 0)
+		return -1;
+	d = opendir(st->updir);
+	if (!d)
+		return err_set_errno(err, errno, "cannot read '%s'", st->updir);
+	while ((de = readdir(d))) {
+		char id[STORE_UPLOAD_ID_MAX], path[PATH_MAX];
+		size_t n = strlen(de->d_name);
+
+		if (n != UPLOAD_ID_LEN + 5 ||
+		    strcmp(de->d_name + n - 5, ".park") != 0)
+			continue;
+		memcpy(id, de->d_name, n - 5);
+		id[n - 5] = '\0';
+		restored += restore_one(st, id);
+		if (park_path(st, id, path, sizeof(path)) == 0)
+			unlink(path);
+	}
+	/* Whatever no session owns is left over from a crash. */
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		char path[PATH_MAX];
+
+		if (de->d_name[0] == '.' || hmap_get(st->uploads, de->d_name))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", st->updir,
+		             de->d_name) < (int)sizeof(path))
+			unlink(path);
+	}
+	closedir(d);
+	if (restored)
+		log_info("store: %zu upload session(s) resumed", restored);
 	return 0;
 }
 

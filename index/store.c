@@ -170,9 +170,9 @@ struct store *store_open_with(const char *root, const struct store_opts *opts,
 	}
 	if (fs_mkdir_p(dir, 0700, err) < 0 || lock_root(st, dir, err) < 0)
 		goto fail;
-	/* Upload sessions live in memory: their staging files are orphans. */
+	/* Sessions parked by a clean stop resume; other staging is junk. */
 	if (clear_dir(st->tmpdir, err) < 0 ||
-	    clear_dir(st->updir, err) < 0)
+	    upload_restore_all(st, err) < 0)
 		goto fail;
 	for (int a = DIGEST_SHA256; a <= DIGEST_SHA512; a++) {
 		if (snprintf(dir, sizeof(dir), "%s/%s", st->casdir,
@@ -232,11 +232,11 @@ static int free_pending(const char *key, void *val, void *arg)
 	return 0;
 }
 
-static int drop_upload(const char *key, void *val, void *arg)
+static int park_upload(const char *key, void *val, void *arg)
 {
 	(void)key;
 	(void)arg;
-	store_upload_cancel(val);
+	upload_park(val);
 	return 0;
 }
 
@@ -245,10 +245,10 @@ void store_close(struct store *st)
 	if (!st)
 		return;
 	if (st->uploads) {
-		/* store_upload_cancel() takes the entry out of the map. */
+		/* Parked or ended; upload_end() finds no map to edit. */
 		struct hmap *ups = st->uploads;
 		st->uploads = NULL;
-		hmap_each(ups, drop_upload, NULL);
+		hmap_each(ups, park_upload, NULL);
 		hmap_free(ups);
 	}
 	if (st->repos) {

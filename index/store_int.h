@@ -163,6 +163,19 @@ int blob_renew(const char *path, struct err *err);
 int blob_place(struct store *st, const char *repo, const char *src,
                const struct digest *d, bool src_is_private, struct err *err);
 void upload_no_layout(struct upload *u);
+/*
+ * At close: keep upload @u for the next start (a record beside its
+ * staging file, written after the file is synced), or end it when that
+ * cannot be done or it belongs to a file written through the mount.
+ */
+void upload_park(struct upload *u);
+
+/*
+ * At open: resume the sessions the last close parked (their running
+ * hash is recomputed at commit) and remove every other staging file.
+ */
+MUST_CHECK int upload_restore_all(struct store *st, struct err *err);
+
 /* Destroy the idle AIO contexts (at close). */
 void blob_aio_drain(struct store *st);
 int upload_write_at(struct upload *u, const void *buf, size_t len,

@@ -719,6 +719,24 @@ push_blob() {
 	BLOB_DIGEST=$d
 }
 
+# upload_open REPO: POST a new upload session; its Location in LOC.
+upload_open() {
+	req POST "/v2/$1/blobs/uploads/"
+	assert_status 202
+	LOC=$(hdr Location)
+}
+
+# upload_chunk FILE START: PATCH FILE to session $LOC as the bytes from
+# START on (Content-Range); 202, and LOC follows the new Location.
+upload_chunk() {
+	local n
+	n=$(filesize "$1")
+	req PATCH "$(abs_url "$LOC")" -H 'Content-Type: application/octet-stream' \
+		-H "Content-Range: $2-$(($2 + n - 1))" --data-binary "@$1"
+	assert_status 202
+	LOC=$(hdr Location)
+}
+
 # push_manifest REPO REF FILE MEDIATYPE: sets MANIFEST_DIGEST.
 push_manifest() {
 	local repo=$1 ref=$2 file=$3 mt=$4 want

@@ -843,11 +843,19 @@ test_expire_with_idle_time_beyond_uptime_keeps_sessions(void **state)
 	store_upload_put(u);
 }
 
-static void test_close_drops_open_uploads(void **state)
+/*
+ * A clean close parks the open sessions; the next open resumes them where
+ * they stopped, and the commit checks the whole content. A record that
+ * no longer matches its staging file (a crash after a resume) is dropped.
+ */
+static void test_close_parks_uploads_and_open_resumes_them(void **state)
 {
 	struct fixture *f = *state;
+	static const char text[] = "partial, then the rest";
 	char id1[STORE_UPLOAD_ID_MAX], id2[STORE_UPLOAD_ID_MAX];
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct digest d = digest_of(DIGEST_SHA256, text, sizeof(text) - 1);
+	struct digest wrong = digest_of(DIGEST_SHA256, "partial", 7);
 	struct err err = ERR_INIT;
 	struct upload *u;
 
@@ -855,17 +863,45 @@ static void test_close_drops_open_uploads(void **state)
 	assert_int_equal(store_upload_start(f->st, "app", id2, &err), 0);
 	u = store_upload_get(f->st, "app", id1, &err);
 	assert_non_null(u);
-	assert_int_equal(store_upload_append(u, "partial", 7, &err), 0);
+	assert_int_equal(store_upload_append(u, text, 7, &err), 0);
 	store_upload_put(u);
 	path_of(f, dir, ".dray/uploads");
 	assert_int_equal(count_entries(dir), 2);
 	store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(count_entries(dir), 0);
+	/* Each staging file, and a record of it. */
+	assert_int_equal(count_entries(dir), 4);
 	f->st = store_open(f->root, &err);
 	assert_non_null(f->st);
-	assert_null(store_upload_get(f->st, "app", id1, &err));
+	assert_int_equal(count_entries(dir), 2);
+	u = store_upload_get(f->st, "app", id1, &err);
+	assert_non_null(u);
+	assert_int_equal(store_upload_offset(u), 7);
+	assert_int_equal(store_upload_append(u, text + 7, sizeof(text) - 8,
+	                                     &err),
+	                 0);
+	/* The rehash at commit sees what the file holds. */
+	assert_int_equal(store_upload_commit(u, &wrong, &err), -1);
+	assert_int_equal(err.code, ERR_INVALID);
+	err = ERR_INIT;
+	assert_int_equal(store_upload_commit(u, &d, &err), 0);
+	assert_blob_is(f, "app", &d, (const unsigned char *)text,
+	               sizeof(text) - 1);
+	u = store_upload_get(f->st, "app", id2, &err);
+	assert_non_null(u);
+	assert_int_equal(store_upload_offset(u), 0);
+	store_upload_put(u);
+
+	/* id2's record says 0 bytes; its file now holds more. */
+	store_close(f->st);
+	f->st = NULL;
+	path_of(f, path, ".dray/uploads/%s", id2);
+	write_file(path, "grew after the record", 21);
+	f->st = store_open(f->root, &err);
+	assert_non_null(f->st);
+	assert_null(store_upload_get(f->st, "app", id2, &err));
 	assert_int_equal(err.code, ERR_NOT_FOUND);
+	assert_int_equal(count_entries(dir), 0);
 }
 
 static void test_reopen_clears_orphaned_staging_files(void **state)
@@ -1998,7 +2034,7 @@ int main(void)
 		TF(test_cancel_removes_staging_file),
 		TF(test_expire_removes_only_idle_sessions),
 		TF(test_expire_with_idle_time_beyond_uptime_keeps_sessions),
-		TF(test_close_drops_open_uploads),
+		TF(test_close_parks_uploads_and_open_resumes_them),
 		TF(test_reopen_clears_orphaned_staging_files),
 		TF(test_blob_stat_of_unknown_blob_is_not_found),
 		TF(test_blob_mount_links_the_same_inode),
