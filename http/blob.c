@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * blob.c - GET/HEAD/DELETE /v2/<name>/blobs/<digest>. GET is zero-copy:
+ * blob.c - GET/HEAD/DELETE /v2/<name>/blobs/<digest>. GET of more than
+ * 16 KiB is zero-copy:
  * MHD sends the layout file with sendfile, honouring one Range.
  */
 #include <stdio.h>

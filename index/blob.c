@@ -72,17 +72,28 @@ struct upload {
 	struct hasher *sha256;        /* sha256 of those bytes */
 	bool busy;                    /* taken by a request; under st->lock */
 	uint64_t last_ms;             /* last use, monotonic */
+	uint64_t idle_before_ms;      /* idle time before the last restart */
 	uint64_t flushed;             /* writeback started up to here */
 	bool scattered;               /* written out of order: rehash */
 	bool no_layout;               /* commit without making a layout */
 };
 
-static uint64_t now_ms(void)
+static uint64_t clock_ms(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t now_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+
+static uint64_t wall_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
 }
 
 int store_blob_stat(struct store *st, const char *repo,
@@ -567,6 +578,7 @@ void store_upload_put(struct upload *u)
 	pthread_mutex_lock(&u->st->lock);
 	u->busy = false;
 	u->last_ms = now_ms();
+	u->idle_before_ms = 0;
 	pthread_mutex_unlock(&u->st->lock);
 }
 
@@ -793,10 +805,13 @@ static int park_path(const struct store *st, const char *id, char *out,
 
 void upload_park(struct upload *u)
 {
-	char path[PATH_MAX], text[REF_NAME_MAX + 32];
+	char path[PATH_MAX], text[REF_NAME_MAX + 64];
 	struct err err = ERR_INIT;
-	int n = snprintf(text, sizeof(text), "%s\n%llu\n", u->repo,
-	                 (unsigned long long)u->offset);
+	/* Its last use on the wall clock, so idle time spans restarts. */
+	uint64_t used = wall_ms() - (now_ms() - u->last_ms) - u->idle_before_ms;
+	int n = snprintf(text, sizeof(text), "%s\n%llu\n%llu\n", u->repo,
+	                 (unsigned long long)u->offset,
+	                 (unsigned long long)used);
 
 	/* A mount writer's upload ends with its file. */
 	if (u->no_layout || n < 0 || (size_t)n >= sizeof(text) ||
@@ -812,19 +827,27 @@ void upload_park(struct upload *u)
 /* Bring back the session @id parked by the last close; false if none. */
 static bool restore_one(struct store *st, const char *id)
 {
-	char path[PATH_MAX], *text = NULL, *nl;
+	char path[PATH_MAX], *text = NULL, *nl, *end;
 	struct err err = ERR_INIT;
-	unsigned long long off;
+	unsigned long long off, used;
 	struct upload *u = NULL;
 	struct stat sb;
 	size_t len;
 
-	if (strlen(id) != UPLOAD_ID_LEN ||
+	if (strspn(id, "0123456789abcdef") != UPLOAD_ID_LEN ||
+	    strlen(id) != UPLOAD_ID_LEN ||
 	    park_path(st, id, path, sizeof(path)) < 0 ||
-	    fs_read_file(path, REF_NAME_MAX + 32, &text, &len, &err) < 0)
+	    fs_read_file(path, REF_NAME_MAX + 64, &text, &len, &err) < 0)
 		goto fail;
+	/* "<repo>\n<offset>\n<last use, wall-clock ms>\n", nothing else. */
 	nl = memchr(text, '\n', len);
-	if (!nl || sscanf(nl + 1, "%llu", &off) != 1)
+	if (!nl || nl[1] < '0' || nl[1] > '9')
+		goto fail;
+	off = strtoull(nl + 1, &end, 10);
+	if (*end != '\n' || end[1] < '0' || end[1] > '9')
+		goto fail;
+	used = strtoull(end + 1, &end, 10);
+	if (*end != '\n' || end + 1 != text + len)
 		goto fail;
 	*nl = '\0';
 	u = calloc(1, sizeof(*u));
@@ -845,6 +868,7 @@ static bool restore_one(struct store *st, const char *id)
 	u->offset = u->flushed = off;
 	u->scattered = true;
 	u->last_ms = now_ms();
+	u->idle_before_ms = wall_ms() > used ? wall_ms() - used : 0;
 	if (hmap_put(st->uploads, u->id, u) < 0)
 		goto fail;
 	free(text);
@@ -903,7 +927,8 @@ void store_upload_cancel(struct upload *u)
 }
 
 struct expire_ctx {
-	uint64_t cutoff;      /* sessions last used before this go */
+	uint64_t now;         /* monotonic ms */
+	uint64_t idle_ms;     /* sessions idle longer than this go */
 	struct strvec ids;    /* ids found idle */
 };
 
@@ -912,16 +937,15 @@ static int find_idle(const char *key, void *val, void *arg)
 	struct expire_ctx *c = arg;
 	struct upload *u = val;
 
-	if (!u->busy && u->last_ms < c->cutoff)
+	/* Idle since the last use, plus before a restart, if resumed. */
+	if (!u->busy && c->now - u->last_ms + u->idle_before_ms > c->idle_ms)
 		return strvec_push(&c->ids, key) < 0;
 	return 0;
 }
 
 size_t store_upload_expire(struct store *st, uint64_t idle_ms)
 {
-	uint64_t now = now_ms();
-	/* An idle time longer than the clock has run expires nothing. */
-	struct expire_ctx c = {.cutoff = idle_ms < now ? now - idle_ms : 0};
+	struct expire_ctx c = {.now = now_ms(), .idle_ms = idle_ms};
 	size_t n = 0;
 
 	pthread_mutex_lock(&st->lock);

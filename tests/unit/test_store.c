@@ -904,6 +904,29 @@ static void test_close_parks_uploads_and_open_resumes_them(void **state)
 	assert_int_equal(count_entries(dir), 0);
 }
 
+/* The idle time of a parked session spans the restart: GC still ends it. */
+static void test_parked_uploads_keep_their_idle_time(void **state)
+{
+	struct fixture *f = *state;
+	struct timespec wait = {1, 200 * 1000 * 1000};
+	char id[STORE_UPLOAD_ID_MAX];
+	struct err err = ERR_INIT;
+	struct upload *u;
+
+	assert_int_equal(store_upload_start(f->st, "app", id, &err), 0);
+	u = store_upload_get(f->st, "app", id, &err);
+	assert_non_null(u);
+	assert_int_equal(store_upload_append(u, "abandoned", 9, &err), 0);
+	store_upload_put(u);
+	nanosleep(&wait, NULL);
+	store_close(f->st);
+	f->st = store_open(f->root, &err);
+	assert_non_null(f->st);
+	assert_int_equal(store_upload_expire(f->st, 60000), 0);
+	assert_int_equal(store_upload_expire(f->st, 1000), 1);
+	assert_null(store_upload_get(f->st, "app", id, &err));
+}
+
 static void test_reopen_clears_orphaned_staging_files(void **state)
 {
 	struct fixture *f = *state;
@@ -2035,6 +2058,7 @@ int main(void)
 		TF(test_expire_removes_only_idle_sessions),
 		TF(test_expire_with_idle_time_beyond_uptime_keeps_sessions),
 		TF(test_close_parks_uploads_and_open_resumes_them),
+		TF(test_parked_uploads_keep_their_idle_time),
 		TF(test_reopen_clears_orphaned_staging_files),
 		TF(test_blob_stat_of_unknown_blob_is_not_found),
 		TF(test_blob_mount_links_the_same_inode),
