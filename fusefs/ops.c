@@ -732,7 +732,15 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	op_lookup(req, parent, name);
 }
 
-static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+/*
+ * unlink(2) and rmdir(2): @rm (named @what in the log) removes @name of
+ * @parent. rmdir answers the system's errno first: ENOTEMPTY is what
+ * rm -r and rmdir expect to hear.
+ */
+static void remove_child(fuse_req_t req, fuse_ino_t parent, const char *name,
+                         int (*rm)(struct store *st, const char *rel,
+                                   struct err *err),
+                         const char *what, bool sys_first)
 {
 	struct rfs *fs = fuse_req_userdata(req);
 	struct err err = ERR_INIT;
@@ -746,36 +754,24 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, e);
 		return;
 	}
-	if (store_fs_unlink(fs->st, path, &err) < 0) {
-		log_debug("rm %s: %s", path, err.msg);
-		fuse_reply_err(req, errno_for(&err));
+	if (rm(fs->st, path, &err) < 0) {
+		log_debug("%s %s: %s", what, path, err.msg);
+		fuse_reply_err(req, sys_first && err.sys_errno
+		                            ? err.sys_errno
+		                            : errno_for(&err));
 		return;
 	}
 	fuse_reply_err(req, 0);
 }
 
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_child(req, parent, name, store_fs_unlink, "rm", false);
+}
+
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct rfs *fs = fuse_req_userdata(req);
-	struct err err = ERR_INIT;
-	char path[PATH_MAX];
-	int e;
-
-	if (refuse_read_only(fs, req))
-		return;
-	e = child_path(fs, parent, name, path);
-	if (e) {
-		fuse_reply_err(req, e);
-		return;
-	}
-	if (store_fs_rmdir(fs->st, path, &err) < 0) {
-		log_debug("rmdir %s: %s", path, err.msg);
-		/* ENOTEMPTY is what rm -r and rmdir expect to hear. */
-		fuse_reply_err(req,
-		               err.sys_errno ? err.sys_errno : errno_for(&err));
-		return;
-	}
-	fuse_reply_err(req, 0);
+	remove_child(req, parent, name, store_fs_rmdir, "rmdir", true);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
