@@ -32,11 +32,6 @@
 #define MT_CONFIG "application/vnd.oci.image.config.v1+json"
 #define MT_LAYER  "application/vnd.oci.image.layer.v1.tar"
 
-struct fixture {
-	char root[64];    /* this test's mkdtemp directory, the store root */
-	struct store *st; /* the store opened on it */
-};
-
 /* A one-layer image, as the files of an OCI layout hold it. */
 struct image {
 	char layer[200];     /* the layer's bytes */
@@ -51,27 +46,12 @@ struct image {
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	f->st = test_store_open(f->root, sizeof(f->root), "fsview");
-	if (!f->st) {
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
+	return test_fixture_setup(state, "fsview");
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	store_close(f->st);
-	test_rm_tree(f->root);
-	free(f);
-	return 0;
+	return test_fixture_teardown(state);
 }
 
 static void digest_of(const void *buf, size_t len, struct digest *out)
@@ -200,7 +180,7 @@ static bool tag_missing(struct store *st, const char *repo, const char *tag)
 
 static void test_view_hides_internal_state(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct strvec names = {0};
 	struct err err = ERR_INIT;
 	struct stat sb;
@@ -220,7 +200,7 @@ static void test_view_hides_internal_state(void **state)
 
 static void test_malformed_paths_are_invalid(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	const char *bad[] = {"a/../.dray", "a//b", "a/./b", "a/.."};
 	struct stat sb;
 
@@ -235,7 +215,7 @@ static void test_malformed_paths_are_invalid(void **state)
 static void
 test_layout_copied_index_first_appears_with_its_last_blob(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct image im;
 
 	make_image(&im, 1, "v1");
@@ -257,7 +237,7 @@ test_layout_copied_index_first_appears_with_its_last_blob(void **state)
 static void
 test_blob_not_hashing_to_its_name_is_refused_then_fixed(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct err err = ERR_INIT;
 	struct fs_writer *w;
 	struct image im;
@@ -288,7 +268,7 @@ test_blob_not_hashing_to_its_name_is_refused_then_fixed(void **state)
 
 static void test_out_of_order_writes_are_verified(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct err err = ERR_INIT;
 	struct fs_writer *w;
 	struct image im;
@@ -319,7 +299,7 @@ static void test_out_of_order_writes_are_verified(void **state)
  */
 static void test_large_blob_written_in_order_then_out_of_order(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	size_t len = (3u << 20) + 7, a = (5u << 19) + 11, b = (11u << 18) + 5;
 	unsigned char *data = malloc(len);
 	struct err err = ERR_INIT;
@@ -339,7 +319,8 @@ static void test_large_blob_written_in_order_then_out_of_order(void **state)
 	for (size_t off = 0; off < a; off += 131072) {
 		size_t n = a - off < 131072 ? a - off : 131072;
 
-		assert_int_equal(store_fs_write(w, data + off, n, off, &err), 0);
+		assert_int_equal(store_fs_write(w, data + off, n, off, &err),
+		                 0);
 	}
 	assert_int_equal(store_fs_write(w, data + b, len - b, b, &err), 0);
 	assert_int_equal(store_fs_write(w, data + a, b - a, a, &err), 0);
@@ -364,7 +345,7 @@ static void publish(struct store *st, const char *repo, const struct image *im)
 
 static void test_index_json_in_a_live_repository_waits_for_content(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct image a, b;
 
 	make_image(&a, 4, "v1");
@@ -386,7 +367,7 @@ static void test_index_json_in_a_live_repository_waits_for_content(void **state)
 static void
 test_invalid_index_json_is_refused_and_the_old_one_stays(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	const char *bad[] = {
 		"{\"schemaVersion\":2,\"manifests\":[",
 		"[]",
@@ -411,7 +392,7 @@ test_invalid_index_json_is_refused_and_the_old_one_stays(void **state)
 static void
 test_temporary_renamed_onto_index_json_commits_at_rename(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct err err = ERR_INIT;
 	struct image a, b;
 	char rel[PATH_MAX];
@@ -452,7 +433,7 @@ test_temporary_renamed_onto_index_json_commits_at_rename(void **state)
 
 static void test_unlink_refuses_a_needed_blob_and_takes_a_manifest(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct err err = ERR_INIT;
 	struct image a;
 	char rel[PATH_MAX];
@@ -499,7 +480,7 @@ static void rm_r(struct store *st, const char *rel)
 
 static void test_rm_r_withdraws_a_repository_then_removes_it(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct strvec names = {0}, repos = {0};
 	struct err err = ERR_INIT;
 	struct image a;
@@ -541,7 +522,7 @@ static void test_rm_r_withdraws_a_repository_then_removes_it(void **state)
 
 static void test_view_writes_and_uploads_share_one_file(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char id[STORE_UPLOAD_ID_MAX], a[PATH_MAX], b[PATH_MAX];
 	struct err err = ERR_INIT;
 	struct upload *u;
@@ -586,7 +567,7 @@ static bool saw(const struct seen *s, const char *rel)
 
 static void test_watch_hears_of_http_changes(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct manifest_put_result res;
 	enum manifest_fault fault;
 	struct err err = ERR_INIT;

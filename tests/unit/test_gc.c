@@ -35,11 +35,6 @@
 
 #define HOUR_MS (3600u * 1000u)
 
-struct fixture {
-	char dir[64];     /* this test's mkdtemp directory, the store root */
-	struct store *st; /* the store opened on it */
-};
-
 /* An image: a config and one layer, and the manifest text naming them. */
 struct img {
 	struct digest config;   /* config blob */
@@ -51,27 +46,12 @@ struct img {
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	f->st = test_store_open(f->dir, sizeof(f->dir), "gc");
-	if (!f->st) {
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
+	return test_fixture_setup(state, "gc");
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	store_close(f->st);
-	test_rm_tree(f->dir);
-	free(f);
-	return 0;
+	return test_fixture_teardown(state);
 }
 
 /* Upload @data into @repo through an upload session; its digest in @d. */
@@ -82,9 +62,8 @@ static void blob_put(struct store *st, const char *repo, const char *data,
 	struct err err = ERR_INIT;
 	struct upload *u;
 
-	assert_int_equal(digest_buffer(DIGEST_SHA256, data, strlen(data), d,
-	                               &err),
-	                 0);
+	assert_int_equal(
+		digest_buffer(DIGEST_SHA256, data, strlen(data), d, &err), 0);
 	assert_int_equal(store_upload_start(st, repo, id, &err), 0);
 	u = store_upload_get(st, repo, id, &err);
 	assert_non_null(u);
@@ -116,15 +95,19 @@ static void img_make(struct store *st, const char *repo, const char *seed,
 	struct err err = ERR_INIT;
 	int n;
 
-	snprintf(cfg, sizeof(cfg), "{\"architecture\":\"amd64\",\"os\":"
-	         "\"linux\",\"seed\":\"%s\"}", seed);
+	snprintf(cfg, sizeof(cfg),
+	         "{\"architecture\":\"amd64\",\"os\":"
+	         "\"linux\",\"seed\":\"%s\"}",
+	         seed);
 	snprintf(layer, sizeof(layer), "layer bytes of %s", seed);
 	blob_put(st, repo, cfg, &im->config);
 	blob_put(st, repo, layer, &im->layer);
-	desc_json(cdesc, sizeof(cdesc), "application/vnd.oci.image.config.v1+json",
-	          &im->config, strlen(cfg));
-	desc_json(ldesc, sizeof(ldesc), "application/vnd.oci.image.layer.v1.tar",
-	          &im->layer, strlen(layer));
+	desc_json(cdesc, sizeof(cdesc),
+	          "application/vnd.oci.image.config.v1+json", &im->config,
+	          strlen(cfg));
+	desc_json(ldesc, sizeof(ldesc),
+	          "application/vnd.oci.image.layer.v1.tar", &im->layer,
+	          strlen(layer));
 	n = snprintf(im->body, sizeof(im->body),
 	             "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":%s,"
 	             "\"layers\":[%s]%s%s}",
@@ -176,8 +159,7 @@ static void subject_of(const struct img *im, char *out, size_t outsz)
 	snprintf(out, outsz, "\"subject\":%s", d);
 }
 
-static bool has_blob(struct store *st, const char *repo,
-                     const struct digest *d)
+static bool has_blob(struct store *st, const char *repo, const struct digest *d)
 {
 	struct err err = ERR_INIT;
 	uint64_t size;
@@ -217,10 +199,10 @@ static bool has_tag(struct store *st, const char *repo, const char *tag,
 }
 
 /* The content store's copy of @d. */
-static void cas_file(const struct fixture *f, const struct digest *d,
+static void cas_file(const struct test_fixture *f, const struct digest *d,
                      char *out, size_t outsz)
 {
-	snprintf(out, outsz, "%s/.dray/blobs/%s/%s", f->dir,
+	snprintf(out, outsz, "%s/.dray/blobs/%s/%s", f->root,
 	         digest_alg_name(d->alg), d->hex);
 }
 
@@ -265,10 +247,10 @@ static void gc_repo(struct store *st, const char *repo, uint64_t delay_ms,
 		fail_msg("store_gc_repo %s: %s", repo, err.msg);
 }
 
-static void test_untagged_manifest_and_its_blobs_go_with_delay_zero(
-	void **state)
+static void
+test_untagged_manifest_and_its_blobs_go_with_delay_zero(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct gc_report rep;
 	struct img im;
 
@@ -289,10 +271,10 @@ static void test_untagged_manifest_and_its_blobs_go_with_delay_zero(
 	assert_true(store_repo_exists(f->st, "gc/a"));
 }
 
-static void test_a_manifest_untagged_by_a_tag_move_goes_the_tagged_stays(
-	void **state)
+static void
+test_a_manifest_untagged_by_a_tag_move_goes_the_tagged_stays(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct gc_report rep;
 	struct img old, cur;
 
@@ -315,7 +297,7 @@ static void test_a_manifest_untagged_by_a_tag_move_goes_the_tagged_stays(
 
 static void test_a_tagged_manifest_and_its_blobs_are_kept(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct gc_report rep;
 	struct img im;
 
@@ -333,7 +315,7 @@ static void test_a_tagged_manifest_and_its_blobs_are_kept(void **state)
 
 static void test_the_children_of_a_tagged_index_are_kept(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char body[2048], d1[512], d2[512];
 	struct digest idx;
 	struct gc_report rep;
@@ -371,10 +353,10 @@ static void test_the_children_of_a_tagged_index_are_kept(void **state)
 	assert_false(has_blob(f->st, "gc/multi", &stray.layer));
 }
 
-static void test_a_referrer_of_a_kept_manifest_is_kept_an_orphan_goes(
-	void **state)
+static void
+test_a_referrer_of_a_kept_manifest_is_kept_an_orphan_goes(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char subj[1024];
 	struct gc_report rep;
 	struct img base, gone, sig, orphan, sigsig;
@@ -405,10 +387,9 @@ static void test_a_referrer_of_a_kept_manifest_is_kept_an_orphan_goes(
 	assert_false(has_blob(f->st, "gc/r", &orphan.layer));
 }
 
-static void test_an_unreferenced_blob_goes_one_still_named_stays(
-	void **state)
+static void test_an_unreferenced_blob_goes_one_still_named_stays(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct gc_report rep;
 	struct digest loose;
 	struct img im;
@@ -426,7 +407,7 @@ static void test_an_unreferenced_blob_goes_one_still_named_stays(
 
 static void test_a_referrer_of_a_child_of_a_tagged_index_is_kept(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char body[2048], d1[512], subj[1024];
 	struct digest idx;
 	struct gc_report rep;
@@ -454,10 +435,10 @@ static void test_a_referrer_of_a_child_of_a_tagged_index_is_kept(void **state)
 	assert_true(has_manifest(f->st, "gc/multi", &child.manifest));
 }
 
-static void test_a_blob_uploaded_again_is_safe_for_the_delay_from_then(
-	void **state)
+static void
+test_a_blob_uploaded_again_is_safe_for_the_delay_from_then(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct gc_report rep;
 	struct digest d, again;
 
@@ -474,10 +455,10 @@ static void test_a_blob_uploaded_again_is_safe_for_the_delay_from_then(
 	assert_true(has_blob(f->st, "gc/a", &d));
 }
 
-static void test_a_manifest_put_again_by_digest_is_safe_for_the_delay(
-	void **state)
+static void
+test_a_manifest_put_again_by_digest_is_safe_for_the_delay(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct gc_report rep;
 	struct img im;
 
@@ -496,7 +477,7 @@ static void test_a_manifest_put_again_by_digest_is_safe_for_the_delay(
 
 static void test_a_delay_of_an_hour_keeps_everything_fresh(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char subj[1024];
 	struct gc_report rep;
 	struct digest loose;
@@ -524,10 +505,10 @@ static void test_a_delay_of_an_hour_keeps_everything_fresh(void **state)
 	assert_false(has_blob(f->st, "gc/a", &loose));
 }
 
-static void test_a_dry_run_counts_what_a_real_run_removes_and_changes_nothing(
-	void **state)
+static void
+test_a_dry_run_counts_what_a_real_run_removes_and_changes_nothing(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char idx[PATH_MAX], *before = NULL, *after = NULL;
 	size_t blen, alen;
 	struct err err = ERR_INIT;
@@ -538,7 +519,7 @@ static void test_a_dry_run_counts_what_a_real_run_removes_and_changes_nothing(
 	img_push(f->st, "gc/a", "kept", "v1", NULL, &kept);
 	img_push(f->st, "gc/a", "untagged", NULL, NULL, &untagged);
 	blob_put(f->st, "gc/a", "loose blob", &loose);
-	snprintf(idx, sizeof(idx), "%s/gc/a/index.json", f->dir);
+	snprintf(idx, sizeof(idx), "%s/gc/a/index.json", f->root);
 	assert_int_equal(fs_read_file(idx, 1 << 20, &before, &blen, &err), 0);
 
 	gc_repo(f->st, "gc/a", 0, true, &dry);
@@ -559,7 +540,8 @@ static void test_a_dry_run_counts_what_a_real_run_removes_and_changes_nothing(
 		struct gc_report all = {0};
 		char cas[PATH_MAX];
 
-		assert_int_equal(store_gc(f->st, &o, NULL, NULL, &all, &err), 0);
+		assert_int_equal(store_gc(f->st, &o, NULL, NULL, &all, &err),
+		                 0);
 		assert_int_equal(all.manifests, 1);
 		assert_int_equal(all.blobs, 4);
 		cas_file(f, &loose, cas, sizeof(cas));
@@ -577,7 +559,7 @@ static void test_a_dry_run_counts_what_a_real_run_removes_and_changes_nothing(
 
 static void test_store_gc_removes_store_copies_nothing_links(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char cas_loose[PATH_MAX], cas_del[PATH_MAX], cas_layer[PATH_MAX];
 	struct gc_opts o = {.delay_ms = 0};
 	struct gc_report rep = {0};
@@ -609,8 +591,8 @@ static void test_store_gc_removes_store_copies_nothing_links(void **state)
 	assert_int_equal(rep.manifests, 1); /* gc/a's manifest, untagged */
 	assert_int_equal(rep.blobs, 4);     /* it, its 2 blobs, loose */
 	assert_int_equal(rep.store_blobs, 2);
-	assert_int_equal(rep.bytes,
-	                 strlen("deleted by the client") + strlen("loose blob"));
+	assert_int_equal(rep.bytes, strlen("deleted by the client") +
+	                                    strlen("loose blob"));
 	assert_false(exists(cas_del));
 	assert_false(exists(cas_loose));
 	assert_false(has_blob(f->st, "gc/a", &shared.layer));
@@ -627,7 +609,7 @@ static void test_store_gc_removes_store_copies_nothing_links(void **state)
 
 static void test_store_gc_keeps_young_store_copies(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct gc_opts o = {.delay_ms = HOUR_MS};
 	struct gc_report rep = {0};
 	struct err err = ERR_INIT;
@@ -653,7 +635,7 @@ static bool stop_now(void *arg)
 
 static void test_store_gc_stops_when_yield_says_so(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct gc_opts o = {.delay_ms = 0};
 	struct gc_report rep = {0};
 	struct err err = ERR_INIT;
@@ -670,10 +652,10 @@ static void test_store_gc_stops_when_yield_says_so(void **state)
 	assert_true(has_blob(f->st, "gc/a", &a) != has_blob(f->st, "gc/b", &b));
 }
 
-static void test_store_gc_drops_upload_sessions_idle_past_the_delay(
-	void **state)
+static void
+test_store_gc_drops_upload_sessions_idle_past_the_delay(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char id[STORE_UPLOAD_ID_MAX];
 	struct gc_opts o = {.delay_ms = HOUR_MS};
 	struct gc_report rep = {0};
@@ -705,14 +687,14 @@ static void test_store_gc_drops_upload_sessions_idle_past_the_delay(
 	{
 		char updir[PATH_MAX];
 
-		snprintf(updir, sizeof(updir), "%s/.dray/uploads", f->dir);
+		snprintf(updir, sizeof(updir), "%s/.dray/uploads", f->root);
 		assert_int_equal(count_files(updir), 0);
 	}
 }
 
 static void test_gc_of_an_unknown_repository_is_not_found(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct gc_opts o = {.delay_ms = 0};
 	struct gc_report rep = {0};
 	struct err err = ERR_INIT;

@@ -41,41 +41,22 @@
 #define AT_SBOM   "application/vnd.example.sbom.v1"
 #define AT_SIG    "application/vnd.example.signature.v1"
 
-struct fixture {
-	char root[64];    /* this test's mkdtemp directory, the store root */
-	struct store *st; /* the store opened on it */
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	f->st = test_store_open(f->root, sizeof(f->root), "store");
-	if (!f->st) {
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
+	return test_fixture_setup(state, "store");
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	store_close(f->st);
-	test_rm_tree(f->root);
-	free(f);
-	return 0;
+	return test_fixture_teardown(state);
 }
 
 /* "<root>/<fmt...>" into @out (PATH_MAX). */
-static void path_of(const struct fixture *f, char *out, const char *fmt, ...)
-	PRINTF(3, 4);
+static void path_of(const struct test_fixture *f, char *out, const char *fmt,
+                    ...) PRINTF(3, 4);
 
-static void path_of(const struct fixture *f, char *out, const char *fmt, ...)
+static void path_of(const struct test_fixture *f, char *out, const char *fmt,
+                    ...)
 {
 	char rel[PATH_MAX];
 	va_list ap;
@@ -87,7 +68,7 @@ static void path_of(const struct fixture *f, char *out, const char *fmt, ...)
 }
 
 /* The path of blob @d in @repo's layout. */
-static void blob_file(const struct fixture *f, const char *repo,
+static void blob_file(const struct test_fixture *f, const char *repo,
                       const struct digest *d, char *out)
 {
 	path_of(f, out, "%s/blobs/%s/%s", repo, digest_alg_name(d->alg),
@@ -158,7 +139,7 @@ static struct digest digest_of(enum digest_alg alg, const void *buf, size_t len)
 }
 
 /* Upload @len bytes of @buf into @repo and commit them; returns the digest. */
-static struct digest push_blob_alg(struct fixture *f, const char *repo,
+static struct digest push_blob_alg(struct test_fixture *f, const char *repo,
                                    const void *buf, size_t len,
                                    enum digest_alg alg)
 {
@@ -178,7 +159,7 @@ static struct digest push_blob_alg(struct fixture *f, const char *repo,
 	return d;
 }
 
-static struct digest push_blob(struct fixture *f, const char *repo,
+static struct digest push_blob(struct test_fixture *f, const char *repo,
                                const char *text)
 {
 	return push_blob_alg(f, repo, text, strlen(text), DIGEST_SHA256);
@@ -197,8 +178,8 @@ struct image {
  * Push "{}" and @layer into @repo and build a manifest naming them; @extra
  * (may be "") is spliced in as further top-level members.
  */
-static void make_image(struct fixture *f, const char *repo, const char *layer,
-                       const char *extra, struct image *im)
+static void make_image(struct test_fixture *f, const char *repo,
+                       const char *layer, const char *extra, struct image *im)
 {
 	char cfg[DIGEST_STR_MAX], lay[DIGEST_STR_MAX];
 	int n;
@@ -220,7 +201,7 @@ static void make_image(struct fixture *f, const char *repo, const char *layer,
 }
 
 /* Put @body under @ref of @repo, which must succeed. */
-static void put_ok(struct fixture *f, const char *repo, const char *ref,
+static void put_ok(struct test_fixture *f, const char *repo, const char *ref,
                    const char *ctype, const char *body, size_t len,
                    struct manifest_put_result *res)
 {
@@ -234,7 +215,7 @@ static void put_ok(struct fixture *f, const char *repo, const char *ref,
 }
 
 /* Push @im's manifest as @ref (a tag, or its digest when NULL). */
-static void put_image(struct fixture *f, const char *repo, const char *ref,
+static void put_image(struct test_fixture *f, const char *repo, const char *ref,
                       const struct image *im)
 {
 	struct manifest_put_result res;
@@ -247,7 +228,7 @@ static void put_image(struct fixture *f, const char *repo, const char *ref,
 }
 
 /* @body under @ref of @repo must fail with @code and @fault. */
-static void assert_put_fails(struct fixture *f, const char *repo,
+static void assert_put_fails(struct test_fixture *f, const char *repo,
                              const char *ref, const char *ctype,
                              const char *body, size_t len, enum err_code code,
                              enum manifest_fault want)
@@ -266,7 +247,7 @@ static void assert_put_fails(struct fixture *f, const char *repo,
 }
 
 /* @ref of @repo must resolve to @want with the same bytes and type. */
-static void assert_manifest(struct fixture *f, const char *repo,
+static void assert_manifest(struct test_fixture *f, const char *repo,
                             const char *ref, const char *body, size_t len,
                             const struct digest *want, const char *mt)
 {
@@ -290,7 +271,7 @@ static void assert_manifest(struct fixture *f, const char *repo,
 	assert_int_equal(desc.size, len);
 }
 
-static void assert_no_manifest(struct fixture *f, const char *repo,
+static void assert_no_manifest(struct test_fixture *f, const char *repo,
                                const char *ref)
 {
 	struct manifest_desc desc;
@@ -304,7 +285,7 @@ static void assert_no_manifest(struct fixture *f, const char *repo,
 }
 
 /* The tags of @repo, all of them, joined by spaces into @out. */
-static void tags_of(struct fixture *f, const char *repo, char *out,
+static void tags_of(struct test_fixture *f, const char *repo, char *out,
                     size_t outsz)
 {
 	struct strvec sv = {0};
@@ -325,7 +306,7 @@ static void tags_of(struct fixture *f, const char *repo, char *out,
 }
 
 /* A page of store_tags() or store_catalog(), joined by spaces. */
-static void page(struct fixture *f, const char *repo, const char *last,
+static void page(struct test_fixture *f, const char *repo, const char *last,
                  size_t n, const char *want, bool want_more)
 {
 	struct strvec sv = {0};
@@ -382,7 +363,7 @@ static int subst(char *out, size_t outsz, const char *tmpl, const char *key,
 
 static void test_open_creates_internal_directory(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char path[PATH_MAX];
 	struct stat sb;
 
@@ -395,7 +376,7 @@ static void test_open_creates_internal_directory(void **state)
 
 static void test_open_creates_missing_root(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char path[PATH_MAX], dray[PATH_MAX];
 	struct err err = ERR_INIT;
 	struct store *st;
@@ -412,7 +393,7 @@ static void test_open_creates_missing_root(void **state)
 
 static void test_open_on_a_file_fails(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char path[PATH_MAX];
 	struct err err = ERR_INIT;
 
@@ -424,7 +405,7 @@ static void test_open_on_a_file_fails(void **state)
 
 static void test_reopened_store_serves_what_was_stored(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct err err = ERR_INIT;
 	struct image im;
 
@@ -441,7 +422,7 @@ static void test_reopened_store_serves_what_was_stored(void **state)
 
 static void test_committed_upload_is_readable_as_blob(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	static const char text[] = "hello, layout";
 	char id[STORE_UPLOAD_ID_MAX], buf[64];
 	struct err err = ERR_INIT;
@@ -484,7 +465,7 @@ static void test_committed_upload_is_readable_as_blob(void **state)
 }
 
 /* Push @len patterned bytes in pieces of uneven sizes; the digest. */
-static struct digest push_in_pieces(struct fixture *f, const char *repo,
+static struct digest push_in_pieces(struct test_fixture *f, const char *repo,
                                     unsigned char *data, size_t len,
                                     enum digest_alg alg)
 {
@@ -506,7 +487,8 @@ static struct digest push_in_pieces(struct fixture *f, const char *repo,
 		u = store_upload_get(f->st, repo, id, &err);
 		assert_non_null(u);
 		assert_int_equal(store_upload_offset(u), off);
-		assert_int_equal(store_upload_append(u, data + off, n, &err), 0);
+		assert_int_equal(store_upload_append(u, data + off, n, &err),
+		                 0);
 		off += n;
 		if (off < len)
 			store_upload_put(u);
@@ -516,7 +498,7 @@ static struct digest push_in_pieces(struct fixture *f, const char *repo,
 	return d;
 }
 
-static void assert_blob_is(struct fixture *f, const char *repo,
+static void assert_blob_is(struct test_fixture *f, const char *repo,
                            const struct digest *d, const unsigned char *data,
                            size_t len)
 {
@@ -545,7 +527,7 @@ static void assert_blob_is(struct fixture *f, const char *repo,
  */
 static void test_large_upload_in_uneven_pieces(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	size_t len = (5u << 20) + 4099;
 	unsigned char *data = malloc(len);
 	struct digest d;
@@ -564,7 +546,7 @@ static void test_large_upload_in_uneven_pieces(void **state)
 /* Where O_DIRECT is refused, uploads go through the page cache. */
 static void test_large_upload_through_the_page_cache(void **state)
 {
-	struct fixture *f = *state, buffered = {0};
+	struct test_fixture *f = *state, buffered = {0};
 	struct store_opts o = {.buffered_uploads = true};
 	size_t len = (3u << 20) + 5;
 	unsigned char *data = malloc(len);
@@ -589,7 +571,7 @@ static void test_large_upload_through_the_page_cache(void **state)
 
 static void test_commit_with_wrong_digest_stores_nothing(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char id[STORE_UPLOAD_ID_MAX], path[PATH_MAX];
 	struct err err = ERR_INIT;
 	struct digest wrong = digest_of(DIGEST_SHA256, "other", 5);
@@ -633,7 +615,7 @@ static void test_commit_with_wrong_digest_stores_nothing(void **state)
 
 static void test_sha512_commit_stores_under_sha512(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char path[PATH_MAX];
 	struct err err = ERR_INIT;
 	struct digest d;
@@ -656,7 +638,7 @@ static void test_sha512_commit_stores_under_sha512(void **state)
 
 static void test_two_uploads_of_same_content_end_as_one_file(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char id1[STORE_UPLOAD_ID_MAX], id2[STORE_UPLOAD_ID_MAX];
 	char dir[PATH_MAX], path[PATH_MAX], cas[PATH_MAX];
 	struct err err = ERR_INIT;
@@ -690,7 +672,7 @@ static void test_two_uploads_of_same_content_end_as_one_file(void **state)
 
 static void test_same_content_in_two_repositories_is_one_inode(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char a[PATH_MAX], b[PATH_MAX];
 	struct digest da, db;
 
@@ -704,7 +686,7 @@ static void test_same_content_in_two_repositories_is_one_inode(void **state)
 
 static void test_upload_into_invalid_repository_is_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char id[STORE_UPLOAD_ID_MAX], dir[PATH_MAX];
 	struct err err = ERR_INIT;
 
@@ -722,7 +704,7 @@ static void test_upload_into_invalid_repository_is_refused(void **state)
 
 static void test_upload_get_of_unknown_id_is_not_found(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char id[STORE_UPLOAD_ID_MAX];
 	struct err err = ERR_INIT;
 
@@ -741,7 +723,7 @@ static void test_upload_get_of_unknown_id_is_not_found(void **state)
 
 static void test_upload_taken_twice_is_busy(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char id[STORE_UPLOAD_ID_MAX];
 	struct err err = ERR_INIT;
 	struct upload *u, *again;
@@ -761,7 +743,7 @@ static void test_upload_taken_twice_is_busy(void **state)
 
 static void test_cancel_removes_staging_file(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char id[STORE_UPLOAD_ID_MAX], dir[PATH_MAX];
 	struct err err = ERR_INIT;
 	struct digest d = digest_of(DIGEST_SHA256, "data", 4);
@@ -794,7 +776,7 @@ static void sleep_ms(long ms)
 
 static void test_expire_removes_only_idle_sessions(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char idle[STORE_UPLOAD_ID_MAX], taken[STORE_UPLOAD_ID_MAX];
 	char dir[PATH_MAX];
 	struct err err = ERR_INIT;
@@ -825,7 +807,7 @@ static void test_expire_removes_only_idle_sessions(void **state)
 static void
 test_expire_with_idle_time_beyond_uptime_keeps_sessions(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char id[STORE_UPLOAD_ID_MAX];
 	struct err err = ERR_INIT;
 	struct upload *u;
@@ -850,7 +832,7 @@ test_expire_with_idle_time_beyond_uptime_keeps_sessions(void **state)
  */
 static void test_close_parks_uploads_and_open_resumes_them(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	static const char text[] = "partial, then the rest";
 	char id1[STORE_UPLOAD_ID_MAX], id2[STORE_UPLOAD_ID_MAX];
 	char dir[PATH_MAX], path[PATH_MAX];
@@ -877,9 +859,8 @@ static void test_close_parks_uploads_and_open_resumes_them(void **state)
 	u = store_upload_get(f->st, "app", id1, &err);
 	assert_non_null(u);
 	assert_int_equal(store_upload_offset(u), 7);
-	assert_int_equal(store_upload_append(u, text + 7, sizeof(text) - 8,
-	                                     &err),
-	                 0);
+	assert_int_equal(
+		store_upload_append(u, text + 7, sizeof(text) - 8, &err), 0);
 	/* The rehash at commit sees what the file holds. */
 	assert_int_equal(store_upload_commit(u, &wrong, &err), -1);
 	assert_int_equal(err.code, ERR_INVALID);
@@ -907,7 +888,7 @@ static void test_close_parks_uploads_and_open_resumes_them(void **state)
 /* The idle time of a parked session spans the restart: GC still ends it. */
 static void test_parked_uploads_keep_their_idle_time(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct timespec wait = {1, 200 * 1000 * 1000};
 	char id[STORE_UPLOAD_ID_MAX];
 	struct err err = ERR_INIT;
@@ -929,7 +910,7 @@ static void test_parked_uploads_keep_their_idle_time(void **state)
 
 static void test_reopen_clears_orphaned_staging_files(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char path[PATH_MAX], dir[PATH_MAX];
 	struct err err = ERR_INIT;
 
@@ -949,7 +930,7 @@ static void test_reopen_clears_orphaned_staging_files(void **state)
 
 static void test_blob_stat_of_unknown_blob_is_not_found(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct err err = ERR_INIT;
 	struct digest d = digest_of(DIGEST_SHA256, "nope", 4);
 	uint64_t size;
@@ -972,7 +953,7 @@ static void test_blob_stat_of_unknown_blob_is_not_found(void **state)
 
 static void test_blob_mount_links_the_same_inode(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char src[PATH_MAX], dst[PATH_MAX];
 	struct err err = ERR_INIT;
 	struct digest d;
@@ -996,7 +977,7 @@ static void test_blob_mount_links_the_same_inode(void **state)
 
 static void test_blob_mount_of_missing_blob_is_not_found(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct err err = ERR_INIT;
 	struct digest d = digest_of(DIGEST_SHA256, "absent", 6);
 
@@ -1015,7 +996,7 @@ static void test_blob_mount_of_missing_blob_is_not_found(void **state)
 
 static void test_delete_of_referenced_blob_is_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct err err = ERR_INIT;
 	struct image im;
 	uint64_t size;
@@ -1037,7 +1018,7 @@ static void test_delete_of_referenced_blob_is_refused(void **state)
 
 static void test_delete_of_unreferenced_blob_removes_it(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct err err = ERR_INIT;
 	struct digest d, keep;
 	uint64_t size;
@@ -1062,7 +1043,7 @@ static void test_delete_of_unreferenced_blob_removes_it(void **state)
 
 static void test_manifest_put_by_tag_then_get_returns_same_bytes(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct manifest_put_result res;
 	char dstr[DIGEST_STR_MAX], tags[256];
 	struct image im;
@@ -1088,7 +1069,7 @@ static void test_manifest_put_by_tag_then_get_returns_same_bytes(void **state)
 
 static void test_manifest_bytes_are_kept_as_pushed(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char body[4096], cfg[DIGEST_STR_MAX], lay[DIGEST_STR_MAX];
 	struct manifest_put_result res;
 	struct digest dc, dl, dm;
@@ -1115,7 +1096,7 @@ static void test_manifest_bytes_are_kept_as_pushed(void **state)
 
 static void test_manifest_put_with_missing_blob_changes_nothing(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char path[PATH_MAX], tags[256];
 	struct image good, bad;
 	struct err err = ERR_INIT;
@@ -1199,7 +1180,7 @@ static void test_malformed_manifests_are_invalid(void **state)
 		"\",\"digest\":\"@CFG@\",\"size\":2},\"layers\":[],"
 		"\"artifactType\":\"\"}",
 	};
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char body[4096], cfg[DIGEST_STR_MAX], path[PATH_MAX];
 	struct image im;
 	char *before, *after;
@@ -1258,7 +1239,7 @@ static void test_malformed_manifests_are_invalid(void **state)
 
 static void test_manifest_put_by_wrong_digest_is_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char dstr[DIGEST_STR_MAX], tags[256];
 	struct digest other = digest_of(DIGEST_SHA256, "x", 1);
 	struct image im;
@@ -1280,7 +1261,7 @@ static void test_manifest_put_by_wrong_digest_is_refused(void **state)
 
 static void test_manifest_put_by_digest_is_untagged(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct manifest_put_result res;
 	char dstr[DIGEST_STR_MAX], tags[256];
 	struct digest d512;
@@ -1305,7 +1286,7 @@ static void test_manifest_put_by_digest_is_untagged(void **state)
 
 static void test_oversized_manifest_is_too_large(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	size_t len = STORE_MANIFEST_MAX + 1;
 	char *body = malloc(len);
 
@@ -1321,7 +1302,7 @@ static void test_oversized_manifest_is_too_large(void **state)
 
 static void test_manifest_put_with_bad_name_is_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct image im;
 
 	make_image(f, "app", "layer", "", &im);
@@ -1336,7 +1317,7 @@ static void test_manifest_put_with_bad_name_is_refused(void **state)
 
 static void test_manifest_put_with_bad_reference_is_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char tag[REF_TAG_MAX + 2];
 	struct image im;
 
@@ -1360,7 +1341,7 @@ static void test_manifest_put_with_bad_reference_is_refused(void **state)
 
 static void test_unknown_tag_or_repository_is_not_found(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char dstr[DIGEST_STR_MAX];
 	struct digest d = digest_of(DIGEST_SHA256, "x", 1);
 	struct image im;
@@ -1378,7 +1359,7 @@ static void test_unknown_tag_or_repository_is_not_found(void **state)
 
 static void test_tag_move_keeps_old_manifest_reachable(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char d1[DIGEST_STR_MAX], tags[256];
 	struct image one, two;
 
@@ -1401,7 +1382,7 @@ static void test_tag_move_keeps_old_manifest_reachable(void **state)
 
 static void test_delete_by_tag_keeps_manifest_by_digest(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char dstr[DIGEST_STR_MAX], tags[256];
 	struct err err = ERR_INIT;
 	struct image im;
@@ -1426,7 +1407,7 @@ static void test_delete_by_tag_keeps_manifest_by_digest(void **state)
 
 static void test_delete_by_digest_removes_tags_and_blob(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char dstr[DIGEST_STR_MAX], tags[256], path[PATH_MAX];
 	struct err err = ERR_INIT;
 	struct image im, keep;
@@ -1468,7 +1449,7 @@ static void test_delete_by_digest_removes_tags_and_blob(void **state)
 
 static void test_image_index_needs_its_children(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char body[2048], dstr[DIGEST_STR_MAX];
 	struct manifest_put_result res;
 	struct digest d;
@@ -1497,7 +1478,7 @@ static void test_image_index_needs_its_children(void **state)
 
 static void test_manifest_blob_itself_cannot_be_deleted_as_blob(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct err err = ERR_INIT;
 	struct image im;
 
@@ -1509,7 +1490,7 @@ static void test_manifest_blob_itself_cannot_be_deleted_as_blob(void **state)
 
 static void test_layer_of_index_child_stays_referenced(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char body[2048], dstr[DIGEST_STR_MAX];
 	struct manifest_put_result res;
 	struct err err = ERR_INIT;
@@ -1544,7 +1525,7 @@ static void test_layer_of_index_child_stays_referenced(void **state)
 
 static void test_foreign_layer_need_not_be_pushed(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char body[2048], cfg[DIGEST_STR_MAX], lay[DIGEST_STR_MAX];
 	struct manifest_put_result res;
 	struct digest dc, dl, dm;
@@ -1570,7 +1551,7 @@ static void test_foreign_layer_need_not_be_pushed(void **state)
 
 static void test_manifest_without_media_type_takes_content_type(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char body[2048], cfg[DIGEST_STR_MAX], lay[DIGEST_STR_MAX];
 	struct manifest_put_result res;
 	struct digest dc, dl, dm;
@@ -1598,7 +1579,7 @@ static void test_manifest_without_media_type_takes_content_type(void **state)
 
 static void test_tags_are_sorted_and_paginated(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	static const char *const tags[] = {"b", "a", "c", "10", "1", "B"};
 	struct image im;
 
@@ -1619,7 +1600,7 @@ static void test_tags_are_sorted_and_paginated(void **state)
 
 static void test_tags_of_unknown_repository_is_not_found(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct strvec sv = {0};
 	struct err err = ERR_INIT;
 	bool more;
@@ -1637,7 +1618,7 @@ static void test_tags_of_unknown_repository_is_not_found(void **state)
 
 /* Make a minimal layout by hand at <root>/@rel, optionally without oci-layout.
  */
-static void hand_layout(const struct fixture *f, const char *rel,
+static void hand_layout(const struct test_fixture *f, const char *rel,
                         bool with_oci_layout)
 {
 	static const char index[] = "{\"schemaVersion\":2,\"manifests\":[]}";
@@ -1656,7 +1637,7 @@ static void hand_layout(const struct fixture *f, const char *rel,
 
 static void test_catalog_is_sorted_paginated_and_skips_non_layouts(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	static const char *const repos[] = {"z", "a/c",   "b",
 	                                    "a", "a/b/c", "a-b"};
 	char path[PATH_MAX];
@@ -1691,7 +1672,7 @@ static void test_catalog_is_sorted_paginated_and_skips_non_layouts(void **state)
 
 static void test_directory_without_oci_layout_is_no_repository(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct err err = ERR_INIT;
 
 	hand_layout(f, "half", false);
@@ -1706,14 +1687,14 @@ static void test_directory_without_oci_layout_is_no_repository(void **state)
 
 static void test_catalog_of_empty_store_is_empty(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 
 	page(f, NULL, NULL, 10, "", false);
 }
 
 static void test_catalog_lists_repository_created_by_blob_upload(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct image im;
 
 	make_image(f, "team", "layer", "", &im);
@@ -1727,7 +1708,7 @@ static void test_catalog_lists_repository_created_by_blob_upload(void **state)
 
 static void test_repo_exists_only_for_layouts(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 
 	assert_false(store_repo_exists(f->st, "app"));
 	push_blob(f, "deep/down/app", "x");
@@ -1747,7 +1728,7 @@ static void test_repo_exists_only_for_layouts(void **state)
 /* ---- referrers ---- */
 
 /* Parse referrers JSON; returns the manifests array's size. */
-static size_t referrers(struct fixture *f, const char *repo,
+static size_t referrers(struct test_fixture *f, const char *repo,
                         const struct digest *subject, const char *at,
                         json_t **out)
 {
@@ -1795,7 +1776,7 @@ static json_t *entry_for(json_t *root, const struct digest *d)
 }
 
 /* Push, by digest, an artifact of type @at about @subject to @repo. */
-static void push_referrer(struct fixture *f, const char *repo,
+static void push_referrer(struct test_fixture *f, const char *repo,
                           const struct image *subject, const char *at,
                           const char *payload, struct image *out)
 {
@@ -1820,7 +1801,7 @@ static void push_referrer(struct fixture *f, const char *repo,
 
 static void test_referrers_lists_manifests_with_subject(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct image base, sbom, sig, unrelated;
 	json_t *root, *e;
 
@@ -1868,7 +1849,7 @@ static void test_referrers_lists_manifests_with_subject(void **state)
 
 static void test_referrers_filter_by_artifact_type(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	struct image base, sbom, sig, sig2;
 	json_t *root;
 
@@ -1894,7 +1875,7 @@ static void test_referrers_filter_by_artifact_type(void **state)
 
 static void test_referrer_without_artifact_type_uses_config_type(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char extra[512], sdstr[DIGEST_STR_MAX], dstr[DIGEST_STR_MAX];
 	struct manifest_put_result res;
 	struct image base, ref;
@@ -1922,7 +1903,7 @@ static void test_referrer_without_artifact_type_uses_config_type(void **state)
 
 static void test_deleted_referrer_is_no_longer_listed(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char dstr[DIGEST_STR_MAX];
 	struct err err = ERR_INIT;
 	struct image base, sbom;
@@ -1941,7 +1922,7 @@ static void test_deleted_referrer_is_no_longer_listed(void **state)
 
 static void test_index_json_edited_behind_store_is_noticed(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char path[PATH_MAX], tmp[PATH_MAX], tags[256], *text;
 	struct image im;
 	size_t len, at_i;
@@ -1974,7 +1955,7 @@ static void test_index_json_edited_behind_store_is_noticed(void **state)
 
 static void test_hand_made_layout_is_served(void **state)
 {
-	struct fixture *f = *state;
+	struct test_fixture *f = *state;
 	char path[PATH_MAX], index[2048], cfg[DIGEST_STR_MAX],
 		lay[DIGEST_STR_MAX], man[DIGEST_STR_MAX], body[2048], tags[64];
 	static const char layer[] = "hand-made layer";
@@ -2046,8 +2027,8 @@ int main(void)
 		TF(test_reopened_store_serves_what_was_stored),
 		TF(test_committed_upload_is_readable_as_blob),
 		TF(test_large_upload_in_uneven_pieces),
-	TF(test_large_upload_through_the_page_cache),
-	TF(test_commit_with_wrong_digest_stores_nothing),
+		TF(test_large_upload_through_the_page_cache),
+		TF(test_commit_with_wrong_digest_stores_nothing),
 		TF(test_sha512_commit_stores_under_sha512),
 		TF(test_two_uploads_of_same_content_end_as_one_file),
 		TF(test_same_content_in_two_repositories_is_one_inode),

@@ -45,4 +45,37 @@ static inline void test_rm_tree(const char *dir)
 		fprintf(stderr, "cannot remove %s: %s\n", dir, err.msg);
 }
 
+/* The usual fixture: a store open on a test directory of its own. */
+struct test_fixture {
+	char root[64];    /* this test's mkdtemp directory, the store root */
+	struct store *st; /* the store opened on it (NULL when closed) */
+};
+
+/* cmocka setup: a test_fixture in *@state, its directory named @name. */
+static inline int test_fixture_setup(void **state, const char *name)
+{
+	struct test_fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	f->st = test_store_open(f->root, sizeof(f->root), name);
+	if (!f->st) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+/* cmocka teardown of test_fixture_setup(): close, remove, free. */
+static inline int test_fixture_teardown(void **state)
+{
+	struct test_fixture *f = *state;
+
+	store_close(f->st);
+	test_rm_tree(f->root);
+	free(f);
+	return 0;
+}
+
 #endif
