@@ -170,4 +170,10 @@ int h_upload_delete(struct http_req *req, struct err *err);
 int req_digest(struct http_req *req, const char *s, struct digest *out,
                struct err *err);
 
+/*
+ * The ?n= of a list (list.c): NULL or "" is no limit (SIZE_MAX), else
+ * decimal digits, capped at the largest page. ERR_INVALID.
+ */
+int page_size_parse(const char *s, size_t *n, struct err *err);
+
 #endif

@@ -22,12 +22,16 @@ int h_base(struct http_req *req, struct err *err)
 static int page_args(struct http_req *req, size_t *n, const char **last,
                      struct err *err)
 {
-	const char *s = req_arg(req, "n");
-	size_t v = 0;
-
 	*last = req_arg(req, "last");
 	if (*last && !**last)
 		*last = NULL;
+	return page_size_parse(req_arg(req, "n"), n, err);
+}
+
+int page_size_parse(const char *s, size_t *n, struct err *err)
+{
+	size_t v = 0;
+
 	if (!s || !*s) {
 		*n = SIZE_MAX;
 		return 0;

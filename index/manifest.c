@@ -87,8 +87,8 @@ static bool is_foreign(json_t *desc)
  * type the client declared. Returns a new summary or NULL with
  * ERR_INVALID or ERR_NOMEM.
  */
-static struct msum *msum_parse(const char *body, size_t len,
-                               const char *content_type, struct err *err)
+struct msum *msum_parse(const char *body, size_t len, const char *content_type,
+                        struct err *err)
 {
 	struct msum *m = calloc(1, sizeof(*m));
 	json_t *root = NULL, *field, *desc;

@@ -196,5 +196,12 @@ int retention_apply(struct store *st, struct repo *r,
 void msum_free(struct msum *m);
 const struct msum *msum_get(struct store *st, const char *repo,
                             const struct digest *d, struct err *err);
+/*
+ * Parse and validate manifest @body (@content_type, the client's, may be
+ * NULL): a new summary for msum_free(), or NULL with ERR_INVALID or
+ * ERR_NOMEM.
+ */
+struct msum *msum_parse(const char *body, size_t len, const char *content_type,
+                        struct err *err);
 
 #endif
