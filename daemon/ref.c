@@ -109,24 +109,35 @@ bool ref_is_digest(const char *s)
 	return strchr(s, ':') != NULL;
 }
 
-/* Does name component [n, ne) match glob component [g, ge) ('*', '?')? */
+/*
+ * Does name component [n, ne) match glob component [g, ge) ('*', '?')?
+ * A mismatch after a star lets only the last star eat one more byte: an
+ * earlier star can gain nothing the last one cannot, so this takes
+ * O(len(g) * len(n)) steps; trying every split at every star took
+ * O(len(n) ** stars), hours for a few stars and a long name.
+ */
 static bool component_match(const char *g, const char *ge, const char *n,
                             const char *ne)
 {
-	while (g < ge) {
-		if (*g == '*') {
-			/* Recursion at each star: config globs have few. */
-			for (const char *p = n; p <= ne; p++)
-				if (component_match(g + 1, ge, p, ne))
-					return true;
+	const char *star = NULL, *eaten = NULL;
+
+	while (n < ne) {
+		if (g < ge && *g == '*') {
+			star = ++g;
+			eaten = n;
+		} else if (g < ge && (*g == '?' || *g == *n)) {
+			g++;
+			n++;
+		} else if (star) {
+			g = star;
+			n = ++eaten;
+		} else {
 			return false;
 		}
-		if (n == ne || (*g != '?' && *g != *n))
-			return false;
-		g++;
-		n++;
 	}
-	return n == ne;
+	while (g < ge && *g == '*')
+		g++;
+	return g == ge;
 }
 
 bool ref_glob_match(const char *glob, const char *name)
