@@ -7,6 +7,8 @@ build_pkgs=(build-essential cmake pkg-config
 	libmicrohttpd-dev libfuse3-dev fuse3 librocksdb-dev libxxhash-dev
 	libssl-dev libyaml-dev libjansson-dev libcmocka-dev)
 test_pkgs=(attr curl jq skopeo umoci valgrind)
+# clang with its sanitizer and libFuzzer runtimes, llvm-symbolizer: ci/fuzz.sh, ci/tsan.sh
+test_pkgs+=(clang libclang-rt-14-dev llvm)
 bench_pkgs=(docker-registry nginx-light wrk)
 
 want=("${build_pkgs[@]}")
