@@ -16,3 +16,5 @@ cd "$build"
 # A case that fails is run once more: these machines are noisy, and a
 # second failure is a real one. Every first failure is still printed.
 ctest --output-on-failure -j2 --timeout 900 --repeat until-pass:2
+bash "$OLDPWD/contrib/ci/fuzz.sh" # $OLDPWD: the source tree, before cd "$build"
+bash "$OLDPWD/contrib/ci/tsan.sh"
