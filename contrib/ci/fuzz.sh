@@ -5,7 +5,7 @@
 #
 #   contrib/ci/fuzz.sh [BUILD_DIR]      (default build-fuzz)
 #
-# DRAY_FUZZ_SECONDS sets the time per harness (default 18: ten harnesses
+# DRAY_FUZZ_SECONDS sets the time per harness (default 15: ten harnesses
 # and the build stay within about 5 minutes on 2 cores). Fails on any
 # crash, leak, hang (10 s per input) or broken invariant; prints execs/s
 # and libFuzzer's cov:/ft: figures per harness.
@@ -16,4 +16,4 @@ build=${1:-build-fuzz}
 CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DDRAY_SANITIZE=address,undefined -DDRAY_FUZZ=ON >/dev/null
 cmake --build "$build" --target fuzzers -j"$(nproc)" >/dev/null
-bash tests/fuzz/run.sh "$build" "${DRAY_FUZZ_SECONDS:-18}"
+bash tests/fuzz/run.sh "$build" "${DRAY_FUZZ_SECONDS:-15}"
