@@ -67,8 +67,16 @@ int h_blob_delete(struct http_req *req, struct err *err)
 	if (req_digest(req, req->ref, &d, err) < 0)
 		return -1;
 	if (store_blob_delete(req->srv->st, req->name, &d, err) < 0) {
-		if (err->code == ERR_EXISTS)
-			req->err_status = MHD_HTTP_CONFLICT;
+		/*
+		 * Still referenced: the spec lists 202, 404 and 405 (deletion
+		 * not allowed) for this endpoint, so 405 with a body that says
+		 * why, as zot answers.
+		 */
+		if (err->code == ERR_EXISTS) {
+			req->err_status = MHD_HTTP_METHOD_NOT_ALLOWED;
+			req->err_code = "DENIED";
+			reply_hdr(req, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+		}
 		return blob_not_found(req, err);
 	}
 	return reply_buf(req, MHD_HTTP_ACCEPTED, NULL, "", 0, false, err);

@@ -24,6 +24,12 @@ struct http_opts {
 	unsigned max_conns_per_ip; /* per client address, 0 = 512 */
 	unsigned idle_timeout_s;   /* idle connection timeout, 0 = 60 */
 	unsigned drain_timeout_s;  /* shutdown wait for in-flight, 0 = 10 */
+	/* Headers begun must be complete within this, 0 = 10 s. */
+	unsigned header_timeout_ms;
+	/* Longest a request body may receive nothing, 0 = 30 s. */
+	unsigned read_timeout_ms;
+	/* Longest a response may have nothing read, 0 = 30 s. */
+	unsigned write_timeout_ms;
 	const struct access *access; /* repository policies, NULL: none */
 };
 
@@ -39,7 +45,9 @@ int http_port(const struct http_server *srv);
 
 /*
  * Stop accepting, let in-flight requests finish (bounded by
- * drain_timeout_s), then stop. Accepts NULL.
+ * drain_timeout_s), then stop. A request whose body stands still for a
+ * second (or read_timeout_ms if shorter) meanwhile is dropped rather than
+ * waited for. Accepts NULL.
  */
 void http_stop(struct http_server *srv);
 

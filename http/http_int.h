@@ -64,8 +64,11 @@ struct handler {
  */
 #define HTTP_LISTENERS_MAX 16
 
+struct conn_watch;
+
 struct http_server {
 	struct MHD_Daemon *mhd[HTTP_LISTENERS_MAX]; /* one per thread */
+	struct conn_watch *watch;    /* timeouts and lingering closes */
 	unsigned n_mhd;              /* how many started */
 	struct store *st;            /* what we serve */
 	struct http_opts opts;       /* as started */
@@ -110,6 +113,28 @@ struct http_req {
 	char *buf;                    /* manifest body */
 	size_t len, cap;              /* its length and allocation */
 };
+
+/*
+ * conn.c: where a connection stands, for its time limits. IDLE: between
+ * requests (bytes arriving there are the next request's headers); BODY:
+ * the headers are in, the body is being read; REPLY: a response is queued.
+ */
+enum conn_phase { CONN_IDLE, CONN_BODY, CONN_REPLY };
+
+/* Create the watch and its thread. ERR_NOMEM or ERR_IO. */
+struct conn_watch *conn_watch_new(const struct http_opts *opts,
+                                  struct err *err);
+/* Shutdown began: bodies that stall are no longer waited for. */
+void conn_watch_drain(struct conn_watch *w);
+/* After every MHD daemon has stopped. Accepts NULL. */
+void conn_watch_free(struct conn_watch *w);
+/* MHD_OPTION_NOTIFY_CONNECTION callback; @cls is the watch. */
+void conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                 enum MHD_ConnectionNotificationCode code);
+/* @conn enters @phase. */
+void conn_phase(struct MHD_Connection *conn, enum conn_phase phase);
+/* @conn was answered with its request body unread: linger at close. */
+void conn_linger(struct MHD_Connection *conn);
 
 /* reply.c: every MHD response is built here. */
 int reply_buf(struct http_req *req, unsigned status, const char *ctype,

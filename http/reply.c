@@ -54,6 +54,7 @@ static int queue(struct http_req *req, struct MHD_Response *resp,
 	if (r != MHD_YES)
 		return err_set(err, ERR_IO, "cannot queue response");
 	req->queued = true;
+	conn_phase(req->conn, CONN_REPLY);
 	req->status = status;
 	req->sent_bytes = len;
 	return 0;

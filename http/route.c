@@ -160,6 +160,22 @@ int route_parse(struct http_req *req, struct err *err)
 		return set_name(req, rest, hit, err);
 	}
 	/*
+	 * An upload id with a '/' in it ("../x") names no session: route it
+	 * to the upload so it fails as the unknown session it is.
+	 */
+	hit = strstr(rest, "/blobs/uploads/");
+	if (hit) {
+		struct err ignored = ERR_INIT;
+
+		if (set_name(req, rest, hit, &ignored) == 0) {
+			req->kind = RT_UPLOAD;
+			if (set_ref(req, hit + strlen("/blobs/uploads/"),
+			            &ignored) < 0)
+				req->ref[0] = '\0'; /* too long: no id either */
+			return 0;
+		}
+	}
+	/*
 	 * A reference with a '/' in it ("sha256:../x") is no reference, but
 	 * the request is still about a blob or manifest: route it there so
 	 * it fails as the bad digest or tag it is.

@@ -118,6 +118,15 @@ bool http_denied(struct http_req *req, const char *repo, unsigned action,
 	return true;
 }
 
+/* The request says a body follows. */
+static bool body_announced(struct http_req *req)
+{
+	const char *cl = req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return req_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
+	       (cl && strtoull(cl, NULL, 10) > 0);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *data,
@@ -138,15 +147,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		req->id = __atomic_add_fetch(&srv->next_id, 1, __ATOMIC_RELAXED);
 		req->start_ms = now_ms();
 		__atomic_add_fetch(&srv->inflight, 1, __ATOMIC_RELAXED);
+		conn_phase(conn, CONN_BODY);
 		start(req);
 		/*
 		 * A refusal based on the headers alone is answered now,
 		 * before the body is read (MHD then closes the connection,
-		 * which is right for a body nobody will read). MHD accepts
-		 * a response only on this call or after the body.
+		 * which is right for a body nobody will read; conn.c keeps
+		 * reading it for a while so the answer is not lost to a
+		 * reset). MHD accepts a response only on this call or after
+		 * the body.
 		 */
-		if (req->h && req->h->begin && req->h->begin(req, &err) < 0)
+		if (req->h && req->h->begin && req->h->begin(req, &err) < 0) {
+			if (body_announced(req))
+				conn_linger(conn);
 			return fail(req, &err);
+		}
 		return MHD_YES;
 	}
 	if (req->queued) { /* refused early: drop what still arrives */
@@ -215,7 +230,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	struct http_server *srv = cls;
 	struct http_req *req = *con_cls;
 
-	(void)conn;
+	conn_phase(conn, CONN_IDLE);
 	if (!req)
 		return;
 	if (!req->srv) { /* MHD gave up before calling the handler */
@@ -312,6 +327,7 @@ static struct MHD_Daemon *start_one(struct http_server *srv, unsigned flags,
 		MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_NOTIFY_CONNECTION, conn_notify, srv->watch,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
 }
@@ -345,6 +361,15 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 		srv->opts.idle_timeout_s = 60;
 	if (!srv->opts.drain_timeout_s)
 		srv->opts.drain_timeout_s = 10;
+	if (!srv->opts.header_timeout_ms)
+		srv->opts.header_timeout_ms = 10000;
+	if (!srv->opts.read_timeout_ms)
+		srv->opts.read_timeout_ms = 30000;
+	if (!srv->opts.write_timeout_ms)
+		srv->opts.write_timeout_ms = 30000;
+	srv->watch = conn_watch_new(&srv->opts, err);
+	if (!srv->watch)
+		goto fail;
 	if (resolve(opts->address, opts->port, &sa, &v6, err) < 0)
 		goto fail;
 	if (opts->port && check_free(&sa, err) < 0) {
@@ -376,6 +401,7 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 fail:
 	for (unsigned i = 0; i < srv->n_mhd; i++)
 		MHD_stop_daemon(srv->mhd[i]);
+	conn_watch_free(srv->watch);
 	free(srv);
 	return NULL;
 }
@@ -398,6 +424,7 @@ void http_stop(struct http_server *srv)
 		if (fd >= 0)
 			close(fd);
 	}
+	conn_watch_drain(srv->watch);
 	deadline = now_ms() + srv->opts.drain_timeout_s * 1000ULL;
 	while ((left = __atomic_load_n(&srv->inflight, __ATOMIC_RELAXED)) > 0 &&
 	       now_ms() < deadline) {
@@ -408,5 +435,6 @@ void http_stop(struct http_server *srv)
 		log_warn("stopping with %d requests still in flight", left);
 	for (unsigned i = 0; i < srv->n_mhd; i++)
 		MHD_stop_daemon(srv->mhd[i]);
+	conn_watch_free(srv->watch);
 	free(srv);
 }

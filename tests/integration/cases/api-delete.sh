@@ -20,6 +20,7 @@ push_manifest "$REPO" t2 "$MFILE" "$MT_OCI_MANIFEST"
 push_manifest "$REPO" t3 "$MFILE" "$MT_OCI_MANIFEST"
 push_image "$REPO" keep 1 3000
 KEEP=$MANIFEST_DIGEST
+KEEP_L0=${IMG_LAYERS[0]}
 
 # --- delete a tag: 202; only that tag goes
 req DELETE "/v2/$REPO/manifests/t1"
@@ -103,6 +104,18 @@ assert_error 404 BLOB_UNKNOWN
 req GET "/v2/del/b/blobs/$DS"
 assert_status 200
 assert_body_file "$WORK/tmp/shared"
+
+# --- a blob a manifest still references: dray refuses, with the spec's
+# 405 ("deletion not allowed") and an OCI error body that says why (it
+# answered 409, which the spec does not list here); the blob stays.
+if dray_only "refusing to delete a referenced blob"; then
+	req DELETE "/v2/$REPO/blobs/$KEEP_L0"
+	assert_error 405 DENIED
+	assert_json '.errors[0].message | test("referenced")' "says why"
+	assert_header_present Allow
+	req GET "/v2/$REPO/blobs/$KEEP_L0"
+	assert_status 200
+fi
 
 # --- unknown repository: 404
 req DELETE "/v2/del/nosuchrepo/manifests/$M"

@@ -38,6 +38,21 @@ req GET "/v2/$REPO/blobs/uploads/nosuchupload"
 assert_error 404 BLOB_UPLOAD_UNKNOWN
 req PUT "/v2/$REPO/blobs/uploads/nosuchupload?digest=$ZERO"
 assert_error 404 BLOB_UPLOAD_UNKNOWN
+# An id that is no id ("..", "/" in it) is an unknown session too, for
+# every method of the upload URL (dray answered a PUT there with 405).
+for id in ../x x/.. "..%2Fx" "$(printf 'a%.0s' {1..300})/x"; do
+	for m in PUT PATCH GET DELETE; do
+		body=()
+		case $m in
+		PUT | PATCH) body=(-H 'Content-Type: application/octet-stream' --data-binary ab) ;;
+		esac
+		req "$m" "/v2/$REPO/blobs/uploads/$id?digest=$ZERO" "${body[@]}"
+		assert_status 404
+		if is_dray; then
+			assert_json_error_code BLOB_UPLOAD_UNKNOWN
+		fi
+	done
+done
 
 # --------------------------------- BLOB_UPLOAD_INVALID: bad Content-Range
 mkblob "$WORK/tmp/blob" 20
