@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * clock.c - the clocks, and the test offset file that shifts the age
- * clocks. The offset is cached with the identity of the file it came from,
- * so a caller in a loop (GC stats every blob) costs one stat(2).
+ * clocks. Its steps are cached with the identity of the file they came
+ * from, so a caller in a loop (GC stats every blob) costs one stat(2).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,16 +17,28 @@
 
 #include "daemon/clock.h"
 
+/* Most steps an offset file may list; a longer one is malformed. */
+#define STEPS_MAX 64
+/* Longest offset file read. */
+#define FILE_MAX 4096
+
 /* The offset file's path; empty when no test clock is in use. */
 static char test_path[PATH_MAX];
 static pthread_once_t test_once = PTHREAD_ONCE_INIT;
 
-/* The last offset read, and the file it came from. */
+/* One line of the offset file. */
+struct step {
+	uint64_t since_ms; /* in force after this wall-clock time */
+	int64_t offset_ms; /* how far the age clocks run ahead */
+};
+
+/* The steps read last, and the file they came from. */
 static struct {
 	pthread_mutex_t lock;
-	bool valid;        /* protected by lock: the fields below are set */
-	struct stat seen;  /* protected by lock: the file read last */
-	int64_t offset_ms; /* protected by lock: what it said */
+	bool valid;                  /* protected by lock: fields below set */
+	struct stat seen;            /* protected by lock: the file read */
+	struct step step[STEPS_MAX]; /* protected by lock: its lines */
+	size_t n;                    /* protected by lock: how many */
 } cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static uint64_t ms_of(clockid_t id)
@@ -72,62 +84,104 @@ static bool same_file(const struct stat *a, const struct stat *b)
 	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-/* Parse "[-]<seconds>[\n]" from @fd into *ms; false if it is not that. */
-static bool read_offset(int fd, int64_t *ms)
+/* Parse one decimal integer at *p, moving *p past it. */
+static bool parse_int(char **p, long long *out)
 {
-	char buf[32], *end;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	long long s;
+	char *end;
 
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	errno = 0;
-	s = strtoll(buf, &end, 10);
-	if (end == buf || errno || (*end && strcmp(end, "\n") != 0) ||
-	    s > INT64_MAX / 1000 || s < INT64_MIN / 1000)
+	*out = strtoll(*p, &end, 10);
+	if (end == *p || errno)
 		return false;
-	*ms = (int64_t)s * 1000;
+	*p = end;
 	return true;
 }
 
-/* The current test offset in ms: 0 without a (readable, valid) file. */
-static int64_t test_offset_ms(void)
+/* Parse the offset file's text @buf into cache.step; false if malformed. */
+static bool parse_steps(char *buf)
 {
-	const char *path = clock_test_file();
-	struct stat sb;
-	int64_t ms = 0;
-	int fd = -1;
+	char *p = buf;
+	size_t n = 0;
 
-	if (!path || stat(path, &sb) < 0)
-		return 0;
-	pthread_mutex_lock(&cache.lock);
-	if (cache.valid && same_file(&sb, &cache.seen)) {
-		ms = cache.offset_ms;
-		goto out;
+	while (*p) {
+		long long a, b;
+		bool two;
+
+		if (n == STEPS_MAX || !parse_int(&p, &a))
+			return false;
+		two = *p == ' ';
+		if (two && !parse_int(&p, &b))
+			return false;
+		if (*p != '\n' && *p != '\0')
+			return false;
+		p += *p == '\n';
+		if (!two) { /* "<offset>": since the epoch */
+			b = a;
+			a = 0;
+		}
+		if (a < 0 || b > INT64_MAX / 1000 || b < INT64_MIN / 1000 ||
+		    (n && (uint64_t)a < cache.step[n - 1].since_ms))
+			return false;
+		cache.step[n].since_ms = (uint64_t)a;
+		cache.step[n].offset_ms = (int64_t)b * 1000;
+		n++;
 	}
-	/* Changed since the last read: the identity cached is the one of
-	 * the file actually read. */
+	cache.n = n;
+	return true;
+}
+
+/* Bring the cache up to date with the file; call with cache.lock held. */
+static void refresh(const char *path)
+{
+	char buf[FILE_MAX];
+	struct stat sb;
+	ssize_t len;
+	int fd;
+
+	if (stat(path, &sb) < 0) {
+		cache.valid = false;
+		return;
+	}
+	if (cache.valid && same_file(&sb, &cache.seen))
+		return;
+	/* The identity cached is the one of the file actually read. */
 	cache.valid = false;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &sb) < 0 || !read_offset(fd, &ms)) {
-		ms = 0; /* half written, perhaps: read it again next time */
-		goto out;
-	}
+	if (fd < 0)
+		return;
+	len = fstat(fd, &sb) == 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	close(fd);
+	if (len < 0 || len == (ssize_t)sizeof(buf) - 1)
+		return;
+	buf[len] = '\0';
+	/* Half written, perhaps: read it again next time. */
+	if (!parse_steps(buf))
+		return;
 	cache.valid = true;
 	cache.seen = sb;
-	cache.offset_ms = ms;
-out:
+}
+
+/* The test offset in force at wall-clock time @t: 0 without a file. */
+static int64_t offset_at(uint64_t t)
+{
+	const char *path = clock_test_file();
+	int64_t ms = 0;
+
+	if (!path)
+		return 0;
+	pthread_mutex_lock(&cache.lock);
+	refresh(path);
+	for (size_t i = 0; cache.valid && i < cache.n; i++) {
+		if (cache.step[i].since_ms >= t && cache.step[i].since_ms)
+			break;
+		ms = cache.step[i].offset_ms;
+	}
 	pthread_mutex_unlock(&cache.lock);
-	if (fd >= 0)
-		close(fd);
 	return ms;
 }
 
-static uint64_t shifted(uint64_t t)
+static uint64_t shift(uint64_t t, int64_t off)
 {
-	int64_t off = test_offset_ms();
-
 	if (off < 0 && (uint64_t)-off > t)
 		return 0;
 	return t + (uint64_t)off;
@@ -135,10 +189,17 @@ static uint64_t shifted(uint64_t t)
 
 uint64_t clock_age_wall_ms(void)
 {
-	return shifted(clock_wall_ms());
+	uint64_t now = clock_wall_ms();
+
+	return shift(now, offset_at(now));
+}
+
+uint64_t clock_age_wall_of(uint64_t wall_ms)
+{
+	return shift(wall_ms, offset_at(wall_ms));
 }
 
 uint64_t clock_age_mono_ms(void)
 {
-	return shifted(clock_mono_ms());
+	return shift(clock_mono_ms(), offset_at(clock_wall_ms()));
 }

@@ -88,7 +88,7 @@ static bool is_young(const char *path, uint64_t delay_ms)
 		return true; /* cannot tell: leave it */
 	ct = (uint64_t)sb.st_ctim.tv_sec * 1000 +
 	     (uint64_t)sb.st_ctim.tv_nsec / 1000000;
-	return ct + delay_ms > clock_age_wall_ms();
+	return clock_age_wall_of(ct) + delay_ms > clock_age_wall_ms();
 }
 
 /*

@@ -221,8 +221,9 @@ int retention_apply(struct store *st, struct repo *r,
 			t[i].keep = true;
 			continue;
 		}
-		t[i].pushed = (uint64_t)sb.st_mtim.tv_sec * 1000 +
-		              (uint64_t)sb.st_mtim.tv_nsec / 1000000;
+		t[i].pushed = clock_age_wall_of(
+			(uint64_t)sb.st_mtim.tv_sec * 1000 +
+			(uint64_t)sb.st_mtim.tv_nsec / 1000000);
 		t[i].pulled = pull_time(st, r->name, ds);
 	}
 	/* Rules see tagged entries only. */
