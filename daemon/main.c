@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "daemon/clock.h"
 #include "daemon/config.h"
 #include "daemon/fsutil.h"
 #include "daemon/log.h"
@@ -223,6 +224,14 @@ static struct sched *start_background(struct bg *bg, struct err *err)
 	                   err);
 }
 
+/* Say so when DRAY_TEST_CLOCK_FILE (tests only) shifts decisions by age. */
+static void warn_test_clock(void)
+{
+	if (clock_test_file())
+		log_warn("test clock: ages shifted by the seconds in '%s'",
+		         clock_test_file());
+}
+
 /* Open the store of config @path for an offline command. */
 static struct store *open_offline(const char *path,
                                   const struct store_opts *extra,
@@ -241,6 +250,7 @@ static struct store *open_offline(const char *path,
 		fprintf(stderr, "dray: %s\n", err.msg);
 		return NULL;
 	}
+	warn_test_clock();
 	o.dedupe = (*cfgp)->storage.dedupe;
 	st = store_open_with((*cfgp)->storage.root_directory, &o, &err);
 	if (!st)
@@ -451,6 +461,7 @@ static int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	warn_unsupported(cfg);
+	warn_test_clock();
 
 	/* Threads started from here on inherit the blocked signals. */
 	sigemptyset(&set);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/clock.h"
 #include "daemon/log.h"
 #include "daemon/sched.h"
 
@@ -28,14 +29,6 @@ struct sched {
 	uint64_t next[TASKS_MAX];          /* when, monotonic ms */
 	int n;                             /* how many tasks */
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 bool sched_stopping(struct sched *s)
 {
@@ -59,7 +52,7 @@ static void *worker(void *arg)
 	            IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT) < 0)
 		log_debug("cannot lower io priority: %s", strerror(errno));
 	for (;;) {
-		uint64_t now = now_ms(), wait = UINT64_MAX;
+		uint64_t now = clock_mono_ms(), wait = UINT64_MAX;
 		int due = -1;
 
 		for (int i = 0; i < s->n; i++) {
@@ -73,12 +66,12 @@ static void *worker(void *arg)
 				wait = s->next[i] - now;
 		}
 		if (due >= 0) {
-			uint64_t t0 = now_ms();
+			uint64_t t0 = clock_mono_ms();
 
 			s->tasks[due].run(s, s->tasks[due].arg);
 			log_debug("%s took %llu ms", s->tasks[due].name,
-			          (unsigned long long)(now_ms() - t0));
-			s->next[due] = now_ms() + s->tasks[due].interval_ms;
+			          (unsigned long long)(clock_mono_ms() - t0));
+			s->next[due] = clock_mono_ms() + s->tasks[due].interval_ms;
 			if (sched_stopping(s))
 				break;
 			continue;
@@ -122,7 +115,7 @@ struct sched *sched_start(const struct sched_task *tasks, int n,
 	memcpy(s->tasks, tasks, (size_t)n * sizeof(*tasks));
 	s->n = n;
 	for (int i = 0; i < n; i++)
-		s->next[i] = now_ms() + tasks[i].first_ms;
+		s->next[i] = clock_mono_ms() + tasks[i].first_ms;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -20,20 +20,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/clock.h"
 #include "daemon/log.h"
 #include "http/http_int.h"
 
 /* Longest a request body may keep trickling in below the minimum rate. */
 #define SLOW_GRACE_MS  30000
 #define SLOW_MIN_BPS   (16 * 1024)
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void req_free(struct http_req *req)
 {
@@ -145,7 +138,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		req->url = url;
 		req->method = method;
 		req->id = __atomic_add_fetch(&srv->next_id, 1, __ATOMIC_RELAXED);
-		req->start_ms = now_ms();
+		req->start_ms = clock_mono_ms();
 		__atomic_add_fetch(&srv->inflight, 1, __ATOMIC_RELAXED);
 		conn_phase(conn, CONN_BODY);
 		start(req);
@@ -170,7 +163,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	}
 	if (*data_size) {
 		size_t n = *data_size;
-		uint64_t elapsed = now_ms() - req->start_ms;
+		uint64_t elapsed = clock_mono_ms() - req->start_ms;
 
 		*data_size = 0;
 		req->body_bytes += n;
@@ -242,7 +235,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 		log_info("req=%llu %s %s %u %llu %llums%s",
 		         (unsigned long long)req->id, req->method, req->url,
 		         req->status, (unsigned long long)req->sent_bytes,
-		         (unsigned long long)(now_ms() - req->start_ms),
+		         (unsigned long long)(clock_mono_ms() - req->start_ms),
 		         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK
 		                 ? ""
 		                 : " (aborted)");
@@ -425,9 +418,9 @@ void http_stop(struct http_server *srv)
 			close(fd);
 	}
 	conn_watch_drain(srv->watch);
-	deadline = now_ms() + srv->opts.drain_timeout_s * 1000ULL;
+	deadline = clock_mono_ms() + srv->opts.drain_timeout_s * 1000ULL;
 	while ((left = __atomic_load_n(&srv->inflight, __ATOMIC_RELAXED)) > 0 &&
-	       now_ms() < deadline) {
+	       clock_mono_ms() < deadline) {
 		struct timespec ts = {0, 20 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}

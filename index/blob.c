@@ -32,6 +32,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "daemon/clock.h"
 #include "daemon/fsutil.h"
 #include "daemon/log.h"
 #include "daemon/ref.h"
@@ -71,30 +72,12 @@ struct upload {
 	int werr;                     /* a block write failed: errno */
 	struct hasher *sha256;        /* sha256 of those bytes */
 	bool busy;                    /* taken by a request; under st->lock */
-	uint64_t last_ms;             /* last use, monotonic */
+	uint64_t last_ms;             /* last use, clock_age_mono_ms() */
 	uint64_t idle_before_ms;      /* idle time before the last restart */
 	uint64_t flushed;             /* writeback started up to here */
 	bool scattered;               /* written out of order: rehash */
 	bool no_layout;               /* commit without making a layout */
 };
-
-static uint64_t clock_ms(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t now_ms(void)
-{
-	return clock_ms(CLOCK_MONOTONIC);
-}
-
-static uint64_t wall_ms(void)
-{
-	return clock_ms(CLOCK_REALTIME);
-}
 
 int store_blob_stat(struct store *st, const char *repo,
                     const struct digest *d, uint64_t *size, struct err *err)
@@ -535,7 +518,7 @@ int store_upload_start(struct store *st, const char *repo,
 		err_set_errno(err, errno, "cannot create upload");
 		goto fail;
 	}
-	u->last_ms = now_ms();
+	u->last_ms = clock_age_mono_ms();
 	pthread_mutex_lock(&st->lock);
 	if (hmap_put(st->uploads, u->id, u) < 0) {
 		pthread_mutex_unlock(&st->lock);
@@ -577,7 +560,7 @@ void store_upload_put(struct upload *u)
 		return;
 	pthread_mutex_lock(&u->st->lock);
 	u->busy = false;
-	u->last_ms = now_ms();
+	u->last_ms = clock_age_mono_ms();
 	u->idle_before_ms = 0;
 	pthread_mutex_unlock(&u->st->lock);
 }
@@ -808,7 +791,7 @@ void upload_park(struct upload *u)
 	char path[PATH_MAX], text[REF_NAME_MAX + 64];
 	struct err err = ERR_INIT;
 	/* Its last use on the wall clock, so idle time spans restarts. */
-	uint64_t used = wall_ms() - (now_ms() - u->last_ms) - u->idle_before_ms;
+	uint64_t used = clock_age_wall_ms() - (clock_age_mono_ms() - u->last_ms) - u->idle_before_ms;
 	int n = snprintf(text, sizeof(text), "%s\n%llu\n%llu\n", u->repo,
 	                 (unsigned long long)u->offset,
 	                 (unsigned long long)used);
@@ -867,8 +850,8 @@ static bool restore_one(struct store *st, const char *id)
 		goto fail;
 	u->offset = u->flushed = off;
 	u->scattered = true;
-	u->last_ms = now_ms();
-	u->idle_before_ms = wall_ms() > used ? wall_ms() - used : 0;
+	u->last_ms = clock_age_mono_ms();
+	u->idle_before_ms = clock_age_wall_ms() > used ? clock_age_wall_ms() - used : 0;
 	if (hmap_put(st->uploads, u->id, u) < 0)
 		goto fail;
 	free(text);
@@ -927,7 +910,7 @@ void store_upload_cancel(struct upload *u)
 }
 
 struct expire_ctx {
-	uint64_t now;         /* monotonic ms */
+	uint64_t now;         /* clock_age_mono_ms() */
 	uint64_t idle_ms;     /* sessions idle longer than this go */
 	struct strvec ids;    /* ids found idle */
 };
@@ -945,7 +928,7 @@ static int find_idle(const char *key, void *val, void *arg)
 
 size_t store_upload_expire(struct store *st, uint64_t idle_ms)
 {
-	struct expire_ctx c = {.now = now_ms(), .idle_ms = idle_ms};
+	struct expire_ctx c = {.now = clock_age_mono_ms(), .idle_ms = idle_ms};
 	size_t n = 0;
 
 	pthread_mutex_lock(&st->lock);

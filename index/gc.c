@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/clock.h"
 #include "daemon/fsutil.h"
 #include "daemon/log.h"
 #include "index/store_int.h"
@@ -77,14 +78,6 @@ static void gc_plan(struct gc_entry *e, size_t n)
 	}
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* True if the file at @path changed (ctime) less than @delay_ms ago. */
 static bool is_young(const char *path, uint64_t delay_ms)
 {
@@ -95,7 +88,7 @@ static bool is_young(const char *path, uint64_t delay_ms)
 		return true; /* cannot tell: leave it */
 	ct = (uint64_t)sb.st_ctim.tv_sec * 1000 +
 	     (uint64_t)sb.st_ctim.tv_nsec / 1000000;
-	return ct + delay_ms > now_ms();
+	return clock_age_wall_of(ct) + delay_ms > clock_age_wall_ms();
 }
 
 /*

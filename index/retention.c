@@ -21,18 +21,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "daemon/clock.h"
 #include "daemon/log.h"
 #include "daemon/ref.h"
 #include "index/kv.h"
 #include "index/store_int.h"
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 void pull_note(struct store *st, const char *repo, const struct digest *d)
 {
@@ -48,7 +41,7 @@ void pull_note(struct store *st, const char *repo, const struct digest *d)
 		t = NULL;
 	}
 	if (t)
-		*t = wall_ms();
+		*t = clock_age_wall_ms();
 	pthread_mutex_unlock(&st->lock);
 }
 
@@ -203,7 +196,7 @@ int retention_apply(struct store *st, struct repo *r,
 	json_t *mans = json_object_get(r->index, "manifests"), *e, *index;
 	size_t n = json_array_size(mans), i, gone = 0;
 	struct tagged *t;
-	uint64_t now = wall_ms();
+	uint64_t now = clock_age_wall_ms();
 	int ret = 0;
 
 	if (!pol->n_keep_tags || !n)
@@ -228,8 +221,9 @@ int retention_apply(struct store *st, struct repo *r,
 			t[i].keep = true;
 			continue;
 		}
-		t[i].pushed = (uint64_t)sb.st_mtim.tv_sec * 1000 +
-		              (uint64_t)sb.st_mtim.tv_nsec / 1000000;
+		t[i].pushed = clock_age_wall_of(
+			(uint64_t)sb.st_mtim.tv_sec * 1000 +
+			(uint64_t)sb.st_mtim.tv_nsec / 1000000);
 		t[i].pulled = pull_time(st, r->name, ds);
 	}
 	/* Rules see tagged entries only. */

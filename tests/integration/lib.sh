@@ -315,9 +315,10 @@ dray_start() {
 	"$DRAY_BIN" serve "$CFG" --port-file "$PORTFILE" \
 		>>"$WORK/logs/stdout.log" 2>>"$DAEMON_ERR" &
 	DRAY_PID=$!
-	for ((i = 0; i < 100; i++)); do
-		if [ -s "$PORTFILE" ]; then
-			sleep 0.05 # let a non-atomic writer finish the line
+	for ((i = 0; i < 600; i++)); do
+		# A whole line: a non-atomic writer may be half way.
+		if [ "$(tail -c 1 "$PORTFILE" 2>/dev/null)" = "" ] &&
+			[ -s "$PORTFILE" ]; then
 			p=$(tr -d ' \n\r' <"$PORTFILE")
 			break
 		fi
@@ -328,19 +329,19 @@ dray_start() {
 		fi
 		sleep 0.1
 	done
-	[ -n "$p" ] || fail "no port in $PORTFILE after 10 s"
+	[ -n "$p" ] || fail "no port in $PORTFILE after 60 s"
 	[[ "$p" =~ ^[0-9]+$ ]] && [ "$p" -gt 0 ] && [ "$p" -lt 65536 ] ||
 		fail "port file holds '$p', not a TCP port"
 	PORT=$p
 	URL=http://127.0.0.1:$PORT
 }
 
-# SIGTERM, wait up to 10 s, and assert a clean exit status 0.
+# SIGTERM, wait up to 60 s, and assert a clean exit status 0.
 dray_stop() {
 	local i rc=0 pid=$DRAY_PID
 	[ -n "$pid" ] || fail "dray_stop: no daemon running"
 	kill -TERM "$pid"
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 600; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -348,7 +349,7 @@ dray_stop() {
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 		DRAY_PID=
-		fail "daemon still running 10 s after SIGTERM"
+		fail "daemon still running 60 s after SIGTERM"
 	fi
 	wait "$pid" || rc=$?
 	DRAY_PID=
@@ -1060,12 +1061,12 @@ is_mounted() {
 
 wait_mounted() {
 	local i
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 600; i++)); do
 		is_mounted && return 0
 		daemon_alive || fail "daemon exited before mounting $MNT"
 		sleep 0.1
 	done
-	fail "no fuse mount at $MNT after 10 s"
+	fail "no fuse mount at $MNT after 60 s"
 }
 
 # Unmount $MNT by path if anything is mounted there (a dead mount left by
@@ -1140,4 +1141,60 @@ http_digest() {
 # blob_names DIR: the blob file names (alg/hex) of layout DIR, sorted.
 blob_names() {
 	(cd "$1/blobs" && find . -type f -printf '%P\n' | sort)
+}
+
+# ------------------------------------------------------ test clock and GC
+# Decisions by age (gcDelay, retention, upload idle time) read the age
+# clock, which DRAY_TEST_CLOCK_FILE (tests only) runs ahead of real time.
+# A case that needs "older than gcDelay" next to "younger than gcDelay"
+# sets a long gcDelay, so that nothing ages by real time while it runs,
+# and moves the age clock instead of sleeping; a push made after
+# clock_advance ages from then on. Every daemon and dray_cli started
+# after test_clock_on reads the same file.
+
+# test_clock_on: an age clock (at real time for now) for this case; call
+# before starting the daemon.
+test_clock_on() {
+	export DRAY_TEST_CLOCK_FILE=$WORK/clock
+	TEST_CLOCK_S=0
+	: >"$DRAY_TEST_CLOCK_FILE"
+}
+
+# clock_advance SECONDS: from now on, the age clock runs SECONDS further
+# ahead (a step "<now, ms> <total offset, s>" appended to the file, which
+# is replaced whole). Returns once file times are past the step, so that
+# whatever changes afterwards ages from the new offset.
+clock_advance() {
+	local since i
+	TEST_CLOCK_S=$((TEST_CLOCK_S + $1))
+	since=$(date +%s%3N)
+	{
+		cat "$DRAY_TEST_CLOCK_FILE"
+		printf '%s %s\n' "$since" "$TEST_CLOCK_S"
+	} >"$DRAY_TEST_CLOCK_FILE.new"
+	mv -f "$DRAY_TEST_CLOCK_FILE.new" "$DRAY_TEST_CLOCK_FILE"
+	# File times come from a coarser clock, a tick behind at most.
+	for ((i = 0; i < 100; i++)); do
+		[ "$(date +%s%3N)" -gt $((since + 50)) ] && return 0
+		sleep 0.02
+	done
+	fail "clock_advance: the wall clock did not move"
+}
+
+# gc_passes: background GC passes completed so far (one log line each).
+gc_passes() {
+	grep -c 'gc: [0-9]* tags' "$DAEMON_LOG" || true
+}
+
+# gc_wait_passes N WHAT: wait (up to 120 s) until N more GC passes have
+# completed. With N >= 2 a whole pass began after the call: it saw every
+# change made before it, the age clock's included.
+gc_wait_passes() {
+	local want=$(($(gc_passes) + $1)) i
+	for ((i = 0; i < 1200; i++)); do
+		[ "$(gc_passes)" -ge "$want" ] && return 0
+		daemon_alive || fail "$2: the daemon exited while waiting for GC"
+		sleep 0.1
+	done
+	fail "$2: $1 more GC passes did not complete in 120 s (log shows $(gc_passes))"
 }
