@@ -1141,3 +1141,48 @@ http_digest() {
 blob_names() {
 	(cd "$1/blobs" && find . -type f -printf '%P\n' | sort)
 }
+
+# ------------------------------------------------------ resource limits
+
+# proc_rss_kib PID: resident memory of PID in KiB.
+proc_rss_kib() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# proc_fds PID: how many file descriptors PID holds open.
+proc_fds() {
+	local fds=("/proc/$1/fd"/*)
+	printf '%s' "${#fds[@]}"
+}
+
+# flood ARGS...: run tests/tools/flood against $PORT; its summary line
+# ("requests=.. s2xx=.. s404=.. s429=.. other=.. errors=..") in FLOOD.
+flood() {
+	FLOOD=$("$DRAY_BUILD/flood" -p "$PORT" "$@") ||
+		fail "flood $*: $FLOOD"
+}
+
+# flood_count KEY: the value of KEY in the last flood's summary.
+flood_count() {
+	printf '%s\n' "$FLOOD" | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+# stop_and_wait SECONDS: SIGTERM the daemon and wait for it to exit,
+# at most SECONDS (a generous bound: the load of the machine varies); the
+# time taken in STOP_MS. Fails if it is still running then, or exits
+# with a status other than 0.
+stop_and_wait() {
+	local pid=$DRAY_PID rc=0 t0 i
+	t0=$(date +%s%N)
+	kill -TERM "$pid"
+	for ((i = 0; i < $1 * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && fail "still running $1 s after SIGTERM"
+	STOP_MS=$((($(date +%s%N) - t0) / 1000000))
+	wait "$pid" || rc=$?
+	DRAY_PID=
+	ASSERTS=$((ASSERTS + 1))
+	[ "$rc" -eq 0 ] || fail "exit status after SIGTERM is $rc, expected 0"
+}
