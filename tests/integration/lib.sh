@@ -406,7 +406,9 @@ req() {
 	local method=$1 target=$2 a has_body=0 url
 	shift 2
 	url=$(abs_url "$target")
-	local args=(--path-as-is --max-time "${REQ_TIMEOUT:-30}" -H 'Expect:')
+	# REQ_EXPECT=100-continue: wait for the go-ahead before the body.
+	local args=(--path-as-is --max-time "${REQ_TIMEOUT:-30}"
+		-H "Expect:${REQ_EXPECT:+ $REQ_EXPECT}")
 	if [ "$method" = HEAD ]; then
 		args+=(-I)
 	else
