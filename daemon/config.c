@@ -27,7 +27,7 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #define CFG_FILE_MAX (1024 * 1024) /* bytes read from a config file */
-#define CFG_KEYS_MAX 16            /* entries in one key table */
+#define CFG_KEYS_MAX 32            /* entries in one key table */
 #define CFG_NAME_MAX 32            /* length of a canonical key name */
 #define CFG_PATH_MAX 160           /* dotted path kept for messages */
 
@@ -59,6 +59,7 @@ enum kind {
 	K_ID,          /* uid or gid, -1 for none: int64_t */
 	K_RETENTION,   /* storage.retention: parse_retention() */
 	K_ACCESS,      /* http.accessControl: parse_access() */
+	K_COUNT,       /* a count or size, 0..2^63-1: uint64_t */
 };
 
 /* What a value of each kind should have looked like, for messages. */
@@ -75,6 +76,7 @@ static const char *const expected[] = {
 	[K_ID] = "expected an id 0..4294967294, or -1",
 	[K_RETENTION] = "expected a mapping",
 	[K_ACCESS] = "expected a mapping",
+	[K_COUNT] = "expected an integer 0..9223372036854775807",
 };
 
 struct key {
@@ -110,6 +112,7 @@ struct key {
 #define DURATION(n, f, d) VALUE(n, K_DURATION, f, uint64_t, d, NULL)
 #define ID(n, f)          VALUE(n, K_ID, f, int64_t, "-1", NULL)
 #define VERSION(n, f, d)  VALUE(n, K_VERSION, f, char *, d, NULL)
+#define COUNT(n, f, d)    VALUE(n, K_COUNT, f, uint64_t, d, NULL)
 
 /*
  * The tables follow zot's Go structs (pkg/api/config, pkg/extensions/config)
@@ -152,6 +155,11 @@ static const struct key storage_keys[] = {
 	ZOT_ONLY("cacheDriver"),
 	ZOT_ONLY("subPaths"),
 	ZOT_ONLY("fastRestart"),
+	/* dray's own: bounds on what clients may hold (0: none). */
+	COUNT("maxUploadSessions", storage.max_upload_sessions, "1024"),
+	COUNT("maxUploadSessionsPerRepo", storage.max_upload_sessions_per_repo,
+              "128"),
+	COUNT("maxBlobSize", storage.max_blob_size, "0"),
 };
 
 static const struct key log_keys[] = {
@@ -436,6 +444,11 @@ static enum conv convert(struct cfg *cfg, const struct key *k, const char *s,
 		if (!parse_digits(s, UINT32_MAX - 1, &v))
 			return CONV_BAD;
 		*(int64_t *)field = (int64_t)v;
+		return CONV_OK;
+	case K_COUNT:
+		if (!parse_digits(s, INT64_MAX, &v))
+			return CONV_BAD;
+		*(uint64_t *)field = v;
 		return CONV_OK;
 	case K_SECTION:
 	case K_UNSUPPORTED:

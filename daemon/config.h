@@ -73,6 +73,10 @@ struct cfg {
 		uint64_t gc_interval_ms; /* storage.gcInterval, 24h */
 		bool commit;             /* storage.commit, default false */
 		struct cfg_retention retention; /* storage.retention */
+		uint64_t max_upload_sessions;   /* storage.maxUploadSessions,
+		                                   1024; 0: no limit */
+		uint64_t max_upload_sessions_per_repo; /* ...PerRepo, 128 */
+		uint64_t max_blob_size; /* storage.maxBlobSize, bytes; 0 */
 	} storage;
 	struct {
 		enum log_level level; /* log.level, default LOG_INFO */

@@ -472,6 +472,10 @@ static int cmd_serve(int argc, char **argv)
 
 	sopts.dedupe = cfg->storage.dedupe;
 	sopts.access = &cfg->http.access;
+	sopts.max_uploads = (size_t)cfg->storage.max_upload_sessions;
+	sopts.max_uploads_per_repo =
+		(size_t)cfg->storage.max_upload_sessions_per_repo;
+	sopts.max_blob_size = cfg->storage.max_blob_size;
 	st = store_open_with(cfg->storage.root_directory, &sopts, &err);
 	if (!st) {
 		log_err("cannot open storage: %s", err.msg);

@@ -71,6 +71,30 @@ static int take_session(struct http_req *req, struct err *err)
 	return req->up ? 0 : -1;
 }
 
+/*
+ * A blob past storage.maxBlobSize ends its session (the staging file
+ * goes) and is answered 413 SIZE_INVALID.
+ */
+static int too_large(struct http_req *req)
+{
+	store_upload_cancel(req->up);
+	req->up = NULL;
+	req->err_code = "SIZE_INVALID";
+	return -1;
+}
+
+/* Refuse a body whose Content-Length says it will not fit, up front. */
+static int check_length(struct http_req *req, struct err *err)
+{
+	const char *cl = req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	uint64_t len = cl ? strtoull(cl, NULL, 10) : 0;
+
+	if (store_upload_room(req->up, store_upload_offset(req->up) + len,
+	                      err) < 0)
+		return too_large(req);
+	return 0;
+}
+
 int h_upload_post_begin(struct http_req *req, struct err *err)
 {
 	const char *mount = req_arg(req, "mount");
@@ -98,9 +122,11 @@ int h_upload_post_begin(struct http_req *req, struct err *err)
 	if (digest_arg(req, false, err) < 0)
 		return -1;
 	if (store_upload_start(req->srv->st, req->name, id, err) < 0)
-		return -1;
+		return -1; /* ERR_BUSY past a cap: 429 TOOMANYREQUESTS */
 	memcpy(req->ref, id, sizeof(id));
-	return take_session(req, err);
+	if (take_session(req, err) < 0)
+		return -1;
+	return check_length(req, err);
 }
 
 int h_upload_body(struct http_req *req, const char *buf, size_t len,
@@ -116,7 +142,9 @@ int h_upload_body(struct http_req *req, const char *buf, size_t len,
 		return err_set(err, ERR_INVALID,
 		               "body longer than its Content-Range");
 	}
-	return store_upload_append(req->up, buf, len, err);
+	if (store_upload_append(req->up, buf, len, err) < 0)
+		return err->code == ERR_TOO_LARGE ? too_large(req) : -1;
+	return 0;
 }
 
 int h_upload_post_end(struct http_req *req, struct err *err)
@@ -183,9 +211,9 @@ static int check_chunk(struct http_req *req, struct err *err)
 
 int h_upload_patch_begin(struct http_req *req, struct err *err)
 {
-	if (take_session(req, err) < 0)
+	if (take_session(req, err) < 0 || check_chunk(req, err) < 0)
 		return -1;
-	return check_chunk(req, err);
+	return check_length(req, err);
 }
 
 int h_upload_patch_end(struct http_req *req, struct err *err)
@@ -205,9 +233,10 @@ int h_upload_patch_end(struct http_req *req, struct err *err)
 
 int h_upload_put_begin(struct http_req *req, struct err *err)
 {
-	if (digest_arg(req, true, err) < 0 || take_session(req, err) < 0)
+	if (digest_arg(req, true, err) < 0 || take_session(req, err) < 0 ||
+	    check_chunk(req, err) < 0)
 		return -1;
-	return check_chunk(req, err);
+	return check_length(req, err);
 }
 
 int h_upload_put_end(struct http_req *req, struct err *err)

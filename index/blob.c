@@ -10,12 +10,17 @@
  * measured, buffered writes plus fsync ran at a sixth of the speed).
  * A full block is written by Linux AIO while the next one fills, so the
  * disk and the hashing overlap.
+ * A session holds its file open (and the blocks) only while a request
+ * has it taken: between requests it is a few hundred bytes and a name,
+ * and how many there are is capped (store_opts), so clients that open
+ * sessions and walk away cannot run the process out of descriptors.
  * Commit verifies the digest, fsyncs, and links the file into
  * <repo>/blobs/<alg>/<hex>: a blob is either absent or complete, and two
  * uploads of the same content end as one file (the second link finds the
  * first and is dropped).
  */
 #define _GNU_SOURCE /* sync_file_range, O_DIRECT */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -58,7 +63,7 @@ struct upload {
 	struct store *st;             /* owner */
 	char id[STORE_UPLOAD_ID_MAX]; /* session id, hex */
 	char *repo;                   /* repository it is for */
-	int fd;                       /* staging file */
+	int fd;                       /* staging file while taken, or -1 */
 	uint64_t offset;              /* bytes received */
 	bool direct;                  /* fd is O_DIRECT */
 	unsigned char *blocks;        /* O_DIRECT: two blocks, or NULL */
@@ -188,6 +193,7 @@ int store_blob_delete(struct store *st, const char *repo,
 	ret = 0;
 out:
 	pthread_mutex_unlock(&r->lock);
+	repo_unref(st, r);
 	return ret;
 }
 
@@ -356,6 +362,7 @@ static int blob_store_locked(struct store *st, const char *repo,
 	if (ret == 0 && layout)
 		ret = repo_load(st, r, err);
 	pthread_mutex_unlock(&r->lock);
+	repo_unref(st, r);
 	return ret;
 }
 
@@ -473,12 +480,72 @@ static int staging_path(const struct upload *u, char *out, size_t outsz)
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
 
+static void upload_end(struct upload *u);
+static int upload_settle(struct upload *u, struct err *err);
+
+/*
+ * Open @u's staging file into u->fd. It goes direct (see the top) when
+ * allowed and the upload stands at an aligned offset, as direct blocks
+ * must start at one; otherwise through the page cache.
+ */
+static int upload_open(struct upload *u, int flags, struct err *err)
+{
+	char path[PATH_MAX];
+
+	if (staging_path(u, path, sizeof(path)) < 0)
+		return err_set(err, ERR_TOO_LARGE, "path too long");
+	u->fd = open(path, O_RDWR | O_CLOEXEC | flags, 0644);
+	if (u->fd < 0)
+		return err_set_errno(err, errno, "cannot open upload");
+	u->direct = false;
+	/* Some file systems refuse O_DIRECT: those are written through the
+	 * page cache, as are all with buffered_uploads. */
+	if (!u->st->opts.buffered_uploads && !u->scattered &&
+	    u->offset % UPLOAD_ALIGN == 0) {
+		int fl = fcntl(u->fd, F_GETFL);
+
+		u->direct =
+			fl >= 0 && fcntl(u->fd, F_SETFL, fl | O_DIRECT) == 0;
+	}
+	return 0;
+}
+
+/* Count a session of @repo in; ERR_BUSY past a cap. Under st->lock. */
+static int count_in(struct store *st, const char *repo, struct err *err)
+{
+	uintptr_t n = (uintptr_t)hmap_get(st->upload_repos, repo);
+	size_t cap = st->opts.max_uploads_per_repo;
+
+	if (st->opts.max_uploads &&
+	    hmap_count(st->uploads) >= st->opts.max_uploads)
+		return err_set(err, ERR_BUSY, "too many upload sessions (%zu)",
+		               st->opts.max_uploads);
+	if (cap && n >= cap)
+		return err_set(err, ERR_BUSY,
+		               "too many upload sessions for '%s' (%zu)", repo,
+		               cap);
+	if (hmap_put(st->upload_repos, repo, (void *)(n + 1)) < 0)
+		return err_set(err, ERR_NOMEM, "cannot start upload");
+	return 0;
+}
+
+/* Undo count_in(). Under st->lock. */
+static void count_out(struct store *st, const char *repo)
+{
+	uintptr_t n = (uintptr_t)hmap_get(st->upload_repos, repo);
+
+	/* Replacing the value of a key present allocates nothing. */
+	if (n <= 1)
+		hmap_del(st->upload_repos, repo);
+	else if (hmap_put(st->upload_repos, repo, (void *)(n - 1)) < 0)
+		assert(!"hmap_put() failed on a key present");
+}
+
 int store_upload_start(struct store *st, const char *repo,
                        char id[STORE_UPLOAD_ID_MAX], struct err *err)
 {
 	static const char hexdig[] = "0123456789abcdef";
 	unsigned char rnd[UPLOAD_ID_LEN / 2];
-	char path[PATH_MAX];
 	struct upload *u;
 
 	if (ref_name_check(repo, err) < 0)
@@ -502,31 +569,27 @@ int store_upload_start(struct store *st, const char *repo,
 		err_set(err, ERR_NOMEM, "cannot start upload");
 		goto fail;
 	}
-	if (staging_path(u, path, sizeof(path)) < 0) {
-		err_set(err, ERR_TOO_LARGE, "path too long");
-		goto fail;
-	}
-	u->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	/* Some file systems refuse O_DIRECT: those are written through the
-	 * page cache, as are all with buffered_uploads. */
-	if (u->fd >= 0 && !st->opts.buffered_uploads) {
-		int fl = fcntl(u->fd, F_GETFL);
-
-		u->direct = fl >= 0 && fcntl(u->fd, F_SETFL, fl | O_DIRECT) == 0;
-	}
-	if (u->fd < 0) {
-		err_set_errno(err, errno, "cannot create upload");
-		goto fail;
-	}
-	u->last_ms = clock_age_mono_ms();
+	/* The place is taken before the file is made: no file past a cap. */
 	pthread_mutex_lock(&st->lock);
-	if (hmap_put(st->uploads, u->id, u) < 0) {
+	if (count_in(st, repo, err) < 0) {
 		pthread_mutex_unlock(&st->lock);
-		unlink(path);
+		goto fail;
+	}
+	if (hmap_put(st->uploads, u->id, u) < 0) {
+		count_out(st, repo);
+		pthread_mutex_unlock(&st->lock);
 		err_set(err, ERR_NOMEM, "cannot start upload");
 		goto fail;
 	}
+	u->busy = true; /* nobody knows the id yet */
 	pthread_mutex_unlock(&st->lock);
+	if (upload_open(u, O_CREAT | O_EXCL, err) < 0) {
+		upload_end(u);
+		return -1;
+	}
+	close(u->fd);
+	u->fd = -1;
+	store_upload_put(u);
 	memcpy(id, u->id, STORE_UPLOAD_ID_MAX);
 	return 0;
 fail:
@@ -551,13 +614,50 @@ struct upload *store_upload_get(struct store *st, const char *repo,
 		u->busy = true;
 	}
 	pthread_mutex_unlock(&st->lock);
+	if (u && upload_open(u, 0, err) < 0) {
+		store_upload_put(u);
+		return NULL;
+	}
 	return u;
+}
+
+/*
+ * Hold nothing between requests: what the blocks hold goes to the file (a
+ * failure is kept in werr, for the next request to report), the AIO
+ * context goes back to the pool, the file is closed and the blocks are
+ * freed.
+ */
+static void upload_release(struct upload *u)
+{
+	if (u->fd >= 0) {
+		struct err ignored = ERR_INIT;
+
+		if (upload_settle(u, &ignored) < 0 && !u->werr)
+			u->werr = ignored.sys_errno ? ignored.sys_errno : EIO;
+		if (u->aio) {
+			/* After a failure a block may still be in flight. */
+			(void)aio_reap(u, &ignored);
+			if (u->aio_lost)
+				syscall(SYS_io_destroy, u->aio);
+			else
+				aio_put(u->st, u->aio);
+			u->aio = 0;
+			u->aio_lost = false;
+		}
+		u->grown = 0;
+		close(u->fd);
+		u->fd = -1;
+	}
+	free(u->blocks);
+	u->blocks = NULL;
+	u->held = 0;
 }
 
 void store_upload_put(struct upload *u)
 {
 	if (!u)
 		return;
+	upload_release(u);
 	pthread_mutex_lock(&u->st->lock);
 	u->busy = false;
 	u->last_ms = clock_age_mono_ms();
@@ -606,9 +706,23 @@ static int upload_settle(struct upload *u, struct err *err)
 	return 0;
 }
 
+int store_upload_room(const struct upload *u, uint64_t end, struct err *err)
+{
+	uint64_t max = u->st->opts.max_blob_size;
+
+	if (max && end > max)
+		return err_set(
+			err, ERR_TOO_LARGE,
+			"blob larger than %llu bytes (storage.maxBlobSize)",
+			(unsigned long long)max);
+	return 0;
+}
+
 int upload_write_at(struct upload *u, const void *buf, size_t len,
                     uint64_t off, struct err *err)
 {
+	if (store_upload_room(u, off + len, err) < 0)
+		return -1;
 	if (off == u->offset && !u->scattered)
 		return store_upload_append(u, buf, len, err);
 	/* Out of order: the running hash is lost, commit re-reads. */
@@ -695,6 +809,8 @@ int store_upload_append(struct upload *u, const void *buf, size_t len,
 {
 	if (u->werr)
 		return err_set_errno(err, u->werr, "cannot write upload");
+	if (store_upload_room(u, u->offset + len, err) < 0)
+		return -1;
 	if (u->direct)
 		return append_direct(u, buf, len, err);
 	if (fs_pwrite_all(u->fd, buf, len, u->offset, err) < 0)
@@ -722,7 +838,8 @@ static void upload_end(struct upload *u)
 
 	if (u->st->uploads) {
 		pthread_mutex_lock(&u->st->lock);
-		hmap_del(u->st->uploads, u->id);
+		if (hmap_del(u->st->uploads, u->id))
+			count_out(u->st, u->repo);
 		pthread_mutex_unlock(&u->st->lock);
 	}
 	if (staging_path(u, path, sizeof(path)) == 0)
@@ -786,25 +903,55 @@ static int park_path(const struct store *st, const char *id, char *out,
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
 
+/*
+ * Write @u's record without syncing it: upload_park_sync() makes every
+ * record and staging file durable at once, as a sync each made stopping
+ * with a thousand sessions take seconds. A record torn by a crash before
+ * that fails to parse, and its session is dropped as after any crash.
+ */
 void upload_park(struct upload *u)
 {
-	char path[PATH_MAX], text[REF_NAME_MAX + 64];
+	char path[PATH_MAX], tmp[PATH_MAX], text[REF_NAME_MAX + 64];
 	struct err err = ERR_INIT;
 	/* Its last use on the wall clock, so idle time spans restarts. */
 	uint64_t used = clock_age_wall_ms() - (clock_age_mono_ms() - u->last_ms) - u->idle_before_ms;
 	int n = snprintf(text, sizeof(text), "%s\n%llu\n%llu\n", u->repo,
 	                 (unsigned long long)u->offset,
 	                 (unsigned long long)used);
+	int fd, ret = -1;
 
 	/* A mount writer's upload ends with its file. */
-	if (u->no_layout || n < 0 || (size_t)n >= sizeof(text) ||
-	    upload_settle(u, &err) < 0 || fsync(u->fd) < 0 ||
-	    park_path(u->st, u->id, path, sizeof(path)) < 0 ||
-	    fs_write_atomic(u->st->tmpdir, path, text, (size_t)n, &err) < 0) {
+	if (u->no_layout || n < 0 || (size_t)n >= sizeof(text))
+		goto out;
+	upload_release(u);
+	if (u->werr || park_path(u->st, u->id, path, sizeof(path)) < 0 ||
+	    snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		goto out;
+	/* Not a session's name: the next start removes a leftover. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		goto out;
+	ret = fs_write_all(fd, text, (size_t)n, &err);
+	if (close(fd) < 0 || (ret == 0 && rename(tmp, path) < 0))
+		ret = -1;
+	if (ret < 0)
+		unlink(tmp);
+out:
+	if (ret < 0)
 		upload_end(u);
-		return;
-	}
-	upload_free(u);
+	else
+		upload_free(u);
+}
+
+void upload_park_sync(struct store *st)
+{
+	int fd = open(st->updir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || syncfs(fd) < 0)
+		log_warn("parked upload sessions not synced: %s",
+		         strerror(errno));
+	if (fd >= 0)
+		close(fd);
 }
 
 /* Bring back the session @id parked by the last close; false if none. */
@@ -845,15 +992,19 @@ static bool restore_one(struct store *st, const char *id)
 		goto fail;
 	/* Through the page cache, from where it stopped; the running hash
 	 * is gone, so the commit hashes the file (as for scattered writes). */
-	u->fd = open(path, O_RDWR | O_CLOEXEC);
-	if (u->fd < 0 || fstat(u->fd, &sb) < 0 || (uint64_t)sb.st_size != off)
+	if (stat(path, &sb) < 0 || (uint64_t)sb.st_size != off)
 		goto fail;
 	u->offset = u->flushed = off;
 	u->scattered = true;
 	u->last_ms = clock_age_mono_ms();
 	u->idle_before_ms = clock_age_wall_ms() > used ? clock_age_wall_ms() - used : 0;
-	if (hmap_put(st->uploads, u->id, u) < 0)
+	/* Caps lowered since the stop leave the rest out. */
+	if (count_in(st, u->repo, &err) < 0)
 		goto fail;
+	if (hmap_put(st->uploads, u->id, u) < 0) {
+		count_out(st, u->repo);
+		goto fail;
+	}
 	free(text);
 	return true;
 fail:

@@ -143,6 +143,7 @@ static void scrub_refs(struct store *st, const char *repo, store_report_fn fn,
 	}
 out:
 	pthread_mutex_unlock(&r->lock);
+	repo_unref(st, r);
 }
 
 int store_scrub(struct store *st, store_report_fn fn, void *arg,
@@ -216,6 +217,7 @@ int store_fsck(struct store *st, store_report_fn fn, void *arg,
 		if (repo_load(st, r, &e2) < 0) {
 			report(fn, arg, rep, "%s: %s", repos.v[i], e2.msg);
 			pthread_mutex_unlock(&r->lock);
+			repo_unref(st, r);
 			continue;
 		}
 		if (r->stale)
@@ -253,6 +255,7 @@ int store_fsck(struct store *st, store_report_fn fn, void *arg,
 			}
 		}
 		pthread_mutex_unlock(&r->lock);
+		repo_unref(st, r);
 		strvec_release(&tags);
 		strvec_release(&want);
 	}

@@ -99,6 +99,7 @@ static int convert_repo(struct store *st, const char *repo, size_t *n,
 	pthread_mutex_lock(&r->lock);
 	ret = repo_each_blob(st, repo, convert_one, &c) ? -1 : 0;
 	pthread_mutex_unlock(&r->lock);
+	repo_unref(st, r);
 	return ret;
 }
 

@@ -697,11 +697,14 @@ int store_fs_status(struct store *st, const char *rel, char **out,
 	if (!r)
 		return -1;
 	f = open_memstream(out, outlen);
-	if (!f)
+	if (!f) {
+		repo_unref(st, r);
 		return err_set(err, ERR_NOMEM, "out of memory");
+	}
 	pthread_mutex_lock(&r->lock);
 	status_of(st, r, f);
 	pthread_mutex_unlock(&r->lock);
+	repo_unref(st, r);
 	if (fclose(f) != 0) {
 		free(*out);
 		*out = NULL;
@@ -786,6 +789,7 @@ static int do_commit(struct fs_writer *w, struct err *err)
 	ret = w->kind == W_INDEX ? commit_index(w, r, err)
 	                         : settle(w->st, r, err);
 	pthread_mutex_unlock(&r->lock);
+	repo_unref(w->st, r);
 	return ret;
 }
 
@@ -1001,6 +1005,7 @@ static int unlink_other(struct store *st, const struct fs_writer *w,
 		ret = 1; /* live: the caller decides */
 	}
 	pthread_mutex_unlock(&r->lock);
+	repo_unref(st, r);
 	/* The index forgets the repository (without holding its lock). */
 	if (gone && store_reconcile(st, err) < 0)
 		return -1;

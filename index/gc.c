@@ -266,6 +266,7 @@ int store_gc_repo(struct store *st, const char *repo,
 	ret = sweep_blobs(st, r, e, n, opts, rep, err);
 out:
 	pthread_mutex_unlock(&r->lock);
+	repo_unref(st, r);
 	json_decref(index);
 	free(e);
 	return ret;

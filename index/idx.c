@@ -375,6 +375,7 @@ static int reconcile_repo(struct store *st, const char *name,
 	}
 out:
 	pthread_mutex_unlock(&r->lock);
+	repo_unref(st, r);
 	return ret;
 }
 

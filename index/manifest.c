@@ -385,6 +385,7 @@ int store_manifest_get(struct store *st, const char *repo, const char *ref,
 	ret = 0;
 out:
 	pthread_mutex_unlock(&r->lock);
+	repo_unref(st, r);
 	/*
 	 * The file of a manifest never changes: read it without the lock.
 	 * A delete racing with this read makes it a 404, as it would be a
@@ -581,6 +582,7 @@ int store_manifest_put(struct store *st, const char *repo, const char *ref,
 	index = NULL;
 out_unlock:
 	pthread_mutex_unlock(&r->lock);
+	repo_unref(st, r);
 out:
 	json_decref(index);
 	msum_free(parsed);
@@ -695,6 +697,7 @@ int store_manifest_delete(struct store *st, const char *repo,
 	}
 out:
 	pthread_mutex_unlock(&r->lock);
+	repo_unref(st, r);
 	json_decref(index);
 	return ret;
 }
@@ -712,8 +715,10 @@ int store_referrers(struct store *st, const char *repo,
 		return -1;
 	out = json_pack("{s:i,s:s,s:[]}", "schemaVersion", 2, "mediaType",
 	                MT_OCI_INDEX, "manifests");
-	if (!out)
+	if (!out) {
+		repo_unref(st, r);
 		return err_set(err, ERR_NOMEM, "cannot list referrers");
+	}
 	pthread_mutex_lock(&r->lock);
 	if (repo_load(st, r, err) < 0 ||
 	    idx_referrers(st, repo, subject, artifact_type,
@@ -728,6 +733,7 @@ int store_referrers(struct store *st, const char *repo,
 	ret = 0;
 out:
 	pthread_mutex_unlock(&r->lock);
+	repo_unref(st, r);
 	json_decref(out);
 	return ret;
 }

@@ -141,12 +141,13 @@ struct store *store_open_with(const char *root, const struct store_opts *opts,
 	st->opts = opts ? *opts : (struct store_opts){.dedupe = true};
 	st->repos = hmap_new();
 	st->uploads = hmap_new();
+	st->upload_repos = hmap_new();
 	st->msums = hmap_new();
 	st->pulls = hmap_new();
 	st->pending = hmap_new();
 	st->temps = hmap_new();
-	if (!st->repos || !st->uploads || !st->msums || !st->pulls ||
-	    !st->pending || !st->temps) {
+	if (!st->repos || !st->uploads || !st->upload_repos || !st->msums ||
+	    !st->pulls || !st->pending || !st->temps) {
 		err_set(err, ERR_NOMEM, "cannot allocate store");
 		goto fail;
 	}
@@ -249,8 +250,11 @@ void store_close(struct store *st)
 		struct hmap *ups = st->uploads;
 		st->uploads = NULL;
 		hmap_each(ups, park_upload, NULL);
+		if (hmap_count(ups))
+			upload_park_sync(st);
 		hmap_free(ups);
 	}
+	hmap_free(st->upload_repos);
 	if (st->repos) {
 		hmap_each(st->repos, free_repo, NULL);
 		hmap_free(st->repos);
@@ -309,8 +313,8 @@ int store_reconcile(struct store *st, struct err *err)
 }
 
 /*
- * The in-memory record of repository @name, created on first use. The
- * record lives as long as the store; it does not mean a layout exists.
+ * The in-memory record of repository @name, created on first use. Holding
+ * it does not mean a layout exists.
  */
 struct repo *repo_ref(struct store *st, const char *name, struct err *err)
 {
@@ -334,10 +338,34 @@ struct repo *repo_ref(struct store *st, const char *name, struct err *err)
 			}
 		}
 	}
+	if (r)
+		r->refs++;
 	pthread_mutex_unlock(&st->lock);
 	if (!r)
 		err_set(err, ERR_NOMEM, "cannot track repository");
 	return r;
+}
+
+void repo_unref(struct store *st, struct repo *r)
+{
+	bool drop;
+
+	if (!r)
+		return;
+	pthread_mutex_lock(&st->lock);
+	/*
+	 * With no holder left nobody can be inside r->lock, so its fields
+	 * can be read here. What is dropped is only a cache: the next
+	 * repo_ref() builds it again from the disk. A note on a dropped
+	 * index.json is kept, as nothing on disk says it again.
+	 */
+	drop = --r->refs == 0 && !r->dropped &&
+	       (!r->loaded || hmap_count(st->repos) > REPO_CACHE_MAX);
+	if (drop)
+		hmap_del(st->repos, r->name);
+	pthread_mutex_unlock(&st->lock);
+	if (drop)
+		free_repo(NULL, r, NULL);
 }
 
 static void repo_forget(struct repo *r)
@@ -792,5 +820,6 @@ int store_tags(struct store *st, const char *repo, const char *last,
 	ret = 0;
 out:
 	pthread_mutex_unlock(&r->lock);
+	repo_unref(st, r);
 	return ret;
 }

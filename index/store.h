@@ -78,6 +78,12 @@ struct store_opts {
 	 * refuses O_DIRECT (the default tries O_DIRECT first).
 	 */
 	bool buffered_uploads;
+	/* Most upload sessions open at once, in all and per repository;
+	 * 0 is no limit. A session past either is refused (ERR_BUSY). */
+	size_t max_uploads;
+	size_t max_uploads_per_repo;
+	/* Largest blob an upload may grow to, in bytes; 0 is no limit. */
+	uint64_t max_blob_size;
 };
 
 /*
@@ -143,7 +149,10 @@ MUST_CHECK int store_blob_mount(struct store *st, const char *repo,
                                 const char *from, const struct digest *d,
                                 struct err *err);
 
-/* Start an upload into @repo; its id is written to @id. */
+/*
+ * Start an upload into @repo; its id is written to @id. ERR_BUSY when
+ * opts.max_uploads or opts.max_uploads_per_repo sessions are open.
+ */
 MUST_CHECK int store_upload_start(struct store *st, const char *repo,
                                   char id[STORE_UPLOAD_ID_MAX],
                                   struct err *err);
@@ -161,9 +170,19 @@ void store_upload_put(struct upload *u);
 /* Bytes received so far. */
 uint64_t store_upload_offset(const struct upload *u);
 
-/* Append @len bytes (hashed as they arrive). ERR_IO; ERR_TOO_LARGE. */
+/*
+ * Append @len bytes (hashed as they arrive). ERR_IO; ERR_TOO_LARGE past
+ * opts.max_blob_size (nothing of them is taken).
+ */
 MUST_CHECK int store_upload_append(struct upload *u, const void *buf,
                                    size_t len, struct err *err);
+
+/*
+ * Would the upload fit opts.max_blob_size at @end bytes? 0, or -1 with
+ * ERR_TOO_LARGE: for a length known before the bytes come.
+ */
+MUST_CHECK int store_upload_room(const struct upload *u, uint64_t end,
+                                 struct err *err);
 
 /*
  * Verify that the upload's content hashes to @d and commit it into its

@@ -25,20 +25,21 @@
 #define STORE_AIO_POOL 8
 
 struct store {
-	char *root;             /* storage root, absolute */
-	int lock_fd;            /* <root>/.dray/lock, flock()ed, or -1 */
-	char tmpdir[PATH_MAX];  /* <root>/.dray/tmp: temporaries */
-	char updir[PATH_MAX];   /* <root>/.dray/uploads: staging */
-	char casdir[PATH_MAX];  /* <root>/.dray/blobs: the content store */
-	struct store_opts opts; /* as opened */
-	pthread_mutex_t lock;   /* protects the three tables */
-	struct hmap *repos;     /* name -> struct repo */
-	struct hmap *uploads;   /* id -> struct upload */
-	struct hmap *msums;     /* digest string -> struct msum */
-	struct kv *kv;          /* the RocksDB index (idx.c) */
-	struct hmap *pulls;     /* "repo@digest" -> uint64_t ms, unflushed */
-	struct hmap *pending;   /* repo -> struct pending (fsview.c) */
-	struct hmap *temps;     /* view path -> struct temp (fsview.c) */
+	char *root;                /* storage root, absolute */
+	int lock_fd;               /* <root>/.dray/lock, flock()ed, or -1 */
+	char tmpdir[PATH_MAX];     /* <root>/.dray/tmp: temporaries */
+	char updir[PATH_MAX];      /* <root>/.dray/uploads: staging */
+	char casdir[PATH_MAX];     /* <root>/.dray/blobs: the content store */
+	struct store_opts opts;    /* as opened */
+	pthread_mutex_t lock;      /* protects the four tables */
+	struct hmap *repos;        /* name -> struct repo */
+	struct hmap *uploads;      /* id -> struct upload */
+	struct hmap *upload_repos; /* repo -> its sessions (uintptr_t) */
+	struct hmap *msums;        /* digest string -> struct msum */
+	struct kv *kv;             /* the RocksDB index (idx.c) */
+	struct hmap *pulls;        /* "repo@digest" -> uint64_t ms, unflushed */
+	struct hmap *pending;      /* repo -> struct pending (fsview.c) */
+	struct hmap *temps;        /* view path -> struct temp (fsview.c) */
 	void (*watch)(void *arg, const char *rel); /* change hook, or NULL */
 	void *watch_arg;        /* its argument */
 	uint64_t root_mtime_ns; /* the root's mtime at the last reconcile */
@@ -47,10 +48,23 @@ struct store {
 	unsigned aio_n;         /* how many */
 };
 
-/* A repository's cached index.json. */
+/*
+ * Most repositories kept in st->repos while nobody holds them; past this
+ * a repository is dropped from the table when its last holder lets go.
+ */
+#define REPO_CACHE_MAX 16384
+
+/*
+ * A repository's cached index.json. It stays in st->repos while held
+ * (refs > 0), and after that only while it describes a layout and the
+ * table is below REPO_CACHE_MAX: a name without a repository costs
+ * nothing once its request is done.
+ */
 struct repo {
 	pthread_mutex_t lock; /* serialises index.json changes and the cache */
 	char *name;           /* repository name */
+	unsigned refs;        /* repo_ref() not yet repo_unref()ed; under
+	                         st->lock */
 	bool loaded;          /* the fields below describe a parsed file */
 	dev_t dev;            /* identity of the index.json parsed */
 	ino_t ino;
@@ -98,7 +112,13 @@ int repo_path(const struct store *st, const char *repo, const char *sub,
 int blob_path(const struct store *st, const char *repo,
               const struct digest *d, char *out, size_t outsz,
               struct err *err);
+/*
+ * The record of repository @name, held until repo_unref(): the same
+ * record for every holder of the name. ERR_INVALID (bad name), ERR_NOMEM.
+ */
 struct repo *repo_ref(struct store *st, const char *name, struct err *err);
+/* Let go of @r (its lock not held); it may be freed. Accepts NULL. */
+void repo_unref(struct store *st, struct repo *r);
 int repo_load(struct store *st, struct repo *r, struct err *err);
 int repo_create(struct store *st, const char *name, struct err *err);
 int repo_save(struct store *st, struct repo *r, json_t *index,
@@ -169,6 +189,8 @@ void upload_no_layout(struct upload *u);
  * cannot be done or it belongs to a file written through the mount.
  */
 void upload_park(struct upload *u);
+/* After the last upload_park(): make the records and files durable. */
+void upload_park_sync(struct store *st);
 
 /*
  * At open: resume the sessions the last close parked (their running

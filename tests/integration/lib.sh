@@ -407,7 +407,9 @@ req() {
 	local method=$1 target=$2 a has_body=0 url
 	shift 2
 	url=$(abs_url "$target")
-	local args=(--path-as-is --max-time "${REQ_TIMEOUT:-30}" -H 'Expect:')
+	# REQ_EXPECT=100-continue: wait for the go-ahead before the body.
+	local args=(--path-as-is --max-time "${REQ_TIMEOUT:-30}"
+		-H "Expect:${REQ_EXPECT:+ $REQ_EXPECT}")
 	if [ "$method" = HEAD ]; then
 		args+=(-I)
 	else
@@ -1197,4 +1199,49 @@ gc_wait_passes() {
 		sleep 0.1
 	done
 	fail "$2: $1 more GC passes did not complete in 120 s (log shows $(gc_passes))"
+}
+
+# ------------------------------------------------------ resource limits
+
+# proc_rss_kib PID: resident memory of PID in KiB.
+proc_rss_kib() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# proc_fds PID: how many file descriptors PID holds open.
+proc_fds() {
+	local fds=("/proc/$1/fd"/*)
+	printf '%s' "${#fds[@]}"
+}
+
+# flood ARGS...: run tests/tools/flood against $PORT; its summary line
+# ("requests=.. s2xx=.. s404=.. s429=.. other=.. errors=..") in FLOOD.
+flood() {
+	FLOOD=$("$DRAY_BUILD/flood" -p "$PORT" "$@") ||
+		fail "flood $*: $FLOOD"
+}
+
+# flood_count KEY: the value of KEY in the last flood's summary.
+flood_count() {
+	printf '%s\n' "$FLOOD" | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+# stop_and_wait SECONDS: SIGTERM the daemon and wait for it to exit,
+# at most SECONDS (a generous bound: the load of the machine varies); the
+# time taken in STOP_MS. Fails if it is still running then, or exits
+# with a status other than 0.
+stop_and_wait() {
+	local pid=$DRAY_PID rc=0 t0 i
+	t0=$(date +%s%N)
+	kill -TERM "$pid"
+	for ((i = 0; i < $1 * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && fail "still running $1 s after SIGTERM"
+	STOP_MS=$((($(date +%s%N) - t0) / 1000000))
+	wait "$pid" || rc=$?
+	DRAY_PID=
+	ASSERTS=$((ASSERTS + 1))
+	[ "$rc" -eq 0 ] || fail "exit status after SIGTERM is $rc, expected 0"
 }

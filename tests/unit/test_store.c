@@ -2018,6 +2018,125 @@ static void test_hand_made_layout_is_served(void **state)
 
 #define TF(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+/* Reopen @f's store with @opts. */
+static void reopen_with(struct test_fixture *f, const struct store_opts *opts)
+{
+	struct err err = ERR_INIT;
+
+	store_close(f->st);
+	f->st = store_open_with(f->root, opts, &err);
+	if (!f->st)
+		fail_msg("reopen: %s", err.msg);
+}
+
+static void
+test_upload_sessions_are_capped_in_all_and_per_repository(void **state)
+{
+	struct test_fixture *f = *state;
+	struct store_opts opts = {
+		.dedupe = true, .max_uploads = 3, .max_uploads_per_repo = 2};
+	char a1[STORE_UPLOAD_ID_MAX], a2[STORE_UPLOAD_ID_MAX];
+	char id[STORE_UPLOAD_ID_MAX];
+	struct err err = ERR_INIT;
+	struct upload *u;
+
+	reopen_with(f, &opts);
+	assert_int_equal(store_upload_start(f->st, "a", a1, &err), 0);
+	assert_int_equal(store_upload_start(f->st, "a", a2, &err), 0);
+	assert_int_equal(store_upload_start(f->st, "a", id, &err), -1);
+	assert_int_equal(err.code, ERR_BUSY);
+	err = ERR_INIT;
+	assert_int_equal(store_upload_start(f->st, "b", id, &err), 0);
+	assert_int_equal(store_upload_start(f->st, "c", id, &err), -1);
+	assert_int_equal(err.code, ERR_BUSY);
+	err = ERR_INIT;
+	/* An ended session gives its place back, to its repository too. */
+	u = store_upload_get(f->st, "a", a1, &err);
+	assert_non_null(u);
+	store_upload_cancel(u);
+	assert_int_equal(store_upload_start(f->st, "a", id, &err), 0);
+	assert_int_equal(store_upload_start(f->st, "c", id, &err), -1);
+	assert_int_equal(err.code, ERR_BUSY);
+	/* A session over its place is refused at the next start too. */
+	opts.max_uploads = 2;
+	reopen_with(f, &opts);
+	err = ERR_INIT;
+	assert_int_equal(store_upload_start(f->st, "d", id, &err), -1);
+	assert_int_equal(err.code, ERR_BUSY);
+}
+
+/* How many descriptors this process has open. */
+static size_t open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	size_t n = 0;
+
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static void
+test_upload_session_holds_no_descriptor_between_requests(void **state)
+{
+	struct test_fixture *f = *state;
+	static char big[3u << 20];
+	char id[STORE_UPLOAD_ID_MAX];
+	struct err err = ERR_INIT;
+	struct digest d;
+	struct upload *u;
+	size_t before = open_fds();
+
+	memset(big, 'x', sizeof(big));
+	d = digest_of(DIGEST_SHA256, big, sizeof(big));
+	assert_int_equal(store_upload_start(f->st, "fds", id, &err), 0);
+	assert_int_equal(open_fds(), before);
+	/* Three requests of 1 MiB + 1, 1 MiB - 1 and 1 MiB bytes. */
+	for (size_t off = 0, i = 0; i < 3; i++) {
+		size_t n = (1u << 20) + (i == 0) - (i == 1);
+
+		u = store_upload_get(f->st, "fds", id, &err);
+		assert_non_null(u);
+		assert_int_equal(store_upload_offset(u), off);
+		assert_int_equal(store_upload_append(u, big + off, n, &err), 0);
+		off += n;
+		if (i == 2)
+			break;
+		store_upload_put(u);
+		assert_int_equal(open_fds(), before);
+	}
+	assert_int_equal(store_upload_commit(u, &d, &err), 0);
+	assert_int_equal(open_fds(), before);
+	assert_int_equal(err.code, ERR_OK);
+}
+
+static void test_upload_past_max_blob_size_is_too_large(void **state)
+{
+	struct test_fixture *f = *state;
+	struct store_opts opts = {.dedupe = true, .max_blob_size = 10};
+	char id[STORE_UPLOAD_ID_MAX];
+	struct err err = ERR_INIT;
+	struct upload *u;
+
+	reopen_with(f, &opts);
+	assert_int_equal(store_upload_start(f->st, "big", id, &err), 0);
+	u = store_upload_get(f->st, "big", id, &err);
+	assert_non_null(u);
+	assert_int_equal(store_upload_room(u, 10, &err), 0);
+	assert_int_equal(store_upload_room(u, 11, &err), -1);
+	assert_int_equal(err.code, ERR_TOO_LARGE);
+	err = ERR_INIT;
+	assert_int_equal(store_upload_append(u, "12345678", 8, &err), 0);
+	assert_int_equal(store_upload_append(u, "abc", 3, &err), -1);
+	assert_int_equal(err.code, ERR_TOO_LARGE);
+	assert_int_equal(store_upload_offset(u), 8);
+	err = ERR_INIT;
+	assert_int_equal(store_upload_append(u, "ab", 2, &err), 0);
+	store_upload_cancel(u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2077,6 +2196,9 @@ int main(void)
 		TF(test_deleted_referrer_is_no_longer_listed),
 		TF(test_index_json_edited_behind_store_is_noticed),
 		TF(test_hand_made_layout_is_served),
+		TF(test_upload_sessions_are_capped_in_all_and_per_repository),
+		TF(test_upload_session_holds_no_descriptor_between_requests),
+		TF(test_upload_past_max_blob_size_is_too_large),
 	};
 	struct err err = ERR_INIT;
 
