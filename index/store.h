@@ -78,6 +78,11 @@ struct store_opts {
 	 * refuses O_DIRECT (the default tries O_DIRECT first).
 	 */
 	bool buffered_uploads;
+	/*
+	 * Manifest summaries kept in memory (least recently used go first);
+	 * 0 for the default. Tests set it small.
+	 */
+	size_t msum_cache_max;
 };
 
 /*
