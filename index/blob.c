@@ -24,6 +24,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,7 +125,33 @@ int store_blob_open(struct store *st, const char *repo,
 	return 0;
 }
 
-/* Does any manifest of @r (or a child of an index of @r) reference @d? */
+/* Does @m, or a child of @m when it is an index, reference @d? */
+static bool msum_names(struct store *st, const char *repo, const struct msum *m,
+                       const struct digest *d)
+{
+	bool hit = false;
+
+	for (size_t j = 0; !hit && j < m->nrefs; j++) {
+		struct err ignored = ERR_INIT;
+		const struct msum *c;
+
+		hit = digest_equal(&m->refs[j], d);
+		if (hit || !m->is_index)
+			continue;
+		/* An unreadable child might name it: count it as a yes. */
+		c = msum_get(st, repo, &m->refs[j], &ignored);
+		hit = !c;
+		for (size_t k = 0; c && !hit && k < c->nrefs; k++)
+			hit = digest_equal(&c->refs[k], d);
+		msum_put(st, c);
+	}
+	return hit;
+}
+
+/*
+ * Does any manifest of @r (or a child of an index of @r) reference @d? A
+ * manifest that cannot be read might: it counts as a yes.
+ */
 static bool blob_referenced(struct store *st, struct repo *r,
                             const struct digest *d)
 {
@@ -136,24 +163,15 @@ static bool blob_referenced(struct store *st, struct repo *r,
 		struct err ignored = ERR_INIT;
 		struct digest md;
 		const struct msum *m;
+		bool hit;
 
-		if (!entry_digest(e, &md))
-			continue;
-		if (digest_equal(&md, d))
+		if (!entry_digest(e, &md) || digest_equal(&md, d))
 			return true;
 		m = msum_get(st, r->name, &md, &ignored);
-		for (size_t j = 0; m && j < m->nrefs; j++) {
-			const struct msum *c;
-
-			if (digest_equal(&m->refs[j], d))
-				return true;
-			if (!m->is_index)
-				continue;
-			c = msum_get(st, r->name, &m->refs[j], &ignored);
-			for (size_t k = 0; c && k < c->nrefs; k++)
-				if (digest_equal(&c->refs[k], d))
-					return true;
-		}
+		hit = !m || msum_names(st, r->name, m, d);
+		msum_put(st, m);
+		if (hit)
+			return true;
 	}
 	return false;
 }
@@ -245,22 +263,86 @@ static int cas_add_copy(struct store *st, const char *first, const char *nth,
 	return ret;
 }
 
+int blob_verify(const char *path, const struct digest *d, struct err *err)
+{
+	struct digest got;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return err_set_errno(err, errno, "cannot open '%s'", path);
+	rc = digest_fd(d->alg, fd, &got, err);
+	close(fd);
+	if (rc < 0)
+		return -1;
+	return digest_equal(&got, d) ? 1 : 0;
+}
+
 /*
- * Link the content store's copy of @d (entering @src into the store if it
- * is not there yet) at @dst. A file system's link limit is met by a
- * further copy in the store; a garbage collector racing to remove an
- * unreferenced store copy is met by starting over.
+ * The store already holds @first for @d, and @src (verified) is to be
+ * linked to it: make sure @first is right. A copy that does not hash to
+ * its name (entered by hand, or by an older dray that did not check) is
+ * reported and replaced by @src; repositories that link it keep their
+ * file, for scrub to report. A copy collected meanwhile is left to the
+ * caller's retry.
  */
-static int cas_link(struct store *st, const char *src, const struct digest *d,
-                    const char *dst, struct err *err)
+static int cas_check(struct store *st, const char *src, const char *first,
+                     const struct digest *d, struct err *err)
+{
+	static atomic_uint seq;
+	char tmp[PATH_MAX];
+	struct err verr = ERR_INIT;
+	struct stat a, b;
+	int rc;
+
+	if (stat(src, &a) < 0)
+		return err_set_errno(err, errno, "cannot stat '%s'", src);
+	if (stat(first, &b) < 0 ||
+	    (a.st_ino == b.st_ino && a.st_dev == b.st_dev))
+		return 0;
+	rc = blob_verify(first, d, &verr);
+	if (rc < 0 && verr.code != ERR_NOT_FOUND) {
+		*err = verr;
+		return -1;
+	}
+	if (rc != 0)
+		return 0; /* right, or collected meanwhile */
+	log_err("content store copy '%s' does not hash to its name: "
+	        "replaced by verified content",
+	        first);
+	if (snprintf(tmp, sizeof(tmp), "%s/cas.%s.%u", st->tmpdir, d->hex,
+	             atomic_fetch_add(&seq, 1)) >= (int)sizeof(tmp))
+		return err_set(err, ERR_TOO_LARGE, "path too long");
+	if (link(src, tmp) < 0)
+		return err_set_errno(err, errno, "cannot link '%s'", src);
+	if (rename(tmp, first) < 0) {
+		unlink(tmp);
+		return err_set_errno(err, errno, "cannot replace '%s'", first);
+	}
+	return 0;
+}
+
+/*
+ * Link the content store's copy of @d (entering @src, which holds verified
+ * content, into the store if it is not there yet) at @dst. A file
+ * system's link limit is met by a further copy in the store; a garbage
+ * collector racing to remove an unreferenced store copy is met by starting
+ * over.
+ */
+int cas_link(struct store *st, const char *src, const struct digest *d,
+             const char *dst, struct err *err)
 {
 	char first[PATH_MAX], cas[PATH_MAX];
 
 	if (cas_path(st, d, 0, first, sizeof(first), err) < 0)
 		return -1;
 	for (int attempt = 0; attempt < 4; attempt++) {
-		if (link(src, first) < 0 && errno != EEXIST)
-			return err_set_errno(err, errno, "cannot store blob");
+		if (link(src, first) < 0) {
+			if (errno != EEXIST)
+				return err_set_errno(err, errno,
+				                     "cannot store blob");
+			if (cas_check(st, src, first, d, err) < 0)
+				return -1;
+		}
 		for (unsigned n = 0; n < 64; n++) {
 			if (cas_path(st, d, n, cas, sizeof(cas), err) < 0)
 				return -1;
@@ -309,6 +391,17 @@ int blob_place(struct store *st, const char *repo, const char *src,
 		return -1;
 	if (access(dst, F_OK) == 0)
 		return blob_renew(dst, err);
+	/* Another repository's file is only as good as its hash. */
+	if (!src_is_private) {
+		int ok = blob_verify(src, d, err);
+
+		if (ok <= 0)
+			return ok < 0 ? -1
+			              : err_set(err, ERR_NOT_FOUND,
+			                        "'%s' does not hash to its "
+			                        "name",
+			                        src);
+	}
 	if (st->opts.dedupe) {
 		ret = cas_link(st, src, d, dst, err);
 	} else if (src_is_private) {

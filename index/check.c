@@ -140,6 +140,7 @@ static void scrub_refs(struct store *st, const char *repo, store_report_fn fn,
 			report(fn, arg, rep, "%s: %s names missing blob %s",
 			       repo, ds, rs);
 		}
+		msum_put(st, m);
 	}
 out:
 	pthread_mutex_unlock(&r->lock);

@@ -3,7 +3,8 @@
  * convert.c - turning dedupe on or off for a store that already has data.
  *
  * On: a blob file that is not the content store's inode is replaced by a
- * link to it (entering it into the store first if the store lacks it).
+ * link to it (entering it into the store first if the store lacks it),
+ * once its content has hashed to its name.
  * Off: a blob file shared with the content store is replaced by a private
  * copy; the store's copies then have no links left and GC frees them.
  * Either way the repository file is swapped by rename(2) from .dray/tmp,
@@ -21,28 +22,47 @@
 #include "daemon/log.h"
 #include "index/store_int.h"
 
-/* Make @path (blob @d) a link to the content store's copy. */
+/*
+ * Make @path (blob @d) a link to the content store's copy. Its content is
+ * hashed first: a file that does not hash to its name neither enters the
+ * store nor is replaced; it is reported and left for scrub to report
+ * again. Returns 1 when converted, 0 when left as it was.
+ */
 static int to_link(struct store *st, const char *path, const struct digest *d,
                    struct err *err)
 {
 	char cas[PATH_MAX], tmp[PATH_MAX];
 	struct stat a, b;
+	int ok;
 
 	if (snprintf(cas, sizeof(cas), "%s/%s/%s", st->casdir,
 	             digest_alg_name(d->alg), d->hex) >= (int)sizeof(cas))
 		return err_set(err, ERR_TOO_LARGE, "path too long");
-	if (link(path, cas) < 0 && errno != EEXIST)
-		return err_set_errno(err, errno, "cannot enter '%s'", path);
-	if (stat(path, &a) < 0 || stat(cas, &b) < 0)
+	if (stat(path, &a) < 0)
 		return err_set_errno(err, errno, "cannot stat '%s'", path);
-	if (a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+	if (stat(cas, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
 		return 0;
+	ok = blob_verify(path, d, err);
+	if (ok < 0)
+		return -1;
+	if (!ok) {
+		log_err("'%s' does not hash to its name: left out of the "
+		        "content store",
+		        path);
+		return 0;
+	}
 	if (snprintf(tmp, sizeof(tmp), "%s/dedupe.%s", st->tmpdir, d->hex) >=
 	    (int)sizeof(tmp))
 		return err_set(err, ERR_TOO_LARGE, "path too long");
 	unlink(tmp);
-	if (link(cas, tmp) < 0)
-		return err_set_errno(err, errno, "cannot link '%s'", cas);
+	if (cas_link(st, path, d, tmp, err) < 0)
+		return -1;
+	/* @path itself entered the store: rename(2) would do nothing. */
+	if (stat(tmp, &b) == 0 && a.st_ino == b.st_ino &&
+	    a.st_dev == b.st_dev) {
+		unlink(tmp);
+		return 0;
+	}
 	if (rename(tmp, path) < 0) {
 		unlink(tmp);
 		return err_set_errno(err, errno, "cannot replace '%s'", path);

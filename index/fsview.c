@@ -398,6 +398,7 @@ static size_t missing_in_tree(struct store *st, const char *repo,
 			n++;
 		}
 	}
+	msum_put(st, m);
 	return n;
 lacks:
 	list_missing(missing, d);

@@ -9,7 +9,9 @@
  * are older than the delay; then blobs that no remaining manifest names
  * go if they are older than the delay. Age is the inode's ctime, which a
  * link or an upload commit renews, so a blob pushed but not yet named by a
- * manifest is safe for the whole delay.
+ * manifest is safe for the whole delay. Marking is fail-safe: a manifest
+ * that could keep something but cannot be read stops the repository's
+ * pass before anything is removed.
  */
 #define LOG_MODULE "gc"
 #include <dirent.h>
@@ -27,11 +29,11 @@
 
 /* One index.json entry as the planner sees it. */
 struct gc_entry {
-	struct digest digest;     /* the manifest */
-	bool tagged;              /* it carries a tag */
-	bool pinned;              /* kept whatever the planner says */
-	const struct msum *m;     /* its summary, NULL if unreadable */
-	bool keep;                /* out: kept */
+	struct digest digest; /* the manifest */
+	bool tagged;          /* it carries a tag */
+	bool pinned;          /* kept whatever the planner says */
+	const struct msum *m; /* its summary (a reference) */
+	bool keep;            /* out: kept */
 };
 
 static bool marked(const struct gc_entry *e, size_t n, const struct digest *d)
@@ -42,16 +44,13 @@ static bool marked(const struct gc_entry *e, size_t n, const struct digest *d)
 	return false;
 }
 
-/*
- * Mark in @e what is kept. An entry whose manifest cannot be read is kept:
- * never delete what cannot be understood.
- */
+/* Mark in @e what is kept. Every entry has its summary. */
 static void gc_plan(struct gc_entry *e, size_t n)
 {
 	bool changed = true;
 
 	for (size_t i = 0; i < n; i++)
-		e[i].keep = e[i].tagged || e[i].pinned || !e[i].m;
+		e[i].keep = e[i].tagged || e[i].pinned;
 	while (changed) {
 		changed = false;
 		for (size_t i = 0; i < n; i++) {
@@ -65,7 +64,7 @@ static void gc_plan(struct gc_entry *e, size_t n)
 			}
 			/* A child of a kept index is kept. */
 			for (size_t j = 0; j < n && !e[i].keep; j++) {
-				if (!e[j].keep || !e[j].m || !e[j].m->is_index)
+				if (!e[j].keep || !e[j].m->is_index)
 					continue;
 				for (size_t k = 0; k < e[j].m->nrefs; k++)
 					if (digest_equal(&e[j].m->refs[k],
@@ -91,36 +90,58 @@ static bool is_young(const char *path, uint64_t delay_ms)
 	return clock_age_wall_of(ct) + delay_ms > clock_age_wall_ms();
 }
 
+/* Deepest nesting of indexes that marking follows. */
+#define GC_DEPTH_MAX 8
+
+/* Values in the mark set: a blob kept, or a manifest kept and followed. */
+#define MARK_BLOB ((void *)1)
+#define MARK_TREE ((void *)2)
+
 /*
  * Add @d and everything it names to @set, following indexes down to
  * children that index.json does not list (as in multi-platform layouts).
+ * Fails (ERR_NOT_FOUND, ERR_INVALID, ERR_NOMEM) when a manifest of the
+ * tree cannot be read or nests deeper than GC_DEPTH_MAX: what it names is
+ * then unknown, so nothing may be swept.
  */
 static int mark_tree(struct store *st, const char *repo, struct hmap *set,
-                     const struct digest *d, int depth)
+                     const struct digest *d, int depth, struct err *err)
 {
-	struct err ignored = ERR_INIT;
 	char key[DIGEST_STR_MAX];
 	const struct msum *m;
+	int ret = -1;
 
 	digest_format(d, key);
-	if (hmap_get(set, key))
+	if (hmap_get(set, key) == MARK_TREE)
 		return 0;
-	if (hmap_put(set, key, (void *)1) < 0)
+	if (depth > GC_DEPTH_MAX)
+		return err_set(err, ERR_INVALID,
+		               "manifest %s nests indexes deeper than %d", key,
+		               GC_DEPTH_MAX);
+	if (hmap_put(set, key, MARK_TREE) < 0)
+		return err_set(err, ERR_NOMEM, "cannot plan gc");
+	m = msum_get(st, repo, d, err);
+	if (!m) {
+		err_prefix(err, "cannot read manifest %s", key);
 		return -1;
-	m = msum_get(st, repo, d, &ignored);
-	if (!m || depth > 8)
-		return 0;
+	}
 	for (size_t k = 0; k < m->nrefs; k++) {
 		if (m->is_index) {
-			if (mark_tree(st, repo, set, &m->refs[k], depth + 1) < 0)
-				return -1;
+			if (mark_tree(st, repo, set, &m->refs[k], depth + 1,
+			              err) < 0)
+				goto out;
 			continue;
 		}
 		digest_format(&m->refs[k], key);
-		if (hmap_put(set, key, (void *)1) < 0)
-			return -1;
+		if (!hmap_get(set, key) && hmap_put(set, key, MARK_BLOB) < 0) {
+			err_set(err, ERR_NOMEM, "cannot plan gc");
+			goto out;
+		}
 	}
-	return 0;
+	ret = 0;
+out:
+	msum_put(st, m);
+	return ret;
 }
 
 /* What sweep_one() works with. */
@@ -152,30 +173,68 @@ static int sweep_one(const struct blob_file *bf, void *arg)
 	return idx_blob_removed(c->st, c->r->name, &bf->digest, c->err);
 }
 
-/* Remove blob files of @r that no kept manifest names. */
-static int sweep_blobs(struct store *st, struct repo *r, struct gc_entry *e,
-                       size_t n, const struct gc_opts *opts,
-                       struct gc_report *rep, struct err *err)
+/*
+ * The set of digests the kept entries of @e name, through every level of
+ * index, or NULL (with @err) when that cannot be known for sure.
+ */
+static struct hmap *mark_kept(struct store *st, struct repo *r,
+                              const struct gc_entry *e, size_t n,
+                              struct err *err)
 {
 	struct hmap *set = hmap_new();
-	int ret = -1;
 
-	if (!set)
-		return err_set(err, ERR_NOMEM, "cannot plan gc");
+	if (!set) {
+		err_set(err, ERR_NOMEM, "cannot plan gc");
+		return NULL;
+	}
 	for (size_t i = 0; i < n; i++)
 		if (e[i].keep &&
-		    mark_tree(st, r->name, set, &e[i].digest, 0) < 0) {
-			err_set(err, ERR_NOMEM, "cannot plan gc");
-			goto out;
+		    mark_tree(st, r->name, set, &e[i].digest, 0, err) < 0) {
+			hmap_free(set);
+			return NULL;
 		}
-	struct sweep_ctx c = {st, r, set, opts, rep, err};
-
-	ret = repo_each_blob(st, r->name, sweep_one, &c) ? -1 : 0;
-out:
-	hmap_free(set);
-	return ret;
+	return set;
 }
 
+/* A copy of @r's index.json listing only the kept entries of @e. */
+static json_t *index_kept(struct repo *r, const struct gc_entry *e, size_t n,
+                          struct err *err)
+{
+	json_t *mans = json_object_get(r->index, "manifests");
+	json_t *index = json_deep_copy(r->index), *kept = json_array();
+
+	if (!index || !kept)
+		goto nomem;
+	for (size_t i = 0; i < n; i++)
+		if (e[i].keep &&
+		    json_array_append(kept, json_array_get(mans, i)) < 0)
+			goto nomem;
+	if (json_object_set_new(index, "manifests", kept) < 0) {
+		kept = NULL; /* consumed even on failure */
+		goto nomem;
+	}
+	return index;
+nomem:
+	json_decref(kept);
+	json_decref(index);
+	err_set(err, ERR_NOMEM, "cannot plan gc");
+	return NULL;
+}
+
+/* Release the summaries held by @e. */
+static void entries_free(struct store *st, struct gc_entry *e, size_t n)
+{
+	for (size_t i = 0; e && i < n; i++)
+		msum_put(st, e[i].m);
+	free(e);
+}
+
+/*
+ * Plan, then change. Every manifest that could keep something must be read
+ * before anything is removed: one that cannot (a missing or corrupt blob,
+ * an index entry without a digest, indexes nested too deep) fails the
+ * repository's pass with nothing removed, since what it names is unknown.
+ */
 int store_gc_repo(struct store *st, const char *repo,
                   const struct gc_opts *opts, struct gc_report *rep,
                   struct err *err)
@@ -184,8 +243,9 @@ int store_gc_repo(struct store *st, const char *repo,
 	json_t *mans, *entry, *index = NULL;
 	const struct cfg_policy *pol;
 	uint64_t untagged_delay = opts->delay_ms;
+	struct hmap *set = NULL;
 	struct repo *r;
-	size_t n, i, removed = 0;
+	size_t n = 0, i, removed = 0;
 	int ret = -1;
 
 	r = repo_ref(st, repo, err);
@@ -212,17 +272,23 @@ int store_gc_repo(struct store *st, const char *repo,
 	}
 	json_array_foreach(mans, i, entry)
 	{
-		struct err ignored = ERR_INIT;
+		char ds[DIGEST_STR_MAX];
 
 		if (!entry_digest(entry, &e[i].digest)) {
-			e[i].tagged = true; /* unparseable: keep */
-			continue;
+			err_set(err, ERR_INVALID,
+			        "index.json entry %zu has no valid digest", i);
+			goto out_refused;
 		}
 		e[i].tagged = entry_tag(entry) != NULL;
-		e[i].m = msum_get(st, repo, &e[i].digest, &ignored);
+		e[i].m = msum_get(st, repo, &e[i].digest, err);
+		if (!e[i].m) {
+			digest_format(&e[i].digest, ds);
+			err_prefix(err, "cannot read manifest %s", ds);
+			goto out_refused;
+		}
 		/* Policies can spare untagged manifests and orphan
 		 * referrers. */
-		e[i].pinned = pol && e[i].m &&
+		e[i].pinned = pol &&
 		              (!pol->delete_untagged ||
 		               (!pol->delete_referrers && e[i].m->has_subject));
 	}
@@ -239,21 +305,13 @@ int store_gc_repo(struct store *st, const char *repo,
 		if (!e[i].keep)
 			removed++;
 	}
-	if (removed && !opts->dry_run &&
-	    !(pol && opts->retention->dry_run)) {
-		index = json_deep_copy(r->index);
-		if (!index) {
-			err_set(err, ERR_NOMEM, "cannot plan gc");
-			goto out;
-		}
-		json_t *kept = json_array();
-		for (i = 0; i < n; i++)
-			if (e[i].keep)
-				json_array_append(kept,
-				                  json_array_get(mans, i));
-		json_object_set_new(index, "manifests", kept);
+	set = mark_kept(st, r, e, n, err);
+	if (!set)
+		goto out_refused;
+	if (removed && !opts->dry_run && !(pol && opts->retention->dry_run)) {
+		index = index_kept(r, e, n, err);
 		/* index.json first: then nothing names the blobs we drop. */
-		if (repo_save(st, r, index, err) < 0) {
+		if (!index || repo_save(st, r, index, err) < 0) {
 			index = NULL;
 			goto out;
 		}
@@ -263,12 +321,21 @@ int store_gc_repo(struct store *st, const char *repo,
 	if (removed)
 		log_info("%s%s: %zu unreferenced manifests",
 		         opts->dry_run ? "dry run: " : "", repo, removed);
-	ret = sweep_blobs(st, r, e, n, opts, rep, err);
+	struct sweep_ctx c = {st, r, set, opts, rep, err};
+
+	ret = repo_each_blob(st, r->name, sweep_one, &c) ? -1 : 0;
+	goto out;
+out_refused:
+	/* The repository exists; what it holds is damaged or unreadable. */
+	if (err->code == ERR_NOT_FOUND || err->code == ERR_INVALID)
+		err->code = ERR_IO;
+	err_prefix(err, "nothing removed from '%s'", repo);
 out:
 	pthread_mutex_unlock(&r->lock);
 	repo_unref(st, r);
+	hmap_free(set);
 	json_decref(index);
-	free(e);
+	entries_free(st, e, n);
 	return ret;
 }
 

@@ -148,13 +148,14 @@ static int scan_blobs(struct store *st, const char *repo, struct kv_batch *b,
 	struct kv_iter *it;
 	const char *ik, *iv;
 	size_t iklen, ivlen, plen;
+	int rc;
 
 	/* Forget what the repository linked before. */
 	plen = prefix(pre, 'K', repo, NULL);
 	it = kv_iter_new(st->kv, pre, plen, NULL, 0);
 	if (!it)
 		return err_set(err, ERR_NOMEM, "cannot scan index");
-	while (kv_iter_next(it, &ik, &iklen, &iv, &ivlen)) {
+	while ((rc = kv_iter_next(it, &ik, &iklen, &iv, &ivlen, err)) > 0) {
 		char dstr[DIGEST_STR_MAX];
 		size_t dl = iklen - plen;
 
@@ -165,7 +166,8 @@ static int scan_blobs(struct store *st, const char *repo, struct kv_batch *b,
 		kv_batch_del(b, k, key(k, 'L', dstr, repo, NULL));
 	}
 	kv_iter_free(it);
-	kv_batch_del_prefix(st->kv, b, pre, plen);
+	if (rc < 0 || kv_batch_del_prefix(st->kv, b, pre, plen, err) < 0)
+		return -1;
 
 	struct scan_ctx c = {b, repo};
 
@@ -181,8 +183,11 @@ static int index_manifests(struct store *st, struct repo *r,
 	json_t *e;
 	size_t i;
 
-	kv_batch_del_prefix(st->kv, b, pre, prefix(pre, 'T', r->name, NULL));
-	kv_batch_del_prefix(st->kv, b, pre, prefix(pre, 'F', r->name, NULL));
+	if (kv_batch_del_prefix(st->kv, b, pre, prefix(pre, 'T', r->name, NULL),
+	                        err) < 0 ||
+	    kv_batch_del_prefix(st->kv, b, pre, prefix(pre, 'F', r->name, NULL),
+	                        err) < 0)
+		return -1;
 	json_array_foreach(json_object_get(r->index, "manifests"), i, e)
 	{
 		struct err ignored = ERR_INIT;
@@ -227,13 +232,16 @@ static int index_manifests(struct store *st, struct repo *r,
 					json_loads(m->annotations, 0, NULL));
 			text = desc ? json_dumps(desc, JSON_COMPACT) : NULL;
 			json_decref(desc);
-			if (!text)
+			if (!text) {
+				msum_put(st, m);
 				return err_set(err, ERR_NOMEM,
 				               "cannot index referrer");
+			}
 			kv_batch_put(b, k, key(k, 'F', r->name, subj, ds), text,
 			             strlen(text));
 			free(text);
 		}
+		msum_put(st, m);
 	}
 	return 0;
 }
@@ -331,11 +339,18 @@ static int drop_repo(struct store *st, const char *repo, struct err *err)
 		return err_set(err, ERR_NOMEM, "cannot index");
 	if (scan_blobs(st, repo, b, err) == 0) {
 		/* scan_blobs() re-adds what is on disk; there is none. */
-		kv_batch_del_prefix(st->kv, b, pre, prefix(pre, 'K', repo, NULL));
-		kv_batch_del_prefix(st->kv, b, pre, prefix(pre, 'T', repo, NULL));
-		kv_batch_del_prefix(st->kv, b, pre, prefix(pre, 'F', repo, NULL));
-		kv_batch_del(b, k, key(k, 'R', repo, NULL, NULL));
-		ret = kv_commit(st->kv, b, err);
+		if (kv_batch_del_prefix(st->kv, b, pre,
+		                        prefix(pre, 'K', repo, NULL),
+		                        err) == 0 &&
+		    kv_batch_del_prefix(st->kv, b, pre,
+		                        prefix(pre, 'T', repo, NULL),
+		                        err) == 0 &&
+		    kv_batch_del_prefix(st->kv, b, pre,
+		                        prefix(pre, 'F', repo, NULL),
+		                        err) == 0) {
+			kv_batch_del(b, k, key(k, 'R', repo, NULL, NULL));
+			ret = kv_commit(st->kv, b, err);
+		}
 	}
 	kv_batch_free(b);
 	return ret;
@@ -402,7 +417,8 @@ int idx_reconcile(struct store *st, struct idx_stats *stats, struct err *err)
 		goto out;
 	}
 	struct strvec gone = {0};
-	while (kv_iter_next(it, &k, &klen, &v, &vlen)) {
+	int rc;
+	while ((rc = kv_iter_next(it, &k, &klen, &v, &vlen, err)) > 0) {
 		char name[REF_NAME_MAX + 1];
 
 		if (klen - 1 > REF_NAME_MAX)
@@ -413,6 +429,10 @@ int idx_reconcile(struct store *st, struct idx_stats *stats, struct err *err)
 			break;
 	}
 	kv_iter_free(it);
+	if (rc < 0) {
+		strvec_release(&gone);
+		goto out;
+	}
 	for (size_t i = 0; i < gone.n; i++) {
 		stats->dropped++;
 		if (drop_repo(st, gone.v[i], err) < 0) {
@@ -519,6 +539,7 @@ static int list_keys(struct store *st, const char *pre, size_t plen,
 	struct kv_iter *it;
 	const char *k, *v;
 	size_t klen, vlen;
+	int rc;
 
 	*more = false;
 	if (last) {
@@ -533,7 +554,7 @@ static int list_keys(struct store *st, const char *pre, size_t plen,
 	it = kv_iter_new(st->kv, pre, plen, last ? after : NULL, alen);
 	if (!it)
 		return err_set(err, ERR_NOMEM, "cannot list");
-	while (kv_iter_next(it, &k, &klen, &v, &vlen)) {
+	while ((rc = kv_iter_next(it, &k, &klen, &v, &vlen, err)) > 0) {
 		char item[REF_NAME_MAX + 1];
 
 		if (klen - plen > REF_NAME_MAX)
@@ -550,7 +571,7 @@ static int list_keys(struct store *st, const char *pre, size_t plen,
 		}
 	}
 	kv_iter_free(it);
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 int idx_tags(struct store *st, const char *repo, const char *last, size_t n,
@@ -576,13 +597,14 @@ int idx_referrers(struct store *st, const char *repo,
 	struct kv_iter *it;
 	const char *k, *v;
 	size_t klen, vlen, plen;
+	int rc;
 
 	digest_format(subject, subj);
 	plen = prefix(pre, 'F', repo, subj);
 	it = kv_iter_new(st->kv, pre, plen, NULL, 0);
 	if (!it)
 		return err_set(err, ERR_NOMEM, "cannot list referrers");
-	while (kv_iter_next(it, &k, &klen, &v, &vlen)) {
+	while ((rc = kv_iter_next(it, &k, &klen, &v, &vlen, err)) > 0) {
 		json_t *desc = json_loadb(v, vlen, 0, NULL);
 		const char *at = json_string_value(
 			json_object_get(desc, "artifactType"));
@@ -596,5 +618,5 @@ int idx_referrers(struct store *st, const char *repo,
 		json_array_append_new(list, desc);
 	}
 	kv_iter_free(it);
-	return 0;
+	return rc < 0 ? -1 : 0;
 }

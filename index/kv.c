@@ -187,8 +187,8 @@ static char *prefix_end(const char *prefix, size_t plen, size_t *outlen)
 	return end;
 }
 
-void kv_batch_del_prefix(struct kv *kv, struct kv_batch *b,
-                         const char *prefix, size_t plen)
+int kv_batch_del_prefix(struct kv *kv, struct kv_batch *b, const char *prefix,
+                        size_t plen, struct err *err)
 {
 	/*
 	 * Key by key, not DeleteRange: range tombstones in the memtable make
@@ -198,10 +198,14 @@ void kv_batch_del_prefix(struct kv *kv, struct kv_batch *b,
 	struct kv_iter *it = kv_iter_new(kv, prefix, plen, NULL, 0);
 	const char *k, *v;
 	size_t klen, vlen;
+	int rc;
 
-	while (it && kv_iter_next(it, &k, &klen, &v, &vlen))
+	if (!it)
+		return err_set(err, ERR_NOMEM, "cannot list index");
+	while ((rc = kv_iter_next(it, &k, &klen, &v, &vlen, err)) > 0)
 		rocksdb_writebatch_delete(b->wb, k, klen);
 	kv_iter_free(it);
+	return rc;
 }
 
 int kv_commit(struct kv *kv, struct kv_batch *b, struct err *err)
@@ -252,19 +256,26 @@ struct kv_iter *kv_iter_new(struct kv *kv, const char *prefix, size_t plen,
 	return it;
 }
 
-bool kv_iter_next(struct kv_iter *it, const char **key, size_t *klen,
-                  const char **val, size_t *vlen)
+int kv_iter_next(struct kv_iter *it, const char **key, size_t *klen,
+                 const char **val, size_t *vlen, struct err *err)
 {
 	if (it->started)
 		rocksdb_iter_next(it->it);
 	it->started = true;
-	if (!rocksdb_iter_valid(it->it))
-		return false;
+	if (!rocksdb_iter_valid(it->it)) {
+		char *rerr = NULL;
+
+		/* Invalid is the end, or a failed read: ask which. */
+		rocksdb_iter_get_error(it->it, &rerr);
+		if (rerr)
+			return db_err(err, rerr, "cannot list index");
+		return 0;
+	}
 	*key = rocksdb_iter_key(it->it, klen);
 	if (*klen < it->plen || memcmp(*key, it->prefix, it->plen) != 0)
-		return false;
+		return 0;
 	*val = rocksdb_iter_value(it->it, vlen);
-	return true;
+	return 1;
 }
 
 void kv_iter_free(struct kv_iter *it)

@@ -39,9 +39,13 @@ void kv_batch_free(struct kv_batch *b);
 void kv_batch_put(struct kv_batch *b, const char *key, size_t klen,
                   const char *val, size_t vlen);
 void kv_batch_del(struct kv_batch *b, const char *key, size_t klen);
-/* Delete every key that starts with @prefix (as @kv holds them now). */
-void kv_batch_del_prefix(struct kv *kv, struct kv_batch *b,
-                         const char *prefix, size_t plen);
+/*
+ * Delete every key that starts with @prefix (as @kv holds them now).
+ * ERR_NOMEM, ERR_IO.
+ */
+MUST_CHECK int kv_batch_del_prefix(struct kv *kv, struct kv_batch *b,
+                                   const char *prefix, size_t plen,
+                                   struct err *err);
 /* Apply @b atomically. ERR_IO. */
 MUST_CHECK int kv_commit(struct kv *kv, struct kv_batch *b, struct err *err);
 
@@ -51,9 +55,13 @@ MUST_CHECK int kv_commit(struct kv *kv, struct kv_batch *b, struct err *err);
  */
 struct kv_iter *kv_iter_new(struct kv *kv, const char *prefix, size_t plen,
                             const char *after, size_t alen);
-/* The next entry: true and its key and value (valid until the next call). */
-bool kv_iter_next(struct kv_iter *it, const char **key, size_t *klen,
-                  const char **val, size_t *vlen);
+/*
+ * The next entry: 1 and its key and value (valid until the next call), 0
+ * at the end of the prefix, or -1 with ERR_IO when RocksDB failed (the
+ * listing is then incomplete: never take it for the end).
+ */
+MUST_CHECK int kv_iter_next(struct kv_iter *it, const char **key, size_t *klen,
+                            const char **val, size_t *vlen, struct err *err);
 void kv_iter_free(struct kv_iter *it);
 
 #endif

@@ -213,42 +213,103 @@ fail:
 	return NULL;
 }
 
-/* Cache @m under @d unless the cache is full; returns the cached one. */
+/* Unlink cached @m from the LRU list. Under st->lock. */
+static void lru_unlink(struct store *st, struct msum *m)
+{
+	if (m->newer)
+		m->newer->older = m->older;
+	else
+		st->msum_newest = m->older;
+	if (m->older)
+		m->older->newer = m->newer;
+	else
+		st->msum_oldest = m->newer;
+	m->newer = m->older = NULL;
+}
+
+/* Put cached @m first in the LRU list. Under st->lock. */
+static void lru_push(struct store *st, struct msum *m)
+{
+	m->older = st->msum_newest;
+	m->newer = NULL;
+	if (st->msum_newest)
+		st->msum_newest->newer = m;
+	st->msum_newest = m;
+	if (!st->msum_oldest)
+		st->msum_oldest = m;
+}
+
+/* Drop one reference to @m; free it after the last. Under st->lock. */
+static void unref_locked(struct msum *m)
+{
+	if (--m->users == 0)
+		msum_free(m);
+}
+
+/* Evict the least recently used until the cache has room for one more. */
+static void evict_locked(struct store *st)
+{
+	size_t max = st->opts.msum_cache_max ? st->opts.msum_cache_max
+	                                     : MSUM_CACHE_MAX;
+
+	while (st->msum_oldest && hmap_count(st->msums) >= max) {
+		struct msum *old = st->msum_oldest;
+
+		lru_unlink(st, old);
+		hmap_del(st->msums, old->key);
+		old->cached = false;
+		unref_locked(old);
+	}
+}
+
+/*
+ * Cache @m (new, unshared) under @d, or take the summary already cached;
+ * returns a reference for the caller either way. When the map cannot grow
+ * @m is handed out uncached: a miss later only costs a re-read.
+ */
 static const struct msum *msum_cache(struct store *st, const struct digest *d,
                                      struct msum *m)
 {
-	char key[DIGEST_STR_MAX];
 	struct msum *old;
 
-	digest_format(d, key);
+	digest_format(d, m->key);
+	m->users = 1;
 	pthread_mutex_lock(&st->lock);
-	old = hmap_get(st->msums, key);
+	old = hmap_get(st->msums, m->key);
 	if (old) {
+		old->users++;
+		lru_unlink(st, old);
+		lru_push(st, old);
 		pthread_mutex_unlock(&st->lock);
 		msum_free(m);
 		return old;
 	}
-	if (hmap_count(st->msums) >= MSUM_CACHE_MAX ||
-	    hmap_put(st->msums, key, m) < 0) {
-		/* Not cached: leak nothing, the caller re-reads next time. */
-		pthread_mutex_unlock(&st->lock);
-		return NULL;
+	evict_locked(st);
+	if (hmap_put(st->msums, m->key, m) == 0) {
+		m->cached = true;
+		m->users++;
+		lru_push(st, m);
 	}
 	pthread_mutex_unlock(&st->lock);
 	return m;
 }
 
-/*
- * The summary of manifest @d as stored in @repo, or NULL with
- * ERR_NOT_FOUND (no such blob, or it is no manifest). Callers hold the
- * repository's lock or accept a racing delete. The result lives as long
- * as the store.
- */
+void msum_put(struct store *st, const struct msum *cm)
+{
+	/* Only the bookkeeping changes; the summary itself stays as built. */
+	struct msum *m = (struct msum *)(uintptr_t)cm;
+
+	if (!m)
+		return;
+	pthread_mutex_lock(&st->lock);
+	unref_locked(m);
+	pthread_mutex_unlock(&st->lock);
+}
+
 const struct msum *msum_get(struct store *st, const char *repo,
                             const struct digest *d, struct err *err)
 {
 	char key[DIGEST_STR_MAX], path[PATH_MAX];
-	const struct msum *cached;
 	struct msum *m;
 	struct digest actual;
 	char *buf = NULL;
@@ -256,14 +317,20 @@ const struct msum *msum_get(struct store *st, const char *repo,
 
 	digest_format(d, key);
 	pthread_mutex_lock(&st->lock);
-	cached = hmap_get(st->msums, key);
+	m = hmap_get(st->msums, key);
+	if (m) {
+		m->users++;
+		lru_unlink(st, m);
+		lru_push(st, m);
+	}
 	pthread_mutex_unlock(&st->lock);
-	if (cached)
-		return cached;
+	if (m)
+		return m;
 	if (blob_path(st, repo, d, path, sizeof(path), err) < 0)
 		return NULL;
 	if (fs_read_file(path, STORE_MANIFEST_MAX, &buf, &len, err) < 0) {
-		err->code = ERR_NOT_FOUND;
+		if (err->code != ERR_NOMEM)
+			err->code = ERR_NOT_FOUND;
 		return NULL;
 	}
 	/* Only content that hashes to its name is believed. */
@@ -276,13 +343,11 @@ const struct msum *msum_get(struct store *st, const char *repo,
 	m = msum_parse(buf, len, NULL, err);
 	free(buf);
 	if (!m) {
-		err->code = ERR_NOT_FOUND;
+		if (err->code != ERR_NOMEM)
+			err->code = ERR_NOT_FOUND;
 		return NULL;
 	}
-	cached = msum_cache(st, d, m);
-	if (!cached)
-		err_set(err, ERR_NOMEM, "manifest cache full");
-	return cached;
+	return msum_cache(st, d, m);
 }
 
 /* Position of the first index.json entry with digest @d, or -1. */
@@ -380,6 +445,7 @@ int store_manifest_get(struct store *st, const char *repo, const char *ref,
 			snprintf(out->media_type, sizeof(out->media_type),
 			         "%s", m->media_type);
 			out->size = m->size;
+			msum_put(st, m);
 		}
 	}
 	ret = 0;
@@ -497,7 +563,7 @@ int store_manifest_put(struct store *st, const char *repo, const char *ref,
 {
 	char path[PATH_MAX];
 	struct msum *parsed = NULL;
-	const struct msum *m;
+	const struct msum *m = NULL;
 	json_t *index = NULL, *mans;
 	struct repo *r = NULL;
 	bool by_digest = ref_is_digest(ref);
@@ -558,8 +624,6 @@ int store_manifest_put(struct store *st, const char *repo, const char *ref,
 	}
 	m = msum_cache(st, &res->digest, parsed);
 	parsed = NULL;
-	if (!m && !(m = msum_get(st, repo, &res->digest, err)))
-		goto out_unlock;
 
 	index = json_deep_copy(r->index);
 	mans = json_object_get(index, "manifests");
@@ -584,15 +648,20 @@ out_unlock:
 	pthread_mutex_unlock(&r->lock);
 	repo_unref(st, r);
 out:
+	msum_put(st, m);
 	json_decref(index);
 	msum_free(parsed);
 	return ret;
 }
 
-/* Is @d a child of an index listed in @mans? */
+/*
+ * Is @d a child of an index listed in @mans? An entry that cannot be read
+ * might be one: it counts as yes, so its blob is left for GC to judge.
+ */
 static bool is_child(struct store *st, const char *repo, json_t *mans,
                      const struct digest *d)
 {
+	bool child = false;
 	json_t *e;
 	size_t i;
 
@@ -603,11 +672,15 @@ static bool is_child(struct store *st, const char *repo, json_t *mans,
 		const struct msum *m;
 
 		if (!entry_digest(e, &md))
-			continue;
+			return true;
 		m = msum_get(st, repo, &md, &ignored);
-		for (size_t j = 0; m && m->is_index && j < m->nrefs; j++)
-			if (digest_equal(&m->refs[j], d))
-				return true;
+		if (!m)
+			return true;
+		for (size_t j = 0; m->is_index && j < m->nrefs; j++)
+			child = child || digest_equal(&m->refs[j], d);
+		msum_put(st, m);
+		if (child)
+			return true;
 	}
 	return false;
 }
@@ -673,10 +746,12 @@ int store_manifest_delete(struct store *st, const char *repo,
 		if (digest_parse(&d, dstr, strlen(dstr), &ignored) == 0 &&
 		    find_digest(mans, &d) < 0) {
 			const struct msum *m = msum_get(st, repo, &d, &ignored);
+			int rc = m ? json_array_append_new(
+					     mans, new_entry(m, &d, NULL))
+			           : 0;
 
-			if (m && json_array_append_new(mans,
-			                               new_entry(m, &d, NULL)) <
-			                 0) {
+			msum_put(st, m);
+			if (rc < 0) {
 				err_set(err, ERR_NOMEM, "cannot update index");
 				goto out;
 			}

@@ -88,23 +88,36 @@ int pull_flush(struct store *st, struct err *err)
 	return ret;
 }
 
-/* Last pull of @d in @repo (ms since the epoch), 0 if never. */
-static uint64_t pull_time(struct store *st, const char *repo, const char *ds)
+/*
+ * Last pull of @d in @repo (ms since the epoch) into *@t, 0 if never.
+ * ERR_IO, ERR_NOMEM, ERR_INTERNAL (a corrupt record): a tag kept by
+ * pulledWithin must not go because its pull time could not be read.
+ */
+static int pull_time(struct store *st, const char *repo, const char *ds,
+                     uint64_t *t, struct err *err)
 {
-	char k[REF_NAME_MAX + DIGEST_STR_MAX + 3], *v = NULL;
-	struct err ignored = ERR_INIT;
+	char k[REF_NAME_MAX + DIGEST_STR_MAX + 3], *v = NULL, *end;
 	size_t rl = strlen(repo), dl = strlen(ds), vlen;
-	uint64_t t;
 
 	k[0] = 'P';
 	memcpy(k + 1, repo, rl);
 	k[1 + rl] = '\0';
 	memcpy(k + 2 + rl, ds, dl);
-	if (kv_get(st->kv, k, 2 + rl + dl, &v, &vlen, &ignored) < 0)
+	*t = 0;
+	if (kv_get(st->kv, k, 2 + rl + dl, &v, &vlen, err) < 0) {
+		if (err->code != ERR_NOT_FOUND)
+			return -1;
+		*err = ERR_INIT;
 		return 0;
-	t = strtoull(v, NULL, 10);
+	}
+	*t = strtoull(v, &end, 10);
+	if (end == v || *end) {
+		free(v);
+		return err_set(err, ERR_INTERNAL, "corrupt pull time of %s",
+		               ds);
+	}
 	free(v);
-	return t;
+	return 0;
 }
 
 const struct cfg_policy *retention_policy(const struct cfg_retention *ret,
@@ -224,7 +237,12 @@ int retention_apply(struct store *st, struct repo *r,
 		t[i].pushed = clock_age_wall_of(
 			(uint64_t)sb.st_mtim.tv_sec * 1000 +
 			(uint64_t)sb.st_mtim.tv_nsec / 1000000);
-		t[i].pulled = pull_time(st, r->name, ds);
+		if (pull_time(st, r->name, ds, &t[i].pulled, err) < 0) {
+			free(t);
+			err_prefix(err, "retention of '%s' not applied",
+			           r->name);
+			return -1;
+		}
 	}
 	/* Rules see tagged entries only. */
 	struct tagged *tags = calloc(n, sizeof(*tags));
@@ -253,6 +271,11 @@ int retention_apply(struct store *st, struct repo *r,
 		goto out;
 	index = json_deep_copy(r->index);
 	mans = json_object_get(index, "manifests");
+	if (!mans) {
+		json_decref(index);
+		ret = err_set(err, ERR_NOMEM, "cannot apply retention");
+		goto out;
+	}
 	for (i = nt; i-- > 0;) {
 		if (tags[i].keep)
 			continue;

@@ -84,6 +84,11 @@ struct store_opts {
 	size_t max_uploads_per_repo;
 	/* Largest blob an upload may grow to, in bytes; 0 is no limit. */
 	uint64_t max_blob_size;
+	/*
+	 * Manifest summaries kept in memory (least recently used go first);
+	 * 0 for the default. Tests set it small.
+	 */
+	size_t msum_cache_max;
 };
 
 /*

@@ -19,6 +19,7 @@
 #include "index/store.h"
 
 #define ANN_REF_NAME "org.opencontainers.image.ref.name"
+/* Manifest summaries cached when store_opts.msum_cache_max is 0. */
 #define MSUM_CACHE_MAX 65536
 
 /* Idle AIO contexts kept: io_destroy() waits for an RCU grace period. */
@@ -36,6 +37,8 @@ struct store {
 	struct hmap *uploads;      /* id -> struct upload */
 	struct hmap *upload_repos; /* repo -> its sessions (uintptr_t) */
 	struct hmap *msums;        /* digest string -> struct msum */
+	struct msum *msum_newest;  /* cached msums, most recently used first */
+	struct msum *msum_oldest;  /* ... and last: the next one evicted */
 	struct kv *kv;             /* the RocksDB index (idx.c) */
 	struct hmap *pulls;        /* "repo@digest" -> uint64_t ms, unflushed */
 	struct hmap *pending;      /* repo -> struct pending (fsview.c) */
@@ -93,7 +96,14 @@ struct idx_stats {
 	size_t dropped; /* gone from disk, dropped from the index */
 };
 
-/* What dray needs to know about one manifest; immutable once built. */
+/*
+ * What dray needs to know about one manifest; immutable once built, but for
+ * the cache's bookkeeping at the end (protected by the store's lock).
+ * msum_get() hands out a counted reference that the caller drops with
+ * msum_put(); the cache holds one more while the summary is in it. An
+ * evicted summary is freed when its last user drops it, so eviction never
+ * pulls a summary from under a reader.
+ */
 struct msum {
 	char media_type[STORE_MEDIA_TYPE_MAX]; /* the manifest's type */
 	bool is_index;            /* an image index or manifest list */
@@ -104,6 +114,11 @@ struct msum {
 	struct digest *refs;      /* config, layers or child manifests */
 	size_t nrefs;
 	uint64_t size;            /* length of the manifest */
+	unsigned users;           /* references held (cache's included) */
+	bool cached;              /* in store->msums and the LRU list */
+	struct msum *newer;       /* LRU neighbours while cached */
+	struct msum *older;
+	char key[DIGEST_STR_MAX]; /* the digest as text, the cache's key */
 };
 
 /* store.c */
@@ -180,6 +195,20 @@ int idx_referrers(struct store *st, const char *repo,
 
 /* blob.c */
 int blob_renew(const char *path, struct err *err);
+/*
+ * Does the file at @path hash to @d? 1 yes, 0 no, or -1 with ERR_NOT_FOUND
+ * (no such file), ERR_IO.
+ */
+MUST_CHECK int blob_verify(const char *path, const struct digest *d,
+                           struct err *err);
+/*
+ * Link the content store's copy of @d at @dst, entering @src first when
+ * the store has none. @src must hold verified content (it hashed to @d):
+ * nothing else enters the store. ERR_IO, ERR_BUSY (raced by GC too often).
+ */
+MUST_CHECK int cas_link(struct store *st, const char *src,
+                        const struct digest *d, const char *dst,
+                        struct err *err);
 int blob_place(struct store *st, const char *repo, const char *src,
                const struct digest *d, bool src_is_private, struct err *err);
 void upload_no_layout(struct upload *u);
@@ -216,8 +245,16 @@ int retention_apply(struct store *st, struct repo *r,
 
 /* manifest.c */
 void msum_free(struct msum *m);
-const struct msum *msum_get(struct store *st, const char *repo,
-                            const struct digest *d, struct err *err);
+/*
+ * The summary of manifest @d as stored in @repo (only content that hashes
+ * to @d is believed), or NULL with ERR_NOT_FOUND (no such blob, it does not
+ * hash to @d, or it is no manifest), ERR_IO or ERR_NOMEM. Never fails for
+ * want of room in the cache. The caller drops the result with msum_put().
+ */
+MUST_CHECK const struct msum *msum_get(struct store *st, const char *repo,
+                                       const struct digest *d, struct err *err);
+/* Drop a reference msum_get() handed out. Accepts NULL. */
+void msum_put(struct store *st, const struct msum *m);
 /*
  * Parse and validate manifest @body (@content_type, the client's, may be
  * NULL): a new summary for msum_free(), or NULL with ERR_INVALID or

@@ -692,6 +692,188 @@ test_store_gc_drops_upload_sessions_idle_past_the_delay(void **state)
 	}
 }
 
+/* Close the fixture's store and open it again with @opts. */
+static void reopen(struct test_fixture *f, const struct store_opts *opts)
+{
+	struct err err = ERR_INIT;
+
+	store_close(f->st);
+	f->st = store_open_with(f->root, opts, &err);
+	if (!f->st)
+		fail_msg("store_open_with: %s", err.msg);
+}
+
+static void
+test_a_full_summary_cache_neither_fails_a_put_nor_loses_blobs(void **state)
+{
+	struct test_fixture *f = *state;
+	struct store_opts opts = {.dedupe = true, .msum_cache_max = 3};
+	struct img keep[3], other[4];
+	struct gc_report rep;
+	char seed[32];
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(seed, sizeof(seed), "keep%d", i);
+		img_push(f->st, "gc/keep", seed, seed, NULL, &keep[i]);
+	}
+	/* A fresh process whose cache others fill first. */
+	reopen(f, &opts);
+	for (int i = 0; i < 3; i++) {
+		snprintf(seed, sizeof(seed), "other%d", i);
+		img_push(f->st, "gc/other", seed, seed, NULL, &other[i]);
+	}
+
+	gc_repo(f->st, "gc/keep", 0, false, &rep);
+
+	assert_int_equal(rep.manifests, 0);
+	assert_int_equal(rep.blobs, 0);
+	for (int i = 0; i < 3; i++) {
+		snprintf(seed, sizeof(seed), "keep%d", i);
+		assert_true(has_tag(f->st, "gc/keep", seed, &keep[i].manifest));
+		assert_true(has_blob(f->st, "gc/keep", &keep[i].config));
+		assert_true(has_blob(f->st, "gc/keep", &keep[i].layer));
+	}
+	/* One more than the cache holds. */
+	img_push(f->st, "gc/other", "other3", "other3", NULL, &other[3]);
+	gc_repo(f->st, "gc/other", 0, false, &rep);
+	assert_int_equal(rep.blobs, 0);
+	for (int i = 0; i < 4; i++)
+		assert_true(has_blob(f->st, "gc/other", &other[i].layer));
+}
+
+/* Push an index naming @child (of type @mt) by digest; its digest out. */
+static void index_over(struct store *st, const char *repo,
+                       const struct digest *child, const char *mt, size_t len,
+                       const char *tag, struct digest *out, size_t *outlen)
+{
+	char body[1024], d[512];
+	int n;
+
+	desc_json(d, sizeof(d), mt, child, len);
+	n = snprintf(body, sizeof(body),
+	             "{\"schemaVersion\":2,\"mediaType\":\"%s\","
+	             "\"manifests\":[%s]}",
+	             MT_OCI_INDEX, d);
+	assert_true(n > 0 && (size_t)n < sizeof(body));
+	man_put(st, repo, tag, MT_OCI_INDEX, body, (size_t)n, out);
+	*outlen = (size_t)n;
+}
+
+/*
+ * An image under @levels nested indexes, the top one tagged "top", and an
+ * index.json that lists the top alone; a stray blob beside them.
+ */
+static void push_nested(struct test_fixture *f, int levels, struct img *im,
+                        struct digest *top, struct digest *stray)
+{
+	char path[PATH_MAX], body[1024], ds[DIGEST_STR_MAX];
+	struct err err = ERR_INIT;
+	struct digest cur;
+	const char *mt = MT_OCI_MANIFEST;
+	size_t len;
+	int n;
+
+	img_push(f->st, "gc/deep", "deep", NULL, NULL, im);
+	cur = im->manifest;
+	len = im->len;
+	for (int i = 0; i < levels; i++) {
+		index_over(f->st, "gc/deep", &cur, mt, len,
+		           i == levels - 1 ? "top" : NULL, &cur, &len);
+		mt = MT_OCI_INDEX;
+	}
+	*top = cur;
+	blob_put(f->st, "gc/deep", "a stray blob", stray);
+	digest_format(top, ds);
+	n = snprintf(body, sizeof(body),
+	             "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
+	             "\"%s\",\"digest\":\"%s\",\"size\":%zu,\"annotations\":"
+	             "{\"org.opencontainers.image.ref.name\":\"top\"}}]}",
+	             MT_OCI_INDEX, ds, len);
+	snprintf(path, sizeof(path), "%s/gc/deep/index.json", f->root);
+	assert_int_equal(fs_write_atomic(f->root, path, body, (size_t)n, &err),
+	                 0);
+}
+
+static void
+test_nested_indexes_are_followed_while_the_cache_evicts(void **state)
+{
+	struct test_fixture *f = *state;
+	struct store_opts opts = {.dedupe = true, .msum_cache_max = 1};
+	struct digest top, stray;
+	struct gc_report rep;
+	struct img im;
+
+	reopen(f, &opts);
+	push_nested(f, 4, &im, &top, &stray);
+
+	gc_repo(f->st, "gc/deep", 0, false, &rep);
+
+	assert_int_equal(rep.blobs, 1);
+	assert_false(has_blob(f->st, "gc/deep", &stray));
+	assert_true(has_tag(f->st, "gc/deep", "top", &top));
+	assert_true(has_blob(f->st, "gc/deep", &im.manifest));
+	assert_true(has_blob(f->st, "gc/deep", &im.config));
+	assert_true(has_blob(f->st, "gc/deep", &im.layer));
+}
+
+static void test_indexes_nested_too_deep_make_gc_remove_nothing(void **state)
+{
+	struct test_fixture *f = *state;
+	struct gc_opts o = {.delay_ms = 0};
+	struct gc_report rep = {0};
+	struct err err = ERR_INIT;
+	struct digest top, stray;
+	struct img im;
+
+	push_nested(f, 11, &im, &top, &stray);
+
+	assert_int_equal(store_gc_repo(f->st, "gc/deep", &o, &rep, &err), -1);
+	assert_int_equal(err.code, ERR_IO);
+	assert_non_null(strstr(err.msg, "nothing removed"));
+	assert_int_equal(rep.blobs, 0);
+	assert_true(has_blob(f->st, "gc/deep", &stray));
+	assert_true(has_blob(f->st, "gc/deep", &im.config));
+	assert_true(has_blob(f->st, "gc/deep", &im.layer));
+}
+
+static void
+test_an_unreadable_kept_manifest_makes_gc_remove_nothing(void **state)
+{
+	struct test_fixture *f = *state;
+	struct gc_opts o = {.delay_ms = 0};
+	struct gc_report rep = {0};
+	struct err err = ERR_INIT;
+	struct digest stray;
+	struct img a, b, old;
+	char path[PATH_MAX];
+	FILE *fp;
+
+	img_push(f->st, "gc/bad", "a", "a", NULL, &a);
+	img_push(f->st, "gc/bad", "old", NULL, NULL, &old);
+	blob_put(f->st, "gc/bad", "a stray blob", &stray);
+	/* A fresh process: no summary cached. Then b's manifest rots. */
+	img_push(f->st, "gc/bad", "b", "b", NULL, &b);
+	reopen(f, NULL);
+	snprintf(path, sizeof(path), "%s/gc/bad/blobs/sha256/%s", f->root,
+	         b.manifest.hex);
+	assert_int_equal(unlink(path), 0); /* break any store link */
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("{\"not\":\"the manifest\"}", fp);
+	fclose(fp);
+
+	assert_int_equal(store_gc_repo(f->st, "gc/bad", &o, &rep, &err), -1);
+	assert_int_equal(err.code, ERR_IO);
+	assert_non_null(strstr(err.msg, b.manifest.hex));
+	assert_int_equal(rep.blobs + rep.manifests, 0);
+	assert_true(has_blob(f->st, "gc/bad", &b.config));
+	assert_true(has_blob(f->st, "gc/bad", &b.layer));
+	assert_true(has_blob(f->st, "gc/bad", &stray));
+	assert_true(has_manifest(f->st, "gc/bad", &old.manifest));
+	assert_true(has_blob(f->st, "gc/bad", &old.layer));
+	assert_true(has_blob(f->st, "gc/bad", &a.layer));
+}
+
 static void test_gc_of_an_unknown_repository_is_not_found(void **state)
 {
 	struct test_fixture *f = *state;
@@ -728,6 +910,10 @@ int main(void)
 		TF(test_store_gc_stops_when_yield_says_so),
 		TF(test_store_gc_drops_upload_sessions_idle_past_the_delay),
 		TF(test_gc_of_an_unknown_repository_is_not_found),
+		TF(test_a_full_summary_cache_neither_fails_a_put_nor_loses_blobs),
+		TF(test_nested_indexes_are_followed_while_the_cache_evicts),
+		TF(test_indexes_nested_too_deep_make_gc_remove_nothing),
+		TF(test_an_unreadable_kept_manifest_makes_gc_remove_nothing),
 #undef TF
 	};
 
