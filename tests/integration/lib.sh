@@ -1141,3 +1141,9 @@ http_digest() {
 blob_names() {
 	(cd "$1/blobs" && find . -type f -printf '%P\n' | sort)
 }
+
+# need_rsync: rsync is a test dependency (contrib/install-deps.sh --test).
+need_rsync() {
+	command -v rsync >/dev/null ||
+		fail "rsync is missing (contrib/install-deps.sh --test)"
+}
