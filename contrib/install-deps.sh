@@ -6,7 +6,7 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config
 	libmicrohttpd-dev libfuse3-dev fuse3 librocksdb-dev libxxhash-dev
 	libssl-dev libyaml-dev libjansson-dev libcmocka-dev)
-test_pkgs=(attr curl jq skopeo umoci valgrind)
+test_pkgs=(attr curl jq skopeo umoci valgrind rsync)
 # clang with its sanitizer and libFuzzer runtimes, llvm-symbolizer: ci/fuzz.sh, ci/tsan.sh
 test_pkgs+=(clang libclang-rt-14-dev llvm)
 bench_pkgs=(docker-registry nginx-light wrk)

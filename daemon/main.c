@@ -518,6 +518,8 @@ static int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	wait_for_signal(&set);
+	/* First: whatever the rest of the stop does, no mount is left. */
+	rfs_unmount(fs);
 	ret = 0;
 out:
 	sched_stop(sched);

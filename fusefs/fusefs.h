@@ -34,7 +34,15 @@ struct rfs_opts {
 MUST_CHECK struct rfs *rfs_start(struct store *st, const struct rfs_opts *opts,
                                  struct err *err);
 
-/* Unmount and stop. Accepts NULL. */
+/*
+ * Unmount now (the mountpoint is a plain directory when this returns;
+ * clients still inside get ENOTCONN) and end the mount's threads, even
+ * while clients hold files open in it. The store's change hook stays
+ * valid until rfs_stop(). Accepts NULL; a second call does nothing.
+ */
+void rfs_unmount(struct rfs *fs);
+
+/* Unmount (if rfs_unmount() has not) and free. Accepts NULL. */
 void rfs_stop(struct rfs *fs);
 
 #endif

@@ -3,13 +3,17 @@
  * ops.c - the FUSE low-level operations over the store's view.
  *
  * Node ids map to paths relative to the storage root; a node lives while
- * the kernel holds lookups on it (forget). Blobs never change, so their
+ * the kernel holds lookups on it (forget). A rename re-keys the node it
+ * moves (the kernel's entry for the new name is that node), and a name
+ * removed or renamed over lets go of its node, so a later file of that
+ * name is a new node. The node id stays internal: st_ino is the stored
+ * file's, so hard links between repositories show. Blobs never change, so their
  * attributes are cached for an hour and their pages kept across opens;
  * everything else (index.json, directories) is not cached, so a push over
  * HTTP shows at the next look. Reads are spliced from the layout file.
  */
 #define _GNU_SOURCE /* umount2 flags, O_ACCMODE */
-#define LOG_MODULE "fuse"
+#define LOG_MODULE  "fuse"
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,6 +25,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,7 +37,7 @@
 #include "fusefs/fusefs.h"
 #include "index/store.h"
 
-#define BLOB_TTL 3600.0
+#define BLOB_TTL      3600.0
 #define BLOB_ATTR_TTL 1.0
 /*
  * index.json and directories change: HTTP changes reach the kernel as
@@ -44,29 +49,36 @@
 struct node {
 	uint64_t ino;     /* node id the kernel knows */
 	uint64_t lookups; /* kernel references; protected by fs->lock */
-	char path[];      /* relative to the root, "" for the root */
+	char *path;       /* relative to the root, "" for the root; replaced
+	                     by a rename, so read under fs->lock (node_path) */
+	unsigned readers; /* files open for reading; protected by fs->lock */
+	int fd;           /* while readers: a dup of one's descriptor, so an
+	                     fstat() answers once the name is gone; else -1 */
 };
 
 struct rfs {
-	struct store *st;          /* what is shown */
-	struct rfs_opts opts;      /* as started (mountpoint copied) */
-	char *mountpoint;          /* absolute */
-	struct fuse_session *se;   /* the session */
-	pthread_t thread;          /* runs the session loop */
-	bool running;              /* thread started */
-	pthread_mutex_t lock;      /* protects the tables */
-	struct hmap *by_path;      /* path -> node */
-	struct hmap *by_ino;       /* decimal ino -> node */
-	uint64_t next_ino;         /* protected by lock */
-	struct node *root;         /* ino 1 */
-	struct hmap *writing;      /* path -> struct open_file being written;
-	                              protected by lock */
-	pthread_t notifier;        /* sends the kernel invalidations */
-	bool notifying;            /* notifier started */
-	pthread_mutex_t qlock;     /* protects queue and qstop */
-	pthread_cond_t qcond;      /* queue grew or qstop set */
-	struct strvec queue;       /* paths the store changed */
-	bool qstop;                /* the notifier should end */
+	struct store *st;        /* what is shown */
+	struct rfs_opts opts;    /* as started (mountpoint copied) */
+	char *mountpoint;        /* absolute */
+	struct fuse_session *se; /* the session */
+	pthread_t thread;        /* runs the session loop */
+	bool running;            /* thread started */
+	pthread_mutex_t lock;    /* protects the tables */
+	struct hmap *by_path;    /* path -> node */
+	struct hmap *by_ino;     /* decimal ino -> node */
+	uint64_t next_ino;       /* protected by lock */
+	struct node *root;       /* ino 1 */
+	struct hmap *writing;    /* path -> struct open_file being written;
+	                            protected by lock */
+	pthread_t notifier;      /* sends the kernel invalidations */
+	bool notifying;          /* notifier started */
+	pthread_mutex_t qlock;   /* protects queue and qstop */
+	pthread_cond_t qcond;    /* queue grew or qstop set */
+	struct strvec queue;     /* paths the store changed */
+	bool qstop;              /* the notifier should end */
+	struct open_file *files; /* open files the kernel holds; protected
+	                            by lock (freed at stop if never released) */
+	bool unmounted;          /* rfs_unmount() ran */
 };
 
 /* Writes to one file answered before they are applied, at most. */
@@ -86,15 +98,16 @@ struct rfs {
  * at close anyway).
  */
 struct open_file {
-	int fd;                /* reading: the layout file, else -1 */
-	struct fs_writer *w;   /* writing: the staged copy, else NULL */
-	pthread_mutex_t wlock; /* writing: protects the fields below */
-	pthread_cond_t wcond;  /* a ticket was served */
-	uint64_t tickets;      /* writes taken */
-	uint64_t served;       /* writes applied */
-	int werr;              /* first write error, an errno */
-	_Atomic uint64_t size; /* end of the furthest write taken */
-	char path[];           /* relative path */
+	int fd;                        /* reading: the layout file, else -1 */
+	struct fs_writer *w;           /* writing: the staged copy, else NULL */
+	pthread_mutex_t wlock;         /* writing: protects the fields below */
+	pthread_cond_t wcond;          /* a ticket was served */
+	uint64_t tickets;              /* writes taken */
+	uint64_t served;               /* writes applied */
+	int werr;                      /* first write error, an errno */
+	_Atomic uint64_t size;         /* end of the furthest write taken */
+	struct open_file *prev, *next; /* in fs->files; protected by fs->lock */
+	char path[];                   /* relative path */
 };
 
 /* A directory listing taken at opendir. */
@@ -124,18 +137,89 @@ static int errno_for(const struct err *err)
 	}
 }
 
-static struct node *node_get(struct rfs *fs, fuse_ino_t ino)
+static void node_free(struct node *n)
+{
+	if (n) {
+		if (n->fd >= 0)
+			close(n->fd);
+		free(n->path);
+	}
+	free(n);
+}
+
+/* The node @ino, or NULL; caller holds fs->lock. */
+static struct node *node_find(struct rfs *fs, fuse_ino_t ino)
 {
 	char key[24];
-	struct node *n;
 
 	if (ino == FUSE_ROOT_ID)
 		return fs->root;
 	snprintf(key, sizeof(key), "%" PRIu64, (uint64_t)ino);
+	return hmap_get(fs->by_ino, key);
+}
+
+/*
+ * A reader opened node @ino as @fd: its file stays what the node shows
+ * until the last reader closes (node_release()), deleted or not.
+ */
+static void node_hold(struct rfs *fs, fuse_ino_t ino, int fd)
+{
+	struct node *n;
+
 	pthread_mutex_lock(&fs->lock);
-	n = hmap_get(fs->by_ino, key);
+	n = node_find(fs, ino);
+	if (n && n->readers++ == 0)
+		n->fd = dup(fd); /* -1 only shows the name's fate */
 	pthread_mutex_unlock(&fs->lock);
-	return n;
+}
+
+static void node_release(struct rfs *fs, fuse_ino_t ino)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&fs->lock);
+	n = node_find(fs, ino);
+	if (n && n->readers && --n->readers == 0 && n->fd >= 0) {
+		close(n->fd);
+		n->fd = -1;
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* stat(2) of the file a reader of @ino holds; false if none. */
+static bool node_fstat(struct rfs *fs, fuse_ino_t ino, struct stat *sb)
+{
+	struct node *n;
+	bool ok;
+
+	pthread_mutex_lock(&fs->lock);
+	n = node_find(fs, ino);
+	ok = n && n->fd >= 0 && fstat(n->fd, sb) == 0;
+	pthread_mutex_unlock(&fs->lock);
+	return ok;
+}
+
+/*
+ * The path of node @ino into @out (PATH_MAX), copied under the lock: a
+ * rename may replace it meanwhile. Returns 0, or ESTALE for a node the
+ * kernel has forgotten.
+ */
+static int node_path(struct rfs *fs, fuse_ino_t ino, char *out)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&fs->lock);
+	n = node_find(fs, ino);
+	if (n)
+		snprintf(out, PATH_MAX, "%s", n->path);
+	pthread_mutex_unlock(&fs->lock);
+	return n ? 0 : ESTALE;
+}
+
+/* Drop @path's claim on its node (fs->lock held); the node lives on. */
+static void node_unkey(struct rfs *fs, const char *path)
+{
+	hmap_del(fs->by_path, path);
 }
 
 /* The node for @path with one more lookup, made if new. */
@@ -147,17 +231,19 @@ static struct node *node_ref(struct rfs *fs, const char *path)
 	pthread_mutex_lock(&fs->lock);
 	n = hmap_get(fs->by_path, path);
 	if (!n) {
-		size_t len = strlen(path);
-
-		n = calloc(1, sizeof(*n) + len + 1);
+		n = calloc(1, sizeof(*n));
+		if (n && !(n->path = strdup(path))) {
+			free(n);
+			n = NULL;
+		}
 		if (n) {
+			n->fd = -1;
 			n->ino = fs->next_ino++;
-			memcpy(n->path, path, len + 1);
 			snprintf(key, sizeof(key), "%" PRIu64, n->ino);
 			if (hmap_put(fs->by_path, path, n) < 0 ||
 			    hmap_put(fs->by_ino, key, n) < 0) {
 				hmap_del(fs->by_path, path);
-				free(n);
+				node_free(n);
 				n = NULL;
 			}
 		}
@@ -166,6 +252,38 @@ static struct node *node_ref(struct rfs *fs, const char *path)
 		n->lookups++;
 	pthread_mutex_unlock(&fs->lock);
 	return n;
+}
+
+/*
+ * After rename(@from, @to): the kernel's entry for @to is the node that
+ * was @from, so it is keyed by @to now; a node @to had before lets go of
+ * the name. Returns 0, or ENOMEM (the node is then unkeyed, and a later
+ * lookup of @to makes a new one).
+ */
+static int node_rename(struct rfs *fs, const char *from, const char *to)
+{
+	struct node *n;
+	char *path;
+	int e = 0;
+
+	if (!strcmp(from, to))
+		return 0;
+	path = strdup(to);
+	pthread_mutex_lock(&fs->lock);
+	node_unkey(fs, to);
+	n = hmap_del(fs->by_path, from);
+	if (n && path) {
+		free(n->path);
+		n->path = path;
+		path = NULL;
+		if (hmap_put(fs->by_path, to, n) < 0)
+			e = ENOMEM;
+	} else if (n) {
+		e = ENOMEM;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	free(path);
+	return e;
 }
 
 static void node_forget(struct rfs *fs, fuse_ino_t ino, uint64_t count)
@@ -182,15 +300,24 @@ static void node_forget(struct rfs *fs, fuse_ino_t ino, uint64_t count)
 		n->lookups = n->lookups > count ? n->lookups - count : 0;
 		if (!n->lookups) {
 			hmap_del(fs->by_ino, key);
-			hmap_del(fs->by_path, n->path);
-			free(n);
+			/* A name removed or renamed over is another's now. */
+			if (hmap_get(fs->by_path, n->path) == n)
+				node_unkey(fs, n->path);
+			node_free(n);
 		}
 	}
 	pthread_mutex_unlock(&fs->lock);
 }
 
-static void show_owner(const struct rfs *fs, struct stat *sb)
+/*
+ * What the kernel is told of node @nodeid, whose file @sb describes: the
+ * stored file's inode number (a file being written, which has none yet,
+ * gets one apart from any on disk), and the owner and modes configured.
+ */
+static void show_attr(const struct rfs *fs, struct stat *sb, uint64_t nodeid)
 {
+	if (!sb->st_ino)
+		sb->st_ino = (ino_t)(nodeid | UINT64_C(1) << 63);
 	if (fs->opts.uid >= 0)
 		sb->st_uid = (uid_t)fs->opts.uid;
 	if (fs->opts.gid >= 0)
@@ -217,7 +344,7 @@ static int view_stat(struct rfs *fs, const char *path, struct stat *sb,
 	pthread_mutex_unlock(&fs->lock);
 	if (!of)
 		return store_fs_stat(fs->st, path, sb, err);
-	memset(sb, 0, sizeof(*sb));
+	memset(sb, 0, sizeof(*sb)); /* st_ino 0: show_attr() gives one */
 	sb->st_mode = S_IFREG | 0644;
 	sb->st_nlink = 1;
 	sb->st_size = (off_t)size;
@@ -252,15 +379,18 @@ static double ttl_for(const char *path)
 static int child_path(struct rfs *fs, fuse_ino_t parent, const char *name,
                       char *out)
 {
-	struct node *p = node_get(fs, parent);
+	char dir[PATH_MAX];
+	int e = node_path(fs, parent, dir);
 
-	if (!p)
-		return ESTALE;
-	if (snprintf(out, PATH_MAX, "%s%s%s", p->path, *p->path ? "/" : "",
-	             name) >= PATH_MAX)
+	if (e)
+		return e;
+	if (snprintf(out, PATH_MAX, "%s%s%s", dir, *dir ? "/" : "", name) >=
+	    PATH_MAX)
 		return ENAMETOOLONG;
 	return 0;
 }
+
+static void on_change(void *arg, const char *rel);
 
 /* Writes refused by a read-only mount: reply EROFS and return true. */
 static bool refuse_read_only(struct rfs *fs, fuse_req_t req)
@@ -292,9 +422,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	show_owner(fs, &e.attr);
+	show_attr(fs, &e.attr, n->ino);
 	e.ino = n->ino;
-	e.attr.st_ino = n->ino;
 	e.entry_timeout = ttl_for(path);
 	e.attr_timeout = attr_ttl_for(path);
 	if (fuse_reply_entry(req, &e) != 0)
@@ -320,22 +449,34 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
                        struct fuse_file_info *fi)
 {
 	struct rfs *fs = fuse_req_userdata(req);
-	struct node *n = node_get(fs, ino);
+	struct open_file *of =
+		fi ? (struct open_file *)(uintptr_t)fi->fh : NULL;
 	struct err err = ERR_INIT;
+	char path[PATH_MAX];
 	struct stat sb;
+	int e = node_path(fs, ino, path);
 
-	(void)fi;
-	if (!n) {
-		fuse_reply_err(req, ESTALE);
+	if (e) {
+		fuse_reply_err(req, e);
 		return;
 	}
-	if (view_stat(fs, n->path, &sb, &err) < 0) {
+	/*
+	 * A reader's file is the one it opened, even once deleted from the
+	 * layout (over HTTP): asked for an open file, or for a node whose
+	 * name is gone while a reader holds it (fstat(2) comes without one).
+	 */
+	if (of && of->fd >= 0) {
+		if (fstat(of->fd, &sb) < 0) {
+			fuse_reply_err(req, errno);
+			return;
+		}
+	} else if (view_stat(fs, path, &sb, &err) < 0 &&
+	           (err.code != ERR_NOT_FOUND || !node_fstat(fs, ino, &sb))) {
 		fuse_reply_err(req, errno_for(&err));
 		return;
 	}
-	show_owner(fs, &sb);
-	sb.st_ino = n->ino;
-	fuse_reply_attr(req, &sb, attr_ttl_for(n->path));
+	show_attr(fs, &sb, ino);
+	fuse_reply_attr(req, &sb, attr_ttl_for(path));
 }
 
 /*
@@ -361,12 +502,13 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
                        struct fuse_file_info *fi)
 {
 	struct rfs *fs = fuse_req_userdata(req);
-	struct node *n = node_get(fs, ino);
 	struct err err = ERR_INIT;
+	char path[PATH_MAX];
 	struct dirlist *dl;
+	int e = node_path(fs, ino, path);
 
-	if (!n) {
-		fuse_reply_err(req, ESTALE);
+	if (e) {
+		fuse_reply_err(req, e);
 		return;
 	}
 	dl = calloc(1, sizeof(*dl));
@@ -374,7 +516,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (store_fs_list(fs->st, n->path, &dl->names, &err) < 0) {
+	if (store_fs_list(fs->st, path, &dl->names, &err) < 0) {
 		strvec_release(&dl->names);
 		free(dl);
 		fuse_reply_err(req, errno_for(&err));
@@ -451,6 +593,30 @@ static void open_file_free(struct open_file *of)
 	free(of);
 }
 
+/* The kernel holds @of from now (fi->fh): listed until its release. */
+static void files_add(struct rfs *fs, struct open_file *of)
+{
+	pthread_mutex_lock(&fs->lock);
+	of->prev = NULL;
+	of->next = fs->files;
+	if (fs->files)
+		fs->files->prev = of;
+	fs->files = of;
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void files_del(struct rfs *fs, struct open_file *of)
+{
+	pthread_mutex_lock(&fs->lock);
+	if (of->prev)
+		of->prev->next = of->next;
+	else
+		fs->files = of->next;
+	if (of->next)
+		of->next->prev = of->prev;
+	pthread_mutex_unlock(&fs->lock);
+}
+
 /* Wait until every write taken is applied; the first error, or 0. */
 static int writes_drain(struct open_file *of)
 {
@@ -464,9 +630,12 @@ static int writes_drain(struct open_file *of)
 	return e;
 }
 
-/* Start a private copy of @path; registers it for view_stat(). */
+/*
+ * Start a private copy of @path, empty or (@keep) holding what the name
+ * holds now; registers it for view_stat().
+ */
 static struct open_file *start_write(struct rfs *fs, const char *path,
-                                     struct err *err)
+                                     bool keep, struct err *err)
 {
 	struct open_file *of = open_file_new(path);
 
@@ -474,11 +643,13 @@ static struct open_file *start_write(struct rfs *fs, const char *path,
 		err_set(err, ERR_NOMEM, "out of memory");
 		return NULL;
 	}
-	of->w = store_fs_create(fs->st, path, err);
+	of->w = keep ? store_fs_edit(fs->st, path, err)
+	             : store_fs_create(fs->st, path, err);
 	if (!of->w) {
 		open_file_free(of);
 		return NULL;
 	}
+	atomic_store(&of->size, store_fs_written(of->w));
 	pthread_mutex_lock(&fs->lock);
 	if (hmap_put(fs->writing, path, of) < 0) {
 		pthread_mutex_unlock(&fs->lock);
@@ -507,17 +678,24 @@ static bool wants_write(const struct fuse_file_info *fi)
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct rfs *fs = fuse_req_userdata(req);
-	struct node *n = node_get(fs, ino);
 	struct err err = ERR_INIT;
 	struct open_file *of;
+	char path[PATH_MAX];
+	int e = node_path(fs, ino, path);
 
-	if (!n) {
-		fuse_reply_err(req, ESTALE);
+	if (e) {
+		fuse_reply_err(req, e);
 		return;
 	}
 	if (wants_write(fi)) {
-		/* A rewrite is a new private copy, judged at close. */
-		of = fs->opts.read_only ? NULL : start_write(fs, n->path, &err);
+		/*
+		 * A rewrite is a new private copy, judged at close; without
+		 * O_TRUNC it starts as a copy of what the name holds.
+		 */
+		of = fs->opts.read_only
+		             ? NULL
+		             : start_write(fs, path, !(fi->flags & O_TRUNC),
+		                           &err);
 		if (!of) {
 			fuse_reply_err(req, fs->opts.read_only
 			                            ? EROFS
@@ -526,25 +704,30 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		}
 		fi->direct_io = 1;
 	} else {
-		of = open_file_new(n->path);
+		of = open_file_new(path);
 		if (!of) {
 			fuse_reply_err(req, ENOMEM);
 			return;
 		}
-		if (store_fs_open(fs->st, n->path, &of->fd, &err) < 0) {
+		if (store_fs_open(fs->st, path, &of->fd, &err) < 0) {
 			open_file_free(of);
 			fuse_reply_err(req, errno_for(&err));
 			return;
 		}
 		/* Blob pages stay valid forever; index.json is read afresh. */
-		fi->keep_cache = store_fs_is_blob(n->path);
+		fi->keep_cache = store_fs_is_blob(path);
 		fi->direct_io = !fi->keep_cache;
+		node_hold(fs, ino, of->fd);
 	}
 	fi->fh = (uint64_t)(uintptr_t)of;
+	files_add(fs, of);
 	if (fuse_reply_open(req, fi) != 0) {
+		files_del(fs, of);
 		if (of->w) {
 			end_write(fs, of);
 			store_fs_writer_free(of->w);
+		} else {
+			node_release(fs, ino);
 		}
 		open_file_free(of);
 	}
@@ -569,7 +752,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, rc);
 		return;
 	}
-	of = start_write(fs, path, &err);
+	of = start_write(fs, path, false, &err);
 	if (!of) {
 		fuse_reply_err(req, errno_for(&err));
 		return;
@@ -584,11 +767,18 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	show_owner(fs, &e.attr);
-	e.ino = e.attr.st_ino = n->ino;
+	show_attr(fs, &e.attr, n->ino);
+	e.ino = n->ino;
 	fi->fh = (uint64_t)(uintptr_t)of;
 	fi->direct_io = 1;
-	fuse_reply_create(req, &e, fi);
+	files_add(fs, of);
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		files_del(fs, of);
+		end_write(fs, of);
+		store_fs_writer_free(of->w);
+		open_file_free(of);
+		node_forget(fs, n->ino, 1);
+	}
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -695,7 +885,6 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 	struct rfs *fs = fuse_req_userdata(req);
 
-	(void)ino;
 	if (of->w) {
 		struct err err = ERR_INIT;
 
@@ -704,7 +893,10 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 			log_debug("%s: %s", of->path, err.msg);
 		end_write(fs, of);
 		store_fs_writer_free(of->w);
+	} else {
+		node_release(fs, ino);
 	}
+	files_del(fs, of);
 	open_file_free(of);
 	fuse_reply_err(req, 0);
 }
@@ -761,6 +953,9 @@ static void remove_child(fuse_req_t req, fuse_ino_t parent, const char *name,
 		                            : errno_for(&err));
 		return;
 	}
+	pthread_mutex_lock(&fs->lock);
+	node_unkey(fs, path);
+	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_err(req, 0);
 }
 
@@ -803,7 +998,29 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		                                            : errno_for(&err));
 		return;
 	}
-	fuse_reply_err(req, 0);
+	e = node_rename(fs, from, to);
+	/*
+	 * Both names change meaning: what the kernel keeps of them (the
+	 * temporary's size for a pending index.json) goes.
+	 */
+	on_change(fs, from);
+	on_change(fs, to);
+	fuse_reply_err(req, e);
+}
+
+/* df: the figures of the file system the storage is on. */
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct rfs *fs = fuse_req_userdata(req);
+	struct err err = ERR_INIT;
+	struct statvfs sv;
+
+	(void)ino;
+	if (store_fs_statfs(fs->st, &sv, &err) < 0) {
+		fuse_reply_err(req, errno_for(&err));
+		return;
+	}
+	fuse_reply_statfs(req, &sv);
 }
 
 /* The one extended attribute: a repository's state, for the admin. */
@@ -825,20 +1042,21 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
                         size_t size)
 {
 	struct rfs *fs = fuse_req_userdata(req);
-	struct node *n = node_get(fs, ino);
 	struct err err = ERR_INIT;
+	char path[PATH_MAX];
 	size_t len = 0;
 	char *text;
+	int e = node_path(fs, ino, path);
 
-	if (!n) {
-		fuse_reply_err(req, ESTALE);
+	if (e) {
+		fuse_reply_err(req, e);
 		return;
 	}
 	if (strcmp(name, STATUS_XATTR) != 0) {
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
-	if (store_fs_status(fs->st, n->path, &text, &len, &err) < 0) {
+	if (store_fs_status(fs->st, path, &text, &len, &err) < 0) {
 		fuse_reply_err(req, err.code == ERR_NOT_FOUND
 		                            ? ENODATA
 		                            : errno_for(&err));
@@ -851,13 +1069,14 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct rfs *fs = fuse_req_userdata(req);
-	struct node *n = node_get(fs, ino);
+	char path[PATH_MAX];
+	int e = node_path(fs, ino, path);
 
-	if (!n) {
-		fuse_reply_err(req, ESTALE);
+	if (e) {
+		fuse_reply_err(req, e);
 		return;
 	}
-	if (store_fs_is_repo(fs->st, n->path))
+	if (store_fs_is_repo(fs->st, path))
 		reply_xattr(req, size, STATUS_XATTR, sizeof(STATUS_XATTR));
 	else
 		reply_xattr(req, size, "", 0);
@@ -882,6 +1101,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.unlink = op_unlink,
 	.rmdir = op_rmdir,
 	.rename = op_rename,
+	.statfs = op_statfs,
 	.getxattr = op_getxattr,
 	.listxattr = op_listxattr,
 };
@@ -904,8 +1124,8 @@ static void invalidate(struct rfs *fs, const char *rel)
 	struct node *p, *n;
 	uint64_t pino = 0, ino = 0;
 
-	snprintf(parent, sizeof(parent), "%.*s",
-	         slash ? (int)(slash - rel) : 0, rel);
+	snprintf(parent, sizeof(parent), "%.*s", slash ? (int)(slash - rel) : 0,
+	         rel);
 	pthread_mutex_lock(&fs->lock);
 	p = *parent ? hmap_get(fs->by_path, parent) : fs->root;
 	n = hmap_get(fs->by_path, rel);
@@ -978,7 +1198,7 @@ static int free_node(const char *key, void *val, void *arg)
 {
 	(void)key;
 	(void)arg;
-	free(val);
+	node_free(val);
 	return 0;
 }
 
@@ -989,7 +1209,7 @@ static void rfs_free(struct rfs *fs)
 	hmap_free(fs->by_ino);
 	hmap_free(fs->by_path);
 	hmap_free(fs->writing);
-	free(fs->root);
+	node_free(fs->root);
 	pthread_mutex_destroy(&fs->lock);
 	strvec_release(&fs->queue);
 	pthread_cond_destroy(&fs->qcond);
@@ -1035,8 +1255,13 @@ struct rfs *rfs_start(struct store *st, const struct rfs_opts *opts,
 	fs->by_path = hmap_new();
 	fs->by_ino = hmap_new();
 	fs->writing = hmap_new();
-	fs->root = calloc(1, sizeof(*fs->root) + 1);
-	if (!fs->by_path || !fs->by_ino || !fs->writing || !fs->root) {
+	fs->root = calloc(1, sizeof(*fs->root));
+	if (fs->root) {
+		fs->root->fd = -1;
+		fs->root->path = strdup("");
+	}
+	if (!fs->by_path || !fs->by_ino || !fs->writing || !fs->root ||
+	    !fs->root->path) {
 		err_set(err, ERR_NOMEM, "cannot start the mount");
 		goto fail;
 	}
@@ -1084,7 +1309,8 @@ struct rfs *rfs_start(struct store *st, const struct rfs_opts *opts,
 		store_set_watch(st, on_change, fs);
 	} else {
 		log_warn("no cache invalidation thread: HTTP changes show "
-		         "in the mount after %.0f s", META_TTL);
+		         "in the mount after %.0f s",
+		         META_TTL);
 	}
 	return fs;
 fail:
@@ -1094,23 +1320,68 @@ fail:
 	return NULL;
 }
 
-void rfs_stop(struct rfs *fs)
+void rfs_unmount(struct rfs *fs)
 {
-	if (!fs)
+	int root;
+
+	if (!fs || fs->unmounted)
 		return;
-	store_set_watch(fs->st, NULL, NULL);
+	fs->unmounted = true;
+	/*
+	 * The notifier first, while the workers still answer: an
+	 * invalidation can wait for a request in flight. Changes queued
+	 * from now on are dropped with the queue.
+	 */
 	if (fs->notifying) {
 		pthread_mutex_lock(&fs->qlock);
 		fs->qstop = true;
 		pthread_cond_signal(&fs->qcond);
 		pthread_mutex_unlock(&fs->qlock);
 		pthread_join(fs->notifier, NULL);
+		fs->notifying = false;
 	}
+	/* A way into the mount that outlives its name, for the wake-up. */
+	root = open(fs->mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	fuse_session_exit(fs->se);
-	/* Unmounting ends the loop's pending reads of /dev/fuse. */
+	/* Detached: the mountpoint is a plain directory from here on. */
 	fuse_session_unmount(fs->se);
+	/*
+	 * The workers see the exit only after a request; while a client
+	 * holds a file open in the detached mount the connection lives and
+	 * none comes. One lookup (never cached: a dot name at the top is
+	 * nowhere in the view) ends the loop; once its threads are gone the
+	 * connection is closed and any client still in it gets ENOTCONN.
+	 */
+	if (root >= 0) {
+		struct stat sb;
+
+		if (fs->running)
+			(void)fstatat(root, ".dray-stop", &sb,
+			              AT_SYMLINK_NOFOLLOW);
+		close(root);
+	}
 	if (fs->running)
 		pthread_join(fs->thread, NULL);
+	fs->running = false;
+}
+
+void rfs_stop(struct rfs *fs)
+{
+	if (!fs)
+		return;
+	store_set_watch(fs->st, NULL, NULL);
+	rfs_unmount(fs);
 	fuse_session_destroy(fs->se);
+	/* Files the kernel never released (the mount went first). */
+	while (fs->files) {
+		struct open_file *of = fs->files;
+
+		fs->files = of->next;
+		if (of->w) {
+			end_write(fs, of);
+			store_fs_writer_free(of->w);
+		}
+		open_file_free(of);
+	}
 	rfs_free(fs);
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "daemon/access.h"
@@ -97,8 +98,8 @@ int store_fs_stat(struct store *st, const char *rel, struct stat *sb,
 }
 
 struct list_ctx {
-	const char *dir;     /* the directory listed */
-	struct strvec *out;  /* its names */
+	const char *dir;    /* the directory listed */
+	struct strvec *out; /* its names */
 };
 
 /* Add temporary @key to the listing if it is in c->dir. */
@@ -155,15 +156,15 @@ int store_fs_list(struct store *st, const char *rel, struct strvec *out,
 		struct list_ctx c = {rel, out};
 
 		pthread_mutex_lock(&st->lock);
-		ret = hmap_each(st->temps, list_temp, &c) ? err_set(
-			err, ERR_NOMEM, "cannot list") : 0;
+		ret = hmap_each(st->temps, list_temp, &c)
+		              ? err_set(err, ERR_NOMEM, "cannot list")
+		              : 0;
 		pthread_mutex_unlock(&st->lock);
 	}
 	return ret;
 }
 
-int store_fs_open(struct store *st, const char *rel, int *fd,
-                  struct err *err)
+int store_fs_open(struct store *st, const char *rel, int *fd, struct err *err)
 {
 	char path[PATH_MAX];
 	struct stat sb;
@@ -192,7 +193,6 @@ bool store_fs_is_blob(const char *rel)
 
 enum wkind { W_BLOB, W_INDEX, W_LAYOUT, W_TEMP };
 
-
 struct fs_writer {
 	struct store *st;            /* the store */
 	enum wkind kind;             /* what is being written */
@@ -205,6 +205,8 @@ struct fs_writer {
 	char rel[PATH_MAX];          /* W_TEMP: its name in the view */
 	int fd;                      /* W_TEMP: its staging file */
 	bool done;                   /* committed: no more writes */
+	bool untouched;              /* store_fs_edit(): nothing written
+	                                over the copy yet, nothing to judge */
 };
 
 #define FS_TEXT_MAX (64u << 20) /* index.json, oci-layout */
@@ -320,6 +322,7 @@ int store_fs_write(struct fs_writer *w, const void *buf, size_t len,
 {
 	if (w->done)
 		return err_set(err, ERR_INVALID, "file already closed");
+	w->untouched = false;
 	if (w->kind == W_TEMP) {
 		if (fs_pwrite_all(w->fd, buf, len, off, err) < 0)
 			return -1;
@@ -485,8 +488,8 @@ static void pending_drop(struct store *st, const char *repo)
  * What replacing @r's index.json by @buf needs of the policy, beyond
  * create: delete for a tag that goes, update for one that moves.
  */
-static int check_index_change(struct store *st, struct repo *r,
-                              const char *buf, size_t len, struct err *err)
+static int check_index_change(struct store *st, struct repo *r, const char *buf,
+                              size_t len, struct err *err)
 {
 	json_t *next, *e;
 	struct hmap *tags;
@@ -563,7 +566,7 @@ static int settle(struct store *st, struct repo *r, struct err *err)
 		j = parse_index(p->buf, p->len, err);
 		if (!j || !index_complete(st, r->name, j))
 			goto out;
-		/* Tags may have moved since (HTTP): judged again, or dropped. */
+		/* Tags may have moved since (HTTP): judged again or dropped */
 		if (check_index_change(st, r, p->buf, p->len, err) < 0) {
 			log_warn("%s: index.json written through the mount "
 			         "dropped: %s",
@@ -576,7 +579,8 @@ static int settle(struct store *st, struct repo *r, struct err *err)
 		}
 		if (repo_path(st, r->name, "index.json", path, sizeof(path),
 		              err) < 0 ||
-		    fs_write_atomic(st->tmpdir, path, p->buf, p->len, err) < 0) {
+		    fs_write_atomic(st->tmpdir, path, p->buf, p->len, err) <
+		            0) {
 			ret = -1;
 			goto out;
 		}
@@ -585,8 +589,7 @@ static int settle(struct store *st, struct repo *r, struct err *err)
 		ret = repo_load(st, r, err);
 		goto out;
 	}
-	if (repo_path(st, r->name, "index.json", path, sizeof(path), err) <
-	            0 ||
+	if (repo_path(st, r->name, "index.json", path, sizeof(path), err) < 0 ||
 	    fs_read_file(path, FS_TEXT_MAX, &text, &len, err) < 0) {
 		*err = ERR_INIT; /* no index.json yet: nothing to settle */
 		goto out;
@@ -596,10 +599,10 @@ static int settle(struct store *st, struct repo *r, struct err *err)
 		*err = ERR_INIT;
 		goto out;
 	}
-	if (repo_path(st, r->name, "oci-layout", path, sizeof(path), err) <
-	            0 ||
-	    fs_write_atomic(st->tmpdir, path, "{\"imageLayoutVersion\":\"1.0.0\"}",
-	                    30, err) < 0) {
+	if (repo_path(st, r->name, "oci-layout", path, sizeof(path), err) < 0 ||
+	    fs_write_atomic(st->tmpdir, path,
+	                    "{\"imageLayoutVersion\":\"1.0.0\"}", 30,
+	                    err) < 0) {
 		ret = -1;
 		goto out;
 	}
@@ -641,19 +644,21 @@ static void status_of(struct store *st, struct repo *r, FILE *f)
 		pthread_mutex_unlock(&st->lock);
 		if (j) {
 			n = index_missing(st, r->name, j, &missing);
-			fprintf(f, "pending: a new index.json waits for %zu "
-			           "blob(s)\n", n);
+			fprintf(f,
+			        "pending: a new index.json waits for %zu "
+			        "blob(s)\n",
+			        n);
 			status_missing(f, &missing);
 		} else if (r->dropped) {
-			fprintf(f, "dropped: the last index.json written here, "
-			           "when its content arrived: %s\n",
+			fprintf(f,
+			        "dropped: the last index.json written here, "
+			        "when its content arrived: %s\n",
 			        r->dropped);
 		}
 		goto out;
 	}
 	fputs("state: incomplete (not served over HTTP)\n", f);
-	if (repo_path(st, r->name, "index.json", path, sizeof(path), &e) <
-	            0 ||
+	if (repo_path(st, r->name, "index.json", path, sizeof(path), &e) < 0 ||
 	    fs_read_file(path, FS_TEXT_MAX, &text, &len, &e) < 0) {
 		fputs("waiting: index.json\n", f);
 		goto out;
@@ -713,7 +718,6 @@ int store_fs_status(struct store *st, const char *rel, char **out,
 	}
 	return 0;
 }
-
 
 /* Commit index.json bytes (caller holds the repository's lock). */
 static int commit_index(struct fs_writer *w, struct repo *r, struct err *err)
@@ -775,12 +779,14 @@ static int do_commit(struct fs_writer *w, struct err *err)
 		w->up = NULL; /* released by the commit */
 	} else if (w->kind == W_LAYOUT) {
 		json_t *j = json_loadb(w->buf ? w->buf : "", w->len, 0, NULL);
-		bool ok = json_is_string(json_object_get(j, "imageLayoutVersion"));
+		bool ok = json_is_string(
+			json_object_get(j, "imageLayoutVersion"));
 
 		json_decref(j);
 		if (!ok)
-			return err_set(err, ERR_INVALID,
-			               "oci-layout must name imageLayoutVersion");
+			return err_set(
+				err, ERR_INVALID,
+				"oci-layout must name imageLayoutVersion");
 		/* dray writes its own when the layout is complete. */
 	}
 	r = repo_ref(w->st, w->repo, err);
@@ -801,7 +807,7 @@ static int do_commit(struct fs_writer *w, struct err *err)
  */
 int store_fs_commit(struct fs_writer *w, struct err *err)
 {
-	if (w->done)
+	if (w->done || w->untouched)
 		return 0;
 	if (do_commit(w, err) < 0)
 		return -1;
@@ -856,26 +862,24 @@ static struct temp *temp_take(struct store *st, const char *rel)
 	return t;
 }
 
-/* Feed the staging file @path into @w, a chunk at a time. */
-static int copy_into(const char *path, struct fs_writer *w, struct err *err)
+/* Feed what @fd holds (named @what) into @w, a chunk at a time. */
+static int copy_fd_into(int fd, const char *what, struct fs_writer *w,
+                        struct err *err)
 {
 	enum { CHUNK = 1 << 20 };
 	char *buf = malloc(CHUNK);
 	uint64_t off = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = -1;
+	int ret = -1;
 
-	if (!buf || fd < 0) {
-		err_set_errno(err, buf ? errno : ENOMEM, "cannot read '%s'",
-		              path);
-		goto out;
-	}
+	if (!buf)
+		return err_set(err, ERR_NOMEM, "out of memory");
 	for (;;) {
-		ssize_t n = read(fd, buf, CHUNK);
+		ssize_t n = pread(fd, buf, CHUNK, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			err_set_errno(err, errno, "cannot read '%s'", path);
+			err_set_errno(err, errno, "cannot read '%s'", what);
 			goto out;
 		}
 		if (n == 0)
@@ -886,10 +890,49 @@ static int copy_into(const char *path, struct fs_writer *w, struct err *err)
 	}
 	ret = 0;
 out:
-	if (fd >= 0)
-		close(fd);
 	free(buf);
 	return ret;
+}
+
+/* Feed the staging file @path into @w. */
+static int copy_into(const char *path, struct fs_writer *w, struct err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return err_set_errno(err, errno, "cannot read '%s'", path);
+	ret = copy_fd_into(fd, path, w, err);
+	close(fd);
+	return ret;
+}
+
+struct fs_writer *store_fs_edit(struct store *st, const char *rel,
+                                struct err *err)
+{
+	struct fs_writer *w = NULL;
+	int fd = -1;
+
+	/* Opened first: a temporary's old staging file goes at create. */
+	if (store_fs_open(st, rel, &fd, err) < 0)
+		return NULL;
+	w = store_fs_create(st, rel, err);
+	if (w && copy_fd_into(fd, rel, w, err) < 0) {
+		store_fs_writer_free(w);
+		w = NULL;
+	}
+	/* A close before any write (dd's dup2 of it) changes nothing. */
+	if (w)
+		w->untouched = true;
+	close(fd);
+	return w;
+}
+
+int store_fs_statfs(struct store *st, struct statvfs *out, struct err *err)
+{
+	if (statvfs(st->root, out) < 0)
+		return err_set_errno(err, errno, "cannot statfs '%s'",
+		                     st->root);
+	return 0;
 }
 
 int store_fs_rename(struct store *st, const char *from, const char *to,

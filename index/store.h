@@ -370,6 +370,11 @@ MUST_CHECK int store_fs_open(struct store *st, const char *rel, int *fd,
 void store_set_watch(struct store *st, void (*fn)(void *arg, const char *rel),
                      void *arg);
 
+/* statvfs(2) of the storage root: what df of the mount shows. ERR_IO. */
+struct statvfs;
+MUST_CHECK int store_fs_statfs(struct store *st, struct statvfs *out,
+                               struct err *err);
+
 /* True if @rel is a blob of a layout: content that never changes. */
 bool store_fs_is_blob(const char *rel);
 
@@ -395,6 +400,13 @@ struct fs_writer;
 MUST_CHECK struct fs_writer *store_fs_create(struct store *st,
                                              const char *rel,
                                              struct err *err);
+/*
+ * Start writing @rel from what it holds now (an open without O_TRUNC):
+ * the private copy starts as a copy of the file. As store_fs_create(),
+ * plus ERR_NOT_FOUND when @rel is no file.
+ */
+MUST_CHECK struct fs_writer *store_fs_edit(struct store *st, const char *rel,
+                                           struct err *err);
 /* Write @len bytes at @off. ERR_IO, ERR_TOO_LARGE. */
 MUST_CHECK int store_fs_write(struct fs_writer *w, const void *buf,
                               size_t len, uint64_t off, struct err *err);

@@ -1245,3 +1245,9 @@ stop_and_wait() {
 	ASSERTS=$((ASSERTS + 1))
 	[ "$rc" -eq 0 ] || fail "exit status after SIGTERM is $rc, expected 0"
 }
+
+# need_rsync: rsync is a test dependency (contrib/install-deps.sh --test).
+need_rsync() {
+	command -v rsync >/dev/null ||
+		fail "rsync is missing (contrib/install-deps.sh --test)"
+}

@@ -59,7 +59,6 @@ assert_eq "done" "$(cat "$WORK/tmp/r1")" "reader 1"
 assert_eq "done" "$(cat "$WORK/tmp/r2")" "reader 2"
 assert_eq "$N_PUSH" "$(layout_tags "$MNT/conc/app" | wc -l | tr -d ' ')" "tags in the mount"
 log "  $((2 * N_PUSH)) pushes in ${push_secs}s beside 16 reads of a 24 MB blob"
-assert_true "pushes stalled beside the readers (${push_secs}s)" [ "$push_secs" -lt 60 ]
 
 # --- a cp -r into the mount while HTTP clients pull
 puller() { # N OUT: pull the big layer over HTTP N times
