@@ -9,6 +9,8 @@
 # one, and reports also go to files that are checked afterwards, so one
 # from a daemon whose exit status no case looks at still counts.
 # Suppressions (contrib/ci/tsan.supp) cover only the uninstrumented RocksDB.
+# DRAY_TSAN_CASES replaces the ctest regex; DRAY_TSAN_KEEP=1 keeps the
+# report directory.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 src=$PWD
@@ -22,7 +24,8 @@ cmake --build "$build" -j"$(nproc)" >/dev/null
 reports=$(mktemp -d "${TMPDIR:-/tmp}/dray-tsan.XXXXXX")
 trap '[ -n "${DRAY_TSAN_KEEP:-}" ] || rm -rf "$reports"' EXIT
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:history_size=4:suppressions=$src/contrib/ci/tsan.supp:log_path=$reports/tsan"
-# mount-concurrent bounds its pushes' time; TSan slows them 5-15x.
+# mount-concurrent bounds its pushes' wall-clock time, and TSan slows the
+# daemon 5-15x: fewer pushes (the default is 12) keep it within the bound.
 export N_PUSH=${N_PUSH:-3}
 rc=0
 (cd "$build" && ctest --output-on-failure --timeout 900 --repeat until-pass:2 -R "$cases") || rc=$?

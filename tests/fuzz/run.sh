@@ -2,7 +2,8 @@
 # run.sh - run every libFuzzer harness of a DRAY_FUZZ build, one after
 # the other, each for a bounded time, starting from its seed corpus in
 # tests/fuzz/corpus/<name>/ (which also holds the regression inputs of
-# every crash found so far, so those are replayed first).
+# every crash found so far, so those are replayed first), with the
+# dictionary tests/fuzz/dict/<name>.dict where there is one.
 #
 #   tests/fuzz/run.sh BUILD_DIR [SECONDS_PER_HARNESS] [HARNESS...]
 #
@@ -49,8 +50,10 @@ for h in "${harnesses[@]}"; do
 	mkdir -p "$work/corpus-$name" "$work/tmp-$name"
 	log=$work/$name.log
 	echo "== $h: ${secs}s from $(find "$seeds" -type f | wc -l) seeds"
+	dict=()
+	[ ! -f "$src/dict/$name.dict" ] || dict=(-dict="$src/dict/$name.dict")
 	rc=0
-	TMPDIR=$work/tmp-$name "$bin" "$work/corpus-$name" "$seeds" \
+	TMPDIR=$work/tmp-$name "$bin" "$work/corpus-$name" "$seeds" "${dict[@]}" \
 		-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 		-max_len=8192 -use_value_profile=1 -print_final_stats=1 \
 		-artifact_prefix="$artifacts/$name-" >"$log" 2>&1 || rc=$?
