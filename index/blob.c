@@ -294,10 +294,12 @@ int blob_verify(const char *path, const struct digest *d, struct err *err)
  * its name (entered by hand, or by an older dray that did not check) is
  * reported and replaced by @src; repositories that link it keep their
  * file, for scrub to report. A copy collected meanwhile is left to the
- * caller's retry.
+ * caller's retry. @checked (may be NULL) is a store copy the caller has
+ * verified: that inode is not hashed again.
  */
 static int cas_check(struct store *st, const char *src, const char *first,
-                     const struct digest *d, struct err *err)
+                     const struct digest *d, const struct stat *checked,
+                     struct err *err)
 {
 	static atomic_uint seq;
 	char tmp[PATH_MAX];
@@ -308,7 +310,9 @@ static int cas_check(struct store *st, const char *src, const char *first,
 	if (stat(src, &a) < 0)
 		return err_set_errno(err, errno, "cannot stat '%s'", src);
 	if (stat(first, &b) < 0 ||
-	    (a.st_ino == b.st_ino && a.st_dev == b.st_dev))
+	    (a.st_ino == b.st_ino && a.st_dev == b.st_dev) ||
+	    (checked && checked->st_ino == b.st_ino &&
+	     checked->st_dev == b.st_dev))
 		return 0;
 	rc = blob_verify(first, d, &verr);
 	if (rc < 0 && verr.code != ERR_NOT_FOUND) {
@@ -340,7 +344,7 @@ static int cas_check(struct store *st, const char *src, const char *first,
  * over.
  */
 int cas_link(struct store *st, const char *src, const struct digest *d,
-             const char *dst, struct err *err)
+             const char *dst, const struct stat *checked, struct err *err)
 {
 	char first[PATH_MAX], cas[PATH_MAX];
 
@@ -351,7 +355,7 @@ int cas_link(struct store *st, const char *src, const struct digest *d,
 			if (errno != EEXIST)
 				return err_set_errno(err, errno,
 				                     "cannot store blob");
-			if (cas_check(st, src, first, d, err) < 0)
+			if (cas_check(st, src, first, d, checked, err) < 0)
 				return -1;
 		}
 		for (unsigned n = 0; n < 64; n++) {
@@ -414,7 +418,7 @@ int blob_place(struct store *st, const char *repo, const char *src,
 			                        src);
 	}
 	if (st->opts.dedupe) {
-		ret = cas_link(st, src, d, dst, err);
+		ret = cas_link(st, src, d, dst, NULL, err);
 	} else if (src_is_private) {
 		ret = link(src, dst) < 0 && errno != EEXIST
 		              ? err_set_errno(err, errno, "cannot store blob")
