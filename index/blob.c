@@ -321,9 +321,7 @@ static int cas_check(struct store *st, const char *src, const char *first,
 	}
 	if (rc != 0)
 		return 0; /* right, or collected meanwhile */
-	log_err("content store copy '%s' does not hash to its name: "
-	        "replaced by verified content",
-	        first);
+	log_err("content store copy '%s' was bad: replaced", first);
 	if (snprintf(tmp, sizeof(tmp), "%s/cas.%s.%u", st->tmpdir, d->hex,
 	             atomic_fetch_add(&seq, 1)) >= (int)sizeof(tmp))
 		return err_set(err, ERR_TOO_LARGE, "path too long");
@@ -406,17 +404,6 @@ int blob_place(struct store *st, const char *repo, const char *src,
 		return -1;
 	if (access(dst, F_OK) == 0)
 		return blob_renew(dst, err);
-	/* Another repository's file is only as good as its hash. */
-	if (!src_is_private) {
-		int ok = blob_verify(src, d, err);
-
-		if (ok <= 0)
-			return ok < 0 ? -1
-			              : err_set(err, ERR_NOT_FOUND,
-			                        "'%s' does not hash to its "
-			                        "name",
-			                        src);
-	}
 	if (st->opts.dedupe) {
 		ret = cas_link(st, src, d, dst, NULL, err);
 	} else if (src_is_private) {
@@ -443,6 +430,7 @@ int store_blob_mount(struct store *st, const char *repo, const char *from,
 {
 	char src[PATH_MAX];
 	struct stat sb;
+	int ok;
 
 	if (ref_name_check(repo, err) < 0 || ref_name_check(from, err) < 0 ||
 	    blob_path(st, from, d, src, sizeof(src), err) < 0)
@@ -450,6 +438,14 @@ int store_blob_mount(struct store *st, const char *repo, const char *from,
 	if (stat(src, &sb) < 0 || !S_ISREG(sb.st_mode))
 		return err_set(err, ERR_NOT_FOUND, "blob unknown to '%s'",
 		               from);
+	/* Another repository's file is only as good as its hash: checked
+	 * before the lock is taken. */
+	ok = blob_verify(src, d, err);
+	if (ok < 0)
+		return -1;
+	if (!ok)
+		return err_set(err, ERR_NOT_FOUND, "'%s' does not hash to %s",
+		               from, d->hex);
 	return blob_store_locked(st, repo, src, d, false, true, err);
 }
 

@@ -58,8 +58,7 @@ static int to_link(struct store *st, struct repo *r, const char *path,
 	if (ok < 0)
 		return -1;
 	if (!ok) {
-		log_err("'%s' does not hash to its name: left out of the "
-		        "content store",
+		log_err("'%s' does not hash to its name: not deduplicated",
 		        path);
 		return 0;
 	}
