@@ -283,10 +283,12 @@ int blob_verify(const char *path, const struct digest *d, struct err *err)
  * its name (entered by hand, or by an older dray that did not check) is
  * reported and replaced by @src; repositories that link it keep their
  * file, for scrub to report. A copy collected meanwhile is left to the
- * caller's retry.
+ * caller's retry. @checked (may be NULL) is a store copy the caller has
+ * verified: that inode is not hashed again.
  */
 static int cas_check(struct store *st, const char *src, const char *first,
-                     const struct digest *d, struct err *err)
+                     const struct digest *d, const struct stat *checked,
+                     struct err *err)
 {
 	static atomic_uint seq;
 	char tmp[PATH_MAX];
@@ -297,7 +299,9 @@ static int cas_check(struct store *st, const char *src, const char *first,
 	if (stat(src, &a) < 0)
 		return err_set_errno(err, errno, "cannot stat '%s'", src);
 	if (stat(first, &b) < 0 ||
-	    (a.st_ino == b.st_ino && a.st_dev == b.st_dev))
+	    (a.st_ino == b.st_ino && a.st_dev == b.st_dev) ||
+	    (checked && checked->st_ino == b.st_ino &&
+	     checked->st_dev == b.st_dev))
 		return 0;
 	rc = blob_verify(first, d, &verr);
 	if (rc < 0 && verr.code != ERR_NOT_FOUND) {
@@ -306,9 +310,7 @@ static int cas_check(struct store *st, const char *src, const char *first,
 	}
 	if (rc != 0)
 		return 0; /* right, or collected meanwhile */
-	log_err("content store copy '%s' does not hash to its name: "
-	        "replaced by verified content",
-	        first);
+	log_err("content store copy '%s' was bad: replaced", first);
 	if (snprintf(tmp, sizeof(tmp), "%s/cas.%s.%u", st->tmpdir, d->hex,
 	             atomic_fetch_add(&seq, 1)) >= (int)sizeof(tmp))
 		return err_set(err, ERR_TOO_LARGE, "path too long");
@@ -329,7 +331,7 @@ static int cas_check(struct store *st, const char *src, const char *first,
  * over.
  */
 int cas_link(struct store *st, const char *src, const struct digest *d,
-             const char *dst, struct err *err)
+             const char *dst, const struct stat *checked, struct err *err)
 {
 	char first[PATH_MAX], cas[PATH_MAX];
 
@@ -340,7 +342,7 @@ int cas_link(struct store *st, const char *src, const struct digest *d,
 			if (errno != EEXIST)
 				return err_set_errno(err, errno,
 				                     "cannot store blob");
-			if (cas_check(st, src, first, d, err) < 0)
+			if (cas_check(st, src, first, d, checked, err) < 0)
 				return -1;
 		}
 		for (unsigned n = 0; n < 64; n++) {
@@ -391,19 +393,8 @@ int blob_place(struct store *st, const char *repo, const char *src,
 		return -1;
 	if (access(dst, F_OK) == 0)
 		return blob_renew(dst, err);
-	/* Another repository's file is only as good as its hash. */
-	if (!src_is_private) {
-		int ok = blob_verify(src, d, err);
-
-		if (ok <= 0)
-			return ok < 0 ? -1
-			              : err_set(err, ERR_NOT_FOUND,
-			                        "'%s' does not hash to its "
-			                        "name",
-			                        src);
-	}
 	if (st->opts.dedupe) {
-		ret = cas_link(st, src, d, dst, err);
+		ret = cas_link(st, src, d, dst, NULL, err);
 	} else if (src_is_private) {
 		ret = link(src, dst) < 0 && errno != EEXIST
 		              ? err_set_errno(err, errno, "cannot store blob")
@@ -428,6 +419,7 @@ int store_blob_mount(struct store *st, const char *repo, const char *from,
 {
 	char src[PATH_MAX];
 	struct stat sb;
+	int ok;
 
 	if (ref_name_check(repo, err) < 0 || ref_name_check(from, err) < 0 ||
 	    blob_path(st, from, d, src, sizeof(src), err) < 0)
@@ -435,6 +427,14 @@ int store_blob_mount(struct store *st, const char *repo, const char *from,
 	if (stat(src, &sb) < 0 || !S_ISREG(sb.st_mode))
 		return err_set(err, ERR_NOT_FOUND, "blob unknown to '%s'",
 		               from);
+	/* Another repository's file is only as good as its hash: checked
+	 * before the lock is taken. */
+	ok = blob_verify(src, d, err);
+	if (ok < 0)
+		return -1;
+	if (!ok)
+		return err_set(err, ERR_NOT_FOUND, "'%s' does not hash to %s",
+		               from, d->hex);
 	return blob_store_locked(st, repo, src, d, false, true, err);
 }
 

@@ -22,71 +22,105 @@
 #include "daemon/log.h"
 #include "index/store_int.h"
 
+/* Is @a still the file @b was when it was looked at? */
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev;
+}
+
 /*
- * Make @path (blob @d) a link to the content store's copy. Its content is
- * hashed first: a file that does not hash to its name neither enters the
- * store nor is replaced; it is reported and left for scrub to report
- * again. Returns 1 when converted, 0 when left as it was.
+ * Make @path (blob @d of @r) a link to the content store's copy. Its
+ * content is hashed first, and so is the store's copy, both outside @r's
+ * lock: a file that does not hash to its name neither enters the store nor
+ * is replaced; it is reported and left for scrub to report again. Under
+ * the lock the file must still be the one hashed. Returns 1 when converted,
+ * 0 when left as it was.
  */
-static int to_link(struct store *st, const char *path, const struct digest *d,
-                   struct err *err)
+static int to_link(struct store *st, struct repo *r, const char *path,
+                   const struct digest *d, struct err *err)
 {
 	char cas[PATH_MAX], tmp[PATH_MAX];
-	struct stat a, b;
-	int ok;
+	struct err cerr = ERR_INIT;
+	struct stat a, b, now;
+	bool store_ok;
+	int ok, ret = -1;
 
 	if (snprintf(cas, sizeof(cas), "%s/%s/%s", st->casdir,
-	             digest_alg_name(d->alg), d->hex) >= (int)sizeof(cas))
+	             digest_alg_name(d->alg), d->hex) >= (int)sizeof(cas) ||
+	    snprintf(tmp, sizeof(tmp), "%s/dedupe.%s", st->tmpdir, d->hex) >=
+	            (int)sizeof(tmp))
 		return err_set(err, ERR_TOO_LARGE, "path too long");
 	if (stat(path, &a) < 0)
 		return err_set_errno(err, errno, "cannot stat '%s'", path);
-	if (stat(cas, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+	if (stat(cas, &b) == 0 && same_file(&a, &b))
 		return 0;
 	ok = blob_verify(path, d, err);
 	if (ok < 0)
 		return -1;
 	if (!ok) {
-		log_err("'%s' does not hash to its name: left out of the "
-		        "content store",
+		log_err("'%s' does not hash to its name: not deduplicated",
 		        path);
 		return 0;
 	}
-	if (snprintf(tmp, sizeof(tmp), "%s/dedupe.%s", st->tmpdir, d->hex) >=
-	    (int)sizeof(tmp))
-		return err_set(err, ERR_TOO_LARGE, "path too long");
+	store_ok = stat(cas, &b) == 0 && blob_verify(cas, d, &cerr) == 1;
+	pthread_mutex_lock(&r->lock);
+	if (stat(path, &now) < 0 || !same_file(&a, &now)) {
+		ret = 0; /* replaced meanwhile: the next pass looks again */
+		goto out;
+	}
 	unlink(tmp);
-	if (cas_link(st, path, d, tmp, err) < 0)
-		return -1;
+	if (cas_link(st, path, d, tmp, store_ok ? &b : NULL, err) < 0)
+		goto out;
 	/* @path itself entered the store: rename(2) would do nothing. */
-	if (stat(tmp, &b) == 0 && a.st_ino == b.st_ino &&
-	    a.st_dev == b.st_dev) {
+	if (stat(tmp, &b) == 0 && same_file(&a, &b)) {
 		unlink(tmp);
-		return 0;
+		ret = 0;
+		goto out;
 	}
 	if (rename(tmp, path) < 0) {
 		unlink(tmp);
-		return err_set_errno(err, errno, "cannot replace '%s'", path);
+		err_set_errno(err, errno, "cannot replace '%s'", path);
+		goto out;
 	}
-	return 1;
+	ret = 1;
+out:
+	pthread_mutex_unlock(&r->lock);
+	return ret;
 }
 
-/* Give @path a private copy of its content. */
-static int to_copy(struct store *st, const char *path, struct err *err)
+/*
+ * Give @path (a blob of @r) a private copy of its content: copied outside
+ * @r's lock, swapped in under it if the file is still the one copied.
+ */
+static int to_copy(struct store *st, struct repo *r, const char *path,
+                   struct err *err)
 {
 	char tmp[PATH_MAX];
+	struct stat a, now;
+	int ret = -1;
 
+	if (stat(path, &a) < 0)
+		return err_set_errno(err, errno, "cannot stat '%s'", path);
 	if (fs_copy_to_temp(path, st->tmpdir, tmp, err) < 0)
 		return -1;
-	if (rename(tmp, path) < 0) {
-		unlink(tmp);
-		return err_set_errno(err, errno, "cannot replace '%s'", path);
+	pthread_mutex_lock(&r->lock);
+	if (stat(path, &now) < 0 || !same_file(&a, &now)) {
+		ret = 0; /* replaced meanwhile: the next pass looks again */
+	} else if (rename(tmp, path) < 0) {
+		err_set_errno(err, errno, "cannot replace '%s'", path);
+	} else {
+		ret = 1;
 	}
-	return 1;
+	pthread_mutex_unlock(&r->lock);
+	if (ret != 1)
+		unlink(tmp);
+	return ret;
 }
 
 /* What convert_one() works with. */
 struct convert_ctx {
 	struct store *st; /* the store */
+	struct repo *r;   /* whose blobs */
 	size_t *n;        /* files converted */
 	struct err *err;  /* the caller's */
 };
@@ -97,28 +131,32 @@ static int convert_one(const struct blob_file *bf, void *arg)
 	int rc;
 
 	if (c->st->opts.dedupe)
-		rc = to_link(c->st, bf->path, &bf->digest, c->err);
+		rc = to_link(c->st, c->r, bf->path, &bf->digest, c->err);
+	else if (bf->sb->st_nlink > 1)
+		rc = to_copy(c->st, c->r, bf->path, c->err);
 	else
-		rc = bf->sb->st_nlink > 1 ? to_copy(c->st, bf->path, c->err)
-		                          : 0;
+		rc = 0;
 	if (rc < 0)
 		return -1;
 	*c->n += (size_t)rc;
 	return 0;
 }
 
+/*
+ * Convert the blobs of @repo. Its lock is taken per file and only for the
+ * swap: hashing and copying whole blobs happen outside it, so manifest
+ * requests on the repository do not wait behind them.
+ */
 static int convert_repo(struct store *st, const char *repo, size_t *n,
                         struct err *err)
 {
-	struct convert_ctx c = {st, n, err};
 	struct repo *r = repo_ref(st, repo, err);
+	struct convert_ctx c = {st, r, n, err};
 	int ret;
 
 	if (!r)
 		return -1;
-	pthread_mutex_lock(&r->lock);
 	ret = repo_each_blob(st, repo, convert_one, &c) ? -1 : 0;
-	pthread_mutex_unlock(&r->lock);
 	repo_unref(st, r);
 	return ret;
 }

@@ -204,11 +204,13 @@ MUST_CHECK int blob_verify(const char *path, const struct digest *d,
 /*
  * Link the content store's copy of @d at @dst, entering @src first when
  * the store has none. @src must hold verified content (it hashed to @d):
- * nothing else enters the store. ERR_IO, ERR_BUSY (raced by GC too often).
+ * nothing else enters the store. A store copy that is another inode is
+ * hashed (and replaced if bad) unless it is @checked (may be NULL), one
+ * the caller verified. ERR_IO, ERR_BUSY (raced by GC too often).
  */
 MUST_CHECK int cas_link(struct store *st, const char *src,
                         const struct digest *d, const char *dst,
-                        struct err *err);
+                        const struct stat *checked, struct err *err);
 int blob_place(struct store *st, const char *repo, const char *src,
                const struct digest *d, bool src_is_private, struct err *err);
 void upload_no_layout(struct upload *u);

@@ -5,8 +5,9 @@
 # it into the content store: the mismatch is logged and the file left for
 # scrub to report. The true content of that digest pushed to another
 # repository then answers 201 and is served right, from an inode of its
-# own. Likewise a bad copy put by hand into the content store itself is
-# found when a push links to it: replaced, logged, never served.
+# own, and a cross-repository mount from the bad file is refused. Likewise
+# a bad copy put by hand into the content store itself is found when a
+# push links to it: replaced, logged, never served.
 . "$(dirname "$0")/../lib.sh"
 require_dray "the content store on disk"
 need_mkimage
@@ -51,6 +52,11 @@ assert_ne "$(inode_of "$F")" "$(inode_of "$(repo_blob_file other/b "$BAD")")" \
 	"inode of the pushed blob and of the bad file"
 assert_true "the content store's copy is the pushed one" \
 	cmp -s "$(store_blob_file "$BAD")" "$(good_file "$BAD")"
+# A cross-repository mount from the bad file is refused: a plain upload
+# session is offered instead (202), as for a blob the source lacks.
+req POST "/v2/other/m/blobs/uploads/?mount=$BAD&from=hand/a"
+assert_status 202
+assert_true "nothing was mounted into other/m" [ ! -e "$(repo_blob_file other/m "$BAD")" ]
 dray_stop
 
 # --- a bad copy in the content store itself
@@ -63,7 +69,7 @@ req GET "/v2/other/c/blobs/$BAD_IN_STORE"
 assert_status 200
 assert_body_digest "$BAD_IN_STORE"
 assert_true "the push reports the bad store copy" \
-	grep -q "$S' does not hash to its name" "$DAEMON_LOG"
+	grep -q "content store copy '$S' was bad: replaced" "$DAEMON_LOG"
 assert_eq "$BAD_IN_STORE" "$(digest_of "$S")" "digest of the store copy after the push"
 dray_stop
 
