@@ -407,7 +407,7 @@ req() {
 	local method=$1 target=$2 a has_body=0 url
 	shift 2
 	url=$(abs_url "$target")
-	local args=(--path-as-is --max-time "${REQ_TIMEOUT:-30}" -H 'Expect:')
+	local args=(--path-as-is --max-time "${REQ_TIMEOUT:-120}" -H 'Expect:')
 	if [ "$method" = HEAD ]; then
 		args+=(-I)
 	else
@@ -940,12 +940,13 @@ dray_start_cfg() {
 }
 
 # dray_cli ARGS...: run `$DRAY_BIN ARGS...` (an offline command such as
-# gc/scrub/fsck, with its config path among ARGS) with a 60 s limit;
+# gc/scrub/fsck, with its config path among ARGS), stopped after 600 s
+# (a hang, not a slow machine);
 # stdout+stderr in $CLI_OUT, exit status in $CLI_RC; both logged to
 # logs/cli.log.
 dray_cli() {
 	CLI_RC=0
-	CLI_OUT=$(timeout 60 "$DRAY_BIN" "$@" 2>&1) || CLI_RC=$?
+	CLI_OUT=$(timeout 600 "$DRAY_BIN" "$@" 2>&1) || CLI_RC=$?
 	printf '+ dray %s (exit %s)\n%s\n' "$*" "$CLI_RC" "$CLI_OUT" \
 		>>"$WORK/logs/cli.log"
 }
