@@ -1199,3 +1199,24 @@ gc_wait_passes() {
 	done
 	fail "$2: $1 more GC passes did not complete in 120 s (log shows $(gc_passes))"
 }
+
+# log_mark: how many lines the daemon log has now (for wait_log).
+log_mark() {
+	if [ -f "$DAEMON_LOG" ]; then
+		wc -l <"$DAEMON_LOG"
+	else
+		echo 0
+	fi
+}
+
+# wait_log MARK PATTERN WHAT: wait (up to 120 s) until a daemon log line
+# after line MARK matches PATTERN (grep -E).
+wait_log() {
+	local i
+	for ((i = 0; i < 1200; i++)); do
+		tail -n +"$(($1 + 1))" "$DAEMON_LOG" 2>/dev/null | grep -qE "$2" && return 0
+		daemon_alive || fail "$3: the daemon exited"
+		sleep 0.1
+	done
+	fail "$3: no log line matching '$2' in 120 s"
+}
