@@ -408,7 +408,7 @@ req() {
 	shift 2
 	url=$(abs_url "$target")
 	# REQ_EXPECT=100-continue: wait for the go-ahead before the body.
-	local args=(--path-as-is --max-time "${REQ_TIMEOUT:-30}"
+	local args=(--path-as-is --max-time "${REQ_TIMEOUT:-120}"
 		-H "Expect:${REQ_EXPECT:+ $REQ_EXPECT}")
 	if [ "$method" = HEAD ]; then
 		args+=(-I)
@@ -942,12 +942,13 @@ dray_start_cfg() {
 }
 
 # dray_cli ARGS...: run `$DRAY_BIN ARGS...` (an offline command such as
-# gc/scrub/fsck, with its config path among ARGS) with a 60 s limit;
+# gc/scrub/fsck, with its config path among ARGS), stopped after 600 s
+# (a hang, not a slow machine);
 # stdout+stderr in $CLI_OUT, exit status in $CLI_RC; both logged to
 # logs/cli.log.
 dray_cli() {
 	CLI_RC=0
-	CLI_OUT=$(timeout 60 "$DRAY_BIN" "$@" 2>&1) || CLI_RC=$?
+	CLI_OUT=$(timeout 600 "$DRAY_BIN" "$@" 2>&1) || CLI_RC=$?
 	printf '+ dray %s (exit %s)\n%s\n' "$*" "$CLI_RC" "$CLI_OUT" \
 		>>"$WORK/logs/cli.log"
 }
@@ -1250,4 +1251,25 @@ stop_and_wait() {
 need_rsync() {
 	command -v rsync >/dev/null ||
 		fail "rsync is missing (contrib/install-deps.sh --test)"
+}
+
+# log_mark: how many lines the daemon log has now (for wait_log).
+log_mark() {
+	if [ -f "$DAEMON_LOG" ]; then
+		wc -l <"$DAEMON_LOG"
+	else
+		echo 0
+	fi
+}
+
+# wait_log MARK PATTERN WHAT: wait (up to 120 s) until a daemon log line
+# after line MARK matches PATTERN (grep -E).
+wait_log() {
+	local i
+	for ((i = 0; i < 1200; i++)); do
+		tail -n +"$(($1 + 1))" "$DAEMON_LOG" 2>/dev/null | grep -qE "$2" && return 0
+		daemon_alive || fail "$3: the daemon exited"
+		sleep 0.1
+	done
+	fail "$3: no log line matching '$2' in 120 s"
 }

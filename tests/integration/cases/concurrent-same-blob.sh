@@ -21,7 +21,7 @@ BAR=$WORK/tmp/barrier
 # $BAR/result.ID. Waits for $BAR/go between starting and finishing.
 client() {
 	local kind=$1 id=$2 repo=$3 loc st dh i
-	loc=$(curl -sS --max-time 20 -X POST -H 'Content-Length: 0' -D - -o /dev/null \
+	loc=$(curl -sS --max-time 120 -X POST -H 'Content-Length: 0' -D - -o /dev/null \
 		"$URL/v2/$repo/blobs/uploads/" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
 	[ -n "$loc" ] || {
 		echo "no-location" >"$BAR/result.$id"
@@ -29,12 +29,16 @@ client() {
 	}
 	case $loc in /*) loc=$URL$loc ;; esac
 	touch "$BAR/ready.$id"
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < 2400; i++)); do
 		[ -e "$BAR/go" ] && break
 		sleep 0.05
 	done
+	[ -e "$BAR/go" ] || {
+		echo "no-go" >"$BAR/result.$id"
+		return
+	}
 	if [ "$kind" = chunked ]; then
-		st=$(curl -sS --max-time 30 -X PATCH -H 'Expect:' -H 'Content-Type: application/octet-stream' \
+		st=$(curl -sS --max-time 120 -X PATCH -H 'Expect:' -H 'Content-Type: application/octet-stream' \
 			-H "Content-Range: 0-$((SIZE / 2 - 1))" --data-binary "@$WORK/tmp/half1" \
 			-D "$BAR/h.$id" -o /dev/null -w '%{http_code}' "$loc") || st=000
 		if [ "$st" != 202 ]; then
@@ -44,12 +48,12 @@ client() {
 		loc=$(tr -d '\r' <"$BAR/h.$id" | sed -n 's/^[Ll]ocation: //p')
 		case $loc in /*) loc=$URL$loc ;; esac
 		case $loc in *\?*) loc="$loc&digest=$D" ;; *) loc="$loc?digest=$D" ;; esac
-		st=$(curl -sS --max-time 30 -X PUT -H 'Expect:' -H 'Content-Type: application/octet-stream' \
+		st=$(curl -sS --max-time 120 -X PUT -H 'Expect:' -H 'Content-Type: application/octet-stream' \
 			-H "Content-Range: $((SIZE / 2))-$((SIZE - 1))" --data-binary "@$WORK/tmp/half2" \
 			-D "$BAR/h.$id" -o /dev/null -w '%{http_code}' "$loc") || st=000
 	else
 		case $loc in *\?*) loc="$loc&digest=$D" ;; *) loc="$loc?digest=$D" ;; esac
-		st=$(curl -sS --max-time 30 -X PUT -H 'Expect:' -H 'Content-Type: application/octet-stream' \
+		st=$(curl -sS --max-time 120 -X PUT -H 'Expect:' -H 'Content-Type: application/octet-stream' \
 			--data-binary "@$WORK/tmp/blob" -D "$BAR/h.$id" -o /dev/null -w '%{http_code}' \
 			"$loc") || st=000
 	fi
@@ -69,7 +73,7 @@ race() {
 		# shellcheck disable=SC2059
 		bg client "$kind" "$i" "$(printf "$pat" "$i")"
 	done
-	for ((n = 0; n < 200; n++)); do
+	for ((n = 0; n < 1200; n++)); do
 		[ "$(find "$BAR" -name 'ready.*' | wc -l)" -ge "$N" ] && break
 		[ "$(find "$BAR" -name 'result.*' | wc -l)" -ge 1 ] && break
 		sleep 0.05
@@ -133,7 +137,7 @@ for ((i = 0; i < N; i++)); do
 	jq -cj --arg i "$i" '.annotations = {"n": $i}' "$BASEM" >"$WORK/tmp/m$i"
 done
 put_manifest() { # put_manifest ID TAG FILE
-	curl -sS --max-time 30 -X PUT -H "Content-Type: $MT_OCI_MANIFEST" \
+	curl -sS --max-time 120 -X PUT -H "Content-Type: $MT_OCI_MANIFEST" \
 		--data-binary "@$3" -o /dev/null -w '%{http_code}' \
 		"$URL/v2/same/img/manifests/$2" >"$BAR/mresult.$1" 2>/dev/null ||
 		echo 000 >"$BAR/mresult.$1"

@@ -5,7 +5,10 @@
 # and much garbage (untagged manifests pushed over HTTP and written into
 # index.json by hand, thousands of loose blobs) is collected by the running
 # daemon (gcDelay 0s, gcInterval 1s), and the daemon is SIGKILLed during
-# the pass: right after it starts removing, a little later, and blind.
+# the pass: right after its first removal, after 50, 300 and 800. The
+# daemon logs into a pipe that the case reads: once the case stops
+# reading, the daemon blocks at its next log line when the pipe is full,
+# so the kill lands in the middle of the pass whatever the load.
 # After each kill: every index.json parses, `dray scrub` finds no blob that
 # fails its digest and no reference to a missing blob, every tag still
 # resolves to its manifest over HTTP, and `dray fsck` agrees after the
@@ -16,16 +19,26 @@ require_dray "SIGKILL of dray during GC, dray scrub/fsck"
 need_mkimage
 
 NREPOS=10
-GARBAGE=400 # loose blobs per repository per round
+GARBAGE=120 # loose blobs per repository per round: 1320 (and what the
+# rounds before left), well over what a pipe holds of log lines (~450)
+# after the 800th removal
 CFG_OFF=$WORK/cfg/nogc.yaml
 dray_config_ext "$CFG_OFF" "gc: false"
 dray_config_ext "$CFG" "gcDelay: 0s" "gcInterval: 1s"
+FIFO=$WORK/logs/gc.fifo
+CFG_FIFO=$WORK/cfg/gc-fifo.yaml
+mkfifo "$FIFO"
+sed "s|^  output: .*|  output: $FIFO|" "$CFG" >"$CFG_FIFO"
 
 repo_name() {
 	printf 'crash/r%02d' "$1"
 }
 start_off() { # the daemon without GC (dray_start reads $CFG)
 	local CFG=$CFG_OFF
+	dray_start
+}
+start_fifo() { # the daemon with GC, logging into $FIFO (read on fd 3)
+	local CFG=$CFG_FIFO
 	dray_start
 }
 
@@ -123,27 +136,29 @@ verify_store() {
 }
 
 MID_GC=0
-# round NAME DELAY [blind]: garbage in, start with GC, SIGKILL DELAY s
-# after the first removal is logged (blind: DELAY s after start).
+# round NAME N: garbage in, start with GC, read the log until N removals
+# are logged, then SIGKILL (the daemon is held in its pass meanwhile: it
+# cannot log the rest of it into the unread pipe).
 round() {
-	local name=$1 delay=$2 mode=${3:-} off i hit=
+	local name=$1 n=$2 off line seen=0
 	add_garbage "$name"
 	off=$(wc -l <"$DAEMON_LOG")
-	dray_start
-	if [ "$mode" = blind ]; then
-		sleep "$delay"
-	else
-		for ((i = 0; i < 1000; i++)); do
-			if tail -n +"$((off + 1))" "$DAEMON_LOG" | grep -q 'is unreferenced'; then
-				hit=1
-				break
-			fi
-			sleep 0.01
-		done
-		[ -n "$hit" ] || fail "round $name: GC removed nothing within 10 s"
-		sleep "$delay"
-	fi
+	exec 3<>"$FIFO" # before the daemon opens it: its open never blocks
+	start_fifo
+	while [ "$seen" -lt "$n" ]; do
+		IFS= read -r -t 120 line <&3 ||
+			fail "round $name: $seen removals logged, no log line for 120 s"
+		printf '%s\n' "$line" >>"$DAEMON_LOG"
+		case $line in
+		*'is unreferenced'*) seen=$((seen + 1)) ;;
+		esac
+	done
 	dray_kill9
+	# The writer is dead: what the pipe holds is all there is.
+	while IFS= read -r -t 0.2 line <&3; do
+		printf '%s\n' "$line" >>"$DAEMON_LOG"
+	done
+	exec 3<&-
 	if tail -n +"$((off + 1))" "$DAEMON_LOG" | grep -q 'gc: [0-9]* tags'; then
 		log "  round $name: the pass had finished before the kill"
 	else
@@ -154,17 +169,17 @@ round() {
 }
 
 log "  setup done at $((SECONDS - T_START))s"
-round early 0
-round soon 0.03
-round later 0.1
-round blind 1.05 blind
+round first 1
+round soon 50
+round later 300
+round late 800
 log "  rounds done at $((SECONDS - T_START))s"
-assert_true "at least one SIGKILL landed during a GC pass ($MID_GC)" [ "$MID_GC" -ge 1 ]
+assert_eq 4 "$MID_GC" "SIGKILLs that landed during a GC pass"
 
 # --- a complete pass now: the garbage goes, everything tagged stays
 off=$(wc -l <"$DAEMON_LOG")
 dray_start
-for ((i = 0; i < 200; i++)); do
+for ((i = 0; i < 1200; i++)); do
 	tail -n +"$((off + 1))" "$DAEMON_LOG" | grep -q 'gc: [0-9]* tags' && break
 	sleep 0.1
 done

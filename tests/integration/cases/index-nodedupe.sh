@@ -5,8 +5,8 @@
 # cross-repository mount makes a copy; deleting from one repository leaves
 # the others intact. Then the conversions the issue asks for: restarting
 # with dedupe on turns the copies into links to one content store copy
-# (in the background, within seconds), and off again restores copies, with
-# every image pullable throughout.
+# (in the background; the case waits for its log line), and off again
+# restores copies, with every image pullable throughout.
 . "$(dirname "$0")/../lib.sh"
 require_dray "inodes in the storage root"
 need_mkimage
@@ -75,14 +75,9 @@ assert_body_digest "$LAYER0"
 dray_stop
 
 # --- dedupe turned on for this root: the copies become links
+MARK=$(log_mark)
 dray_start_cfg "dedupe: true"
-for ((i = 0; i < 150; i++)); do
-	ia=$(inode_of "$(repo_blob_file nd/a "$LAYER0")")
-	ic=$(inode_of "$(repo_blob_file nd/c "$LAYER0")")
-	id=$(inode_of "$(repo_blob_file nd/d "$LAYER0")")
-	[ "$ia" = "$ic" ] && [ "$ia" = "$id" ] && break
-	sleep 0.1
-done
+wait_log "$MARK" 'dedupe on: [0-9]+ blobs converted' "the conversion to links"
 for b in "${BLOBS[@]}"; do
 	sf=$(store_blob_file "$b")
 	assert_true "with dedupe on, the content store holds $b" [ -f "$sf" ]
@@ -100,12 +95,9 @@ check_all_layouts "$WORK/data" >/dev/null
 dray_stop
 
 # --- and off again: copies of their own
+MARK=$(log_mark)
 dray_start_cfg "dedupe: false"
-for ((i = 0; i < 150; i++)); do
-	[ "$(nlinks_of "$(repo_blob_file nd/a "$LAYER0")")" = 1 ] &&
-		[ "$(nlinks_of "$(repo_blob_file nd/d "$LAYER0")")" = 1 ] && break
-	sleep 0.1
-done
+wait_log "$MARK" 'dedupe off: [0-9]+ blobs converted' "the conversion to copies"
 for b in "${BLOBS[@]}"; do
 	ia=$(inode_of "$(repo_blob_file nd/a "$b")")
 	ic=$(inode_of "$(repo_blob_file nd/c "$b")")

@@ -50,8 +50,9 @@ assert_eq "v1" "$(tags_of live)" "tags while v2 waits"
 # kill once the copy is under way: some blob of it has reached the disk
 (cp -r "$BIG" "$MNT/crash" 2>/dev/null || true) &
 CP=$!
-for ((i = 0; i < 200; i++)); do
+for ((i = 0; i < 3000; i++)); do
 	[ -n "$(ls "$WORK/data/crash/blobs/sha256" 2>/dev/null)" ] && break
+	kill -0 "$CP" 2>/dev/null || break # done already: noted below
 	sleep 0.02
 done
 dray_kill9

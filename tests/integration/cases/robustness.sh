@@ -37,10 +37,10 @@ raw() {
 	printf 'raw request -> %s\n' "$RAW_STATUS" >"$RESP/request"
 }
 
-# Still serving? GET /v2/ answers 200 within 5 s.
+# Still serving? GET /v2/ answers 200.
 still_serving() {
 	assert_alive "$1"
-	REQ_TIMEOUT=5 req GET /v2/
+	req GET /v2/
 	assert_status 200
 }
 
@@ -130,17 +130,28 @@ slow_put() {
 		-o /dev/null -w '%{http_code}' "$SLOWLOC" >"$WORK/tmp/slow.status" 2>/dev/null ||
 		echo 000 >"$WORK/tmp/slow.status"
 }
-slowloris() { # hold a connection with half a request for 4 s
+SLOW_STOP=$WORK/tmp/slowloris.stop
+slowloris() { # hold a connection with half a request until $SLOW_STOP
 	(
 		trap - ERR
 		exec 3<>"/dev/tcp/127.0.0.1/$PORT" || exit 0
 		printf 'GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ' >&3
-		for _ in 1 2 3 4; do
-			sleep 1
+		touch "$WORK/tmp/slowloris.$BASHPID"
+		while [ ! -e "$SLOW_STOP" ]; do
+			sleep 0.5
 			printf 'a' >&3 2>/dev/null || exit 0
 		done
 		exec 3>&-
 	) || true
+}
+# slowloris_wait N: until N slowloris connections are open.
+slowloris_wait() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		[ "$(find "$WORK/tmp" -name 'slowloris.[0-9]*' | wc -l)" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	fail "$1 slowloris connections did not open in 60 s"
 }
 bg slow_put
 SLOW_PID=$!
@@ -148,15 +159,13 @@ bg slowloris
 for _ in 1 2 3 4 5; do
 	bg slowloris
 done
-sleep 0.3
+slowloris_wait 6
+# Answered while the slowloris connections are still held open.
 for i in $(seq 10); do
-	t0=$(date +%s%N)
-	REQ_TIMEOUT=5 req GET /v2/
+	req GET /v2/
 	assert_status 200
-	t1=$(date +%s%N)
-	assert_true "request $i took $(((t1 - t0) / 1000000)) ms beside a slow client" \
-		[ $(((t1 - t0) / 1000000)) -lt 2000 ]
 done
+touch "$SLOW_STOP"
 mkblob "$WORK/tmp/quick" 50000
 push_blob rob/quick "$WORK/tmp/quick"
 wait "$SLOW_PID" || true
@@ -241,11 +250,11 @@ still_serving "after a malformed chunk"
 	cat "$BASEM"
 	printf '\r\n0\r\n\r\n'
 } >"$RAWREQ"
-raw 3 <"$RAWREQ"
+raw 120 <"$RAWREQ" # ends when the server closes (Connection: close)
 assert_eq 201 "$RAW_STATUS" "chunked manifest PUT"
 # Two pipelined requests on one connection: two answers.
 printf 'GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >"$RAWREQ"
-raw 3 <"$RAWREQ"
+raw 120 <"$RAWREQ" # ends when the server closes (Connection: close)
 assert_eq 2 "$(grep -o 'HTTP/1.1 200' "$RESP/raw" | wc -l)" "answers to two pipelined requests"
 still_serving "after pipelining"
 
@@ -253,12 +262,12 @@ still_serving "after pipelining"
 L=$(digest_of "$IMG_DIR/layer0")
 for r in "bytes=99999999999999999999999-" "bytes=-0" "bytes=5-2" "bytes=-99999999999999999999999" \
 	"bytes=$(printf '0-0,%.0s' $(seq 500))0-0" "bytes=" "bytes=--"; do
-	REQ_TIMEOUT=5 req GET "/v2/$REPO/blobs/$L" -H "Range: $r"
+	req GET "/v2/$REPO/blobs/$L" -H "Range: $r"
 	assert_status 200 206 416 400
 	still_serving "after Range '$r'"
 done
 for q in "n=-1" "n=abc" "n=99999999999999999999999" "last=%00" "n=1&n=2"; do
-	REQ_TIMEOUT=5 req GET "/v2/$REPO/tags/list?$q"
+	req GET "/v2/$REPO/tags/list?$q"
 	assert_status 200 400
 	if [ "$STATUS" = 400 ]; then
 		assert_json_error_code UNSUPPORTED NAME_INVALID MANIFEST_INVALID BLOB_UPLOAD_INVALID \
@@ -276,14 +285,16 @@ if dray_only "layout intact after the abuse"; then
 fi
 
 # --- SIGTERM with open connections and an upload in flight
+rm -f "$SLOW_STOP" "$WORK"/tmp/slowloris.[0-9]*
 for _ in 1 2 3; do
 	bg slowloris
 done
 req POST "/v2/$REPO/blobs/uploads/"
 SLOWLOC=$(with_query "$(abs_url "$(hdr Location)")" "digest=$DS")
 bg slow_put
-sleep 0.5
-t0=$SECONDS
+slowloris_wait 3
+# dray_stop fails if the daemon outlives its 60 s bound (a hang): the
+# held connections must not keep it from stopping.
 dray_stop
-assert_true "stopped within 10 s with clients connected" [ $((SECONDS - t0)) -le 10 ]
+touch "$SLOW_STOP"
 pass

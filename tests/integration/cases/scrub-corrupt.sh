@@ -75,15 +75,12 @@ assert_true "the other repositories keep their config" [ -f "$(repo_blob_file sc
 
 # --- the running daemon's scrub logs it too, and deletes nothing
 BEFORE=$(state)
-off=$(wc -l <"$DAEMON_LOG")
+off=$(log_mark)
 dray_start_cfg -- "extensions:
   scrub:
     enable: true
     interval: 1s"
-for ((i = 0; i < 100; i++)); do
-	tail -n +"$((off + 1))" "$DAEMON_LOG" | grep -q 'scrub: .* problems' && break
-	sleep 0.1
-done
+wait_log "$off" 'scrub: .* problems' "the background scrub"
 NEW=$(tail -n +"$((off + 1))" "$DAEMON_LOG")
 assert_true "the background scrub ran" grep -q 'scrub: [0-9]* blobs checked, [1-9][0-9]* problems' <<<"$NEW"
 assert_true "the background scrub logs the corrupt blob" grep -q "${LAYER#sha256:}.*hashes to" <<<"$NEW"
