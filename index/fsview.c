@@ -78,6 +78,44 @@ static bool temp_path(struct store *st, const char *rel, char *out)
 	return t != NULL;
 }
 
+/*
+ * Is @rel the oci-layout of a repository whose copy through the mount
+ * completed before the copy's own oci-layout came? dray wrote one to
+ * publish it; the mount shows none until the copy's arrives, which cp
+ * creates with O_EXCL (EEXIST otherwise).
+ */
+static bool layout_hidden(struct store *st, const char *rel)
+{
+	const char *slash = strrchr(rel, '/');
+	char name[REF_NAME_MAX + 1];
+	struct repo *r;
+	bool hidden;
+
+	if (!slash || strcmp(slash + 1, "oci-layout") ||
+	    (size_t)(slash - rel) > REF_NAME_MAX)
+		return false;
+	memcpy(name, rel, (size_t)(slash - rel));
+	name[slash - rel] = '\0';
+	pthread_mutex_lock(&st->lock);
+	r = hmap_get(st->repos, name);
+	hidden = r && r->layout_hidden;
+	pthread_mutex_unlock(&st->lock);
+	return hidden;
+}
+
+/* Show @r's oci-layout again (the copy's came, or the copy is over). */
+static void layout_show(struct store *st, struct repo *r)
+{
+	bool was;
+
+	pthread_mutex_lock(&st->lock);
+	was = r->layout_hidden;
+	r->layout_hidden = false;
+	pthread_mutex_unlock(&st->lock);
+	if (was)
+		store_changed(st, r->name, "oci-layout");
+}
+
 int store_fs_stat(struct store *st, const char *rel, struct stat *sb,
                   struct err *err)
 {
@@ -90,6 +128,8 @@ int store_fs_stat(struct store *st, const char *rel, struct stat *sb,
 	}
 	if (view_path(st, rel, path, sizeof(path), err) < 0)
 		return -1;
+	if (layout_hidden(st, rel))
+		return err_set(err, ERR_NOT_FOUND, "not in the view yet");
 	if (lstat(path, sb) < 0)
 		return err_set_errno(err, errno, "cannot stat");
 	if (!S_ISREG(sb->st_mode) && !S_ISDIR(sb->st_mode))
@@ -121,9 +161,15 @@ int store_fs_list(struct store *st, const char *rel, struct strvec *out,
 	char path[PATH_MAX];
 	struct dirent *de;
 	size_t first;
+	bool hide;
 	DIR *d;
 	int ret = 0;
 
+	if (view_path(st, rel, path, sizeof(path), err) < 0)
+		return -1;
+	hide = snprintf(path, sizeof(path), "%s/oci-layout", rel) <
+	               (int)sizeof(path) &&
+	       layout_hidden(st, path);
 	if (view_path(st, rel, path, sizeof(path), err) < 0)
 		return -1;
 	d = opendir(path);
@@ -134,6 +180,8 @@ int store_fs_list(struct store *st, const char *rel, struct strvec *out,
 		if (de->d_name[0] == '.' &&
 		    (!*rel || !strcmp(de->d_name, ".") ||
 		     !strcmp(de->d_name, "..")))
+			continue;
+		if (hide && !strcmp(de->d_name, "oci-layout"))
 			continue;
 		if (strvec_push(out, de->d_name) < 0) {
 			ret = err_set(err, ERR_NOMEM, "cannot list");
@@ -173,6 +221,8 @@ int store_fs_open(struct store *st, const char *rel, int *fd, struct err *err)
 	if (!temp_path(st, rel, path) &&
 	    view_path(st, rel, path, sizeof(path), err) < 0)
 		return -1;
+	if (layout_hidden(st, rel))
+		return err_set(err, ERR_NOT_FOUND, "not in the view yet");
 	f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (f < 0)
 		return err_set_errno(err, errno, "cannot open");
@@ -606,6 +656,11 @@ static int settle(struct store *st, struct repo *r, struct err *err)
 		ret = -1;
 		goto out;
 	}
+	/* The copy's own oci-layout may still come (cp: O_EXCL). */
+	pthread_mutex_lock(&st->lock);
+	r->layout_hidden = !r->layout_came;
+	pthread_mutex_unlock(&st->lock);
+	r->layout_came = false;
 	ret = repo_load(st, r, err);
 out:
 	json_decref(j);
@@ -793,6 +848,11 @@ static int do_commit(struct fs_writer *w, struct err *err)
 	if (!r)
 		return -1;
 	pthread_mutex_lock(&r->lock);
+	if (w->kind == W_LAYOUT) {
+		/* Published already: the mount shows dray's from now on. */
+		r->layout_came = !has_file(w->st, w->repo, "oci-layout");
+		layout_show(w->st, r);
+	}
 	ret = w->kind == W_INDEX ? commit_index(w, r, err)
 	                         : settle(w->st, r, err);
 	pthread_mutex_unlock(&r->lock);
@@ -1018,6 +1078,7 @@ static int withdraw(struct store *st, struct repo *r, struct err *err)
 	if (unlink(path) < 0)
 		return err_set_errno(err, errno, "cannot remove '%s'", path);
 	pending_drop(st, r->name);
+	layout_show(st, r);
 	if (fs_fsync_parent(path, err) < 0)
 		return -1;
 	/* The cached index.json goes: the repository is unknown now. */
@@ -1040,6 +1101,9 @@ static int unlink_other(struct store *st, const struct fs_writer *w,
 		return -1;
 	pthread_mutex_lock(&r->lock);
 	live = has_file(st, w->repo, "oci-layout");
+	/* A removal ends the copy: `rm -r` needs to see oci-layout. */
+	if (live)
+		layout_show(st, r);
 	if (!live) {
 		ret = unlink_plain(st, r, w, rel, err);
 	} else if (w->kind == W_LAYOUT) {

@@ -81,6 +81,11 @@ struct repo {
 	bool tags_cached;     /* tags is current; cleared by idx_sync_repo */
 	char *dropped;        /* why the last index.json written through the
 	                         mount was dropped when it landed, or NULL */
+	bool layout_came;     /* a copy in through the mount wrote its
+	                         oci-layout (fsview.c); protected by lock */
+	bool layout_hidden;   /* the mount hides the oci-layout dray wrote
+	                         when the copy completed, until the copy's
+	                         own arrives; protected by st->lock */
 };
 
 /* An index.json written through the mount, waiting for its content. */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <setjmp.h>
 #include <cmocka.h>
@@ -594,6 +595,101 @@ static void test_watch_hears_of_http_changes(void **state)
 	strvec_release(&s.rels);
 }
 
+/* Does directory @rel of the view list @name? */
+static bool lists(struct store *st, const char *rel, const char *name)
+{
+	struct strvec names = {0};
+	struct err err = ERR_INIT;
+	bool found = false;
+
+	assert_int_equal(store_fs_list(st, rel, &names, &err), 0);
+	for (size_t i = 0; i < names.n; i++)
+		found = found || !strcmp(names.v[i], name);
+	strvec_release(&names);
+	return found;
+}
+
+static void test_oci_layout_after_completion_is_hidden_until_the_copy_writes_it(
+	void **state)
+{
+	struct test_fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct image im;
+	struct stat sb;
+
+	make_image(&im, 7, "v1");
+	mkdirs(f->st, "r");
+	put_text(f->st, "r", "index.json", im.index);
+	put_blob(f->st, "r", &im.dm, im.manifest, strlen(im.manifest));
+	put_blob(f->st, "r", &im.dc, im.config, strlen(im.config));
+	put_blob(f->st, "r", &im.dl, im.layer, im.layer_len);
+	/* Published for HTTP; the copy has not written its oci-layout. */
+	assert_true(tag_is(f->st, "r", "v1", &im.dm));
+	assert_int_equal(store_fs_stat(f->st, "r/oci-layout", &sb, &err), -1);
+	assert_int_equal(err.code, ERR_NOT_FOUND);
+	assert_false(lists(f->st, "r", "oci-layout"));
+	put_text(f->st, "r", "oci-layout",
+	         "{\"imageLayoutVersion\":\"1.0.0\"}");
+	assert_int_equal(store_fs_stat(f->st, "r/oci-layout", &sb, &err), 0);
+	assert_true(lists(f->st, "r", "oci-layout"));
+	assert_true(tag_is(f->st, "r", "v1", &im.dm));
+}
+
+static void test_edit_starts_from_the_content(void **state)
+{
+	struct test_fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct fs_writer *w;
+	struct image im;
+	char rel[PATH_MAX], buf[16];
+	ssize_t n;
+	int fd;
+
+	make_image(&im, 8, "v1");
+	mkdirs(f->st, "r");
+	put_text(f->st, "r", "notes", "a\n");
+	w = store_fs_edit(f->st, "r/notes", &err);
+	assert_non_null(w);
+	assert_int_equal(store_fs_written(w), 2);
+	assert_int_equal(store_fs_write(w, "b\n", 2, 2, &err), 0);
+	assert_int_equal(store_fs_commit(w, &err), 0);
+	store_fs_writer_free(w);
+	assert_int_equal(store_fs_open(f->st, "r/notes", &fd, &err), 0);
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(n, 4);
+	assert_memory_equal(buf, "a\nb\n", 4);
+	/* A blob opened and closed unwritten is not judged again... */
+	put_blob(f->st, "r", &im.dl, im.layer, im.layer_len);
+	blob_rel(rel, "r", &im.dl);
+	w = store_fs_edit(f->st, rel, &err);
+	assert_non_null(w);
+	assert_int_equal(store_fs_written(w), im.layer_len);
+	assert_int_equal(store_fs_commit(w, &err), 0);
+	/* ...and one appended to no longer hashes to its name. */
+	assert_int_equal(store_fs_write(w, "x", 1, im.layer_len, &err), 0);
+	assert_int_equal(store_fs_commit(w, &err), -1);
+	assert_int_equal(err.code, ERR_INVALID);
+	store_fs_writer_free(w);
+	err = ERR_INIT;
+	assert_null(store_fs_edit(f->st, "r/absent", &err));
+	assert_int_equal(err.code, ERR_NOT_FOUND);
+}
+
+static void test_statfs_is_the_storage_file_systems(void **state)
+{
+	struct test_fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct statvfs a, b;
+
+	assert_int_equal(store_fs_statfs(f->st, &a, &err), 0);
+	assert_int_equal(statvfs(f->root, &b), 0);
+	assert_int_equal(a.f_bsize, b.f_bsize);
+	assert_int_equal(a.f_blocks, b.f_blocks);
+	assert_int_equal(a.f_files, b.f_files);
+	assert_true(a.f_blocks > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -632,6 +728,14 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_watch_hears_of_http_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_oci_layout_after_completion_is_hidden_until_the_copy_writes_it,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_edit_starts_from_the_content, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_statfs_is_the_storage_file_systems, setup,
+			teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
