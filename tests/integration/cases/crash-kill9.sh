@@ -36,6 +36,7 @@ done
 slow_upload() {
 	local id=$1 mode=$2 repo=$3 f=$4 d loc st=000
 	d=$(digest_of "$f")
+	echo "$repo" >"$CR/slow.$id.repo"
 	if [ "$mode" = post ]; then
 		st=$(curl -s --max-time 300 --limit-rate 2M -X POST -H 'Expect:' \
 			-H 'Content-Type: application/octet-stream' --data-binary "@$f" \
@@ -158,11 +159,13 @@ verify_after_restart() {
 	fi
 	# Interrupted uploads left nothing under their digest; answered ones
 	# are complete.
-	[ "$(cat "$CR"/slow.* 2>/dev/null | grep -c 201)" -lt 7 ] ||
+	[ "$(cat "$CR"/slow.[0-9] 2>/dev/null | grep -c 201)" -lt 7 ] ||
 		note "every slow upload finished before the kill: the timing did not exercise them"
 	for i in 0 1 2 3 4 5 6; do
 		d=$(digest_of "$CR/big$i")
-		req HEAD "/v2/crash/slow$i/blobs/$d"
+		# Each upload went to its own repository (slow.ID.repo), some
+		# into repositories that already hold an image.
+		req HEAD "/v2/$(cat "$CR/slow.$i.repo")/blobs/$d"
 		if [ "$(cat "$CR/slow.$i" 2>/dev/null)" = 201 ]; then
 			assert_status 200
 			assert_content_length "$BIG"
