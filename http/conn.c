@@ -58,7 +58,7 @@
 #define LINGER_BYTES   (64ull << 20) /* discarded per socket */
 #define LINGER_MAX     256           /* lingering sockets at once */
 /* During a drain a body must move at least this often to be waited for. */
-#define DRAIN_STALL_MS 1000
+#define DRAIN_STALL_MS 2000
 
 struct lingerer {
 	struct lingerer *next; /* in watch->lingers */
