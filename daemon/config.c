@@ -129,14 +129,20 @@ static const struct key http_keys[] = {
 	STRING("externalURL", http.external_url, NULL),
 	VALUE("port", K_PORT, http.port, int, "5000", NULL),
 	ZOT_ONLY("allowOrigin"),
-	ZOT_ONLY("readTimeout"),
-	ZOT_ONLY("writeTimeout"),
+	DURATION("readTimeout", http.read_timeout_ms, "30s"),
+	DURATION("writeTimeout", http.write_timeout_ms, "30s"),
 	SECTION("tls", tls_keys),
 	ZOT_ONLY("auth"),
 	{.name = "accessControl", .kind = K_ACCESS},
 	STRING("realm", http.realm, NULL),
 	ZOT_ONLY("ratelimit"),
 	ZOT_ONLY("compat"),
+	/* dray's own, in zot's style. */
+	DURATION("readHeaderTimeout", http.read_header_timeout_ms, "10s"),
+	DURATION("idleTimeout", http.idle_timeout_ms, "60s"),
+	DURATION("drainTimeout", http.drain_timeout_ms, "10s"),
+	VALUE("maxConnections", K_PORT, http.max_connections, int, "1000",
+	      NULL),
 };
 
 static const struct key storage_keys[] = {

@@ -63,6 +63,18 @@ struct cfg {
 		char *tls_cacert;   /* http.tls.cacert, or NULL */
 		struct access access; /* http.accessControl.repositories:
 		                         each glob's anonymousPolicy */
+		/* http.readTimeout: longest a request body may stand still */
+		uint64_t read_timeout_ms;
+		/* http.writeTimeout: longest a response may go unread */
+		uint64_t write_timeout_ms;
+		/* http.readHeaderTimeout: begun headers must complete */
+		uint64_t read_header_timeout_ms;
+		/* http.idleTimeout: an idle keep-alive connection */
+		uint64_t idle_timeout_ms;
+		/* http.drainTimeout: SIGTERM's wait for requests in flight */
+		uint64_t drain_timeout_ms;
+		/* http.maxConnections, 0..65535 (0: the server's default) */
+		int max_connections;
 	} http;
 	struct {
 		char *root_directory; /* storage.rootDirectory (required in a

@@ -426,6 +426,19 @@ static int cmd_import(int argc, char **argv)
 	return run_offline(cfg_path, NULL, import_run, &a);
 }
 
+/* A duration for http_opts: whole seconds, rounded up; 0 stays 0. */
+static unsigned ms_to_s(uint64_t ms)
+{
+	uint64_t s = (ms + 999) / 1000;
+
+	return s > UINT_MAX ? UINT_MAX : (unsigned)s;
+}
+
+static unsigned ms_clamp(uint64_t ms)
+{
+	return ms > UINT_MAX ? UINT_MAX : (unsigned)ms;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	const char *cfg_path = NULL, *port_file = NULL, *mount = NULL;
@@ -484,6 +497,12 @@ static int cmd_serve(int argc, char **argv)
 	hopts.address = cfg->http.address;
 	hopts.port = cfg->http.port;
 	hopts.access = &cfg->http.access;
+	hopts.max_conns = (unsigned)cfg->http.max_connections;
+	hopts.idle_timeout_s = ms_to_s(cfg->http.idle_timeout_ms);
+	hopts.drain_timeout_s = ms_to_s(cfg->http.drain_timeout_ms);
+	hopts.header_timeout_ms = ms_clamp(cfg->http.read_header_timeout_ms);
+	hopts.read_timeout_ms = ms_clamp(cfg->http.read_timeout_ms);
+	hopts.write_timeout_ms = ms_clamp(cfg->http.write_timeout_ms);
 	srv = http_start(&hopts, st, &err);
 	if (!srv) {
 		log_err("%s", err.msg);

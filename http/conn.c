@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,7 +59,7 @@
 #define LINGER_BYTES   (64ull << 20) /* discarded per socket */
 #define LINGER_MAX     256           /* lingering sockets at once */
 /* During a drain a body must move at least this often to be waited for. */
-#define DRAIN_STALL_MS 1000
+#define DRAIN_STALL_MS 2000
 
 struct lingerer {
 	struct lingerer *next; /* in watch->lingers */
@@ -166,6 +167,18 @@ static void linger_add(struct conn_watch *w, struct http_conn *c)
 	w->n_lingers++;
 }
 
+/*
+ * Data the server never read is waiting: MHD answered an error of its own
+ * (a header too large, a malformed request) with the request unread, and
+ * closing now would reset the connection before the client reads it.
+ */
+static bool has_unread(int fd)
+{
+	int n = 0;
+
+	return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
 void conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
                  enum MHD_ConnectionNotificationCode code)
 {
@@ -202,7 +215,7 @@ void conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 		w->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	if (c->linger && !c->dropped)
+	if (!c->dropped && (c->linger || has_unread(c->fd)))
 		linger_add(w, c);
 	pthread_mutex_unlock(&w->lock);
 	free(c);
@@ -304,6 +317,12 @@ static void check(struct conn_watch *w, struct http_conn *c, uint64_t now,
 			     now - c->since_ms);
 		return;
 	case CONN_BODY:
+		/*
+		 * Bytes waiting in the kernel mean dray is the slow side (a
+		 * handler writing to a slow disk): not the client's stall.
+		 */
+		if (has_unread(c->fd))
+			c->since_ms = now;
 		if (rx != c->rx) {
 			c->rx = rx;
 			c->since_ms = now;

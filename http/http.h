@@ -45,8 +45,8 @@ int http_port(const struct http_server *srv);
 
 /*
  * Stop accepting, let in-flight requests finish (bounded by
- * drain_timeout_s), then stop. A request whose body stands still for a
- * second (or read_timeout_ms if shorter) meanwhile is dropped rather than
+ * drain_timeout_s), then stop. A request whose body stands still for 2 s
+ * (or read_timeout_ms if shorter) meanwhile is dropped rather than
  * waited for. Accepts NULL.
  */
 void http_stop(struct http_server *srv);

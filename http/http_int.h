@@ -117,7 +117,8 @@ struct http_req {
 /*
  * conn.c: where a connection stands, for its time limits. IDLE: between
  * requests (bytes arriving there are the next request's headers); BODY:
- * the headers are in, the body is being read; REPLY: a response is queued.
+ * the headers are in, the body is being read; REPLY: the request is in,
+ * dray handles it and sends the response.
  */
 enum conn_phase { CONN_IDLE, CONN_BODY, CONN_REPLY };
 

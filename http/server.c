@@ -188,7 +188,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			release(req);
 		return MHD_YES;
 	}
-	/* The whole request is in. */
+	/* The whole request is in: from here on dray works and answers. */
+	conn_phase(conn, CONN_REPLY);
 	if (!req->h || req->failed)
 		return fail(req, &req->route_err);
 	if (req->h->end(req, &err) < 0)

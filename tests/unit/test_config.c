@@ -604,14 +604,17 @@ static void test_every_unsupported_zot_section_is_accepted(void **state)
 	if (!cfg)
 		fail_msg("%s", err.msg);
 	/* storage.retention, http.accessControl are implemented. */
-	assert_int_equal(cfg->n_unsupported, 29);
+	/* So are http.readTimeout and http.writeTimeout. */
+	assert_int_equal(cfg->n_unsupported, 27);
 	assert_true(cfg->storage.retention.dry_run);
+	assert_int_equal(cfg->http.read_timeout_ms, 30000);
+	assert_int_equal(cfg->http.write_timeout_ms, 30000);
 	assert_string_equal(cfg->unsupported[0], "goVersion (line 1)");
 	assert_string_equal(cfg->unsupported[6], "storage.redirectBlobURL "
 	                                         "(line 9)");
-	assert_string_equal(cfg->unsupported[24],
+	assert_string_equal(cfg->unsupported[22],
 	                    "extensions.apikey (line 31)");
-	assert_string_equal(cfg->unsupported[28], "cluster (line 35)");
+	assert_string_equal(cfg->unsupported[26], "cluster (line 35)");
 	cfg_free(cfg);
 }
 
@@ -1274,6 +1277,40 @@ static void test_access_control_errors_name_key_and_line(void **state)
 	}
 }
 
+static void test_http_connection_keys_read_with_defaults(void **state)
+{
+	struct err err = ERR_INIT;
+	struct cfg *cfg;
+
+	(void)state;
+	cfg = parse("storage: {rootDirectory: /d}\n", &err);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->http.read_header_timeout_ms, 10000);
+	assert_int_equal(cfg->http.read_timeout_ms, 30000);
+	assert_int_equal(cfg->http.write_timeout_ms, 30000);
+	assert_int_equal(cfg->http.idle_timeout_ms, 60000);
+	assert_int_equal(cfg->http.drain_timeout_ms, 10000);
+	assert_int_equal(cfg->http.max_connections, 1000);
+	cfg_free(cfg);
+	cfg = parse("storage: {rootDirectory: /d}\n"
+	            "http: {readHeaderTimeout: 2s, readTimeout: 1m, "
+	            "writeTimeout: 500ms, idleTimeout: 5s, drainTimeout: 1h, "
+	            "maxConnections: 40}\n",
+	            &err);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->http.read_header_timeout_ms, 2000);
+	assert_int_equal(cfg->http.read_timeout_ms, 60000);
+	assert_int_equal(cfg->http.write_timeout_ms, 500);
+	assert_int_equal(cfg->http.idle_timeout_ms, 5000);
+	assert_int_equal(cfg->http.drain_timeout_ms, 3600000);
+	assert_int_equal(cfg->http.max_connections, 40);
+	assert_int_equal(cfg->n_unsupported, 0);
+	cfg_free(cfg);
+	assert_invalid("storage: {rootDirectory: /d}\n"
+	               "http: {maxConnections: 70000}\n",
+	               NAME ":2:", "http.maxConnections");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1328,6 +1365,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_out_of_memory_at_any_allocation_fails_cleanly,
 			setup, teardown),
+		cmocka_unit_test(test_http_connection_keys_read_with_defaults),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
