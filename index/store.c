@@ -356,10 +356,12 @@ void repo_unref(struct store *st, struct repo *r)
 	/*
 	 * With no holder left nobody can be inside r->lock, so its fields
 	 * can be read here. What is dropped is only a cache: the next
-	 * repo_ref() builds it again from the disk. A note on a dropped
-	 * index.json is kept, as nothing on disk says it again.
+	 * repo_ref() builds it again from the disk. What the mount keeps
+	 * here (a note on a dropped index.json, the state of a copy's
+	 * oci-layout) is kept, as nothing on disk says it again.
 	 */
-	drop = --r->refs == 0 && !r->dropped &&
+	drop = --r->refs == 0 && !r->dropped && !r->layout_came &&
+	       !r->layout_hidden &&
 	       (!r->loaded || hmap_count(st->repos) > REPO_CACHE_MAX);
 	if (drop)
 		hmap_del(st->repos, r->name);
