@@ -31,12 +31,14 @@ for i in 0 1 2 3 4 5 6; do
 	mkblob "$CR/big$i" "$BIG" "big$i"
 done
 
+# Where slow upload ID goes: two into repositories that hold images.
+SLOW_REPOS=(crash/slow0 crash/slow1 crash/done1 crash/slow3 crash/slow4 crash/slow5 crash/done2)
+
 # slow_upload ID MODE REPO FILE: a rate-limited upload; writes its final
 # status to $CR/slow.ID.
 slow_upload() {
 	local id=$1 mode=$2 repo=$3 f=$4 d loc st=000
 	d=$(digest_of "$f")
-	echo "$repo" >"$CR/slow.$id.repo"
 	if [ "$mode" = post ]; then
 		st=$(curl -s --max-time 300 --limit-rate 2M -X POST -H 'Expect:' \
 			-H 'Content-Type: application/octet-stream' --data-binary "@$f" \
@@ -159,13 +161,11 @@ verify_after_restart() {
 	fi
 	# Interrupted uploads left nothing under their digest; answered ones
 	# are complete.
-	[ "$(cat "$CR"/slow.[0-9] 2>/dev/null | grep -c 201)" -lt 7 ] ||
+	[ "$(cat "$CR"/slow.* 2>/dev/null | grep -c 201)" -lt 7 ] ||
 		note "every slow upload finished before the kill: the timing did not exercise them"
 	for i in 0 1 2 3 4 5 6; do
 		d=$(digest_of "$CR/big$i")
-		# Each upload went to its own repository (slow.ID.repo), some
-		# into repositories that already hold an image.
-		req HEAD "/v2/$(cat "$CR/slow.$i.repo")/blobs/$d"
+		req HEAD "/v2/${SLOW_REPOS[i]}/blobs/$d"
 		if [ "$(cat "$CR/slow.$i" 2>/dev/null)" = 201 ]; then
 			assert_status 200
 			assert_content_length "$BIG"
@@ -215,13 +215,13 @@ round() { # round N: SIGKILL once N of each kind of push were answered
 	local i
 	rm -f "$CR"/ok.* "$CR"/slow.* "$CR/small.ok" "$CR/moving.attempts"
 	BG_PIDS=()
-	bg slow_upload 0 mono crash/slow0 "$CR/big0"
-	bg slow_upload 1 mono crash/slow1 "$CR/big1"
-	bg slow_upload 2 mono crash/done1 "$CR/big2"
-	bg slow_upload 3 post crash/slow3 "$CR/big3"
-	bg slow_upload 4 post crash/slow4 "$CR/big4"
-	bg slow_upload 5 chunked crash/slow5 "$CR/big5"
-	bg slow_upload 6 chunked crash/done2 "$CR/big6"
+	bg slow_upload 0 mono "${SLOW_REPOS[0]}" "$CR/big0"
+	bg slow_upload 1 mono "${SLOW_REPOS[1]}" "$CR/big1"
+	bg slow_upload 2 mono "${SLOW_REPOS[2]}" "$CR/big2"
+	bg slow_upload 3 post "${SLOW_REPOS[3]}" "$CR/big3"
+	bg slow_upload 4 post "${SLOW_REPOS[4]}" "$CR/big4"
+	bg slow_upload 5 chunked "${SLOW_REPOS[5]}" "$CR/big5"
+	bg slow_upload 6 chunked "${SLOW_REPOS[6]}" "$CR/big6"
 	bg manifest_writer 0
 	bg manifest_writer 1
 	bg mover

@@ -86,10 +86,11 @@ GONE_BLOBS=("${U_BLOBS[@]}" "${R2_BLOBS[@]}" "$LOOSE")
 KEEP_BLOBS=("${T_BLOBS[@]}" "${MULTI_BLOBS[@]}" "${R_BLOBS[@]}")
 dray_stop
 
-# state: every file of the root but the index database, with inode, link
+# state: every file of the root but the index database and the lock (it
+# holds the PID of the last process to open the store), with inode, link
 # count and size, and the content of every index.json.
 state() {
-	(cd "$WORK/data" && find . -path ./.dray/index -prune -o -type f \
+	(cd "$WORK/data" && find . \( -path ./.dray/index -o -path ./.dray/lock \) -prune -o -type f \
 		-printf '%P %i %n %s\n' | sort &&
 		find . -name index.json -not -path './.dray/*' -print0 | sort -z |
 		xargs -0 md5sum)

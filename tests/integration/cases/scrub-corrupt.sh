@@ -26,8 +26,10 @@ for r in "${REPOS[@]}"; do
 done
 dray_stop
 
-state() { # every file of the root but the index database: inode, size, md5
-	(cd "$WORK/data" && find . -path ./.dray/index -prune -o -type f \
+# every file of the root but the index database and the lock (which holds
+# the PID of the last opener): inode, size, md5
+state() {
+	(cd "$WORK/data" && find . \( -path ./.dray/index -o -path ./.dray/lock \) -prune -o -type f \
 		-printf '%P %i %s\n' | sort &&
 		find . -path ./.dray -prune -o -type f -print0 | sort -z | xargs -0 md5sum)
 }
