@@ -606,7 +606,7 @@ static int upload_open(struct upload *u, int flags, struct err *err)
 /* Count a session of @repo in; ERR_BUSY past a cap. Under st->lock. */
 static int count_in(struct store *st, const char *repo, struct err *err)
 {
-	uintptr_t n = (uintptr_t)hmap_get(st->upload_repos, repo);
+	uintptr_t n = (uintptr_t)hmap_get(st->up_repos, repo);
 	size_t cap = st->opts.max_uploads_per_repo;
 
 	if (st->opts.max_uploads &&
@@ -617,7 +617,7 @@ static int count_in(struct store *st, const char *repo, struct err *err)
 		return err_set(err, ERR_BUSY,
 		               "too many upload sessions for '%s' (%zu)", repo,
 		               cap);
-	if (hmap_put(st->upload_repos, repo, (void *)(n + 1)) < 0)
+	if (hmap_put(st->up_repos, repo, (void *)(n + 1)) < 0)
 		return err_set(err, ERR_NOMEM, "cannot start upload");
 	return 0;
 }
@@ -625,12 +625,12 @@ static int count_in(struct store *st, const char *repo, struct err *err)
 /* Undo count_in(). Under st->lock. */
 static void count_out(struct store *st, const char *repo)
 {
-	uintptr_t n = (uintptr_t)hmap_get(st->upload_repos, repo);
+	uintptr_t n = (uintptr_t)hmap_get(st->up_repos, repo);
 
 	/* Replacing the value of a key present allocates nothing. */
 	if (n <= 1)
-		hmap_del(st->upload_repos, repo);
-	else if (hmap_put(st->upload_repos, repo, (void *)(n - 1)) < 0)
+		hmap_del(st->up_repos, repo);
+	else if (hmap_put(st->up_repos, repo, (void *)(n - 1)) < 0)
 		assert(!"hmap_put() failed on a key present");
 }
 

@@ -141,12 +141,12 @@ struct store *store_open_with(const char *root, const struct store_opts *opts,
 	st->opts = opts ? *opts : (struct store_opts){.dedupe = true};
 	st->repos = hmap_new();
 	st->uploads = hmap_new();
-	st->upload_repos = hmap_new();
+	st->up_repos = hmap_new();
 	st->msums = hmap_new();
 	st->pulls = hmap_new();
 	st->pending = hmap_new();
 	st->temps = hmap_new();
-	if (!st->repos || !st->uploads || !st->upload_repos || !st->msums ||
+	if (!st->repos || !st->uploads || !st->up_repos || !st->msums ||
 	    !st->pulls || !st->pending || !st->temps) {
 		err_set(err, ERR_NOMEM, "cannot allocate store");
 		goto fail;
@@ -254,7 +254,7 @@ void store_close(struct store *st)
 			upload_park_sync(st);
 		hmap_free(ups);
 	}
-	hmap_free(st->upload_repos);
+	hmap_free(st->up_repos);
 	if (st->repos) {
 		hmap_each(st->repos, free_repo, NULL);
 		hmap_free(st->repos);

@@ -26,23 +26,23 @@
 #define STORE_AIO_POOL 8
 
 struct store {
-	char *root;                /* storage root, absolute */
-	int lock_fd;               /* <root>/.dray/lock, flock()ed, or -1 */
-	char tmpdir[PATH_MAX];     /* <root>/.dray/tmp: temporaries */
-	char updir[PATH_MAX];      /* <root>/.dray/uploads: staging */
-	char casdir[PATH_MAX];     /* <root>/.dray/blobs: the content store */
-	struct store_opts opts;    /* as opened */
-	pthread_mutex_t lock;      /* protects the four tables */
-	struct hmap *repos;        /* name -> struct repo */
-	struct hmap *uploads;      /* id -> struct upload */
-	struct hmap *upload_repos; /* repo -> its sessions (uintptr_t) */
-	struct hmap *msums;        /* digest string -> struct msum */
-	struct msum *msum_newest;  /* cached msums, most recently used first */
-	struct msum *msum_oldest;  /* ... and last: the next one evicted */
-	struct kv *kv;             /* the RocksDB index (idx.c) */
-	struct hmap *pulls;        /* "repo@digest" -> uint64_t ms, unflushed */
-	struct hmap *pending;      /* repo -> struct pending (fsview.c) */
-	struct hmap *temps;        /* view path -> struct temp (fsview.c) */
+	char *root;             /* storage root, absolute */
+	int lock_fd;            /* <root>/.dray/lock, flock()ed, or -1 */
+	char tmpdir[PATH_MAX];  /* <root>/.dray/tmp: temporaries */
+	char updir[PATH_MAX];   /* <root>/.dray/uploads: staging */
+	char casdir[PATH_MAX];  /* <root>/.dray/blobs: the content store */
+	struct store_opts opts; /* as opened */
+	pthread_mutex_t lock;   /* protects the four tables */
+	struct hmap *repos;     /* name -> struct repo */
+	struct hmap *uploads;   /* id -> struct upload */
+	struct hmap *up_repos;  /* repo -> its sessions (uintptr_t) */
+	struct hmap *msums;     /* digest string -> struct msum */
+	struct msum *msum_newest; /* cached msums, most recently used first */
+	struct msum *msum_oldest; /* ... and last: the next one evicted */
+	struct kv *kv;          /* the RocksDB index (idx.c) */
+	struct hmap *pulls;     /* "repo@digest" -> uint64_t ms, unflushed */
+	struct hmap *pending;   /* repo -> struct pending (fsview.c) */
+	struct hmap *temps;     /* view path -> struct temp (fsview.c) */
 	void (*watch)(void *arg, const char *rel); /* change hook, or NULL */
 	void *watch_arg;        /* its argument */
 	uint64_t root_mtime_ns; /* the root's mtime at the last reconcile */
