@@ -5,6 +5,8 @@
  * Input: the decoded path. Invariants: a route with a repository has a
  * valid name; routes that need a reference have a non-empty one.
  */
+#include <string.h>
+
 #include "http/http_int.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -30,8 +32,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (req->kind != RT_BASE && req->kind != RT_CATALOG)
 		fuzz_check(ref_name_check(req->name, &check) == 0);
 	if (req->kind == RT_MANIFEST || req->kind == RT_BLOB ||
-	    req->kind == RT_UPLOAD || req->kind == RT_REFERRERS)
+	    req->kind == RT_REFERRERS)
 		fuzz_check(req->ref[0] != '\0');
+	/*
+	 * An upload id too long to hold names no session: it is routed to
+	 * the upload with no id, and answered 404 BLOB_UPLOAD_UNKNOWN.
+	 */
+	if (req->kind == RT_UPLOAD && req->ref[0] == '\0')
+		fuzz_check(strlen(strstr(url, "/blobs/uploads/") +
+		                  strlen("/blobs/uploads/")) >= sizeof(req->ref));
 	fuzz_check(memchr(req->ref, '\0', sizeof(req->ref)));
 out:
 	free(req);
