@@ -153,8 +153,16 @@ int route_parse(struct http_req *req, struct err *err)
 		req->kind = tails[i].kind;
 		if (req->kind == RT_UPLOAD && hit[strlen(tails[i].mid)] == '\0')
 			req->kind = RT_UPLOADS;
-		if (set_ref(req, hit + strlen(tails[i].mid), err) < 0)
+		if (req->kind == RT_UPLOAD) {
+			struct err ignored = ERR_INIT;
+
+			/* An id too long to hold names no session. */
+			if (set_ref(req, hit + strlen(tails[i].mid),
+			            &ignored) < 0)
+				return set_name(req, rest, hit, err);
+		} else if (set_ref(req, hit + strlen(tails[i].mid), err) < 0) {
 			return -1;
+		}
 		if (req->kind != RT_UPLOADS && req->ref[0] == '\0')
 			return err_set(err, ERR_NOT_FOUND, "no such endpoint");
 		return set_name(req, rest, hit, err);

@@ -38,9 +38,9 @@ req GET "/v2/$REPO/blobs/uploads/nosuchupload"
 assert_error 404 BLOB_UPLOAD_UNKNOWN
 req PUT "/v2/$REPO/blobs/uploads/nosuchupload?digest=$ZERO"
 assert_error 404 BLOB_UPLOAD_UNKNOWN
-# An id that is no id ("..", "/" in it) is an unknown session too, for
+# An id that is no id ("..", "/" in it, too long) is an unknown session too, for
 # every method of the upload URL (dray answered a PUT there with 405).
-for id in ../x x/.. "..%2Fx" "$(printf 'a%.0s' {1..300})/x"; do
+for id in ../x x/.. "..%2Fx" "$(printf 'a%.0s' {1..300})/x" "$(printf 'a%.0s' {1..300})"; do
 	for m in PUT PATCH GET DELETE; do
 		body=()
 		case $m in
