@@ -28,7 +28,7 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:history_size=4:supp
 # daemon 5-15x: fewer pushes (the default is 12) keep it within the bound.
 export N_PUSH=${N_PUSH:-3}
 rc=0
-(cd "$build" && ctest --output-on-failure --timeout 900 --repeat until-pass:2 -R "$cases") || rc=$?
+(cd "$build" && ctest --output-on-failure --timeout 900 -R "$cases") || rc=$?
 if compgen -G "$reports/tsan.*" >/dev/null; then
 	echo "tsan.sh: ThreadSanitizer reports:" >&2
 	cat "$reports"/tsan.* >&2
