@@ -644,7 +644,7 @@ static int get_strings(struct ctx *c, const yaml_node_t *v, const char *path,
 static int keep_field(struct ctx *c, size_t which, const yaml_node_t *v,
                       const char *path, void *arg)
 {
-	struct cfg_keep_tags *k = arg;
+	struct store_keep_tags *k = arg;
 	uint64_t count;
 
 	switch (which) {
@@ -684,7 +684,7 @@ static int policy_field(struct ctx *c, size_t which, const yaml_node_t *v,
 	static const char *const keep_names[] = {
 		"patterns", "pulledWithin", "pushedWithin",
 		"mostRecentlyPushedCount", "mostRecentlyPulledCount"};
-	struct cfg_policy *p = arg;
+	struct store_policy *p = arg;
 	yaml_node_item_t *it;
 
 	switch (which) {
@@ -711,14 +711,14 @@ static int policy_field(struct ctx *c, size_t which, const yaml_node_t *v,
 		return bad(c, v, path, "expected a list of mappings");
 	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
 	     it++) {
-		struct cfg_keep_tags *grown;
+		struct store_keep_tags *grown;
 
 		grown = realloc(p->keep_tags,
 		                (p->n_keep_tags + 1) * sizeof(*grown));
 		if (!grown)
 			return nomem(c->err);
 		p->keep_tags = grown;
-		grown[p->n_keep_tags] = (struct cfg_keep_tags){
+		grown[p->n_keep_tags] = (struct store_keep_tags){
 			.pushed_count = -1, .pulled_count = -1};
 		p->n_keep_tags++;
 		if (each_pair(c, yaml_document_get_node(c->doc, *it), path,
@@ -748,7 +748,7 @@ static int retention_field(struct ctx *c, size_t which, const yaml_node_t *v,
 	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
 	     it++) {
 		yaml_node_t *pn = yaml_document_get_node(c->doc, *it);
-		struct cfg_policy *grown;
+		struct store_policy *grown;
 		size_t n = cfg->storage.retention.n_policies;
 
 		grown = realloc(cfg->storage.retention.policies,
@@ -756,7 +756,7 @@ static int retention_field(struct ctx *c, size_t which, const yaml_node_t *v,
 		if (!grown)
 			return nomem(c->err);
 		cfg->storage.retention.policies = grown;
-		grown[n] = (struct cfg_policy){.delete_untagged = true};
+		grown[n] = (struct store_policy){.delete_untagged = true};
 		cfg->storage.retention.n_policies++;
 		if (each_pair(c, pn, path, policy_names,
 		              ARRAY_SIZE(policy_names), policy_field,
@@ -1234,7 +1234,7 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->log.audit);
 	free(cfg->fuse.mountpoint);
 	for (size_t i = 0; i < cfg->storage.retention.n_policies; i++) {
-		struct cfg_policy *p = &cfg->storage.retention.policies[i];
+		struct store_policy *p = &cfg->storage.retention.policies[i];
 
 		for (size_t j = 0; j < p->n_repositories; j++)
 			free(p->repositories[j]);

@@ -18,34 +18,7 @@
 #include "daemon/access.h"
 #include "daemon/err.h"
 #include "daemon/log.h"
-
-/* One keepTags rule of a retention policy (zot's semantics). */
-struct cfg_keep_tags {
-	char **patterns;           /* regexes (POSIX ERE, whole tag) */
-	size_t n_patterns;         /* 0: every tag */
-	uint64_t pulled_within_ms; /* pulledWithin, 0: not a criterion */
-	uint64_t pushed_within_ms; /* pushedWithin, 0: not a criterion */
-	int64_t pushed_count;      /* mostRecentlyPushedCount, -1: none */
-	int64_t pulled_count;      /* mostRecentlyPulledCount, -1: none */
-};
-
-/* One storage.retention.policies entry. */
-struct cfg_policy {
-	char **repositories;             /* globs naming repositories */
-	size_t n_repositories;
-	bool delete_referrers;           /* deleteReferrers, default false */
-	bool delete_untagged;            /* deleteUntagged, default true */
-	struct cfg_keep_tags *keep_tags; /* keepTags rules */
-	size_t n_keep_tags;              /* 0: every tag is kept */
-};
-
-/* storage.retention. */
-struct cfg_retention {
-	bool dry_run;                /* dryRun: log, change nothing */
-	uint64_t delay_ms;           /* delay, for untagged; default 24h */
-	struct cfg_policy *policies; /* in order; the first match applies */
-	size_t n_policies;
-};
+#include "index/store.h"
 
 /* The YAML text of the embedded default configuration. */
 extern const char cfg_default_yaml[];
@@ -84,7 +57,7 @@ struct cfg {
 		uint64_t gc_delay_ms; /* storage.gcDelay, Go duration, 1h */
 		uint64_t gc_interval_ms; /* storage.gcInterval, 24h */
 		bool commit;             /* storage.commit, default false */
-		struct cfg_retention retention; /* storage.retention */
+		struct store_retention retention; /* storage.retention */
 		uint64_t max_upload_sessions;   /* storage.maxUploadSessions,
 		                                   1024; 0: no limit */
 		uint64_t max_upload_sessions_per_repo; /* ...PerRepo, 128 */

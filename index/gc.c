@@ -241,7 +241,7 @@ int store_gc_repo(struct store *st, const char *repo,
 {
 	struct gc_entry *e = NULL;
 	json_t *mans, *entry, *index = NULL;
-	const struct cfg_policy *pol;
+	const struct store_policy *pol;
 	uint64_t untagged_delay = opts->delay_ms;
 	struct hmap *set = NULL;
 	struct repo *r;

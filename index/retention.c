@@ -120,8 +120,8 @@ static int pull_time(struct store *st, const char *repo, const char *ds,
 	return 0;
 }
 
-const struct cfg_policy *retention_policy(const struct cfg_retention *ret,
-                                          const char *repo)
+const struct store_policy *retention_policy(const struct store_retention *ret,
+                                            const char *repo)
 {
 	for (size_t i = 0; ret && i < ret->n_policies; i++)
 		for (size_t j = 0; j < ret->policies[i].n_repositories; j++)
@@ -140,7 +140,7 @@ struct tagged {
 	bool match;       /* scratch: matches the current rule */
 };
 
-static bool tag_matches(const struct cfg_keep_tags *k, const char *tag)
+static bool tag_matches(const struct store_keep_tags *k, const char *tag)
 {
 	if (!k->n_patterns)
 		return true;
@@ -178,7 +178,7 @@ static size_t rank(const struct tagged *all, size_t n, const struct tagged *t,
 	return r;
 }
 
-static void apply_rule(const struct cfg_keep_tags *k, struct tagged *t,
+static void apply_rule(const struct store_keep_tags *k, struct tagged *t,
                        size_t n, uint64_t now)
 {
 	bool criteria = k->pushed_within_ms || k->pulled_within_ms ||
@@ -203,7 +203,7 @@ static void apply_rule(const struct cfg_keep_tags *k, struct tagged *t,
 }
 
 int retention_apply(struct store *st, struct repo *r,
-                    const struct cfg_policy *pol, bool dry_run,
+                    const struct store_policy *pol, bool dry_run,
                     size_t *removed, struct err *err)
 {
 	json_t *mans = json_object_get(r->index, "manifests"), *e, *index;

@@ -26,7 +26,6 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "daemon/config.h"
 #include "daemon/digest.h"
 #include "daemon/err.h"
 
@@ -265,6 +264,39 @@ MUST_CHECK int store_referrers(struct store *st, const char *repo,
                                size_t *len, struct err *err);
 
 /* Garbage collection (gc.c). */
+
+/*
+ * Retention policies (zot's storage.retention semantics). daemon/config.c
+ * fills them from the configuration file; index/ never sees the schema.
+ * One keepTags rule of a policy:
+ */
+struct store_keep_tags {
+	char **patterns;           /* regexes (POSIX ERE, whole tag) */
+	size_t n_patterns;         /* 0: every tag */
+	uint64_t pulled_within_ms; /* pulledWithin, 0: not a criterion */
+	uint64_t pushed_within_ms; /* pushedWithin, 0: not a criterion */
+	int64_t pushed_count;      /* mostRecentlyPushedCount, -1: none */
+	int64_t pulled_count;      /* mostRecentlyPulledCount, -1: none */
+};
+
+/* One storage.retention.policies entry. */
+struct store_policy {
+	char **repositories; /* globs naming repositories */
+	size_t n_repositories;
+	bool delete_referrers;             /* deleteReferrers, default false */
+	bool delete_untagged;              /* deleteUntagged, default true */
+	struct store_keep_tags *keep_tags; /* keepTags rules */
+	size_t n_keep_tags;                /* 0: every tag is kept */
+};
+
+/* storage.retention. */
+struct store_retention {
+	bool dry_run;                  /* dryRun: log, change nothing */
+	uint64_t delay_ms;             /* delay, for untagged; default 24h */
+	struct store_policy *policies; /* in order; the first match applies */
+	size_t n_policies;
+};
+
 struct gc_opts {
 	uint64_t delay_ms; /* never remove what changed more recently */
 	bool dry_run;      /* report, change nothing */
@@ -275,7 +307,7 @@ struct gc_opts {
 	 * deleteUntagged is false), and referrers whose subject is gone go
 	 * only with deleteReferrers. Other repositories keep every tag.
 	 */
-	const struct cfg_retention *retention;
+	const struct store_retention *retention;
 };
 
 struct gc_report {

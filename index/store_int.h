@@ -244,10 +244,10 @@ int blob_store(struct store *st, const char *repo, const char *src,
 /* retention.c */
 void pull_note(struct store *st, const char *repo, const struct digest *d);
 int pull_flush(struct store *st, struct err *err);
-const struct cfg_policy *retention_policy(const struct cfg_retention *ret,
-                                          const char *repo);
+const struct store_policy *retention_policy(const struct store_retention *ret,
+                                            const char *repo);
 int retention_apply(struct store *st, struct repo *r,
-                    const struct cfg_policy *pol, bool dry_run,
+                    const struct store_policy *pol, bool dry_run,
                     size_t *removed, struct err *err);
 
 /* manifest.c */

@@ -1147,7 +1147,7 @@ static void test_retention_policies_are_read_with_zot_defaults(void **state)
 	assert_false(cfg->storage.retention.dry_run);
 	assert_int_equal(cfg->storage.retention.delay_ms, 2 * 3600 * 1000);
 	assert_int_equal(cfg->storage.retention.n_policies, 2);
-	const struct cfg_policy *p = &cfg->storage.retention.policies[0];
+	const struct store_policy *p = &cfg->storage.retention.policies[0];
 	assert_int_equal(p->n_repositories, 2);
 	assert_string_equal(p->repositories[1], "prod/**");
 	assert_true(p->delete_referrers);
