@@ -277,6 +277,75 @@ int blob_verify(const char *path, const struct digest *d, struct err *err)
 	return digest_equal(&got, d) ? 1 : 0;
 }
 
+/* Is @b the same file as @a, unchanged (size and mtime)? */
+static bool same_version(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* The first of the places in st->cas_seen where store copy @sb can be. */
+static size_t cas_home(const struct stat *sb)
+{
+	uint64_t h = ((uint64_t)sb->st_ino ^ ((uint64_t)sb->st_dev << 32)) *
+	             0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 32) % STORE_CAS_SEEN;
+}
+
+static bool cas_is(const struct cas_seen *c, const struct stat *sb)
+{
+	return c->ino == sb->st_ino && c->dev == sb->st_dev;
+}
+
+/*
+ * Remember store copy @sb as hashing to its name: in its place, or a
+ * free one, or (all taken) instead of the first. A copy written over
+ * later gets a new mtime (or size), which cas_seen() tells apart; so
+ * does a new file under the name (another inode).
+ */
+static void cas_seen_put(struct store *st, const struct stat *sb)
+{
+	size_t home = cas_home(sb), at = home;
+
+	pthread_mutex_lock(&st->lock);
+	for (size_t i = 0; i < STORE_CAS_WAYS; i++) {
+		struct cas_seen *c = &st->cas_seen[(home + i) % STORE_CAS_SEEN];
+
+		if (cas_is(c, sb) || !c->ino) {
+			at = (home + i) % STORE_CAS_SEEN;
+			break;
+		}
+	}
+	st->cas_seen[at] = (struct cas_seen){sb->st_dev, sb->st_ino,
+	                                     sb->st_size, sb->st_mtim};
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* Was store copy @sb verified, and not written since? */
+static bool cas_seen(struct store *st, const struct stat *sb)
+{
+	size_t home = cas_home(sb);
+	struct stat seen = {0};
+
+	pthread_mutex_lock(&st->lock);
+	for (size_t i = 0; i < STORE_CAS_WAYS; i++) {
+		struct cas_seen *c = &st->cas_seen[(home + i) % STORE_CAS_SEEN];
+
+		if (cas_is(c, sb)) {
+			seen.st_dev = c->dev;
+			seen.st_ino = c->ino;
+			seen.st_size = c->size;
+			seen.st_mtim = c->mtime;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
+	return seen.st_ino && same_version(&seen, sb);
+}
+
 /*
  * The store already holds @first for @d, and @src (verified) is to be
  * linked to it: make sure @first is right. A copy that does not hash to
@@ -301,15 +370,24 @@ static int cas_check(struct store *st, const char *src, const char *first,
 	if (stat(first, &b) < 0 ||
 	    (a.st_ino == b.st_ino && a.st_dev == b.st_dev) ||
 	    (checked && checked->st_ino == b.st_ino &&
-	     checked->st_dev == b.st_dev))
+	     checked->st_dev == b.st_dev) ||
+	    cas_seen(st, &b))
 		return 0;
 	rc = blob_verify(first, d, &verr);
 	if (rc < 0 && verr.code != ERR_NOT_FOUND) {
 		*err = verr;
 		return -1;
 	}
-	if (rc != 0)
-		return 0; /* right, or collected meanwhile */
+	if (rc != 0) {
+		struct stat c;
+
+		/* Right (and not written while hashed), or collected. */
+		if (rc == 1)
+			log_debug("content store copy '%s' verified", first);
+		if (rc == 1 && stat(first, &c) == 0 && same_version(&b, &c))
+			cas_seen_put(st, &c);
+		return 0;
+	}
 	log_err("content store copy '%s' was bad: replaced", first);
 	if (snprintf(tmp, sizeof(tmp), "%s/cas.%s.%u", st->tmpdir, d->hex,
 	             atomic_fetch_add(&seq, 1)) >= (int)sizeof(tmp))
@@ -320,6 +398,7 @@ static int cas_check(struct store *st, const char *src, const char *first,
 		unlink(tmp);
 		return err_set_errno(err, errno, "cannot replace '%s'", first);
 	}
+	cas_seen_put(st, &a);
 	return 0;
 }
 
@@ -338,12 +417,16 @@ int cas_link(struct store *st, const char *src, const struct digest *d,
 	if (cas_path(st, d, 0, first, sizeof(first), err) < 0)
 		return -1;
 	for (int attempt = 0; attempt < 4; attempt++) {
+		struct stat sb;
+
 		if (link(src, first) < 0) {
 			if (errno != EEXIST)
 				return err_set_errno(err, errno,
 				                     "cannot store blob");
 			if (cas_check(st, src, first, d, checked, err) < 0)
 				return -1;
+		} else if (stat(first, &sb) == 0) {
+			cas_seen_put(st, &sb); /* @src is verified */
 		}
 		for (unsigned n = 0; n < 64; n++) {
 			if (cas_path(st, d, n, cas, sizeof(cas), err) < 0)

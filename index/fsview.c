@@ -305,6 +305,47 @@ static int classify(const char *rel, struct fs_writer *w, struct err *err)
 	return ref_name_check(w->repo, err);
 }
 
+/* A new staging file for temporary @rel: its record, and @fd open. */
+static struct temp *temp_make(struct store *st, const char *rel, int *fd,
+                              struct err *err)
+{
+	struct temp *t = calloc(1, sizeof(*t));
+
+	if (!t || snprintf(t->path, sizeof(t->path), "%s/mount.XXXXXX",
+	                   st->tmpdir) >= (int)sizeof(t->path)) {
+		free(t);
+		err_set(err, ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	*fd = mkostemp(t->path, O_CLOEXEC);
+	if (*fd < 0) {
+		err_set_errno(err, errno, "cannot stage '%s'", rel);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* Enter @t as temporary @rel, ending the one it replaces. */
+static int temp_put(struct store *st, const char *rel, struct temp *t,
+                    struct err *err)
+{
+	struct temp *old;
+
+	pthread_mutex_lock(&st->lock);
+	old = hmap_get(st->temps, rel);
+	if (hmap_put(st->temps, rel, t) < 0) {
+		pthread_mutex_unlock(&st->lock);
+		return err_set(err, ERR_NOMEM, "out of memory");
+	}
+	pthread_mutex_unlock(&st->lock);
+	if (old) {
+		unlink(old->path);
+		free(old);
+	}
+	return 0;
+}
+
 struct fs_writer *store_fs_create(struct store *st, const char *rel,
                                   struct err *err)
 {
@@ -321,35 +362,15 @@ struct fs_writer *store_fs_create(struct store *st, const char *rel,
 		goto fail;
 	w->fd = -1;
 	if (w->kind == W_TEMP) {
-		struct temp *t = calloc(1, sizeof(*t));
-		struct temp *old;
+		struct temp *t = temp_make(st, rel, &w->fd, err);
 
 		snprintf(w->rel, sizeof(w->rel), "%s", rel);
-		if (!t || snprintf(t->path, sizeof(t->path), "%s/mount.XXXXXX",
-		                   st->tmpdir) >= (int)sizeof(t->path)) {
-			free(t);
-			err_set(err, ERR_NOMEM, "out of memory");
+		if (!t)
 			goto fail;
-		}
-		w->fd = mkostemp(t->path, O_CLOEXEC);
-		if (w->fd < 0) {
-			err_set_errno(err, errno, "cannot stage '%s'", rel);
-			free(t);
-			goto fail;
-		}
-		pthread_mutex_lock(&st->lock);
-		old = hmap_get(st->temps, rel);
-		if (hmap_put(st->temps, rel, t) < 0) {
-			pthread_mutex_unlock(&st->lock);
+		if (temp_put(st, rel, t, err) < 0) {
 			unlink(t->path);
 			free(t);
-			err_set(err, ERR_NOMEM, "out of memory");
 			goto fail;
-		}
-		pthread_mutex_unlock(&st->lock);
-		if (old) {
-			unlink(old->path);
-			free(old);
 		}
 		return w;
 	}
@@ -594,6 +615,50 @@ out:
 }
 
 /*
+ * The oci-layout a copy wrote before its layout was complete: kept as a
+ * temporary of @rel holding @len bytes @buf, so the writer can stat it,
+ * set its times (shutil.copytree, cp -a) and read it back; not in the
+ * repository's directory, where it would publish what is not complete.
+ * layout_drop() ends it when dray writes its own.
+ */
+static int layout_keep(struct store *st, const char *rel, const char *buf,
+                       size_t len, struct err *err)
+{
+	int fd = -1;
+	struct temp *t = temp_make(st, rel, &fd, err);
+	int ret;
+
+	if (!t)
+		return -1;
+	ret = fs_pwrite_all(fd, buf, len, 0, err);
+	close(fd);
+	if (ret == 0)
+		ret = temp_put(st, rel, t, err);
+	if (ret < 0) {
+		unlink(t->path);
+		free(t);
+	}
+	return ret;
+}
+
+/* End what layout_keep() kept for @repo: its own oci-layout shows. */
+static void layout_drop(struct store *st, const char *repo)
+{
+	char rel[REF_NAME_MAX + sizeof("/oci-layout")];
+	struct temp *t;
+
+	snprintf(rel, sizeof(rel), "%s/oci-layout", repo);
+	pthread_mutex_lock(&st->lock);
+	t = hmap_del(st->temps, rel);
+	pthread_mutex_unlock(&st->lock);
+	if (t) {
+		unlink(t->path);
+		free(t);
+		store_changed(st, repo, "oci-layout");
+	}
+}
+
+/*
  * Publish what is ready in @repo. Caller holds its lock. A live
  * repository takes its pending index.json once complete; a directory
  * being copied in becomes a repository once its index.json is.
@@ -661,6 +726,7 @@ static int settle(struct store *st, struct repo *r, struct err *err)
 	r->layout_hidden = !r->layout_came;
 	pthread_mutex_unlock(&st->lock);
 	r->layout_came = false;
+	layout_drop(st, r->name);
 	ret = repo_load(st, r, err);
 out:
 	json_decref(j);
@@ -852,6 +918,17 @@ static int do_commit(struct fs_writer *w, struct err *err)
 		/* Published already: the mount shows dray's from now on. */
 		r->layout_came = !has_file(w->st, w->repo, "oci-layout");
 		layout_show(w->st, r);
+		if (r->layout_came) {
+			char rel[REF_NAME_MAX + sizeof("/oci-layout")];
+
+			snprintf(rel, sizeof(rel), "%s/oci-layout", w->repo);
+			/* Not kept: seen only once published, as before. */
+			if (layout_keep(w->st, rel, w->buf ? w->buf : "",
+			                w->len, err) < 0)
+				log_warn("%s: %s", rel, err->msg);
+			*err = ERR_INIT;
+			store_changed(w->st, w->repo, "oci-layout");
+		}
 	}
 	ret = w->kind == W_INDEX ? commit_index(w, r, err)
 	                         : settle(w->st, r, err);

@@ -24,6 +24,20 @@
 
 /* Idle AIO contexts kept: io_destroy() waits for an RCU grace period. */
 #define STORE_AIO_POOL 8
+/*
+ * Content store copies remembered as verified (blob.c): a table of this
+ * many, where a copy goes in one of STORE_CAS_WAYS places from its hash.
+ */
+#define STORE_CAS_SEEN 1024
+#define STORE_CAS_WAYS 8
+
+/* A content store file known to hash to its name, as it was then. */
+struct cas_seen {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
 
 struct store {
 	char *root;             /* storage root, absolute */
@@ -49,6 +63,8 @@ struct store {
 	pthread_mutex_t aio_lock; /* protects the AIO pool */
 	unsigned long aio_pool[STORE_AIO_POOL]; /* idle AIO contexts (blob.c) */
 	unsigned aio_n;         /* how many */
+	/* Verified store copies, by inode (blob.c); under lock. */
+	struct cas_seen cas_seen[STORE_CAS_SEEN];
 };
 
 /*

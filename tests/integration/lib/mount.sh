@@ -107,3 +107,67 @@ blob_names() {
 	(cd "$1/blobs" && find . -type f -printf '%P\n' | sort)
 }
 
+
+# ------------------------------------------------------ mount tool cases
+# (the mount-tool-*.sh cases: a real layout published through the mount
+# by a real tool, then checked through the mount and over HTTP)
+
+# skopeo_ok ARGS...: run skopeo (no credentials, bounded in time), its
+# output logged; fail the case on error.
+skopeo_ok() {
+	[ -n "${REGISTRY_AUTH_FILE:-}" ] || {
+		export REGISTRY_AUTH_FILE=$WORK/cfg/auth.json
+		printf '{"auths":{}}' >"$REGISTRY_AUTH_FILE"
+	}
+	printf '+ skopeo %s\n' "$*" >>"$WORK/logs/skopeo.log"
+	timeout 120 skopeo --command-timeout 100s "$@" \
+		2>>"$WORK/logs/skopeo.log" ||
+		fail "skopeo $* failed: $(tail -n 3 "$WORK/logs/skopeo.log")"
+}
+
+# mount_tool_check REPO SRC TAG [TAG...]: layout SRC was copied into
+# $MNT/REPO by a tool. Through the mount: SRC's blobs, each hashing to
+# its name and showing the stored file's inode; du of the repository
+# equal to the storage's; df not zero. Over HTTP: every TAG has SRC's
+# manifest digest and its blobs; skopeo inspects the first TAG and pulls
+# it whole into an OCI directory, byte for byte SRC's.
+mount_tool_check() {
+	local repo=$1 src=$2 tag=$3 f h d size avail out=$WORK/tmp/pull.$RANDOM
+	shift 2
+	assert_eq "$(blob_names "$src")" "$(blob_names "$MNT/$repo")" \
+		"$repo: blob files in the mount"
+	for f in "$MNT/$repo"/blobs/sha256/*; do
+		h=${f##*/}
+		assert_eq "$h" "$(sha256sum <"$f" | cut -d' ' -f1)" \
+			"$repo: blob $h read through the mount"
+		assert_eq "$(inode_of "$WORK/data/$repo/blobs/sha256/$h")" \
+			"$(inode_of "$f")" "$repo: inode of blob $h in the mount"
+	done
+	assert_eq "$(du -sk "$WORK/data/$repo" | cut -f1)" \
+		"$(du -sk "$MNT/$repo" | cut -f1)" "$repo: du -sk, storage and mount"
+	assert_eq "$(du -sb "$WORK/data/$repo" | cut -f1)" \
+		"$(du -sb "$MNT/$repo" | cut -f1)" "$repo: du -sb, storage and mount"
+	read -r size avail < <(df -k --output=size,avail "$MNT" | tail -n 1)
+	assert_true "$repo: df of the mount shows no size ($size) or room ($avail)" \
+		test "$size" -gt 0 -a "$avail" -gt 0
+	for tag; do
+		d=$(layout_manifest_digest "$src" "$tag")
+		assert_eq "$d" "$(http_digest "$repo" "$tag")" "$repo:$tag over HTTP"
+		pull_verify "$repo" "$tag"
+	done
+	tag=$1
+	d=$(layout_manifest_digest "$src" "$tag")
+	skopeo_ok inspect --tls-verify=false --raw \
+		"docker://127.0.0.1:$PORT/$repo:$tag" >"$WORK/tmp/raw.json"
+	assert_eq "$d" "$(digest_of "$WORK/tmp/raw.json")" \
+		"$repo:$tag skopeo inspect --raw"
+	skopeo_ok copy --quiet --preserve-digests --src-tls-verify=false \
+		"docker://127.0.0.1:$PORT/$repo:$tag" "oci:$out:$tag"
+	assert_eq "$d" "$(layout_manifest_digest "$out" "$tag")" \
+		"$repo:$tag pulled by skopeo"
+	for f in "$out"/blobs/sha256/*; do
+		assert_true "$repo:$tag: pulled blob ${f##*/} differs" \
+			cmp -s "$f" "$src/blobs/sha256/${f##*/}"
+	done
+	rm -rf "$out"
+}
