@@ -42,6 +42,7 @@
 #include "daemon/fsutil.h"
 #include "daemon/log.h"
 #include "daemon/ref.h"
+#include "daemon/testhold.h"
 #include "index/store_int.h"
 
 /* Bytes between two writeback kicks of a buffered staging file. */
@@ -226,7 +227,7 @@ int blob_renew(const char *path, struct err *err)
 	return 0;
 }
 
-/* blob_store() under @repo's lock. */
+/* blob_store() or blob_place() (no @layout) under @repo's lock. */
 static int blob_store_locked(struct store *st, const char *repo,
                              const char *src, const struct digest *d,
                              bool src_is_private, bool layout,
@@ -263,18 +264,56 @@ static int cas_add_copy(struct store *st, const char *first, const char *nth,
 	return ret;
 }
 
-int blob_verify(const char *path, const struct digest *d, struct err *err)
+int blob_verify_stat(const char *path, const struct digest *d, struct stat *sb,
+                     struct err *err)
 {
 	struct digest got;
 	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
 
 	if (fd < 0)
 		return err_set_errno(err, errno, "cannot open '%s'", path);
-	rc = digest_fd(d->alg, fd, &got, err);
+	rc = sb && fstat(fd, sb) < 0
+	             ? err_set_errno(err, errno, "cannot stat '%s'", path)
+	             : digest_fd(d->alg, fd, &got, err);
 	close(fd);
 	if (rc < 0)
 		return -1;
 	return digest_equal(&got, d) ? 1 : 0;
+}
+
+int blob_verify(const char *path, const struct digest *d, struct err *err)
+{
+	return blob_verify_stat(path, d, NULL, err);
+}
+
+bool blob_unchanged(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+int cas_survey(struct store *st, const struct digest *d, struct cas_seen *out,
+               struct err *err)
+{
+	char first[PATH_MAX];
+	struct err verr = ERR_INIT;
+	int rc;
+
+	out->ok = -1;
+	if (cas_path(st, d, 0, first, sizeof(first), err) < 0)
+		return -1;
+	if (access(first, F_OK) < 0)
+		return 0;
+	test_hold("cas", first);
+	rc = blob_verify_stat(first, d, &out->sb, &verr);
+	if (rc < 0 && verr.code != ERR_NOT_FOUND) {
+		*err = verr;
+		return -1;
+	}
+	out->ok = rc; /* -1: collected meanwhile */
+	return 0;
 }
 
 /*
@@ -283,11 +322,12 @@ int blob_verify(const char *path, const struct digest *d, struct err *err)
  * its name (entered by hand, or by an older dray that did not check) is
  * reported and replaced by @src; repositories that link it keep their
  * file, for scrub to report. A copy collected meanwhile is left to the
- * caller's retry. @checked (may be NULL) is a store copy the caller has
- * verified: that inode is not hashed again.
+ * caller's retry. With @seen, nothing is hashed here: a copy that is still
+ * the file cas_survey() hashed is judged by that, any other makes this
+ * return 1 (hash again, outside the lock). Without it, @first is hashed.
  */
 static int cas_check(struct store *st, const char *src, const char *first,
-                     const struct digest *d, const struct stat *checked,
+                     const struct digest *d, const struct cas_seen *seen,
                      struct err *err)
 {
 	static atomic_uint seq;
@@ -299,11 +339,11 @@ static int cas_check(struct store *st, const char *src, const char *first,
 	if (stat(src, &a) < 0)
 		return err_set_errno(err, errno, "cannot stat '%s'", src);
 	if (stat(first, &b) < 0 ||
-	    (a.st_ino == b.st_ino && a.st_dev == b.st_dev) ||
-	    (checked && checked->st_ino == b.st_ino &&
-	     checked->st_dev == b.st_dev))
+	    (a.st_ino == b.st_ino && a.st_dev == b.st_dev))
 		return 0;
-	rc = blob_verify(first, d, &verr);
+	if (seen && (seen->ok < 0 || !blob_unchanged(&seen->sb, &b)))
+		return 1;
+	rc = seen ? seen->ok : blob_verify(first, d, &verr);
 	if (rc < 0 && verr.code != ERR_NOT_FOUND) {
 		*err = verr;
 		return -1;
@@ -331,9 +371,10 @@ static int cas_check(struct store *st, const char *src, const char *first,
  * over.
  */
 int cas_link(struct store *st, const char *src, const struct digest *d,
-             const char *dst, const struct stat *checked, struct err *err)
+             const char *dst, const struct cas_seen *seen, struct err *err)
 {
 	char first[PATH_MAX], cas[PATH_MAX];
+	int rc;
 
 	if (cas_path(st, d, 0, first, sizeof(first), err) < 0)
 		return -1;
@@ -342,8 +383,9 @@ int cas_link(struct store *st, const char *src, const struct digest *d,
 			if (errno != EEXIST)
 				return err_set_errno(err, errno,
 				                     "cannot store blob");
-			if (cas_check(st, src, first, d, checked, err) < 0)
-				return -1;
+			rc = cas_check(st, src, first, d, seen, err);
+			if (rc != 0)
+				return rc;
 		}
 		for (unsigned n = 0; n < 64; n++) {
 			if (cas_path(st, d, n, cas, sizeof(cas), err) < 0)
@@ -360,6 +402,44 @@ int cas_link(struct store *st, const char *src, const struct digest *d,
 		}
 	}
 	return err_set(err, ERR_BUSY, "blob store changed under the commit");
+}
+
+/*
+ * blob_place() with what cas_survey() found (@seen, may be NULL). Returns
+ * 1 when the content store's copy changed since @seen was taken.
+ */
+static int place_seen(struct store *st, const char *repo, const char *src,
+                      const struct digest *d, bool src_is_private,
+                      const struct cas_seen *seen, struct err *err)
+{
+	char dst[PATH_MAX], tmp[PATH_MAX];
+	struct stat sb;
+	int ret;
+
+	if (repo_blob_dir(st, repo, d->alg, err) < 0 ||
+	    blob_path(st, repo, d, dst, sizeof(dst), err) < 0)
+		return -1;
+	if (access(dst, F_OK) == 0)
+		return blob_renew(dst, err);
+	if (st->opts.dedupe) {
+		ret = cas_link(st, src, d, dst, seen, err);
+	} else if (src_is_private) {
+		ret = link(src, dst) < 0 && errno != EEXIST
+		              ? err_set_errno(err, errno, "cannot store blob")
+		              : 0;
+	} else {
+		if (fs_copy_to_temp(src, st->tmpdir, tmp, err) < 0)
+			return -1;
+		ret = link(tmp, dst) < 0 && errno != EEXIST
+		              ? err_set_errno(err, errno, "cannot store blob")
+		              : 0;
+		unlink(tmp);
+	}
+	if (ret == 0)
+		ret = fs_fsync_parent(dst, err);
+	if (ret == 0 && stat(dst, &sb) == 0)
+		ret = idx_blob_added(st, repo, d, (uint64_t)sb.st_size, err);
+	return ret;
 }
 
 /*
@@ -384,34 +464,7 @@ int blob_store(struct store *st, const char *repo, const char *src,
 int blob_place(struct store *st, const char *repo, const char *src,
                const struct digest *d, bool src_is_private, struct err *err)
 {
-	char dst[PATH_MAX], tmp[PATH_MAX];
-	struct stat sb;
-	int ret;
-
-	if (repo_blob_dir(st, repo, d->alg, err) < 0 ||
-	    blob_path(st, repo, d, dst, sizeof(dst), err) < 0)
-		return -1;
-	if (access(dst, F_OK) == 0)
-		return blob_renew(dst, err);
-	if (st->opts.dedupe) {
-		ret = cas_link(st, src, d, dst, NULL, err);
-	} else if (src_is_private) {
-		ret = link(src, dst) < 0 && errno != EEXIST
-		              ? err_set_errno(err, errno, "cannot store blob")
-		              : 0;
-	} else {
-		if (fs_copy_to_temp(src, st->tmpdir, tmp, err) < 0)
-			return -1;
-		ret = link(tmp, dst) < 0 && errno != EEXIST
-		              ? err_set_errno(err, errno, "cannot store blob")
-		              : 0;
-		unlink(tmp);
-	}
-	if (ret == 0)
-		ret = fs_fsync_parent(dst, err);
-	if (ret == 0 && stat(dst, &sb) == 0)
-		ret = idx_blob_added(st, repo, d, (uint64_t)sb.st_size, err);
-	return ret;
+	return place_seen(st, repo, src, d, src_is_private, NULL, err);
 }
 
 int store_blob_mount(struct store *st, const char *repo, const char *from,
@@ -438,23 +491,64 @@ int store_blob_mount(struct store *st, const char *repo, const char *from,
 	return blob_store_locked(st, repo, src, d, false, true, err);
 }
 
+/* Surveys of the content store tried before one is made under the lock. */
+#define CAS_SURVEYS 4
+
+/*
+ * Does linking @d into @repo need the content store's copy hashed? Only
+ * with dedupe, when @repo lacks the blob and the store has a copy that is
+ * not @src: cas_survey() then hashes it before the lock is taken.
+ */
+static bool needs_survey(struct store *st, const char *repo, const char *src,
+                         const struct digest *d)
+{
+	char dst[PATH_MAX], first[PATH_MAX];
+	struct err ignored = ERR_INIT;
+	struct stat a, b;
+
+	return st->opts.dedupe &&
+	       blob_path(st, repo, d, dst, sizeof(dst), &ignored) == 0 &&
+	       access(dst, F_OK) < 0 &&
+	       cas_path(st, d, 0, first, sizeof(first), &ignored) == 0 &&
+	       stat(first, &b) == 0 &&
+	       (stat(src, &a) < 0 || a.st_ino != b.st_ino ||
+	        a.st_dev != b.st_dev);
+}
+
+/*
+ * The lock is held for the links only: a content store copy to link to is
+ * hashed before it is taken, and hashed again (lock dropped) if it changed
+ * meanwhile; only after CAS_SURVEYS such changes is it hashed under the
+ * lock.
+ */
 static int blob_store_locked(struct store *st, const char *repo,
                              const char *src, const struct digest *d,
                              bool src_is_private, bool layout,
                              struct err *err)
 {
 	struct repo *r = repo_ref(st, repo, err);
-	int ret;
+	struct cas_seen seen, *sp;
+	int ret = 1;
 
 	if (!r)
 		return -1;
-	pthread_mutex_lock(&r->lock);
-	ret = layout ? blob_store(st, repo, src, d, src_is_private, err)
-	             : blob_place(st, repo, src, d, src_is_private, err);
-	/* A repository that so far holds only blobs is indexed too. */
-	if (ret == 0 && layout)
-		ret = repo_load(st, r, err);
-	pthread_mutex_unlock(&r->lock);
+	for (int n = 0; ret == 1; n++) {
+		sp = n < CAS_SURVEYS && needs_survey(st, repo, src, d) ? &seen
+		                                                       : NULL;
+		if (sp && cas_survey(st, d, sp, err) < 0) {
+			ret = -1;
+			break;
+		}
+		pthread_mutex_lock(&r->lock);
+		ret = layout ? repo_create(st, repo, err) : 0;
+		if (ret == 0)
+			ret = place_seen(st, repo, src, d, src_is_private, sp,
+			                 err);
+		/* A repository that so far holds only blobs is indexed too. */
+		if (ret == 0 && layout)
+			ret = repo_load(st, r, err);
+		pthread_mutex_unlock(&r->lock);
+	}
 	repo_unref(st, r);
 	return ret;
 }
