@@ -306,13 +306,13 @@ int cas_survey(struct store *st, const struct digest *d, struct cas_seen *out,
 		return -1;
 	if (access(first, F_OK) < 0)
 		return 0;
-	test_hold("cas", first);
 	rc = blob_verify_stat(first, d, &out->sb, &verr);
 	if (rc < 0 && verr.code != ERR_NOT_FOUND) {
 		*err = verr;
 		return -1;
 	}
 	out->ok = rc; /* -1: collected meanwhile */
+	test_hold("cas", first);
 	return 0;
 }
 

@@ -58,7 +58,7 @@ static int link_locked(struct store *st, struct repo *r, const char *path,
 	if (stat(tmp, &b) == 0 && b.st_ino == a->st_ino &&
 	    b.st_dev == a->st_dev) {
 		unlink(tmp);
-		ret = 0;
+		ret = 1;
 		goto out;
 	}
 	if (rename(tmp, path) < 0) {
