@@ -1,7 +1,8 @@
 #!/bin/bash
 # gc-dedupe-lock.sh - issue 8 item 7: the dedupe conversion hashes and
-# copies whole blobs outside the repository lock, so manifest requests on
-# that repository are answered meanwhile. A test-only pause point
+# copies whole blobs outside the repository lock, and GC reads manifests
+# outside it, so manifest requests on that repository are answered
+# meanwhile. A test-only pause point
 # (DRAY_TEST_HOLD=dedupe:<file>) stops the conversion in the middle of a
 # blob (after hashing it, or after copying it) until <file> exists, and
 # logs that it waits; while it waits, a manifest GET and PUT on the
@@ -13,7 +14,10 @@
 #      store); every other blob hashes to its name and is the store's
 #      inode;
 #   2. dedupe turned off: every blob is a private file that hashes to its
-#      name.
+#      name;
+#   3. GC (DRAY_TEST_HOLD=gc:<file>) reads and hashes the manifests of a
+#      repository before it takes its lock, and pauses there; afterwards
+#      it still removes an unreferenced blob and keeps every tagged image.
 # (The same for an upload commit that links to the store's copy:
 # unit/lockhold, as HTTP requests on one listener thread wait for each
 # other whatever the lock.)
@@ -120,6 +124,23 @@ for f in "$WORK/data/hand/a"/blobs/sha256/*; do
 	assert_eq "sha256:${f##*/}" "$(digest_of "$f")" "digest of $f"
 	assert_eq 1 "$(nlinks_of "$f")" "links of $f"
 done
+pull_verify hand/a v1
+pull_verify hand/a during-hold
+dray_stop
+
+# --- 3. GC reads the repository's manifests before it takes the lock
+rm -f "$HOLD"
+export DRAY_TEST_HOLD="gc:$HOLD"
+M=$(log_mark)
+dray_start_cfg "dedupe: false" "gcDelay: 0s" "gcInterval: 1s"
+mkblob "$WORK/tmp/junk" 100000 junk
+push_blob hand/a "$WORK/tmp/junk"
+JUNK=$BLOB_DIGEST
+wait_log "$M" "test hold: gc at hand/a," "GC pauses after reading hand/a's manifests"
+answers_while_held hand/a "$M"
+release "$M"
+gc_wait_passes 2 "GC after the pause"
+assert_true "GC removed the unreferenced blob" [ ! -e "$(repo_blob_file hand/a "$JUNK")" ]
 pull_verify hand/a v1
 pull_verify hand/a during-hold
 dray_stop
