@@ -42,6 +42,7 @@
 #include "daemon/fsutil.h"
 #include "daemon/log.h"
 #include "daemon/ref.h"
+#include "daemon/testhold.h"
 #include "index/store_int.h"
 
 /* Bytes between two writeback kicks of a buffered staging file. */
@@ -226,7 +227,7 @@ int blob_renew(const char *path, struct err *err)
 	return 0;
 }
 
-/* blob_store() under @repo's lock. */
+/* blob_store() or blob_place() (no @layout) under @repo's lock. */
 static int blob_store_locked(struct store *st, const char *repo,
                              const char *src, const struct digest *d,
                              bool src_is_private, bool layout,
@@ -263,39 +264,46 @@ static int cas_add_copy(struct store *st, const char *first, const char *nth,
 	return ret;
 }
 
-int blob_verify(const char *path, const struct digest *d, struct err *err)
+int blob_verify_stat(const char *path, const struct digest *d, struct stat *sb,
+                     struct err *err)
 {
 	struct digest got;
 	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
 
 	if (fd < 0)
 		return err_set_errno(err, errno, "cannot open '%s'", path);
-	rc = digest_fd(d->alg, fd, &got, err);
+	rc = sb && fstat(fd, sb) < 0
+	             ? err_set_errno(err, errno, "cannot stat '%s'", path)
+	             : digest_fd(d->alg, fd, &got, err);
 	close(fd);
 	if (rc < 0)
 		return -1;
 	return digest_equal(&got, d) ? 1 : 0;
 }
 
-/* Is @b the same file as @a, unchanged (size and mtime)? */
-static bool same_version(const struct stat *a, const struct stat *b)
+int blob_verify(const char *path, const struct digest *d, struct err *err)
 {
-	return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
+	return blob_verify_stat(path, d, NULL, err);
+}
+
+bool blob_unchanged(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
 	       a->st_size == b->st_size &&
 	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
 	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
-/* The first of the places in st->cas_seen where store copy @sb can be. */
+/* The first of the places in st->cas_known where store copy @sb can be. */
 static size_t cas_home(const struct stat *sb)
 {
 	uint64_t h = ((uint64_t)sb->st_ino ^ ((uint64_t)sb->st_dev << 32)) *
 	             0x9e3779b97f4a7c15ull;
 
-	return (size_t)(h >> 32) % STORE_CAS_SEEN;
+	return (size_t)(h >> 32) % STORE_CAS_KNOWN;
 }
 
-static bool cas_is(const struct cas_seen *c, const struct stat *sb)
+static bool cas_is(const struct cas_known *c, const struct stat *sb)
 {
 	return c->ino == sb->st_ino && c->dev == sb->st_dev;
 }
@@ -303,36 +311,38 @@ static bool cas_is(const struct cas_seen *c, const struct stat *sb)
 /*
  * Remember store copy @sb as hashing to its name: in its place, or a
  * free one, or (all taken) instead of the first. A copy written over
- * later gets a new mtime (or size), which cas_seen() tells apart; so
+ * later gets a new mtime (or size), which cas_is_known() tells apart; so
  * does a new file under the name (another inode).
  */
-static void cas_seen_put(struct store *st, const struct stat *sb)
+static void cas_known_put(struct store *st, const struct stat *sb)
 {
 	size_t home = cas_home(sb), at = home;
 
 	pthread_mutex_lock(&st->lock);
 	for (size_t i = 0; i < STORE_CAS_WAYS; i++) {
-		struct cas_seen *c = &st->cas_seen[(home + i) % STORE_CAS_SEEN];
+		struct cas_known *c =
+			&st->cas_known[(home + i) % STORE_CAS_KNOWN];
 
 		if (cas_is(c, sb) || !c->ino) {
-			at = (home + i) % STORE_CAS_SEEN;
+			at = (home + i) % STORE_CAS_KNOWN;
 			break;
 		}
 	}
-	st->cas_seen[at] = (struct cas_seen){sb->st_dev, sb->st_ino,
-	                                     sb->st_size, sb->st_mtim};
+	st->cas_known[at] = (struct cas_known){sb->st_dev, sb->st_ino,
+	                                       sb->st_size, sb->st_mtim};
 	pthread_mutex_unlock(&st->lock);
 }
 
 /* Was store copy @sb verified, and not written since? */
-static bool cas_seen(struct store *st, const struct stat *sb)
+static bool cas_is_known(struct store *st, const struct stat *sb)
 {
 	size_t home = cas_home(sb);
 	struct stat seen = {0};
 
 	pthread_mutex_lock(&st->lock);
 	for (size_t i = 0; i < STORE_CAS_WAYS; i++) {
-		struct cas_seen *c = &st->cas_seen[(home + i) % STORE_CAS_SEEN];
+		struct cas_known *c =
+			&st->cas_known[(home + i) % STORE_CAS_KNOWN];
 
 		if (cas_is(c, sb)) {
 			seen.st_dev = c->dev;
@@ -343,7 +353,47 @@ static bool cas_seen(struct store *st, const struct stat *sb)
 		}
 	}
 	pthread_mutex_unlock(&st->lock);
-	return seen.st_ino && same_version(&seen, sb);
+	return seen.st_ino && blob_unchanged(&seen, sb);
+}
+
+/* @first hashed to its name as @b was: remember it unless it changed. */
+static void cas_verified(struct store *st, const char *first,
+                         const struct stat *b)
+{
+	struct stat c;
+
+	log_debug("content store copy '%s' verified", first);
+	if (stat(first, &c) == 0 && blob_unchanged(b, &c))
+		cas_known_put(st, &c);
+}
+
+int cas_survey(struct store *st, const struct digest *d, struct cas_seen *out,
+               struct err *err)
+{
+	char first[PATH_MAX];
+	struct err verr = ERR_INIT;
+	int rc;
+
+	out->ok = -1;
+	if (cas_path(st, d, 0, first, sizeof(first), err) < 0)
+		return -1;
+	if (stat(first, &out->sb) < 0)
+		return 0;
+	if (cas_is_known(st, &out->sb)) {
+		out->ok = 1;
+		test_hold("cas", first);
+		return 0;
+	}
+	rc = blob_verify_stat(first, d, &out->sb, &verr);
+	if (rc < 0 && verr.code != ERR_NOT_FOUND) {
+		*err = verr;
+		return -1;
+	}
+	out->ok = rc; /* -1: collected meanwhile */
+	if (rc == 1)
+		cas_verified(st, first, &out->sb);
+	test_hold("cas", first);
+	return 0;
 }
 
 /*
@@ -352,11 +402,12 @@ static bool cas_seen(struct store *st, const struct stat *sb)
  * its name (entered by hand, or by an older dray that did not check) is
  * reported and replaced by @src; repositories that link it keep their
  * file, for scrub to report. A copy collected meanwhile is left to the
- * caller's retry. @checked (may be NULL) is a store copy the caller has
- * verified: that inode is not hashed again.
+ * caller's retry. With @seen, nothing is hashed here: a copy that is still
+ * the file cas_survey() hashed is judged by that, any other makes this
+ * return 1 (hash again, outside the lock). Without it, @first is hashed.
  */
 static int cas_check(struct store *st, const char *src, const char *first,
-                     const struct digest *d, const struct stat *checked,
+                     const struct digest *d, const struct cas_seen *seen,
                      struct err *err)
 {
 	static atomic_uint seq;
@@ -368,26 +419,21 @@ static int cas_check(struct store *st, const char *src, const char *first,
 	if (stat(src, &a) < 0)
 		return err_set_errno(err, errno, "cannot stat '%s'", src);
 	if (stat(first, &b) < 0 ||
-	    (a.st_ino == b.st_ino && a.st_dev == b.st_dev) ||
-	    (checked && checked->st_ino == b.st_ino &&
-	     checked->st_dev == b.st_dev) ||
-	    cas_seen(st, &b))
+	    (a.st_ino == b.st_ino && a.st_dev == b.st_dev))
 		return 0;
-	rc = blob_verify(first, d, &verr);
+	if (seen && (seen->ok < 0 || !blob_unchanged(&seen->sb, &b)))
+		return 1;
+	rc = seen                   ? seen->ok
+	     : cas_is_known(st, &b) ? 1
+	                            : blob_verify(first, d, &verr);
 	if (rc < 0 && verr.code != ERR_NOT_FOUND) {
 		*err = verr;
 		return -1;
 	}
-	if (rc != 0) {
-		struct stat c;
-
-		/* Right (and not written while hashed), or collected. */
-		if (rc == 1)
-			log_debug("content store copy '%s' verified", first);
-		if (rc == 1 && stat(first, &c) == 0 && same_version(&b, &c))
-			cas_seen_put(st, &c);
-		return 0;
-	}
+	if (rc == 1 && !seen)
+		cas_verified(st, first, &b);
+	if (rc != 0)
+		return 0; /* right, or collected meanwhile */
 	log_err("content store copy '%s' was bad: replaced", first);
 	if (snprintf(tmp, sizeof(tmp), "%s/cas.%s.%u", st->tmpdir, d->hex,
 	             atomic_fetch_add(&seq, 1)) >= (int)sizeof(tmp))
@@ -398,7 +444,7 @@ static int cas_check(struct store *st, const char *src, const char *first,
 		unlink(tmp);
 		return err_set_errno(err, errno, "cannot replace '%s'", first);
 	}
-	cas_seen_put(st, &a);
+	cas_known_put(st, &a);
 	return 0;
 }
 
@@ -410,9 +456,10 @@ static int cas_check(struct store *st, const char *src, const char *first,
  * over.
  */
 int cas_link(struct store *st, const char *src, const struct digest *d,
-             const char *dst, const struct stat *checked, struct err *err)
+             const char *dst, const struct cas_seen *seen, struct err *err)
 {
 	char first[PATH_MAX], cas[PATH_MAX];
+	int rc;
 
 	if (cas_path(st, d, 0, first, sizeof(first), err) < 0)
 		return -1;
@@ -423,10 +470,11 @@ int cas_link(struct store *st, const char *src, const struct digest *d,
 			if (errno != EEXIST)
 				return err_set_errno(err, errno,
 				                     "cannot store blob");
-			if (cas_check(st, src, first, d, checked, err) < 0)
-				return -1;
+			rc = cas_check(st, src, first, d, seen, err);
+			if (rc != 0)
+				return rc;
 		} else if (stat(first, &sb) == 0) {
-			cas_seen_put(st, &sb); /* @src is verified */
+			cas_known_put(st, &sb); /* @src is verified */
 		}
 		for (unsigned n = 0; n < 64; n++) {
 			if (cas_path(st, d, n, cas, sizeof(cas), err) < 0)
@@ -443,6 +491,44 @@ int cas_link(struct store *st, const char *src, const struct digest *d,
 		}
 	}
 	return err_set(err, ERR_BUSY, "blob store changed under the commit");
+}
+
+/*
+ * blob_place() with what cas_survey() found (@seen, may be NULL). Returns
+ * 1 when the content store's copy changed since @seen was taken.
+ */
+static int place_seen(struct store *st, const char *repo, const char *src,
+                      const struct digest *d, bool src_is_private,
+                      const struct cas_seen *seen, struct err *err)
+{
+	char dst[PATH_MAX], tmp[PATH_MAX];
+	struct stat sb;
+	int ret;
+
+	if (repo_blob_dir(st, repo, d->alg, err) < 0 ||
+	    blob_path(st, repo, d, dst, sizeof(dst), err) < 0)
+		return -1;
+	if (access(dst, F_OK) == 0)
+		return blob_renew(dst, err);
+	if (st->opts.dedupe) {
+		ret = cas_link(st, src, d, dst, seen, err);
+	} else if (src_is_private) {
+		ret = link(src, dst) < 0 && errno != EEXIST
+		              ? err_set_errno(err, errno, "cannot store blob")
+		              : 0;
+	} else {
+		if (fs_copy_to_temp(src, st->tmpdir, tmp, err) < 0)
+			return -1;
+		ret = link(tmp, dst) < 0 && errno != EEXIST
+		              ? err_set_errno(err, errno, "cannot store blob")
+		              : 0;
+		unlink(tmp);
+	}
+	if (ret == 0)
+		ret = fs_fsync_parent(dst, err);
+	if (ret == 0 && stat(dst, &sb) == 0)
+		ret = idx_blob_added(st, repo, d, (uint64_t)sb.st_size, err);
+	return ret;
 }
 
 /*
@@ -467,34 +553,7 @@ int blob_store(struct store *st, const char *repo, const char *src,
 int blob_place(struct store *st, const char *repo, const char *src,
                const struct digest *d, bool src_is_private, struct err *err)
 {
-	char dst[PATH_MAX], tmp[PATH_MAX];
-	struct stat sb;
-	int ret;
-
-	if (repo_blob_dir(st, repo, d->alg, err) < 0 ||
-	    blob_path(st, repo, d, dst, sizeof(dst), err) < 0)
-		return -1;
-	if (access(dst, F_OK) == 0)
-		return blob_renew(dst, err);
-	if (st->opts.dedupe) {
-		ret = cas_link(st, src, d, dst, NULL, err);
-	} else if (src_is_private) {
-		ret = link(src, dst) < 0 && errno != EEXIST
-		              ? err_set_errno(err, errno, "cannot store blob")
-		              : 0;
-	} else {
-		if (fs_copy_to_temp(src, st->tmpdir, tmp, err) < 0)
-			return -1;
-		ret = link(tmp, dst) < 0 && errno != EEXIST
-		              ? err_set_errno(err, errno, "cannot store blob")
-		              : 0;
-		unlink(tmp);
-	}
-	if (ret == 0)
-		ret = fs_fsync_parent(dst, err);
-	if (ret == 0 && stat(dst, &sb) == 0)
-		ret = idx_blob_added(st, repo, d, (uint64_t)sb.st_size, err);
-	return ret;
+	return place_seen(st, repo, src, d, src_is_private, NULL, err);
 }
 
 int store_blob_mount(struct store *st, const char *repo, const char *from,
@@ -521,23 +580,64 @@ int store_blob_mount(struct store *st, const char *repo, const char *from,
 	return blob_store_locked(st, repo, src, d, false, true, err);
 }
 
+/* Surveys of the content store tried before one is made under the lock. */
+#define CAS_SURVEYS 4
+
+/*
+ * Does linking @d into @repo need the content store's copy hashed? Only
+ * with dedupe, when @repo lacks the blob and the store has a copy that is
+ * not @src: cas_survey() then hashes it before the lock is taken.
+ */
+static bool needs_survey(struct store *st, const char *repo, const char *src,
+                         const struct digest *d)
+{
+	char dst[PATH_MAX], first[PATH_MAX];
+	struct err ignored = ERR_INIT;
+	struct stat a, b;
+
+	return st->opts.dedupe &&
+	       blob_path(st, repo, d, dst, sizeof(dst), &ignored) == 0 &&
+	       access(dst, F_OK) < 0 &&
+	       cas_path(st, d, 0, first, sizeof(first), &ignored) == 0 &&
+	       stat(first, &b) == 0 &&
+	       (stat(src, &a) < 0 || a.st_ino != b.st_ino ||
+	        a.st_dev != b.st_dev);
+}
+
+/*
+ * The lock is held for the links only: a content store copy to link to is
+ * hashed before it is taken, and hashed again (lock dropped) if it changed
+ * meanwhile; only after CAS_SURVEYS such changes is it hashed under the
+ * lock.
+ */
 static int blob_store_locked(struct store *st, const char *repo,
                              const char *src, const struct digest *d,
                              bool src_is_private, bool layout,
                              struct err *err)
 {
 	struct repo *r = repo_ref(st, repo, err);
-	int ret;
+	struct cas_seen seen, *sp;
+	int ret = 1;
 
 	if (!r)
 		return -1;
-	pthread_mutex_lock(&r->lock);
-	ret = layout ? blob_store(st, repo, src, d, src_is_private, err)
-	             : blob_place(st, repo, src, d, src_is_private, err);
-	/* A repository that so far holds only blobs is indexed too. */
-	if (ret == 0 && layout)
-		ret = repo_load(st, r, err);
-	pthread_mutex_unlock(&r->lock);
+	for (int n = 0; ret == 1; n++) {
+		sp = n < CAS_SURVEYS && needs_survey(st, repo, src, d) ? &seen
+		                                                       : NULL;
+		if (sp && cas_survey(st, d, sp, err) < 0) {
+			ret = -1;
+			break;
+		}
+		pthread_mutex_lock(&r->lock);
+		ret = layout ? repo_create(st, repo, err) : 0;
+		if (ret == 0)
+			ret = place_seen(st, repo, src, d, src_is_private, sp,
+			                 err);
+		/* A repository that so far holds only blobs is indexed too. */
+		if (ret == 0 && layout)
+			ret = repo_load(st, r, err);
+		pthread_mutex_unlock(&r->lock);
+	}
 	repo_unref(st, r);
 	return ret;
 }

@@ -20,61 +20,45 @@
 
 #include "daemon/fsutil.h"
 #include "daemon/log.h"
+#include "daemon/testhold.h"
 #include "index/store_int.h"
 
-/* Is @a still the file @b was when it was looked at? */
-static bool same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_ino == b->st_ino && a->st_dev == b->st_dev;
-}
+/* Attempts at one file whose content store copy keeps changing. */
+#define LINK_TRIES 4
 
 /*
- * Make @path (blob @d of @r) a link to the content store's copy. Its
- * content is hashed first, and so is the store's copy, both outside @r's
- * lock: a file that does not hash to its name neither enters the store nor
- * is replaced; it is reported and left for scrub to report again. Under
- * the lock the file must still be the one hashed. Returns 1 when converted,
- * 0 when left as it was.
+ * Under @r's lock: swap @path (the file @a hashed to @d) for a link to
+ * the content store's copy (@seen, as surveyed). 1 converted, 0 left as it
+ * is, 2 the store's copy changed since the survey (nothing done).
  */
-static int to_link(struct store *st, struct repo *r, const char *path,
-                   const struct digest *d, struct err *err)
+static int link_locked(struct store *st, struct repo *r, const char *path,
+                       const struct stat *a, const struct digest *d,
+                       const struct cas_seen *seen, struct err *err)
 {
-	char cas[PATH_MAX], tmp[PATH_MAX];
-	struct err cerr = ERR_INIT;
-	struct stat a, b, now;
-	bool store_ok;
-	int ok, ret = -1;
+	char tmp[PATH_MAX];
+	struct stat now, b;
+	int rc, ret = -1;
 
-	if (snprintf(cas, sizeof(cas), "%s/%s/%s", st->casdir,
-	             digest_alg_name(d->alg), d->hex) >= (int)sizeof(cas) ||
-	    snprintf(tmp, sizeof(tmp), "%s/dedupe.%s", st->tmpdir, d->hex) >=
-	            (int)sizeof(tmp))
+	if (snprintf(tmp, sizeof(tmp), "%s/dedupe.%s", st->tmpdir, d->hex) >=
+	    (int)sizeof(tmp))
 		return err_set(err, ERR_TOO_LARGE, "path too long");
-	if (stat(path, &a) < 0)
-		return err_set_errno(err, errno, "cannot stat '%s'", path);
-	if (stat(cas, &b) == 0 && same_file(&a, &b))
-		return 0;
-	ok = blob_verify(path, d, err);
-	if (ok < 0)
-		return -1;
-	if (!ok) {
-		log_err("'%s' does not hash to its name: not deduplicated",
-		        path);
-		return 0;
-	}
-	store_ok = stat(cas, &b) == 0 && blob_verify(cas, d, &cerr) == 1;
 	pthread_mutex_lock(&r->lock);
-	if (stat(path, &now) < 0 || !same_file(&a, &now)) {
-		ret = 0; /* replaced meanwhile: the next pass looks again */
+	/* Still wanted and still the file hashed: else the next pass. */
+	if (stat(path, &now) < 0 || !blob_unchanged(a, &now)) {
+		ret = 0;
 		goto out;
 	}
 	unlink(tmp);
-	if (cas_link(st, path, d, tmp, store_ok ? &b : NULL, err) < 0)
+	rc = cas_link(st, path, d, tmp, seen, err);
+	if (rc != 0) {
+		ret = rc < 0 ? -1 : 2;
 		goto out;
+	}
 	/* @path itself entered the store: rename(2) would do nothing. */
-	if (stat(tmp, &b) == 0 && same_file(&a, &b)) {
+	if (stat(tmp, &b) == 0 && b.st_ino == a->st_ino &&
+	    b.st_dev == a->st_dev) {
 		unlink(tmp);
-		ret = 0;
+		ret = 1;
 		goto out;
 	}
 	if (rename(tmp, path) < 0) {
@@ -86,6 +70,53 @@ static int to_link(struct store *st, struct repo *r, const char *path,
 out:
 	pthread_mutex_unlock(&r->lock);
 	return ret;
+}
+
+/*
+ * Make @path (blob @d of @r) a link to the content store's copy. Its
+ * content is hashed first, and so is the store's copy, both outside @r's
+ * lock: a file that does not hash to its name neither enters the store nor
+ * is replaced; it is reported and left for scrub to report again. Under
+ * the lock the file must still be the one hashed, and the store's copy the
+ * one surveyed (else it is surveyed again). Returns 1 when converted, 0
+ * when left as it was.
+ */
+static int to_link(struct store *st, struct repo *r, const char *path,
+                   const struct digest *d, struct err *err)
+{
+	char cas[PATH_MAX];
+	struct cas_seen seen;
+	struct stat a, b;
+	int ok, rc = 2;
+
+	if (snprintf(cas, sizeof(cas), "%s/%s/%s", st->casdir,
+	             digest_alg_name(d->alg), d->hex) >= (int)sizeof(cas))
+		return err_set(err, ERR_TOO_LARGE, "path too long");
+	if (stat(path, &a) < 0)
+		return err_set_errno(err, errno, "cannot stat '%s'", path);
+	if (stat(cas, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+		return 0;
+	ok = blob_verify_stat(path, d, &a, err);
+	if (ok < 0)
+		return -1;
+	if (!ok) {
+		log_err("'%s' does not hash to its name: not deduplicated",
+		        path);
+		return 0;
+	}
+	test_hold("dedupe", path);
+	for (int n = 0; rc == 2 && n < LINK_TRIES; n++) {
+		if (cas_survey(st, d, &seen, err) < 0)
+			return -1;
+		rc = link_locked(st, r, path, &a, d, &seen, err);
+	}
+	if (rc == 2) {
+		log_info("'%s': the content store's copy keeps changing; left "
+		         "for the next pass",
+		         path);
+		rc = 0;
+	}
+	return rc;
 }
 
 /*
@@ -103,9 +134,10 @@ static int to_copy(struct store *st, struct repo *r, const char *path,
 		return err_set_errno(err, errno, "cannot stat '%s'", path);
 	if (fs_copy_to_temp(path, st->tmpdir, tmp, err) < 0)
 		return -1;
+	test_hold("dedupe", path);
 	pthread_mutex_lock(&r->lock);
-	if (stat(path, &now) < 0 || !same_file(&a, &now)) {
-		ret = 0; /* replaced meanwhile: the next pass looks again */
+	if (stat(path, &now) < 0 || !blob_unchanged(&a, &now)) {
+		ret = 0; /* changed meanwhile: the next pass looks again */
 	} else if (rename(tmp, path) < 0) {
 		err_set_errno(err, errno, "cannot replace '%s'", path);
 	} else {

@@ -25,6 +25,7 @@
 #include "daemon/clock.h"
 #include "daemon/fsutil.h"
 #include "daemon/log.h"
+#include "daemon/testhold.h"
 #include "index/store_int.h"
 
 /* One index.json entry as the planner sees it. */
@@ -230,6 +231,50 @@ static void entries_free(struct store *st, struct gc_entry *e, size_t n)
 }
 
 /*
+ * Read the summaries of @r's manifests (and of the children of its
+ * indexes) before @r's lock is taken: reading and hashing every manifest
+ * file, at idle I/O priority, would otherwise happen with the lock held,
+ * and manifest requests on @r would wait behind it. Only a warm-up of the
+ * cache: what fails here is met again, and judged, under the lock; a
+ * repository with more manifests than the cache holds is not warmed.
+ */
+static void warm_summaries(struct store *st, struct repo *r)
+{
+	size_t room = st->opts.msum_cache_max ? st->opts.msum_cache_max
+	                                      : MSUM_CACHE_MAX;
+	struct err ignored = ERR_INIT;
+	struct digest *ds = NULL;
+	json_t *entry;
+	size_t n = 0, i;
+
+	pthread_mutex_lock(&r->lock);
+	if (repo_load(st, r, &ignored) == 0) {
+		json_t *mans = json_object_get(r->index, "manifests");
+
+		/* More than half the cache would be evicted before use. */
+		if (json_array_size(mans) <= room / 2)
+			ds = calloc(json_array_size(mans) + 1, sizeof(*ds));
+		json_array_foreach(mans, i, entry)
+		{
+			if (ds && entry_digest(entry, &ds[n]))
+				n++;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	for (i = 0; i < n; i++) {
+		const struct msum *m = msum_get(st, r->name, &ds[i], &ignored);
+
+		for (size_t k = 0; m && m->is_index && k < m->nrefs; k++)
+			msum_put(st,
+			         msum_get(st, r->name, &m->refs[k], &ignored));
+		msum_put(st, m);
+	}
+	if (n)
+		test_hold("gc", r->name);
+	free(ds);
+}
+
+/*
  * Plan, then change. Every manifest that could keep something must be read
  * before anything is removed: one that cannot (a missing or corrupt blob,
  * an index entry without a digest, indexes nested too deep) fails the
@@ -251,6 +296,7 @@ int store_gc_repo(struct store *st, const char *repo,
 	r = repo_ref(st, repo, err);
 	if (!r)
 		return -1;
+	warm_summaries(st, r);
 	pthread_mutex_lock(&r->lock);
 	if (repo_load(st, r, err) < 0)
 		goto out;

@@ -28,11 +28,11 @@
  * Content store copies remembered as verified (blob.c): a table of this
  * many, where a copy goes in one of STORE_CAS_WAYS places from its hash.
  */
-#define STORE_CAS_SEEN 1024
+#define STORE_CAS_KNOWN 1024
 #define STORE_CAS_WAYS 8
 
 /* A content store file known to hash to its name, as it was then. */
-struct cas_seen {
+struct cas_known {
 	dev_t dev;
 	ino_t ino;
 	off_t size;
@@ -64,7 +64,7 @@ struct store {
 	unsigned long aio_pool[STORE_AIO_POOL]; /* idle AIO contexts (blob.c) */
 	unsigned aio_n;         /* how many */
 	/* Verified store copies, by inode (blob.c); under lock. */
-	struct cas_seen cas_seen[STORE_CAS_SEEN];
+	struct cas_known cas_known[STORE_CAS_KNOWN];
 };
 
 /*
@@ -222,16 +222,43 @@ int blob_renew(const char *path, struct err *err);
  */
 MUST_CHECK int blob_verify(const char *path, const struct digest *d,
                            struct err *err);
+/* blob_verify() that also gives the stat(2) of the file it hashed. */
+MUST_CHECK int blob_verify_stat(const char *path, const struct digest *d,
+                                struct stat *sb, struct err *err);
+/*
+ * Is @b still the file @a was (same inode, size and modification time)?
+ * Not the ctime: every link(2) to the inode changes that.
+ */
+bool blob_unchanged(const struct stat *a, const struct stat *b);
+
+/* The content store's copy of a digest, as cas_survey() hashed it. */
+struct cas_seen {
+	struct stat sb; /* the copy hashed */
+	int ok;         /* 1 it hashes to its name, 0 not, -1 no copy */
+};
+
+/*
+ * Hash the content store's copy of @d, if there is one, into *out. Meant
+ * to be called with no lock held, before cas_link(). Returns 0, or -1
+ * with ERR_IO.
+ */
+MUST_CHECK int cas_survey(struct store *st, const struct digest *d,
+                          struct cas_seen *out, struct err *err);
+
 /*
  * Link the content store's copy of @d at @dst, entering @src first when
  * the store has none. @src must hold verified content (it hashed to @d):
  * nothing else enters the store. A store copy that is another inode is
- * hashed (and replaced if bad) unless it is @checked (may be NULL), one
- * the caller verified. ERR_IO, ERR_BUSY (raced by GC too often).
+ * checked: with @seen (what cas_survey() found) it is judged by that,
+ * nothing is hashed, and if the copy is no longer the file surveyed (or a
+ * copy appeared) this returns 1 having linked nothing, for the caller to
+ * survey again outside its lock. With @seen NULL the copy is hashed here.
+ * A bad copy is replaced by @src. Returns 0, 1, or -1 with ERR_IO,
+ * ERR_BUSY (raced by GC too often).
  */
 MUST_CHECK int cas_link(struct store *st, const char *src,
                         const struct digest *d, const char *dst,
-                        const struct stat *checked, struct err *err);
+                        const struct cas_seen *seen, struct err *err);
 int blob_place(struct store *st, const char *repo, const char *src,
                const struct digest *d, bool src_is_private, struct err *err);
 void upload_no_layout(struct upload *u);
