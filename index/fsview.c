@@ -164,6 +164,18 @@ int store_fs_set_staged(struct store *st, const char *rel,
 	return 0;
 }
 
+/* Make the directories above @path, a path in .dray. */
+static int stage_parent(char *path, struct err *err)
+{
+	char *slash = strrchr(path, '/');
+	int ret;
+
+	*slash = '\0';
+	ret = fs_mkdir_p(path, 0755, err);
+	*slash = '/';
+	return ret;
+}
+
 /*
  * After @rel left the stage: remove the directories above it that only
  * held staged names (a staging directory stays until rmdir).
@@ -457,19 +469,20 @@ static int classify(const char *rel, struct fs_writer *w, struct err *err)
 static int stage_create(struct store *st, const char *rel, struct err *err)
 {
 	char path[PATH_MAX];
-	char *slash;
-	int fd;
+	int fd = -1;
 
 	if (stage_path(st, rel, path, err) < 0)
 		return -1;
-	slash = strrchr(path, '/');
-	*slash = '\0';
-	if (fs_mkdir_p(path, 0755, err) < 0)
-		return -1;
-	*slash = '/';
-	if (unlink(path) < 0 && errno != ENOENT)
-		return err_set_errno(err, errno, "cannot stage '%s'", rel);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* ENOENT: a stage_prune() took the directory meanwhile. */
+	for (int tries = 0; fd < 0 && tries < 3; tries++) {
+		if (stage_parent(path, err) < 0)
+			return -1;
+		if (unlink(path) < 0 && errno != ENOENT)
+			break;
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0 && errno != ENOENT)
+			break;
+	}
 	if (fd < 0)
 		return err_set_errno(err, errno, "cannot stage '%s'", rel);
 	return fd;
@@ -785,15 +798,10 @@ static int pending_keep(struct store *st, const char *repo, const char *buf,
                         size_t len, struct err *err)
 {
 	char path[PATH_MAX];
-	char *slash;
 
-	if (pending_path(st, repo, path, err) < 0)
+	if (pending_path(st, repo, path, err) < 0 ||
+	    stage_parent(path, err) < 0)
 		return -1;
-	slash = strrchr(path, '/');
-	*slash = '\0';
-	if (fs_mkdir_p(path, 0700, err) < 0)
-		return -1;
-	*slash = '/';
 	return fs_write_atomic(st->tmpdir, path, buf, len, err);
 }
 
@@ -890,16 +898,11 @@ static int settle(struct store *st, struct repo *r, struct err *err)
 			pending_drop(st, r->name);
 			goto out;
 		}
-		if (repo_path(st, r->name, "index.json", path, sizeof(path),
-		              err) < 0 ||
-		    fs_write_atomic(st->tmpdir, path, p->buf, p->len, err) <
-		            0) {
-			ret = -1;
-			goto out;
-		}
-		store_changed(st, r->name, "index.json");
-		pending_drop(st, r->name);
-		ret = repo_load(st, r, err);
+		/* Published as HTTP publishes: the same write and index. */
+		ret = repo_save_text(st, r, p->buf, p->len, j, err);
+		j = NULL; /* taken */
+		if (ret == 0)
+			pending_drop(st, r->name);
 		goto out;
 	}
 	if (repo_path(st, r->name, "index.json", path, sizeof(path), err) < 0 ||
@@ -912,10 +915,7 @@ static int settle(struct store *st, struct repo *r, struct err *err)
 		*err = ERR_INIT;
 		goto out;
 	}
-	if (repo_path(st, r->name, "oci-layout", path, sizeof(path), err) < 0 ||
-	    fs_write_atomic(st->tmpdir, path,
-	                    "{\"imageLayoutVersion\":\"1.0.0\"}", 30,
-	                    err) < 0) {
+	if (repo_write_marker(st, r->name, err) < 0) {
 		ret = -1;
 		goto out;
 	}
@@ -1182,12 +1182,9 @@ int store_fs_mkdir(struct store *st, const char *rel, mode_t mode,
 	    check_access(st, name, ACCESS_CREATE, err) < 0)
 		return -1;
 	if (stage_only(rel)) {
-		if (stage_path(st, rel, path, err) < 0)
+		if (stage_path(st, rel, path, err) < 0 ||
+		    stage_parent(path, err) < 0)
 			return -1;
-		*strrchr(path, '/') = '\0';
-		if (fs_mkdir_p(path, 0755, err) < 0)
-			return -1;
-		*strchr(path, '\0') = '/';
 		if (mkdir(path, mode & 07777) < 0)
 			return err_set_errno(err, errno, "cannot create");
 		return 0;
@@ -1280,17 +1277,20 @@ static int stage_rename(struct store *st, const char *from, const char *to,
                         struct err *err)
 {
 	char src[PATH_MAX], dst[PATH_MAX];
-	char *slash;
+	int rc = -1;
 
 	if (stage_path(st, from, src, err) < 0 ||
 	    stage_path(st, to, dst, err) < 0)
 		return -1;
-	slash = strrchr(dst, '/');
-	*slash = '\0';
-	if (fs_mkdir_p(dst, 0755, err) < 0)
-		return -1;
-	*slash = '/';
-	if (rename(src, dst) < 0)
+	/* ENOENT: a stage_prune() took the directory meanwhile. */
+	for (int tries = 0; rc < 0 && tries < 3; tries++) {
+		if (stage_parent(dst, err) < 0)
+			return -1;
+		rc = rename(src, dst);
+		if (rc < 0 && errno != ENOENT)
+			break;
+	}
+	if (rc < 0)
 		return err_set_errno(err, errno, "cannot rename '%s'", from);
 	stage_prune(st, from);
 	return 0;
