@@ -370,6 +370,25 @@ static void show_attr(const struct rfs *fs, struct stat *sb, uint64_t nodeid)
 }
 
 /*
+ * A layout file being rewritten is still that file to its writer (vim
+ * compares the inode number it opened with the name's): its number,
+ * owner and mode stay what they were.
+ */
+static void keep_identity(struct rfs *fs, const char *path, struct stat *sb)
+{
+	struct err ignored = ERR_INIT;
+	struct stat old;
+
+	if (store_fs_stat(fs->st, path, &old, &ignored) < 0)
+		return; /* a new file: show_attr() numbers it */
+	sb->st_dev = old.st_dev;
+	sb->st_ino = old.st_ino;
+	sb->st_mode = old.st_mode;
+	sb->st_uid = old.st_uid;
+	sb->st_gid = old.st_gid;
+}
+
+/*
  * stat(2) of @path as the mount shows it: a file being written is its
  * staged copy, which is nowhere in the layout yet.
  */
@@ -404,6 +423,7 @@ static int view_stat(struct rfs *fs, const char *path, struct stat *sb,
 	sb->st_gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &sb->st_mtim);
 	sb->st_ctim = sb->st_atim = sb->st_mtim;
+	keep_identity(fs, path, sb);
 	return 0;
 }
 

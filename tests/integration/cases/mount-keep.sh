@@ -5,8 +5,8 @@
 # dot directory) and an index.json edit that still waits for its content
 # survive a SIGTERM restart and a kill -9, and are never served over HTTP;
 # a temporary written before a crash is renamed onto index.json after
-# it; vim edits index.json in place; an editor's backup dance (4913
-# probe, index.json~ copy, rewrite, remove) works.
+# it; vim edits index.json with its backup dance (4913 probe,
+# index.json~, rewrite in place, remove).
 . "$(dirname "$0")/../lib.sh"
 require_dray "the mount"
 need_fuse
@@ -88,22 +88,22 @@ pull_verify team/wait v2
 
 # --- vim edits index.json (ex mode, as a script would); its swap file
 # goes first, or vim stops at the ATTENTION prompt
-rm "$A/.index.json.swp"
-(cd "$A" && timeout 60 vim -u NONE -i NONE -N -E -s \
-	-c '%s/"edited"/"byvim"/' -c 'wq' index.json) </dev/null ||
-	fail "vim could not write index.json: $(status_of "$A/index.json")"
-assert_eq "byvim" "$(tags_of team/app)" "team/app's tags after vim"
-# --- an editor's backup dance: probe 4913, copy to index.json~,
-# rewrite index.json in place, remove the backup
-rm -f "$A/4913" "$A/index.json~"
-: >"$A/4913"
-rm "$A/4913"
-cp "$A/index.json" "$A/index.json~"
-jq '.manifests[0].annotations["org.opencontainers.image.ref.name"] = "dance"' \
-	"$A/index.json~" >"$WORK/tmp/dance.json"
-assert_true "rewriting index.json in place failed" cp "$WORK/tmp/dance.json" "$A/index.json"
-rm "$A/index.json~"
-assert_eq "dance" "$(tags_of team/app)" "team/app's tags after the backup dance"
+rm "$A/.index.json.swp" "$A/4913" "$A/index.json~"
+vim_edit() { # FROM TO BACKUPCOPY: vim renames tag FROM to TO in team/app
+	(cd "$A" && timeout 60 vim -u NONE -i NONE -N -E -s \
+		-c "set backupskip= writebackup backupcopy=$3" \
+		-c "%s/\"$1\"/\"$2\"/" -c 'wq' index.json) </dev/null ||
+		fail "vim (backupcopy=$3) could not write index.json: $(status_of "$A/index.json")"
+	assert_eq "$2" "$(tags_of team/app)" "team/app's tags after vim (backupcopy=$3)"
+	assert_eq "" "$(cd "$A" && ls -A | grep '4913\|~$\|\.swp$' || true)" \
+		"vim's files left (backupcopy=$3)"
+}
+# the default probes with 4913, tries to rename index.json to
+# index.json~ (refused), then copies it there, rewrites, removes it
+vim_edit edited byvim auto
+# copies to index.json~ and rewrites the same file (the inode it opened
+# must be the name's)
+vim_edit byvim dance yes
 # --- jq . index.json > tmp && mv tmp index.json
 jq '.manifests[0].annotations["org.opencontainers.image.ref.name"] = "jq"' \
 	"$A/index.json" >"$A/tmp" && mv "$A/tmp" "$A/index.json"
