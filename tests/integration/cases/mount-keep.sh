@@ -11,6 +11,8 @@
 require_dray "the mount"
 need_fuse
 need_mkimage
+command -v vim >/dev/null || fail "vim is missing (contrib/install-deps.sh --test)"
+command -v getfattr >/dev/null || fail "getfattr (package attr) is missing"
 
 tags_of() { # REPO: its tags over HTTP, sorted, space-separated
 	req GET "/v2/$1/tags/list"
