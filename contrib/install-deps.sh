@@ -9,6 +9,8 @@ build_pkgs=(build-essential cmake pkg-config
 test_pkgs=(attr curl jq skopeo umoci valgrind rsync)
 # clang with its sanitizer and libFuzzer runtimes, llvm-symbolizer: ci/fuzz.sh, ci/tsan.sh
 test_pkgs+=(clang libclang-rt-14-dev llvm)
+# vim: mount-keep edits index.json in the mount with the real editor
+test_pkgs+=(vim)
 bench_pkgs=(docker-registry nginx-light wrk)
 
 want=("${build_pkgs[@]}")

@@ -79,6 +79,9 @@ struct rfs {
 	struct open_file *files; /* open files the kernel holds; protected
 	                            by lock (freed at stop if never released) */
 	bool unmounted;          /* rfs_unmount() ran */
+	struct hmap *refused;    /* path -> why its last close or rename
+	                            was refused (malloc()ed text), for
+	                            user.dray.status; protected by lock */
 };
 
 /* Writes to one file answered before they are applied, at most. */
@@ -126,8 +129,8 @@ static int errno_for(const struct err *err)
 		return err->sys_errno ? err->sys_errno : EPERM;
 	case ERR_NOMEM:
 		return ENOMEM;
-	case ERR_TOO_LARGE:
-		return ENAMETOOLONG;
+	case ERR_TOO_LARGE: /* EFBIG: past what can match a blob's name */
+		return err->sys_errno ? err->sys_errno : ENAMETOOLONG;
 	case ERR_BUSY:
 		return EBUSY;
 	case ERR_EXISTS:
@@ -309,6 +312,45 @@ static void node_forget(struct rfs *fs, fuse_ino_t ino, uint64_t count)
 	pthread_mutex_unlock(&fs->lock);
 }
 
+/* Refusals remembered for user.dray.status, at most (then one goes). */
+#define REFUSED_MAX 256
+
+static int first_key(const char *key, void *val, void *arg)
+{
+	(void)val;
+	snprintf(arg, PATH_MAX, "%s", key);
+	return 1;
+}
+
+/*
+ * Remember why writing @path was refused at close or rename (@why): the
+ * shell ignores close()'s error, user.dray.status tells it.
+ */
+static void refusal_set(struct rfs *fs, const char *path, const char *why)
+{
+	char *text = NULL, key[PATH_MAX];
+
+	if (asprintf(&text, "refused: %s\n", why) < 0)
+		return; /* out of memory: the log has it */
+	pthread_mutex_lock(&fs->lock);
+	free(hmap_del(fs->refused, path));
+	if (hmap_count(fs->refused) >= REFUSED_MAX &&
+	    hmap_each(fs->refused, first_key, key))
+		free(hmap_del(fs->refused, key));
+	if (hmap_put(fs->refused, path, text) == 0)
+		text = NULL;
+	pthread_mutex_unlock(&fs->lock);
+	free(text);
+}
+
+/* @path was written, or is gone: its last refusal no longer holds. */
+static void refusal_clear(struct rfs *fs, const char *path)
+{
+	pthread_mutex_lock(&fs->lock);
+	free(hmap_del(fs->refused, path));
+	pthread_mutex_unlock(&fs->lock);
+}
+
 /*
  * What the kernel is told of node @nodeid, whose file @sb describes: the
  * stored file's inode number (a file being written, which has none yet,
@@ -328,6 +370,25 @@ static void show_attr(const struct rfs *fs, struct stat *sb, uint64_t nodeid)
 }
 
 /*
+ * A layout file being rewritten is still that file to its writer (vim
+ * compares the inode number it opened with the name's): its number,
+ * owner and mode stay what they were.
+ */
+static void keep_identity(struct rfs *fs, const char *path, struct stat *sb)
+{
+	struct err ignored = ERR_INIT;
+	struct stat old;
+
+	if (store_fs_stat(fs->st, path, &old, &ignored) < 0)
+		return; /* a new file: show_attr() numbers it */
+	sb->st_dev = old.st_dev;
+	sb->st_ino = old.st_ino;
+	sb->st_mode = old.st_mode;
+	sb->st_uid = old.st_uid;
+	sb->st_gid = old.st_gid;
+}
+
+/*
  * stat(2) of @path as the mount shows it: a file being written is its
  * staged copy, which is nowhere in the layout yet.
  */
@@ -344,6 +405,14 @@ static int view_stat(struct rfs *fs, const char *path, struct stat *sb,
 	pthread_mutex_unlock(&fs->lock);
 	if (!of)
 		return store_fs_stat(fs->st, path, sb, err);
+	/* A temporary is its staged file, which may lag the writes taken. */
+	if (store_fs_is_staged(fs->st, path) &&
+	    store_fs_stat(fs->st, path, sb, err) == 0) {
+		if ((uint64_t)sb->st_size < size)
+			sb->st_size = (off_t)size;
+		return 0;
+	}
+	*err = ERR_INIT;
 	memset(sb, 0, sizeof(*sb)); /* st_ino 0: show_attr() gives one */
 	sb->st_mode = S_IFREG | 0644;
 	sb->st_nlink = 1;
@@ -354,6 +423,7 @@ static int view_stat(struct rfs *fs, const char *path, struct stat *sb,
 	sb->st_gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &sb->st_mtim);
 	sb->st_ctim = sb->st_atim = sb->st_mtim;
+	keep_identity(fs, path, sb);
 	return 0;
 }
 
@@ -479,23 +549,121 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_attr(req, &sb, attr_ttl_for(path));
 }
 
+static int writes_drain(struct open_file *of);
+
+/* Apply what @to_set asks of @attr to staged @path (not a layout file). */
+static int set_staged(struct rfs *fs, const char *path, const struct stat *attr,
+                      int to_set, struct err *err)
+{
+	struct fs_attr a = {0};
+
+	if (to_set & FUSE_SET_ATTR_MODE)
+		a.set |= FS_SET_MODE;
+	if (to_set & FUSE_SET_ATTR_UID)
+		a.set |= FS_SET_UID;
+	if (to_set & FUSE_SET_ATTR_GID)
+		a.set |= FS_SET_GID;
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		a.set |= FS_SET_SIZE;
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))
+		a.set |= FS_SET_TIMES;
+	a.mode = attr->st_mode;
+	a.uid = attr->st_uid;
+	a.gid = attr->st_gid;
+	a.size = (uint64_t)attr->st_size;
+	a.times[0] = attr->st_atim;
+	a.times[1] = attr->st_mtim;
+	if (!(to_set & FUSE_SET_ATTR_ATIME))
+		a.times[0].tv_nsec = UTIME_OMIT;
+	else if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		a.times[0].tv_nsec = UTIME_NOW;
+	if (!(to_set & FUSE_SET_ATTR_MTIME))
+		a.times[1].tv_nsec = UTIME_OMIT;
+	else if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		a.times[1].tv_nsec = UTIME_NOW;
+	return store_fs_set_staged(fs->st, path, &a, err);
+}
+
+/* ftruncate(2) of @of, a file being written. */
+static int truncate_write(struct open_file *of, uint64_t size, struct err *err)
+{
+	int e = writes_drain(of);
+
+	if (e)
+		return err_set_errno(err, e, "an earlier write failed");
+	if (store_fs_truncate(of->w, size, err) < 0)
+		return -1;
+	atomic_store(&of->size, size);
+	return 0;
+}
+
 /*
- * Attribute changes (cp -p, touch) are accepted and ignored: a layout
- * file's content is what counts. Truncation only applies to a file
- * being written, and only to empty it as O_TRUNC does.
+ * chmod, chown, truncate and utimes. A staged name (NOTES, a temporary)
+ * takes them as any file does. A layout file's owner and modes are
+ * dray's: a change is refused with EPERM, and asking for what is shown
+ * succeeds (cp -a, rsync -a); setting its times is accepted and does
+ * nothing (touch, cp -p: its times are when dray stored it). Truncation
+ * applies to a file being written (a blob only to empty it), else only
+ * to the size it has.
  */
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
                        int to_set, struct fuse_file_info *fi)
 {
 	struct rfs *fs = fuse_req_userdata(req);
+	struct open_file *of =
+		fi ? (struct open_file *)(uintptr_t)fi->fh : NULL;
+	bool writing = of && of->w;
+	struct err err = ERR_INIT;
+	char path[PATH_MAX];
+	struct stat now;
+	int e;
 
 	if (refuse_read_only(fs, req))
 		return;
-	if ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size != 0) {
+	e = node_path(fs, ino, path);
+	if (e) {
+		fuse_reply_err(req, e);
+		return;
+	}
+	if (store_fs_is_staged(fs->st, path)) {
+		if (writing && (to_set & FUSE_SET_ATTR_SIZE)) {
+			if (truncate_write(of, (uint64_t)attr->st_size, &err) <
+			    0)
+				goto refuse;
+			to_set &= ~FUSE_SET_ATTR_SIZE;
+		}
+		if (set_staged(fs, path, attr, to_set, &err) < 0)
+			goto refuse;
+		op_getattr(req, ino, fi);
+		return;
+	}
+	if (view_stat(fs, path, &now, &err) < 0)
+		goto refuse;
+	show_attr(fs, &now, ino);
+	if (((to_set & FUSE_SET_ATTR_MODE) &&
+	     (attr->st_mode & 07777) != (now.st_mode & 07777)) ||
+	    ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != now.st_uid) ||
+	    ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != now.st_gid)) {
+		log_debug("%s: owner and modes of layout files are dray's",
+		          path);
 		fuse_reply_err(req, EPERM);
 		return;
 	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (writing) {
+			if (truncate_write(of, (uint64_t)attr->st_size, &err) <
+			    0)
+				goto refuse;
+		} else if (attr->st_size != now.st_size) {
+			fuse_reply_err(req, EPERM);
+			return;
+		}
+	}
 	op_getattr(req, ino, fi);
+	return;
+refuse:
+	log_debug("%s: setattr: %s", path, err.msg);
+	fuse_reply_err(req, errno_for(&err));
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -687,6 +855,13 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, e);
 		return;
 	}
+	/* Appending to a blob's content can never match its name. */
+	if (wants_write(fi) && (fi->flags & O_APPEND) &&
+	    !(fi->flags & O_TRUNC) && store_fs_is_blob(path) &&
+	    !store_fs_is_staged(fs->st, path)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
 	if (wants_write(fi)) {
 		/*
 		 * A rewrite is a new private copy, judged at close; without
@@ -811,6 +986,22 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fuse_reply_err(req, EBADF);
 		return;
 	}
+	/* Refused at once: no content of that size can match the name. */
+	if (end > store_fs_limit(of->w)) {
+		char why[160];
+
+		snprintf(why, sizeof(why),
+		         "a write up to byte %" PRIu64 " is past the %" PRIu64
+		         " bytes of the content this name names",
+		         end, store_fs_limit(of->w));
+		refusal_set(fuse_req_userdata(req), of->path, why);
+		pthread_mutex_lock(&of->wlock);
+		if (!of->werr)
+			of->werr = EFBIG;
+		pthread_mutex_unlock(&of->wlock);
+		fuse_reply_err(req, EFBIG);
+		return;
+	}
 	pthread_mutex_lock(&of->wlock);
 	e = of->werr;
 	ticket = of->tickets;
@@ -864,17 +1055,21 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	e = writes_drain(of);
 	if (e) {
+		if (e != EFBIG) /* op_write() said why */
+			refusal_set(fs, of->path, strerror(e));
 		end_write(fs, of);
 		fuse_reply_err(req, e);
 		return;
 	}
 	if (store_fs_commit(of->w, &err) < 0) {
 		log_warn("%s: refused: %s", of->path, err.msg);
+		refusal_set(fs, of->path, err.msg);
 		end_write(fs, of);
 		fuse_reply_err(req, err.code == ERR_INVALID ? EBADMSG
 		                                            : errno_for(&err));
 		return;
 	}
+	refusal_clear(fs, of->path);
 	end_write(fs, of);
 	fuse_reply_err(req, 0);
 }
@@ -909,7 +1104,6 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	char path[PATH_MAX];
 	int e;
 
-	(void)mode;
 	if (refuse_read_only(fs, req))
 		return;
 	e = child_path(fs, parent, name, path);
@@ -917,7 +1111,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, e);
 		return;
 	}
-	if (store_fs_mkdir(fs->st, path, &err) < 0) {
+	if (store_fs_mkdir(fs->st, path, mode, &err) < 0) {
 		fuse_reply_err(req, errno_for(&err));
 		return;
 	}
@@ -956,6 +1150,7 @@ static void remove_child(fuse_req_t req, fuse_ino_t parent, const char *name,
 	pthread_mutex_lock(&fs->lock);
 	node_unkey(fs, path);
 	pthread_mutex_unlock(&fs->lock);
+	refusal_clear(fs, path);
 	fuse_reply_err(req, 0);
 }
 
@@ -994,10 +1189,14 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	/* The rename is the verification point for a temporary. */
 	if (store_fs_rename(fs->st, from, to, &err) < 0) {
 		log_warn("mv %s %s: refused: %s", from, to, err.msg);
+		if (err.code == ERR_INVALID || err.code == ERR_TOO_LARGE)
+			refusal_set(fs, to, err.msg);
 		fuse_reply_err(req, err.code == ERR_INVALID ? EBADMSG
 		                                            : errno_for(&err));
 		return;
 	}
+	refusal_clear(fs, from);
+	refusal_clear(fs, to);
 	/* Done in the store: a node left unkeyed is only a new node id. */
 	if (node_rename(fs, from, to))
 		log_warn("mv %s %s: out of memory for the node table", from,
@@ -1041,6 +1240,68 @@ static void reply_xattr(fuse_req_t req, size_t size, const char *data,
 		fuse_reply_buf(req, data, len);
 }
 
+struct refusals_ctx {
+	const char *dir; /* the directory asked about */
+	FILE *f;         /* its status text */
+};
+
+/* Add the refusal of @key, if it is in c->dir, to the status. */
+static int refusal_under(const char *key, void *val, void *arg)
+{
+	struct refusals_ctx *c = arg;
+	size_t n = strlen(c->dir);
+
+	if (!strncmp(key, c->dir, n) && key[n] == '/')
+		fprintf(c->f, "%s: %s", key + n + 1, (const char *)val);
+	return 0;
+}
+
+/*
+ * The user.dray.status of @path into @out (malloc()ed, @len bytes): a
+ * repository's state and the refusals of names in it, or a file's last
+ * refusal. ERR_NOT_FOUND when there is nothing to say.
+ */
+static int status_text(struct rfs *fs, const char *path, char **out,
+                       size_t *len, struct err *err)
+{
+	struct refusals_ctx c = {path, NULL};
+	char *text = NULL;
+	size_t tlen = 0;
+	const char *why;
+	int ret = -1;
+
+	if (store_fs_status(fs->st, path, &text, &tlen, err) < 0) {
+		if (err->code != ERR_NOT_FOUND)
+			return -1;
+		*err = ERR_INIT;
+		pthread_mutex_lock(&fs->lock);
+		why = hmap_get(fs->refused, path);
+		*out = why ? strdup(why) : NULL;
+		pthread_mutex_unlock(&fs->lock);
+		if (!why)
+			return err_set(err, ERR_NOT_FOUND, "nothing to say");
+		if (!*out)
+			return err_set(err, ERR_NOMEM, "out of memory");
+		*len = strlen(*out);
+		return 0;
+	}
+	c.f = open_memstream(out, len);
+	if (!c.f) {
+		free(text);
+		return err_set(err, ERR_NOMEM, "out of memory");
+	}
+	fwrite(text, 1, tlen, c.f);
+	pthread_mutex_lock(&fs->lock);
+	hmap_each(fs->refused, refusal_under, &c);
+	pthread_mutex_unlock(&fs->lock);
+	if (fclose(c.f) == 0)
+		ret = 0;
+	else
+		err_set(err, ERR_NOMEM, "out of memory");
+	free(text);
+	return ret;
+}
+
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
                         size_t size)
 {
@@ -1059,7 +1320,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
-	if (store_fs_status(fs->st, path, &text, &len, &err) < 0) {
+	if (status_text(fs, path, &text, &len, &err) < 0) {
 		fuse_reply_err(req, err.code == ERR_NOT_FOUND
 		                            ? ENODATA
 		                            : errno_for(&err));
@@ -1073,13 +1334,17 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct rfs *fs = fuse_req_userdata(req);
 	char path[PATH_MAX];
+	bool refused;
 	int e = node_path(fs, ino, path);
 
 	if (e) {
 		fuse_reply_err(req, e);
 		return;
 	}
-	if (store_fs_is_repo(fs->st, path))
+	pthread_mutex_lock(&fs->lock);
+	refused = hmap_get(fs->refused, path) != NULL;
+	pthread_mutex_unlock(&fs->lock);
+	if (refused || store_fs_is_repo(fs->st, path))
 		reply_xattr(req, size, STATUS_XATTR, sizeof(STATUS_XATTR));
 	else
 		reply_xattr(req, size, "", 0);
@@ -1205,8 +1470,19 @@ static int free_node(const char *key, void *val, void *arg)
 	return 0;
 }
 
+static int free_text(const char *key, void *val, void *arg)
+{
+	(void)key;
+	(void)arg;
+	free(val);
+	return 0;
+}
+
 static void rfs_free(struct rfs *fs)
 {
+	if (fs->refused)
+		hmap_each(fs->refused, free_text, NULL);
+	hmap_free(fs->refused);
 	if (fs->by_ino)
 		hmap_each(fs->by_ino, free_node, NULL);
 	hmap_free(fs->by_ino);
@@ -1258,13 +1534,14 @@ struct rfs *rfs_start(struct store *st, const struct rfs_opts *opts,
 	fs->by_path = hmap_new();
 	fs->by_ino = hmap_new();
 	fs->writing = hmap_new();
+	fs->refused = hmap_new();
 	fs->root = calloc(1, sizeof(*fs->root));
 	if (fs->root) {
 		fs->root->fd = -1;
 		fs->root->path = strdup("");
 	}
-	if (!fs->by_path || !fs->by_ino || !fs->writing || !fs->root ||
-	    !fs->root->path) {
+	if (!fs->by_path || !fs->by_ino || !fs->writing || !fs->refused ||
+	    !fs->root || !fs->root->path) {
 		err_set(err, ERR_NOMEM, "cannot start the mount");
 		goto fail;
 	}
@@ -1274,6 +1551,9 @@ struct rfs *rfs_start(struct store *st, const struct rfs_opts *opts,
 		goto fail;
 	}
 	if (prepare_mountpoint(opts->mountpoint, err) < 0)
+		goto fail;
+	/* Edits that waited for content when dray stopped wait again. */
+	if (store_fs_restore(st, err) < 0)
 		goto fail;
 	fs->mountpoint = realpath(opts->mountpoint, NULL);
 	if (!fs->mountpoint) {

@@ -3,10 +3,11 @@
  * fsview.c - the storage tree as the mount shows it: the layouts, and
  * nothing of dray's own state. fusefs/ reads through these functions only.
  */
-#define _GNU_SOURCE /* mkostemp */
+#define _GNU_SOURCE /* d_type */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +21,21 @@
 #include "index/store_int.h"
 
 /*
- * A file under another name in a layout directory: an editor's or a
- * tool's temporary, kept in .dray/tmp and shown in the mount until it is
- * renamed onto a layout file (and judged then) or removed.
+ * What the mount holds under names that are not layout files (NOTES, an
+ * editor's swap file, `jq > tmp`, umoci's .umoci-* directories) lives
+ * in <root>/.dray/stage, at the same path as in the view: durable across
+ * restarts, never served over HTTP, and judged only when renamed onto a
+ * layout file. A name with a component that starts with a dot, below a
+ * repository, is a staging directory or lies inside one.
  */
-struct temp {
-	char path[PATH_MAX]; /* the staging file */
-};
+#define STAGE_DIR ".dray/stage"
+
+/*
+ * An index.json written into a live repository that waits for content
+ * is kept in <root>/.dray/pending/<repo>/index.json until it lands or is
+ * dropped, so a restart does not lose it (store_fs_restore()).
+ */
+#define PENDING_DIR ".dray/pending"
 
 /* 0 if the policy lets the mount do @action on @repo; else EACCES. */
 static int check_access(struct store *st, const char *repo,
@@ -40,9 +49,8 @@ static int check_access(struct store *st, const char *repo,
 	                     access_action_name(action), repo);
 }
 
-/* Is @rel a path inside the view? Fills the absolute path into @out. */
-static int view_path(const struct store *st, const char *rel, char *out,
-                     size_t outsz, struct err *err)
+/* Is @rel a well-formed path that can be in the view? */
+static int rel_check(const char *rel, struct err *err)
 {
 	const char *p = rel;
 
@@ -59,23 +67,132 @@ static int view_path(const struct store *st, const char *rel, char *out,
 		if (*p == '/')
 			p++;
 	}
+	return 0;
+}
+
+/* Is @rel a path inside the view? Fills the absolute path into @out. */
+static int view_path(const struct store *st, const char *rel, char *out,
+                     size_t outsz, struct err *err)
+{
+	if (rel_check(rel, err) < 0)
+		return -1;
 	if (snprintf(out, outsz, "%s%s%s", st->root, *rel ? "/" : "", rel) >=
 	    (int)outsz)
 		return err_set(err, ERR_TOO_LARGE, "path too long");
 	return 0;
 }
 
+/* Where @rel is staged (PATH_MAX into @out): .dray/stage/<rel>. */
+static int stage_path(const struct store *st, const char *rel, char *out,
+                      struct err *err)
+{
+	if (rel_check(rel, err) < 0)
+		return -1;
+	if (snprintf(out, PATH_MAX, "%s/" STAGE_DIR "%s%s", st->root,
+	             *rel ? "/" : "", rel) >= PATH_MAX)
+		return err_set(err, ERR_TOO_LARGE, "path too long");
+	return 0;
+}
+
+/*
+ * The first component of @rel that starts with a dot, or NULL. Below a
+ * repository it names a staging directory (or a hidden temporary file).
+ */
+static const char *hidden_part(const char *rel)
+{
+	const char *p = rel;
+
+	for (;;) {
+		if (*p == '.')
+			return p;
+		p = strchr(p, '/');
+		if (!p)
+			return NULL;
+		p++;
+	}
+}
+
+/* Does @rel lie only in the stage (in or at a staging directory)? */
+static bool stage_only(const char *rel)
+{
+	const char *h = hidden_part(rel);
+
+	return h && h > rel;
+}
+
 /* The staging file of temporary @rel into @out, if it is one. */
 static bool temp_path(struct store *st, const char *rel, char *out)
 {
-	struct temp *t;
+	struct err ignored = ERR_INIT;
+	struct stat sb;
 
-	pthread_mutex_lock(&st->lock);
-	t = hmap_get(st->temps, rel);
-	if (t)
-		memcpy(out, t->path, sizeof(t->path));
-	pthread_mutex_unlock(&st->lock);
-	return t != NULL;
+	return stage_path(st, rel, out, &ignored) == 0 &&
+	       lstat(out, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+bool store_fs_is_staged(struct store *st, const char *rel)
+{
+	struct err ignored = ERR_INIT;
+	char path[PATH_MAX];
+	struct stat sb;
+
+	return temp_path(st, rel, path) ||
+	       (stage_only(rel) && store_fs_stat(st, rel, &sb, &ignored) == 0);
+}
+
+int store_fs_set_staged(struct store *st, const char *rel,
+                        const struct fs_attr *a, struct err *err)
+{
+	char path[PATH_MAX];
+
+	if (!store_fs_is_staged(st, rel))
+		return err_set(err, ERR_NOT_FOUND, "'%s' is not staged", rel);
+	if (stage_path(st, rel, path, err) < 0)
+		return -1;
+	if ((a->set & FS_SET_MODE) && chmod(path, a->mode & 07777) < 0)
+		return err_set_errno(err, errno, "cannot chmod '%s'", rel);
+	if ((a->set & (FS_SET_UID | FS_SET_GID)) &&
+	    lchown(path, a->set & FS_SET_UID ? a->uid : (uid_t)-1,
+	           a->set & FS_SET_GID ? a->gid : (gid_t)-1) < 0)
+		return err_set_errno(err, errno, "cannot chown '%s'", rel);
+	if ((a->set & FS_SET_SIZE) && truncate(path, (off_t)a->size) < 0)
+		return err_set_errno(err, errno, "cannot truncate '%s'", rel);
+	if ((a->set & FS_SET_TIMES) &&
+	    utimensat(AT_FDCWD, path, a->times, AT_SYMLINK_NOFOLLOW) < 0)
+		return err_set_errno(err, errno, "cannot set times of '%s'",
+		                     rel);
+	return 0;
+}
+
+/* Make the directories above @path, a path in .dray. */
+static int stage_parent(char *path, struct err *err)
+{
+	char *slash = strrchr(path, '/');
+	int ret;
+
+	*slash = '\0';
+	ret = fs_mkdir_p(path, 0755, err);
+	*slash = '/';
+	return ret;
+}
+
+/*
+ * After @rel left the stage: remove the directories above it that only
+ * held staged names (a staging directory stays until rmdir).
+ */
+static void stage_prune(struct store *st, const char *rel)
+{
+	struct err ignored = ERR_INIT;
+	char dir[PATH_MAX], path[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", rel);
+	while ((slash = strrchr(dir, '/'))) {
+		*slash = '\0';
+		if (stage_only(dir) ||
+		    stage_path(st, dir, path, &ignored) < 0 || rmdir(path) < 0)
+			return;
+	}
 }
 
 /*
@@ -126,6 +243,16 @@ int store_fs_stat(struct store *st, const char *rel, struct stat *sb,
 			return err_set_errno(err, errno, "cannot stat");
 		return 0;
 	}
+	if (stage_only(rel)) {
+		/* A staging directory. */
+		if (stage_path(st, rel, path, err) < 0)
+			return -1;
+		if (lstat(path, sb) < 0)
+			return err_set_errno(err, errno, "cannot stat");
+		if (!S_ISDIR(sb->st_mode))
+			return err_set(err, ERR_NOT_FOUND, "not in the view");
+		return 0;
+	}
 	if (view_path(st, rel, path, sizeof(path), err) < 0)
 		return -1;
 	if (layout_hidden(st, rel))
@@ -137,22 +264,48 @@ int store_fs_stat(struct store *st, const char *rel, struct stat *sb,
 	return 0;
 }
 
-struct list_ctx {
-	const char *dir;    /* the directory listed */
-	struct strvec *out; /* its names */
-};
-
-/* Add temporary @key to the listing if it is in c->dir. */
-static int list_temp(const char *key, void *val, void *arg)
+/*
+ * Add what the stage holds in directory @rel to @out: staged files and
+ * staging directories (its other directories mirror the layout's own).
+ * With @all (@rel is itself staged), every entry.
+ */
+static int list_stage(struct store *st, const char *rel, bool all,
+                      struct strvec *out, struct err *err)
 {
-	struct list_ctx *c = arg;
-	const char *slash = strrchr(key, '/');
-	size_t n = strlen(c->dir);
+	char path[PATH_MAX];
+	struct dirent *de;
+	int ret = 0;
+	DIR *d;
 
-	(void)val;
-	if (slash && (size_t)(slash - key) == n && !strncmp(key, c->dir, n))
-		return strvec_push(c->out, slash + 1) < 0;
-	return 0;
+	if (!*rel || stage_path(st, rel, path, err) < 0)
+		return *rel ? -1 : 0;
+	d = opendir(path);
+	if (!d) {
+		if (errno == ENOENT && !all)
+			return 0;
+		return err_set_errno(err, errno, "cannot list");
+	}
+	while ((de = readdir(d))) {
+		bool dir = de->d_type == DT_DIR;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (de->d_type == DT_UNKNOWN) {
+			struct stat sb;
+
+			dir = fstatat(dirfd(d), de->d_name, &sb,
+			              AT_SYMLINK_NOFOLLOW) == 0 &&
+			      S_ISDIR(sb.st_mode);
+		}
+		if (!all && dir && de->d_name[0] != '.')
+			continue;
+		if (strvec_push(out, de->d_name) < 0) {
+			ret = err_set(err, ERR_NOMEM, "cannot list");
+			break;
+		}
+	}
+	closedir(d);
+	return ret;
 }
 
 int store_fs_list(struct store *st, const char *rel, struct strvec *out,
@@ -165,6 +318,8 @@ int store_fs_list(struct store *st, const char *rel, struct strvec *out,
 	DIR *d;
 	int ret = 0;
 
+	if (stage_only(rel))
+		return list_stage(st, rel, true, out, err);
 	if (view_path(st, rel, path, sizeof(path), err) < 0)
 		return -1;
 	hide = snprintf(path, sizeof(path), "%s/oci-layout", rel) <
@@ -200,15 +355,8 @@ int store_fs_list(struct store *st, const char *rel, struct strvec *out,
 		}
 	}
 	closedir(d);
-	if (ret == 0) {
-		struct list_ctx c = {rel, out};
-
-		pthread_mutex_lock(&st->lock);
-		ret = hmap_each(st->temps, list_temp, &c)
-		              ? err_set(err, ERR_NOMEM, "cannot list")
-		              : 0;
-		pthread_mutex_unlock(&st->lock);
-	}
+	if (ret == 0)
+		ret = list_stage(st, rel, false, out, err);
 	return ret;
 }
 
@@ -257,6 +405,9 @@ struct fs_writer {
 	bool done;                   /* committed: no more writes */
 	bool untouched;              /* store_fs_edit(): nothing written
 	                                over the copy yet, nothing to judge */
+	uint64_t limit;              /* W_BLOB: the size its digest has
+	                                where the store knows it; else
+	                                UINT64_MAX */
 };
 
 #define FS_TEXT_MAX (64u << 20) /* index.json, oci-layout */
@@ -275,14 +426,20 @@ static bool blob_name(const char *b, const char *slash, struct fs_writer *w)
 /* Split @rel into repository and kind. */
 static int classify(const char *rel, struct fs_writer *w, struct err *err)
 {
-	const char *slash = strrchr(rel, '/'), *b;
+	const char *slash = strrchr(rel, '/'), *b, *h = hidden_part(rel);
 	size_t n;
 
-	if (!slash)
+	if (!slash || h == rel)
 		return err_set(err, ERR_DENIED,
 		               "only layout files can be written here");
 	b = strstr(rel, "/blobs/");
-	if (b && strchr(b + 7, '/') == slash && blob_name(b, slash, w)) {
+	if (h && h < slash) {
+		/* In a staging directory: a temporary, whatever its name. */
+		n = (size_t)(h - 1 - rel);
+		if (b && b < h)
+			n = (size_t)(b - rel);
+		w->kind = W_TEMP;
+	} else if (b && strchr(b + 7, '/') == slash && blob_name(b, slash, w)) {
 		n = (size_t)(b - rel);
 		w->kind = W_BLOB;
 	} else if (!strcmp(slash + 1, "index.json")) {
@@ -305,45 +462,51 @@ static int classify(const char *rel, struct fs_writer *w, struct err *err)
 	return ref_name_check(w->repo, err);
 }
 
-/* A new staging file for temporary @rel: its record, and @fd open. */
-static struct temp *temp_make(struct store *st, const char *rel, int *fd,
-                              struct err *err)
+/*
+ * Open a new staging file for temporary @rel, replacing what the name
+ * held (a reader that has the old one open keeps it). Returns its fd.
+ */
+static int stage_create(struct store *st, const char *rel, struct err *err)
 {
-	struct temp *t = calloc(1, sizeof(*t));
+	char path[PATH_MAX];
+	int fd = -1;
 
-	if (!t || snprintf(t->path, sizeof(t->path), "%s/mount.XXXXXX",
-	                   st->tmpdir) >= (int)sizeof(t->path)) {
-		free(t);
-		err_set(err, ERR_NOMEM, "out of memory");
-		return NULL;
+	if (stage_path(st, rel, path, err) < 0)
+		return -1;
+	/* ENOENT: a stage_prune() took the directory meanwhile. */
+	for (int tries = 0; fd < 0 && tries < 3; tries++) {
+		if (stage_parent(path, err) < 0)
+			return -1;
+		if (unlink(path) < 0 && errno != ENOENT)
+			break;
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0 && errno != ENOENT)
+			break;
 	}
-	*fd = mkostemp(t->path, O_CLOEXEC);
-	if (*fd < 0) {
-		err_set_errno(err, errno, "cannot stage '%s'", rel);
-		free(t);
-		return NULL;
-	}
-	return t;
+	if (fd < 0)
+		return err_set_errno(err, errno, "cannot stage '%s'", rel);
+	return fd;
 }
 
-/* Enter @t as temporary @rel, ending the one it replaces. */
-static int temp_put(struct store *st, const char *rel, struct temp *t,
-                    struct err *err)
+/*
+ * The size content named @d has, where the store holds it (in @repo or
+ * in the content store); UINT64_MAX when unknown.
+ */
+static uint64_t known_size(struct store *st, const char *repo,
+                           const struct digest *d)
 {
-	struct temp *old;
+	struct err ignored = ERR_INIT;
+	char path[PATH_MAX];
+	struct stat sb;
+	uint64_t size;
 
-	pthread_mutex_lock(&st->lock);
-	old = hmap_get(st->temps, rel);
-	if (hmap_put(st->temps, rel, t) < 0) {
-		pthread_mutex_unlock(&st->lock);
-		return err_set(err, ERR_NOMEM, "out of memory");
-	}
-	pthread_mutex_unlock(&st->lock);
-	if (old) {
-		unlink(old->path);
-		free(old);
-	}
-	return 0;
+	if (store_blob_stat(st, repo, d, &size, &ignored) == 0)
+		return size;
+	if (snprintf(path, sizeof(path), "%s/%s/%s", st->casdir,
+	             digest_alg_name(d->alg), d->hex) < (int)sizeof(path) &&
+	    stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+		return (uint64_t)sb.st_size;
+	return UINT64_MAX;
 }
 
 struct fs_writer *store_fs_create(struct store *st, const char *rel,
@@ -362,16 +525,10 @@ struct fs_writer *store_fs_create(struct store *st, const char *rel,
 		goto fail;
 	w->fd = -1;
 	if (w->kind == W_TEMP) {
-		struct temp *t = temp_make(st, rel, &w->fd, err);
-
 		snprintf(w->rel, sizeof(w->rel), "%s", rel);
-		if (!t)
+		w->fd = stage_create(st, rel, err);
+		if (w->fd < 0)
 			goto fail;
-		if (temp_put(st, rel, t, err) < 0) {
-			unlink(t->path);
-			free(t);
-			goto fail;
-		}
 		return w;
 	}
 	if (w->kind == W_BLOB) {
@@ -381,6 +538,7 @@ struct fs_writer *store_fs_create(struct store *st, const char *rel,
 		if (!w->up)
 			goto fail;
 		upload_no_layout(w->up);
+		w->limit = known_size(st, w->repo, &w->digest);
 	}
 	return w;
 fail:
@@ -393,6 +551,13 @@ int store_fs_write(struct fs_writer *w, const void *buf, size_t len,
 {
 	if (w->done)
 		return err_set(err, ERR_INVALID, "file already closed");
+	if (off + len > store_fs_limit(w))
+		return err_set_errno(err, EFBIG,
+		                     "content named %s:%s has %" PRIu64
+		                     " bytes: a write up to byte %" PRIu64
+		                     " cannot match its name",
+		                     digest_alg_name(w->digest.alg),
+		                     w->digest.hex, w->limit, off + len);
 	w->untouched = false;
 	if (w->kind == W_TEMP) {
 		if (fs_pwrite_all(w->fd, buf, len, off, err) < 0)
@@ -428,6 +593,54 @@ int store_fs_write(struct fs_writer *w, const void *buf, size_t len,
 uint64_t store_fs_written(const struct fs_writer *w)
 {
 	return w->size;
+}
+
+int store_fs_truncate(struct fs_writer *w, uint64_t size, struct err *err)
+{
+	char id[STORE_UPLOAD_ID_MAX];
+
+	if (w->done)
+		return err_set(err, ERR_INVALID, "file already closed");
+	if (size == w->size)
+		return 0;
+	switch (w->kind) {
+	case W_TEMP:
+		if (ftruncate(w->fd, (off_t)size) < 0)
+			return err_set_errno(err, errno, "cannot truncate");
+		break;
+	case W_BLOB:
+		/* Hashed as it comes: it can only start again. */
+		if (size != 0)
+			return err_set_errno(err, EPERM,
+			                     "a blob being written can only be "
+			                     "emptied");
+		if (store_upload_start(w->st, w->repo, id, err) < 0)
+			return -1;
+		store_upload_cancel(w->up);
+		w->up = store_upload_get(w->st, w->repo, id, err);
+		if (!w->up)
+			return -1;
+		upload_no_layout(w->up);
+		break;
+	default:
+		if (size > w->len) {
+			char zero = 0;
+
+			/* Grown with zeros, as ftruncate(2) does. */
+			if (store_fs_write(w, &zero, 1, size - 1, err) < 0)
+				return -1;
+		}
+		w->len = (size_t)size;
+		break;
+	}
+	w->untouched = false;
+	w->size = size;
+	return 0;
+}
+
+uint64_t store_fs_limit(const struct fs_writer *w)
+{
+	return w->kind == W_BLOB ? w->limit : UINT64_MAX;
 }
 
 /* Name @d in @missing, if there is a list. */
@@ -541,18 +754,55 @@ static bool has_file(struct store *st, const char *repo, const char *name)
 	       access(path, F_OK) == 0;
 }
 
+/* Where @repo's waiting index.json is kept (PATH_MAX into @out). */
+static int pending_path(const struct store *st, const char *repo, char *out,
+                        struct err *err)
+{
+	if (snprintf(out, PATH_MAX, "%s/" PENDING_DIR "/%s/index.json",
+	             st->root, repo) >= PATH_MAX)
+		return err_set(err, ERR_TOO_LARGE, "path too long");
+	return 0;
+}
+
 /* Forget @r's waiting index.json, if any. */
 static void pending_drop(struct store *st, const char *repo)
 {
+	struct err ignored = ERR_INIT;
+	char path[PATH_MAX], top[PATH_MAX];
 	struct pending *p;
+	char *slash;
 
 	pthread_mutex_lock(&st->lock);
 	p = hmap_del(st->pending, repo);
 	pthread_mutex_unlock(&st->lock);
-	if (p) {
-		free(p->buf);
-		free(p);
+	if (!p)
+		return;
+	free(p->buf);
+	free(p);
+	/* Its durable copy, and the directories that only held it. */
+	if (pending_path(st, repo, path, &ignored) < 0 || unlink(path) < 0)
+		return;
+	snprintf(top, sizeof(top), "%s/" PENDING_DIR, st->root);
+	while ((slash = strrchr(path, '/')) && slash > path + strlen(top)) {
+		*slash = '\0';
+		if (rmdir(path) < 0)
+			break;
 	}
+}
+
+/*
+ * Keep @buf as @repo's waiting index.json: durable before close()
+ * answers, so a restart finds it (store_fs_restore()).
+ */
+static int pending_keep(struct store *st, const char *repo, const char *buf,
+                        size_t len, struct err *err)
+{
+	char path[PATH_MAX];
+
+	if (pending_path(st, repo, path, err) < 0 ||
+	    stage_parent(path, err) < 0)
+		return -1;
+	return fs_write_atomic(st->tmpdir, path, buf, len, err);
 }
 
 /*
@@ -614,6 +864,19 @@ out:
 	return ret;
 }
 
+/* End what layout_keep() kept for @repo: its own oci-layout shows. */
+static void layout_drop(struct store *st, const char *repo)
+{
+	char rel[REF_NAME_MAX + sizeof("/oci-layout")], path[PATH_MAX];
+	struct err ignored = ERR_INIT;
+
+	snprintf(rel, sizeof(rel), "%s/oci-layout", repo);
+	if (stage_path(st, rel, path, &ignored) == 0 && unlink(path) == 0) {
+		stage_prune(st, rel);
+		store_changed(st, repo, "oci-layout");
+	}
+}
+
 /*
  * The oci-layout a copy wrote before its layout was complete: kept as a
  * temporary of @rel holding @len bytes @buf, so the writer can stat it,
@@ -624,38 +887,20 @@ out:
 static int layout_keep(struct store *st, const char *rel, const char *buf,
                        size_t len, struct err *err)
 {
-	int fd = -1;
-	struct temp *t = temp_make(st, rel, &fd, err);
+	struct err ignored = ERR_INIT;
+	char path[PATH_MAX];
+	int fd = stage_create(st, rel, err);
 	int ret;
 
-	if (!t)
+	if (fd < 0)
 		return -1;
 	ret = fs_pwrite_all(fd, buf, len, 0, err);
 	close(fd);
-	if (ret == 0)
-		ret = temp_put(st, rel, t, err);
-	if (ret < 0) {
-		unlink(t->path);
-		free(t);
+	if (ret < 0 && stage_path(st, rel, path, &ignored) == 0) {
+		unlink(path);
+		stage_prune(st, rel);
 	}
 	return ret;
-}
-
-/* End what layout_keep() kept for @repo: its own oci-layout shows. */
-static void layout_drop(struct store *st, const char *repo)
-{
-	char rel[REF_NAME_MAX + sizeof("/oci-layout")];
-	struct temp *t;
-
-	snprintf(rel, sizeof(rel), "%s/oci-layout", repo);
-	pthread_mutex_lock(&st->lock);
-	t = hmap_del(st->temps, rel);
-	pthread_mutex_unlock(&st->lock);
-	if (t) {
-		unlink(t->path);
-		free(t);
-		store_changed(st, repo, "oci-layout");
-	}
 }
 
 /*
@@ -692,16 +937,11 @@ static int settle(struct store *st, struct repo *r, struct err *err)
 			pending_drop(st, r->name);
 			goto out;
 		}
-		if (repo_path(st, r->name, "index.json", path, sizeof(path),
-		              err) < 0 ||
-		    fs_write_atomic(st->tmpdir, path, p->buf, p->len, err) <
-		            0) {
-			ret = -1;
-			goto out;
-		}
-		store_changed(st, r->name, "index.json");
-		pending_drop(st, r->name);
-		ret = repo_load(st, r, err);
+		/* Published as HTTP publishes: the same write and index. */
+		ret = repo_save_text(st, r, p->buf, p->len, j, err);
+		j = NULL; /* taken */
+		if (ret == 0)
+			pending_drop(st, r->name);
 		goto out;
 	}
 	if (repo_path(st, r->name, "index.json", path, sizeof(path), err) < 0 ||
@@ -714,10 +954,7 @@ static int settle(struct store *st, struct repo *r, struct err *err)
 		*err = ERR_INIT;
 		goto out;
 	}
-	if (repo_path(st, r->name, "oci-layout", path, sizeof(path), err) < 0 ||
-	    fs_write_atomic(st->tmpdir, path,
-	                    "{\"imageLayoutVersion\":\"1.0.0\"}", 30,
-	                    err) < 0) {
+	if (repo_write_marker(st, r->name, err) < 0) {
 		ret = -1;
 		goto out;
 	}
@@ -840,12 +1077,34 @@ int store_fs_status(struct store *st, const char *rel, char **out,
 	return 0;
 }
 
+/* Make @p @repo's waiting index.json (taking it, also on failure). */
+static int pending_put(struct store *st, const char *repo, struct pending *p,
+                       struct err *err)
+{
+	struct pending *old;
+
+	pthread_mutex_lock(&st->lock);
+	old = hmap_get(st->pending, repo);
+	if (hmap_put(st->pending, repo, p) < 0) {
+		pthread_mutex_unlock(&st->lock);
+		free(p->buf);
+		free(p);
+		return err_set(err, ERR_NOMEM, "out of memory");
+	}
+	pthread_mutex_unlock(&st->lock);
+	if (old) {
+		free(old->buf);
+		free(old);
+	}
+	return 0;
+}
+
 /* Commit index.json bytes (caller holds the repository's lock). */
 static int commit_index(struct fs_writer *w, struct repo *r, struct err *err)
 {
 	struct store *st = w->st;
 	char path[PATH_MAX];
-	struct pending *p, *old;
+	struct pending *p;
 	json_t *j = parse_index(w->buf ? w->buf : "", w->len, err);
 
 	if (!j)
@@ -863,6 +1122,8 @@ static int commit_index(struct fs_writer *w, struct repo *r, struct err *err)
 	/* Live: the new index.json waits for what it names. */
 	if (check_index_change(st, r, w->buf ? w->buf : "", w->len, err) < 0)
 		return -1;
+	if (pending_keep(st, w->repo, w->buf ? w->buf : "", w->len, err) < 0)
+		return -1;
 	free(r->dropped);
 	r->dropped = NULL;
 	p = calloc(1, sizeof(*p));
@@ -871,19 +1132,8 @@ static int commit_index(struct fs_writer *w, struct repo *r, struct err *err)
 	p->buf = w->buf;
 	p->len = w->len;
 	w->buf = NULL;
-	pthread_mutex_lock(&st->lock);
-	old = hmap_get(st->pending, w->repo);
-	if (hmap_put(st->pending, w->repo, p) < 0) {
-		pthread_mutex_unlock(&st->lock);
-		free(p->buf);
-		free(p);
-		return err_set(err, ERR_NOMEM, "out of memory");
-	}
-	pthread_mutex_unlock(&st->lock);
-	if (old) {
-		free(old->buf);
-		free(old);
-	}
+	if (pending_put(st, w->repo, p, err) < 0)
+		return -1;
 	return settle(st, r, err);
 }
 
@@ -964,12 +1214,16 @@ void store_fs_writer_free(struct fs_writer *w)
 	free(w);
 }
 
-int store_fs_mkdir(struct store *st, const char *rel, struct err *err)
+int store_fs_mkdir(struct store *st, const char *rel, mode_t mode,
+                   struct err *err)
 {
 	char path[PATH_MAX], name[REF_NAME_MAX + 1];
-	const char *b = strstr(rel, "/blobs");
+	const char *b = strstr(rel, "/blobs"), *h = hidden_part(rel);
 	size_t n = b ? (size_t)(b - rel) : strlen(rel);
 
+	/* A staging directory counts for the repository above it. */
+	if (h && h > rel && (!b || h < b))
+		n = (size_t)(h - 1 - rel);
 	/* <repo>, <repo>/blobs or <repo>/blobs/<alg>. */
 	if (n > REF_NAME_MAX)
 		return err_set(err, ERR_INVALID, "name too long");
@@ -978,6 +1232,14 @@ int store_fs_mkdir(struct store *st, const char *rel, struct err *err)
 	if (ref_name_check(name, err) < 0 ||
 	    check_access(st, name, ACCESS_CREATE, err) < 0)
 		return -1;
+	if (stage_only(rel)) {
+		if (stage_path(st, rel, path, err) < 0 ||
+		    stage_parent(path, err) < 0)
+			return -1;
+		if (mkdir(path, mode & 07777) < 0)
+			return err_set_errno(err, errno, "cannot create");
+		return 0;
+	}
 	if (b && strcmp(b, "/blobs") && strcmp(b, "/blobs/sha256") &&
 	    strcmp(b, "/blobs/sha512"))
 		return err_set(err, ERR_DENIED, "not a layout directory");
@@ -986,17 +1248,6 @@ int store_fs_mkdir(struct store *st, const char *rel, struct err *err)
 	if (mkdir(path, 0755) < 0)
 		return err_set_errno(err, errno, "cannot create");
 	return 0;
-}
-
-/* Take temporary @rel out of the table; the caller frees it. */
-static struct temp *temp_take(struct store *st, const char *rel)
-{
-	struct temp *t;
-
-	pthread_mutex_lock(&st->lock);
-	t = hmap_del(st->temps, rel);
-	pthread_mutex_unlock(&st->lock);
-	return t;
 }
 
 /* Feed what @fd holds (named @what) into @w, a chunk at a time. */
@@ -1072,45 +1323,67 @@ int store_fs_statfs(struct store *st, struct statvfs *out, struct err *err)
 	return 0;
 }
 
+/* rename(2) within the stage: a temporary or a staging directory. */
+static int stage_rename(struct store *st, const char *from, const char *to,
+                        struct err *err)
+{
+	char src[PATH_MAX], dst[PATH_MAX];
+	int rc = -1;
+
+	if (stage_path(st, from, src, err) < 0 ||
+	    stage_path(st, to, dst, err) < 0)
+		return -1;
+	/* ENOENT: a stage_prune() took the directory meanwhile. */
+	for (int tries = 0; rc < 0 && tries < 3; tries++) {
+		if (stage_parent(dst, err) < 0)
+			return -1;
+		rc = rename(src, dst);
+		if (rc < 0 && errno != ENOENT)
+			break;
+	}
+	if (rc < 0)
+		return err_set_errno(err, errno, "cannot rename '%s'", from);
+	stage_prune(st, from);
+	return 0;
+}
+
 int store_fs_rename(struct store *st, const char *from, const char *to,
                     struct err *err)
 {
-	struct fs_writer *w = NULL;
-	struct temp *t;
+	struct fs_writer probe = {0}, *w = NULL;
+	char path[PATH_MAX];
 	int ret = -1;
 
-	t = temp_take(st, from);
-	if (!t)
+	if (!temp_path(st, from, path)) {
+		struct stat sb;
+
+		/* A staging directory moves within the stage. */
+		if (stage_only(from) && stage_only(to) &&
+		    store_fs_stat(st, from, &sb, err) == 0)
+			return stage_rename(st, from, to, err);
 		return err_set(err, ERR_DENIED,
 		               "only a temporary file can be renamed");
-	/* The new name is written as if copied there, then judged. */
-	w = store_fs_create(st, to, err);
-	if (!w)
-		goto out;
-	if (w->kind == W_TEMP) {
-		struct temp *mine = temp_take(st, to);
-
-		/* A temporary renamed to another temporary name. */
-		pthread_mutex_lock(&st->lock);
-		if (hmap_put(st->temps, to, t) == 0)
-			t = NULL;
-		pthread_mutex_unlock(&st->lock);
-		if (mine) {
-			unlink(mine->path);
-			free(mine);
-		}
-		ret = t ? err_set(err, ERR_NOMEM, "out of memory") : 0;
-		goto out;
 	}
-	if (copy_into(t->path, w, err) < 0)
+	if (classify(to, &probe, err) < 0 ||
+	    check_access(st, probe.repo, ACCESS_CREATE, err) < 0)
+		return -1;
+	if (probe.kind == W_TEMP)
+		return stage_rename(st, from, to, err);
+	/*
+	 * The new name is written as if copied there, then judged. A
+	 * refusal leaves the temporary where it was, as a failed rename(2)
+	 * does.
+	 */
+	w = store_fs_create(st, to, err);
+	if (!w || copy_into(path, w, err) < 0 || store_fs_commit(w, err) < 0)
 		goto out;
-	ret = store_fs_commit(w, err);
+	if (unlink(path) < 0)
+		log_warn("cannot remove staged '%s': %s", from,
+		         strerror(errno));
+	stage_prune(st, from);
+	ret = 0;
 out:
 	store_fs_writer_free(w);
-	if (t) {
-		unlink(t->path);
-		free(t);
-	}
 	return ret;
 }
 
@@ -1200,12 +1473,14 @@ static int unlink_other(struct store *st, const struct fs_writer *w,
 int store_fs_unlink(struct store *st, const char *rel, struct err *err)
 {
 	struct fs_writer w = {0};
-	struct temp *t = temp_take(st, rel);
+	char path[PATH_MAX];
 	int rc;
 
-	if (t) {
-		unlink(t->path);
-		free(t);
+	if (temp_path(st, rel, path)) {
+		if (unlink(path) < 0)
+			return err_set_errno(err, errno, "cannot remove '%s'",
+			                     rel);
+		stage_prune(st, rel);
 		return 0;
 	}
 	char dstr[DIGEST_STR_MAX];
@@ -1230,32 +1505,108 @@ int store_fs_unlink(struct store *st, const char *rel, struct err *err)
 	return store_blob_delete(st, w.repo, &w.digest, err);
 }
 
-/* Is a temporary @key inside directory c->dir (any depth)? */
-static int temp_under(const char *key, void *val, void *arg)
-{
-	const char *dir = arg;
-	size_t n = strlen(dir);
-
-	(void)val;
-	return !strncmp(key, dir, n) && key[n] == '/';
-}
-
 int store_fs_rmdir(struct store *st, const char *rel, struct err *err)
 {
-	char path[PATH_MAX];
-	int busy;
+	char path[PATH_MAX], staged[PATH_MAX];
 
 	if (!*rel)
 		return err_set(err, ERR_DENIED, "the root stays");
+	if (stage_path(st, rel, staged, err) < 0)
+		return -1;
+	if (stage_only(rel)) {
+		if (rmdir(staged) < 0)
+			return err_set_errno(err, errno, "cannot remove '%s'",
+			                     rel);
+		stage_prune(st, rel);
+		return 0;
+	}
 	if (view_path(st, rel, path, sizeof(path), err) < 0)
 		return -1;
-	pthread_mutex_lock(&st->lock);
-	busy = hmap_each(st->temps, temp_under, (void *)rel);
-	pthread_mutex_unlock(&st->lock);
-	if (busy)
-		return err_set_errno(err, ENOTEMPTY, "cannot remove '%s'", rel);
+	/* What the stage holds there shows in the directory too. */
+	if (rmdir(staged) < 0 && errno != ENOENT)
+		return err_set_errno(err, errno == EEXIST ? ENOTEMPTY : errno,
+		                     "cannot remove '%s'", rel);
 	/* A live repository is never empty: its oci-layout goes first. */
 	if (rmdir(path) < 0)
 		return err_set_errno(err, errno, "cannot remove '%s'", rel);
+	stage_prune(st, rel);
 	return fs_fsync_parent(path, err);
+}
+
+/* Take back @repo's waiting index.json kept at @path, then settle it. */
+static int restore_one(struct store *st, const char *repo, const char *path,
+                       struct err *err)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+	struct repo *r;
+	int ret;
+
+	if (!p)
+		return err_set(err, ERR_NOMEM, "out of memory");
+	if (fs_read_file(path, FS_TEXT_MAX, &p->buf, &p->len, err) < 0) {
+		free(p);
+		return -1;
+	}
+	if (pending_put(st, repo, p, err) < 0)
+		return -1;
+	r = repo_ref(st, repo, err);
+	if (!r)
+		return -1;
+	pthread_mutex_lock(&r->lock);
+	/* Withdrawn or deleted meanwhile: it has nothing to wait for. */
+	if (!has_file(st, repo, "oci-layout")) {
+		pending_drop(st, repo);
+		ret = 0;
+	} else {
+		ret = settle(st, r, err);
+	}
+	pthread_mutex_unlock(&r->lock);
+	repo_unref(st, r);
+	return ret;
+}
+
+/* Restore every waiting index.json under @dir (repository @repo). */
+static int restore_dir(struct store *st, char *dir, const char *repo,
+                       struct err *err)
+{
+	size_t dlen = strlen(dir), rlen = strlen(repo);
+	struct dirent *de;
+	int ret = 0;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return errno == ENOENT || errno == ENOTDIR
+		               ? 0
+		               : err_set_errno(err, errno, "cannot list '%s'",
+		                               dir);
+	while (ret == 0 && (de = readdir(d))) {
+		char sub[REF_NAME_MAX + 1];
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (snprintf(dir + dlen, PATH_MAX - dlen, "/%s", de->d_name) >=
+		            (int)(PATH_MAX - dlen) ||
+		    snprintf(sub, sizeof(sub), "%s%s%s", repo, rlen ? "/" : "",
+		             de->d_name) >= (int)sizeof(sub)) {
+			dir[dlen] = '\0';
+			continue; /* pending_keep() never wrote such a name */
+		}
+		if (!strcmp(de->d_name, "index.json") && rlen)
+			ret = restore_one(st, repo, dir, err);
+		else if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN)
+			ret = restore_dir(st, dir, sub, err);
+		dir[dlen] = '\0';
+	}
+	closedir(d);
+	return ret;
+}
+
+int store_fs_restore(struct store *st, struct err *err)
+{
+	char dir[PATH_MAX];
+
+	if (snprintf(dir, sizeof(dir), "%s/" PENDING_DIR, st->root) >=
+	    (int)sizeof(dir))
+		return err_set(err, ERR_TOO_LARGE, "path too long");
+	return restore_dir(st, dir, "", err);
 }

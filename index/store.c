@@ -456,19 +456,28 @@ out:
 int repo_save(struct store *st, struct repo *r, json_t *index,
               struct err *err)
 {
+	char *text = json_dumps(index, JSON_COMPACT);
+	int ret;
+
+	if (!text) {
+		json_decref(index);
+		return err_set(err, ERR_NOMEM, "cannot serialise index.json");
+	}
+	ret = repo_save_text(st, r, text, strlen(text), index, err);
+	free(text);
+	return ret;
+}
+
+int repo_save_text(struct store *st, struct repo *r, const char *text,
+                   size_t len, json_t *index, struct err *err)
+{
 	char path[PATH_MAX];
-	char *text = NULL;
 	struct stat sb;
 	int ret = -1;
 
 	if (repo_path(st, r->name, "index.json", path, sizeof(path), err) < 0)
 		goto out;
-	text = json_dumps(index, JSON_COMPACT);
-	if (!text) {
-		err_set(err, ERR_NOMEM, "cannot serialise index.json");
-		goto out;
-	}
-	if (fs_write_atomic(st->tmpdir, path, text, strlen(text), err) < 0)
+	if (fs_write_atomic(st->tmpdir, path, text, len, err) < 0)
 		goto out;
 	store_changed(st, r->name, "index.json");
 	repo_forget(r);
@@ -484,7 +493,7 @@ int repo_save(struct store *st, struct repo *r, json_t *index,
 	r->ino = sb.st_ino;
 	r->size = sb.st_size;
 	r->mtime = sb.st_mtim;
-	r->xxh3 = XXH3_64bits(text, strlen(text));
+	r->xxh3 = XXH3_64bits(text, len);
 	r->loaded = true;
 	if (idx_sync_repo(st, r, false, err) < 0) {
 		/* index.json is written; the index catches up on reload. */
@@ -494,8 +503,17 @@ int repo_save(struct store *st, struct repo *r, json_t *index,
 	ret = 0;
 out:
 	json_decref(index);
-	free(text);
 	return ret;
+}
+
+int repo_write_marker(struct store *st, const char *name, struct err *err)
+{
+	char path[PATH_MAX];
+
+	if (repo_path(st, name, "oci-layout", path, sizeof(path), err) < 0)
+		return -1;
+	return fs_write_atomic(st->tmpdir, path, oci_layout_json,
+	                       strlen(oci_layout_json), err);
 }
 
 static int write_file(const char *dir, const char *name, const char *text,

@@ -455,14 +455,19 @@ void store_fs_writer_free(struct fs_writer *w);
 /*
  * Rename temporary @from (a file written under another name in a layout
  * directory) to @to: onto a layout file it is judged as if copied there
- * and closed (ERR_INVALID when refused; the temporary is gone either
- * way). ERR_DENIED for any other rename.
+ * and closed (ERR_INVALID when refused; the temporary then stays, as
+ * after a failed rename(2)); onto another staged name it simply moves, as
+ * a staging directory does. ERR_DENIED for any other rename.
  */
 MUST_CHECK int store_fs_rename(struct store *st, const char *from,
                                const char *to, struct err *err);
 
-/* mkdir @rel: a repository path or a layout's blobs directory. */
-MUST_CHECK int store_fs_mkdir(struct store *st, const char *rel,
+/*
+ * mkdir @rel: a repository path, a layout's blobs directory, or a
+ * staging directory (a name starting with a dot below a repository,
+ * made with @mode). ERR_DENIED for any other directory in a layout.
+ */
+MUST_CHECK int store_fs_mkdir(struct store *st, const char *rel, mode_t mode,
                               struct err *err);
 
 /*
@@ -498,6 +503,64 @@ bool store_fs_is_repo(struct store *st, const char *rel);
  */
 MUST_CHECK int store_fs_rmdir(struct store *st, const char *rel,
                               struct err *err);
+
+/*
+ * Names that are not layout files (NOTES, `jq > tmp`, an editor's swap
+ * file, umoci's .umoci-* directories) are staged: kept durably in
+ * .dray/stage until renamed onto a layout file or removed, never served
+ * over HTTP. True if @rel is a staged file or directory.
+ */
+bool store_fs_is_staged(struct store *st, const char *rel);
+
+/* What store_fs_set_staged() changes. */
+enum {
+	FS_SET_MODE = 1 << 0,  /* mode: permission bits */
+	FS_SET_UID = 1 << 1,   /* uid */
+	FS_SET_GID = 1 << 2,   /* gid */
+	FS_SET_SIZE = 1 << 3,  /* size */
+	FS_SET_TIMES = 1 << 4, /* times (UTIME_NOW, UTIME_OMIT allowed) */
+};
+
+/* Attributes for store_fs_set_staged(). */
+struct fs_attr {
+	int set;                  /* FS_SET_* bits: what to change */
+	mode_t mode;              /* FS_SET_MODE */
+	uid_t uid;                /* FS_SET_UID */
+	gid_t gid;                /* FS_SET_GID */
+	uint64_t size;            /* FS_SET_SIZE */
+	struct timespec times[2]; /* FS_SET_TIMES: access, modification */
+};
+
+/*
+ * chmod, chown, truncate and utimes of staged @rel: they apply to it as
+ * on any file. ERR_NOT_FOUND when @rel is not staged (a layout file's
+ * owner and modes are dray's); else as the system calls fail.
+ */
+MUST_CHECK int store_fs_set_staged(struct store *st, const char *rel,
+                                   const struct fs_attr *a, struct err *err);
+
+/*
+ * ftruncate(2) of a file being written: a temporary, index.json or
+ * oci-layout take any size; a blob can only be emptied (it is hashed as
+ * it comes), else ERR_DENIED (EPERM).
+ */
+MUST_CHECK int store_fs_truncate(struct fs_writer *w, uint64_t size,
+                                 struct err *err);
+
+/*
+ * The size that blob being written can reach and still match its name:
+ * the size the store knows for its digest (in the repository or the
+ * content store), else UINT64_MAX (also for every other kind of file).
+ * store_fs_write() past it fails with ERR_TOO_LARGE (EFBIG).
+ */
+uint64_t store_fs_limit(const struct fs_writer *w);
+
+/*
+ * Take back the index.json edits of live repositories that still waited
+ * for content when dray stopped (kept in .dray/pending), and publish
+ * those that are complete now. ERR_IO, ERR_NOMEM.
+ */
+MUST_CHECK int store_fs_restore(struct store *st, struct err *err);
 
 /* Import (import.c): `dray import`, the mount's effect without a mount. */
 

@@ -159,6 +159,15 @@ int repo_load(struct store *st, struct repo *r, struct err *err);
 int repo_create(struct store *st, const char *name, struct err *err);
 int repo_save(struct store *st, struct repo *r, json_t *index,
               struct err *err);
+/*
+ * repo_save() of index.json text as written (@len bytes), @index its
+ * parse (stolen): the one way an index.json is published, by HTTP,
+ * import, GC and the mount alike.
+ */
+int repo_save_text(struct store *st, struct repo *r, const char *text,
+                   size_t len, json_t *index, struct err *err);
+/* Write @name's oci-layout (the layout marker): it becomes a repository. */
+int repo_write_marker(struct store *st, const char *name, struct err *err);
 int repo_blob_dir(struct store *st, const char *repo, enum digest_alg alg,
                   struct err *err);
 

@@ -125,16 +125,16 @@ static void mkdirs(struct store *st, const char *repo)
 	/* Parents of a nested name first, as mkdir -p makes them. */
 	for (const char *s = strchr(repo, '/'); s; s = strchr(s + 1, '/')) {
 		snprintf(rel, sizeof(rel), "%.*s", (int)(s - repo), repo);
-		if (store_fs_mkdir(st, rel, &err) < 0) {
+		if (store_fs_mkdir(st, rel, 0755, &err) < 0) {
 			assert_int_equal(err.code, ERR_EXISTS);
 			err = ERR_INIT;
 		}
 	}
-	assert_int_equal(store_fs_mkdir(st, repo, &err), 0);
+	assert_int_equal(store_fs_mkdir(st, repo, 0755, &err), 0);
 	snprintf(rel, sizeof(rel), "%s/blobs", repo);
-	assert_int_equal(store_fs_mkdir(st, rel, &err), 0);
+	assert_int_equal(store_fs_mkdir(st, rel, 0755, &err), 0);
 	snprintf(rel, sizeof(rel), "%s/blobs/sha256", repo);
-	assert_int_equal(store_fs_mkdir(st, rel, &err), 0);
+	assert_int_equal(store_fs_mkdir(st, rel, 0755, &err), 0);
 }
 
 static void put_blob(struct store *st, const char *repo, const struct digest *d,
@@ -666,14 +666,154 @@ static void test_edit_starts_from_the_content(void **state)
 	assert_non_null(w);
 	assert_int_equal(store_fs_written(w), im.layer_len);
 	assert_int_equal(store_fs_commit(w, &err), 0);
-	/* ...and one appended to no longer hashes to its name. */
-	assert_int_equal(store_fs_write(w, "x", 1, im.layer_len, &err), 0);
+	/* ...one appended to is refused at the write (no content that
+	 * long matches the name)... */
+	assert_int_equal(store_fs_limit(w), im.layer_len);
+	assert_int_equal(store_fs_write(w, "x", 1, im.layer_len, &err), -1);
+	assert_int_equal(err.code, ERR_TOO_LARGE);
+	assert_int_equal(err.sys_errno, EFBIG);
+	/* ...and one changed within its size no longer hashes to it. */
+	err = ERR_INIT;
+	assert_int_equal(store_fs_write(w, "x", 1, 0, &err), 0);
 	assert_int_equal(store_fs_commit(w, &err), -1);
 	assert_int_equal(err.code, ERR_INVALID);
 	store_fs_writer_free(w);
 	err = ERR_INIT;
 	assert_null(store_fs_edit(f->st, "r/absent", &err));
 	assert_int_equal(err.code, ERR_NOT_FOUND);
+}
+
+/* Close and open the store again on the same directory: a restart. */
+static void reopen(struct test_fixture *f)
+{
+	struct err err = ERR_INIT;
+
+	store_close(f->st);
+	f->st = store_open(f->root, &err);
+	if (!f->st)
+		fail_msg("store_open: %s", err.msg);
+}
+
+/* The content of @rel through the view, NUL-terminated, into @buf. */
+static void read_rel(struct store *st, const char *rel, char *buf, size_t n)
+{
+	struct err err = ERR_INIT;
+	ssize_t got;
+	int fd;
+
+	assert_int_equal(store_fs_open(st, rel, &fd, &err), 0);
+	got = read(fd, buf, n - 1);
+	close(fd);
+	assert_true(got >= 0);
+	buf[got] = '\0';
+}
+
+static void test_staged_names_survive_a_restart(void **state)
+{
+	struct test_fixture *f = *state;
+	const char *names[] = {"NOTES", "index.json.bak", ".index.json.swp",
+	                       "4913", "index.json~"};
+	struct err err = ERR_INIT;
+	struct image a;
+	char rel[PATH_MAX], buf[64];
+	struct stat sb;
+
+	make_image(&a, 9, "v1");
+	publish(f->st, "r", &a);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		put_text(f->st, "r", names[i], names[i]);
+	reopen(f);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(rel, sizeof(rel), "r/%s", names[i]);
+		assert_true(store_fs_is_staged(f->st, rel));
+		assert_true(lists(f->st, "r", names[i]));
+		read_rel(f->st, rel, buf, sizeof(buf));
+		assert_string_equal(buf, names[i]);
+	}
+	/* Renamed onto index.json after the restart: judged then. */
+	put_text(f->st, "r", "index.json.new", a.index);
+	reopen(f);
+	assert_int_equal(store_fs_rename(f->st, "r/index.json.new",
+	                                 "r/index.json", &err),
+	                 0);
+	assert_true(tag_is(f->st, "r", "v1", &a.dm));
+	assert_false(store_fs_is_staged(f->st, "r/index.json.new"));
+	/* A refused rename leaves the temporary, as rename(2) would. */
+	put_text(f->st, "r", "broken", "{");
+	assert_int_equal(
+		store_fs_rename(f->st, "r/broken", "r/index.json", &err), -1);
+	assert_int_equal(err.code, ERR_INVALID);
+	assert_true(store_fs_is_staged(f->st, "r/broken"));
+	/* Removed: gone from the view and the stage. */
+	err = ERR_INIT;
+	assert_int_equal(store_fs_unlink(f->st, "r/NOTES", &err), 0);
+	assert_int_equal(store_fs_stat(f->st, "r/NOTES", &sb, &err), -1);
+	assert_int_equal(err.code, ERR_NOT_FOUND);
+	assert_false(lists(f->st, "r", "NOTES"));
+}
+
+static void test_pending_index_json_survives_a_restart(void **state)
+{
+	struct test_fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct image a, b;
+
+	make_image(&a, 10, "v1");
+	make_image(&b, 11, "v2");
+	publish(f->st, "live", &a);
+	put_text(f->st, "live", "index.json", b.index);
+	put_blob(f->st, "live", &b.dm, b.manifest, strlen(b.manifest));
+	reopen(f);
+	assert_int_equal(store_fs_restore(f->st, &err), 0);
+	assert_true(tag_is(f->st, "live", "v1", &a.dm));
+	/* The rest arrives after the restart: the edit lands then. */
+	put_blob(f->st, "live", &b.dc, b.config, strlen(b.config));
+	put_blob(f->st, "live", &b.dl, b.layer, b.layer_len);
+	assert_true(tag_is(f->st, "live", "v2", &b.dm));
+	assert_true(tag_missing(f->st, "live", "v1"));
+	/* Landed: nothing is restored again. */
+	reopen(f);
+	assert_int_equal(store_fs_restore(f->st, &err), 0);
+	assert_true(tag_is(f->st, "live", "v2", &b.dm));
+}
+
+static void test_a_dot_directory_in_a_repository_is_staging(void **state)
+{
+	struct test_fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct image a, b;
+	struct stat sb;
+
+	make_image(&a, 12, "v1");
+	make_image(&b, 13, "v2");
+	publish(f->st, "r", &a);
+	/* umoci's way: a temporary directory, files in it, renamed out. */
+	assert_int_equal(store_fs_mkdir(f->st, "r/.umoci-1", 0700, &err), 0);
+	assert_int_equal(store_fs_stat(f->st, "r/.umoci-1", &sb, &err), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	assert_true(lists(f->st, "r", ".umoci-1"));
+	put_text(f->st, "r/.umoci-1", "index.json", "not yet judged");
+	assert_true(lists(f->st, "r/.umoci-1", "index.json"));
+	assert_true(tag_is(f->st, "r", "v1", &a.dm));
+	put_blob(f->st, "r", &b.dm, b.manifest, strlen(b.manifest));
+	put_blob(f->st, "r", &b.dc, b.config, strlen(b.config));
+	put_blob(f->st, "r", &b.dl, b.layer, b.layer_len);
+	put_text(f->st, "r/.umoci-1", "123", b.index);
+	reopen(f);
+	assert_int_equal(
+		store_fs_rename(f->st, "r/.umoci-1/123", "r/index.json", &err),
+		0);
+	assert_true(tag_is(f->st, "r", "v2", &b.dm));
+	/* Not empty yet, then removed. */
+	assert_int_equal(store_fs_rmdir(f->st, "r/.umoci-1", &err), -1);
+	err = ERR_INIT;
+	assert_int_equal(store_fs_unlink(f->st, "r/.umoci-1/index.json", &err),
+	                 0);
+	assert_int_equal(store_fs_rmdir(f->st, "r/.umoci-1", &err), 0);
+	assert_false(lists(f->st, "r", ".umoci-1"));
+	/* Other directories in a layout are still no layout's. */
+	assert_int_equal(store_fs_mkdir(f->st, "r/blobs/x", 0755, &err), -1);
+	assert_int_equal(err.code, ERR_DENIED);
 }
 
 static void test_statfs_is_the_storage_file_systems(void **state)
@@ -711,6 +851,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_index_json_in_a_live_repository_waits_for_content,
 			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_staged_names_survive_a_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_pending_index_json_survives_a_restart, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_dot_directory_in_a_repository_is_staging, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_invalid_index_json_is_refused_and_the_old_one_stays,
 			setup, teardown),
