@@ -16,6 +16,7 @@ static void vfill(struct err *err, enum err_code code, int errnum,
 	int n;
 
 	err->code = code;
+	err->oci = OCI_NONE;
 	err->sys_errno = errnum;
 	n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	if (n < 0)
@@ -110,9 +111,76 @@ const char *err_code_name(enum err_code code)
 		[ERR_IO] = "io",
 		[ERR_NOMEM] = "nomem",
 		[ERR_INTERNAL] = "internal",
+		[ERR_RANGE] = "range",
+		[ERR_UNSUPPORTED] = "unsupported",
 	};
 
 	if ((unsigned)code >= sizeof(names) / sizeof(names[0]))
 		return "unknown";
 	return names[code];
+}
+
+int err_oci(struct err *err, enum oci_code oci)
+{
+	err->oci = oci;
+	return -1;
+}
+
+const char *oci_code_name(enum oci_code oci)
+{
+	static const char *const names[] = {
+		[OCI_NONE] = NULL,
+		[OCI_BLOB_UNKNOWN] = "BLOB_UNKNOWN",
+		[OCI_BLOB_UPLOAD_INVALID] = "BLOB_UPLOAD_INVALID",
+		[OCI_BLOB_UPLOAD_UNKNOWN] = "BLOB_UPLOAD_UNKNOWN",
+		[OCI_DIGEST_INVALID] = "DIGEST_INVALID",
+		[OCI_MANIFEST_BLOB_UNKNOWN] = "MANIFEST_BLOB_UNKNOWN",
+		[OCI_MANIFEST_INVALID] = "MANIFEST_INVALID",
+		[OCI_MANIFEST_UNKNOWN] = "MANIFEST_UNKNOWN",
+		[OCI_NAME_INVALID] = "NAME_INVALID",
+		[OCI_NAME_UNKNOWN] = "NAME_UNKNOWN",
+		[OCI_SIZE_INVALID] = "SIZE_INVALID",
+		[OCI_UNAUTHORIZED] = "UNAUTHORIZED",
+		[OCI_DENIED] = "DENIED",
+		[OCI_UNSUPPORTED] = "UNSUPPORTED",
+		[OCI_TOOMANYREQUESTS] = "TOOMANYREQUESTS",
+	};
+
+	if ((unsigned)oci >= sizeof(names) / sizeof(names[0]))
+		return NULL;
+	return names[oci];
+}
+
+int err_errno(const struct err *err)
+{
+	switch (err->code) {
+	case ERR_OK:
+		return 0;
+	case ERR_NOT_FOUND:
+		return ENOENT;
+	case ERR_INVALID:
+	case ERR_RANGE:
+		return EINVAL;
+	case ERR_DENIED: /* EACCES: a policy; EPERM: the layout's rules */
+		return err->sys_errno ? err->sys_errno : EPERM;
+	case ERR_NOMEM:
+		return ENOMEM;
+	case ERR_TOO_LARGE: /* EFBIG: past what can match a blob's name */
+		return err->sys_errno ? err->sys_errno : ENAMETOOLONG;
+	case ERR_BUSY:
+		return EBUSY;
+	case ERR_EXISTS:
+		return EBUSY; /* a manifest still needs it */
+	case ERR_UNSUPPORTED:
+		return EOPNOTSUPP;
+	case ERR_IO:
+	case ERR_INTERNAL:
+		break;
+	}
+	return err->sys_errno ? err->sys_errno : EIO;
+}
+
+int err_exit_code(const struct err *err)
+{
+	return err->code == ERR_OK ? 0 : 1;
 }

@@ -295,7 +295,7 @@ static int gc_run(struct store *st, const struct cfg *cfg, void *arg)
 	opts->retention = &cfg->storage.retention;
 	if (store_gc(st, opts, NULL, NULL, &rep, &err) < 0) {
 		fprintf(stderr, "dray: gc: %s\n", err.msg);
-		return 1;
+		return err_exit_code(&err);
 	}
 	log_gc(&rep, opts->dry_run);
 	return 0;
@@ -321,7 +321,7 @@ static int scrub_run(struct store *st, const struct cfg *cfg, void *arg)
 	(void)arg;
 	if (store_scrub(st, print_problem, NULL, &rep, &err) < 0) {
 		fprintf(stderr, "dray: scrub: %s\n", err.msg);
-		return 1;
+		return err_exit_code(&err);
 	}
 	printf("scrub: %zu blobs checked, %zu problems\n", rep.checked,
 	       rep.problems);
@@ -348,7 +348,7 @@ static int fsck_run(struct store *st, const struct cfg *cfg, void *arg)
 	}
 	if (store_fsck(st, print_problem, NULL, &rep, &err) < 0) {
 		fprintf(stderr, "dray: fsck: %s\n", err.msg);
-		return 1;
+		return err_exit_code(&err);
 	}
 	printf("fsck: %zu repositories checked, %zu disagreements\n",
 	       rep.checked, rep.problems);
@@ -385,7 +385,7 @@ static int import_run(struct store *st, const struct cfg *cfg, void *arg)
 	(void)cfg;
 	if (store_import(st, a->dir, a->repo, a->tag, &stats, &err) < 0) {
 		fprintf(stderr, "dray: import: %s\n", err.msg);
-		return 1;
+		return err_exit_code(&err);
 	}
 	printf("imported %s into %s%s%s: %zu manifests, %zu blobs stored, "
 	       "%zu already present\n",

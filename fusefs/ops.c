@@ -120,24 +120,7 @@ struct dirlist {
 
 static int errno_for(const struct err *err)
 {
-	switch (err->code) {
-	case ERR_NOT_FOUND:
-		return ENOENT;
-	case ERR_INVALID:
-		return EINVAL;
-	case ERR_DENIED: /* EACCES: a policy; EPERM: the layout's rules */
-		return err->sys_errno ? err->sys_errno : EPERM;
-	case ERR_NOMEM:
-		return ENOMEM;
-	case ERR_TOO_LARGE: /* EFBIG: past what can match a blob's name */
-		return err->sys_errno ? err->sys_errno : ENAMETOOLONG;
-	case ERR_BUSY:
-		return EBUSY;
-	case ERR_EXISTS:
-		return EBUSY; /* a manifest still needs it */
-	default:
-		return err->sys_errno ? err->sys_errno : EIO;
-	}
+	return err_errno(err);
 }
 
 static void node_free(struct node *n)

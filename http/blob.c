@@ -15,7 +15,7 @@ static int blob_not_found(struct http_req *req, struct err *err)
 {
 	if (err->code == ERR_NOT_FOUND &&
 	    !store_repo_exists(req->srv->st, req->name))
-		req->err_code = "NAME_UNKNOWN";
+		err_oci(err, OCI_NAME_UNKNOWN);
 	return -1;
 }
 
@@ -27,11 +27,13 @@ int h_blob_get(struct http_req *req, struct err *err)
 	char dstr[DIGEST_STR_MAX];
 	int fd = -1;
 
-	if (req_digest(req, req->ref, &d, err) < 0)
-		return -1;
+	/* A malformed digest names no blob: "not found" is 404 (end-2). */
+	if (req_digest(req->ref, &d, err) < 0)
+		return err_oci(err, OCI_BLOB_UNKNOWN);
 	digest_format(&d, dstr);
 	if (head) {
-		if (store_blob_stat(req->srv->st, req->name, &d, &size, err) < 0)
+		if (store_blob_stat(req->srv->st, req->name, &d, &size, err) <
+		    0)
 			return blob_not_found(req, err);
 		reply_hdr(req, "Docker-Content-Digest", dstr);
 		reply_hdr(req, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
@@ -55,29 +57,22 @@ int h_blob_get(struct http_req *req, struct err *err)
 	snprintf(dstr, sizeof(dstr), "bytes */%llu", (unsigned long long)size);
 	req->nhdrs = 0;
 	reply_hdr(req, MHD_HTTP_HEADER_CONTENT_RANGE, dstr);
-	req->err_status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
-	req->err_code = "BLOB_UNKNOWN";
-	return err_set(err, ERR_INVALID, "range not satisfiable");
+	err_set(err, ERR_RANGE, "range not satisfiable");
+	return err_oci(err, OCI_BLOB_UNKNOWN);
 }
 
 int h_blob_delete(struct http_req *req, struct err *err)
 {
 	struct digest d;
 
-	if (req_digest(req, req->ref, &d, err) < 0)
+	if (req_digest(req->ref, &d, err) < 0)
 		return -1;
-	if (store_blob_delete(req->srv->st, req->name, &d, err) < 0) {
-		/*
-		 * Still referenced: the spec lists 202, 404 and 405 (deletion
-		 * not allowed) for this endpoint, so 405 with a body that says
-		 * why, as zot answers.
-		 */
-		if (err->code == ERR_EXISTS) {
-			req->err_status = MHD_HTTP_METHOD_NOT_ALLOWED;
-			req->err_code = "DENIED";
-			reply_hdr(req, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-		}
+	/*
+	 * Still referenced (ERR_EXISTS): the spec lists 202, 404 and 405
+	 * (deletion not allowed) for this endpoint, so 405 DENIED with a
+	 * body that says why, as zot answers.
+	 */
+	if (store_blob_delete(req->srv->st, req->name, &d, err) < 0)
 		return blob_not_found(req, err);
-	}
 	return reply_buf(req, MHD_HTTP_ACCEPTED, NULL, "", 0, false, err);
 }

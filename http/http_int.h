@@ -51,8 +51,8 @@ struct handler {
 	/* The whole request is in: reply. */
 	int (*end)(struct http_req *req, struct err *err);
 	/* The OCI error codes for ERR_NOT_FOUND and ERR_INVALID here. */
-	const char *not_found_code;
-	const char *invalid_code;
+	enum oci_code not_found_code;
+	enum oci_code invalid_code;
 	/* What the repository's policy must allow (enum access_action). */
 	unsigned need;
 };
@@ -68,13 +68,13 @@ struct conn_watch;
 
 struct http_server {
 	struct MHD_Daemon *mhd[HTTP_LISTENERS_MAX]; /* one per thread */
-	struct conn_watch *watch;    /* timeouts and lingering closes */
-	unsigned n_mhd;              /* how many started */
-	struct store *st;            /* what we serve */
-	struct http_opts opts;       /* as started */
-	int port;                    /* bound port */
-	uint64_t next_id;            /* request ids, atomic */
-	int inflight;                /* requests not completed, atomic */
+	struct conn_watch *watch; /* timeouts and lingering closes */
+	unsigned n_mhd;           /* how many started */
+	struct store *st;         /* what we serve */
+	struct http_opts opts;    /* as started */
+	int port;                 /* bound port */
+	uint64_t next_id;         /* request ids, atomic */
+	int inflight;             /* requests not completed, atomic */
 };
 
 struct http_req {
@@ -94,24 +94,20 @@ struct http_req {
 	uint64_t start_ms;            /* arrival, monotonic */
 	uint64_t body_bytes;          /* body bytes received */
 	uint64_t sent_bytes;          /* body size of the response */
-	/* Error rendering overrides, set by handlers. */
-	unsigned err_status;          /* 0 or the HTTP status to use */
-	const char *err_code;         /* NULL or the OCI code to use */
-	char *err_range;              /* Range header to add to an error */
 	struct err route_err;         /* why routing or the body failed */
 	/* Handler state. */
-	struct upload *up;            /* a taken upload session */
-	struct digest digest;         /* ?digest= or the path's digest */
-	bool has_digest;              /* digest is set */
-	bool has_range;               /* PATCH with Content-Range */
-	uint64_t range_end;           /* its last byte */
+	struct upload *up;    /* a taken upload session */
+	struct digest digest; /* ?digest= or the path's digest */
+	bool has_digest;      /* digest is set */
+	bool has_range;       /* PATCH with Content-Range */
+	uint64_t range_end;   /* its last byte */
 	struct {
-		const char *name;     /* static string */
-		char value[512];      /* its value */
-	} hdrs[6];                    /* headers for the next response */
-	int nhdrs;                    /* how many */
-	char *buf;                    /* manifest body */
-	size_t len, cap;              /* its length and allocation */
+		const char *name; /* static string */
+		char value[512];  /* its value */
+	} hdrs[6];                /* headers for the next response */
+	int nhdrs;                /* how many */
+	char *buf;                /* manifest body */
+	size_t len, cap;          /* its length and allocation */
 };
 
 /*
@@ -142,14 +138,26 @@ int reply_buf(struct http_req *req, unsigned status, const char *ctype,
               const void *buf, size_t len, bool take, struct err *err);
 int reply_fd(struct http_req *req, unsigned status, int fd, uint64_t off,
              uint64_t len, uint64_t total, struct err *err);
-int reply_sized_empty(struct http_req *req, unsigned status,
-                      const char *ctype, uint64_t len, struct err *err);
+int reply_sized_empty(struct http_req *req, unsigned status, const char *ctype,
+                      uint64_t len, struct err *err);
 /* Add a header to the response being built; see reply_hdr_*(). */
 void reply_hdr(struct http_req *req, const char *name, const char *value);
 void reply_hdr_location(struct http_req *req, const char *fmt, ...)
 	PRINTF(2, 3);
+/*
+ * Give @err the OCI code its route gives its err_code, unless a handler
+ * or the store set one already.
+ */
+void http_err_complete(const struct http_req *req, struct err *err);
+/*
+ * The HTTP status for @err: the only place one is chosen. The err_code
+ * decides it, except that for ERR_INVALID and ERR_NOT_FOUND the OCI code
+ * picks between 400 and 404 (an unknown blob, manifest, upload or
+ * repository is 404, any other code 400).
+ */
+unsigned http_status_for(const struct err *err);
+/* Render @err (completed) as the spec's error body. */
 int reply_error(struct http_req *req, const struct err *err);
-unsigned http_status_for(enum err_code code);
 
 /* Query argument @key, or NULL. */
 const char *req_arg(struct http_req *req, const char *key);
@@ -167,6 +175,12 @@ bool http_denied(struct http_req *req, const char *repo, unsigned action,
 
 const struct handler *route_handler(enum route_kind kind, const char *method,
                                     bool *other_methods);
+/*
+ * The methods @kind answers, for an Allow header ("GET, HEAD, DELETE"),
+ * leaving out @except (NULL: none).
+ */
+void route_allow(enum route_kind kind, const char *except, char *buf,
+                 size_t size);
 
 /* Handlers (manifest.c, blob.c, upload.c, list.c). */
 int h_base(struct http_req *req, struct err *err);
@@ -192,9 +206,11 @@ int h_upload_put_begin(struct http_req *req, struct err *err);
 int h_upload_put_end(struct http_req *req, struct err *err);
 int h_upload_delete(struct http_req *req, struct err *err);
 
-/* Parse a digest for a handler; any failure is 400 DIGEST_INVALID. */
-int req_digest(struct http_req *req, const char *s, struct digest *out,
-               struct err *err);
+/*
+ * Parse a digest the client sent; any failure carries DIGEST_INVALID
+ * (400), which a read that should answer 404 replaces.
+ */
+int req_digest(const char *s, struct digest *out, struct err *err);
 
 /*
  * The ?n= of a list (list.c): NULL or "" is no limit (SIZE_MAX), else

@@ -52,9 +52,9 @@ int page_size_parse(const char *s, size_t *n, struct err *err)
  * Written by hand: names and tags come from grammars with no character
  * JSON would escape (ref.h), so no encoder is needed on this hot path.
  */
-static int reply_list(struct http_req *req, const char *name,
-                      const char *key, const struct strvec *sv, bool more,
-                      size_t n, const char *path, struct err *err)
+static int reply_list(struct http_req *req, const char *name, const char *key,
+                      const struct strvec *sv, bool more, size_t n,
+                      const char *path, struct err *err)
 {
 	size_t cap = 64 + (name ? strlen(name) : 0), len = 0;
 	char *text;
@@ -88,8 +88,8 @@ static int reply_list(struct http_req *req, const char *name,
 		         path, n, sv->v[sv->n - 1]);
 		reply_hdr(req, MHD_HTTP_HEADER_LINK, link);
 	}
-	return reply_buf(req, MHD_HTTP_OK, "application/json", text, len,
-	                 true, err);
+	return reply_buf(req, MHD_HTTP_OK, "application/json", text, len, true,
+	                 err);
 }
 
 /*
@@ -171,15 +171,12 @@ int h_tags(struct http_req *req, struct err *err)
 	return ret;
 }
 
-int req_digest(struct http_req *req, const char *s, struct digest *out,
-               struct err *err)
+int req_digest(const char *s, struct digest *out, struct err *err)
 {
 	if (digest_parse(out, s, strlen(s), err) == 0)
 		return 0;
 	/* An unknown algorithm is as unusable as a malformed digest. */
-	req->err_status = MHD_HTTP_BAD_REQUEST;
-	req->err_code = "DIGEST_INVALID";
-	return -1;
+	return err_oci(err, OCI_DIGEST_INVALID);
 }
 
 int h_referrers(struct http_req *req, struct err *err)
@@ -189,7 +186,7 @@ int h_referrers(struct http_req *req, struct err *err)
 	char *json = NULL;
 	size_t len;
 
-	if (req_digest(req, req->ref, &d, err) < 0)
+	if (req_digest(req->ref, &d, err) < 0)
 		return -1;
 	if (filter && !*filter)
 		filter = NULL;

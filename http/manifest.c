@@ -16,7 +16,7 @@ static int not_found(struct http_req *req, struct err *err)
 {
 	if (err->code == ERR_NOT_FOUND &&
 	    !store_repo_exists(req->srv->st, req->name))
-		req->err_code = "NAME_UNKNOWN";
+		err_oci(err, OCI_NAME_UNKNOWN);
 	return -1;
 }
 
@@ -34,11 +34,9 @@ static int check_ref(struct http_req *req, struct err *err)
 	struct digest d;
 
 	if (ref_is_digest(req->ref))
-		return req_digest(req, req->ref, &d, err);
-	if (ref_tag_check(req->ref, err) < 0) {
-		req->err_code = "MANIFEST_INVALID";
-		return -1;
-	}
+		return req_digest(req->ref, &d, err);
+	if (ref_tag_check(req->ref, err) < 0)
+		return err_oci(err, OCI_MANIFEST_INVALID);
 	return 0;
 }
 
@@ -48,14 +46,12 @@ int h_manifest_get(struct http_req *req, struct err *err)
 	struct manifest_desc desc;
 	char *body = NULL;
 
-	if (check_ref(req, err) < 0) {
-		if (!ref_is_digest(req->ref)) {
-			/* A name no tag can have is a tag nobody pushed. */
-			req->err_code = "MANIFEST_UNKNOWN";
-			req->err_status = MHD_HTTP_NOT_FOUND;
-		}
-		return -1;
-	}
+	/*
+	 * A reference no manifest can have (a malformed digest, a name no
+	 * tag can have) names none: "not found" is 404 (end-3).
+	 */
+	if (check_ref(req, err) < 0)
+		return err_oci(err, OCI_MANIFEST_UNKNOWN);
 	if (store_manifest_get(req->srv->st, req->name, req->ref, &desc,
 	                       head ? NULL : &body, err) < 0)
 		return not_found(req, err);
@@ -73,24 +69,20 @@ int h_manifest_put_begin(struct http_req *req, struct err *err)
 
 	if (check_ref(req, err) < 0)
 		return -1;
-	if (cl && strtoull(cl, NULL, 10) > STORE_MANIFEST_MAX) {
-		req->err_code = "SIZE_INVALID";
+	if (cl && strtoull(cl, NULL, 10) > STORE_MANIFEST_MAX)
 		return err_set(err, ERR_TOO_LARGE,
 		               "manifest larger than %u bytes",
 		               STORE_MANIFEST_MAX);
-	}
 	return 0;
 }
 
 int h_manifest_put_body(struct http_req *req, const char *buf, size_t len,
                         struct err *err)
 {
-	if (req->len + len > STORE_MANIFEST_MAX) {
-		req->err_code = "SIZE_INVALID";
+	if (req->len + len > STORE_MANIFEST_MAX)
 		return err_set(err, ERR_TOO_LARGE,
 		               "manifest larger than %u bytes",
 		               STORE_MANIFEST_MAX);
-	}
 	if (req->len + len > req->cap) {
 		size_t cap = req->cap ? req->cap : 16384;
 		char *p;
@@ -131,13 +123,14 @@ static bool moves_a_tag(struct http_req *req)
 
 int h_manifest_put_end(struct http_req *req, struct err *err)
 {
-	static const char *const fault_codes[] = {
-		[MF_NONE] = NULL,
-		[MF_INVALID] = "MANIFEST_INVALID",
-		[MF_BLOB_UNKNOWN] = "MANIFEST_BLOB_UNKNOWN",
-		[MF_DIGEST] = "DIGEST_INVALID",
-		[MF_TOO_LARGE] = "SIZE_INVALID",
-		[MF_NAME] = "NAME_INVALID",
+	/* The store's verdict in the spec's words. */
+	static const enum oci_code fault_codes[] = {
+		[MF_NONE] = OCI_NONE,
+		[MF_INVALID] = OCI_MANIFEST_INVALID,
+		[MF_BLOB_UNKNOWN] = OCI_MANIFEST_BLOB_UNKNOWN,
+		[MF_DIGEST] = OCI_DIGEST_INVALID,
+		[MF_TOO_LARGE] = OCI_SIZE_INVALID,
+		[MF_NAME] = OCI_NAME_INVALID,
 	};
 	const char *hdr = req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
 	char ctype[STORE_MEDIA_TYPE_MAX];
@@ -151,13 +144,9 @@ int h_manifest_put_end(struct http_req *req, struct err *err)
 	if (moves_a_tag(req) && http_denied(req, req->name, ACCESS_UPDATE, err))
 		return -1;
 	if (store_manifest_put(req->srv->st, req->name, req->ref, ctype,
-	                       req->buf ? req->buf : "", req->len, &res,
-	                       &fault, err) < 0) {
-		req->err_code = fault_codes[fault];
-		if (fault == MF_BLOB_UNKNOWN)
-			req->err_status = MHD_HTTP_BAD_REQUEST;
-		return -1;
-	}
+	                       req->buf ? req->buf : "", req->len, &res, &fault,
+	                       err) < 0)
+		return err_oci(err, fault_codes[fault]);
 	digest_format(&res.digest, dstr);
 	digest_header(req, &res.digest);
 	reply_hdr_location(req, "/v2/%s/manifests/%s", req->name, dstr);
@@ -172,11 +161,12 @@ int h_manifest_delete(struct http_req *req, struct err *err)
 {
 	if (check_ref(req, err) < 0)
 		return -1;
-	if (store_manifest_delete(req->srv->st, req->name, req->ref, err) < 0) {
-		/* As zot answers detectManifestCollision: 409. */
-		if (err->code == ERR_EXISTS)
-			req->err_code = "MANIFEST_INVALID";
+	/*
+	 * ERR_EXISTS (detectManifestCollision: the reference matches
+	 * several entries) is a deletion not allowed: 405 (zot: 409, which
+	 * the spec does not list for end-9).
+	 */
+	if (store_manifest_delete(req->srv->st, req->name, req->ref, err) < 0)
 		return not_found(req, err);
-	}
 	return reply_buf(req, MHD_HTTP_ACCEPTED, NULL, "", 0, false, err);
 }

@@ -14,6 +14,12 @@
 
 #include "http/http_int.h"
 
+/*
+ * Retry-After of a 429 (the spec: SHOULD): upload sessions and
+ * connections free up as other clients finish, in seconds.
+ */
+#define HTTP_RETRY_AFTER_S "5"
+
 void reply_hdr(struct http_req *req, const char *name, const char *value)
 {
 	int n = req->nhdrs;
@@ -65,9 +71,9 @@ int reply_buf(struct http_req *req, unsigned status, const char *ctype,
 {
 	struct MHD_Response *resp;
 
-	resp = MHD_create_response_from_buffer(
-		len, (void *)buf,
-		take ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY);
+	resp = MHD_create_response_from_buffer(len, (void *)buf,
+	                                       take ? MHD_RESPMEM_MUST_FREE
+	                                            : MHD_RESPMEM_MUST_COPY);
 	if (!resp && take)
 		free((void *)buf);
 	if (resp && ctype)
@@ -100,7 +106,8 @@ static struct MHD_Response *inline_body(int fd, uint64_t off, uint64_t len,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			err_set_errno(err, n < 0 ? errno : EIO, "cannot read blob");
+			err_set_errno(err, n < 0 ? errno : EIO,
+			              "cannot read blob");
 			free(buf);
 			return NULL;
 		}
@@ -121,9 +128,9 @@ int reply_fd(struct http_req *req, unsigned status, int fd, uint64_t off,
 	struct MHD_Response *resp;
 	char cr[96];
 
-	resp = len <= REPLY_INLINE_MAX ? inline_body(fd, off, len, err)
-	                               : MHD_create_response_from_fd_at_offset64(
-	                                         len, fd, off);
+	resp = len <= REPLY_INLINE_MAX
+	               ? inline_body(fd, off, len, err)
+	               : MHD_create_response_from_fd_at_offset64(len, fd, off);
 	if (!resp) {
 		close(fd);
 		return err->code ? -1
@@ -157,8 +164,8 @@ static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
  * A response that announces @len bytes but has none: for HEAD, where MHD
  * sends the headers only, so nothing needs opening or reading.
  */
-int reply_sized_empty(struct http_req *req, unsigned status,
-                      const char *ctype, uint64_t len, struct err *err)
+int reply_sized_empty(struct http_req *req, unsigned status, const char *ctype,
+                      uint64_t len, struct err *err)
 {
 	struct MHD_Response *resp;
 
@@ -170,75 +177,112 @@ int reply_sized_empty(struct http_req *req, unsigned status,
 	return queue(req, resp, status, 0, err);
 }
 
-unsigned http_status_for(enum err_code code)
+unsigned http_status_for(const struct err *err)
 {
-	switch (code) {
+	switch (err->code) {
 	case ERR_OK:
 		return MHD_HTTP_OK;
 	case ERR_INVALID:
-		return MHD_HTTP_BAD_REQUEST;
 	case ERR_NOT_FOUND:
-		return MHD_HTTP_NOT_FOUND;
+		break;
 	case ERR_EXISTS:
-		return MHD_HTTP_CONFLICT;
+		/*
+		 * The spec lists no 409. What ERR_EXISTS refuses over HTTP is
+		 * a deletion of something still needed: "deletion not
+		 * allowed", which the spec answers 405 (end-9, end-10).
+		 */
+	case ERR_UNSUPPORTED:
+		return MHD_HTTP_METHOD_NOT_ALLOWED;
 	case ERR_DENIED:
-		return MHD_HTTP_FORBIDDEN;
+		return err->oci == OCI_UNAUTHORIZED ? MHD_HTTP_UNAUTHORIZED
+		                                    : MHD_HTTP_FORBIDDEN;
 	case ERR_TOO_LARGE:
 		return MHD_HTTP_CONTENT_TOO_LARGE;
+	case ERR_RANGE:
+		return MHD_HTTP_RANGE_NOT_SATISFIABLE;
 	case ERR_BUSY:
 		return MHD_HTTP_TOO_MANY_REQUESTS;
 	case ERR_NOMEM:
 		return MHD_HTTP_SERVICE_UNAVAILABLE;
 	case ERR_IO:
 	case ERR_INTERNAL:
-		break;
+		return MHD_HTTP_INTERNAL_SERVER_ERROR;
 	}
-	return MHD_HTTP_INTERNAL_SERVER_ERROR;
+	switch (err->oci) {
+	case OCI_NONE:
+		return err->code == ERR_NOT_FOUND ? MHD_HTTP_NOT_FOUND
+		                                  : MHD_HTTP_BAD_REQUEST;
+	case OCI_BLOB_UNKNOWN:
+	case OCI_BLOB_UPLOAD_UNKNOWN:
+	case OCI_MANIFEST_UNKNOWN:
+	case OCI_NAME_UNKNOWN:
+		return MHD_HTTP_NOT_FOUND;
+	default:
+		return MHD_HTTP_BAD_REQUEST;
+	}
 }
 
-static const char *default_code(const struct http_req *req,
-                                enum err_code code)
+void http_err_complete(const struct http_req *req, struct err *err)
 {
-	switch (code) {
+	if (err->oci != OCI_NONE)
+		return;
+	switch (err->code) {
 	case ERR_NOT_FOUND:
-		if (req->h && req->h->not_found_code)
-			return req->h->not_found_code;
-		return "NAME_UNKNOWN";
+		err->oci = req->h && req->h->not_found_code
+		                   ? req->h->not_found_code
+		                   : OCI_NAME_UNKNOWN;
+		break;
 	case ERR_INVALID:
-		if (req->h && req->h->invalid_code)
-			return req->h->invalid_code;
-		return "UNSUPPORTED";
+		err->oci = req->h && req->h->invalid_code ? req->h->invalid_code
+		                                          : OCI_UNSUPPORTED;
+		break;
 	case ERR_TOO_LARGE:
-		return "SIZE_INVALID";
+		err->oci = OCI_SIZE_INVALID;
+		break;
+	case ERR_RANGE:
+		err->oci = OCI_BLOB_UPLOAD_INVALID;
+		break;
 	case ERR_DENIED:
-		return "DENIED";
-	case ERR_BUSY:
-		return "TOOMANYREQUESTS";
 	case ERR_EXISTS:
-		return "DENIED";
-	default:
-		return "UNKNOWN";
+		err->oci = OCI_DENIED;
+		break;
+	case ERR_UNSUPPORTED:
+		err->oci = OCI_UNSUPPORTED;
+		break;
+	case ERR_BUSY:
+		err->oci = OCI_TOOMANYREQUESTS;
+		break;
+	default: /* a server error: no spec code says what it is */
+		break;
 	}
 }
 
 /* Render @err as the spec's error body; 5xx messages are not echoed. */
 int reply_error(struct http_req *req, const struct err *err)
 {
-	unsigned status = req->err_status ? req->err_status
-	                                  : http_status_for(err->code);
-	const char *code = req->err_code ? req->err_code
-	                                 : default_code(req, err->code);
+	unsigned status = http_status_for(err);
+	const char *code = oci_code_name(err->oci);
 	const char *msg = status >= 500 ? "internal server error" : err->msg;
 	struct err e2 = ERR_INIT;
 	json_t *body;
 	char *text;
 
-	if (req->err_range)
-		reply_hdr(req, MHD_HTTP_HEADER_RANGE, req->err_range);
-	if (status == MHD_HTTP_METHOD_NOT_ALLOWED && req->h == NULL)
-		reply_hdr(req, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	body = json_pack("{s:[{s:s,s:s,s:n}]}", "errors", "code", code,
-	                 "message", msg, "detail");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
+		char allow[64];
+
+		/*
+		 * RFC 9110: the methods the resource does support. A method
+		 * the route has but refused here (a delete not allowed) is
+		 * not among them.
+		 */
+		route_allow(req->kind, req->h ? req->method : NULL, allow,
+		            sizeof(allow));
+		reply_hdr(req, MHD_HTTP_HEADER_ALLOW, allow);
+	}
+	if (status == MHD_HTTP_TOO_MANY_REQUESTS)
+		reply_hdr(req, MHD_HTTP_HEADER_RETRY_AFTER, HTTP_RETRY_AFTER_S);
+	body = json_pack("{s:[{s:s,s:s,s:n}]}", "errors", "code",
+	                 code ? code : "UNKNOWN", "message", msg, "detail");
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (!text)

@@ -7,6 +7,7 @@
  * "/referrers/<digest>" or "/tags/list" whose tail has no '/' wins, and
  * everything between "/v2/" and it is the name.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "http/http_int.h"
@@ -22,40 +23,57 @@
 #define CREATE  ACCESS_CREATE
 #define DELETE_ ACCESS_DELETE
 
+#define BLOB_UNKNOWN        OCI_BLOB_UNKNOWN
+#define BLOB_UPLOAD_INVALID OCI_BLOB_UPLOAD_INVALID
+#define BLOB_UPLOAD_UNKNOWN OCI_BLOB_UPLOAD_UNKNOWN
+#define DIGEST_INVALID      OCI_DIGEST_INVALID
+#define MANIFEST_INVALID    OCI_MANIFEST_INVALID
+#define MANIFEST_UNKNOWN    OCI_MANIFEST_UNKNOWN
+#define NAME_UNKNOWN        OCI_NAME_UNKNOWN
+#define UNSUPPORTED         OCI_UNSUPPORTED
+#define NONE                OCI_NONE
+
+/*
+ * Each row gives the OCI codes an unqualified ERR_NOT_FOUND and
+ * ERR_INVALID get on that route; the status follows from the code
+ * (http_status_for), never from the row.
+ */
 static const struct handler handlers[] = {
-	{RT_BASE, GET, NULL, NULL, h_base, NULL, NULL, 0},
-	{RT_BASE, HEAD, NULL, NULL, h_base, NULL, NULL, 0},
+	{RT_BASE, GET, NULL, NULL, h_base, NONE, NONE, 0},
+	{RT_BASE, HEAD, NULL, NULL, h_base, NONE, NONE, 0},
 	/* The spec has no pagination error code: UNSUPPORTED is nearest. */
-	{RT_CATALOG, GET, NULL, NULL, h_catalog, NULL, "UNSUPPORTED", 0},
-	{RT_TAGS, GET, NULL, NULL, h_tags, "NAME_UNKNOWN", "UNSUPPORTED", READ},
-	{RT_MANIFEST, GET, NULL, NULL, h_manifest_get, "MANIFEST_UNKNOWN",
-	 "MANIFEST_INVALID", READ},
-	{RT_MANIFEST, HEAD, NULL, NULL, h_manifest_get, "MANIFEST_UNKNOWN",
-	 "MANIFEST_INVALID", READ},
+	{RT_CATALOG, GET, NULL, NULL, h_catalog, NONE, UNSUPPORTED, 0},
+	{RT_CATALOG, HEAD, NULL, NULL, h_catalog, NONE, UNSUPPORTED, 0},
+	{RT_TAGS, GET, NULL, NULL, h_tags, NAME_UNKNOWN, UNSUPPORTED, READ},
+	{RT_TAGS, HEAD, NULL, NULL, h_tags, NAME_UNKNOWN, UNSUPPORTED, READ},
+	{RT_MANIFEST, GET, NULL, NULL, h_manifest_get, MANIFEST_UNKNOWN,
+         MANIFEST_INVALID, READ},
+	{RT_MANIFEST, HEAD, NULL, NULL, h_manifest_get, MANIFEST_UNKNOWN,
+         MANIFEST_INVALID, READ},
 	{RT_MANIFEST, PUT, h_manifest_put_begin, h_manifest_put_body,
-	 h_manifest_put_end, "MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID",
-	 CREATE},
-	{RT_MANIFEST, DELETE, NULL, NULL, h_manifest_delete,
-	 "MANIFEST_UNKNOWN", "MANIFEST_INVALID", DELETE_},
-	{RT_BLOB, GET, NULL, NULL, h_blob_get, "BLOB_UNKNOWN",
-	 "DIGEST_INVALID", READ},
-	{RT_BLOB, HEAD, NULL, NULL, h_blob_get, "BLOB_UNKNOWN",
-	 "DIGEST_INVALID", READ},
-	{RT_BLOB, DELETE, NULL, NULL, h_blob_delete, "BLOB_UNKNOWN",
-	 "DIGEST_INVALID", DELETE_},
+         h_manifest_put_end, NAME_UNKNOWN, MANIFEST_INVALID, CREATE},
+	{RT_MANIFEST, DELETE, NULL, NULL, h_manifest_delete, MANIFEST_UNKNOWN,
+         MANIFEST_INVALID, DELETE_},
+	{RT_BLOB, GET, NULL, NULL, h_blob_get, BLOB_UNKNOWN, DIGEST_INVALID,
+         READ},
+	{RT_BLOB, HEAD, NULL, NULL, h_blob_get, BLOB_UNKNOWN, DIGEST_INVALID,
+         READ},
+	{RT_BLOB, DELETE, NULL, NULL, h_blob_delete, BLOB_UNKNOWN,
+         DIGEST_INVALID, DELETE_},
 	{RT_UPLOADS, POST, h_upload_post_begin, h_upload_body,
-	 h_upload_post_end, "BLOB_UNKNOWN", "DIGEST_INVALID", CREATE},
-	{RT_UPLOAD, GET, NULL, NULL, h_upload_get, "BLOB_UPLOAD_UNKNOWN",
-	 "BLOB_UPLOAD_INVALID", CREATE},
+         h_upload_post_end, BLOB_UNKNOWN, DIGEST_INVALID, CREATE},
+	{RT_UPLOAD, GET, NULL, NULL, h_upload_get, BLOB_UPLOAD_UNKNOWN,
+         BLOB_UPLOAD_INVALID, CREATE},
 	{RT_UPLOAD, PATCH, h_upload_patch_begin, h_upload_body,
-	 h_upload_patch_end, "BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID",
-	 CREATE},
+         h_upload_patch_end, BLOB_UPLOAD_UNKNOWN, BLOB_UPLOAD_INVALID, CREATE},
 	{RT_UPLOAD, PUT, h_upload_put_begin, h_upload_body, h_upload_put_end,
-	 "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID", CREATE},
-	{RT_UPLOAD, DELETE, NULL, NULL, h_upload_delete, "BLOB_UPLOAD_UNKNOWN",
-	 "BLOB_UPLOAD_INVALID", CREATE},
-	{RT_REFERRERS, GET, NULL, NULL, h_referrers, "MANIFEST_UNKNOWN",
-	 "DIGEST_INVALID", READ},
+         BLOB_UPLOAD_UNKNOWN, DIGEST_INVALID, CREATE},
+	{RT_UPLOAD, DELETE, NULL, NULL, h_upload_delete, BLOB_UPLOAD_UNKNOWN,
+         BLOB_UPLOAD_INVALID, CREATE},
+	{RT_REFERRERS, GET, NULL, NULL, h_referrers, MANIFEST_UNKNOWN,
+         DIGEST_INVALID, READ},
+	{RT_REFERRERS, HEAD, NULL, NULL, h_referrers, MANIFEST_UNKNOWN,
+         DIGEST_INVALID, READ},
 };
 
 const struct handler *route_handler(enum route_kind kind, const char *method,
@@ -70,6 +88,28 @@ const struct handler *route_handler(enum route_kind kind, const char *method,
 		*other_methods = true;
 	}
 	return NULL;
+}
+
+void route_allow(enum route_kind kind, const char *except, char *buf,
+                 size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+		int n;
+
+		if (handlers[i].kind != kind ||
+		    (except && strcmp(handlers[i].method, except) == 0))
+			continue;
+		n = snprintf(buf + len, size - len, "%s%s", len ? ", " : "",
+		             handlers[i].method);
+		if (n < 0 || (size_t)n >= size - len) {
+			buf[len] = '\0'; /* no half method name */
+			break;
+		}
+		len += (size_t)n;
+	}
 }
 
 /* Find the last "@mid" in @path (after @from) whose tail has no '/'. */
@@ -118,8 +158,10 @@ int route_parse(struct http_req *req, struct err *err)
 		const char *mid;
 		enum route_kind kind;
 	} tails[] = {
-		{"/blobs/uploads/", RT_UPLOAD}, {"/manifests/", RT_MANIFEST},
-		{"/referrers/", RT_REFERRERS},  {"/blobs/", RT_BLOB},
+		{"/blobs/uploads/", RT_UPLOAD},
+		{"/manifests/", RT_MANIFEST},
+		{"/referrers/", RT_REFERRERS},
+		{"/blobs/", RT_BLOB},
 	};
 	const char *url = req->url, *rest, *hit;
 
@@ -157,8 +199,8 @@ int route_parse(struct http_req *req, struct err *err)
 			struct err ignored = ERR_INIT;
 
 			/* An id too long to hold names no session. */
-			if (set_ref(req, hit + strlen(tails[i].mid),
-			            &ignored) < 0)
+			if (set_ref(req, hit + strlen(tails[i].mid), &ignored) <
+			    0)
 				return set_name(req, rest, hit, err);
 		} else if (set_ref(req, hit + strlen(tails[i].mid), err) < 0) {
 			return -1;

@@ -25,13 +25,12 @@
 #include "http/http_int.h"
 
 /* Longest a request body may keep trickling in below the minimum rate. */
-#define SLOW_GRACE_MS  30000
-#define SLOW_MIN_BPS   (16 * 1024)
+#define SLOW_GRACE_MS 30000
+#define SLOW_MIN_BPS  (16 * 1024)
 
 static void req_free(struct http_req *req)
 {
 	store_upload_put(req->up);
-	free(req->err_range);
 	free(req->buf);
 	free(req);
 }
@@ -50,8 +49,10 @@ static void release(struct http_req *req)
 /* Log @err once and turn it into a response. */
 static enum MHD_Result fail(struct http_req *req, struct err *err)
 {
-	unsigned status = req->err_status ? req->err_status
-	                                  : http_status_for(err->code);
+	unsigned status;
+
+	http_err_complete(req, err);
+	status = http_status_for(err);
 
 	if (status >= 500)
 		log_err("req=%llu %s %s: %s (%s)", (unsigned long long)req->id,
@@ -70,29 +71,46 @@ static enum MHD_Result fail(struct http_req *req, struct err *err)
  * The headers are in: find the handler. A routing failure is kept in
  * req->route_err and answered on the last call.
  */
+/*
+ * A repository name that no repository can have. What it names does not
+ * exist: reading it (GET, HEAD) or continuing an upload under it answers
+ * 404, as the spec wants for anything absent (end-2, 3, 5, 8, 13); a
+ * request that would create it is refused as NAME_INVALID (400).
+ */
+static void bad_name(struct http_req *req, struct err *err)
+{
+	if (strcmp(req->method, MHD_HTTP_METHOD_GET) == 0 ||
+	    strcmp(req->method, MHD_HTTP_METHOD_HEAD) == 0)
+		err_oci(err, OCI_NAME_UNKNOWN);
+	else if (req->kind == RT_UPLOAD)
+		err_oci(err, OCI_BLOB_UPLOAD_UNKNOWN);
+	else
+		err_oci(err, OCI_NAME_INVALID);
+}
+
 static void start(struct http_req *req)
 {
 	struct err *err = &req->route_err;
 	bool others;
 
 	if (route_parse(req, err) < 0) {
-		req->err_code = err->code == ERR_INVALID ? "NAME_INVALID"
-		                                         : "NAME_UNKNOWN";
+		if (err->code == ERR_INVALID)
+			bad_name(req, err);
 		return;
 	}
 	/* A %2F that did not land in the reference landed in the name. */
 	if (req->encoded_slash && !strchr(req->ref, '/')) {
-		req->err_code = "NAME_INVALID";
 		err_set(err, ERR_INVALID, "encoded '/' in a repository name");
+		bad_name(req, err);
 		return;
 	}
 	req->h = route_handler(req->kind, req->method, &others);
 	if (!req->h) {
-		req->err_status = others ? MHD_HTTP_METHOD_NOT_ALLOWED
-		                         : MHD_HTTP_NOT_FOUND;
-		req->err_code = "UNSUPPORTED";
-		err_set(err, ERR_INVALID, "method %s not allowed here",
-		        req->method);
+		if (others)
+			err_set(err, ERR_UNSUPPORTED,
+			        "method %s not allowed here", req->method);
+		else
+			err_set(err, ERR_NOT_FOUND, "no such endpoint");
 		return;
 	}
 	if (req->h->need && http_denied(req, req->name, req->h->need, err))
@@ -104,7 +122,6 @@ bool http_denied(struct http_req *req, const char *repo, unsigned action,
 {
 	if (access_allows(req->srv->opts.access, repo, action))
 		return false;
-	req->err_code = "DENIED";
 	err_set(err, ERR_DENIED,
 	        "%s on repository '%s' is not allowed (http.accessControl)",
 	        access_action_name(action), repo);
@@ -137,7 +154,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		req->conn = conn;
 		req->url = url;
 		req->method = method;
-		req->id = __atomic_add_fetch(&srv->next_id, 1, __ATOMIC_RELAXED);
+		req->id =
+			__atomic_add_fetch(&srv->next_id, 1, __ATOMIC_RELAXED);
 		req->start_ms = clock_mono_ms();
 		__atomic_add_fetch(&srv->inflight, 1, __ATOMIC_RELAXED);
 		conn_phase(conn, CONN_BODY);
@@ -177,9 +195,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		if (!req->h || req->failed)
 			return MHD_YES;
 		if (!req->h->body) {
-			req->err_status = MHD_HTTP_BAD_REQUEST;
 			err_set(&req->route_err, ERR_INVALID,
 			        "this request takes no body");
+			err_oci(&req->route_err, OCI_UNSUPPORTED);
 			req->failed = true;
 		} else if (req->h->body(req, data, n, &req->route_err) < 0) {
 			req->failed = true;
@@ -218,8 +236,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	return req;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn,
-                         void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
 {
 	struct http_server *srv = cls;
 	struct http_req *req = *con_cls;
@@ -258,8 +276,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("mhd: %s", msg);
 }
 
-static int resolve(const char *address, int port,
-                   struct sockaddr_storage *out, bool *v6, struct err *err)
+static int resolve(const char *address, int port, struct sockaddr_storage *out,
+                   bool *v6, struct err *err)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
 	                         .ai_socktype = SOCK_STREAM,
@@ -313,9 +331,9 @@ static struct MHD_Daemon *start_one(struct http_server *srv, unsigned flags,
 
 	return MHD_start_daemon(
 		flags, (uint16_t)port, NULL, NULL, on_request, srv,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)sa,
-		MHD_OPTION_CONNECTION_LIMIT, (srv->opts.max_conns + n - 1) / n,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+		(struct sockaddr *)sa, MHD_OPTION_CONNECTION_LIMIT,
+		(srv->opts.max_conns + n - 1) / n,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		(srv->opts.max_conns_per_ip + n - 1) / n,
 		MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout_s,
@@ -332,8 +350,8 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 	struct http_server *srv = calloc(1, sizeof(*srv));
 	struct sockaddr_storage sa;
 	const union MHD_DaemonInfo *info;
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-	                 MHD_USE_ITC;
+	unsigned flags =
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	bool v6 = false;
 	int port;
 

@@ -44,10 +44,10 @@ static int digest_arg(struct http_req *req, bool required, struct err *err)
 	if (!s || !*s) {
 		if (!required)
 			return 0;
-		req->err_code = "DIGEST_INVALID";
-		return err_set(err, ERR_INVALID, "digest parameter missing");
+		err_set(err, ERR_INVALID, "digest parameter missing");
+		return err_oci(err, OCI_DIGEST_INVALID);
 	}
-	if (req_digest(req, s, &req->digest, err) < 0)
+	if (req_digest(s, &req->digest, err) < 0)
 		return -1;
 	req->has_digest = true;
 	return 0;
@@ -56,11 +56,10 @@ static int digest_arg(struct http_req *req, bool required, struct err *err)
 /* Commit the session to req->digest, mapping a mismatch to 400. */
 static int commit(struct http_req *req, struct err *err)
 {
-	if (store_upload_commit(req->up, &req->digest, err) < 0) {
-		if (err->code == ERR_INVALID)
-			req->err_code = "DIGEST_INVALID";
-		return -1;
-	}
+	if (store_upload_commit(req->up, &req->digest, err) < 0)
+		return err->code == ERR_INVALID
+		               ? err_oci(err, OCI_DIGEST_INVALID)
+		               : -1;
 	req->up = NULL; /* the store released it */
 	return blob_created(req, &req->digest, err);
 }
@@ -79,7 +78,6 @@ static int too_large(struct http_req *req)
 {
 	store_upload_cancel(req->up);
 	req->up = NULL;
-	req->err_code = "SIZE_INVALID";
 	return -1;
 }
 
@@ -95,6 +93,23 @@ static int check_length(struct http_req *req, struct err *err)
 	return 0;
 }
 
+/*
+ * ?digest-algorithm= (end-4c) names the algorithm the client will close
+ * the upload with. dray hashes with whichever the closing digest names,
+ * so only an algorithm it does not have is refused: "uses an unsupported
+ * algorithm ... SHOULD respond with ... 400".
+ */
+static int check_algorithm(struct http_req *req, struct err *err)
+{
+	const char *alg = req_arg(req, "digest-algorithm");
+
+	if (!alg || !*alg || strcmp(alg, digest_alg_name(DIGEST_SHA256)) == 0 ||
+	    strcmp(alg, digest_alg_name(DIGEST_SHA512)) == 0)
+		return 0;
+	err_set(err, ERR_INVALID, "unsupported digest algorithm '%.64s'", alg);
+	return err_oci(err, OCI_DIGEST_INVALID);
+}
+
 int h_upload_post_begin(struct http_req *req, struct err *err)
 {
 	const char *mount = req_arg(req, "mount");
@@ -102,24 +117,26 @@ int h_upload_post_begin(struct http_req *req, struct err *err)
 	char id[STORE_UPLOAD_ID_MAX];
 	struct digest d;
 
+	/*
+	 * "If a registry ... is unable to mount the requested blob, it
+	 * SHOULD return a 202" (end-11): a malformed digest, no or a hidden
+	 * `from`, a blob `from` lacks all fall back to an ordinary session.
+	 * A source the policy hides is as good as absent.
+	 */
 	if (mount && *mount) {
 		struct err merr = ERR_INIT;
 
-		if (req_digest(req, mount, &d, err) < 0)
-			return -1;
-		/* A source the policy hides is as good as absent. */
-		if (from && *from &&
+		if (digest_parse(&d, mount, strlen(mount), &merr) == 0 &&
+		    from && *from &&
 		    access_allows(req->srv->opts.access, from, ACCESS_READ) &&
 		    store_blob_mount(req->srv->st, req->name, from, &d,
 		                     &merr) == 0) {
 			req->has_digest = true;
 			req->digest = d;
-			req->err_status = 0;
 			return 0; /* answered 201 at the end */
 		}
-		/* Not mountable: fall back to an ordinary session (202). */
 	}
-	if (digest_arg(req, false, err) < 0)
+	if (digest_arg(req, false, err) < 0 || check_algorithm(req, err) < 0)
 		return -1;
 	if (store_upload_start(req->srv->st, req->name, id, err) < 0)
 		return -1; /* ERR_BUSY past a cap: 429 TOOMANYREQUESTS */
@@ -133,15 +150,13 @@ int h_upload_body(struct http_req *req, const char *buf, size_t len,
                   struct err *err)
 {
 	if (!req->up) { /* a mount POST with a body */
-		req->err_code = "BLOB_UPLOAD_INVALID";
-		return err_set(err, ERR_INVALID, "unexpected body");
+		err_set(err, ERR_INVALID, "unexpected body");
+		return err_oci(err, OCI_BLOB_UPLOAD_INVALID);
 	}
 	if (req->has_range &&
-	    store_upload_offset(req->up) + len > req->range_end + 1) {
-		req->err_code = "BLOB_UPLOAD_INVALID";
-		return err_set(err, ERR_INVALID,
+	    store_upload_offset(req->up) + len > req->range_end + 1)
+		return err_set(err, ERR_RANGE,
 		               "body longer than its Content-Range");
-	}
 	if (store_upload_append(req->up, buf, len, err) < 0)
 		return err->code == ERR_TOO_LARGE ? too_large(req) : -1;
 	return 0;
@@ -153,7 +168,8 @@ int h_upload_post_end(struct http_req *req, struct err *err)
 		return blob_created(req, &req->digest, err);
 	if (req->has_digest) /* monolithic */
 		return commit(req, err);
-	session_headers(req, req->ref, 0);
+	/* A body without ?digest= is the session's first chunk. */
+	session_headers(req, req->ref, store_upload_offset(req->up));
 	return reply_buf(req, MHD_HTTP_ACCEPTED, NULL, "", 0, false, err);
 }
 
@@ -180,8 +196,7 @@ static int check_chunk(struct http_req *req, struct err *err)
 	if (!cr)
 		return 0; /* streamed: append whatever comes */
 	if (content_range_parse(cr, &start, &end, err) < 0) {
-		req->err_status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
-		req->err_code = "BLOB_UPLOAD_INVALID";
+		err->code = ERR_RANGE; /* no range we could satisfy */
 		return -1;
 	}
 	offset = store_upload_offset(req->up);
@@ -191,19 +206,15 @@ static int check_chunk(struct http_req *req, struct err *err)
 		reply_hdr_location(req, "/v2/%s/blobs/uploads/%s", req->name,
 		                   req->ref);
 		reply_hdr(req, MHD_HTTP_HEADER_RANGE, range);
-		req->err_status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
-		req->err_code = "BLOB_UPLOAD_INVALID";
-		return err_set(err, ERR_INVALID,
+		return err_set(err, ERR_RANGE,
 		               "chunk starts at %llu, upload is at %llu",
 		               (unsigned long long)start,
 		               (unsigned long long)offset);
 	}
-	if (cl && strtoull(cl, NULL, 10) != end - start + 1) {
-		req->err_status = MHD_HTTP_BAD_REQUEST;
-		req->err_code = "BLOB_UPLOAD_INVALID";
-		return err_set(err, ERR_INVALID,
+	/* A chunk is its range: anything else is 416 (end-5). */
+	if (cl && strtoull(cl, NULL, 10) != end - start + 1)
+		return err_set(err, ERR_RANGE,
 		               "Content-Length does not match Content-Range");
-	}
 	req->has_range = true;
 	req->range_end = end;
 	return 0;
@@ -221,12 +232,9 @@ int h_upload_patch_end(struct http_req *req, struct err *err)
 	uint64_t offset;
 
 	offset = store_upload_offset(req->up);
-	if (req->has_range && offset != req->range_end + 1) {
-		req->err_code = "BLOB_UPLOAD_INVALID";
-		req->err_status = MHD_HTTP_BAD_REQUEST;
-		return err_set(err, ERR_INVALID,
+	if (req->has_range && offset != req->range_end + 1)
+		return err_set(err, ERR_RANGE,
 		               "body shorter than its Content-Range");
-	}
 	session_headers(req, req->ref, offset);
 	return reply_buf(req, MHD_HTTP_ACCEPTED, NULL, "", 0, false, err);
 }
@@ -242,11 +250,9 @@ int h_upload_put_begin(struct http_req *req, struct err *err)
 int h_upload_put_end(struct http_req *req, struct err *err)
 {
 	if (req->has_range &&
-	    store_upload_offset(req->up) != req->range_end + 1) {
-		req->err_code = "BLOB_UPLOAD_INVALID";
-		return err_set(err, ERR_INVALID,
+	    store_upload_offset(req->up) != req->range_end + 1)
+		return err_set(err, ERR_RANGE,
 		               "body shorter than its Content-Range");
-	}
 	return commit(req, err);
 }
 
