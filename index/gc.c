@@ -85,8 +85,7 @@ static bool is_young(const char *path, uint64_t delay_ms)
 
 	if (stat(path, &sb) < 0)
 		return true; /* cannot tell: leave it */
-	ct = (uint64_t)sb.st_ctim.tv_sec * 1000 +
-	     (uint64_t)sb.st_ctim.tv_nsec / 1000000;
+	ct = clock_ts_ms(&sb.st_ctim);
 	return clock_age_wall_of(ct) + delay_ms > clock_age_wall_ms();
 }
 
