@@ -186,7 +186,7 @@ int store_blob_delete(struct store *st, const char *repo,
 	r = repo_ref(st, repo, err);
 	if (!r)
 		return -1;
-	pthread_mutex_lock(&r->lock);
+	repo_lock(st, r);
 	if (repo_load(st, r, err) < 0 ||
 	    blob_path(st, repo, d, path, sizeof(path), err) < 0)
 		goto out;
@@ -210,7 +210,7 @@ int store_blob_delete(struct store *st, const char *repo,
 		goto out;
 	ret = 0;
 out:
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(st, r);
 	repo_unref(st, r);
 	return ret;
 }
@@ -448,13 +448,13 @@ static int blob_store_locked(struct store *st, const char *repo,
 
 	if (!r)
 		return -1;
-	pthread_mutex_lock(&r->lock);
+	repo_lock(st, r);
 	ret = layout ? blob_store(st, repo, src, d, src_is_private, err)
 	             : blob_place(st, repo, src, d, src_is_private, err);
 	/* A repository that so far holds only blobs is indexed too. */
 	if (ret == 0 && layout)
 		ret = repo_load(st, r, err);
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(st, r);
 	repo_unref(st, r);
 	return ret;
 }

@@ -63,7 +63,7 @@ static int to_link(struct store *st, struct repo *r, const char *path,
 		return 0;
 	}
 	store_ok = stat(cas, &b) == 0 && blob_verify(cas, d, &cerr) == 1;
-	pthread_mutex_lock(&r->lock);
+	repo_lock(st, r);
 	if (stat(path, &now) < 0 || !same_file(&a, &now)) {
 		ret = 0; /* replaced meanwhile: the next pass looks again */
 		goto out;
@@ -84,7 +84,7 @@ static int to_link(struct store *st, struct repo *r, const char *path,
 	}
 	ret = 1;
 out:
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(st, r);
 	return ret;
 }
 
@@ -103,7 +103,7 @@ static int to_copy(struct store *st, struct repo *r, const char *path,
 		return err_set_errno(err, errno, "cannot stat '%s'", path);
 	if (fs_copy_to_temp(path, st->tmpdir, tmp, err) < 0)
 		return -1;
-	pthread_mutex_lock(&r->lock);
+	repo_lock(st, r);
 	if (stat(path, &now) < 0 || !same_file(&a, &now)) {
 		ret = 0; /* replaced meanwhile: the next pass looks again */
 	} else if (rename(tmp, path) < 0) {
@@ -111,7 +111,7 @@ static int to_copy(struct store *st, struct repo *r, const char *path,
 	} else {
 		ret = 1;
 	}
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(st, r);
 	if (ret != 1)
 		unlink(tmp);
 	return ret;

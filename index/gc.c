@@ -250,7 +250,7 @@ int store_gc_repo(struct store *st, const char *repo,
 	r = repo_ref(st, repo, err);
 	if (!r)
 		return -1;
-	pthread_mutex_lock(&r->lock);
+	repo_lock(st, r);
 	if (repo_load(st, r, err) < 0)
 		goto out;
 	pol = opts->retention ? retention_policy(opts->retention, repo) : NULL;
@@ -330,7 +330,7 @@ out_refused:
 		err->code = ERR_IO;
 	err_prefix(err, "nothing removed from '%s'", repo);
 out:
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(st, r);
 	repo_unref(st, r);
 	hmap_free(set);
 	json_decref(index);
