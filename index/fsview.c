@@ -1115,7 +1115,7 @@ static int unlink_other(struct store *st, const struct fs_writer *w,
 	repo_unlock(st, r);
 	repo_unref(st, r);
 	/* The index forgets the repository (without holding its lock). */
-	if (gone && store_reconcile(st, err) < 0)
+	if (gone && idx_repo_gone(st, w->repo, err) < 0)
 		return -1;
 	return ret;
 }

@@ -419,6 +419,13 @@ static int drop_if_gone(struct store *st, const char *name, bool *dropped,
 	return ret;
 }
 
+int idx_repo_gone(struct store *st, const char *name, struct err *err)
+{
+	bool dropped;
+
+	return drop_if_gone(st, name, &dropped, err);
+}
+
 /* The store is closing: a reconcile stops between repositories. */
 static int check_stop(struct store *st, struct err *err)
 {

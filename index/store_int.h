@@ -219,6 +219,12 @@ int idx_blob_added(struct store *st, const char *repo, const struct digest *d,
 int idx_blob_removed(struct store *st, const char *repo,
                      const struct digest *d, struct err *err);
 int idx_reconcile(struct store *st, struct idx_stats *stats, struct err *err);
+/*
+ * Drop what the index holds about repository @name if it has no layout
+ * now (checked under its lock, which the caller must not hold): what a
+ * reconcile would do for it, without walking the tree.
+ */
+int idx_repo_gone(struct store *st, const char *name, struct err *err);
 int idx_tag_get(struct store *st, const char *repo, const char *tag,
                 struct manifest_desc *out, struct err *err);
 int idx_tags(struct store *st, const char *repo, const char *last, size_t n,

@@ -163,19 +163,30 @@ static void *ask(void *arg)
 	return NULL;
 }
 
-static void test_a_pushed_repository_is_listed_without_a_reconcile(void **state)
+/*
+ * A plain directory <root>/team, seen by the reconcile it asks for: what
+ * is pushed below it leaves the root's mtime be. The stats after in @out.
+ */
+static void plain_team_dir(struct test_fixture *f,
+                           struct store_reconcile_stats *out)
 {
-	struct test_fixture *f = *state;
-	struct store_reconcile_stats before, after;
 	char path[PATH_MAX], list[1024];
 	struct err err = ERR_INIT;
 
-	/* A plain directory: pushes below it leave the root's mtime be. */
 	snprintf(path, sizeof(path), "%s/team", f->root);
 	assert_int_equal(fs_mkdir_p(path, 0755, &err), 0);
 	catalog(f->st, list, sizeof(list));
 	assert_string_equal(list, "");
-	wait_idle(f->st, &before);
+	wait_idle(f->st, out);
+}
+
+static void test_a_pushed_repository_is_listed_without_a_reconcile(void **state)
+{
+	struct test_fixture *f = *state;
+	struct store_reconcile_stats before, after;
+	char list[1024];
+
+	plain_team_dir(f, &before);
 	push_blob(f, "team/app", "a");
 	push_blob(f, "team/app/nested", "b");
 	catalog(f->st, list, sizeof(list));
@@ -288,6 +299,26 @@ static void test_a_layout_removed_by_hand_leaves_after_a_reconcile(void **state)
 	assert_string_equal(list, "kept");
 }
 
+static void test_a_withdrawal_through_the_mount_walks_nothing(void **state)
+{
+	struct test_fixture *f = *state;
+	struct store_reconcile_stats before, after;
+	char list[1024];
+	struct err err = ERR_INIT;
+
+	plain_team_dir(f, &before);
+	push_blob(f, "team/app", "a");
+	push_blob(f, "team/web", "b");
+	/* rm of oci-layout withdraws the repository from HTTP at once. */
+	assert_int_equal(store_fs_unlink(f->st, "team/app/oci-layout", &err),
+	                 0);
+	catalog(f->st, list, sizeof(list));
+	assert_string_equal(list, "team/web");
+	store_reconcile_stats(f->st, &after);
+	assert_int_equal(after.runs, before.runs);
+	assert_int_equal(after.queued, before.queued);
+}
+
 static void test_close_ends_a_background_reconcile(void **state)
 {
 	struct test_fixture *f = *state;
@@ -338,6 +369,9 @@ int main(void)
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_a_layout_removed_by_hand_leaves_after_a_reconcile,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_withdrawal_through_the_mount_walks_nothing,
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_close_ends_a_background_reconcile, setup,
