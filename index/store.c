@@ -356,6 +356,7 @@ static int reconcile(struct store *st, const char *why, bool note_mtime,
 	int ret = -1;
 
 	pthread_mutex_lock(&st->rc_run);
+	log_debug("index reconcile started (%s)", why);
 	t0 = clock_mono_ms();
 	if (note_mtime) {
 		uint64_t m = root_mtime(st);

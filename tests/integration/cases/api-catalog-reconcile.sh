@@ -13,25 +13,38 @@ require_dray "the reconcile's log lines, a layout placed under the root"
 
 N=16
 QUEUED='index reconcile queued'
-DONE='index reconciled: .*\(root changed\)'
+STARTED='index reconcile started'
 
 # count_after MARK PATTERN: daemon log lines after line MARK matching it.
 count_after() {
 	tail -n +"$(($1 + 1))" "$DAEMON_LOG" | grep -cE "$2" || true
 }
 
+# wait_catalog EXPECTED WHAT: wait (up to 120 s, like wait_log) until the
+# catalog lists EXPECTED; catalog requests that find the root unchanged
+# start nothing, so this only waits for the reconcile already asked for.
+wait_catalog() {
+	local i
+	for ((i = 0; i < 1200; i++)); do
+		[ "$(http_catalog)" != "$1" ] || return 0
+		sleep 0.1
+	done
+	fail "$2: the catalog lists '$(http_catalog)', not '$1', after 120 s"
+}
+
+D=$WORK/data
+# A plain directory: a push below it leaves the root's mtime as it is.
+mkdir -p "$D/team"
 dray_start
 
-# --- a repository created over HTTP is listed at once
+# --- a repository created over HTTP is listed at once, with no reconcile
 mkblob "$WORK/tmp/blob" 100
-push_blob pushed "$WORK/tmp/blob"
 mark=$(log_mark)
-assert_eq "pushed" "$(http_catalog)" "catalog right after the push"
-# The push made a new top-level directory: that asked for a reconcile.
-wait_log "$mark" "$DONE" "reconcile after the push"
+push_blob team/pushed "$WORK/tmp/blob"
+assert_eq "team/pushed" "$(http_catalog)" "catalog right after the push"
+assert_eq 0 "$(count_after "$mark" "$QUEUED")" "reconciles asked for by it"
 
 # --- layouts placed by hand: one plain, one whose index.json blocks
-D=$WORK/data
 mkdir -p "$D/dropped/blobs/sha256" "$D/held/blobs/sha256"
 echo '{"schemaVersion":2,"manifests":[]}' >"$D/dropped/index.json"
 echo '{"imageLayoutVersion":"1.0.0"}' >"$D/dropped/oci-layout"
@@ -46,8 +59,8 @@ for ((i = 0; i < N; i++)); do
 	pids+=($!)
 	BG_PIDS+=($!)
 done
-# The reconcile cannot finish before the FIFO is opened below, so every
-# request answers while it runs (or has not started yet), or never: a
+# No reconcile can finish before the FIFO is opened below, so every
+# request answers while one runs (or before it starts), or never: a
 # request that waited for the walk would block here.
 for ((t = 0; t < 1200; t++)); do
 	alive=0
@@ -67,29 +80,29 @@ for ((i = 0; i < N; i++)); do
 	# The last complete state, with what the walk did so far.
 	got=$(jq -r '.repositories | join(" ")' "$WORK/tmp/cat.$i")
 	assert_true "request $i listed '$got'" \
-		grep -qxE 'pushed|dropped pushed' <<<"$got"
+		grep -qxE 'team/pushed|dropped team/pushed' <<<"$got"
 done
-assert_eq 1 "$(count_after "$mark" "$QUEUED")" \
-	"reconciles asked for by $N concurrent requests"
-assert_eq 0 "$(count_after "$mark" "$DONE")" \
+# One reconcile walks (the one the requests asked for, unless the
+# periodic one noted the change first); a second would wait for it.
+wait_log "$mark" "$STARTED" "a reconcile started"
+assert_eq 1 "$(count_after "$mark" "$STARTED")" \
+	"reconciles started for $N concurrent requests"
+assert_true "reconciles asked for by $N concurrent requests: more than one" \
+	[ "$(count_after "$mark" "$QUEUED")" -le 1 ]
+assert_eq 0 "$(count_after "$mark" 'index reconciled: .*\(root changed\)')" \
 	"reconciles done while index.json is held"
 assert_alive "with a reconcile held"
 
 # Let the reconcile go on: the held layout reads an empty index.json.
 : >"$D/held/index.json"
-wait_log "$mark" "$DONE" "the held reconcile"
-assert_eq "dropped pushed" "$(http_catalog)" "catalog after the reconcile"
-assert_eq 1 "$(count_after "$mark" "$QUEUED")" "reconciles asked for, in all"
-assert_eq 1 "$(count_after "$mark" "$DONE")" "reconciles done, in all"
+wait_catalog "dropped team/pushed" "after the held reconcile"
+assert_true "reconciles asked for, in all: more than one" \
+	[ "$(count_after "$mark" "$QUEUED")" -le 1 ]
 
 # --- a layout removed by hand leaves the catalog the same way
 rm -rf "$D/held" "$D/dropped"
-mark=$(log_mark)
 http_catalog >/dev/null
-wait_log "$mark" "$DONE" "reconcile after the removal"
-assert_eq "pushed" "$(http_catalog)" "catalog after the removal"
-assert_eq 1 "$(count_after "$mark" "$QUEUED")" \
-	"reconciles asked for after the removal"
+wait_catalog "team/pushed" "after the removal"
 
 dray_stop
 pass
