@@ -41,12 +41,22 @@ static struct {
 	size_t n;                    /* protected by lock: how many */
 } cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+uint64_t clock_ts_ms(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000 + (uint64_t)ts->tv_nsec / 1000000;
+}
+
+uint64_t clock_ts_ns(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000000000ULL + (uint64_t)ts->tv_nsec;
+}
+
 static uint64_t ms_of(clockid_t id)
 {
 	struct timespec ts;
 
 	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return clock_ts_ms(&ts);
 }
 
 uint64_t clock_mono_ms(void)

@@ -43,4 +43,12 @@ uint64_t clock_age_mono_ms(void);
 /* The test offset file in use (DRAY_TEST_CLOCK_FILE), or NULL. */
 const char *clock_test_file(void);
 
+/*
+ * A struct timespec (a file's mtime or ctime, say) in milliseconds or in
+ * nanoseconds: the one conversion of each.
+ */
+struct timespec;
+uint64_t clock_ts_ms(const struct timespec *ts);
+uint64_t clock_ts_ns(const struct timespec *ts);
+
 #endif

@@ -50,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/clock.h"
 #include "daemon/log.h"
 #include "http/http_int.h"
 
@@ -99,14 +100,6 @@ struct conn_watch {
 	uint64_t write_ms;        /* writeTimeout */
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static struct http_conn *conn_of(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci;
@@ -155,7 +148,7 @@ static void linger_add(struct conn_watch *w, struct http_conn *c)
 	/* MHD has shut down its side already; make sure of it. */
 	shutdown(fd, SHUT_WR);
 	l->fd = fd;
-	l->start_ms = l->last_ms = mono_ms();
+	l->start_ms = l->last_ms = clock_mono_ms();
 	ev.data.ptr = l;
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		close(fd);
@@ -364,7 +357,7 @@ static void *watch_main(void *arg)
 		pthread_mutex_lock(&w->lock);
 		/* Read under the lock: a linger added meanwhile is not newer.
 		 */
-		now = mono_ms();
+		now = clock_mono_ms();
 		for (int i = 0; i < n; i++)
 			linger_read(evs[i].data.ptr, now);
 		if (n > 0 || now - last_tick >= TICK_MS)
@@ -425,7 +418,7 @@ void conn_watch_free(struct conn_watch *w)
 	}
 	/* MHD has stopped, so every connection has been notified closed. */
 	pthread_mutex_lock(&w->lock);
-	linger_reap(w, mono_ms(), true);
+	linger_reap(w, clock_mono_ms(), true);
 	pthread_mutex_unlock(&w->lock);
 	if (w->ep >= 0)
 		close(w->ep);

@@ -187,7 +187,7 @@ int store_blob_delete(struct store *st, const char *repo,
 	r = repo_ref(st, repo, err);
 	if (!r)
 		return -1;
-	pthread_mutex_lock(&r->lock);
+	repo_lock(st, r);
 	if (repo_load(st, r, err) < 0 ||
 	    blob_path(st, repo, d, path, sizeof(path), err) < 0)
 		goto out;
@@ -211,7 +211,7 @@ int store_blob_delete(struct store *st, const char *repo,
 		goto out;
 	ret = 0;
 out:
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(st, r);
 	repo_unref(st, r);
 	return ret;
 }
@@ -628,7 +628,7 @@ static int blob_store_locked(struct store *st, const char *repo,
 			ret = -1;
 			break;
 		}
-		pthread_mutex_lock(&r->lock);
+		repo_lock(st, r);
 		ret = layout ? repo_create(st, repo, err) : 0;
 		if (ret == 0)
 			ret = place_seen(st, repo, src, d, src_is_private, sp,
@@ -636,7 +636,7 @@ static int blob_store_locked(struct store *st, const char *repo,
 		/* A repository that so far holds only blobs is indexed too. */
 		if (ret == 0 && layout)
 			ret = repo_load(st, r, err);
-		pthread_mutex_unlock(&r->lock);
+		repo_unlock(st, r);
 	}
 	repo_unref(st, r);
 	return ret;

@@ -106,7 +106,7 @@ static void scrub_refs(struct store *st, const char *repo, store_report_fn fn,
 
 	if (!r)
 		return;
-	pthread_mutex_lock(&r->lock);
+	repo_lock(st, r);
 	if (repo_load(st, r, &e2) < 0) {
 		report(fn, arg, rep, "%s: %s", repo, e2.msg);
 		goto out;
@@ -143,7 +143,7 @@ static void scrub_refs(struct store *st, const char *repo, store_report_fn fn,
 		msum_put(st, m);
 	}
 out:
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(st, r);
 	repo_unref(st, r);
 }
 
@@ -214,10 +214,10 @@ int store_fsck(struct store *st, store_report_fn fn, void *arg,
 		rep->checked++;
 		if (!r)
 			continue;
-		pthread_mutex_lock(&r->lock);
+		repo_lock(st, r);
 		if (repo_load(st, r, &e2) < 0) {
 			report(fn, arg, rep, "%s: %s", repos.v[i], e2.msg);
-			pthread_mutex_unlock(&r->lock);
+			repo_unlock(st, r);
 			repo_unref(st, r);
 			continue;
 		}
@@ -255,7 +255,7 @@ int store_fsck(struct store *st, store_report_fn fn, void *arg,
 					       repos.v[i], tags.v[k]);
 			}
 		}
-		pthread_mutex_unlock(&r->lock);
+		repo_unlock(st, r);
 		repo_unref(st, r);
 		strvec_release(&tags);
 		strvec_release(&want);

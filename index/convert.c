@@ -42,7 +42,7 @@ static int link_locked(struct store *st, struct repo *r, const char *path,
 	if (snprintf(tmp, sizeof(tmp), "%s/dedupe.%s", st->tmpdir, d->hex) >=
 	    (int)sizeof(tmp))
 		return err_set(err, ERR_TOO_LARGE, "path too long");
-	pthread_mutex_lock(&r->lock);
+	repo_lock(st, r);
 	/* Still wanted and still the file hashed: else the next pass. */
 	if (stat(path, &now) < 0 || !blob_unchanged(a, &now)) {
 		ret = 0;
@@ -68,7 +68,7 @@ static int link_locked(struct store *st, struct repo *r, const char *path,
 	}
 	ret = 1;
 out:
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(st, r);
 	return ret;
 }
 
@@ -135,7 +135,7 @@ static int to_copy(struct store *st, struct repo *r, const char *path,
 	if (fs_copy_to_temp(path, st->tmpdir, tmp, err) < 0)
 		return -1;
 	test_hold("dedupe", path);
-	pthread_mutex_lock(&r->lock);
+	repo_lock(st, r);
 	if (stat(path, &now) < 0 || !blob_unchanged(&a, &now)) {
 		ret = 0; /* changed meanwhile: the next pass looks again */
 	} else if (rename(tmp, path) < 0) {
@@ -143,7 +143,7 @@ static int to_copy(struct store *st, struct repo *r, const char *path,
 	} else {
 		ret = 1;
 	}
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(st, r);
 	if (ret != 1)
 		unlink(tmp);
 	return ret;

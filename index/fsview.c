@@ -920,7 +920,7 @@ static int settle(struct store *st, struct repo *r, struct err *err)
 	pthread_mutex_lock(&st->lock);
 	p = hmap_get(st->pending, r->name);
 	pthread_mutex_unlock(&st->lock);
-	if (has_file(st, r->name, "oci-layout")) {
+	if (repo_has_layout(st, r->name)) {
 		if (!p)
 			return 0;
 		j = parse_index(p->buf, p->len, err);
@@ -994,7 +994,7 @@ static void status_of(struct store *st, struct repo *r, FILE *f)
 	json_t *j = NULL;
 	size_t len, n;
 
-	if (has_file(st, r->name, "oci-layout")) {
+	if (repo_has_layout(st, r->name)) {
 		fputs("state: published\n", f);
 		pthread_mutex_lock(&st->lock);
 		p = hmap_get(st->pending, r->name);
@@ -1044,8 +1044,8 @@ bool store_fs_is_repo(struct store *st, const char *rel)
 	/* A directory that holds any part of a layout. */
 	return *rel && view_path(st, rel, path, sizeof(path), &ignored) == 0 &&
 	       stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) &&
-	       (has_file(st, rel, "oci-layout") ||
-	        has_file(st, rel, "index.json") || has_file(st, rel, "blobs"));
+	       (repo_has_layout(st, rel) || has_file(st, rel, "index.json") ||
+	        has_file(st, rel, "blobs"));
 }
 
 int store_fs_status(struct store *st, const char *rel, char **out,
@@ -1065,9 +1065,9 @@ int store_fs_status(struct store *st, const char *rel, char **out,
 		repo_unref(st, r);
 		return err_set(err, ERR_NOMEM, "out of memory");
 	}
-	pthread_mutex_lock(&r->lock);
+	repo_lock(st, r);
 	status_of(st, r, f);
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(st, r);
 	repo_unref(st, r);
 	if (fclose(f) != 0) {
 		free(*out);
@@ -1110,7 +1110,7 @@ static int commit_index(struct fs_writer *w, struct repo *r, struct err *err)
 	if (!j)
 		return -1;
 	json_decref(j);
-	if (!has_file(st, w->repo, "oci-layout")) {
+	if (!repo_has_layout(st, w->repo)) {
 		/* Being copied in: invisible until settle() says so. */
 		if (repo_path(st, w->repo, "index.json", path, sizeof(path),
 		              err) < 0 ||
@@ -1163,10 +1163,10 @@ static int do_commit(struct fs_writer *w, struct err *err)
 	r = repo_ref(w->st, w->repo, err);
 	if (!r)
 		return -1;
-	pthread_mutex_lock(&r->lock);
+	repo_lock(w->st, r);
 	if (w->kind == W_LAYOUT) {
 		/* Published already: the mount shows dray's from now on. */
-		r->layout_came = !has_file(w->st, w->repo, "oci-layout");
+		r->layout_came = !repo_has_layout(w->st, w->repo);
 		layout_show(w->st, r);
 		if (r->layout_came) {
 			char rel[REF_NAME_MAX + sizeof("/oci-layout")];
@@ -1182,7 +1182,7 @@ static int do_commit(struct fs_writer *w, struct err *err)
 	}
 	ret = w->kind == W_INDEX ? commit_index(w, r, err)
 	                         : settle(w->st, r, err);
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(w->st, r);
 	repo_unref(w->st, r);
 	return ret;
 }
@@ -1449,8 +1449,8 @@ static int unlink_other(struct store *st, const struct fs_writer *w,
 
 	if (!r)
 		return -1;
-	pthread_mutex_lock(&r->lock);
-	live = has_file(st, w->repo, "oci-layout");
+	repo_lock(st, r);
+	live = repo_has_layout(st, w->repo);
 	/* A removal ends the copy: `rm -r` needs to see oci-layout. */
 	if (live)
 		layout_show(st, r);
@@ -1462,10 +1462,10 @@ static int unlink_other(struct store *st, const struct fs_writer *w,
 	} else {
 		ret = 1; /* live: the caller decides */
 	}
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(st, r);
 	repo_unref(st, r);
 	/* The index forgets the repository (without holding its lock). */
-	if (gone && store_reconcile(st, err) < 0)
+	if (gone && idx_repo_gone(st, w->repo, err) < 0)
 		return -1;
 	return ret;
 }
@@ -1552,7 +1552,7 @@ static int restore_one(struct store *st, const char *repo, const char *path,
 	r = repo_ref(st, repo, err);
 	if (!r)
 		return -1;
-	pthread_mutex_lock(&r->lock);
+	repo_lock(st, r);
 	/* Withdrawn or deleted meanwhile: it has nothing to wait for. */
 	if (!has_file(st, repo, "oci-layout")) {
 		pending_drop(st, repo);
@@ -1560,7 +1560,7 @@ static int restore_one(struct store *st, const char *repo, const char *path,
 	} else {
 		ret = settle(st, r, err);
 	}
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(st, r);
 	repo_unref(st, r);
 	return ret;
 }

@@ -86,8 +86,7 @@ static bool is_young(const char *path, uint64_t delay_ms)
 
 	if (stat(path, &sb) < 0)
 		return true; /* cannot tell: leave it */
-	ct = (uint64_t)sb.st_ctim.tv_sec * 1000 +
-	     (uint64_t)sb.st_ctim.tv_nsec / 1000000;
+	ct = clock_ts_ms(&sb.st_ctim);
 	return clock_age_wall_of(ct) + delay_ms > clock_age_wall_ms();
 }
 
@@ -247,7 +246,7 @@ static void warm_summaries(struct store *st, struct repo *r)
 	json_t *entry;
 	size_t n = 0, i;
 
-	pthread_mutex_lock(&r->lock);
+	repo_lock(st, r);
 	if (repo_load(st, r, &ignored) == 0) {
 		json_t *mans = json_object_get(r->index, "manifests");
 
@@ -260,7 +259,7 @@ static void warm_summaries(struct store *st, struct repo *r)
 				n++;
 		}
 	}
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(st, r);
 	for (i = 0; i < n; i++) {
 		const struct msum *m = msum_get(st, r->name, &ds[i], &ignored);
 
@@ -297,7 +296,7 @@ int store_gc_repo(struct store *st, const char *repo,
 	if (!r)
 		return -1;
 	warm_summaries(st, r);
-	pthread_mutex_lock(&r->lock);
+	repo_lock(st, r);
 	if (repo_load(st, r, err) < 0)
 		goto out;
 	pol = opts->retention ? retention_policy(opts->retention, repo) : NULL;
@@ -377,7 +376,7 @@ out_refused:
 		err->code = ERR_IO;
 	err_prefix(err, "nothing removed from '%s'", repo);
 out:
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(st, r);
 	repo_unref(st, r);
 	hmap_free(set);
 	json_decref(index);

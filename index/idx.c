@@ -27,6 +27,7 @@
 
 #include <xxhash.h>
 
+#include "daemon/clock.h"
 #include "daemon/fsutil.h"
 #include "daemon/log.h"
 #include "daemon/ref.h"
@@ -42,11 +43,6 @@ struct repo_rec {
 	uint64_t xxh3;                     /* index.json's content hash */
 	uint64_t blobs_mtime_ns[2];        /* blobs/sha256, blobs/sha512 */
 };
-
-static uint64_t ts_ns(const struct timespec *ts)
-{
-	return (uint64_t)ts->tv_sec * 1000000000ULL + (uint64_t)ts->tv_nsec;
-}
 
 /* Build "<t><a>\0<b>\0<c>" (absent parts left out) into @out. */
 static size_t key(char *out, char table, const char *a, const char *b,
@@ -88,7 +84,7 @@ static void blob_dir_mtimes(struct store *st, const char *repo,
 		             repo, digest_alg_name((enum digest_alg)a)) <
 		            (int)sizeof(path) &&
 		    stat(path, &sb) == 0)
-			out[a] = ts_ns(&sb.st_mtim);
+			out[a] = clock_ts_ns(&sb.st_mtim);
 	}
 }
 
@@ -119,7 +115,7 @@ bool idx_repo_current(struct store *st, const char *repo,
 	       rec.dev == (uint64_t)sb->st_dev &&
 	       rec.ino == (uint64_t)sb->st_ino &&
 	       rec.size == (uint64_t)sb->st_size &&
-	       rec.mtime_ns == ts_ns(&sb->st_mtim) && rec.xxh3 == xxh3;
+	       rec.mtime_ns == clock_ts_ns(&sb->st_mtim) && rec.xxh3 == xxh3;
 }
 
 struct scan_ctx {
@@ -265,7 +261,7 @@ int idx_sync_repo(struct store *st, struct repo *r, bool blobs,
 	rec.dev = (uint64_t)r->dev;
 	rec.ino = (uint64_t)r->ino;
 	rec.size = (uint64_t)r->size;
-	rec.mtime_ns = ts_ns(&r->mtime);
+	rec.mtime_ns = clock_ts_ns(&r->mtime);
 	rec.xxh3 = r->xxh3;
 	blob_dir_mtimes(st, r->name, rec.blobs_mtime_ns);
 	kv_batch_put(b, k, key(k, 'R', r->name, NULL, NULL), (char *)&rec,
@@ -370,7 +366,7 @@ static int reconcile_repo(struct store *st, const char *name,
 	r = repo_ref(st, name, err);
 	if (!r)
 		return -1;
-	pthread_mutex_lock(&r->lock);
+	repo_lock(st, r);
 	have = get_rec(st, name, &rec, &ignored) == 0;
 	blob_dir_mtimes(st, name, bm);
 	blobs = !have || bm[0] != rec.blobs_mtime_ns[0] ||
@@ -389,9 +385,53 @@ static int reconcile_repo(struct store *st, const char *name,
 		ret = idx_sync_repo(st, r, true, err);
 	}
 out:
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(st, r);
 	repo_unref(st, r);
 	return ret;
+}
+
+/*
+ * Forget repository @name unless it exists again: under its lock, so a
+ * push that created it since the walk is not undone.
+ */
+static int drop_if_gone(struct store *st, const char *name, bool *dropped,
+                        struct err *err)
+{
+	struct err ignored = ERR_INIT;
+	struct repo *r;
+	int ret = 0;
+
+	*dropped = true;
+	/* No request can name it, so none can bring it back. */
+	if (ref_name_check(name, &ignored) < 0)
+		return drop_repo(st, name, err);
+	*dropped = false;
+	r = repo_ref(st, name, err);
+	if (!r)
+		return -1;
+	repo_lock(st, r);
+	if (!repo_has_layout(st, name)) {
+		*dropped = true;
+		ret = drop_repo(st, name, err);
+	}
+	repo_unlock(st, r);
+	repo_unref(st, r);
+	return ret;
+}
+
+int idx_repo_gone(struct store *st, const char *name, struct err *err)
+{
+	bool dropped;
+
+	return drop_if_gone(st, name, &dropped, err);
+}
+
+/* The store is closing: a reconcile stops between repositories. */
+static int check_stop(struct store *st, struct err *err)
+{
+	if (__atomic_load_n(&st->rc_stop, __ATOMIC_RELAXED))
+		return err_set(err, ERR_BUSY, "reconcile stopped: closing");
+	return 0;
 }
 
 int idx_reconcile(struct store *st, struct idx_stats *stats, struct err *err)
@@ -407,7 +447,8 @@ int idx_reconcile(struct store *st, struct idx_stats *stats, struct err *err)
 		goto out;
 	for (size_t i = 0; i < found.n; i++) {
 		stats->repos++;
-		if (reconcile_repo(st, found.v[i], stats, err) < 0)
+		if (check_stop(st, err) < 0 ||
+		    reconcile_repo(st, found.v[i], stats, err) < 0)
 			goto out;
 	}
 	/* Repositories the index knows but the disk no longer has. */
@@ -425,8 +466,11 @@ int idx_reconcile(struct store *st, struct idx_stats *stats, struct err *err)
 			continue;
 		memcpy(name, k + 1, klen - 1);
 		name[klen - 1] = '\0';
-		if (!store_repo_exists(st, name) && strvec_push(&gone, name) < 0)
+		if (!store_repo_exists(st, name) &&
+		    strvec_push(&gone, name) < 0) {
+			rc = err_set(err, ERR_NOMEM, "cannot reconcile");
 			break;
+		}
 	}
 	kv_iter_free(it);
 	if (rc < 0) {
@@ -434,11 +478,14 @@ int idx_reconcile(struct store *st, struct idx_stats *stats, struct err *err)
 		goto out;
 	}
 	for (size_t i = 0; i < gone.n; i++) {
-		stats->dropped++;
-		if (drop_repo(st, gone.v[i], err) < 0) {
+		bool dropped;
+
+		if (check_stop(st, err) < 0 ||
+		    drop_if_gone(st, gone.v[i], &dropped, err) < 0) {
 			strvec_release(&gone);
 			goto out;
 		}
+		stats->dropped += dropped;
 	}
 	strvec_release(&gone);
 	ret = 0;

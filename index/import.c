@@ -98,17 +98,6 @@ out:
 	return ret;
 }
 
-static bool is_index_type(const char *mt)
-{
-	return mt && (!strcmp(mt, MT_OCI_INDEX) || !strcmp(mt, MT_DOCKER_LIST));
-}
-
-static bool is_manifest_type(const char *mt)
-{
-	return mt && (!strcmp(mt, MT_OCI_MANIFEST) ||
-	              !strcmp(mt, MT_DOCKER_MANIFEST) || is_index_type(mt));
-}
-
 static int import_desc(struct import *im, json_t *desc, const char *ref,
                        int depth, struct err *err);
 
@@ -191,7 +180,7 @@ static int import_desc(struct import *im, json_t *desc, const char *ref,
 		return err_set(err, ERR_INVALID,
 		               "a descriptor in '%s' has no valid digest",
 		               im->dir);
-	if (ref || is_manifest_type(mt))
+	if (ref || store_mt_is_manifest(mt))
 		return import_manifest(im, &d, mt, ref, depth, err);
 	return import_blob(im, &d, err);
 }

@@ -28,17 +28,6 @@ void msum_free(struct msum *m)
 	free(m);
 }
 
-static bool is_image_type(const char *mt)
-{
-	return strcmp(mt, MT_OCI_MANIFEST) == 0 ||
-	       strcmp(mt, MT_DOCKER_MANIFEST) == 0;
-}
-
-static bool is_index_type(const char *mt)
-{
-	return strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0;
-}
-
 /* Check a descriptor; store its digest in *d. */
 static int check_descriptor(json_t *desc, const char *what, struct digest *d,
                             struct err *err)
@@ -136,13 +125,13 @@ struct msum *msum_parse(const char *body, size_t len, const char *content_type,
 	if (!mt) /* the image-spec lets mediaType out: go by structure */
 		mt = json_object_get(root, "manifests") ? MT_OCI_INDEX
 		                                        : MT_OCI_MANIFEST;
-	if (!is_image_type(mt) && !is_index_type(mt)) {
+	if (!store_mt_is_manifest(mt)) {
 		err_set(err, ERR_INVALID, "unsupported manifest type '%.64s'",
 		        mt);
 		goto fail;
 	}
 	snprintf(m->media_type, sizeof(m->media_type), "%s", mt);
-	m->is_index = is_index_type(mt);
+	m->is_index = store_mt_is_index(mt);
 
 	field = json_object_get(root, "artifactType");
 	if (field && (!json_is_string(field) || !json_string_length(field))) {
@@ -414,7 +403,7 @@ int store_manifest_get(struct store *st, const char *repo, const char *ref,
 	r = repo_ref(st, repo, err);
 	if (!r)
 		return -1;
-	pthread_mutex_lock(&r->lock);
+	repo_lock(st, r);
 	if (repo_load(st, r, err) < 0)
 		goto out;
 	json_t *mans = json_object_get(r->index, "manifests");
@@ -450,7 +439,7 @@ int store_manifest_get(struct store *st, const char *repo, const char *ref,
 	}
 	ret = 0;
 out:
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(st, r);
 	repo_unref(st, r);
 	/*
 	 * The file of a manifest never changes: read it without the lock.
@@ -601,7 +590,7 @@ int store_manifest_put(struct store *st, const char *repo, const char *ref,
 	*fault = MF_NONE;
 	if (!r)
 		goto out;
-	pthread_mutex_lock(&r->lock);
+	repo_lock(st, r);
 	if (check_refs(st, repo, parsed, fault, err) < 0)
 		goto out_unlock;
 	if (repo_create(st, repo, err) < 0 || repo_load(st, r, err) < 0 ||
@@ -645,7 +634,7 @@ int store_manifest_put(struct store *st, const char *repo, const char *ref,
 	ret = repo_save(st, r, index, err);
 	index = NULL;
 out_unlock:
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(st, r);
 	repo_unref(st, r);
 out:
 	msum_put(st, m);
@@ -701,7 +690,7 @@ int store_manifest_delete(struct store *st, const char *repo,
 	r = repo_ref(st, repo, err);
 	if (!r)
 		return -1;
-	pthread_mutex_lock(&r->lock);
+	repo_lock(st, r);
 	if (repo_load(st, r, err) < 0)
 		goto out;
 	index = json_deep_copy(r->index);
@@ -771,7 +760,7 @@ int store_manifest_delete(struct store *st, const char *repo,
 			ret = -1;
 	}
 out:
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(st, r);
 	repo_unref(st, r);
 	json_decref(index);
 	return ret;
@@ -794,7 +783,7 @@ int store_referrers(struct store *st, const char *repo,
 		repo_unref(st, r);
 		return err_set(err, ERR_NOMEM, "cannot list referrers");
 	}
-	pthread_mutex_lock(&r->lock);
+	repo_lock(st, r);
 	if (repo_load(st, r, err) < 0 ||
 	    idx_referrers(st, repo, subject, artifact_type,
 	                  json_object_get(out, "manifests"), err) < 0)
@@ -807,7 +796,7 @@ int store_referrers(struct store *st, const char *repo,
 	*len = strlen(*json);
 	ret = 0;
 out:
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(st, r);
 	repo_unref(st, r);
 	json_decref(out);
 	return ret;

@@ -234,9 +234,7 @@ int retention_apply(struct store *st, struct repo *r,
 			t[i].keep = true;
 			continue;
 		}
-		t[i].pushed = clock_age_wall_of(
-			(uint64_t)sb.st_mtim.tv_sec * 1000 +
-			(uint64_t)sb.st_mtim.tv_nsec / 1000000);
+		t[i].pushed = clock_age_wall_of(clock_ts_ms(&sb.st_mtim));
 		if (pull_time(st, r->name, ds, &t[i].pulled, err) < 0) {
 			free(t);
 			err_prefix(err, "retention of '%s' not applied",

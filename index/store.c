@@ -5,7 +5,9 @@
  *
  * index.json is re-read only when stat says it changed (device, inode,
  * size or mtime), so a layout edited behind dray's back is noticed at the
- * next request without parsing it on every one.
+ * next request without parsing it on every one. Layouts placed by hand
+ * enter the catalog through a reconcile: one at a time, in the background
+ * when a catalog request sees the root change (reconciler()).
  */
 #define _GNU_SOURCE /* mkdtemp, O_DIRECTORY */
 #define LOG_MODULE "store"
@@ -19,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/clock.h"
 #include "daemon/fsutil.h"
 #include "daemon/log.h"
 #include "daemon/ref.h"
@@ -30,6 +33,26 @@ static const char oci_layout_json[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 static const char empty_index_json[] =
 	"{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX
 	"\",\"manifests\":[]}";
+
+bool store_mt_is_image(const char *mt)
+{
+	return mt && (strcmp(mt, MT_OCI_MANIFEST) == 0 ||
+	              strcmp(mt, MT_DOCKER_MANIFEST) == 0);
+}
+
+bool store_mt_is_index(const char *mt)
+{
+	return mt && (strcmp(mt, MT_OCI_INDEX) == 0 ||
+	              strcmp(mt, MT_DOCKER_LIST) == 0);
+}
+
+bool store_mt_is_manifest(const char *mt)
+{
+	return store_mt_is_image(mt) || store_mt_is_index(mt);
+}
+
+static int reconcile(struct store *st, const char *why, bool note_mtime,
+                     struct err *err);
 
 int strvec_push(struct strvec *sv, const char *s)
 {
@@ -137,6 +160,9 @@ struct store *store_open_with(const char *root, const struct store_opts *opts,
 	}
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_mutex_init(&st->aio_lock, NULL);
+	pthread_mutex_init(&st->rc_run, NULL);
+	pthread_mutex_init(&st->rc_lock, NULL);
+	pthread_cond_init(&st->rc_wake, NULL);
 	st->lock_fd = -1;
 	st->opts = opts ? *opts : (struct store_opts){.dedupe = true};
 	st->repos = hmap_new();
@@ -183,7 +209,7 @@ struct store *store_open_with(const char *root, const struct store_opts *opts,
 			goto fail;
 	}
 	if (idx_open(st, st->opts.rebuild_index, err) < 0 ||
-	    (!st->opts.no_reconcile && store_reconcile(st, err) < 0))
+	    (!st->opts.no_reconcile && reconcile(st, "open", true, err) < 0))
 		goto fail;
 	return st;
 fail:
@@ -241,10 +267,26 @@ static int park_upload(const char *key, void *val, void *arg)
 	return 0;
 }
 
+/* End the background reconcile, if it was started (at close). */
+static void reconciler_stop(struct store *st)
+{
+	bool started;
+
+	pthread_mutex_lock(&st->rc_lock);
+	__atomic_store_n(&st->rc_stop, true, __ATOMIC_RELAXED);
+	started = st->rc_started;
+	st->rc_started = false;
+	pthread_cond_signal(&st->rc_wake);
+	pthread_mutex_unlock(&st->rc_lock);
+	if (started)
+		pthread_join(st->rc_thread, NULL);
+}
+
 void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	reconciler_stop(st);
 	if (st->uploads) {
 		/* Parked or ended; upload_end() finds no map to edit. */
 		struct hmap *ups = st->uploads;
@@ -283,33 +325,138 @@ void store_close(struct store *st)
 	blob_aio_drain(st);
 	pthread_mutex_destroy(&st->aio_lock);
 	pthread_mutex_destroy(&st->lock);
+	pthread_cond_destroy(&st->rc_wake);
+	pthread_mutex_destroy(&st->rc_lock);
+	pthread_mutex_destroy(&st->rc_run);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* releases the flock */
 	free(st->root);
 	free(st);
 }
 
-int store_reconcile(struct store *st, struct err *err)
+/* The root's mtime in ns, or 0 when it cannot be read. */
+static uint64_t root_mtime(struct store *st)
 {
-	struct idx_stats stats;
-	struct timespec t0, t1;
 	struct stat sb;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (stat(st->root, &sb) == 0)
-		__atomic_store_n(&st->root_mtime_ns,
-		                 (uint64_t)sb.st_mtim.tv_sec * 1000000000ULL +
-		                         (uint64_t)sb.st_mtim.tv_nsec,
-		                 __ATOMIC_RELAXED);
+	return stat(st->root, &sb) == 0 ? clock_ts_ns(&sb.st_mtim) : 0;
+}
+
+/*
+ * Walk the tree and bring the index in line (@why names the cause, for
+ * the log). One at a time: the caller holds none of the store's locks.
+ * The root's mtime is noted before the walk, so a change during it is
+ * either seen by the walk or asks for the next reconcile.
+ */
+static int reconcile(struct store *st, const char *why, bool note_mtime,
+                     struct err *err)
+{
+	struct idx_stats stats;
+	uint64_t t0;
+	int ret = -1;
+
+	pthread_mutex_lock(&st->rc_run);
+	log_debug("index reconcile started (%s)", why);
+	t0 = clock_mono_ms();
+	if (note_mtime) {
+		uint64_t m = root_mtime(st);
+
+		pthread_mutex_lock(&st->rc_lock);
+		st->root_mtime_ns = m;
+		pthread_mutex_unlock(&st->rc_lock);
+	}
 	if (idx_reconcile(st, &stats, err) < 0)
-		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+		goto out;
+	__atomic_add_fetch(&st->rc_runs, 1, __ATOMIC_RELAXED);
 	log_info("index reconciled: %zu repositories, %zu re-indexed, %zu "
-	         "dropped, %ld ms",
+	         "dropped, %llu ms (%s)",
 	         stats.repos, stats.changed, stats.dropped,
-	         (long)((t1.tv_sec - t0.tv_sec) * 1000 +
-	                (t1.tv_nsec - t0.tv_nsec) / 1000000));
-	return 0;
+	         (unsigned long long)(clock_mono_ms() - t0), why);
+	ret = 0;
+out:
+	pthread_mutex_unlock(&st->rc_run);
+	return ret;
+}
+
+int store_reconcile(struct store *st, struct err *err)
+{
+	return reconcile(st, "asked for", true, err);
+}
+
+/*
+ * The background reconcile: runs each one store_catalog() asked for,
+ * never more than one at a time, until store_close(). Requests do not
+ * wait for it; they answer from the index as it is.
+ */
+static void *reconciler(void *arg)
+{
+	struct store *st = arg;
+
+	pthread_mutex_lock(&st->rc_lock);
+	for (;;) {
+		struct err err = ERR_INIT;
+		int rc;
+
+		while (!st->rc_wanted && !st->rc_stop)
+			pthread_cond_wait(&st->rc_wake, &st->rc_lock);
+		if (st->rc_stop)
+			break;
+		st->rc_wanted = false;
+		st->rc_running = true;
+		pthread_mutex_unlock(&st->rc_lock);
+		/* store_catalog() noted the mtime it saw when it asked. */
+		rc = reconcile(st, "root changed", false, &err);
+		if (rc < 0 && err.code != ERR_BUSY)
+			log_err("background reconcile: %s", err.msg);
+		pthread_mutex_lock(&st->rc_lock);
+		st->rc_running = false;
+		/* Failed: the next catalog request asks again. */
+		if (rc < 0)
+			st->root_mtime_ns = 0;
+	}
+	st->rc_running = false;
+	pthread_mutex_unlock(&st->rc_lock);
+	return NULL;
+}
+
+/*
+ * Ask for a background reconcile if the root changed since the last one
+ * was asked for or started: once per change, however many ask.
+ */
+static void reconcile_if_root_changed(struct store *st)
+{
+	uint64_t m = root_mtime(st);
+	int rc;
+
+	pthread_mutex_lock(&st->rc_lock);
+	if (m == st->root_mtime_ns || st->rc_stop)
+		goto out;
+	if (!st->rc_started) {
+		rc = pthread_create(&st->rc_thread, NULL, reconciler, st);
+		if (rc != 0) {
+			/* The periodic reconcile picks the change up. */
+			log_warn("cannot start the background reconcile: %s",
+			         strerror(rc));
+			goto out;
+		}
+		st->rc_started = true;
+	}
+	st->root_mtime_ns = m;
+	st->rc_wanted = true;
+	st->rc_queued++;
+	log_info("index reconcile queued: the storage root changed");
+	pthread_cond_signal(&st->rc_wake);
+out:
+	pthread_mutex_unlock(&st->rc_lock);
+}
+
+void store_reconcile_stats(struct store *st, struct store_reconcile_stats *out)
+{
+	pthread_mutex_lock(&st->rc_lock);
+	out->queued = st->rc_queued;
+	out->busy = st->rc_wanted || st->rc_running;
+	pthread_mutex_unlock(&st->rc_lock);
+	out->runs = __atomic_load_n(&st->rc_runs, __ATOMIC_RELAXED);
 }
 
 /*
@@ -387,7 +534,6 @@ int repo_load(struct store *st, struct repo *r, struct err *err)
 {
 	char path[PATH_MAX];
 	struct stat sb;
-	char lpath[PATH_MAX];
 	json_error_t jerr;
 	json_t *idx = NULL;
 	char *buf = NULL;
@@ -406,13 +552,7 @@ int repo_load(struct store *st, struct repo *r, struct err *err)
 	    sb.st_mtim.tv_nsec == r->mtime.tv_nsec)
 		return 0;
 	repo_forget(r);
-	/*
-	 * oci-layout makes a directory a repository: a layout being copied
-	 * in through the mount gets it last, once it is complete.
-	 */
-	if (repo_path(st, r->name, "oci-layout", lpath, sizeof(lpath), err) <
-	            0 ||
-	    access(lpath, F_OK) < 0)
+	if (!repo_has_layout(st, r->name))
 		return err_set(err, ERR_NOT_FOUND, "repository '%s' unknown",
 		               r->name);
 	if (fs_read_file(path, 64u << 20, &buf, &len, err) < 0)
@@ -572,9 +712,7 @@ int repo_create(struct store *st, const char *name, struct err *err)
 	char *slash;
 	int ret = -1;
 
-	if (repo_path(st, name, "oci-layout", final, sizeof(final), err) < 0)
-		return -1;
-	if (access(final, F_OK) == 0)
+	if (repo_has_layout(st, name))
 		return 0;
 	if (repo_path(st, name, NULL, final, sizeof(final), err) < 0)
 		return -1;
@@ -644,23 +782,40 @@ int repo_blob_dir(struct store *st, const char *repo, enum digest_alg alg,
 	return 0;
 }
 
-bool store_repo_exists(struct store *st, const char *repo)
+bool repo_has_layout(const struct store *st, const char *name)
 {
 	char path[PATH_MAX];
-	struct err err = ERR_INIT;
+	struct err ignored = ERR_INIT;
 
-	if (ref_name_check(repo, &err) < 0 ||
-	    repo_path(st, repo, "oci-layout", path, sizeof(path), &err) < 0)
-		return false;
-	/* oci-layout is what makes a directory a repository (walk()). */
-	return access(path, F_OK) == 0;
+	return repo_path(st, name, "oci-layout", path, sizeof(path),
+	                 &ignored) == 0 &&
+	       access(path, F_OK) == 0;
+}
+
+bool store_repo_exists(struct store *st, const char *repo)
+{
+	struct err ignored = ERR_INIT;
+
+	return ref_name_check(repo, &ignored) == 0 && repo_has_layout(st, repo);
+}
+
+void repo_lock(struct store *st, struct repo *r)
+{
+	(void)st;
+	pthread_mutex_lock(&r->lock);
+}
+
+void repo_unlock(struct store *st, struct repo *r)
+{
+	(void)st;
+	pthread_mutex_unlock(&r->lock);
 }
 
 /* Collect the repositories under <root>/@prefix, recursively. */
 static int walk(struct store *st, const char *prefix, int depth,
                 struct strvec *all, struct err *err)
 {
-	char dir[PATH_MAX], name[PATH_MAX], probe[PATH_MAX];
+	char dir[PATH_MAX], name[PATH_MAX];
 	struct dirent *de;
 	bool is_repo;
 	DIR *d;
@@ -669,11 +824,9 @@ static int walk(struct store *st, const char *prefix, int depth,
 	if (depth > 32)
 		return 0;
 	if (snprintf(dir, sizeof(dir), "%s%s%s", st->root, *prefix ? "/" : "",
-	             prefix) >= (int)sizeof(dir) ||
-	    snprintf(probe, sizeof(probe), "%s/oci-layout", dir) >=
-	            (int)sizeof(probe))
+	             prefix) >= (int)sizeof(dir))
 		return 0;
-	is_repo = *prefix && access(probe, F_OK) == 0;
+	is_repo = *prefix && repo_has_layout(st, prefix);
 	if (is_repo) {
 		struct err ignored = ERR_INIT;
 
@@ -791,15 +944,8 @@ int store_walk(struct store *st, struct strvec *out, struct err *err)
 int store_catalog(struct store *st, const char *last, size_t n,
                   struct strvec *out, bool *more, struct err *err)
 {
-	struct stat sb;
-
 	/* A layout copied in at the top level changes the root's mtime. */
-	if (stat(st->root, &sb) == 0 &&
-	    (uint64_t)sb.st_mtim.tv_sec * 1000000000ULL +
-	                    (uint64_t)sb.st_mtim.tv_nsec !=
-	            __atomic_load_n(&st->root_mtime_ns, __ATOMIC_RELAXED) &&
-	    store_reconcile(st, err) < 0)
-		return -1;
+	reconcile_if_root_changed(st);
 	return idx_catalog(st, last, n, out, more, err);
 }
 
@@ -812,7 +958,7 @@ int store_tags(struct store *st, const char *repo, const char *last,
 	r = repo_ref(st, repo, err);
 	if (!r)
 		return -1;
-	pthread_mutex_lock(&r->lock);
+	repo_lock(st, r);
 	if (repo_load(st, r, err) < 0)
 		goto out;
 	/* The whole list is read from the index once per index change. */
@@ -839,7 +985,7 @@ int store_tags(struct store *st, const char *repo, const char *last,
 	}
 	ret = 0;
 out:
-	pthread_mutex_unlock(&r->lock);
+	repo_unlock(st, r);
 	repo_unref(st, r);
 	return ret;
 }

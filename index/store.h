@@ -40,6 +40,11 @@
 #define MT_DOCKER_LIST \
 	"application/vnd.docker.distribution.manifest.list.v2+json"
 
+/* The manifest media types dray accepts; NULL is none of them. */
+bool store_mt_is_image(const char *mt);    /* an image manifest */
+bool store_mt_is_index(const char *mt);    /* an image index or list */
+bool store_mt_is_manifest(const char *mt); /* either */
+
 struct store;
 struct upload;
 
@@ -105,9 +110,22 @@ MUST_CHECK struct store *store_open(const char *root, struct err *err);
 /*
  * Bring the index up to date with the layouts: re-index what changed
  * behind dray's back, drop what is gone. Runs at open; call it again to
- * pick up layouts copied into the root while serving.
+ * pick up layouts copied into the root while serving. One reconcile runs
+ * at a time: a call waits for the one running (a background one, say) to
+ * end, then walks the tree itself. ERR_IO, ERR_NOMEM, ERR_BUSY (the store
+ * is closing).
  */
 MUST_CHECK int store_reconcile(struct store *st, struct err *err);
+
+/* What the store's reconciles did since it was opened. */
+struct store_reconcile_stats {
+	uint64_t queued; /* background reconciles asked for (store_catalog) */
+	uint64_t runs;   /* reconciles completed, of any cause */
+	bool busy;       /* a background reconcile is asked for or running */
+};
+
+/* Fill @out. Cannot fail. */
+void store_reconcile_stats(struct store *st, struct store_reconcile_stats *out);
 
 /* Release @st. Accepts NULL. Open uploads are dropped. */
 void store_close(struct store *st);
@@ -117,7 +135,12 @@ bool store_repo_exists(struct store *st, const char *repo);
 
 /*
  * Repository names in lexical order that sort after @last (NULL: from the
- * start), at most @n of them; *more tells whether any remain.
+ * start), at most @n of them; *more tells whether any remain. Answered
+ * from the index, never waiting for a walk of the tree: a repository
+ * created or indexed by dray is listed at once. When the root's mtime
+ * changed since the last reconcile (a layout placed at the top level by
+ * hand), a background reconcile is asked for, one at a time however many
+ * requests see the change, and the layout is listed once it is done.
  */
 MUST_CHECK int store_catalog(struct store *st, const char *last, size_t n,
                              struct strvec *out, bool *more, struct err *err);

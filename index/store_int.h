@@ -2,8 +2,10 @@
 /*
  * store_int.h - types shared by the store's files; private to index/.
  *
- * Lock order: a repository's lock, then the store's lock. The store's lock
- * is held only for table lookups, never across I/O.
+ * Lock order: the reconcile lock (rc_run), then a repository's lock (taken
+ * only through repo_lock()), then the store's lock. The store's lock is
+ * held only for table lookups, never across I/O; rc_lock only for the
+ * reconcile worker's flags.
  */
 #ifndef DRAY_STORE_INT_H
 #define DRAY_STORE_INT_H
@@ -59,7 +61,20 @@ struct store {
 	struct hmap *temps;     /* view path -> struct temp (fsview.c) */
 	void (*watch)(void *arg, const char *rel); /* change hook, or NULL */
 	void *watch_arg;        /* its argument */
-	uint64_t root_mtime_ns; /* the root's mtime at the last reconcile */
+	pthread_mutex_t rc_run; /* held by the one reconcile running */
+	pthread_mutex_t rc_lock;  /* protects the rc_ fields below and
+	                             root_mtime_ns */
+	pthread_cond_t rc_wake;   /* rc_wanted or rc_stop was set */
+	uint64_t root_mtime_ns;   /* the root's mtime when the last reconcile
+	                             was asked for or started */
+	pthread_t rc_thread;      /* the background reconcile worker */
+	bool rc_started;          /* rc_thread runs (started on first need) */
+	bool rc_wanted;           /* a background reconcile is asked for */
+	bool rc_running;          /* the worker is inside a reconcile */
+	bool rc_stop;             /* store_close(): the worker ends; also read
+	                             atomically by the walk, to stop early */
+	uint64_t rc_queued;       /* background reconciles asked for */
+	uint64_t rc_runs;         /* reconciles completed, of any cause */
 	pthread_mutex_t aio_lock; /* protects the AIO pool */
 	unsigned long aio_pool[STORE_AIO_POOL]; /* idle AIO contexts (blob.c) */
 	unsigned aio_n;         /* how many */
@@ -80,7 +95,8 @@ struct store {
  * nothing once its request is done.
  */
 struct repo {
-	pthread_mutex_t lock; /* serialises index.json changes and the cache */
+	pthread_mutex_t lock; /* serialises index.json changes and the cache;
+	                         taken only through repo_lock() */
 	char *name;           /* repository name */
 	unsigned refs;        /* repo_ref() not yet repo_unref()ed; under
 	                         st->lock */
@@ -155,6 +171,21 @@ int blob_path(const struct store *st, const char *repo,
 struct repo *repo_ref(struct store *st, const char *name, struct err *err);
 /* Let go of @r (its lock not held); it may be freed. Accepts NULL. */
 void repo_unref(struct store *st, struct repo *r);
+/*
+ * Take @r's lock: the only way a per-repository lock is taken, so that it
+ * can become a lock on a file in the tree (several nodes on one shared
+ * tree) in one place. After taking it, re-check what was decided before.
+ */
+void repo_lock(struct store *st, struct repo *r);
+/* Release what repo_lock() took. */
+void repo_unlock(struct store *st, struct repo *r);
+/*
+ * Is <root>/@name a repository? Its oci-layout is what makes a directory
+ * one (a copy through the mount gets it last, once complete): the one
+ * answer for HTTP, the mount, repo_load() and the reconcile walk. @name
+ * is not checked: store_repo_exists() does that for outside input.
+ */
+bool repo_has_layout(const struct store *st, const char *name);
 int repo_load(struct store *st, struct repo *r, struct err *err);
 int repo_create(struct store *st, const char *name, struct err *err);
 int repo_save(struct store *st, struct repo *r, json_t *index,
@@ -213,6 +244,12 @@ int idx_blob_added(struct store *st, const char *repo, const struct digest *d,
 int idx_blob_removed(struct store *st, const char *repo,
                      const struct digest *d, struct err *err);
 int idx_reconcile(struct store *st, struct idx_stats *stats, struct err *err);
+/*
+ * Drop what the index holds about repository @name if it has no layout
+ * now (checked under its lock, which the caller must not hold): what a
+ * reconcile would do for it, without walking the tree.
+ */
+int idx_repo_gone(struct store *st, const char *name, struct err *err);
 int idx_tag_get(struct store *st, const char *repo, const char *tag,
                 struct manifest_desc *out, struct err *err);
 int idx_tags(struct store *st, const char *repo, const char *last, size_t n,

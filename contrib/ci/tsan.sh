@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 src=$PWD
 build=${1:-build-tsan}
-cases=${DRAY_TSAN_CASES:-'^(unit/(store_blob|store_manifest|store_list|index)|it/(gc-race|concurrent-same-blob|mount-concurrent))$'}
+cases=${DRAY_TSAN_CASES:-'^(unit/(store_blob|store_manifest|store_list|index|catalog)|it/(gc-race|concurrent-same-blob|mount-concurrent))$'}
 
 CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug \
 	-DDRAY_SANITIZE=thread -DDRAY_WERROR=OFF >/dev/null
