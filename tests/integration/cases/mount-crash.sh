@@ -11,14 +11,6 @@ require_dray "the mount"
 need_fuse
 need_mkimage
 
-tags_of() { # REPO: its tags over HTTP, sorted, or NONE:status
-	req GET "/v2/$1/tags/list"
-	if [ "$STATUS" = 200 ]; then
-		bjq -r '.tags // [] | sort | join(" ")'
-	else
-		echo "NONE:$STATUS"
-	fi
-}
 # Every file of DIR/blobs/<alg>/ named like a digest hashes to its name.
 blobs_true() {
 	local dir=$1 f h

@@ -12,14 +12,6 @@ require_dray "the mount"
 need_fuse
 need_mkimage
 
-tags_of() { # REPO: its tags over HTTP, sorted, space-separated, or NONE:status
-	req GET "/v2/$1/tags/list"
-	if [ "$STATUS" = 200 ]; then
-		bjq -r '.tags // [] | sort | join(" ")'
-	else
-		echo "NONE:$STATUS"
-	fi
-}
 mounted_tags() { # REPO: the tags in the mounted index.json
 	layout_tags "$MNT/$1" | tr '\n' ' ' | sed 's/ $//'
 }

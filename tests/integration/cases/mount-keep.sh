@@ -14,14 +14,6 @@ need_mkimage
 command -v vim >/dev/null || fail "vim is missing (contrib/install-deps.sh --test)"
 command -v getfattr >/dev/null || fail "getfattr (package attr) is missing"
 
-tags_of() { # REPO: its tags over HTTP, sorted, space-separated
-	req GET "/v2/$1/tags/list"
-	assert_status 200
-	bjq -r '.tags // [] | sort | join(" ")'
-}
-status_of() { # PATH: its user.dray.status, or NONE
-	getfattr --only-values -n user.dray.status "$1" 2>/dev/null || echo NONE
-}
 NAMES="NOTES index.json.bak .index.json.swp 4913 index.json~ .work/draft"
 write_extras() { # DIR: one file per name, each holding its own name
 	local n

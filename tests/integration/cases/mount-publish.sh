@@ -11,14 +11,6 @@
 . "$(dirname "$0")/../lib.sh"
 require_dray
 need_fuse
-tags_of() { # repo: its tags over HTTP, space-separated, or NONE
-	req GET "/v2/$1/tags/list"
-	if [ "$STATUS" = 200 ]; then
-		jq -r '.tags | join(" ")' "$RESP/body"
-	else
-		echo "NONE:$STATUS"
-	fi
-}
 
 dray_start_mount
 

@@ -12,14 +12,6 @@ require_dray "the mount"
 need_fuse
 need_mkimage
 
-tags_of() { # REPO: its tags over HTTP, sorted, or NONE:status
-	req GET "/v2/$1/tags/list"
-	if [ "$STATUS" = 200 ]; then
-		bjq -r '.tags // [] | sort | join(" ")'
-	else
-		echo "NONE:$STATUS"
-	fi
-}
 blob_status() { # REPO DIGEST: the status of a GET of the blob
 	req GET "/v2/$1/blobs/$2"
 	printf '%s' "$STATUS"

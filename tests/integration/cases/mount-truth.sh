@@ -14,14 +14,6 @@ need_fuse
 need_mkimage
 command -v getfattr >/dev/null || fail "getfattr (package attr) is missing"
 
-tags_of() { # REPO: its tags over HTTP, sorted, space-separated
-	req GET "/v2/$1/tags/list"
-	assert_status 200
-	bjq -r '.tags // [] | sort | join(" ")'
-}
-status_of() { # PATH: its user.dray.status, or NONE
-	getfattr --only-values -n user.dray.status "$1" 2>/dev/null || echo NONE
-}
 # expect_refused ERRTEXT WHAT CMD...: CMD fails and says ERRTEXT
 expect_refused() {
 	local want=$1 what=$2 rc=0

@@ -10,11 +10,6 @@ need_fuse
 need_mkimage
 command -v umoci >/dev/null || fail "umoci is missing (contrib/install-deps.sh)"
 
-tags_of() { # REPO: its tags over HTTP, sorted, space-separated
-	req GET "/v2/$1/tags/list"
-	assert_status 200
-	bjq -r '.tags // [] | sort | join(" ")'
-}
 run_umoci() { # WHAT ARGS...: umoci ARGS, which must succeed
 	local what=$1 rc=0
 	shift

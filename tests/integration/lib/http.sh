@@ -90,3 +90,14 @@ bjq() {
 	jq "$@" <"$RESP/body"
 }
 
+
+# tags_of REPO: its tags over HTTP, sorted and space-separated, or
+# NONE:<status> when the tag list is not 200.
+tags_of() {
+	req GET "/v2/$1/tags/list"
+	if [ "$STATUS" = 200 ]; then
+		bjq -r '.tags // [] | sort | join(" ")'
+	else
+		echo "NONE:$STATUS"
+	fi
+}

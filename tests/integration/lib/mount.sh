@@ -171,3 +171,9 @@ mount_tool_check() {
 	done
 	rm -rf "$out"
 }
+
+# status_of PATH: the user.dray.status attribute of PATH in the mount, or
+# NONE.
+status_of() {
+	getfattr --only-values -n user.dray.status "$1" 2>/dev/null || echo NONE
+}
