@@ -9,8 +9,9 @@ build_pkgs=(build-essential cmake pkg-config
 test_pkgs=(attr curl jq skopeo umoci valgrind rsync)
 # clang with its sanitizer and libFuzzer runtimes, llvm-symbolizer: ci/fuzz.sh, ci/tsan.sh
 test_pkgs+=(clang libclang-rt-14-dev llvm)
-# vim: mount-keep edits index.json in the mount with the real editor
-test_pkgs+=(vim)
+# vim: mount-keep edits index.json in the mount with the real editor;
+# python3: mount-tool-copy copies a layout in with shutil.copytree
+test_pkgs+=(vim python3)
 bench_pkgs=(docker-registry nginx-light wrk)
 
 want=("${build_pkgs[@]}")
