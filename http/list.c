@@ -134,7 +134,7 @@ int h_catalog(struct http_req *req, struct err *err)
 	struct strvec sv = {0};
 	const char *last;
 	bool more = false;
-	size_t n;
+	size_t n = 0;
 	int ret;
 
 	if (page_args(req, &n, &last, err) < 0)
@@ -157,7 +157,7 @@ int h_tags(struct http_req *req, struct err *err)
 	char path[REF_NAME_MAX + 32];
 	const char *last;
 	bool more = false;
-	size_t n;
+	size_t n = 0;
 	int ret;
 
 	if (page_args(req, &n, &last, err) < 0)
