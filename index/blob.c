@@ -381,17 +381,16 @@ int cas_survey(struct store *st, const struct digest *d, struct cas_seen *out,
 		return 0;
 	if (cas_is_known(st, &out->sb)) {
 		out->ok = 1;
-		test_hold("cas", first);
-		return 0;
+	} else {
+		rc = blob_verify_stat(first, d, &out->sb, &verr);
+		if (rc < 0 && verr.code != ERR_NOT_FOUND) {
+			*err = verr;
+			return -1;
+		}
+		out->ok = rc; /* -1: collected meanwhile */
+		if (rc == 1)
+			cas_verified(st, first, &out->sb);
 	}
-	rc = blob_verify_stat(first, d, &out->sb, &verr);
-	if (rc < 0 && verr.code != ERR_NOT_FOUND) {
-		*err = verr;
-		return -1;
-	}
-	out->ok = rc; /* -1: collected meanwhile */
-	if (rc == 1)
-		cas_verified(st, first, &out->sb);
 	test_hold("cas", first);
 	return 0;
 }

@@ -171,9 +171,8 @@ struct store *store_open_with(const char *root, const struct store_opts *opts,
 	st->msums = hmap_new();
 	st->pulls = hmap_new();
 	st->pending = hmap_new();
-	st->temps = hmap_new();
 	if (!st->repos || !st->uploads || !st->up_repos || !st->msums ||
-	    !st->pulls || !st->pending || !st->temps) {
+	    !st->pulls || !st->pending) {
 		err_set(err, ERR_NOMEM, "cannot allocate store");
 		goto fail;
 	}
@@ -237,14 +236,6 @@ static int free_msum(const char *key, void *val, void *arg)
 	(void)key;
 	(void)arg;
 	msum_free(val);
-	return 0;
-}
-
-static int free_val(const char *key, void *val, void *arg)
-{
-	(void)key;
-	(void)arg;
-	free(val);
 	return 0;
 }
 
@@ -315,11 +306,6 @@ void store_close(struct store *st)
 	if (st->pending) {
 		hmap_each(st->pending, free_pending, NULL);
 		hmap_free(st->pending);
-	}
-	if (st->temps) {
-		/* Their staging files go with .dray/tmp at the next open. */
-		hmap_each(st->temps, free_val, NULL);
-		hmap_free(st->temps);
 	}
 	idx_close(st);
 	blob_aio_drain(st);

@@ -58,7 +58,6 @@ struct store {
 	struct kv *kv;          /* the RocksDB index (idx.c) */
 	struct hmap *pulls;     /* "repo@digest" -> uint64_t ms, unflushed */
 	struct hmap *pending;   /* repo -> struct pending (fsview.c) */
-	struct hmap *temps;     /* view path -> struct temp (fsview.c) */
 	void (*watch)(void *arg, const char *rel); /* change hook, or NULL */
 	void *watch_arg;        /* its argument */
 	pthread_mutex_t rc_run; /* held by the one reconcile running */
