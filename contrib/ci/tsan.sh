@@ -8,7 +8,8 @@
 # Any report fails the run: halt_on_error stops the process at the first
 # one, and reports also go to files that are checked afterwards, so one
 # from a daemon whose exit status no case looks at still counts.
-# Suppressions (contrib/ci/tsan.supp) cover only the uninstrumented RocksDB.
+# Suppressions (contrib/ci/tsan.supp) cover only the uninstrumented RocksDB
+# (and the libstdc++ it calls: dray itself is C).
 # DRAY_TSAN_CASES replaces the ctest regex; DRAY_TSAN_KEEP=1 keeps the
 # report directory.
 set -euo pipefail
