@@ -159,11 +159,16 @@ int fs_read_file(const char *path, size_t max, char **out, size_t *len,
 	size_t got = 0;
 	int fd, ret = -1;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO put where a file belongs must not hang us. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return err_set_errno(err, errno, "cannot open '%s'", path);
 	if (fstat(fd, &st) < 0) {
 		err_set_errno(err, errno, "cannot stat '%s'", path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_set(err, ERR_INVALID, "'%s' is not a regular file", path);
 		goto out;
 	}
 	if ((uint64_t)st.st_size > max) {

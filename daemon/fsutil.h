@@ -48,7 +48,8 @@ MUST_CHECK int fs_pwrite_all(int fd, const void *buf, size_t len, uint64_t off,
 
 /*
  * Read the whole file @path into a new NUL-terminated buffer (*out, freed
- * with free()), at most @max bytes. ERR_NOT_FOUND, ERR_TOO_LARGE, ERR_IO.
+ * with free()), at most @max bytes. ERR_NOT_FOUND, ERR_TOO_LARGE, ERR_IO;
+ * ERR_INVALID, at once, if @path is not a regular file (a FIFO, a device).
  */
 MUST_CHECK int fs_read_file(const char *path, size_t max, char **out,
                             size_t *len, struct err *err);

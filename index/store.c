@@ -25,6 +25,7 @@
 #include "daemon/fsutil.h"
 #include "daemon/log.h"
 #include "daemon/ref.h"
+#include "daemon/testhold.h"
 #include <xxhash.h>
 
 #include "index/store_int.h"
@@ -343,6 +344,7 @@ static int reconcile(struct store *st, const char *why, bool note_mtime,
 
 	pthread_mutex_lock(&st->rc_run);
 	log_debug("index reconcile started (%s)", why);
+	test_hold("reconcile", why);
 	t0 = clock_mono_ms();
 	if (note_mtime) {
 		uint64_t m = root_mtime(st);

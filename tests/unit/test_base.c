@@ -929,6 +929,28 @@ static void test_read_file_of_missing_file_is_not_found(void **state)
 	assert_null(buf);
 }
 
+/* A FIFO (or a directory) where a file belongs: refused, never waited on. */
+static void test_read_file_refuses_what_is_not_a_regular_file(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+	struct err err = ERR_INIT;
+	char *buf = NULL;
+	size_t len;
+
+	path_in(f, "fifo", path);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	/* No writer: a blocking open or read would never return. */
+	assert_int_equal(fs_read_file(path, 100, &buf, &len, &err), -1);
+	assert_int_equal(err.code, ERR_INVALID);
+	assert_null(buf);
+	path_in(f, "", path);
+	err = ERR_INIT;
+	assert_int_equal(fs_read_file(path, 100, &buf, &len, &err), -1);
+	assert_int_equal(err.code, ERR_INVALID);
+	assert_null(buf);
+}
+
 static void test_mkdir_p_creates_nested_directories(void **state)
 {
 	struct fixture *f = *state;
@@ -1231,6 +1253,7 @@ int main(void)
 		TF(test_read_file_enforces_its_limit),
 		TF(test_read_file_of_empty_file_is_empty_string),
 		TF(test_read_file_of_missing_file_is_not_found),
+		TF(test_read_file_refuses_what_is_not_a_regular_file),
 		TF(test_mkdir_p_creates_nested_directories),
 		TF(test_mkdir_p_over_a_file_is_exists),
 		TF(test_mkdir_p_below_a_file_is_exists),

@@ -198,23 +198,19 @@ static void test_a_pushed_repository_is_listed_without_a_reconcile(void **state)
 }
 
 /*
- * A layout whose index.json is a FIFO: whoever reads it first blocks
- * until the test opens the other end. Returns that path in @fifo.
+ * The file DRAY_TEST_HOLD names ("reconcile:<hold_file>"): while it is
+ * missing, a background reconcile stops before it walks. It exists
+ * except inside the test that holds one.
  */
-static void drop_held_layout(const struct test_fixture *f, const char *name,
-                             char *fifo, size_t n)
-{
-	char path[PATH_MAX], rel[PATH_MAX];
-	struct err err = ERR_INIT;
+static char hold_dir[] = "/tmp/dray-catalog-hold.XXXXXX";
+static char hold_file[PATH_MAX];
 
-	assert_true(snprintf(path, sizeof(path), "%s/%s/blobs/sha256", f->root,
-	                     name) < (int)sizeof(path));
-	assert_int_equal(fs_mkdir_p(path, 0755, &err), 0);
-	assert_true(snprintf(fifo, n, "%s/%s/index.json", f->root, name) <
-	            (int)n);
-	assert_int_equal(mkfifo(fifo, 0644), 0);
-	snprintf(rel, sizeof(rel), "%s/oci-layout", name);
-	put_file(f, rel, "{\"imageLayoutVersion\":\"1.0.0\"}");
+static void hold_release(void)
+{
+	int fd = open(hold_file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(close(fd), 0);
 }
 
 static void
@@ -222,22 +218,23 @@ test_concurrent_requests_after_a_root_change_reconcile_once(void **state)
 {
 	struct test_fixture *f = *state;
 	struct store_reconcile_stats base, st;
-	char list[1024], fifo[PATH_MAX];
+	char list[1024];
 	pthread_t th[N_REQ];
 	struct req q[N_REQ];
 	pthread_barrier_t start;
-	int fd;
 
 	push_blob(f, "pushed", "a");
 	catalog(f->st, list, sizeof(list));
 	assert_string_equal(list, "pushed");
 	wait_idle(f->st, &base); /* what the push's new directory asked for */
 
+	assert_int_equal(unlink(hold_file), 0); /* the next reconcile waits */
 	drop_layout(f, "dropped");
-	drop_held_layout(f, "held", fifo, sizeof(fifo));
+	drop_layout(f, "held");
 	/*
-	 * Answered at once: a reconcile that walked here would block in
-	 * the open of held/index.json until the test opens its other end.
+	 * Answered at once: the reconcile this asks for waits at its hold
+	 * point until the test releases it, so a request that waited for the
+	 * walk would never return.
 	 */
 	catalog(f->st, list, sizeof(list));
 	assert_string_equal(list, "pushed");
@@ -253,9 +250,8 @@ test_concurrent_requests_after_a_root_change_reconcile_once(void **state)
 	for (int i = 0; i < N_REQ; i++) {
 		assert_int_equal(q[i].rc, 0);
 		assert_int_equal(q[i].code, ERR_OK);
-		/* The last complete state, with what the walk did so far. */
-		if (strcmp(q[i].list, "pushed") != 0 &&
-		    strcmp(q[i].list, "dropped pushed") != 0)
+		/* The last complete state: the walk has not begun. */
+		if (strcmp(q[i].list, "pushed") != 0)
 			fail_msg("request %d listed '%s'", i, q[i].list);
 	}
 	/* All answered while the one reconcile waits; none asked again. */
@@ -264,15 +260,13 @@ test_concurrent_requests_after_a_root_change_reconcile_once(void **state)
 	assert_int_equal(st.runs, base.runs);
 	assert_true(st.busy);
 
-	/* Let the reconcile go on: an empty index.json, not served. */
-	fd = open(fifo, O_WRONLY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	assert_int_equal(close(fd), 0);
+	/* Let the reconcile go on: both layouts are listed after it. */
+	hold_release();
 	wait_idle(f->st, &st);
 	assert_int_equal(st.queued, base.queued + 1);
 	assert_int_equal(st.runs, base.runs + 1);
 	catalog(f->st, list, sizeof(list));
-	assert_string_equal(list, "dropped pushed");
+	assert_string_equal(list, "dropped held pushed");
 	store_reconcile_stats(f->st, &st);
 	assert_int_equal(st.queued, base.queued + 1);
 	assert_false(st.busy);
@@ -360,6 +354,8 @@ static void test_the_manifest_media_types_have_one_answer(void **state)
 
 int main(void)
 {
+	char hold_env[PATH_MAX + 16];
+	int rc;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 			test_a_pushed_repository_is_listed_without_a_reconcile,
@@ -379,5 +375,15 @@ int main(void)
 		cmocka_unit_test(test_the_manifest_media_types_have_one_answer),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	if (!mkdtemp(hold_dir))
+		return 1;
+	snprintf(hold_file, sizeof(hold_file), "%s/go", hold_dir);
+	hold_release();
+	/* Read once, at the first hold point: before any store opens. */
+	snprintf(hold_env, sizeof(hold_env), "reconcile:%s", hold_file);
+	setenv("DRAY_TEST_HOLD", hold_env, 1);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	unlink(hold_file);
+	rmdir(hold_dir);
+	return rc;
 }

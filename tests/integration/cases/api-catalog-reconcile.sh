@@ -5,9 +5,9 @@
 # HTTP is listed at once; a layout placed under the root by hand is listed
 # once the reconcile that the next catalog request asked for is done.
 #
-# To hold the reconcile inside its walk without timing, one placed layout
-# has a FIFO for index.json: reading it blocks until the test opens the
-# other end. The requests made meanwhile must all answer.
+# To hold the reconcile at its start without timing, the daemon runs with
+# DRAY_TEST_HOLD=reconcile:<file>: a reconcile waits while <file> is
+# missing. The requests made meanwhile must all answer.
 . "$(dirname "$0")/../lib.sh"
 require_dray "the reconcile's log lines, a layout placed under the root"
 
@@ -35,6 +35,9 @@ wait_catalog() {
 D=$WORK/data
 # A plain directory: a push below it leaves the root's mtime as it is.
 mkdir -p "$D/team"
+HOLD=$WORK/hold-go
+touch "$HOLD"
+export DRAY_TEST_HOLD="reconcile:$HOLD"
 dray_start
 
 # --- a repository created over HTTP is listed at once, with no reconcile
@@ -44,12 +47,13 @@ push_blob team/pushed "$WORK/tmp/blob"
 assert_eq "team/pushed" "$(http_catalog)" "catalog right after the push"
 assert_eq 0 "$(count_after "$mark" "$QUEUED")" "reconciles asked for by it"
 
-# --- layouts placed by hand: one plain, one whose index.json blocks
-mkdir -p "$D/dropped/blobs/sha256" "$D/held/blobs/sha256"
-echo '{"schemaVersion":2,"manifests":[]}' >"$D/dropped/index.json"
-echo '{"imageLayoutVersion":"1.0.0"}' >"$D/dropped/oci-layout"
-mkfifo "$D/held/index.json"
-echo '{"imageLayoutVersion":"1.0.0"}' >"$D/held/oci-layout"
+# --- layouts placed by hand, while the next reconcile is held
+rm "$HOLD"
+for l in dropped held; do
+	mkdir -p "$D/$l/blobs/sha256"
+	echo '{"schemaVersion":2,"manifests":[]}' >"$D/$l/index.json"
+	echo '{"imageLayoutVersion":"1.0.0"}' >"$D/$l/oci-layout"
+done
 
 mark=$(log_mark)
 pids=()
@@ -59,7 +63,7 @@ for ((i = 0; i < N; i++)); do
 	pids+=($!)
 	BG_PIDS+=($!)
 done
-# No reconcile can finish before the FIFO is opened below, so every
+# No reconcile can finish before the hold is released below, so every
 # request answers while one runs (or before it starts), or never: a
 # request that waited for the walk would block here.
 for ((t = 0; t < 1200; t++)); do
@@ -77,10 +81,9 @@ for p in "${pids[@]}"; do
 done
 for ((i = 0; i < N; i++)); do
 	assert_eq 200 "$(cat "$WORK/tmp/status.$i")" "status of request $i"
-	# The last complete state, with what the walk did so far.
+	# The last complete state: the held walk has not begun.
 	got=$(jq -r '.repositories | join(" ")' "$WORK/tmp/cat.$i")
-	assert_true "request $i listed '$got'" \
-		grep -qxE 'team/pushed|dropped team/pushed' <<<"$got"
+	assert_eq "team/pushed" "$got" "request $i listed"
 done
 # One reconcile walks (the one the requests asked for, unless the
 # periodic one noted the change first); a second would wait for it.
@@ -89,13 +92,14 @@ assert_eq 1 "$(count_after "$mark" "$STARTED")" \
 	"reconciles started for $N concurrent requests"
 assert_true "reconciles asked for by $N concurrent requests: more than one" \
 	[ "$(count_after "$mark" "$QUEUED")" -le 1 ]
-assert_eq 0 "$(count_after "$mark" 'index reconciled: .*\(root changed\)')" \
-	"reconciles done while index.json is held"
+wait_log "$mark" "test hold: reconcile at " "the reconcile waits at its hold"
+assert_eq 0 "$(count_after "$mark" 'index reconciled: ')" \
+	"reconciles done while held"
 assert_alive "with a reconcile held"
 
-# Let the reconcile go on: the held layout reads an empty index.json.
-: >"$D/held/index.json"
-wait_catalog "dropped team/pushed" "after the held reconcile"
+# Let the reconcile go on.
+touch "$HOLD"
+wait_catalog "dropped held team/pushed" "after the held reconcile"
 assert_true "reconciles asked for, in all: more than one" \
 	[ "$(count_after "$mark" "$QUEUED")" -le 1 ]
 
