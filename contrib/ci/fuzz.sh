@@ -5,8 +5,9 @@
 #
 #   contrib/ci/fuzz.sh [BUILD_DIR]      (default build-fuzz)
 #
-# DRAY_FUZZ_SECONDS sets the time per harness (default 15: ten harnesses
-# and the build stay within about 5 minutes on 2 cores). Fails on any
+# DRAY_FUZZ_SECONDS sets the time per harness (default 15; harnesses run
+# one per core at a time, so ten of them take about 75 s on 2 cores,
+# plus the build). Fails on any
 # crash, leak, hang (10 s per input) or broken invariant; prints execs/s
 # and libFuzzer's cov:/ft: figures per harness.
 set -euo pipefail

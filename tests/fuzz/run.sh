@@ -7,6 +7,7 @@
 #
 #   tests/fuzz/run.sh BUILD_DIR [SECONDS_PER_HARNESS] [HARNESS...]
 #
+# Harnesses run in parallel, one per core (FUZZ_JOBS sets how many).
 # Prints per harness the executions per second and libFuzzer's final
 # cov:/ft: figures. Exits 1 if any harness crashed, leaked, hung or broke
 # one of its invariants; the input that did it is kept under
@@ -37,16 +38,13 @@ trap 'rm -rf "$work"' EXIT
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-failed=()
-printf '%-16s %10s %8s %8s %8s  %s\n' harness execs exec/s cov ft result >"$work/table"
-for h in "${harnesses[@]}"; do
+# run_one HARNESS: run it and write its table row to $work/row-NAME and,
+# on failure, its report to $work/fail-NAME.
+run_one() {
+	local h=$1 name bin seeds log dict rc done_line execs rate cov ft result
 	name=${h#fuzz_}
 	bin=$build/$h
 	seeds=$src/corpus/$name
-	if [ ! -x "$bin" ]; then
-		echo "run.sh: $bin not built (configure with CC=clang -DDRAY_FUZZ=ON)" >&2
-		exit 2
-	fi
 	mkdir -p "$work/corpus-$name" "$work/tmp-$name"
 	log=$work/$name.log
 	echo "== $h: ${secs}s from $(find "$seeds" -type f | wc -l) seeds"
@@ -66,13 +64,48 @@ for h in "${harnesses[@]}"; do
 	result=ok
 	if [ "$rc" -ne 0 ]; then
 		result="FAILED (exit $rc)"
-		failed+=("$h")
-		echo "--- $h failed; its report:"
-		grep -v -E '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)' "$log" | tail -n 60
-		ls "$artifacts"/"$name"-* 2>/dev/null | sed 's/^/input kept: /' || true
+		{
+			echo "--- $h failed; its report:"
+			grep -v -E '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)' "$log" | tail -n 60
+			ls "$artifacts"/"$name"-* 2>/dev/null | sed 's/^/input kept: /' || true
+		} >"$work/fail-$name"
 	fi
 	printf '%-16s %10s %8s %8s %8s  %s\n' "$h" "${execs:--}" "${rate:--}" \
-		"${cov:--}" "${ft:--}" "$result" >>"$work/table"
+		"${cov:--}" "${ft:--}" "$result" >"$work/row-$name"
+}
+
+for h in "${harnesses[@]}"; do
+	if [ ! -x "$build/$h" ]; then
+		echo "run.sh: $build/$h not built (configure with CC=clang -DDRAY_FUZZ=ON)" >&2
+		exit 2
+	fi
+done
+# One harness per core at a time (FUZZ_JOBS overrides): each is
+# single-threaded, so this halves the wall time on 2 cores without
+# shortening any harness's run.
+jobs=${FUZZ_JOBS:-$(nproc)}
+for h in "${harnesses[@]}"; do
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+		wait -n || true
+	done
+	run_one "$h" &
+done
+wait
+
+printf '%-16s %10s %8s %8s %8s  %s\n' harness execs exec/s cov ft result >"$work/table"
+failed=()
+for h in "${harnesses[@]}"; do
+	name=${h#fuzz_}
+	if [ -f "$work/row-$name" ]; then
+		cat "$work/row-$name" >>"$work/table"
+	else
+		printf '%-16s %10s %8s %8s %8s  %s\n' "$h" - - - - "FAILED (no result)" >>"$work/table"
+		failed+=("$h")
+	fi
+	if [ -f "$work/fail-$name" ]; then
+		cat "$work/fail-$name"
+		failed+=("$h")
+	fi
 done
 
 echo
