@@ -22,6 +22,7 @@
 #include "daemon/digest.h"
 #include "daemon/err.h"
 #include "daemon/ref.h"
+#include "http/auth.h"
 #include "http/http.h"
 #include "index/store.h"
 
@@ -72,6 +73,7 @@ struct http_server {
 	unsigned n_mhd;           /* how many started */
 	struct store *st;         /* what we serve */
 	struct http_opts opts;    /* as started */
+	struct auth *auth;        /* Basic authentication, or NULL */
 	int port;                 /* bound port */
 	uint64_t next_id;         /* request ids, atomic */
 	int inflight;             /* requests not completed, atomic */
@@ -95,6 +97,9 @@ struct http_req {
 	uint64_t body_bytes;          /* body bytes received */
 	uint64_t sent_bytes;          /* body size of the response */
 	struct err route_err;         /* why routing or the body failed */
+	/* The caller: who.user is NULL (anonymous) or points at user. */
+	struct access_who who;
+	char user[AUTH_USER_MAX + 1];
 	/* Handler state. */
 	struct upload *up;    /* a taken upload session */
 	struct digest digest; /* ?digest= or the path's digest */
@@ -167,11 +172,16 @@ const char *req_header(struct http_req *req, const char *key);
 /* route.c */
 int route_parse(struct http_req *req, struct err *err);
 /*
- * True if the policy of @repo does not allow @action: @err is set to
- * ERR_DENIED (403 DENIED) saying so.
+ * True if the policy of @repo does not allow the caller @action: @err
+ * says so as the answer should: 401 UNAUTHORIZED with a challenge to an
+ * anonymous caller when authentication is on, 404 NAME_UNKNOWN to a
+ * named caller that may not read @repo (names do not leak), else 403
+ * DENIED.
  */
 bool http_denied(struct http_req *req, const char *repo, unsigned action,
                  struct err *err);
+/* True if the caller may do @action on @repo (no answer prepared). */
+bool http_allows(struct http_req *req, const char *repo, unsigned action);
 
 const struct handler *route_handler(enum route_kind kind, const char *method,
                                     bool *other_methods);

@@ -88,6 +88,46 @@ static void bad_name(struct http_req *req, struct err *err)
 		err_oci(err, OCI_NAME_INVALID);
 }
 
+/* The WWW-Authenticate challenge goes with the 401 in @err. */
+static void challenge(struct http_req *req, struct err *err)
+{
+	char value[300];
+	const char *realm = req->srv->opts.realm;
+
+	err->code = ERR_DENIED;
+	err_oci(err, OCI_UNAUTHORIZED);
+	snprintf(value, sizeof(value), "Basic realm=\"%s\"",
+	         realm && *realm ? realm : "dray");
+	reply_hdr(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE, value);
+}
+
+/*
+ * Who the caller is. Credentials that do not check out are refused
+ * whatever the request: the client meant to log in and should know.
+ * With authentication on, /v2/ tells an anonymous caller to log in.
+ */
+static int authenticate(struct http_req *req, struct err *err)
+{
+	enum auth_result r;
+
+	req->who = (struct access_who){0};
+	if (!req->srv->auth)
+		return 0;
+	r = auth_check(req->srv->auth,
+	               req_header(req, MHD_HTTP_HEADER_AUTHORIZATION),
+	               req->user, err);
+	if (r == AUTH_OK) {
+		req->who.user = req->user;
+		return 0;
+	}
+	if (r == AUTH_ANONYMOUS && req->kind != RT_BASE)
+		return 0;
+	if (r == AUTH_ANONYMOUS)
+		err_set(err, ERR_DENIED, "authentication required");
+	challenge(req, err);
+	return -1;
+}
+
 static void start(struct http_req *req)
 {
 	struct err *err = &req->route_err;
@@ -104,6 +144,8 @@ static void start(struct http_req *req)
 		bad_name(req, err);
 		return;
 	}
+	if (authenticate(req, err) < 0)
+		return;
 	req->h = route_handler(req->kind, req->method, &others);
 	if (!req->h) {
 		if (others)
@@ -117,14 +159,36 @@ static void start(struct http_req *req)
 		req->h = NULL;
 }
 
+bool http_allows(struct http_req *req, const char *repo, unsigned action)
+{
+	const struct access *a = req->srv->opts.access;
+
+	/* Authentication without policies: logging in is what it takes. */
+	if (req->srv->auth && (!a || !a->on))
+		return req->who.user != NULL;
+	return access_allows(a, &req->who, repo, action);
+}
+
 bool http_denied(struct http_req *req, const char *repo, unsigned action,
                  struct err *err)
 {
-	if (access_allows(req->srv->opts.access, repo, action))
+	if (http_allows(req, repo, action))
 		return false;
-	err_set(err, ERR_DENIED,
-	        "%s on repository '%s' is not allowed (http.accessControl)",
-	        access_action_name(action), repo);
+	if (!req->who.user && req->srv->auth) {
+		err_set(err, ERR_DENIED,
+		        "%s on repository '%s' needs authentication",
+		        access_action_name(action), repo);
+		challenge(req, err);
+	} else if (req->who.user && !http_allows(req, repo, ACCESS_READ)) {
+		err_set(err, ERR_NOT_FOUND,
+		        "repository name not known to registry");
+		err_oci(err, OCI_NAME_UNKNOWN);
+	} else {
+		err_set(err, ERR_DENIED,
+		        "%s on repository '%s' is not allowed "
+		        "(http.accessControl)",
+		        access_action_name(action), repo);
+	}
 	return true;
 }
 
@@ -379,6 +443,13 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 		srv->opts.read_timeout_ms = 30000;
 	if (!srv->opts.write_timeout_ms)
 		srv->opts.write_timeout_ms = 30000;
+	if (opts->htpasswd_path) {
+		struct auth_opts ao = {.htpasswd_path = opts->htpasswd_path};
+
+		srv->auth = auth_new(&ao, err);
+		if (!srv->auth)
+			goto fail;
+	}
 	srv->watch = conn_watch_new(&srv->opts, err);
 	if (!srv->watch)
 		goto fail;
@@ -414,6 +485,7 @@ fail:
 	for (unsigned i = 0; i < srv->n_mhd; i++)
 		MHD_stop_daemon(srv->mhd[i]);
 	conn_watch_free(srv->watch);
+	auth_free(srv->auth);
 	free(srv);
 	return NULL;
 }
@@ -448,5 +520,6 @@ void http_stop(struct http_server *srv)
 	for (unsigned i = 0; i < srv->n_mhd; i++)
 		MHD_stop_daemon(srv->mhd[i]);
 	conn_watch_free(srv->watch);
+	auth_free(srv->auth);
 	free(srv);
 }
