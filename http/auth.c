@@ -330,6 +330,11 @@ int auth_basic_parse(const char *hdr, char *user, char *pass, struct err *err)
 		goto out;
 	}
 	ulen = (size_t)(colon - buf);
+	if (n == 1) { /* ":" is what clients send having no credentials */
+		user[0] = pass[0] = '\0';
+		ret = 0;
+		goto out;
+	}
 	if (ulen == 0 || ulen > AUTH_USER_MAX) {
 		err_set(err, ERR_INVALID,
 		        "Authorization: a user name must have 1 to %d bytes",
@@ -591,6 +596,8 @@ enum auth_result auth_check(struct auth *a, const char *hdr, char *user,
 	}
 	if (auth_basic_parse(hdr, user, pass, err) < 0)
 		return refuse(a, err);
+	if (!user[0])
+		return AUTH_ANONYMOUS;
 	pthread_rwlock_rdlock(&a->lock);
 	ok = htpasswd_verify(a->h, user, pass);
 	gen = a->gen;

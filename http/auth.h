@@ -63,7 +63,11 @@ void htpasswd_free(struct htpasswd *h);
  * Parse an Authorization header "Basic <base64 of user:password>" (the
  * scheme in any case). The user name (up to AUTH_USER_MAX bytes, no
  * control characters) goes to @user, the password to @pass, each NUL
- * terminated; both buffers must hold their maximum plus one. Returns 0,
+ * terminated; both buffers must hold their maximum plus one. An empty
+ * user name and password (":", "Basic Og==") is what skopeo and
+ * containers/image send when they have no credentials for a registry
+ * that challenged them: both come back empty, meaning anonymous (as zot
+ * takes it). Returns 0,
  * or -1 with ERR_INVALID saying what is wrong (never echoing the
  * credentials): oversized, another scheme, invalid base64, no colon,
  * an empty or oversized user name, a NUL or control character.
@@ -88,7 +92,7 @@ MUST_CHECK struct auth *auth_new(const struct auth_opts *opts, struct err *err);
 void auth_free(struct auth *a);
 
 enum auth_result {
-	AUTH_ANONYMOUS, /* no Authorization header */
+	AUTH_ANONYMOUS, /* no Authorization header, or empty credentials */
 	AUTH_OK,        /* valid credentials: @user is set */
 	AUTH_FAILED,    /* refused: err says why (ERR_DENIED) */
 };

@@ -139,6 +139,10 @@ static void test_basic_header_parse_and_refusals(void **state)
 		auth_basic_parse("bAsIc   YTpiOmM=  ", user, pass, &err), 0);
 	assert_string_equal(user, "a");
 	assert_string_equal(pass, "b:c");
+	/* No credentials at all: anonymous, as containers/image sends. */
+	assert_int_equal(auth_basic_parse("Basic Og==", user, pass, &err), 0);
+	assert_string_equal(user, "");
+	assert_string_equal(pass, "");
 	basic("alice:", 6, hdr);
 	assert_int_equal(auth_basic_parse(hdr, user, pass, &err), 0);
 	assert_string_equal(pass, "");
@@ -252,6 +256,8 @@ static void test_cache_is_bounded_and_expires(void **state)
 	if (!a)
 		fail_msg("%s", err.msg);
 	assert_int_equal(auth_check(a, NULL, user, &err), AUTH_ANONYMOUS);
+	assert_int_equal(auth_check(a, "Basic Og==", user, &err),
+	                 AUTH_ANONYMOUS);
 	/* Past its size the cache keeps at most its slots. */
 	for (int round = 0; round < 2; round++) {
 		for (int i = 0; i < 20; i++) {
