@@ -4,6 +4,7 @@
 #   "**"       anonymous read; any user (defaultPolicy) read
 #   "team/**"  alice everything; the group devs (dan) read
 #   adminPolicy: root everything, everywhere
+# podman logs in, pushes and pulls (vfs storage in the work dir).
 # Checks: a missing file or an MD5 entry stops startup (and `dray verify`);
 # /v2/ challenges an anonymous caller (Basic realm from http.realm), yet
 # skopeo pulls anonymously where anonymousPolicy allows; a lacking right
@@ -130,6 +131,33 @@ timeout 60 skopeo --command-timeout 50s copy --quiet --dest-tls-verify=false \
 	"oci:$IMG:v1" "docker://$H/team/anon:v1" >/dev/null 2>"$WORK/tmp/sk.err" || rc=$?
 assert_ne 0 "$rc" "skopeo pushed anonymously"
 assert_true "skopeo's refusal: $(tail -n 2 "$WORK/tmp/sk.err")" grep -qi "unauthorized\|authentication required" "$WORK/tmp/sk.err"
+
+# --- podman: login, push, pull; after logout a push is refused, an
+# anonymous pull where anonymousPolicy allows is not
+PM=(podman --root "$WORK/tmp/podman" --runroot "$WORK/tmp/podman-run"
+	--storage-driver vfs)
+pm() { # pm ARGS...: run podman, log its output, fail on error
+	printf '+ podman %s\n' "$*" >>"$WORK/logs/podman.log"
+	timeout 120 "${PM[@]}" "$@" >>"$WORK/logs/podman.log" 2>&1 ||
+		fail "podman $* failed: $(tail -n 3 "$WORK/logs/podman.log")"
+}
+pm login --tls-verify=false -u alice -p pw-alice "$H"
+# A relative path: podman names the image after the path, which must be
+# lowercase; it prints the image id.
+id=$(cd "$WORK/tmp" && timeout 120 "${PM[@]}" pull -q oci:img:v1 2>>"$WORK/logs/podman.log") ||
+	fail "podman pull oci:img:v1 failed: $(tail -n 3 "$WORK/logs/podman.log")"
+pm tag "$id" "$H/team/pod:v1"
+pm push -q --tls-verify=false "$H/team/pod:v1"
+pm rmi -f "$H/team/pod:v1"
+pm pull -q --tls-verify=false "$H/team/pod:v1"
+pm logout "$H"
+rc=0
+timeout 120 "${PM[@]}" push -q --tls-verify=false "$H/team/pod:v1" \
+	>>"$WORK/logs/podman.log" 2>&1 || rc=$?
+assert_ne 0 "$rc" "podman pushed after logout"
+pm pull -q --tls-verify=false "$H/app:v1"
+req GET /v2/team/pod/tags/list -u alice:pw-alice
+assert_eq '["v1"]' "$(jq -c .tags "$RESP/body")" "podman's push"
 
 # --- the file changes: applies at once, to cached credentials too
 req GET /v2/ -u alice:pw-alice
