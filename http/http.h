@@ -33,6 +33,7 @@ struct http_opts {
 	const struct access *access; /* repository policies, NULL: none */
 	const char *htpasswd_path;   /* Basic authentication, NULL: none */
 	const char *realm;           /* WWW-Authenticate realm, NULL: "dray" */
+	unsigned fail_delay_ms;      /* refused logins answered after this */
 };
 
 /*

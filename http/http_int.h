@@ -74,6 +74,7 @@ struct http_server {
 	struct store *st;         /* what we serve */
 	struct http_opts opts;    /* as started */
 	struct auth *auth;        /* Basic authentication, or NULL */
+	struct delay *fail_delay; /* http.auth.failDelay, or NULL */
 	int port;                 /* bound port */
 	uint64_t next_id;         /* request ids, atomic */
 	int inflight;             /* requests not completed, atomic */
@@ -92,6 +93,7 @@ struct http_req {
 	bool queued;                  /* a response was queued */
 	bool failed;                  /* body() failed: route_err says why */
 	bool encoded_slash;           /* the raw path had %2F */
+	bool delay_due;               /* refused login: answer later */
 	unsigned status;              /* status of the response */
 	uint64_t start_ms;            /* arrival, monotonic */
 	uint64_t body_bytes;          /* body bytes received */
@@ -137,6 +139,20 @@ void conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 void conn_phase(struct MHD_Connection *conn, enum conn_phase phase);
 /* @conn was answered with its request body unread: linger at close. */
 void conn_linger(struct MHD_Connection *conn);
+
+/*
+ * delay.c: answers held back without a thread (http.auth.failDelay).
+ * delay_hold() suspends @conn from its access handler and returns true;
+ * @ms later MHD calls the handler again. false: answer now (stopping, or
+ * out of memory). delay_stop() resumes all held at once and refuses more
+ * (before the daemons stop); delay_free() after they stopped. Both
+ * accept NULL.
+ */
+struct delay;
+struct delay *delay_new(uint64_t ms, struct err *err);
+bool delay_hold(struct delay *d, struct MHD_Connection *conn);
+void delay_stop(struct delay *d);
+void delay_free(struct delay *d);
 
 /* reply.c: every MHD response is built here. */
 int reply_buf(struct http_req *req, unsigned status, const char *ctype,

@@ -122,8 +122,13 @@ static int authenticate(struct http_req *req, struct err *err)
 	}
 	if (r == AUTH_ANONYMOUS && req->kind != RT_BASE)
 		return 0;
-	if (r == AUTH_ANONYMOUS)
+	if (r == AUTH_ANONYMOUS) {
 		err_set(err, ERR_DENIED, "authentication required");
+	} else if (req->srv->fail_delay) {
+		req->delay_due = true;
+		log_debug("req=%llu: login refused, answered after failDelay",
+		          (unsigned long long)req->id);
+	}
 	challenge(req, err);
 	return -1;
 }
@@ -272,6 +277,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	}
 	/* The whole request is in: from here on dray works and answers. */
 	conn_phase(conn, CONN_REPLY);
+	if (req->delay_due) { /* a refused login waits, holding no thread */
+		req->delay_due = false;
+		if (delay_hold(srv->fail_delay, conn))
+			return MHD_YES;
+	}
 	if (!req->h || req->failed)
 		return fail(req, &req->route_err);
 	if (req->h->end(req, &err) < 0)
@@ -414,8 +424,8 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 	struct http_server *srv = calloc(1, sizeof(*srv));
 	struct sockaddr_storage sa;
 	const union MHD_DaemonInfo *info;
-	unsigned flags =
-		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+	                 MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
 	bool v6 = false;
 	int port;
 
@@ -449,6 +459,11 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 		srv->auth = auth_new(&ao, err);
 		if (!srv->auth)
 			goto fail;
+		if (opts->fail_delay_ms) {
+			srv->fail_delay = delay_new(opts->fail_delay_ms, err);
+			if (!srv->fail_delay)
+				goto fail;
+		}
 	}
 	srv->watch = conn_watch_new(&srv->opts, err);
 	if (!srv->watch)
@@ -485,6 +500,8 @@ fail:
 	for (unsigned i = 0; i < srv->n_mhd; i++)
 		MHD_stop_daemon(srv->mhd[i]);
 	conn_watch_free(srv->watch);
+	delay_stop(srv->fail_delay);
+	delay_free(srv->fail_delay);
 	auth_free(srv->auth);
 	free(srv);
 	return NULL;
@@ -509,6 +526,7 @@ void http_stop(struct http_server *srv)
 			close(fd);
 	}
 	conn_watch_drain(srv->watch);
+	delay_stop(srv->fail_delay); /* refused logins: answered now */
 	deadline = clock_mono_ms() + srv->opts.drain_timeout_s * 1000ULL;
 	while ((left = __atomic_load_n(&srv->inflight, __ATOMIC_RELAXED)) > 0 &&
 	       clock_mono_ms() < deadline) {
@@ -520,6 +538,7 @@ void http_stop(struct http_server *srv)
 	for (unsigned i = 0; i < srv->n_mhd; i++)
 		MHD_stop_daemon(srv->mhd[i]);
 	conn_watch_free(srv->watch);
+	delay_free(srv->fail_delay);
 	auth_free(srv->auth);
 	free(srv);
 }
