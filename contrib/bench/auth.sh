@@ -4,7 +4,9 @@
 # contrib/bench/auth.sh - what Basic authentication costs a small request:
 # GET of one small manifest, anonymous and with credentials, for dray and
 # for Distribution (Debian's docker-registry 2.8), in one run, with the
-# same htpasswd file (`htpasswd -B`, bcrypt cost 5, Apache's default).
+# same htpasswd file (`htpasswd -B`, bcrypt cost 5, Apache's default);
+# then what http.auth.failDelay does for a valid client's latency while
+# many connections keep sending wrong credentials.
 #
 #   dray        one server: http.auth.htpasswd, and an accessControl
 #               whose "**" allows read to anonymous (anonymousPolicy)
@@ -25,6 +27,10 @@
 #   AUTH_CONNS    client connections [16]
 #   AUTH_RESULTS  directory for the report [contrib/bench/results]
 #   AUTH_KEEP     1 = keep the work directory [0]
+#   AUTH_FD_BAD   connections sending wrong credentials in the failDelay
+#                 section, 0 = skip it [400: one client address may hold
+#                 512 connections at most]
+#   AUTH_FD_SECS  the failDelay measured against 0 [2]
 set -euo pipefail
 export LC_ALL=C
 
@@ -36,6 +42,8 @@ SECS=${AUTH_SECONDS:-5}
 CONNS=${AUTH_CONNS:-16}
 RESULTS=${AUTH_RESULTS:-$HERE/results}
 KEEP=${AUTH_KEEP:-0}
+FDBAD=${AUTH_FD_BAD:-400}
+FDSECS=${AUTH_FD_SECS:-2}
 
 die() {
 	echo "auth: $*" >&2
@@ -86,15 +94,16 @@ wait_up() { # wait_up PORT PID
 }
 
 declare -A PORT
-start_dray() {
-	local d=$WORK/dray p
+start_dray() { # start_dray [NAME FAILDELAY]
+	local name=${1:-dray} d=$WORK/${1:-dray} p
 	mkdir -p "$d/root"
 	p=$(free_port)
 	cat >"$d/dray.yaml" <<EOF
 http:
   address: 127.0.0.1
   port: $p
-  auth: {htpasswd: {path: $WORK/htpasswd}}
+  maxConnections: 2000
+  auth: {htpasswd: {path: $WORK/htpasswd}, failDelay: ${2:-0}}
   accessControl:
     repositories:
       "**": {anonymousPolicy: [read], defaultPolicy: [read, create]}
@@ -104,7 +113,7 @@ EOF
 	"$DRAY_BIN" serve "$d/dray.yaml" >"$d/out" 2>&1 &
 	PIDS+=($!)
 	wait_up "$p" "$!" || return 1
-	PORT[dray]=$p
+	PORT[$name]=$p
 }
 
 start_dist() { # start_dist NAME [auth]
@@ -204,6 +213,33 @@ for ((r = 0; r < RUNS; r++)); do
 	fi
 done
 
+# --- failDelay: a valid client's latency while BAD connections keep
+# sending wrong credentials, with failDelay 0 and FD seconds.
+declare -A FD
+if [[ $FDBAD -gt 0 ]]; then
+	retry start_dray fd0 0
+	retry start_dray fdN "$FDSECS"
+	for s in fd0 fdN; do
+		push "${PORT[$s]}" -u "$CREDS"
+		FD[$s.alone]=$("$WORK/headload" -m GET -c 16 -d "$SECS" -H "$ACCEPT" \
+			-H "$AUTH" "http://127.0.0.1:${PORT[$s]}/v2/bench/small/manifests/v1")
+		"$WORK/headload" -m GET -c "$FDBAD" -d $((SECS + 4)) -H "$ACCEPT" \
+			-H "Authorization: Basic $(printf bench:wrong | base64 -w0)" \
+			"http://127.0.0.1:${PORT[$s]}/v2/bench/small/manifests/v1" \
+			>"$WORK/bad.$s" 2>&1 &
+		bad=$!
+		sleep 2
+		FD[$s.attacked]=$("$WORK/headload" -m GET -c 16 -d "$SECS" -H "$ACCEPT" \
+			-H "$AUTH" "http://127.0.0.1:${PORT[$s]}/v2/bench/small/manifests/v1")
+		wait "$bad" || true
+		FD[$s.bad]=$(cat "$WORK/bad.$s")
+		echo "  $s alone: ${FD[$s.alone]}" >&2
+		echo "  $s attacked: ${FD[$s.attacked]}" >&2
+		echo "  $s bad: ${FD[$s.bad]}" >&2
+	done
+fi
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+
 median() {
 	tr ' ' '\n' <<<"$1" | grep . | sort -g |
 		awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
@@ -234,5 +270,30 @@ REPORT=$RESULTS/auth-$(date -u +%Y%m%d-%H%M)-$(hostname -s).md
 	echo "## Raw req/s per run"
 	echo
 	for s in "${ORDER[@]}"; do echo "- $s:${RAW[$s]}"; done
+	if [[ $FDBAD -gt 0 ]]; then
+		echo
+		echo "## failDelay: a valid client while $FDBAD connections send wrong credentials"
+		echo
+		echo "16 connections with valid credentials, ${SECS} s; meanwhile $FDBAD keep-alive"
+		echo "connections each send a wrong password again as soon as answered."
+		echo
+		echo "| dray | alone req/s | alone p99 ms | attacked req/s | attacked p99 ms | bad logins answered/s |"
+		echo "|---|---|---|---|---|---|"
+		for s in fd0 fdN; do
+			printf '| failDelay %s | %s | %.1f | %s | %.1f | %s |\n' \
+				"$([[ $s == fd0 ]] && echo 0 || echo "$FDSECS")" \
+				"$(field rps "${FD[$s.alone]}")" \
+				"$(awk -v u="$(field p99_us "${FD[$s.alone]}")" 'BEGIN { print u / 1000 }')" \
+				"$(field rps "${FD[$s.attacked]}")" \
+				"$(awk -v u="$(field p99_us "${FD[$s.attacked]}")" 'BEGIN { print u / 1000 }')" \
+				"$(field rps "${FD[$s.bad]}")"
+		done
+		echo
+		for s in fd0 fdN; do
+			echo "- $s alone: ${FD[$s.alone]}"
+			echo "- $s attacked: ${FD[$s.attacked]}"
+			echo "- $s bad: ${FD[$s.bad]}"
+		done
+	fi
 } | tee "$REPORT"
 echo "auth: report in $REPORT" >&2
