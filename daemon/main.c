@@ -508,9 +508,12 @@ static int cmd_serve(int argc, char **argv)
 	hopts.access = &cfg->http.access;
 	hopts.htpasswd_path = cfg->http.htpasswd_path;
 	hopts.realm = cfg->http.realm;
-	/* zot's failDelay is whole seconds; a minute is plenty. */
-	hopts.fail_delay_ms = cfg->http.fail_delay_s > 60
-	                              ? 60000
+	/*
+	 * zot's failDelay is whole seconds. A waiting answer makes no
+	 * progress, so it must stay under writeTimeout (30 s by default).
+	 */
+	hopts.fail_delay_ms = cfg->http.fail_delay_s > 20
+	                              ? 20000
 	                              : (unsigned)cfg->http.fail_delay_s * 1000;
 	hopts.max_conns = (unsigned)cfg->http.max_connections;
 	hopts.idle_timeout_s = ms_to_s(cfg->http.idle_timeout_ms);
