@@ -433,7 +433,7 @@ static void test_unknown_group_stops_the_config(void **state)
 				   "    groups: {devs: {users: [dan]}}\n"
 				   "    repositories:\n"
 				   "      'a/**': {policies: [{groups: [dves], "
-	                           "actions: [read]}]}\n";
+				   "actions: [read]}]}\n";
 	static const char admin[] =
 		"storage: {rootDirectory: /d}\n"
 		"http:\n"
