@@ -5,13 +5,15 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config
 	libmicrohttpd-dev libfuse3-dev fuse3 librocksdb-dev libxxhash-dev
-	libssl-dev libyaml-dev libjansson-dev libcmocka-dev)
+	libssl-dev libyaml-dev libjansson-dev libcmocka-dev libcrypt-dev)
 test_pkgs=(attr curl jq skopeo umoci valgrind rsync)
 # clang with its sanitizer and libFuzzer runtimes, llvm-symbolizer: ci/fuzz.sh, ci/tsan.sh
 test_pkgs+=(clang libclang-rt-14-dev llvm)
 # vim: mount-keep edits index.json in the mount with the real editor;
 # python3: mount-tool-copy copies a layout in with shutil.copytree
 test_pkgs+=(vim python3)
+# apache2-utils: htpasswd -B makes the auth cases' users; podman: auth-htpasswd
+test_pkgs+=(apache2-utils podman)
 bench_pkgs=(docker-registry nginx-light wrk)
 
 want=("${build_pkgs[@]}")

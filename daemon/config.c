@@ -124,6 +124,23 @@ static const struct key tls_keys[] = {
 	STRING("caCert", http.tls_cacert, NULL),
 };
 
+static const struct key htpasswd_keys[] = {
+	PATH("path", http.htpasswd_path),
+};
+
+static const struct key auth_keys[] = {
+	COUNT("failDelay", http.fail_delay_s, "0"),
+	SECTION("htpasswd", htpasswd_keys),
+	ZOT_ONLY("ldap"),
+	ZOT_ONLY("bearer"),
+	ZOT_ONLY("openid"),
+	ZOT_ONLY("apikey"),
+	ZOT_ONLY("sessionKeysFile"),
+	ZOT_ONLY("sessionDriver"),
+	ZOT_ONLY("secureSession"),
+	ZOT_ONLY("mtls"),
+};
+
 static const struct key http_keys[] = {
 	STRING("address", http.address, "127.0.0.1"),
 	STRING("externalURL", http.external_url, NULL),
@@ -132,7 +149,7 @@ static const struct key http_keys[] = {
 	DURATION("readTimeout", http.read_timeout_ms, "30s"),
 	DURATION("writeTimeout", http.write_timeout_ms, "30s"),
 	SECTION("tls", tls_keys),
-	ZOT_ONLY("auth"),
+	SECTION("auth", auth_keys),
 	{.name = "accessControl", .kind = K_ACCESS},
 	STRING("realm", http.realm, NULL),
 	ZOT_ONLY("ratelimit"),
@@ -142,7 +159,7 @@ static const struct key http_keys[] = {
 	DURATION("idleTimeout", http.idle_timeout_ms, "60s"),
 	DURATION("drainTimeout", http.drain_timeout_ms, "10s"),
 	VALUE("maxConnections", K_PORT, http.max_connections, int, "1000",
-	      NULL),
+              NULL),
 };
 
 static const struct key storage_keys[] = {
@@ -218,6 +235,7 @@ _Static_assert(ARRAY_SIZE(http_keys) <= CFG_KEYS_MAX, "http_keys");
 _Static_assert(ARRAY_SIZE(storage_keys) <= CFG_KEYS_MAX, "storage_keys");
 _Static_assert(ARRAY_SIZE(extensions_keys) <= CFG_KEYS_MAX, "extensions");
 _Static_assert(ARRAY_SIZE(fuse_keys) <= CFG_KEYS_MAX, "fuse_keys");
+_Static_assert(ARRAY_SIZE(auth_keys) <= CFG_KEYS_MAX, "auth_keys");
 
 enum conv { CONV_OK, CONV_BAD, CONV_NOMEM };
 
@@ -782,16 +800,12 @@ static int parse_retention(struct ctx *c, const yaml_node_t *map,
  * Read the pairs of @map against @keys, noting in @first_line[i] the line
  * of the key that matched @keys[i].
  */
-/* anonymousPolicy; defaultPolicy and policies need users, which dray
- * cannot tell apart yet. */
-static int rule_field(struct ctx *c, size_t which, const yaml_node_t *v,
-                      const char *path, void *arg)
+/* A list of actions into *@out (enum access_action bits). */
+static int get_actions(struct ctx *c, const yaml_node_t *v, const char *path,
+                       unsigned *out)
 {
-	struct access_rule *r = arg;
 	yaml_node_item_t *it;
 
-	if (which != 0)
-		return note_unsupported(c, path, v);
 	if (v->type != YAML_SEQUENCE_NODE)
 		return bad(c, v, path, "expected a list of actions");
 	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
@@ -807,13 +821,58 @@ static int rule_field(struct ctx *c, size_t which, const yaml_node_t *v,
 			           "unknown action '%s' (read, create, update, "
 			           "delete, detectManifestCollision)",
 			           scalar(item));
-		r->actions |= a;
+		*out |= a;
 	}
 	return 0;
 }
 
-static int access_field(struct ctx *c, size_t which, const yaml_node_t *v,
-                        const char *path, void *arg)
+/* {users, groups, actions}: a policy, adminPolicy. */
+static int policy_pair(struct ctx *c, size_t which, const yaml_node_t *v,
+                       const char *path, void *arg)
+{
+	struct access_policy *p = arg;
+
+	if (which == 0)
+		return get_strings(c, v, path, false, &p->users, &p->n_users);
+	if (which == 1)
+		return get_strings(c, v, path, false, &p->groups, &p->n_groups);
+	return get_actions(c, v, path, &p->actions);
+}
+
+static const char *const access_policy_names[] = {"users", "groups", "actions"};
+
+static int rule_field(struct ctx *c, size_t which, const yaml_node_t *v,
+                      const char *path, void *arg)
+{
+	struct access_rule *r = arg;
+	yaml_node_item_t *it;
+
+	if (which == 0)
+		return get_actions(c, v, path, &r->actions);
+	if (which == 1)
+		return get_actions(c, v, path, &r->default_actions);
+	if (v->type != YAML_SEQUENCE_NODE)
+		return bad(c, v, path, "expected a list of policies");
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		struct access_policy *grown;
+
+		grown = realloc(r->policies,
+		                (r->n_policies + 1) * sizeof(*grown));
+		if (!grown)
+			return nomem(c->err);
+		r->policies = grown;
+		grown[r->n_policies++] = (struct access_policy){0};
+		if (each_pair(c, yaml_document_get_node(c->doc, *it), path,
+		              access_policy_names,
+		              ARRAY_SIZE(access_policy_names), policy_pair,
+		              &grown[r->n_policies - 1]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int repositories(struct ctx *c, const yaml_node_t *v, const char *path)
 {
 	static const char *const rule_names[] = {"anonymousPolicy",
 	                                         "defaultPolicy", "policies"};
@@ -821,12 +880,9 @@ static int access_field(struct ctx *c, size_t which, const yaml_node_t *v,
 	char child[CFG_PATH_MAX];
 	yaml_node_pair_t *pair;
 
-	(void)arg;
-	if (which != 0) /* groups, adminPolicy, metrics: for users too */
-		return note_unsupported(c, path, v);
 	if (v->type != YAML_MAPPING_NODE)
-		return bad(c, v, path, "expected a mapping of repository globs");
-	a->on = true;
+		return bad(c, v, path,
+		           "expected a mapping of repository globs");
 	for (pair = v->data.mapping.pairs.start;
 	     pair < v->data.mapping.pairs.top; pair++) {
 		yaml_node_t *kn = yaml_document_get_node(c->doc, pair->key);
@@ -861,14 +917,102 @@ static int access_field(struct ctx *c, size_t which, const yaml_node_t *v,
 	return 0;
 }
 
-static int parse_access(struct ctx *c, const yaml_node_t *map,
-                        const char *path)
+/* accessControl.groups: name -> {users}. */
+static int groups(struct ctx *c, const yaml_node_t *v, const char *path)
+{
+	static const char *const group_names[] = {"users"};
+	struct access *a = &c->cfg->http.access;
+	char child[CFG_PATH_MAX];
+	yaml_node_pair_t *pair;
+
+	if (v->type != YAML_MAPPING_NODE)
+		return bad(c, v, path, "expected a mapping of group names");
+	for (pair = v->data.mapping.pairs.start;
+	     pair < v->data.mapping.pairs.top; pair++) {
+		yaml_node_t *kn = yaml_document_get_node(c->doc, pair->key);
+		yaml_node_t *vn = yaml_document_get_node(c->doc, pair->value);
+		struct access_group *grown;
+		struct access_policy users = {0};
+		int ret;
+
+		if (want_scalar(c, kn, path, "expected a group name") < 0)
+			return -1;
+		join(child, sizeof(child), path, scalar(kn),
+		     kn->data.scalar.length);
+		for (size_t i = 0; i < a->n_groups; i++)
+			if (strcmp(a->groups[i].name, scalar(kn)) == 0)
+				return bad(c, kn, child, "duplicate key");
+		grown = realloc(a->groups, (a->n_groups + 1) * sizeof(*grown));
+		if (!grown)
+			return nomem(c->err);
+		a->groups = grown;
+		grown[a->n_groups] =
+			(struct access_group){.name = strdup(scalar(kn))};
+		if (!grown[a->n_groups].name)
+			return nomem(c->err);
+		ret = each_pair(c, vn, child, group_names,
+		                ARRAY_SIZE(group_names), policy_pair, &users);
+		grown[a->n_groups].users = users.users;
+		grown[a->n_groups].n_users = users.n_users;
+		a->n_groups++;
+		if (ret < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int access_field(struct ctx *c, size_t which, const yaml_node_t *v,
+                        const char *path, void *arg)
+{
+	static const char *const metrics_names[] = {"users"};
+	struct access *a = &c->cfg->http.access;
+	struct access_policy metrics = {0};
+	int ret;
+
+	(void)arg;
+	switch (which) {
+	case 0:
+		return repositories(c, v, path);
+	case 1:
+		return groups(c, v, path);
+	case 2:
+		return each_pair(c, v, path, access_policy_names,
+		                 ARRAY_SIZE(access_policy_names), policy_pair,
+		                 &a->admin);
+	default:
+		ret = each_pair(c, v, path, metrics_names,
+		                ARRAY_SIZE(metrics_names), policy_pair,
+		                &metrics);
+		a->metrics_users = metrics.users;
+		a->n_metrics_users = metrics.n_users;
+		return ret;
+	}
+}
+
+/*
+ * http.accessControl. Present, it governs (zot's IsAuthzEnabled). A
+ * policy naming a group nobody defined would quietly grant nothing, or
+ * be a typo that grants the wrong thing: refused.
+ */
+static int parse_access(struct ctx *c, const yaml_node_t *map, const char *path)
 {
 	static const char *const names[] = {"repositories", "groups",
 	                                    "adminPolicy", "metrics"};
+	const char *group, *where;
 
-	return each_pair(c, map, path, names, ARRAY_SIZE(names), access_field,
-	                 NULL);
+	if (each_pair(c, map, path, names, ARRAY_SIZE(names), access_field,
+	              NULL) < 0)
+		return -1;
+	if (is_null(map))
+		return 0;
+	c->cfg->http.access.on = true;
+	group = access_unknown_group(&c->cfg->http.access, &where);
+	if (group)
+		return bad(c, map, path,
+		           "a policy of '%s' names group '%s', which "
+		           "accessControl.groups does not define",
+		           where, group);
+	return 0;
 }
 
 static int pairs(struct ctx *c, const yaml_node_t *map, const struct key *keys,
@@ -1144,6 +1288,15 @@ struct cfg *cfg_load(const char *path, struct err *err)
 		return NULL;
 	cfg = cfg_parse(text, len, path, err);
 	free(text);
+	/* Authentication whose users cannot be read must not start. */
+	if (cfg && cfg->http.htpasswd_path &&
+	    access(cfg->http.htpasswd_path, R_OK) < 0) {
+		err_set(err, ERR_INVALID,
+		        "%s: http.auth.htpasswd.path: cannot read '%s': %s",
+		        path, cfg->http.htpasswd_path, strerror(errno));
+		cfg_free(cfg);
+		return NULL;
+	}
 	return cfg;
 }
 
@@ -1247,9 +1400,8 @@ void cfg_free(struct cfg *cfg)
 		free(p->keep_tags);
 	}
 	free(cfg->storage.retention.policies);
-	for (size_t i = 0; i < cfg->http.access.n_rules; i++)
-		free(cfg->http.access.rules[i].glob);
-	free(cfg->http.access.rules);
+	access_release(&cfg->http.access);
+	free(cfg->http.htpasswd_path);
 	for (size_t i = 0; i < cfg->n_unsupported; i++)
 		free(cfg->unsupported[i]);
 	free(cfg->unsupported);

@@ -34,8 +34,9 @@ struct cfg {
 		char *tls_cert;     /* http.tls.cert, or NULL */
 		char *tls_key;      /* http.tls.key, or NULL */
 		char *tls_cacert;   /* http.tls.cacert, or NULL */
-		struct access access; /* http.accessControl.repositories:
-		                         each glob's anonymousPolicy */
+		struct access access; /* http.accessControl */
+		char *htpasswd_path;  /* http.auth.htpasswd.path, or NULL */
+		uint64_t fail_delay_s; /* http.auth.failDelay, seconds */
 		/* http.readTimeout: longest a request body may stand still */
 		uint64_t read_timeout_ms;
 		/* http.writeTimeout: longest a response may go unread */

@@ -21,6 +21,7 @@
 #include "daemon/log.h"
 #include "daemon/sched.h"
 #include "fusefs/fusefs.h"
+#include "http/auth.h"
 #include "http/http.h"
 #include "index/store.h"
 
@@ -67,6 +68,7 @@ static void warn_unsupported(const struct cfg *cfg)
 static int cmd_verify(int argc, char **argv)
 {
 	struct err err = ERR_INIT;
+	struct htpasswd *users = NULL;
 	struct cfg *cfg;
 
 	if (argc != 1)
@@ -76,6 +78,13 @@ static int cmd_verify(int argc, char **argv)
 		fprintf(stderr, "dray: %s\n", err.msg);
 		return EXIT_USAGE;
 	}
+	if (cfg->http.htpasswd_path &&
+	    htpasswd_load(cfg->http.htpasswd_path, &users, &err) < 0) {
+		fprintf(stderr, "dray: %s\n", err.msg);
+		cfg_free(cfg);
+		return EXIT_USAGE;
+	}
+	htpasswd_free(users);
 	for (size_t i = 0; i < cfg->n_unsupported; i++)
 		fprintf(stderr, "dray: warning: %s is not supported yet\n",
 		        cfg->unsupported[i]);
@@ -497,6 +506,15 @@ static int cmd_serve(int argc, char **argv)
 	hopts.address = cfg->http.address;
 	hopts.port = cfg->http.port;
 	hopts.access = &cfg->http.access;
+	hopts.htpasswd_path = cfg->http.htpasswd_path;
+	hopts.realm = cfg->http.realm;
+	/*
+	 * zot's failDelay is whole seconds. A waiting answer makes no
+	 * progress, so it must stay under writeTimeout (30 s by default).
+	 */
+	hopts.fail_delay_ms = cfg->http.fail_delay_s > 20
+	                              ? 20000
+	                              : (unsigned)cfg->http.fail_delay_s * 1000;
 	hopts.max_conns = (unsigned)cfg->http.max_connections;
 	hopts.idle_timeout_s = ms_to_s(cfg->http.idle_timeout_ms);
 	hopts.drain_timeout_s = ms_to_s(cfg->http.drain_timeout_ms);

@@ -31,11 +31,15 @@ struct http_opts {
 	/* Longest a response may have nothing read, 0 = 30 s. */
 	unsigned write_timeout_ms;
 	const struct access *access; /* repository policies, NULL: none */
+	const char *htpasswd_path;   /* Basic authentication, NULL: none */
+	const char *realm;           /* WWW-Authenticate realm, NULL: "dray" */
+	unsigned fail_delay_ms;      /* refused logins answered after this */
 };
 
 /*
  * Listen and serve @st in background threads. @st must outlive the server.
- * Fails with ERR_IO (cannot bind) or ERR_INVALID (bad address).
+ * Fails with ERR_IO (cannot bind), ERR_INVALID (bad address, or an
+ * htpasswd file that does not load) or ERR_NOT_FOUND (no htpasswd file).
  */
 MUST_CHECK struct http_server *http_start(const struct http_opts *opts,
                                           struct store *st, struct err *err);

@@ -22,6 +22,7 @@
 #include "daemon/digest.h"
 #include "daemon/err.h"
 #include "daemon/ref.h"
+#include "http/auth.h"
 #include "http/http.h"
 #include "index/store.h"
 
@@ -72,6 +73,8 @@ struct http_server {
 	unsigned n_mhd;           /* how many started */
 	struct store *st;         /* what we serve */
 	struct http_opts opts;    /* as started */
+	struct auth *auth;        /* Basic authentication, or NULL */
+	struct delay *fail_delay; /* http.auth.failDelay, or NULL */
 	int port;                 /* bound port */
 	uint64_t next_id;         /* request ids, atomic */
 	int inflight;             /* requests not completed, atomic */
@@ -90,11 +93,15 @@ struct http_req {
 	bool queued;                  /* a response was queued */
 	bool failed;                  /* body() failed: route_err says why */
 	bool encoded_slash;           /* the raw path had %2F */
+	bool delay_due;               /* refused login: answer later */
 	unsigned status;              /* status of the response */
 	uint64_t start_ms;            /* arrival, monotonic */
 	uint64_t body_bytes;          /* body bytes received */
 	uint64_t sent_bytes;          /* body size of the response */
 	struct err route_err;         /* why routing or the body failed */
+	/* The caller: who.user is NULL (anonymous) or points at user. */
+	struct access_who who;
+	char user[AUTH_USER_MAX + 1];
 	/* Handler state. */
 	struct upload *up;    /* a taken upload session */
 	struct digest digest; /* ?digest= or the path's digest */
@@ -133,6 +140,20 @@ void conn_phase(struct MHD_Connection *conn, enum conn_phase phase);
 /* @conn was answered with its request body unread: linger at close. */
 void conn_linger(struct MHD_Connection *conn);
 
+/*
+ * delay.c: answers held back without a thread (http.auth.failDelay).
+ * delay_hold() suspends @conn from its access handler and returns true;
+ * @ms later MHD calls the handler again. false: answer now (stopping, or
+ * out of memory). delay_stop() resumes all held at once and refuses more
+ * (before the daemons stop); delay_free() after they stopped. Both
+ * accept NULL.
+ */
+struct delay;
+struct delay *delay_new(uint64_t ms, struct err *err);
+bool delay_hold(struct delay *d, struct MHD_Connection *conn);
+void delay_stop(struct delay *d);
+void delay_free(struct delay *d);
+
 /* reply.c: every MHD response is built here. */
 int reply_buf(struct http_req *req, unsigned status, const char *ctype,
               const void *buf, size_t len, bool take, struct err *err);
@@ -167,11 +188,16 @@ const char *req_header(struct http_req *req, const char *key);
 /* route.c */
 int route_parse(struct http_req *req, struct err *err);
 /*
- * True if the policy of @repo does not allow @action: @err is set to
- * ERR_DENIED (403 DENIED) saying so.
+ * True if the policy of @repo does not allow the caller @action: @err
+ * says so as the answer should: 401 UNAUTHORIZED with a challenge to an
+ * anonymous caller when authentication is on, 404 NAME_UNKNOWN to a
+ * named caller that may not read @repo (names do not leak), else 403
+ * DENIED.
  */
 bool http_denied(struct http_req *req, const char *repo, unsigned action,
                  struct err *err);
+/* True if the caller may do @action on @repo (no answer prepared). */
+bool http_allows(struct http_req *req, const char *repo, unsigned action);
 
 const struct handler *route_handler(enum route_kind kind, const char *method,
                                     bool *other_methods);

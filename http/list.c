@@ -113,8 +113,7 @@ static int readable_catalog(struct http_req *req, const char *last, size_t n,
 		ret = store_catalog(req->srv->st, *cursor ? cursor : NULL, n,
 		                    &page, more, err);
 		for (i = 0; ret == 0 && i < page.n && out->n < n; i++) {
-			if (!access_allows(req->srv->opts.access, page.v[i],
-			                   ACCESS_READ))
+			if (!http_allows(req, page.v[i], ACCESS_READ))
 				continue;
 			if (strvec_push(out, page.v[i]) < 0)
 				ret = err_set(err, ERR_NOMEM, "cannot list");
@@ -131,6 +130,7 @@ static int readable_catalog(struct http_req *req, const char *last, size_t n,
 int h_catalog(struct http_req *req, struct err *err)
 {
 	const struct access *a = req->srv->opts.access;
+	bool filter = (a && a->on) || req->srv->auth;
 	struct strvec sv = {0};
 	const char *last;
 	bool more = false;
@@ -140,7 +140,7 @@ int h_catalog(struct http_req *req, struct err *err)
 	if (page_args(req, &n, &last, err) < 0)
 		return -1;
 	/* What the policy does not let one read is not listed. */
-	if (a && a->on)
+	if (filter)
 		ret = readable_catalog(req, last, n, &sv, &more, err);
 	else
 		ret = store_catalog(req->srv->st, last, n, &sv, &more, err);

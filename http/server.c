@@ -88,6 +88,51 @@ static void bad_name(struct http_req *req, struct err *err)
 		err_oci(err, OCI_NAME_INVALID);
 }
 
+/* The WWW-Authenticate challenge goes with the 401 in @err. */
+static void challenge(struct http_req *req, struct err *err)
+{
+	char value[300];
+	const char *realm = req->srv->opts.realm;
+
+	err->code = ERR_DENIED;
+	err_oci(err, OCI_UNAUTHORIZED);
+	snprintf(value, sizeof(value), "Basic realm=\"%s\"",
+	         realm && *realm ? realm : "dray");
+	reply_hdr(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE, value);
+}
+
+/*
+ * Who the caller is. Credentials that do not check out are refused
+ * whatever the request: the client meant to log in and should know.
+ * With authentication on, /v2/ tells an anonymous caller to log in.
+ */
+static int authenticate(struct http_req *req, struct err *err)
+{
+	enum auth_result r;
+
+	req->who = (struct access_who){0};
+	if (!req->srv->auth)
+		return 0;
+	r = auth_check(req->srv->auth,
+	               req_header(req, MHD_HTTP_HEADER_AUTHORIZATION),
+	               req->user, err);
+	if (r == AUTH_OK) {
+		req->who.user = req->user;
+		return 0;
+	}
+	if (r == AUTH_ANONYMOUS && req->kind != RT_BASE)
+		return 0;
+	if (r == AUTH_ANONYMOUS) {
+		err_set(err, ERR_DENIED, "authentication required");
+	} else if (req->srv->fail_delay) {
+		req->delay_due = true;
+		log_debug("req=%llu: login refused, answered after failDelay",
+		          (unsigned long long)req->id);
+	}
+	challenge(req, err);
+	return -1;
+}
+
 static void start(struct http_req *req)
 {
 	struct err *err = &req->route_err;
@@ -104,6 +149,8 @@ static void start(struct http_req *req)
 		bad_name(req, err);
 		return;
 	}
+	if (authenticate(req, err) < 0)
+		return;
 	req->h = route_handler(req->kind, req->method, &others);
 	if (!req->h) {
 		if (others)
@@ -117,14 +164,36 @@ static void start(struct http_req *req)
 		req->h = NULL;
 }
 
+bool http_allows(struct http_req *req, const char *repo, unsigned action)
+{
+	const struct access *a = req->srv->opts.access;
+
+	/* Authentication without policies: logging in is what it takes. */
+	if (req->srv->auth && (!a || !a->on))
+		return req->who.user != NULL;
+	return access_allows(a, &req->who, repo, action);
+}
+
 bool http_denied(struct http_req *req, const char *repo, unsigned action,
                  struct err *err)
 {
-	if (access_allows(req->srv->opts.access, repo, action))
+	if (http_allows(req, repo, action))
 		return false;
-	err_set(err, ERR_DENIED,
-	        "%s on repository '%s' is not allowed (http.accessControl)",
-	        access_action_name(action), repo);
+	if (!req->who.user && req->srv->auth) {
+		err_set(err, ERR_DENIED,
+		        "%s on repository '%s' needs authentication",
+		        access_action_name(action), repo);
+		challenge(req, err);
+	} else if (req->who.user && !http_allows(req, repo, ACCESS_READ)) {
+		err_set(err, ERR_NOT_FOUND,
+		        "repository name not known to registry");
+		err_oci(err, OCI_NAME_UNKNOWN);
+	} else {
+		err_set(err, ERR_DENIED,
+		        "%s on repository '%s' is not allowed "
+		        "(http.accessControl)",
+		        access_action_name(action), repo);
+	}
 	return true;
 }
 
@@ -208,6 +277,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	}
 	/* The whole request is in: from here on dray works and answers. */
 	conn_phase(conn, CONN_REPLY);
+	if (req->delay_due) { /* a refused login waits, holding no thread */
+		req->delay_due = false;
+		if (delay_hold(srv->fail_delay, conn))
+			return MHD_YES;
+	}
 	if (!req->h || req->failed)
 		return fail(req, &req->route_err);
 	if (req->h->end(req, &err) < 0)
@@ -350,8 +424,8 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 	struct http_server *srv = calloc(1, sizeof(*srv));
 	struct sockaddr_storage sa;
 	const union MHD_DaemonInfo *info;
-	unsigned flags =
-		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+	                 MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
 	bool v6 = false;
 	int port;
 
@@ -379,6 +453,18 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 		srv->opts.read_timeout_ms = 30000;
 	if (!srv->opts.write_timeout_ms)
 		srv->opts.write_timeout_ms = 30000;
+	if (opts->htpasswd_path) {
+		struct auth_opts ao = {.htpasswd_path = opts->htpasswd_path};
+
+		srv->auth = auth_new(&ao, err);
+		if (!srv->auth)
+			goto fail;
+		if (opts->fail_delay_ms) {
+			srv->fail_delay = delay_new(opts->fail_delay_ms, err);
+			if (!srv->fail_delay)
+				goto fail;
+		}
+	}
 	srv->watch = conn_watch_new(&srv->opts, err);
 	if (!srv->watch)
 		goto fail;
@@ -414,6 +500,9 @@ fail:
 	for (unsigned i = 0; i < srv->n_mhd; i++)
 		MHD_stop_daemon(srv->mhd[i]);
 	conn_watch_free(srv->watch);
+	delay_stop(srv->fail_delay);
+	delay_free(srv->fail_delay);
+	auth_free(srv->auth);
 	free(srv);
 	return NULL;
 }
@@ -437,6 +526,7 @@ void http_stop(struct http_server *srv)
 			close(fd);
 	}
 	conn_watch_drain(srv->watch);
+	delay_stop(srv->fail_delay); /* refused logins: answered now */
 	deadline = clock_mono_ms() + srv->opts.drain_timeout_s * 1000ULL;
 	while ((left = __atomic_load_n(&srv->inflight, __ATOMIC_RELAXED)) > 0 &&
 	       clock_mono_ms() < deadline) {
@@ -448,5 +538,7 @@ void http_stop(struct http_server *srv)
 	for (unsigned i = 0; i < srv->n_mhd; i++)
 		MHD_stop_daemon(srv->mhd[i]);
 	conn_watch_free(srv->watch);
+	delay_free(srv->fail_delay);
+	auth_free(srv->auth);
 	free(srv);
 }

@@ -127,8 +127,7 @@ int h_upload_post_begin(struct http_req *req, struct err *err)
 		struct err merr = ERR_INIT;
 
 		if (digest_parse(&d, mount, strlen(mount), &merr) == 0 &&
-		    from && *from &&
-		    access_allows(req->srv->opts.access, from, ACCESS_READ) &&
+		    from && *from && http_allows(req, from, ACCESS_READ) &&
 		    store_blob_mount(req->srv->st, req->name, from, &d,
 		                     &merr) == 0) {
 			req->has_digest = true;

@@ -41,7 +41,7 @@
 static int check_access(struct store *st, const char *repo,
                         enum access_action action, struct err *err)
 {
-	if (access_allows(st->opts.access, repo, action))
+	if (access_allows(st->opts.access, NULL, repo, action))
 		return 0;
 	return err_set_errno(err, EACCES,
 	                     "%s on repository '%s' is not allowed "

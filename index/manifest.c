@@ -721,7 +721,8 @@ int store_manifest_delete(struct store *st, const char *repo,
 	}
 	/* zot's detectManifestCollision: one reference, one entry. */
 	if (found > 1 && st->opts.access && st->opts.access->on &&
-	    access_allows(st->opts.access, repo, ACCESS_DETECT_COLLISION)) {
+	    access_allows(st->opts.access, NULL, repo,
+	                  ACCESS_DETECT_COLLISION)) {
 		err_set(err, ERR_EXISTS,
 		        "%zu index.json entries match '%s' "
 		        "(detectManifestCollision)",

@@ -275,9 +275,9 @@ static const char zot_yaml[] = "distSpecVersion: 1.1.0\n"
 			       "http:\n"
 			       "  port: \"5000\"\n"
 			       "  auth:\n"
-			       "    htpasswd:\n"
-			       "      path: /etc/htpasswd\n"
-			       "    notEvenZots: whatever\n"
+			       "    ldap:\n"
+			       "      address: ldap.example.org\n"
+			       "    failDelay: 1\n"
 			       "extensions:\n"
 			       "  sync:\n"
 			       "    enable: true\n"
@@ -553,7 +553,7 @@ static void test_unsupported_zot_keys_are_recorded_with_path(void **state)
 	assert_string_equal(cfg->storage.root_directory, "/srv/dray");
 	assert_int_equal(cfg->n_unsupported, 4);
 	assert_string_equal(cfg->unsupported[0], "storage.subPaths (line 4)");
-	assert_string_equal(cfg->unsupported[1], "http.auth (line 10)");
+	assert_string_equal(cfg->unsupported[1], "http.auth.ldap (line 11)");
 	assert_string_equal(cfg->unsupported[2], "extensions.sync (line 15)");
 	assert_string_equal(cfg->unsupported[3], "scheduler (line 19)");
 	cfg_free(cfg);
@@ -604,17 +604,17 @@ static void test_every_unsupported_zot_section_is_accepted(void **state)
 	if (!cfg)
 		fail_msg("%s", err.msg);
 	/* storage.retention, http.accessControl are implemented. */
-	/* So are http.readTimeout and http.writeTimeout. */
-	assert_int_equal(cfg->n_unsupported, 27);
+	/* So are http.readTimeout, http.writeTimeout, http.auth.failDelay. */
+	assert_int_equal(cfg->n_unsupported, 26);
 	assert_true(cfg->storage.retention.dry_run);
 	assert_int_equal(cfg->http.read_timeout_ms, 30000);
 	assert_int_equal(cfg->http.write_timeout_ms, 30000);
 	assert_string_equal(cfg->unsupported[0], "goVersion (line 1)");
 	assert_string_equal(cfg->unsupported[6], "storage.redirectBlobURL "
 	                                         "(line 9)");
-	assert_string_equal(cfg->unsupported[22],
+	assert_string_equal(cfg->unsupported[21],
 	                    "extensions.apikey (line 31)");
-	assert_string_equal(cfg->unsupported[26], "cluster (line 35)");
+	assert_string_equal(cfg->unsupported[25], "cluster (line 35)");
 	cfg_free(cfg);
 }
 
@@ -1217,33 +1217,32 @@ static void test_access_control_reads_anonymous_policies(void **state)
 	assert_int_equal(a->rules[1].actions, ACCESS_READ | ACCESS_CREATE |
 	                                              ACCESS_UPDATE |
 	                                              ACCESS_DELETE);
-	/* Policies for users wait for authentication: noted, not applied. */
-	assert_int_equal(cfg->n_unsupported, 3);
-	assert_string_equal(cfg->unsupported[0],
-	                    "http.accessControl.repositories.infra/*."
-	                    "defaultPolicy (line 9)");
-	assert_string_equal(cfg->unsupported[2],
-	                    "http.accessControl.adminPolicy (line 11)");
+	/* Policies for users are read too (test_auth.c decides them). */
+	assert_int_equal(cfg->n_unsupported, 0);
+	assert_int_equal(a->rules[2].default_actions, ACCESS_READ);
+	assert_int_equal(a->rules[2].n_policies, 1);
+	assert_string_equal(a->rules[2].policies[0].users[0], "bob");
+	assert_string_equal(a->admin.users[0], "admin");
 	/* The longest matching glob decides; no match allows nothing. */
-	assert_true(access_allows(a, "app", ACCESS_READ));
-	assert_false(access_allows(a, "app", ACCESS_CREATE));
-	assert_true(access_allows(a, "tmp/a/b", ACCESS_DELETE));
-	assert_false(access_allows(a, "infra/x", ACCESS_READ));
-	assert_true(access_allows(a, "infra/x/y", ACCESS_READ));
-	assert_false(access_allows(a, "infra/x/y", ACCESS_DELETE));
+	assert_true(access_allows(a, NULL, "app", ACCESS_READ));
+	assert_false(access_allows(a, NULL, "app", ACCESS_CREATE));
+	assert_true(access_allows(a, NULL, "tmp/a/b", ACCESS_DELETE));
+	assert_false(access_allows(a, NULL, "infra/x", ACCESS_READ));
+	assert_true(access_allows(a, NULL, "infra/x/y", ACCESS_READ));
+	assert_false(access_allows(a, NULL, "infra/x/y", ACCESS_DELETE));
 	cfg_free(cfg);
 
 	/* Without the section everything is allowed; with an empty
 	 * repositories map nothing is. */
 	cfg = parse("storage: {rootDirectory: /d}\n", &err);
 	assert_non_null(cfg);
-	assert_true(access_allows(&cfg->http.access, "x", ACCESS_DELETE));
+	assert_true(access_allows(&cfg->http.access, NULL, "x", ACCESS_DELETE));
 	cfg_free(cfg);
 	cfg = parse("storage: {rootDirectory: /d}\n"
 	            "http: {accessControl: {repositories: {}}}\n",
 	            &err);
 	assert_non_null(cfg);
-	assert_false(access_allows(&cfg->http.access, "x", ACCESS_READ));
+	assert_false(access_allows(&cfg->http.access, NULL, "x", ACCESS_READ));
 	cfg_free(cfg);
 }
 
