@@ -181,6 +181,40 @@ int cas_survey(struct store *st, const struct digest *d, struct cas_seen *out,
 	return 0;
 }
 
+int cas_borrow(struct store *st, const struct digest *d, const char *path,
+               struct err *err)
+{
+	char first[PATH_MAX];
+	struct stat sb;
+
+	if (cas_path(st, d, 0, first, sizeof(first), err) < 0)
+		return -1;
+	if (stat(first, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    !cas_is_known(st, &sb))
+		return 0;
+	if (link(first, path) == 0)
+		return 1;
+	if (errno == ENOENT || errno == EMLINK)
+		return 0;
+	return err_set_errno(err, errno, "cannot link '%s'", first);
+}
+
+int cas_trusted(struct store *st, const char *path, const struct digest *d,
+                struct err *err)
+{
+	struct stat sb;
+	int rc;
+
+	if (stat(path, &sb) < 0)
+		return err_set_errno(err, errno, "cannot stat '%s'", path);
+	if (cas_is_known(st, &sb))
+		return 1;
+	rc = blob_verify_stat(path, d, &sb, err);
+	if (rc == 1)
+		cas_verified(st, path, &sb);
+	return rc;
+}
+
 /*
  * The store already holds @first for @d, and @src (verified) is to be
  * linked to it: make sure @first is right. A copy that does not hash to

@@ -305,9 +305,31 @@ MUST_CHECK int cas_survey(struct store *st, const struct digest *d,
 MUST_CHECK int cas_link(struct store *st, const char *src,
                         const struct digest *d, const char *dst,
                         const struct cas_seen *seen, struct err *err);
+/*
+ * Link the content store's copy of @d at @path if the store holds one
+ * already known to hash to its name (nothing is hashed here). Returns 1
+ * linked, 0 not (no copy, not known, link limit), -1 with ERR_IO.
+ */
+MUST_CHECK int cas_borrow(struct store *st, const struct digest *d,
+                          const char *path, struct err *err);
+/*
+ * Does @path, a link to a content store copy of @d, hash to @d? Known
+ * copies are not hashed again. 1 yes, 0 no, -1 with ERR_IO, ERR_NOT_FOUND.
+ */
+MUST_CHECK int cas_trusted(struct store *st, const char *path,
+                           const struct digest *d, struct err *err);
 int blob_place(struct store *st, const char *repo, const char *src,
                const struct digest *d, bool src_is_private, struct err *err);
 void upload_no_layout(struct upload *u);
+/*
+ * Content the store holds is not written again: when the content store
+ * has a copy of @d known to hash to its name (sha256, dedupe on), fresh
+ * upload @u takes that copy as its staging file (a link: nothing is ever
+ * written to it) and the bytes that come are only hashed; the commit
+ * links the copy if they hashed to @d. A write out of order first gives
+ * @u a private file holding what came so far. Does nothing otherwise.
+ */
+void upload_borrow(struct upload *u, const struct digest *d);
 /*
  * At close: keep upload @u for the next start (a record beside its
  * staging file, written after the file is synced), or end it when that
@@ -374,6 +396,9 @@ struct upload {
 	uint64_t flushed;             /* writeback started up to here */
 	bool scattered;               /* written out of order: rehash */
 	bool no_layout;               /* commit without making a layout */
+	bool borrowed;                /* the staging file is a link to the
+	                                 content store's copy, open read-only:
+	                                 bytes are hashed, never written */
 };
 
 /* cas.c */

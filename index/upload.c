@@ -24,6 +24,7 @@
 
 #include "daemon/clock.h"
 #include "daemon/fsutil.h"
+#include "daemon/log.h"
 #include "daemon/ref.h"
 #include "index/store_int.h"
 
@@ -67,13 +68,16 @@ static int upload_open(struct upload *u, int flags, struct err *err)
 
 	if (staging_path(u, path, sizeof(path)) < 0)
 		return err_set(err, ERR_TOO_LARGE, "path too long");
-	u->fd = open(path, O_RDWR | O_CLOEXEC | flags, 0644);
+	/* A borrowed copy is the content store's: never opened to write. */
+	u->fd = open(path,
+	             (u->borrowed ? O_RDONLY : O_RDWR) | O_CLOEXEC | flags,
+	             0644);
 	if (u->fd < 0)
 		return err_set_errno(err, errno, "cannot open upload");
 	u->direct = false;
 	/* Some file systems refuse O_DIRECT: those are written through the
 	 * page cache, as are all with buffered_uploads. */
-	if (!u->st->opts.buffered_uploads && !u->scattered &&
+	if (!u->st->opts.buffered_uploads && !u->scattered && !u->borrowed &&
 	    u->offset % UPLOAD_ALIGN == 0) {
 		int fl = fcntl(u->fd, F_GETFL);
 
@@ -260,6 +264,119 @@ int store_upload_room(const struct upload *u, uint64_t end, struct err *err)
 	return 0;
 }
 
+/* "<updir>/<id>.<what>": a file that becomes @u's staging file. */
+static int staging_temp(const struct upload *u, const char *what, char *out,
+                        size_t outsz)
+{
+	int n = snprintf(out, outsz, "%s/%s.%s", u->st->updir, u->id, what);
+
+	return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}
+
+void upload_borrow(struct upload *u, const struct digest *d)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	struct err err = ERR_INIT;
+	int fd;
+
+	if (!u->st->opts.dedupe || d->alg != DIGEST_SHA256 || u->offset ||
+	    u->scattered || u->borrowed || u->fd < 0 ||
+	    staging_path(u, path, sizeof(path)) < 0 ||
+	    staging_temp(u, "borrow", tmp, sizeof(tmp)) < 0)
+		return;
+	if (cas_borrow(u->st, d, tmp, &err) != 1) {
+		if (err.code)
+			log_warn("upload %s: %s", u->id, err.msg);
+		return;
+	}
+	/* The empty staging file is replaced; a leftover goes at start. */
+	fd = open(tmp, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || rename(tmp, path) < 0) {
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		return;
+	}
+	close(u->fd);
+	u->fd = fd;
+	u->direct = false;
+	u->borrowed = true;
+}
+
+/*
+ * Before a write out of order to borrowed @u: a private staging file
+ * holding the u->offset bytes received, which are the store copy's first
+ * bytes if they hashed the same. ERR_INVALID when they did not: no
+ * content that starts with them can match the name.
+ */
+static int upload_unborrow(struct upload *u, struct err *err)
+{
+	enum { CHUNK = 1 << 20 };
+	char path[PATH_MAX], tmp[PATH_MAX];
+	struct hasher *h = hasher_new(DIGEST_SHA256), *got = NULL;
+	struct digest a, b;
+	char *buf = malloc(CHUNK);
+	int fd = -1, ret = -1;
+
+	if (staging_path(u, path, sizeof(path)) < 0 ||
+	    staging_temp(u, "own", tmp, sizeof(tmp)) < 0) {
+		err_set(err, ERR_TOO_LARGE, "path too long");
+		goto out;
+	}
+	got = hasher_new(DIGEST_SHA256);
+	if (!h || !got || !buf) {
+		err_set(err, ERR_NOMEM, "cannot copy upload");
+		goto out;
+	}
+	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err_set_errno(err, errno, "cannot open upload");
+		goto out;
+	}
+	for (uint64_t off = 0; off < u->offset;) {
+		size_t want = u->offset - off < CHUNK ? u->offset - off : CHUNK;
+		ssize_t n = pread(u->fd, buf, want, (off_t)off);
+
+		if (n <= 0) {
+			err_set_errno(err, n < 0 ? errno : EIO,
+			              "cannot read the content store's copy");
+			goto out;
+		}
+		if (fs_pwrite_all(fd, buf, (size_t)n, off, err) < 0)
+			goto out;
+		hasher_update(h, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	hasher_final(h, &a);
+	hasher_copy(got, u->sha256);
+	hasher_final(got, &b);
+	if (!digest_equal(&a, &b)) {
+		err_set(err, ERR_INVALID,
+		        "the bytes written differ from the content this name "
+		        "names");
+		goto out;
+	}
+	if (rename(tmp, path) < 0) {
+		err_set_errno(err, errno, "cannot replace upload");
+		goto out;
+	}
+	close(u->fd);
+	u->fd = fd;
+	fd = -1;
+	u->borrowed = false;
+	u->flushed = 0;
+	ret = 0;
+out:
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	free(buf);
+	hasher_free(got);
+	hasher_free(h);
+	return ret;
+}
+
 int upload_write_at(struct upload *u, const void *buf, size_t len, uint64_t off,
                     struct err *err)
 {
@@ -268,6 +385,8 @@ int upload_write_at(struct upload *u, const void *buf, size_t len, uint64_t off,
 	if (off == u->offset && !u->scattered)
 		return store_upload_append(u, buf, len, err);
 	/* Out of order: the running hash is lost, commit re-reads. */
+	if (u->borrowed && upload_unborrow(u, err) < 0)
+		return -1;
 	if (upload_settle(u, err) < 0)
 		return -1;
 	u->scattered = true;
@@ -285,6 +404,11 @@ int store_upload_append(struct upload *u, const void *buf, size_t len,
 		return err_set_errno(err, u->werr, "cannot write upload");
 	if (store_upload_room(u, u->offset + len, err) < 0)
 		return -1;
+	if (u->borrowed) { /* the store holds them: hashed, not written */
+		hasher_update(u->sha256, buf, len);
+		u->offset += len;
+		return 0;
+	}
 	if (u->direct)
 		return append_direct(u, buf, len, err);
 	if (fs_pwrite_all(u->fd, buf, len, u->offset, err) < 0)
@@ -357,10 +481,22 @@ int store_upload_commit(struct upload *u, const struct digest *d,
 	}
 	if (upload_settle(u, err) < 0)
 		return -1;
-	if (fsync(u->fd) < 0)
+	if (!u->borrowed && fsync(u->fd) < 0)
 		return err_set_errno(err, errno, "cannot sync upload");
 	if (staging_path(u, path, sizeof(path)) < 0)
 		return err_set(err, ERR_TOO_LARGE, "path too long");
+	/* The bytes hashed to @d; the copy they stand for must as well. */
+	if (u->borrowed) {
+		int ok = cas_trusted(u->st, path, d, err);
+
+		if (ok < 0)
+			return -1;
+		if (!ok)
+			return err_set(err, ERR_IO,
+			               "the content store's copy of %s changed "
+			               "during the write",
+			               d->hex);
+	}
 	if (blob_store_locked(u->st, u->repo, path, d, true, !u->no_layout,
 	                      err) < 0)
 		return -1;
