@@ -538,6 +538,7 @@ struct fs_writer *store_fs_create(struct store *st, const char *rel,
 		if (!w->up)
 			goto fail;
 		upload_no_layout(w->up);
+		upload_borrow(w->up, &w->digest);
 		w->limit = known_size(st, w->repo, &w->digest);
 	}
 	return w;
@@ -621,6 +622,7 @@ int store_fs_truncate(struct fs_writer *w, uint64_t size, struct err *err)
 		if (!w->up)
 			return -1;
 		upload_no_layout(w->up);
+		upload_borrow(w->up, &w->digest);
 		break;
 	default:
 		if (size > w->len) {

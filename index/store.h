@@ -440,7 +440,10 @@ bool store_fs_is_blob(const char *rel);
  * any other name in a repository's directory is a temporary, judged when
  * renamed onto one of them (store_fs_rename):
  *   - a blob must hash to its name (ERR_INVALID otherwise, nothing
- *     stored); it then enters the repository like an HTTP upload;
+ *     stored); it then enters the repository like an HTTP upload. With
+ *     dedupe, content the content store already holds (a layout copied
+ *     into a second repository) is only hashed, never written: the
+ *     store's copy is linked once the bytes hashed to the name;
  *   - index.json must be an image index naming valid digests; in a live
  *     repository it replaces the old one atomically once everything it
  *     names is present (until then it waits, and the old one stays);
@@ -462,7 +465,11 @@ MUST_CHECK struct fs_writer *store_fs_create(struct store *st,
  */
 MUST_CHECK struct fs_writer *store_fs_edit(struct store *st, const char *rel,
                                            struct err *err);
-/* Write @len bytes at @off. ERR_IO, ERR_TOO_LARGE. */
+/*
+ * Write @len bytes at @off. ERR_IO, ERR_TOO_LARGE; ERR_INVALID when a blob
+ * whose content the store holds is written out of order after bytes that
+ * differ from that content.
+ */
 MUST_CHECK int store_fs_write(struct fs_writer *w, const void *buf,
                               size_t len, uint64_t off, struct err *err);
 /* Bytes written so far (the staged file's size). */

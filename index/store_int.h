@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include <jansson.h>
+#include <linux/aio_abi.h>
 
 #include "daemon/hmap.h"
 #include "index/store.h"
@@ -27,7 +28,7 @@
 /* Idle AIO contexts kept: io_destroy() waits for an RCU grace period. */
 #define STORE_AIO_POOL 8
 /*
- * Content store copies remembered as verified (blob.c): a table of this
+ * Content store copies remembered as verified (cas.c): a table of this
  * many, where a copy goes in one of STORE_CAS_WAYS places from its hash.
  */
 #define STORE_CAS_KNOWN 1024
@@ -75,9 +76,9 @@ struct store {
 	uint64_t rc_queued;       /* background reconciles asked for */
 	uint64_t rc_runs;         /* reconciles completed, of any cause */
 	pthread_mutex_t aio_lock; /* protects the AIO pool */
-	unsigned long aio_pool[STORE_AIO_POOL]; /* idle AIO contexts (blob.c) */
+	unsigned long aio_pool[STORE_AIO_POOL]; /* idle AIO contexts (upload_io.c) */
 	unsigned aio_n;         /* how many */
-	/* Verified store copies, by inode (blob.c); under lock. */
+	/* Verified store copies, by inode (cas.c); under lock. */
 	struct cas_known cas_known[STORE_CAS_KNOWN];
 };
 
@@ -259,7 +260,7 @@ int idx_referrers(struct store *st, const char *repo,
                   const struct digest *subject, const char *artifact_type,
                   json_t *list, struct err *err);
 
-/* blob.c */
+/* blob.c, cas.c, upload.c, upload_io.c, park.c */
 int blob_renew(const char *path, struct err *err);
 /*
  * Does the file at @path hash to @d? 1 yes, 0 no, or -1 with ERR_NOT_FOUND
@@ -304,9 +305,31 @@ MUST_CHECK int cas_survey(struct store *st, const struct digest *d,
 MUST_CHECK int cas_link(struct store *st, const char *src,
                         const struct digest *d, const char *dst,
                         const struct cas_seen *seen, struct err *err);
+/*
+ * Link the content store's copy of @d at @path if the store holds one
+ * already known to hash to its name (nothing is hashed here). Returns 1
+ * linked, 0 not (no copy, not known, link limit), -1 with ERR_IO.
+ */
+MUST_CHECK int cas_borrow(struct store *st, const struct digest *d,
+                          const char *path, struct err *err);
+/*
+ * Does @path, a link to a content store copy of @d, hash to @d? Known
+ * copies are not hashed again. 1 yes, 0 no, -1 with ERR_IO, ERR_NOT_FOUND.
+ */
+MUST_CHECK int cas_trusted(struct store *st, const char *path,
+                           const struct digest *d, struct err *err);
 int blob_place(struct store *st, const char *repo, const char *src,
                const struct digest *d, bool src_is_private, struct err *err);
 void upload_no_layout(struct upload *u);
+/*
+ * Content the store holds is not written again: when the content store
+ * has a copy of @d known to hash to its name (sha256, dedupe on), fresh
+ * upload @u takes that copy as its staging file (a link: nothing is ever
+ * written to it) and the bytes that come are only hashed; the commit
+ * links the copy if they hashed to @d. A write out of order first gives
+ * @u a private file holding what came so far. Does nothing otherwise.
+ */
+void upload_borrow(struct upload *u, const struct digest *d);
 /*
  * At close: keep upload @u for the next start (a record beside its
  * staging file, written after the file is synced), or end it when that
@@ -328,6 +351,79 @@ int upload_write_at(struct upload *u, const void *buf, size_t len,
                     uint64_t off, struct err *err);
 int blob_store(struct store *st, const char *repo, const char *src,
                const struct digest *d, bool src_is_private, struct err *err);
+
+/*
+ * Shared by the blob files: blob.c (blobs in repositories), cas.c (the
+ * content store), upload.c (upload sessions), upload_io.c (their staging
+ * files' O_DIRECT + AIO writer) and park.c (sessions across restarts).
+ */
+/* Bytes between two writeback kicks of a buffered staging file. */
+#define UPLOAD_WRITEBACK (8u << 20)
+/* An upload id: this many hex digits. */
+#define UPLOAD_ID_LEN 32
+_Static_assert(UPLOAD_ID_LEN < STORE_UPLOAD_ID_MAX, "upload id");
+
+/* A direct write: its size and the alignment O_DIRECT wants. */
+#define UPLOAD_BLOCK (1u << 20)
+#define UPLOAD_ALIGN 4096u
+/*
+ * ext4 makes a direct write that extends the file synchronous, even
+ * through AIO: the file is grown ahead of the writes by this much, and
+ * cut to its true size when settled.
+ */
+#define UPLOAD_GROW (64u << 20)
+
+struct upload {
+	struct store *st;             /* owner */
+	char id[STORE_UPLOAD_ID_MAX]; /* session id, hex */
+	char *repo;                   /* repository it is for */
+	int fd;                       /* staging file while taken, or -1 */
+	uint64_t offset;              /* bytes received */
+	bool direct;                  /* fd is O_DIRECT */
+	unsigned char *blocks;        /* O_DIRECT: two blocks, or NULL */
+	unsigned cur;                 /* the one filling */
+	size_t held;                  /* bytes in it */
+	aio_context_t aio;            /* 0: blocks are written in place */
+	bool inflight;                /* the other block is being written */
+	uint64_t inflight_off;        /* where it goes */
+	bool aio_lost;                /* io_getevents failed: destroy it */
+	uint64_t grown;               /* the file's size, grown ahead */
+	int werr;                     /* a block write failed: errno */
+	struct hasher *sha256;        /* sha256 of those bytes */
+	bool busy;                    /* taken by a request; under st->lock */
+	uint64_t last_ms;             /* last use, clock_age_mono_ms() */
+	uint64_t idle_before_ms;      /* idle time before the last restart */
+	uint64_t flushed;             /* writeback started up to here */
+	bool scattered;               /* written out of order: rehash */
+	bool no_layout;               /* commit without making a layout */
+	bool borrowed;                /* the staging file is a link to the
+	                                 content store's copy, open read-only:
+	                                 bytes are hashed, never written */
+};
+
+/* cas.c */
+int cas_path(const struct store *st, const struct digest *d, unsigned n,
+             char *out, size_t outsz, struct err *err);
+
+/* blob.c: place @src as blob @d of @repo, taking @repo's lock. */
+int blob_store_locked(struct store *st, const char *repo, const char *src,
+                      const struct digest *d, bool src_is_private,
+                      bool layout, struct err *err);
+
+/* upload.c */
+void upload_free(struct upload *u);
+int staging_path(const struct upload *u, char *out, size_t outsz);
+int count_in(struct store *st, const char *repo, struct err *err);
+void count_out(struct store *st, const char *repo);
+void upload_release(struct upload *u);
+void upload_end(struct upload *u);
+
+/* upload_io.c */
+void aio_put(struct store *st, aio_context_t ctx);
+int aio_reap(struct upload *u, struct err *err);
+int upload_settle(struct upload *u, struct err *err);
+int append_direct(struct upload *u, const unsigned char *buf, size_t len,
+                  struct err *err);
 
 /* retention.c */
 void pull_note(struct store *st, const char *repo, const struct digest *d);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_park.c - the record a parked upload session leaves for the next
- * start (index/blob.c restore_one(), through upload_restore_all()):
+ * start (index/park.c restore_one(), through upload_restore_all()):
  * "<repo>\n<offset>\n<last use ms>\n".
  *
  * Each input is written as the record of one session whose (empty)
@@ -15,7 +15,7 @@
 #include "index/store_int.h"
 #include "tests/fuzz/fuzz.h"
 
-/* An upload id: 32 hex digits (UPLOAD_ID_LEN in index/blob.c). */
+/* An upload id: 32 hex digits (UPLOAD_ID_LEN in index/store_int.h). */
 #define ID "00112233445566778899aabbccddeeff"
 
 static void put_file(const char *path, const uint8_t *data, size_t size)
