@@ -28,38 +28,7 @@
 
 #include <yaml.h>
 
-static long alloc_countdown = -1; /* fail when it reaches 0; -1: never */
-static bool alloc_failed;         /* an allocation was failed */
-
-static bool fail_now(void)
-{
-	if (alloc_countdown < 0)
-		return false;
-	if (alloc_countdown-- > 0)
-		return false;
-	alloc_failed = true;
-	return true;
-}
-
-static void *oom_malloc(size_t n)
-{
-	return fail_now() ? NULL : malloc(n);
-}
-
-static void *oom_calloc(size_t n, size_t size)
-{
-	return fail_now() ? NULL : calloc(n, size);
-}
-
-static void *oom_realloc(void *p, size_t n)
-{
-	return fail_now() ? NULL : realloc(p, n);
-}
-
-static char *oom_strdup(const char *s)
-{
-	return fail_now() ? NULL : strdup(s);
-}
+#include "tests/unit/oomlib.h"
 
 /* Every system header config.c uses is in already, so only its code sees
  * these. */
