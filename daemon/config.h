@@ -34,6 +34,13 @@ struct cfg {
 		char *tls_cert;     /* http.tls.cert, or NULL */
 		char *tls_key;      /* http.tls.key, or NULL */
 		char *tls_cacert;   /* http.tls.cacert, or NULL */
+		/* http.auth.bearer: the token server's realm (its URL), the
+		   service tokens must name as aud, and the PEM certificate or
+		   public key that verifies them; all NULL without the
+		   section, all set (and the key usable) with it */
+		char *bearer_realm;
+		char *bearer_service;
+		char *bearer_cert;
 		struct access access; /* http.accessControl.repositories:
 		                         each glob's anonymousPolicy */
 		/* http.readTimeout: longest a request body may stand still */

@@ -27,6 +27,8 @@
 #include "tests/unit/testlib.h"
 
 #include <yaml.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "tests/unit/oomlib.h"
 
@@ -243,9 +245,9 @@ static const char zot_yaml[] = "distSpecVersion: 1.1.0\n"
 			       "      anything: [1, 2, {deep: true}]\n"
 			       "http:\n"
 			       "  port: \"5000\"\n"
-			       "  auth:\n"
-			       "    htpasswd:\n"
-			       "      path: /etc/htpasswd\n"
+			       "  ratelimit:\n"
+			       "    rate: 10\n"
+			       "    methods: []\n"
 			       "    notEvenZots: whatever\n"
 			       "extensions:\n"
 			       "  sync:\n"
@@ -522,7 +524,7 @@ static void test_unsupported_zot_keys_are_recorded_with_path(void **state)
 	assert_string_equal(cfg->storage.root_directory, "/srv/dray");
 	assert_int_equal(cfg->n_unsupported, 4);
 	assert_string_equal(cfg->unsupported[0], "storage.subPaths (line 4)");
-	assert_string_equal(cfg->unsupported[1], "http.auth (line 10)");
+	assert_string_equal(cfg->unsupported[1], "http.ratelimit (line 10)");
 	assert_string_equal(cfg->unsupported[2], "extensions.sync (line 15)");
 	assert_string_equal(cfg->unsupported[3], "scheduler (line 19)");
 	cfg_free(cfg);
@@ -1280,6 +1282,74 @@ static void test_http_connection_keys_read_with_defaults(void **state)
 	               NAME ":2:", "http.maxConnections");
 }
 
+/* A config with http.auth.bearer whose cert is @cert. */
+static void bearer_yaml(char *buf, size_t size, const char *realm,
+                        const char *cert)
+{
+	snprintf(buf, size,
+	         "storage: {rootDirectory: /d}\n"
+	         "http:\n"
+	         "  auth:\n"
+	         "    htpasswd: {path: /etc/htpasswd}\n"
+	         "    failDelay: 5\n"
+	         "    bearer:\n"
+	         "      realm: %s\n"
+	         "      service: dray.test\n"
+	         "      cert: %s\n",
+	         realm, cert);
+}
+
+static void test_bearer_section_needs_a_usable_cert(void **state)
+{
+	struct fixture *f = *state;
+	char yaml[PATH_MAX + 512], cert[PATH_MAX], junk[PATH_MAX];
+	struct err err = ERR_INIT;
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	struct cfg *cfg;
+	FILE *fp;
+
+	assert_non_null(key);
+	snprintf(cert, sizeof(cert), "%s/token.pem", f->dir);
+	fp = fopen(cert, "w");
+	assert_non_null(fp);
+	assert_int_equal(PEM_write_PUBKEY(fp, key), 1);
+	assert_int_equal(fclose(fp), 0);
+	EVP_PKEY_free(key);
+
+	bearer_yaml(yaml, sizeof(yaml), "https://auth.test/token", cert);
+	cfg = parse(yaml, &err);
+	if (!cfg)
+		fail_msg("%s", err.msg);
+	assert_str(cfg->http.bearer_realm, "https://auth.test/token");
+	assert_str(cfg->http.bearer_service, "dray.test");
+	assert_str(cfg->http.bearer_cert, cert);
+	/* zot's other auth keys are noted, bearer is not. */
+	assert_int_equal(cfg->n_unsupported, 2);
+	assert_string_equal(cfg->unsupported[0], "http.auth.htpasswd (line 4)");
+	assert_string_equal(cfg->unsupported[1],
+	                    "http.auth.failDelay (line 5)");
+	cfg_free(cfg);
+
+	snprintf(junk, sizeof(junk), "%s/missing.pem", f->dir);
+	bearer_yaml(yaml, sizeof(yaml), "r", junk);
+	assert_invalid(yaml,
+	               NAME ":9:13:", "http.auth.bearer.cert: cannot open");
+	write_file(f, "junk.pem", "hello\n", 6, junk, sizeof(junk));
+	bearer_yaml(yaml, sizeof(yaml), "r", junk);
+	assert_invalid(yaml, NAME ":9:13:", "no PEM certificate or public key");
+	bearer_yaml(yaml, sizeof(yaml), "\"a\\x01b\"", cert);
+	assert_invalid(yaml, NAME ":7:7:",
+	               "http.auth.bearer: realm holds a control character");
+	assert_invalid("storage: {rootDirectory: /d}\n"
+	               "http: {auth: {bearer: {realm: r, service: s}}}\n",
+	               NAME ":2:23:",
+	               "http.auth.bearer: realm, service and cert are all "
+	               "required");
+	assert_invalid("storage: {rootDirectory: /d}\n"
+	               "http: {auth: {bearer: }}\n",
+	               NAME ":2:", "are all required");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1335,6 +1405,9 @@ int main(void)
 			test_out_of_memory_at_any_allocation_fails_cleanly,
 			setup, teardown),
 		cmocka_unit_test(test_http_connection_keys_read_with_defaults),
+		cmocka_unit_test_setup_teardown(
+			test_bearer_section_needs_a_usable_cert, setup,
+			teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
