@@ -9,11 +9,11 @@
  * raw r||s pair (RFC 7518 3.4), which is turned into the DER OpenSSL
  * verifies.
  */
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 #include <openssl/bn.h>
@@ -25,6 +25,7 @@
 #include <openssl/x509.h>
 
 #include "daemon/access.h"
+#include "daemon/fsutil.h"
 #include "daemon/jwt.h"
 #include "daemon/ref.h"
 
@@ -140,37 +141,22 @@ struct jwt_key *jwt_key_parse(const char *pem, size_t len, struct err *err)
 
 struct jwt_key *jwt_key_load(const char *path, struct err *err)
 {
-	struct jwt_key *key = NULL;
-	char *buf = NULL;
+	struct jwt_key *key;
+	struct stat st;
+	char *buf;
 	size_t len;
-	FILE *f;
 
-	f = fopen(path, "re");
-	if (!f) {
-		err_set_errno(err, errno, "cannot open '%s'", path);
+	/* Not a FIFO or a device: reading one could block startup. */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		err_set(err, ERR_INVALID, "'%s' is not a regular file", path);
 		return NULL;
 	}
-	buf = malloc(KEY_FILE_MAX + 1);
-	if (!buf) {
-		nomem(err);
-		goto out;
-	}
-	len = fread(buf, 1, KEY_FILE_MAX + 1, f);
-	if (ferror(f)) {
-		err_set(err, ERR_IO, "cannot read '%s'", path);
-		goto out;
-	}
-	if (len > KEY_FILE_MAX) {
-		err_set(err, ERR_TOO_LARGE, "'%s' is larger than %d bytes",
-		        path, KEY_FILE_MAX);
-		goto out;
-	}
+	if (fs_read_file(path, KEY_FILE_MAX, &buf, &len, err) < 0)
+		return NULL;
 	key = jwt_key_parse(buf, len, err);
 	if (!key)
 		err_prefix(err, "'%s'", path);
-out:
 	free(buf);
-	fclose(f);
 	return key;
 }
 

@@ -46,9 +46,9 @@ struct jwt_claims {
  * key it certifies; its dates are not checked, as zot does not) or a bare
  * public key ("BEGIN PUBLIC KEY"). Returns a key for jwt_key_free(), or
  * NULL with ERR_NOT_FOUND/ERR_IO/ERR_DENIED (cannot read @path),
- * ERR_INVALID (no certificate or public key in it, or a key type no
- * algorithm here uses: RSA under 2048 bits, EC other than P-256/P-384) or
- * ERR_NOMEM.
+ * ERR_TOO_LARGE (over 64 KiB), ERR_INVALID (not a regular file, no
+ * certificate or public key in it, or a key no algorithm here uses: RSA
+ * under 2048 bits, EC other than P-256/P-384) or ERR_NOMEM.
  */
 MUST_CHECK struct jwt_key *jwt_key_load(const char *path, struct err *err);
 

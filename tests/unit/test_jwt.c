@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
@@ -682,6 +683,16 @@ static void test_key_load_reads_certificates_and_refuses_the_rest(void **st)
 	assert_int_equal(k->type, KEY_RSA);
 	jwt_key_free(k);
 
+	/* Not a regular file: a directory, a FIFO nobody writes to. */
+	assert_null(jwt_key_load(dir, &err));
+	assert_int_equal(err.code, ERR_INVALID);
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	err = ERR_INIT;
+	assert_null(jwt_key_load(path, &err));
+	assert_int_equal(err.code, ERR_INVALID);
+
+	err = ERR_INIT;
 	snprintf(path, sizeof(path), "%s/missing.pem", dir);
 	assert_null(jwt_key_load(path, &err));
 	assert_int_equal(err.code, ERR_NOT_FOUND);
