@@ -5,7 +5,7 @@
 #
 #   contrib/ci/fuzz.sh [BUILD_DIR]      (default build-fuzz)
 #
-# DRAY_FUZZ_SECONDS sets the time per harness (default 15: ten harnesses
+# DRAY_FUZZ_SECONDS sets the time per harness (default 15: eleven harnesses
 # and the build stay within about 5 minutes on 2 cores). Fails on any
 # crash, leak, hang (10 s per input) or broken invariant; prints execs/s
 # and libFuzzer's cov:/ft: figures per harness.
