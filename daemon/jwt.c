@@ -19,6 +19,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 #include <openssl/pem.h>
@@ -131,6 +132,8 @@ struct jwt_key *jwt_key_parse(const char *pem, size_t len, struct err *err)
 		pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
 	}
 	BIO_free(bio);
+	/* A failed attempt leaves OpenSSL's per-thread error queue filled. */
+	ERR_clear_error();
 	if (!pkey) {
 		err_set(err, ERR_INVALID,
 		        "no PEM certificate or public key found");
@@ -351,6 +354,7 @@ static int check_signature(const struct jwt_key *key, const struct alg *alg,
 	if (EVP_DigestVerifyInit(ctx, NULL, md, NULL, key->pkey) != 1 ||
 	    EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)msg,
 	                     msg_len) != 1) {
+		ERR_clear_error();
 		err_set(err, ERR_DENIED, "bad token signature");
 		goto out;
 	}

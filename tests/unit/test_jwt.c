@@ -28,6 +28,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/obj_mac.h>
@@ -178,6 +179,9 @@ static void refused_why(const struct jwt_key *key, const char *tok,
 	assert_int_equal(err.code, code);
 	if (why && !strstr(err.msg, why))
 		fail_msg("refused for '%s', not '%s'", err.msg, why);
+	/* Nothing left behind in OpenSSL's error queue for the thread's
+	 * next user. */
+	assert_int_equal(ERR_peek_error(), 0);
 	/* The message never carries the token. */
 	if (*tok)
 		assert_null(strstr(err.msg, tok));
