@@ -37,6 +37,13 @@ struct cfg {
 		struct access access; /* http.accessControl */
 		char *htpasswd_path;  /* http.auth.htpasswd.path, or NULL */
 		uint64_t fail_delay_s; /* http.auth.failDelay, seconds */
+		/* http.auth.bearer: the token server's realm (its URL), the
+		   service tokens must name as aud, and the PEM certificate or
+		   public key that verifies them; all NULL without the
+		   section, all set (and the key usable) with it */
+		char *bearer_realm;
+		char *bearer_service;
+		char *bearer_cert;
 		/* http.readTimeout: longest a request body may stand still */
 		uint64_t read_timeout_ms;
 		/* http.writeTimeout: longest a response may go unread */

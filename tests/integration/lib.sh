@@ -11,7 +11,7 @@
 #
 # This file holds the environment and the constants; the helpers live in
 # lib/, one file per job (report, daemon, http, assert, content, layout,
-# store, mount, gc, limits).
+# store, mount, gc, limits, token).
 #
 # Environment: DRAY_BIN (the daemon), DRAY_BUILD (build dir, for mkimage),
 # DRAY_SRC (source dir). DRAY_TEST_TARGET=distribution runs the HTTP cases
@@ -77,7 +77,7 @@ LEGACY_ERROR_CODES="TAG_INVALID MANIFEST_UNVERIFIED"
 
 # The helpers, one file per job. Helpers may call helpers of any file, so
 # all are sourced before a case runs anything.
-for _lib in report daemon http assert content layout store mount gc limits auth; do
+for _lib in report daemon http assert content layout store mount gc limits auth token; do
 	# shellcheck source=/dev/null
 	. "$IT_DIR/lib/$_lib.sh"
 done
