@@ -508,6 +508,9 @@ static int cmd_serve(int argc, char **argv)
 	hopts.access = &cfg->http.access;
 	hopts.htpasswd_path = cfg->http.htpasswd_path;
 	hopts.realm = cfg->http.realm;
+	hopts.bearer_realm = cfg->http.bearer_realm;
+	hopts.bearer_service = cfg->http.bearer_service;
+	hopts.bearer_cert = cfg->http.bearer_cert;
 	/*
 	 * zot's failDelay is whole seconds. A waiting answer makes no
 	 * progress, so it must stay under writeTimeout (30 s by default).

@@ -34,6 +34,11 @@ struct http_opts {
 	const char *htpasswd_path;   /* Basic authentication, NULL: none */
 	const char *realm;           /* WWW-Authenticate realm, NULL: "dray" */
 	unsigned fail_delay_ms;      /* refused logins answered after this */
+	/* http.auth.bearer: tokens from @bearer_realm for @bearer_service,
+	   verified with the key in @bearer_cert; NULL: no tokens */
+	const char *bearer_realm;
+	const char *bearer_service;
+	const char *bearer_cert;
 };
 
 /*

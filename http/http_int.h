@@ -74,6 +74,7 @@ struct http_server {
 	struct store *st;         /* what we serve */
 	struct http_opts opts;    /* as started */
 	struct auth *auth;        /* Basic authentication, or NULL */
+	struct jwt_key *bearer;   /* http.auth.bearer's key, or NULL */
 	struct delay *fail_delay; /* http.auth.failDelay, or NULL */
 	int port;                 /* bound port */
 	uint64_t next_id;         /* request ids, atomic */
@@ -102,6 +103,7 @@ struct http_req {
 	/* The caller: who.user is NULL (anonymous) or points at user. */
 	struct access_who who;
 	char user[AUTH_USER_MAX + 1];
+	struct jwt_claims *claims; /* the caller's bearer token, or NULL */
 	/* Handler state. */
 	struct upload *up;    /* a taken upload session */
 	struct digest digest; /* ?digest= or the path's digest */
@@ -187,6 +189,12 @@ const char *req_header(struct http_req *req, const char *key);
 
 /* route.c */
 int route_parse(struct http_req *req, struct err *err);
+/*
+ * who.c: find who the caller is (req->who, req->claims). Returns 0, or
+ * -1 with @err set to the 401 to answer (bad credentials, or an
+ * anonymous /v2/ while authentication is on), its challenge queued.
+ */
+int http_authenticate(struct http_req *req, struct err *err);
 /*
  * True if the policy of @repo does not allow the caller @action: @err
  * says so as the answer should: 401 UNAUTHORIZED with a challenge to an

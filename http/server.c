@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "daemon/clock.h"
+#include "daemon/jwt.h"
 #include "daemon/log.h"
 #include "http/http_int.h"
 
@@ -30,6 +31,7 @@
 
 static void req_free(struct http_req *req)
 {
+	jwt_claims_free(req->claims);
 	store_upload_put(req->up);
 	free(req->buf);
 	free(req);
@@ -88,51 +90,6 @@ static void bad_name(struct http_req *req, struct err *err)
 		err_oci(err, OCI_NAME_INVALID);
 }
 
-/* The WWW-Authenticate challenge goes with the 401 in @err. */
-static void challenge(struct http_req *req, struct err *err)
-{
-	char value[300];
-	const char *realm = req->srv->opts.realm;
-
-	err->code = ERR_DENIED;
-	err_oci(err, OCI_UNAUTHORIZED);
-	snprintf(value, sizeof(value), "Basic realm=\"%s\"",
-	         realm && *realm ? realm : "dray");
-	reply_hdr(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE, value);
-}
-
-/*
- * Who the caller is. Credentials that do not check out are refused
- * whatever the request: the client meant to log in and should know.
- * With authentication on, /v2/ tells an anonymous caller to log in.
- */
-static int authenticate(struct http_req *req, struct err *err)
-{
-	enum auth_result r;
-
-	req->who = (struct access_who){0};
-	if (!req->srv->auth)
-		return 0;
-	r = auth_check(req->srv->auth,
-	               req_header(req, MHD_HTTP_HEADER_AUTHORIZATION),
-	               req->user, err);
-	if (r == AUTH_OK) {
-		req->who.user = req->user;
-		return 0;
-	}
-	if (r == AUTH_ANONYMOUS && req->kind != RT_BASE)
-		return 0;
-	if (r == AUTH_ANONYMOUS) {
-		err_set(err, ERR_DENIED, "authentication required");
-	} else if (req->srv->fail_delay) {
-		req->delay_due = true;
-		log_debug("req=%llu: login refused, answered after failDelay",
-		          (unsigned long long)req->id);
-	}
-	challenge(req, err);
-	return -1;
-}
-
 static void start(struct http_req *req)
 {
 	struct err *err = &req->route_err;
@@ -149,7 +106,7 @@ static void start(struct http_req *req)
 		bad_name(req, err);
 		return;
 	}
-	if (authenticate(req, err) < 0)
+	if (http_authenticate(req, err) < 0)
 		return;
 	req->h = route_handler(req->kind, req->method, &others);
 	if (!req->h) {
@@ -162,39 +119,6 @@ static void start(struct http_req *req)
 	}
 	if (req->h->need && http_denied(req, req->name, req->h->need, err))
 		req->h = NULL;
-}
-
-bool http_allows(struct http_req *req, const char *repo, unsigned action)
-{
-	const struct access *a = req->srv->opts.access;
-
-	/* Authentication without policies: logging in is what it takes. */
-	if (req->srv->auth && (!a || !a->on))
-		return req->who.user != NULL;
-	return access_allows(a, &req->who, repo, action);
-}
-
-bool http_denied(struct http_req *req, const char *repo, unsigned action,
-                 struct err *err)
-{
-	if (http_allows(req, repo, action))
-		return false;
-	if (!req->who.user && req->srv->auth) {
-		err_set(err, ERR_DENIED,
-		        "%s on repository '%s' needs authentication",
-		        access_action_name(action), repo);
-		challenge(req, err);
-	} else if (req->who.user && !http_allows(req, repo, ACCESS_READ)) {
-		err_set(err, ERR_NOT_FOUND,
-		        "repository name not known to registry");
-		err_oci(err, OCI_NAME_UNKNOWN);
-	} else {
-		err_set(err, ERR_DENIED,
-		        "%s on repository '%s' is not allowed "
-		        "(http.accessControl)",
-		        access_action_name(action), repo);
-	}
-	return true;
 }
 
 /* The request says a body follows. */
@@ -465,6 +389,16 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 				goto fail;
 		}
 	}
+	if (opts->bearer_cert) {
+		srv->bearer = jwt_key_load(opts->bearer_cert, err);
+		if (!srv->bearer)
+			goto fail;
+	}
+	if (srv->bearer && !srv->auth && opts->fail_delay_ms) {
+		srv->fail_delay = delay_new(opts->fail_delay_ms, err);
+		if (!srv->fail_delay)
+			goto fail;
+	}
 	srv->watch = conn_watch_new(&srv->opts, err);
 	if (!srv->watch)
 		goto fail;
@@ -503,6 +437,7 @@ fail:
 	delay_stop(srv->fail_delay);
 	delay_free(srv->fail_delay);
 	auth_free(srv->auth);
+	jwt_key_free(srv->bearer);
 	free(srv);
 	return NULL;
 }
@@ -540,5 +475,6 @@ void http_stop(struct http_server *srv)
 	conn_watch_free(srv->watch);
 	delay_free(srv->fail_delay);
 	auth_free(srv->auth);
+	jwt_key_free(srv->bearer);
 	free(srv);
 }

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * who.c - who a request comes from, and what it may do.
+ *
+ * A caller is anonymous, a user whose Basic credentials the htpasswd file
+ * vouches for, or the subject of a bearer token that the token server's
+ * key verifies (http.auth.bearer). A token grants at most its scope: what
+ * it allows on a repository is its `access` claim's actions there, and,
+ * where accessControl is on, only those the policies also give its
+ * subject. Refusals are answered as a client can act on them: a caller
+ * that could do better by logging in (anonymous, or a token lacking the
+ * scope) gets 401 with the challenge of the method in force; a named
+ * caller that may not read the repository gets 404 NAME_UNKNOWN, so names
+ * do not leak; anyone else 403 DENIED.
+ */
+#define LOG_MODULE "http"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "daemon/clock.h"
+#include "daemon/jwt.h"
+#include "daemon/log.h"
+#include "http/http_int.h"
+
+/* Any authentication configured: anonymous callers may be refused. */
+static bool auth_on(const struct http_server *srv)
+{
+	return srv->auth || srv->bearer;
+}
+
+/*
+ * Put the WWW-Authenticate challenge on the 401 in @err: Basic, or with
+ * bearer tokens configured, where to get a token for @actions on @repo
+ * (NULL: no scope, as for /v2/); @insufficient when a valid token lacked
+ * them.
+ */
+static void challenge(struct http_req *req, struct err *err, const char *repo,
+                      unsigned actions, bool insufficient)
+{
+	const struct http_opts *o = &req->srv->opts;
+	struct err e = ERR_INIT;
+	char value[300];
+	char *bearer;
+
+	err->code = ERR_DENIED;
+	err_oci(err, OCI_UNAUTHORIZED);
+	if (!req->srv->bearer) {
+		snprintf(value, sizeof(value), "Basic realm=\"%s\"",
+		         o->realm && *o->realm ? o->realm : "dray");
+		reply_hdr(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE, value);
+		return;
+	}
+	bearer = jwt_challenge_new(o->bearer_realm, o->bearer_service, repo,
+	                           actions, insufficient, &e);
+	if (!bearer) {
+		/* The config was checked at start: only a name can fail. */
+		log_warn("req=%llu: no challenge: %s",
+		         (unsigned long long)req->id, e.msg);
+		return;
+	}
+	reply_hdr(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE, bearer);
+	free(bearer);
+}
+
+/* "Bearer <token>", the scheme in any case. */
+static const char *bearer_token(const char *hdr)
+{
+	if (!hdr || strncasecmp(hdr, "Bearer ", 7) != 0)
+		return NULL;
+	hdr += 7;
+	while (*hdr == ' ')
+		hdr++;
+	return hdr;
+}
+
+/* Verify the bearer token @tok; on success the caller is its subject. */
+static enum auth_result check_token(struct http_req *req, const char *tok,
+                                    struct err *err)
+{
+	const char *sub;
+
+	req->claims = jwt_verify(req->srv->bearer, tok, strlen(tok),
+	                         req->srv->opts.bearer_service,
+	                         (int64_t)(clock_wall_ms() / 1000), err);
+	if (!req->claims) {
+		err_prefix(err, "bearer token refused");
+		err->code = ERR_DENIED;
+		return AUTH_FAILED;
+	}
+	sub = req->claims->subject;
+	if (strlen(sub) > AUTH_USER_MAX) {
+		err_set(err, ERR_DENIED,
+		        "bearer token refused: subject too long");
+		return AUTH_FAILED;
+	}
+	memcpy(req->user, sub, strlen(sub) + 1);
+	return AUTH_OK;
+}
+
+/*
+ * Credentials other than a token where only tokens are taken: empty
+ * Basic credentials (what skopeo sends after a challenge when it has
+ * none) are anonymous, anything else is refused.
+ */
+static enum auth_result check_not_token(const char *hdr, struct err *err)
+{
+	char user[AUTH_USER_MAX + 1], pass[AUTH_PASS_MAX + 1];
+	bool empty;
+
+	if (!hdr)
+		return AUTH_ANONYMOUS;
+	if (auth_basic_parse(hdr, user, pass, err) < 0) {
+		err->code = ERR_DENIED;
+		return AUTH_FAILED;
+	}
+	empty = !user[0] && !pass[0];
+	OPENSSL_cleanse(pass, sizeof(pass));
+	if (empty)
+		return AUTH_ANONYMOUS;
+	err_set(err, ERR_DENIED,
+	        "this registry takes bearer tokens, not passwords");
+	return AUTH_FAILED;
+}
+
+int http_authenticate(struct http_req *req, struct err *err)
+{
+	struct http_server *srv = req->srv;
+	const char *hdr = req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *tok = bearer_token(hdr);
+	enum auth_result r;
+
+	req->who = (struct access_who){0};
+	if (!auth_on(srv))
+		return 0;
+	if (tok && srv->bearer)
+		r = check_token(req, tok, err);
+	else if (srv->auth)
+		r = auth_check(srv->auth, hdr, req->user, err);
+	else
+		r = check_not_token(hdr, err);
+	if (r == AUTH_OK) {
+		/* A token without a subject is the token server's anonymous
+		   caller: its scope, and the policies' anonymousPolicy. */
+		if (req->user[0])
+			req->who.user = req->user;
+		return 0;
+	}
+	/* /v2/ tells an anonymous caller to log in; other requests may be
+	   open to anonymous callers. */
+	if (r == AUTH_ANONYMOUS && req->kind != RT_BASE)
+		return 0;
+	if (r == AUTH_ANONYMOUS) {
+		err_set(err, ERR_DENIED, "authentication required");
+	} else if (srv->fail_delay) {
+		req->delay_due = true;
+		log_debug("req=%llu: login refused, answered after failDelay",
+		          (unsigned long long)req->id);
+	}
+	challenge(req, err, NULL, 0, false);
+	return -1;
+}
+
+/* What the caller's token grants on @repo (all when it has none). */
+static unsigned token_grants(const struct http_req *req, const char *repo)
+{
+	struct err ignored = ERR_INIT;
+	unsigned actions = 0;
+
+	if (!req->claims)
+		return ~0u;
+	if (jwt_repo_actions(req->claims, repo, &actions, &ignored) < 0)
+		return 0;
+	return actions;
+}
+
+bool http_allows(struct http_req *req, const char *repo, unsigned action)
+{
+	const struct access *a = req->srv->opts.access;
+
+	if (!(token_grants(req, repo) & action))
+		return false;
+	/* Authentication without policies: logging in is what it takes. */
+	if (auth_on(req->srv) && (!a || !a->on))
+		return req->who.user != NULL;
+	return access_allows(a, &req->who, repo, action);
+}
+
+bool http_denied(struct http_req *req, const char *repo, unsigned action,
+                 struct err *err)
+{
+	bool anonymous = !req->who.user;
+
+	if (http_allows(req, repo, action))
+		return false;
+	/* Ask for pull too: every client looks before it pushes. */
+	if (req->claims && !(token_grants(req, repo) & action)) {
+		err_set(err, ERR_DENIED,
+		        "the bearer token does not grant %s on repository '%s'",
+		        access_action_name(action), repo);
+		challenge(req, err, repo, action | ACCESS_READ, true);
+	} else if (anonymous && auth_on(req->srv)) {
+		err_set(err, ERR_DENIED,
+		        "%s on repository '%s' needs authentication",
+		        access_action_name(action), repo);
+		challenge(req, err, repo, action | ACCESS_READ, false);
+	} else if (!anonymous && !http_allows(req, repo, ACCESS_READ)) {
+		err_set(err, ERR_NOT_FOUND,
+		        "repository name not known to registry");
+		err_oci(err, OCI_NAME_UNKNOWN);
+	} else {
+		err_set(err, ERR_DENIED,
+		        "%s on repository '%s' is not allowed "
+		        "(http.accessControl)",
+		        access_action_name(action), repo);
+	}
+	return true;
+}
