@@ -20,8 +20,10 @@
 #include "daemon/fsutil.h"
 #include "daemon/log.h"
 #include "daemon/sched.h"
+#include "daemon/testhold.h"
 #include "fusefs/fusefs.h"
 #include "http/http.h"
+#include "http/metrics.h"
 #include "index/store.h"
 
 #define EXIT_USAGE  2
@@ -114,8 +116,9 @@ static void wait_for_signal(const sigset_t *set)
 
 /* What background tasks work on. */
 struct bg {
-	struct store *st;      /* the store */
-	const struct cfg *cfg; /* the configuration */
+	struct store *st;        /* the store */
+	const struct cfg *cfg;   /* the configuration */
+	struct metrics *metrics; /* extensions.metrics, or NULL */
 };
 
 static bool gc_should_stop(void *arg)
@@ -139,11 +142,20 @@ static void task_gc(struct sched *s, void *arg)
 	                       .retention = &bg->cfg->storage.retention};
 	struct gc_report rep = {0};
 	struct err err = ERR_INIT;
+	uint64_t t0 = clock_mono_ms();
+	struct metrics_gc m;
 
 	if (store_gc(bg->st, &opts, gc_should_stop, s, &rep, &err) < 0)
 		log_err("gc: %s", err.msg);
 	else
 		log_gc(&rep, false);
+	m = (struct metrics_gc){.failed = err.code != ERR_OK,
+	                        .ms = clock_mono_ms() - t0,
+	                        .manifests = rep.manifests,
+	                        .blobs = rep.blobs,
+	                        .uploads = rep.uploads,
+	                        .bytes = rep.bytes};
+	metrics_gc_pass(bg->metrics, &m);
 }
 
 static void task_uploads(struct sched *s, void *arg)
@@ -439,6 +451,15 @@ static unsigned ms_clamp(uint64_t ms)
 	return ms > UINT_MAX ? UINT_MAX : (unsigned)ms;
 }
 
+/* zot's binaryType: "-" and the extensions on, in zot's order. */
+static void binary_type(const struct cfg *cfg, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s%s%s",
+	         cfg->extensions.scrub_enable ? "-scrub" : "",
+	         cfg->extensions.metrics_enable ? "-metrics" : "",
+	         cfg->extensions.mgmt_enable ? "-mgmt" : "");
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	const char *cfg_path = NULL, *port_file = NULL, *mount = NULL;
@@ -450,6 +471,9 @@ static int cmd_serve(int argc, char **argv)
 	struct store_opts sopts = {0};
 	struct sched *sched = NULL;
 	struct rfs *fs = NULL;
+	struct metrics *metrics = NULL;
+	struct metrics_info mi;
+	char *mgmt = NULL, btype[64];
 	struct bg bg;
 	sigset_t set;
 	int ret = 1;
@@ -503,6 +527,22 @@ static int cmd_serve(int argc, char **argv)
 	hopts.header_timeout_ms = ms_clamp(cfg->http.read_header_timeout_ms);
 	hopts.read_timeout_ms = ms_clamp(cfg->http.read_timeout_ms);
 	hopts.write_timeout_ms = ms_clamp(cfg->http.write_timeout_ms);
+	binary_type(cfg, btype, sizeof(btype));
+	mi = (struct metrics_info){DRAY_VERSION, NULL, btype,
+	                           cfg->dist_spec_version,
+	                           cfg->storage.root_directory};
+	if (cfg->extensions.metrics_enable &&
+	    !(metrics = metrics_new(&mi, &err))) {
+		log_err("%s", err.msg);
+		goto out;
+	}
+	if (cfg->extensions.mgmt_enable && !(mgmt = metrics_mgmt_json(&mi))) {
+		log_err("cannot allocate the mgmt answer");
+		goto out;
+	}
+	hopts.metrics = metrics;
+	hopts.metrics_path = cfg->extensions.metrics_path;
+	hopts.mgmt_json = mgmt;
 	srv = http_start(&hopts, st, &err);
 	if (!srv) {
 		log_err("%s", err.msg);
@@ -530,19 +570,26 @@ static int cmd_serve(int argc, char **argv)
 			        mount, err.msg);
 		err = ERR_INIT;
 	}
-	bg = (struct bg){st, cfg};
+	/* The index was reconciled at open; the mount, if any, is up. */
+	if (!mount || fs)
+		http_set_ready(srv, true);
+	bg = (struct bg){st, cfg, metrics};
 	sched = start_background(&bg, &err);
 	if (!sched) {
 		log_err("%s", err.msg);
 		goto out;
 	}
 	wait_for_signal(&set);
+	http_set_ready(srv, false); /* /readyz: 503 from here on */
+	test_hold("shutdown", "readyz");
 	/* First: whatever the rest of the stop does, no mount is left. */
 	rfs_unmount(fs);
 	ret = 0;
 out:
 	sched_stop(sched);
 	http_stop(srv);
+	metrics_free(metrics);
+	free(mgmt);
 	rfs_stop(fs); /* after HTTP: no request can reach its hook now */
 	store_close(st);
 	if (ret == 0)

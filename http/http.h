@@ -8,6 +8,7 @@
 #ifndef DRAY_HTTP_H
 #define DRAY_HTTP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "daemon/access.h"
@@ -31,6 +32,11 @@ struct http_opts {
 	/* Longest a response may have nothing read, 0 = 30 s. */
 	unsigned write_timeout_ms;
 	const struct access *access; /* repository policies, NULL: none */
+	/* extensions.metrics: counters to keep, NULL: none (no endpoint). */
+	struct metrics *metrics;
+	const char *metrics_path; /* where they are served, "/metrics" */
+	/* extensions.mgmt: GET /v2/_zot/ext/mgmt answers this JSON. */
+	const char *mgmt_json; /* NULL: no such endpoint */
 };
 
 /*
@@ -50,5 +56,13 @@ int http_port(const struct http_server *srv);
  * waited for. Accepts NULL.
  */
 void http_stop(struct http_server *srv);
+
+/*
+ * /readyz answers 200 only between http_set_ready(srv, true) (the index
+ * is reconciled and the mount, if any, is up) and the start of shutdown:
+ * http_set_ready(srv, false) or http_stop(). /livez always answers 200,
+ * /startupz once http_start() has returned.
+ */
+void http_set_ready(struct http_server *srv, bool ready);
 
 #endif
