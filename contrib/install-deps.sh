@@ -12,6 +12,8 @@ test_pkgs+=(clang libclang-rt-14-dev llvm)
 # vim: mount-keep edits index.json in the mount with the real editor;
 # python3: mount-tool-copy copies a layout in with shutil.copytree
 test_pkgs+=(vim python3)
+# prometheus (with promtool): ops-metrics scrapes dray with the real server
+test_pkgs+=(prometheus)
 bench_pkgs=(docker-registry nginx-light wrk)
 
 want=("${build_pkgs[@]}")
