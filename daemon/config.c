@@ -78,7 +78,7 @@ static const char *const expected[] = {
 	[K_RETENTION] = "expected a mapping",
 	[K_ACCESS] = "expected a mapping",
 	[K_COUNT] = "expected an integer 0..9223372036854775807",
-	[K_ROUTE] = "expected a clean absolute path other than / and /v2",
+	[K_ROUTE] = "expected a clean absolute path, not / and not under /v2",
 };
 
 struct key {

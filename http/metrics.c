@@ -529,7 +529,8 @@ static void render_gc(FILE *f, struct metrics *m)
 	        load(&m->gc_bytes));
 }
 
-static void render_own(FILE *f, struct metrics *m, int inflight)
+static void render_own(FILE *f, struct metrics *m, struct store *st,
+                       int inflight)
 {
 	int64_t index = dir_bytes(m, ".dray/index", false);
 
@@ -547,6 +548,12 @@ static void render_own(FILE *f, struct metrics *m, int inflight)
 	       "Repositories with series of their own (at most 10000)");
 	fprintf(f, "dray_repositories_tracked %u\n",
 	        __atomic_load_n(&m->n_repos, __ATOMIC_RELAXED));
+	if (st) {
+		header(f, "dray_upload_sessions_open", "gauge",
+		       "Upload sessions the store holds");
+		fprintf(f, "dray_upload_sessions_open %zu\n",
+		        store_upload_count(st));
+	}
 	if (index >= 0) {
 		header(f, "dray_index_bytes", "gauge",
 		       "Size of the RocksDB index on disk");
@@ -573,7 +580,7 @@ int metrics_render(struct metrics *m, struct store *st, int inflight,
 	render_requests(f, m);
 	render_repos(f, m);
 	render_gc(f, m);
-	render_own(f, m, inflight);
+	render_own(f, m, st, inflight);
 	if (ferror(f))
 		ret = err_set(err, ERR_NOMEM, "cannot render the metrics");
 	if (fclose(f) != 0 && ret == 0)

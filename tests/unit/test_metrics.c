@@ -227,6 +227,34 @@ static void test_sizes(void **state)
 	metrics_free(m);
 }
 
+/* With the store: its upload sessions, and every repository's size. */
+static void test_store_figures(void **state)
+{
+	struct test_fixture *f = *state;
+	struct metrics_info mi = info;
+	char id[STORE_UPLOAD_ID_MAX], *text = NULL;
+	struct err err = ERR_INIT;
+	struct metrics *m;
+	struct image im;
+	size_t len;
+
+	mi.root = f->root;
+	m = metrics_new(&mi, &err);
+	assert_non_null(m);
+	make_image(f, "seen/before", "0123456789", "", &im);
+	put_image(f, "seen/before", "v1", &im);
+	assert_int_equal(store_upload_start(f->st, "up", id, &err), 0);
+	assert_int_equal(store_upload_start(f->st, "up", id, &err), 0);
+	assert_int_equal(metrics_render(m, f->st, 3, &text, &len, &err), 0);
+	assert_true(value_of(text, "dray_upload_sessions_open") == 2);
+	assert_true(value_of(text, "dray_http_requests_in_flight") == 3);
+	/* Listed on the first scrape, though no request named it. */
+	assert_true(value_of(text, "zot_repo_storage_bytes{repo=\"seen/"
+	                           "before\"}") > 10 + 2 + (double)im.len);
+	free(text);
+	metrics_free(m);
+}
+
 static void test_size_at_1000_repos(void **state)
 {
 	struct metrics *m = fresh();
@@ -365,6 +393,7 @@ int main(void)
 		TF(test_sizes),
 		cmocka_unit_test(test_size_at_1000_repos),
 		TF(test_probes),
+		TF(test_store_figures),
 		cmocka_unit_test(test_config),
 	};
 
