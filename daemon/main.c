@@ -562,6 +562,7 @@ static int cmd_serve(int argc, char **argv)
 		                      cfg->fuse.read_only, cfg->fuse.uid,
 		                      cfg->fuse.gid};
 
+		test_hold("startup", "mount"); /* /readyz: 503 meanwhile */
 		fs = rfs_start(st, &fo, &err);
 		if (fs)
 			log_info("storage mounted at %s", mount);
