@@ -5,18 +5,23 @@
 # and downloads per repository, each repository's storage bytes as the
 # files on disk add up); `promtool check metrics` accepts the exposition;
 # a prometheus server scraping dray on loopback every second returns the
-# counters through its query API; and a later push shows up there too.
+# counters through its query API (GC passes included); and a later push
+# shows up there too.
 # Also the zot mgmt extension's summary (GET /v2/_zot/ext/mgmt).
 . "$(dirname "$0")/../lib.sh"
 require_dray "dray's metrics"
 
-dray_start_cfg -- 'extensions:
+dray_start_cfg 'gcInterval: 1s' -- 'extensions:
   metrics:
     prometheus:
       path: /metrics'
 
-push_image ops/app v1 2 3000
+# A real prometheus, scraping dray every second from here on.
+prom_start "$PORT" /metrics
+
+push_image ops/app v1 1 3000
 APP_MANIFEST=$MANIFEST_DIGEST
+APP_DIR=$IMG_DIR
 push_image ops/web v1 1 5000
 for i in 1 2; do
 	req GET "/v2/ops/app/manifests/v1" -H "Accept: $MT_OCI_MANIFEST"
@@ -30,8 +35,8 @@ req GET "/v2/ops/nothing/manifests/v1"
 assert_status 404
 
 scrape
-# Three blobs and a manifest each for app, two blobs and a manifest for web.
-assert_eq 7 "$(metric_value 'zot_http_requests_total{method="PUT",code="201"}')" "PUTs answered 201"
+# Two blobs and a manifest each.
+assert_eq 6 "$(metric_value 'zot_http_requests_total{method="PUT",code="201"}')" "PUTs answered 201"
 assert_eq 2 "$(metric_value 'zot_http_requests_total{method="GET",code="200"}')" "GETs answered 200"
 assert_eq 1 "$(metric_value 'zot_http_requests_total{method="HEAD",code="200"}')" "HEADs answered 200"
 assert_eq 2 "$(metric_value 'zot_http_requests_total{method="GET",code="404"}')" "GETs answered 404"
@@ -58,13 +63,15 @@ assert_eq 1.1.0 "$(jq -r .distSpecVersion "$RESP/body")" "mgmt distSpecVersion"
 assert_eq -metrics-mgmt "$(jq -r .binaryType "$RESP/body")" "mgmt binaryType"
 assert_eq '{}' "$(jq -c .http "$RESP/body")" "mgmt: no auth method on"
 
-# A real prometheus scrapes dray and answers queries on what it read.
-prom_start "$PORT" /metrics
+# Prometheus answers queries on what it read.
 prom_wait 'zot_repo_uploads_total{repo="ops/app"}' 1
 prom_wait 'zot_repo_downloads_total{repo="ops/app"}' 3
-prom_wait 'sum(zot_http_requests_total{method="PUT"})' 7
+prom_wait 'sum(zot_http_requests_total{method="PUT"})' 6
 prom_wait 'up{job="dray"}' 1
-push_image ops/app v2 1 1000
+# GC runs every second (gcDelay 1h: it removes nothing here).
+prom_wait 'zot_gc_runs_total{error="false"} >= bool 1' 1
+prom_wait 'zot_gc_deleted_total{type="blob"}' 0
+push_manifest ops/app v2 "$APP_DIR/manifest.json" "$MT_OCI_MANIFEST"
 prom_wait 'zot_repo_uploads_total{repo="ops/app"}' 2
 prom_stop
 dray_stop
