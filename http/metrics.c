@@ -61,7 +61,8 @@ struct repo {
 	uint64_t uploads;   /* manifests stored */
 	uint64_t lat_count; /* requests naming it */
 	uint64_t lat_us;    /* their latency sum */
-	int64_t bytes;      /* size when last measured; -1: unknown */
+	int64_t bytes;      /* size when last measured + 1; 0: unknown
+	                       (so that calloc's zeroes need no setting) */
 	int changed;        /* measure again at the next scrape */
 } __attribute__((aligned(64)));
 
@@ -244,7 +245,6 @@ struct metrics *metrics_new(const struct metrics_info *info, struct err *err)
 	}
 	memset(m, 0, sizeof(*m));
 	pthread_mutex_init(&m->lock, NULL);
-	m->other.bytes = m->none.bytes = -1;
 	m->slots = calloc(REPO_SLOTS, sizeof(*m->slots));
 	m->version = dup_or_empty(info->version);
 	m->commit = dup_or_empty(info->commit);
@@ -257,8 +257,6 @@ struct metrics *metrics_new(const struct metrics_info *info, struct err *err)
 		err_set(err, ERR_NOMEM, "cannot allocate the metrics");
 		return NULL;
 	}
-	for (size_t i = 0; i < REPO_SLOTS; i++)
-		m->slots[i].bytes = -1;
 	return m;
 }
 
@@ -471,9 +469,9 @@ static void print_uploads(FILE *f, const char *name, struct repo *r)
 
 static void print_bytes(FILE *f, const char *name, struct repo *r)
 {
-	if (r->bytes >= 0)
+	if (r->bytes > 0)
 		fprintf(f, "zot_repo_storage_bytes{repo=\"%s\"} %" PRId64 "\n",
-		        name, r->bytes);
+		        name, r->bytes - 1);
 }
 
 static void render_repos(FILE *f, struct metrics *m)
@@ -495,7 +493,7 @@ static void render_repos(FILE *f, struct metrics *m)
 
 		if (name &&
 		    __atomic_exchange_n(&r->changed, 0, __ATOMIC_RELAXED))
-			r->bytes = dir_bytes(m, name, true);
+			r->bytes = dir_bytes(m, name, true) + 1;
 	}
 	header(f, "zot_repo_storage_bytes", "gauge",
 	       "Storage used per zot repo");
