@@ -119,7 +119,23 @@ struct bg {
 	struct store *st;        /* the store */
 	const struct cfg *cfg;   /* the configuration */
 	struct metrics *metrics; /* extensions.metrics, or NULL */
+	struct timed {
+		void (*run)(struct sched *s, void *arg);
+		void *arg;
+		const char *name;
+		struct metrics *metrics;
+	} timed[5]; /* the tasks, each timed into metrics */
 };
+
+/* Run a task and report how long it took (zot's scheduler figures). */
+static void run_timed(struct sched *s, void *arg)
+{
+	struct timed *t = arg;
+	uint64_t t0 = clock_mono_ms();
+
+	t->run(s, t->arg);
+	metrics_task(t->metrics, t->name, clock_mono_ms() - t0);
+}
 
 static bool gc_should_stop(void *arg)
 {
@@ -231,6 +247,17 @@ static struct sched *start_background(struct bg *bg, struct err *err)
 		 * storage.dedupe changed or files were copied in by hand. */
 		{"dedupe", 24 * 3600 * 1000ULL, 2000, task_dedupe, bg},
 	};
+
+	_Static_assert(sizeof(tasks) / sizeof(tasks[0]) <=
+	                       sizeof(bg->timed) / sizeof(bg->timed[0]),
+	               "bg->timed");
+	for (size_t i = 0; bg->metrics && i < sizeof(tasks) / sizeof(tasks[0]);
+	     i++) {
+		bg->timed[i] = (struct timed){tasks[i].run, tasks[i].arg,
+		                              tasks[i].name, bg->metrics};
+		tasks[i].run = run_timed;
+		tasks[i].arg = &bg->timed[i];
+	}
 
 	return sched_start(tasks, (int)(sizeof(tasks) / sizeof(tasks[0])),
 	                   err);
@@ -574,7 +601,7 @@ static int cmd_serve(int argc, char **argv)
 	/* The index was reconciled at open; the mount, if any, is up. */
 	if (!mount || fs)
 		http_set_ready(srv, true);
-	bg = (struct bg){st, cfg, metrics};
+	bg = (struct bg){.st = st, .cfg = cfg, .metrics = metrics};
 	sched = start_background(&bg, &err);
 	if (!sched) {
 		log_err("%s", err.msg);

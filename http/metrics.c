@@ -79,6 +79,13 @@ struct metrics {
 	uint64_t gc_runs[2];      /* by error=false, true */
 	uint64_t gc_count, gc_ms; /* zot_gc_duration_seconds */
 	uint64_t gc_manifests, gc_blobs, gc_uploads, gc_bytes;
+	/* Background tasks, under task_lock (one thread reports them). */
+	pthread_mutex_t task_lock;
+	struct {
+		const char *name;           /* NULL: free */
+		uint64_t bucket[N_BUCKETS]; /* not cumulative */
+		uint64_t us;                /* sum */
+	} tasks[N_TASKS];
 	char *version, *commit, *binary_type, *dist_spec_version, *root;
 };
 
@@ -230,6 +237,22 @@ void metrics_gc_pass(struct metrics *m, const struct metrics_gc *gc)
 	add(&m->gc_bytes, gc->bytes);
 }
 
+void metrics_task(struct metrics *m, const char *name, uint64_t ms)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->task_lock);
+	for (int i = 0; i < N_TASKS; i++) {
+		if (m->tasks[i].name && strcmp(m->tasks[i].name, name) != 0)
+			continue;
+		m->tasks[i].name = name;
+		m->tasks[i].bucket[bucket_index(ms * 1000)]++;
+		m->tasks[i].us += ms * 1000;
+		break;
+	}
+	pthread_mutex_unlock(&m->task_lock);
+}
+
 static char *dup_or_empty(const char *s)
 {
 	return strdup(s ? s : "");
@@ -245,6 +268,7 @@ struct metrics *metrics_new(const struct metrics_info *info, struct err *err)
 	}
 	memset(m, 0, sizeof(*m));
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_init(&m->task_lock, NULL);
 	m->slots = calloc(REPO_SLOTS, sizeof(*m->slots));
 	m->version = dup_or_empty(info->version);
 	m->commit = dup_or_empty(info->commit);
@@ -274,6 +298,7 @@ void metrics_free(struct metrics *m)
 	free(m->dist_spec_version);
 	free(m->root);
 	pthread_mutex_destroy(&m->lock);
+	pthread_mutex_destroy(&m->task_lock);
 	free(m);
 }
 
@@ -371,6 +396,32 @@ static void seconds(FILE *f, uint64_t us)
 	fprintf(f, "%" PRIu64 ".%06" PRIu64, us / 1000000, us % 1000000);
 }
 
+/*
+ * The series of histogram @name for @label="@value": @b (not cumulative)
+ * and the sum @us. Nothing when it saw nothing.
+ */
+static void histogram(FILE *f, const char *name, const char *label,
+                      const char *value, const uint64_t b[N_BUCKETS],
+                      uint64_t us)
+{
+	uint64_t cum = 0;
+
+	for (int k = 0; k < N_BUCKETS; k++)
+		cum += b[k];
+	if (!cum)
+		return;
+	cum = 0;
+	for (int k = 0; k < N_BUCKETS; k++) {
+		cum += b[k];
+		fprintf(f, "%s_bucket{%s=\"%s\",le=\"%s\"} %" PRIu64 "\n", name,
+		        label, value, bucket_le[k], cum);
+	}
+	fprintf(f, "%s_sum{%s=\"%s\"} ", name, label, value);
+	seconds(f, us);
+	fprintf(f, "\n%s_count{%s=\"%s\"} %" PRIu64 "\n", name, label, value,
+	        cum);
+}
+
 static void render_requests(FILE *f, struct metrics *m)
 {
 	header(f, "zot_http_requests_total", "counter",
@@ -390,33 +441,15 @@ static void render_requests(FILE *f, struct metrics *m)
 	header(f, "zot_http_method_latency_seconds", "histogram",
 	       "Latency of serving HTTP requests");
 	for (int mi = 0; mi < N_METHODS; mi++) {
-		uint64_t b[N_BUCKETS] = {0}, total = 0, us = 0;
+		uint64_t b[N_BUCKETS] = {0}, us = 0;
 
 		for (int s = 0; s < SHARDS; s++) {
 			us += load(&m->shards[s].lat_us[mi]);
 			for (int k = 0; k < N_BUCKETS; k++)
 				b[k] += load(&m->shards[s].lat_bucket[mi][k]);
 		}
-		for (int k = 0; k < N_BUCKETS; k++)
-			total += b[k];
-		if (!total)
-			continue;
-		for (uint64_t k = 0, cum = 0; k < N_BUCKETS; k++) {
-			cum += b[k];
-			fprintf(f,
-			        "zot_http_method_latency_seconds_bucket{method="
-			        "\"%s\",le=\"%s\"} %" PRIu64 "\n",
-			        methods[mi], bucket_le[k], cum);
-		}
-		fprintf(f,
-		        "zot_http_method_latency_seconds_sum{method=\"%s\"} ",
-		        methods[mi]);
-		seconds(f, us);
-		fprintf(f,
-		        "\nzot_http_method_latency_seconds_count{method=\"%s\"}"
-		        " "
-		        "%" PRIu64 "\n",
-		        methods[mi], total);
+		histogram(f, "zot_http_method_latency_seconds", "method",
+		          methods[mi], b, us);
 	}
 }
 
@@ -521,6 +554,14 @@ static void render_gc(FILE *f, struct metrics *m)
 	        "zot_gc_deleted_total{type=\"upload\"} %" PRIu64 "\n",
 	        load(&m->gc_manifests), load(&m->gc_blobs),
 	        load(&m->gc_uploads));
+	header(f, "zot_scheduler_workers_tasks_duration_seconds", "histogram",
+	       "How long it takes for a worker to execute a task");
+	pthread_mutex_lock(&m->task_lock);
+	for (int i = 0; i < N_TASKS && m->tasks[i].name; i++)
+		histogram(f, "zot_scheduler_workers_tasks_duration_seconds",
+		          "name", m->tasks[i].name, m->tasks[i].bucket,
+		          m->tasks[i].us);
+	pthread_mutex_unlock(&m->task_lock);
 	header(f, "dray_gc_freed_bytes_total", "counter",
 	       "Bytes of content store copies garbage collection removed");
 	fprintf(f, "dray_gc_freed_bytes_total %" PRIu64 "\n",

@@ -73,6 +73,12 @@ struct metrics_gc {
 void metrics_gc_pass(struct metrics *m, const struct metrics_gc *gc);
 
 /*
+ * Background task @name (a string that lives as long as @m) ran for @ms
+ * (zot_scheduler_workers_tasks_duration_seconds). Up to 8 names.
+ */
+void metrics_task(struct metrics *m, const char *name, uint64_t ms);
+
+/*
  * The exposition, in a new buffer for free(): every counter, the sizes of
  * repositories that changed since the last call (measured now, from the
  * layouts under the storage root), and, when @st is not NULL, on the first

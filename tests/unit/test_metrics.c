@@ -130,6 +130,9 @@ static void test_buckets(void **state)
 	metrics_request(m, "PUT", 500, 700000000, NULL); /* 700 s */
 	metrics_request(m, "BREW", 418, 1, NULL);        /* no such method */
 	metrics_request(m, "GET", 0, 1, NULL);           /* never answered */
+	metrics_task(m, "gc", 40);
+	metrics_task(m, "gc", 40);
+	metrics_task(m, "scrub", 2000);
 	text = render(m, NULL);
 	assert_true(value_of(text, "zot_http_method_latency_seconds_bucket{"
 	                           "method=\"PUT\",le=\"0.05\"}") == 2);
@@ -145,6 +148,16 @@ static void test_buckets(void **state)
 	                           "method=\"PUT\"}") == 702.09);
 	assert_true(value_of(text, "zot_http_requests_total{method=\"PUT\","
 	                           "code=\"500\"}") == 1);
+	assert_true(value_of(text,
+	                     "zot_scheduler_workers_tasks_duration_"
+	                     "seconds_bucket{name=\"gc\",le=\"0.05\"}") == 2);
+	assert_true(value_of(text,
+	                     "zot_scheduler_workers_tasks_duration_"
+	                     "seconds_bucket{name=\"scrub\",le=\"1\"}") == 0);
+	assert_true(value_of(text, "zot_scheduler_workers_tasks_duration_"
+	                           "seconds_count{name=\"scrub\"}") == 1);
+	assert_true(value_of(text, "zot_scheduler_workers_tasks_duration_"
+	                           "seconds_sum{name=\"gc\"}") == 0.08);
 	assert_true(value_of(text, "zot_http_requests_total{method=\"other\","
 	                           "code=\"418\"}") == 1);
 	assert_true(value_of(text, "zot_http_repo_latency_seconds_count{"

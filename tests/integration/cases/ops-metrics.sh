@@ -71,6 +71,7 @@ prom_wait 'up{job="dray"}' 1
 # GC runs every second (gcDelay 1h: it removes nothing here).
 prom_wait 'zot_gc_runs_total{error="false"} >= bool 1' 1
 prom_wait 'zot_gc_deleted_total{type="blob"}' 0
+prom_wait 'zot_scheduler_workers_tasks_duration_seconds_count{name="gc"} >= bool 1' 1
 push_manifest ops/app v2 "$APP_DIR/manifest.json" "$MT_OCI_MANIFEST"
 prom_wait 'zot_repo_uploads_total{repo="ops/app"}' 2
 prom_stop
