@@ -6,7 +6,7 @@
  *
  * The hot path (metrics_request and friends) does relaxed atomic adds on
  * a shard the calling thread owns for its life (threads share a shard
- * only past METRICS_SHARDS threads), and finds a repository's slot by
+ * only past SHARDS threads), and finds a repository's slot by
  * hashing its name into a table that never moves: a slot's name is set
  * once, by compare-and-swap, and never freed before metrics_free().
  */
