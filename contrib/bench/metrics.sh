@@ -7,7 +7,9 @@
 # holding the same small image; wrk loads one, then the other (the order
 # flips from run to run), METRICS_RUNS times; the medians and their ratio
 # (on/off, goal >= 0.95) go to stdout and $METRICS_RESULTS/metrics-<date>.md.
-# Between runs the "on" daemon is scraped, as a prometheus would.
+# Between runs the "on" daemon is scraped, as a prometheus would. Then
+# metrics-cost.c, built against the Release libraries next to DRAY_BIN,
+# times the counting calls alone (CPU ns per request, 1, 2 and 4 threads).
 #
 # Environment (defaults in brackets):
 #   DRAY_BIN         dray to measure, a Release build [build-bench/dray]
@@ -146,6 +148,16 @@ C_ON=$(median <"$WORK/on.cpu")
 C_RATIO=$(awk -v a="$C_ON" -v b="$C_OFF" 'BEGIN { printf "%.3f", b / a }')
 COUNTED=$(awk '/^zot_http_requests_total\{method="GET",code="200"\}/ { print $2 }' "$WORK/exposition")
 
+# The counting alone, against the libraries DRAY_BIN was built from.
+LIBS=$(dirname "$DRAY_BIN")
+COST="(not measured: no $LIBS/libdrhttp.a)"
+if [[ -f $LIBS/libdrhttp.a ]] &&
+	cc -O2 -pthread -I"$TOP" -o "$WORK/metrics-cost" "$HERE/metrics-cost.c" \
+		"$LIBS/libdrhttp.a" "$LIBS/libdrindex.a" "$LIBS/libdrbase.a" \
+		$(pkg-config --libs libmicrohttpd jansson rocksdb libxxhash libcrypto); then
+	COST=$("$WORK/metrics-cost" | awk '{ s = s (NR > 1 ? ", " : "") $1 " threads: " $2 " ns" } END { print s }')
+fi
+
 mkdir -p "$RESULTS"
 OUT=$RESULTS/metrics-$(date -u +%Y%m%d-%H%M)-$(hostname -s).md
 {
@@ -161,6 +173,8 @@ OUT=$RESULTS/metrics-$(date -u +%Y%m%d-%H%M)-$(hostname -s).md
 	echo "| dray CPU per request, us (median; ratio off/on) | $C_OFF | $C_ON | $C_RATIO |"
 	echo
 	echo "Requests the on daemon counted as GET 200 by its last scrape: $COUNTED"
+	echo
+	echo "The counting calls of one manifest GET alone (metrics-cost.c, CPU time per request): $COST"
 	echo
 	echo "Raw runs (req/s):"
 	echo
