@@ -14,6 +14,8 @@ test_pkgs+=(clang libclang-rt-14-dev llvm)
 test_pkgs+=(vim python3)
 # apache2-utils: htpasswd -B makes the auth cases' users; podman: auth-htpasswd
 test_pkgs+=(apache2-utils podman)
+# prometheus (with promtool): ops-metrics scrapes dray with the real server
+test_pkgs+=(prometheus)
 bench_pkgs=(docker-registry nginx-light wrk)
 
 want=("${build_pkgs[@]}")

@@ -61,6 +61,7 @@ enum kind {
 	K_RETENTION,   /* storage.retention: parse_retention() */
 	K_ACCESS,      /* http.accessControl: parse_access() */
 	K_COUNT,       /* a count or size, 0..2^63-1: uint64_t */
+	K_ROUTE,       /* a clean absolute URL path, not / or /v2: char * */
 };
 
 /* What a value of each kind should have looked like, for messages. */
@@ -78,6 +79,7 @@ static const char *const expected[] = {
 	[K_RETENTION] = "expected a mapping",
 	[K_ACCESS] = "expected a mapping",
 	[K_COUNT] = "expected an integer 0..9223372036854775807",
+	[K_ROUTE] = "expected a clean absolute path, not / and not under /v2",
 };
 
 struct key {
@@ -209,11 +211,28 @@ static const struct key scrub_keys[] = {
 	DURATION("interval", extensions.scrub_interval_ms, "24h"),
 };
 
+static const struct key prometheus_keys[] = {
+	VALUE("path", K_ROUTE, extensions.metrics_path, char *, "/metrics",
+	      NULL),
+};
+
+static const struct key metrics_keys[] = {
+	/* As in zot, naming the metrics section turns metrics on. */
+	VALUE("enable", K_BOOL, extensions.metrics_enable, bool, "false",
+	      "true"),
+	SECTION("prometheus", prometheus_keys),
+};
+
+static const struct key mgmt_keys[] = {
+	/* zot serves mgmt whenever it is built in; so does dray by default. */
+	BOOL("enable", extensions.mgmt_enable, "true"),
+};
+
 static const struct key extensions_keys[] = {
 	ZOT_ONLY("search"),  ZOT_ONLY("sync"),
-	ZOT_ONLY("metrics"), SECTION("scrub", scrub_keys),
+	SECTION("metrics", metrics_keys), SECTION("scrub", scrub_keys),
 	ZOT_ONLY("lint"),    ZOT_ONLY("ui"),
-	ZOT_ONLY("mgmt"),    ZOT_ONLY("apiKey"),
+	SECTION("mgmt", mgmt_keys),    ZOT_ONLY("apiKey"),
 	ZOT_ONLY("trust"),   ZOT_ONLY("events"),
 };
 
@@ -431,6 +450,24 @@ static enum conv store_string(char **field, const char *s)
 }
 
 /*
+ * A path zot takes for extensions.metrics.prometheus.path: absolute and
+ * unchanged by path.Clean, and neither "/" nor "/v2" (nor, in dray, under
+ * /v2/, where it would hide a repository).
+ */
+static bool is_route(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (s[0] != '/' || n == 1 || s[n - 1] == '/' || strstr(s, "//") ||
+	    strstr(s, "/./") || strstr(s, "/../"))
+		return false;
+	if ((n >= 2 && !strcmp(s + n - 2, "/.")) ||
+	    (n >= 3 && !strcmp(s + n - 3, "/..")))
+		return false;
+	return strcmp(s, "/v2") != 0 && strncmp(s, "/v2/", 4) != 0;
+}
+
+/*
  * Store @s, the text of a scalar (@len bytes, NUL-terminated), as the value
  * of @k in @cfg. Booleans, ports and ids are accepted quoted or not, since
  * zot's JSON examples quote the port.
@@ -486,6 +523,10 @@ static enum conv convert(struct cfg *cfg, const struct key *k, const char *s,
 			return CONV_BAD;
 		*(uint64_t *)field = v;
 		return CONV_OK;
+	case K_ROUTE:
+		if (!is_route(s))
+			return CONV_BAD;
+		return store_string(field, s);
 	case K_SECTION:
 	case K_UNSUPPORTED:
 	case K_RETENTION:
@@ -1446,6 +1487,7 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->log.output);
 	free(cfg->log.audit);
 	free(cfg->fuse.mountpoint);
+	free(cfg->extensions.metrics_path);
 	for (size_t i = 0; i < cfg->storage.retention.n_policies; i++) {
 		struct store_policy *p = &cfg->storage.retention.policies[i];
 

@@ -81,6 +81,9 @@ struct cfg {
 		                               false, true if the section is
 		                               there (as in zot) */
 		uint64_t scrub_interval_ms; /* extensions.scrub.interval, 24h */
+		bool metrics_enable; /* extensions.metrics.enable; as scrub */
+		char *metrics_path;  /* ...metrics.prometheus.path, /metrics */
+		bool mgmt_enable;    /* extensions.mgmt.enable, default true */
 	} extensions;
 	struct {
 		char *mountpoint; /* fuse.mountpoint, or NULL: no mount */

@@ -20,9 +20,11 @@
 #include "daemon/fsutil.h"
 #include "daemon/log.h"
 #include "daemon/sched.h"
+#include "daemon/testhold.h"
 #include "fusefs/fusefs.h"
 #include "http/auth.h"
 #include "http/http.h"
+#include "http/metrics.h"
 #include "index/store.h"
 
 #define EXIT_USAGE  2
@@ -123,9 +125,26 @@ static void wait_for_signal(const sigset_t *set)
 
 /* What background tasks work on. */
 struct bg {
-	struct store *st;      /* the store */
-	const struct cfg *cfg; /* the configuration */
+	struct store *st;        /* the store */
+	const struct cfg *cfg;   /* the configuration */
+	struct metrics *metrics; /* extensions.metrics, or NULL */
+	struct timed {
+		void (*run)(struct sched *s, void *arg);
+		void *arg;
+		const char *name;
+		struct metrics *metrics;
+	} timed[5]; /* the tasks, each timed into metrics */
 };
+
+/* Run a task and report how long it took (zot's scheduler figures). */
+static void run_timed(struct sched *s, void *arg)
+{
+	struct timed *t = arg;
+	uint64_t t0 = clock_mono_ms();
+
+	t->run(s, t->arg);
+	metrics_task(t->metrics, t->name, clock_mono_ms() - t0);
+}
 
 static bool gc_should_stop(void *arg)
 {
@@ -148,11 +167,20 @@ static void task_gc(struct sched *s, void *arg)
 	                       .retention = &bg->cfg->storage.retention};
 	struct gc_report rep = {0};
 	struct err err = ERR_INIT;
+	uint64_t t0 = clock_mono_ms();
+	struct metrics_gc m;
 
 	if (store_gc(bg->st, &opts, gc_should_stop, s, &rep, &err) < 0)
 		log_err("gc: %s", err.msg);
 	else
 		log_gc(&rep, false);
+	m = (struct metrics_gc){.failed = err.code != ERR_OK,
+	                        .ms = clock_mono_ms() - t0,
+	                        .manifests = rep.manifests,
+	                        .blobs = rep.blobs,
+	                        .uploads = rep.uploads,
+	                        .bytes = rep.bytes};
+	metrics_gc_pass(bg->metrics, &m);
 }
 
 static void task_uploads(struct sched *s, void *arg)
@@ -228,6 +256,17 @@ static struct sched *start_background(struct bg *bg, struct err *err)
 		 * storage.dedupe changed or files were copied in by hand. */
 		{"dedupe", 24 * 3600 * 1000ULL, 2000, task_dedupe, bg},
 	};
+
+	_Static_assert(sizeof(tasks) / sizeof(tasks[0]) <=
+	                       sizeof(bg->timed) / sizeof(bg->timed[0]),
+	               "bg->timed");
+	for (size_t i = 0; bg->metrics && i < sizeof(tasks) / sizeof(tasks[0]);
+	     i++) {
+		bg->timed[i] = (struct timed){tasks[i].run, tasks[i].arg,
+		                              tasks[i].name, bg->metrics};
+		tasks[i].run = run_timed;
+		tasks[i].arg = &bg->timed[i];
+	}
 
 	return sched_start(tasks, (int)(sizeof(tasks) / sizeof(tasks[0])),
 	                   err);
@@ -448,6 +487,15 @@ static unsigned ms_clamp(uint64_t ms)
 	return ms > UINT_MAX ? UINT_MAX : (unsigned)ms;
 }
 
+/* zot's binaryType: "-" and the extensions on, in zot's order. */
+static void binary_type(const struct cfg *cfg, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s%s%s",
+	         cfg->extensions.scrub_enable ? "-scrub" : "",
+	         cfg->extensions.metrics_enable ? "-metrics" : "",
+	         cfg->extensions.mgmt_enable ? "-mgmt" : "");
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	const char *cfg_path = NULL, *port_file = NULL, *mount = NULL;
@@ -459,6 +507,9 @@ static int cmd_serve(int argc, char **argv)
 	struct store_opts sopts = {0};
 	struct sched *sched = NULL;
 	struct rfs *fs = NULL;
+	struct metrics *metrics = NULL;
+	struct metrics_info mi;
+	char *mgmt = NULL, btype[64];
 	struct bg bg;
 	sigset_t set;
 	int ret = 1;
@@ -524,6 +575,22 @@ static int cmd_serve(int argc, char **argv)
 	hopts.header_timeout_ms = ms_clamp(cfg->http.read_header_timeout_ms);
 	hopts.read_timeout_ms = ms_clamp(cfg->http.read_timeout_ms);
 	hopts.write_timeout_ms = ms_clamp(cfg->http.write_timeout_ms);
+	binary_type(cfg, btype, sizeof(btype));
+	mi = (struct metrics_info){DRAY_VERSION, NULL, btype,
+	                           cfg->dist_spec_version,
+	                           cfg->storage.root_directory};
+	if (cfg->extensions.metrics_enable &&
+	    !(metrics = metrics_new(&mi, &err))) {
+		log_err("%s", err.msg);
+		goto out;
+	}
+	if (cfg->extensions.mgmt_enable && !(mgmt = metrics_mgmt_json(&mi))) {
+		log_err("cannot allocate the mgmt answer");
+		goto out;
+	}
+	hopts.metrics = metrics;
+	hopts.metrics_path = cfg->extensions.metrics_path;
+	hopts.mgmt_json = mgmt;
 	srv = http_start(&hopts, st, &err);
 	if (!srv) {
 		log_err("%s", err.msg);
@@ -543,6 +610,7 @@ static int cmd_serve(int argc, char **argv)
 		                      cfg->fuse.read_only, cfg->fuse.uid,
 		                      cfg->fuse.gid};
 
+		test_hold("startup", "mount"); /* /readyz: 503 meanwhile */
 		fs = rfs_start(st, &fo, &err);
 		if (fs)
 			log_info("storage mounted at %s", mount);
@@ -551,19 +619,26 @@ static int cmd_serve(int argc, char **argv)
 			        mount, err.msg);
 		err = ERR_INIT;
 	}
-	bg = (struct bg){st, cfg};
+	/* The index was reconciled at open; the mount, if any, is up. */
+	if (!mount || fs)
+		http_set_ready(srv, true);
+	bg = (struct bg){.st = st, .cfg = cfg, .metrics = metrics};
 	sched = start_background(&bg, &err);
 	if (!sched) {
 		log_err("%s", err.msg);
 		goto out;
 	}
 	wait_for_signal(&set);
+	http_set_ready(srv, false); /* /readyz: 503 from here on */
+	test_hold("shutdown", "readyz");
 	/* First: whatever the rest of the stop does, no mount is left. */
 	rfs_unmount(fs);
 	ret = 0;
 out:
 	sched_stop(sched);
 	http_stop(srv);
+	metrics_free(metrics);
+	free(mgmt);
 	rfs_stop(fs); /* after HTTP: no request can reach its hook now */
 	store_close(st);
 	if (ret == 0)

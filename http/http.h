@@ -8,6 +8,7 @@
 #ifndef DRAY_HTTP_H
 #define DRAY_HTTP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "daemon/access.h"
@@ -39,6 +40,11 @@ struct http_opts {
 	const char *bearer_realm;
 	const char *bearer_service;
 	const char *bearer_cert;
+	/* extensions.metrics: counters to keep, NULL: none (no endpoint). */
+	struct metrics *metrics;
+	const char *metrics_path; /* where they are served, "/metrics" */
+	/* extensions.mgmt: GET /v2/_zot/ext/mgmt answers this JSON. */
+	const char *mgmt_json; /* NULL: no such endpoint */
 };
 
 /*
@@ -59,5 +65,13 @@ int http_port(const struct http_server *srv);
  * waited for. Accepts NULL.
  */
 void http_stop(struct http_server *srv);
+
+/*
+ * /readyz answers 200 only between http_set_ready(srv, true) (the index
+ * is reconciled and the mount, if any, is up) and the start of shutdown:
+ * http_set_ready(srv, false) or http_stop(). /livez always answers 200,
+ * /startupz once http_start() has returned.
+ */
+void http_set_ready(struct http_server *srv, bool ready);
 
 #endif

@@ -38,6 +38,11 @@ enum route_kind {
 	RT_UPLOADS,   /* /v2/<name>/blobs/uploads/ */
 	RT_UPLOAD,    /* /v2/<name>/blobs/uploads/<id> */
 	RT_REFERRERS, /* /v2/<name>/referrers/<digest> */
+	RT_LIVEZ,     /* /livez */
+	RT_READYZ,    /* /readyz */
+	RT_STARTUPZ,  /* /startupz */
+	RT_METRICS,   /* extensions.metrics.prometheus.path */
+	RT_MGMT,      /* /v2/_zot/ext/mgmt */
 };
 
 /* One method of one route. */
@@ -79,7 +84,12 @@ struct http_server {
 	int port;                 /* bound port */
 	uint64_t next_id;         /* request ids, atomic */
 	int inflight;             /* requests not completed, atomic */
+	int health;               /* HEALTH_* bits, atomic */
 };
+
+/* struct http_server's health. */
+#define HEALTH_STARTED 1 /* http_start() returned */
+#define HEALTH_READY   2 /* http_set_ready(true), not yet stopping */
 
 struct http_req {
 	struct http_server *srv;      /* owner */
@@ -239,6 +249,13 @@ int h_upload_patch_end(struct http_req *req, struct err *err);
 int h_upload_put_begin(struct http_req *req, struct err *err);
 int h_upload_put_end(struct http_req *req, struct err *err);
 int h_upload_delete(struct http_req *req, struct err *err);
+
+/* metrics.c: the probes, /metrics and mgmt. */
+int h_health(struct http_req *req, struct err *err);
+int h_metrics(struct http_req *req, struct err *err);
+int h_mgmt(struct http_req *req, struct err *err);
+/* Count @req, answered, into the server's metrics (none: nothing). */
+void http_metrics_count(const struct http_req *req);
 
 /*
  * Parse a digest the client sent; any failure carries DIGEST_INVALID

@@ -74,6 +74,15 @@ static const struct handler handlers[] = {
          DIGEST_INVALID, READ},
 	{RT_REFERRERS, HEAD, NULL, NULL, h_referrers, MANIFEST_UNKNOWN,
          DIGEST_INVALID, READ},
+	/* Operations: open to all, as in zot (no repository policy). */
+	{RT_LIVEZ, GET, NULL, NULL, h_health, NONE, NONE, 0},
+	{RT_LIVEZ, HEAD, NULL, NULL, h_health, NONE, NONE, 0},
+	{RT_READYZ, GET, NULL, NULL, h_health, NONE, NONE, 0},
+	{RT_READYZ, HEAD, NULL, NULL, h_health, NONE, NONE, 0},
+	{RT_STARTUPZ, GET, NULL, NULL, h_health, NONE, NONE, 0},
+	{RT_STARTUPZ, HEAD, NULL, NULL, h_health, NONE, NONE, 0},
+	{RT_METRICS, GET, NULL, NULL, h_metrics, NONE, NONE, 0},
+	{RT_MGMT, GET, NULL, NULL, h_mgmt, NONE, NONE, 0},
 };
 
 const struct handler *route_handler(enum route_kind kind, const char *method,
@@ -148,6 +157,35 @@ static int set_ref(struct http_req *req, const char *s, struct err *err)
 	return 0;
 }
 
+/* The operations endpoints: 0 if req->url is one (req->kind set). */
+static int route_ops(struct http_req *req)
+{
+	static const struct {
+		const char *path;
+		enum route_kind kind;
+	} probes[] = {
+		{"/livez", RT_LIVEZ},
+		{"/readyz", RT_READYZ},
+		{"/startupz", RT_STARTUPZ},
+	};
+	const struct http_opts *o = req->srv ? &req->srv->opts : NULL;
+
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
+		if (strcmp(req->url, probes[i].path) == 0) {
+			req->kind = probes[i].kind;
+			return 0;
+		}
+	if (o && o->metrics && strcmp(req->url, o->metrics_path) == 0) {
+		req->kind = RT_METRICS;
+		return 0;
+	}
+	if (o && o->mgmt_json && strcmp(req->url, "/v2/_zot/ext/mgmt") == 0) {
+		req->kind = RT_MGMT;
+		return 0;
+	}
+	return -1;
+}
+
 /*
  * Fill req->kind, name and ref from req->url. ERR_NOT_FOUND for a path
  * that is no route; ERR_INVALID (NAME_INVALID) for a bad name.
@@ -165,6 +203,8 @@ int route_parse(struct http_req *req, struct err *err)
 	};
 	const char *url = req->url, *rest, *hit;
 
+	if (route_ops(req) == 0)
+		return 0;
 	if (strcmp(url, "/v2") == 0 || strcmp(url, "/v2/") == 0) {
 		req->kind = RT_BASE;
 		return 0;

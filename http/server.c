@@ -256,6 +256,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK
 		                 ? ""
 		                 : " (aborted)");
+	http_metrics_count(req);
 	req_free(req);
 	*con_cls = NULL;
 	__atomic_sub_fetch(&srv->inflight, 1, __ATOMIC_RELAXED);
@@ -429,6 +430,7 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 		}
 	}
 	srv->port = port;
+	__atomic_or_fetch(&srv->health, HEALTH_STARTED, __ATOMIC_RELEASE);
 	return srv;
 fail:
 	for (unsigned i = 0; i < srv->n_mhd; i++)
@@ -454,6 +456,7 @@ void http_stop(struct http_server *srv)
 
 	if (!srv)
 		return;
+	http_set_ready(srv, false);
 	for (unsigned i = 0; i < srv->n_mhd; i++) {
 		int fd = MHD_quiesce_daemon(srv->mhd[i]);
 
@@ -477,4 +480,13 @@ void http_stop(struct http_server *srv)
 	auth_free(srv->auth);
 	jwt_key_free(srv->bearer);
 	free(srv);
+}
+
+void http_set_ready(struct http_server *srv, bool ready)
+{
+	if (ready)
+		__atomic_or_fetch(&srv->health, HEALTH_READY, __ATOMIC_RELEASE);
+	else
+		__atomic_and_fetch(&srv->health, ~HEALTH_READY,
+		                   __ATOMIC_RELEASE);
 }

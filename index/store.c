@@ -977,3 +977,13 @@ out:
 	repo_unref(st, r);
 	return ret;
 }
+
+size_t store_upload_count(struct store *st)
+{
+	size_t n;
+
+	pthread_mutex_lock(&st->lock);
+	n = hmap_count(st->uploads);
+	pthread_mutex_unlock(&st->lock);
+	return n;
+}

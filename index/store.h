@@ -225,6 +225,9 @@ void store_upload_cancel(struct upload *u);
 /* Remove sessions idle for longer than @idle_ms. Returns how many. */
 size_t store_upload_expire(struct store *st, uint64_t idle_ms);
 
+/* Upload sessions held now (open, or parked and taken up again). */
+size_t store_upload_count(struct store *st);
+
 /* What a manifest reference resolves to. */
 struct manifest_desc {
 	struct digest digest;                  /* the manifest's digest */
