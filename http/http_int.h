@@ -214,6 +214,11 @@ int http_authenticate(struct http_req *req, struct err *err);
  */
 bool http_denied(struct http_req *req, const char *repo, unsigned action,
                  struct err *err);
+/*
+ * True if http.accessControl.metrics.users is given and the caller is not
+ * one of them: @err is the 401 (anonymous) or 403 to answer.
+ */
+bool http_metrics_denied(struct http_req *req, struct err *err);
 /* True if the caller may do @action on @repo (no answer prepared). */
 bool http_allows(struct http_req *req, const char *repo, unsigned action);
 

@@ -656,6 +656,8 @@ int h_metrics(struct http_req *req, struct err *err)
 	char *buf = NULL;
 	size_t len = 0;
 
+	if (http_metrics_denied(req, err))
+		return -1;
 	if (metrics_render(srv->opts.metrics, srv->st,
 	                   __atomic_load_n(&srv->inflight, __ATOMIC_RELAXED),
 	                   &buf, &len, err) < 0)

@@ -219,3 +219,23 @@ bool http_denied(struct http_req *req, const char *repo, unsigned action,
 	}
 	return true;
 }
+
+bool http_metrics_denied(struct http_req *req, struct err *err)
+{
+	const struct access *a = req->srv->opts.access;
+
+	/* Without accessControl.metrics.users, the endpoint is open. */
+	if (!auth_on(req->srv) || !a || !a->on || !a->n_metrics_users ||
+	    access_metrics_allowed(a, &req->who))
+		return false;
+	if (!req->who.user) {
+		err_set(err, ERR_DENIED, "the metrics need authentication");
+		challenge(req, err, NULL, 0, false);
+	} else {
+		err_set(err, ERR_DENIED,
+		        "the metrics are not for '%s' "
+		        "(http.accessControl.metrics)",
+		        req->who.user);
+	}
+	return true;
+}

@@ -10,8 +10,9 @@
 # at most its scope (another repository: 401 insufficient_scope); with
 # accessControl on, a token grants at most what the policies give its
 # subject; refused tokens (another key, another service, expired, alg
-# none, HS256 with the public key as the secret, garbage) are 401 UNAUTHORIZED
-# and never logged; Basic credentials are not taken where tokens are.
+# none, HS256 with the public key as the secret, garbage) are 401
+# UNAUTHORIZED and never logged; Basic credentials are not taken where
+# tokens are; only accessControl.metrics.users read /metrics.
 . "$(dirname "$0")/../lib.sh"
 require_dray "http.auth.bearer"
 need_mkimage
@@ -36,8 +37,10 @@ HTTP_EXTRA="  auth:
         anonymousPolicy: [read]
         defaultPolicy: [read, create, update]
       \"library/locked\":
-        defaultPolicy: [read]"
-dray_config_ext "$CFG"
+        defaultPolicy: [read]
+    metrics: {users: [alice]}"
+dray_config_ext "$CFG" -- "extensions:
+  metrics: {enable: true}"
 dray_start
 H=127.0.0.1:$PORT
 IMG=$WORK/tmp/img
@@ -111,6 +114,17 @@ assert_error 403 DENIED
 token_get "$SVC" -u alice:pw-alice -- repository:library/open:pull,push
 req POST /v2/library/open/blobs/uploads/ -H "Authorization: Bearer $TOKEN"
 assert_status 202
+
+# --- the metrics: only accessControl.metrics.users read them
+req GET /metrics
+assert_error 401 UNAUTHORIZED
+assert_header WWW-Authenticate "Bearer realm=\"$REALM\",service=\"$SVC\""
+req GET /metrics -H "Authorization: Bearer $PULL_APP"
+assert_status 200
+assert_true "no request counter in the metrics" grep -q '^zot_http_requests_total{' "$RESP/body"
+token_get "$SVC" -u bob:pw-bob -- repository:library/app:pull
+req GET /metrics -H "Authorization: Bearer $TOKEN"
+assert_error 403 DENIED
 
 # --- refused tokens: 401, whatever is wrong with them
 b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
