@@ -5,6 +5,7 @@
  *
  * SIGTERM/SIGINT are blocked in every thread and taken with sigtimedwait()
  * by the main thread, which also runs the periodic upkeep between signals.
+ * SIGHUP re-reads the TLS certificate, key and client CA.
  */
 #define LOG_MODULE "main"
 #include <errno.h>
@@ -67,6 +68,7 @@ static void warn_unsupported(const struct cfg *cfg)
 static int cmd_verify(int argc, char **argv)
 {
 	struct err err = ERR_INIT;
+	struct http_opts tls = {0};
 	struct cfg *cfg;
 
 	if (argc != 1)
@@ -79,6 +81,14 @@ static int cmd_verify(int argc, char **argv)
 	for (size_t i = 0; i < cfg->n_unsupported; i++)
 		fprintf(stderr, "dray: warning: %s is not supported yet\n",
 		        cfg->unsupported[i]);
+	tls.tls_cert = cfg->http.tls_cert;
+	tls.tls_key = cfg->http.tls_key;
+	tls.tls_cacert = cfg->http.tls_cacert;
+	if (http_tls_check(&tls, &err) < 0) {
+		fprintf(stderr, "dray: %s\n", err.msg);
+		cfg_free(cfg);
+		return EXIT_USAGE;
+	}
 	printf("%s: configuration is valid\n", argv[0]);
 	cfg_free(cfg);
 	return 0;
@@ -99,16 +109,21 @@ static int write_port_file(const char *path, int port, struct err *err)
 	                       err);
 }
 
-/* Wait for SIGTERM/SIGINT. */
-static void wait_for_signal(const sigset_t *set)
+/* Wait for SIGTERM/SIGINT; SIGHUP reloads the TLS files. */
+static void wait_for_signal(const sigset_t *set, struct http_server *srv)
 {
 	for (;;) {
 		int sig = sigwaitinfo(set, NULL);
+		struct err err = ERR_INIT;
 
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_info("signal %d: shutting down", sig);
 			return;
 		}
+		if (sig == SIGHUP && http_tls_reload(srv, &err) < 0)
+			log_err("tls: reload failed, keeping the previous "
+			        "certificate: %s",
+			        err.msg);
 	}
 }
 
@@ -480,6 +495,7 @@ static int cmd_serve(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -503,6 +519,9 @@ static int cmd_serve(int argc, char **argv)
 	hopts.header_timeout_ms = ms_clamp(cfg->http.read_header_timeout_ms);
 	hopts.read_timeout_ms = ms_clamp(cfg->http.read_timeout_ms);
 	hopts.write_timeout_ms = ms_clamp(cfg->http.write_timeout_ms);
+	hopts.tls_cert = cfg->http.tls_cert;
+	hopts.tls_key = cfg->http.tls_key;
+	hopts.tls_cacert = cfg->http.tls_cacert;
 	srv = http_start(&hopts, st, &err);
 	if (!srv) {
 		log_err("%s", err.msg);
@@ -536,7 +555,7 @@ static int cmd_serve(int argc, char **argv)
 		log_err("%s", err.msg);
 		goto out;
 	}
-	wait_for_signal(&set);
+	wait_for_signal(&set, srv);
 	/* First: whatever the rest of the stop does, no mount is left. */
 	rfs_unmount(fs);
 	ret = 0;

@@ -65,6 +65,7 @@ struct handler {
 #define HTTP_LISTENERS_MAX 16
 
 struct conn_watch;
+struct http_tls;
 
 struct http_server {
 	struct MHD_Daemon *mhd[HTTP_LISTENERS_MAX]; /* one per thread */
@@ -75,6 +76,7 @@ struct http_server {
 	int port;                 /* bound port */
 	uint64_t next_id;         /* request ids, atomic */
 	int inflight;             /* requests not completed, atomic */
+	struct http_tls *tls;     /* TLS credentials, NULL: plain HTTP */
 };
 
 struct http_req {
@@ -108,6 +110,13 @@ struct http_req {
 	int nhdrs;                /* how many */
 	char *buf;                /* manifest body */
 	size_t len, cap;          /* its length and allocation */
+	/*
+	 * Mutual TLS: the verified client certificate's CommonName (zot's
+	 * default identityAttributes), owned; NULL without mutual TLS or
+	 * CN. Not used for access decisions yet: authentication takes it
+	 * as the user's identity.
+	 */
+	char *tls_user;
 };
 
 /*
@@ -132,6 +141,28 @@ void conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 void conn_phase(struct MHD_Connection *conn, enum conn_phase phase);
 /* @conn was answered with its request body unread: linger at close. */
 void conn_linger(struct MHD_Connection *conn);
+
+/*
+ * tls.c: HTTPS through MHD's GnuTLS. tls_new() returns NULL with @err
+ * untouched when @opts has no TLS, NULL with @err set when its files do
+ * not do (as http_tls_check()).
+ */
+extern const char tls_priorities[]; /* MHD_OPTION_HTTPS_PRIORITIES */
+struct http_tls *tls_new(const struct http_opts *opts, struct err *err);
+/* After every MHD daemon has stopped. Accepts NULL. */
+void tls_free(struct http_tls *tls);
+/* PEM for MHD_OPTION_HTTPS_MEM_CERT and _KEY, valid until tls_free(). */
+const char *tls_boot_cert(const struct http_tls *tls);
+const char *tls_boot_key(const struct http_tls *tls);
+/* MHD_OPTION_NOTIFY_CONNECTION with TLS (calls conn_notify); @cls: srv. */
+void tls_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                enum MHD_ConnectionNotificationCode code);
+/*
+ * The client identity on @conn into *user (owned, NULL: none). -1 if
+ * mutual TLS is on and @conn has no verified client certificate.
+ */
+int tls_peer(const struct http_tls *tls, struct MHD_Connection *conn,
+             char **user);
 
 /* reply.c: every MHD response is built here. */
 int reply_buf(struct http_req *req, unsigned status, const char *ctype,
