@@ -75,16 +75,7 @@ assert_eq 1001 "$(tls_serial)" "serial before the reload"
 # --- skopeo verifies the server against a cert dir holding the CA
 mkdir -p "$WORK/certs"
 cp "$T/ca.crt" "$WORK/certs/ca.crt"
-SRC=$WORK/tmp/src
-D1=$("$MKIMAGE" "$SRC" v1 --layers 2 --layer-size 100000 --seed 31)
-skopeo_ok copy --quiet --preserve-digests --dest-cert-dir "$WORK/certs" \
-	"oci:$SRC:v1" "docker://127.0.0.1:$PORT/tls/sk:v1"
-skopeo_ok copy --quiet --preserve-digests --src-cert-dir "$WORK/certs" \
-	"docker://127.0.0.1:$PORT/tls/sk:v1" "oci:$WORK/tmp/back:v1"
-assert_eq "$D1" "$(jq -r '.manifests[0].digest' "$WORK/tmp/back/index.json")" \
-	"digest after the round trip over HTTPS"
-assert_refused "skopeo without the CA" timeout 60 skopeo --command-timeout 50s inspect --cert-dir "$WORK/tmp" \
-	"docker://127.0.0.1:$PORT/tls/sk:v1" 2>/dev/null
+tls_skopeo_round_trip "$WORK/certs" tls/sk 31 "$WORK/tmp"
 
 # --- SIGHUP: a connection opened before the reload goes on
 mkfifo "$WORK/tmp/in"

@@ -47,17 +47,7 @@ cp "$T/ca.crt" "$WORK/certs/ca.crt"
 cp "$T/ca.crt" "$WORK/ca-only/ca.crt"
 cp "$T/alice.crt" "$WORK/certs/client.cert"
 cp "$T/alice.key" "$WORK/certs/client.key"
-SRC=$WORK/tmp/src
-D1=$("$MKIMAGE" "$SRC" v1 --layers 2 --layer-size 50000 --seed 41)
-skopeo_ok copy --quiet --preserve-digests --dest-cert-dir "$WORK/certs" \
-	"oci:$SRC:v1" "docker://127.0.0.1:$PORT/mtls/sk:v1"
-skopeo_ok copy --quiet --preserve-digests --src-cert-dir "$WORK/certs" \
-	"docker://127.0.0.1:$PORT/mtls/sk:v1" "oci:$WORK/tmp/back:v1"
-assert_eq "$D1" "$(jq -r '.manifests[0].digest' "$WORK/tmp/back/index.json")" \
-	"digest after the round trip over mutual TLS"
-assert_refused "skopeo without a client certificate" timeout 60 skopeo \
-	--command-timeout 50s inspect --cert-dir "$WORK/ca-only" \
-	"docker://127.0.0.1:$PORT/mtls/sk:v1" 2>/dev/null
+tls_skopeo_round_trip "$WORK/certs" mtls/sk 41 "$WORK/ca-only"
 
 # --- podman, the same cert dirs
 PODMAN=(podman --root "$WORK/podman/root" --runroot "$WORK/podman/run"

@@ -93,3 +93,21 @@ assert_refused() {
 	ASSERTS=$((ASSERTS + 1))
 	! "$@" || fail "$msg: it succeeded"
 }
+
+# tls_skopeo_round_trip CERTDIR REPO SEED REFUSED_DIR: skopeo copies a
+# mkimage layout (in $SRC, digest in $D1) to REPO:v1 and back, verifying
+# the server (and showing a client certificate) from CERTDIR; digests
+# preserved. With REFUSED_DIR as its cert dir, skopeo gets nothing.
+tls_skopeo_round_trip() {
+	local dir=$1 ref=docker://127.0.0.1:$PORT/$2:v1
+	SRC=$WORK/tmp/src
+	D1=$("$MKIMAGE" "$SRC" v1 --layers 2 --layer-size 50000 --seed "$3")
+	skopeo_ok copy --quiet --preserve-digests --dest-cert-dir "$dir" \
+		"oci:$SRC:v1" "$ref"
+	skopeo_ok copy --quiet --preserve-digests --src-cert-dir "$dir" \
+		"$ref" "oci:$WORK/tmp/back:v1"
+	assert_eq "$D1" "$(jq -r '.manifests[0].digest' "$WORK/tmp/back/index.json")" \
+		"digest after the round trip with cert dir $dir"
+	assert_refused "skopeo with cert dir $4" timeout 60 skopeo \
+		--command-timeout 50s inspect --cert-dir "$4" "$ref" 2>/dev/null
+}
