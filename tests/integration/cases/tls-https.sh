@@ -36,7 +36,8 @@ rc=0
 assert_eq 2 "$rc" "dray verify exit status, missing key file"
 assert_true "verify names http.tls.key" grep -q "http.tls.key" "$WORK/tmp/verify.err"
 
-# --- HTTPS; the files the daemon reads are replaced by rename later
+# --- HTTPS (blobs over 16 KiB go out in 64 KiB pieces, Range too); the
+# files the daemon reads are replaced by rename later
 cp "$T/srv1.crt" "$T/live.crt"
 cp "$T/srv1.key" "$T/live.key"
 tls_config "$T/live.crt" "$T/live.key"
@@ -49,6 +50,10 @@ push_image tls/app v1 2 70000
 req GET "/v2/tls/app/blobs/${IMG_LAYERS[1]}"
 assert_status 200
 assert_body_file "$IMG_DIR/layer1"
+req GET "/v2/tls/app/blobs/${IMG_LAYERS[1]}" -H 'Range: bytes=1000-68999'
+assert_status 206
+slice "$IMG_DIR/layer1" 1000 68000 >"$WORK/tmp/range"
+assert_body_file "$WORK/tmp/range"
 req GET /v2/tls/app/manifests/v1 -H "Accept: $MT_OCI_MANIFEST"
 assert_status 200
 assert_body_file "$IMG_DIR/manifest.json"
