@@ -5,7 +5,7 @@
 # the request's identity. curl pushes and pulls; skopeo copies up and down
 # with ca.crt, client.cert and client.key in its cert dir, and is refused
 # with only ca.crt there; so is podman (pull, then push under a new name),
-# its storage in the work dir.
+# its storage in the work dir. SIGHUP re-reads the CA file.
 . "$(dirname "$0")/../lib.sh"
 require_dray
 need_mkimage
@@ -16,7 +16,8 @@ tls_ca other other-ca
 tls_cert srv 127.0.0.1 ca 0x1001 server
 tls_cert alice alice ca 0x2001 client
 tls_cert mallory alice other 0x3001 client
-tls_config "$T/srv.crt" "$T/srv.key" "$T/ca.crt"
+cp "$T/ca.crt" "$T/clients.crt" # the client CA, replaced later
+tls_config "$T/srv.crt" "$T/srv.key" "$T/clients.crt"
 dray_start
 tls_curlrc
 
@@ -67,6 +68,19 @@ assert_eq "$(jq -r .config.digest "$SRC/blobs/sha256/${D1#sha256:}")" \
 assert_refused "podman without a client certificate" timeout 120 \
 	"${PODMAN[@]}" pull --cert-dir "$WORK/ca-only" "$H/mtls/pm:v2" \
 	>>"$WORK/logs/podman.log" 2>&1
+
+# --- SIGHUP re-reads the client CA too: now only the other CA's client
+cp "$T/other.crt" "$T/clients.new"
+mv "$T/clients.new" "$T/clients.crt"
+mark=$(log_mark)
+kill -HUP "$DRAY_PID"
+wait_log "$mark" 'certificate reloaded' "reload on SIGHUP"
+req GET /v2/
+assert_eq 000 "$STATUS" "the first CA's client after the CA changed"
+mark=$(log_mark)
+req GET /v2/ --cert "$T/mallory.crt" --key "$T/mallory.key"
+assert_status 200
+wait_log "$mark" "req=[0-9]+ tls client 'alice'" "the other CA's client, now trusted"
 
 dray_stop
 pass
