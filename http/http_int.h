@@ -113,8 +113,9 @@ struct http_req {
 	/*
 	 * Mutual TLS: the verified client certificate's CommonName (zot's
 	 * default identityAttributes), owned; NULL without mutual TLS or
-	 * CN. Not used for access decisions yet: authentication takes it
-	 * as the user's identity.
+	 * without a printable CN. Set before routing (server.c). Not used
+	 * for access decisions yet: authentication is to take it as the
+	 * user's identity, subject to accessControl like any other user.
 	 */
 	char *tls_user;
 };
