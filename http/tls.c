@@ -341,6 +341,15 @@ static gnutls_session_t session_of(struct MHD_Connection *conn)
 	return ci ? (gnutls_session_t)ci->tls_session : NULL;
 }
 
+/*
+ * A client certificate with an extendedKeyUsage must list clientAuth (as
+ * Go's crypto/tls, hence zot, wants); one without the extension passes.
+ */
+static gnutls_typed_vdata_st client_auth = {
+	.type = GNUTLS_DT_KEY_PURPOSE_OID,
+	.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
+};
+
 /* A new connection, before its handshake: give it the current set. */
 static void conn_started(struct http_tls *tls, struct MHD_Connection *conn)
 {
@@ -358,7 +367,7 @@ static void conn_started(struct http_tls *tls, struct MHD_Connection *conn)
 	 */
 	if (tls->ca) {
 		gnutls_certificate_server_set_request(ses, GNUTLS_CERT_REQUIRE);
-		gnutls_session_set_verify_cert(ses, NULL, 0);
+		gnutls_session_set_verify_cert2(ses, &client_auth, 1, 0);
 	}
 	snprintf(key, sizeof(key), "%p", (void *)conn);
 	pthread_mutex_lock(&tls->lock);

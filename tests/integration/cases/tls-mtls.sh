@@ -1,7 +1,7 @@
 #!/bin/bash
 # tls-mtls.sh - http.tls.cacert: mutual TLS. A client without a
-# certificate, or with one from another CA (even with the same CommonName),
-# gets no answer; a certificate from the CA gets in and its CommonName is
+# certificate, with one from another CA (even with the same CommonName),
+# or with the CA's certificate for servers only, gets no answer; a certificate from the CA gets in and its CommonName is
 # the request's identity. curl pushes and pulls; skopeo copies up and down
 # with ca.crt, client.cert and client.key in its cert dir, and is refused
 # with only ca.crt there; so is podman (pull, then push under a new name),
@@ -16,6 +16,7 @@ tls_ca other other-ca
 tls_cert srv 127.0.0.1 ca 0x1001 server
 tls_cert alice alice ca 0x2001 client
 tls_cert mallory alice other 0x3001 client
+tls_cert bob bob ca 0x2002 server # the CA's, but for servers only
 cp "$T/ca.crt" "$T/clients.crt" # the client CA, replaced later
 tls_config "$T/srv.crt" "$T/srv.key" "$T/clients.crt"
 dray_start
@@ -26,6 +27,8 @@ req GET /v2/
 assert_eq 000 "$STATUS" "no client certificate"
 req GET /v2/ --cert "$T/mallory.crt" --key "$T/mallory.key"
 assert_eq 000 "$STATUS" "a client certificate from another CA"
+req GET /v2/ --cert "$T/bob.crt" --key "$T/bob.key"
+assert_eq 000 "$STATUS" "a certificate of the CA without clientAuth usage"
 assert_refused "a log line naming the other CA's client" \
 	grep -q "tls client 'alice'" "$DAEMON_LOG"
 assert_refused "a request served without a verified client" \
