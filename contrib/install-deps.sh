@@ -6,7 +6,11 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config
 	libmicrohttpd-dev libfuse3-dev fuse3 librocksdb-dev libxxhash-dev
 	libssl-dev libyaml-dev libjansson-dev libcmocka-dev libcrypt-dev)
+# GnuTLS headers: http/tls.c sets up libmicrohttpd's TLS sessions
+build_pkgs+=(libgnutls28-dev)
 test_pkgs=(attr curl jq skopeo umoci valgrind rsync)
+# openssl: the tls-* cases make their certificates; podman: tls-podman
+test_pkgs+=(openssl podman)
 # clang with its sanitizer and libFuzzer runtimes, llvm-symbolizer: ci/fuzz.sh, ci/tsan.sh
 test_pkgs+=(clang libclang-rt-14-dev llvm)
 # vim: mount-keep edits index.json in the mount with the real editor;

@@ -5,6 +5,7 @@
  *
  * SIGTERM/SIGINT are blocked in every thread and taken with sigtimedwait()
  * by the main thread, which also runs the periodic upkeep between signals.
+ * SIGHUP re-reads the TLS certificate, key and client CA.
  */
 #define LOG_MODULE "main"
 #include <errno.h>
@@ -71,6 +72,7 @@ static int cmd_verify(int argc, char **argv)
 {
 	struct err err = ERR_INIT;
 	struct htpasswd *users = NULL;
+	struct http_opts tls = {0};
 	struct cfg *cfg;
 
 	if (argc != 1)
@@ -90,6 +92,14 @@ static int cmd_verify(int argc, char **argv)
 	for (size_t i = 0; i < cfg->n_unsupported; i++)
 		fprintf(stderr, "dray: warning: %s is not supported yet\n",
 		        cfg->unsupported[i]);
+	tls.tls_cert = cfg->http.tls_cert;
+	tls.tls_key = cfg->http.tls_key;
+	tls.tls_cacert = cfg->http.tls_cacert;
+	if (http_tls_check(&tls, &err) < 0) {
+		fprintf(stderr, "dray: %s\n", err.msg);
+		cfg_free(cfg);
+		return EXIT_USAGE;
+	}
 	printf("%s: configuration is valid\n", argv[0]);
 	cfg_free(cfg);
 	return 0;
@@ -110,16 +120,21 @@ static int write_port_file(const char *path, int port, struct err *err)
 	                       err);
 }
 
-/* Wait for SIGTERM/SIGINT. */
-static void wait_for_signal(const sigset_t *set)
+/* Wait for SIGTERM/SIGINT; SIGHUP reloads the TLS files. */
+static void wait_for_signal(const sigset_t *set, struct http_server *srv)
 {
 	for (;;) {
 		int sig = sigwaitinfo(set, NULL);
+		struct err err = ERR_INIT;
 
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_info("signal %d: shutting down", sig);
 			return;
 		}
+		if (sig == SIGHUP && http_tls_reload(srv, &err) < 0)
+			log_err("tls: reload failed, keeping the previous "
+			        "certificate: %s",
+			        err.msg);
 	}
 }
 
@@ -540,6 +555,7 @@ static int cmd_serve(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -591,6 +607,9 @@ static int cmd_serve(int argc, char **argv)
 	hopts.metrics = metrics;
 	hopts.metrics_path = cfg->extensions.metrics_path;
 	hopts.mgmt_json = mgmt;
+	hopts.tls_cert = cfg->http.tls_cert;
+	hopts.tls_key = cfg->http.tls_key;
+	hopts.tls_cacert = cfg->http.tls_cacert;
 	srv = http_start(&hopts, st, &err);
 	if (!srv) {
 		log_err("%s", err.msg);
@@ -628,7 +647,7 @@ static int cmd_serve(int argc, char **argv)
 		log_err("%s", err.msg);
 		goto out;
 	}
-	wait_for_signal(&set);
+	wait_for_signal(&set, srv);
 	http_set_ready(srv, false); /* /readyz: 503 from here on */
 	test_hold("shutdown", "readyz");
 	/* First: whatever the rest of the stop does, no mount is left. */

@@ -45,6 +45,10 @@ struct http_opts {
 	const char *metrics_path; /* where they are served, "/metrics" */
 	/* extensions.mgmt: GET /v2/_zot/ext/mgmt answers this JSON. */
 	const char *mgmt_json; /* NULL: no such endpoint */
+	/* PEM files. With cert and key the listener speaks HTTPS only. */
+	const char *tls_cert;   /* certificate chain, or NULL */
+	const char *tls_key;    /* its private key, or NULL */
+	const char *tls_cacert; /* client CA: mutual TLS; NULL: none */
 };
 
 /*
@@ -54,6 +58,20 @@ struct http_opts {
  */
 MUST_CHECK struct http_server *http_start(const struct http_opts *opts,
                                           struct store *st, struct err *err);
+
+/*
+ * Check that the TLS files of @opts can be read and used: both or neither
+ * of cert and key, the key matches the certificate, the CA file holds a
+ * certificate. 0 when TLS is off. ERR_INVALID, ERR_NOT_FOUND, ERR_IO.
+ */
+MUST_CHECK int http_tls_check(const struct http_opts *opts, struct err *err);
+
+/*
+ * Re-read the TLS certificate, key and client CA (SIGHUP). New handshakes
+ * get them; open connections keep the ones they began with. On failure
+ * (as http_tls_check()) the previous ones stay in use. 0 when TLS is off.
+ */
+MUST_CHECK int http_tls_reload(struct http_server *srv, struct err *err);
 
 /* The TCP port actually bound. */
 int http_port(const struct http_server *srv);

@@ -71,6 +71,7 @@ struct handler {
 #define HTTP_LISTENERS_MAX 16
 
 struct conn_watch;
+struct http_tls;
 
 struct http_server {
 	struct MHD_Daemon *mhd[HTTP_LISTENERS_MAX]; /* one per thread */
@@ -85,6 +86,7 @@ struct http_server {
 	uint64_t next_id;         /* request ids, atomic */
 	int inflight;             /* requests not completed, atomic */
 	int health;               /* HEALTH_* bits, atomic */
+	struct http_tls *tls;     /* TLS credentials, NULL: plain HTTP */
 };
 
 /* struct http_server's health. */
@@ -127,6 +129,14 @@ struct http_req {
 	int nhdrs;                /* how many */
 	char *buf;                /* manifest body */
 	size_t len, cap;          /* its length and allocation */
+	/*
+	 * Mutual TLS: the verified client certificate's CommonName (zot's
+	 * default identityAttributes), owned; NULL without mutual TLS or
+	 * without a printable CN. Set before routing (server.c). Not used
+	 * for access decisions yet: authentication is to take it as the
+	 * user's identity, subject to accessControl like any other user.
+	 */
+	char *tls_user;
 };
 
 /*
@@ -165,6 +175,26 @@ struct delay *delay_new(uint64_t ms, struct err *err);
 bool delay_hold(struct delay *d, struct MHD_Connection *conn);
 void delay_stop(struct delay *d);
 void delay_free(struct delay *d);
+ * tls.c: HTTPS through MHD's GnuTLS. tls_new() returns NULL with @err
+ * untouched when @opts has no TLS, NULL with @err set when its files do
+ * not do (as http_tls_check()).
+ */
+extern const char tls_priorities[]; /* MHD_OPTION_HTTPS_PRIORITIES */
+struct http_tls *tls_new(const struct http_opts *opts, struct err *err);
+/* After every MHD daemon has stopped. Accepts NULL. */
+void tls_free(struct http_tls *tls);
+/* PEM for MHD_OPTION_HTTPS_MEM_CERT and _KEY, valid until tls_free(). */
+const char *tls_boot_cert(const struct http_tls *tls);
+const char *tls_boot_key(const struct http_tls *tls);
+/* MHD_OPTION_NOTIFY_CONNECTION with TLS (calls conn_notify); @cls: srv. */
+void tls_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                enum MHD_ConnectionNotificationCode code);
+/*
+ * The client identity on @conn into *user (owned, NULL: none). -1 if
+ * mutual TLS is on and @conn has no verified client certificate.
+ */
+int tls_peer(const struct http_tls *tls, struct MHD_Connection *conn,
+             char **user);
 
 /* reply.c: every MHD response is built here. */
 int reply_buf(struct http_req *req, unsigned status, const char *ctype,

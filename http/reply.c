@@ -122,15 +122,66 @@ static struct MHD_Response *inline_body(int fd, uint64_t off, uint64_t len,
 	return resp;
 }
 
+/*
+ * Under TLS MHD cannot use sendfile, and reads a file response in 4 KiB
+ * blocks, each one TLS record and one send(): the blob goes out in
+ * TLS_BLOCK pieces instead, which GnuTLS sends as full 16 KiB records.
+ */
+#define TLS_BLOCK (64u << 10)
+
+struct fd_body {
+	int fd;       /* the blob file, owned */
+	uint64_t off; /* where the body starts in it */
+};
+
+static ssize_t fd_body_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct fd_body *b = cls;
+	ssize_t n;
+
+	do
+		n = pread(b->fd, buf, max, (off_t)(b->off + pos));
+	while (n < 0 && errno == EINTR);
+	/* Shorter than announced, or unreadable: cut the response. */
+	return n > 0 ? n : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void fd_body_free(void *cls)
+{
+	struct fd_body *b = cls;
+
+	close(b->fd);
+	free(b);
+}
+
+/* As MHD_create_response_from_fd_at_offset64, in TLS_BLOCK pieces. */
+static struct MHD_Response *tls_body(int fd, uint64_t off, uint64_t len)
+{
+	struct fd_body *b = malloc(sizeof(*b));
+	struct MHD_Response *resp;
+
+	if (!b)
+		return NULL;
+	*b = (struct fd_body){fd, off};
+	resp = MHD_create_response_from_callback(len, TLS_BLOCK, fd_body_read,
+	                                         b, fd_body_free);
+	if (!resp)
+		free(b);
+	return resp;
+}
+
 int reply_fd(struct http_req *req, unsigned status, int fd, uint64_t off,
              uint64_t len, uint64_t total, struct err *err)
 {
 	struct MHD_Response *resp;
 	char cr[96];
 
-	resp = len <= REPLY_INLINE_MAX
-	               ? inline_body(fd, off, len, err)
-	               : MHD_create_response_from_fd_at_offset64(len, fd, off);
+	if (len <= REPLY_INLINE_MAX)
+		resp = inline_body(fd, off, len, err);
+	else if (req->srv->tls)
+		resp = tls_body(fd, off, len);
+	else
+		resp = MHD_create_response_from_fd_at_offset64(len, fd, off);
 	if (!resp) {
 		close(fd);
 		return err->code ? -1

@@ -34,6 +34,7 @@ static void req_free(struct http_req *req)
 	jwt_claims_free(req->claims);
 	store_upload_put(req->up);
 	free(req->buf);
+	free(req->tls_user);
 	free(req);
 }
 
@@ -152,6 +153,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		req->start_ms = clock_mono_ms();
 		__atomic_add_fetch(&srv->inflight, 1, __ATOMIC_RELAXED);
 		conn_phase(conn, CONN_BODY);
+		/* Only a handshake that verified the client gets this far. */
+		if (srv->tls && tls_peer(srv->tls, conn, &req->tls_user) < 0) {
+			log_warn("req=%llu: no verified client certificate",
+			         (unsigned long long)req->id);
+			return MHD_NO;
+		}
+		if (req->tls_user)
+			log_debug("req=%llu tls client '%s'",
+			          (unsigned long long)req->id, req->tls_user);
 		start(req);
 		/*
 		 * A refusal based on the headers alone is answered now,
@@ -327,18 +337,33 @@ static struct MHD_Daemon *start_one(struct http_server *srv, unsigned flags,
                                     struct sockaddr_storage *sa, int port)
 {
 	unsigned n = srv->opts.threads;
+	struct MHD_OptionItem tls[] = {
+		{MHD_OPTION_HTTPS_MEM_CERT, 0, NULL},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, NULL},
+		{MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)tls_priorities},
+		{MHD_OPTION_END, 0, NULL},
+	};
 
+	if (srv->tls) {
+		flags |= MHD_USE_TLS;
+		tls[0].ptr_value = (void *)tls_boot_cert(srv->tls);
+		tls[1].ptr_value = (void *)tls_boot_key(srv->tls);
+	} else {
+		tls[0].option = MHD_OPTION_END;
+	}
 	return MHD_start_daemon(
 		flags, (uint16_t)port, NULL, NULL, on_request, srv,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-		(struct sockaddr *)sa, MHD_OPTION_CONNECTION_LIMIT,
-		(srv->opts.max_conns + n - 1) / n,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_ARRAY,
+		tls, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)sa,
+		MHD_OPTION_CONNECTION_LIMIT, (srv->opts.max_conns + n - 1) / n,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		(srv->opts.max_conns_per_ip + n - 1) / n,
 		MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-		MHD_OPTION_NOTIFY_CONNECTION, conn_notify, srv->watch,
+		MHD_OPTION_NOTIFY_CONNECTION,
+		srv->tls ? tls_notify : conn_notify,
+		srv->tls ? (void *)srv : (void *)srv->watch,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
 }
@@ -403,6 +428,10 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 	srv->watch = conn_watch_new(&srv->opts, err);
 	if (!srv->watch)
 		goto fail;
+	/* Never clear text when TLS is configured: its failure is fatal. */
+	srv->tls = tls_new(opts, err);
+	if (!srv->tls && (opts->tls_cert || opts->tls_key || opts->tls_cacert))
+		goto fail;
 	if (resolve(opts->address, opts->port, &sa, &v6, err) < 0)
 		goto fail;
 	if (opts->port && check_free(&sa, err) < 0) {
@@ -440,6 +469,7 @@ fail:
 	delay_free(srv->fail_delay);
 	auth_free(srv->auth);
 	jwt_key_free(srv->bearer);
+	tls_free(srv->tls);
 	free(srv);
 	return NULL;
 }
@@ -479,6 +509,7 @@ void http_stop(struct http_server *srv)
 	delay_free(srv->fail_delay);
 	auth_free(srv->auth);
 	jwt_key_free(srv->bearer);
+	tls_free(srv->tls);
 	free(srv);
 }
 

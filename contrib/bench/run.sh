@@ -29,6 +29,7 @@ set -euo pipefail
 export LC_ALL=C
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/nginx-conf.sh"
 TOP=$(cd "$HERE/../.." && pwd)
 DRAY_BIN=${DRAY_BIN:-$TOP/build/dray}
 MKIMAGE=${MKIMAGE:-$(dirname "$DRAY_BIN")/mkimage}
@@ -308,33 +309,8 @@ EOF
 
 start_nginx() {
 	local d=$WORK/nginx root=$1 port
-	mkdir -p "$d/tmp"
 	port=$(free_port)
-	# As root, workers would drop to nobody and not reach a 0700 mktemp dir.
-	cat >"$d/nginx.conf" <<EOF
-daemon off;
-$([[ $(id -u) == 0 ]] && echo "user root;")
-worker_processes auto;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	default_type application/octet-stream;
-	sendfile on;
-	tcp_nopush on;
-	keepalive_requests 1000000;
-	client_body_temp_path $d/tmp/body;
-	proxy_temp_path $d/tmp/proxy;
-	fastcgi_temp_path $d/tmp/fastcgi;
-	uwsgi_temp_path $d/tmp/uwsgi;
-	scgi_temp_path $d/tmp/scgi;
-	server {
-		listen 127.0.0.1:$port reuseport;
-		root $root;
-	}
-}
-EOF
+	nginx_conf "$d" "$root" "server { listen 127.0.0.1:$port reuseport; }"
 	nginx -c "$d/nginx.conf" -p "$d" >"$d/log" 2>&1 &
 	SPID[nginx]=$!
 	ALLPIDS+=($!)
