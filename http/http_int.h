@@ -175,6 +175,8 @@ struct delay *delay_new(uint64_t ms, struct err *err);
 bool delay_hold(struct delay *d, struct MHD_Connection *conn);
 void delay_stop(struct delay *d);
 void delay_free(struct delay *d);
+
+/*
  * tls.c: HTTPS through MHD's GnuTLS. tls_new() returns NULL with @err
  * untouched when @opts has no TLS, NULL with @err set when its files do
  * not do (as http_tls_check()).

@@ -3,11 +3,12 @@
  * who.c - who a request comes from, and what it may do.
  *
  * A caller is anonymous, a user whose Basic credentials the htpasswd file
- * vouches for, or the subject of a bearer token that the token server's
- * key verifies (http.auth.bearer). A token grants at most its scope: what
- * it allows on a repository is its `access` claim's actions there, and,
- * where accessControl is on, only those the policies also give its
- * subject. Refusals are answered as a client can act on them: a caller
+ * vouches for, the subject of a bearer token that the token server's key
+ * verifies (http.auth.bearer), or the CommonName of the client
+ * certificate that mutual TLS verified (http.tls.cacert). A token grants at
+ * most its scope: what it allows on a repository is its `access` claim's
+ * actions there, and, where accessControl is on, only those the policies also
+ * give its subject. Refusals are answered as a client can act on them: a caller
  * that could do better by logging in (anonymous, or a token lacking the
  * scope) gets 401 with the challenge of the method in force; a named
  * caller that may not read the repository gets 404 NAME_UNKNOWN, so names
@@ -134,6 +135,16 @@ int http_authenticate(struct http_req *req, struct err *err)
 	enum auth_result r;
 
 	req->who = (struct access_who){0};
+	/*
+	 * Mutual TLS: the client certificate names the caller, unless the
+	 * request brings credentials for a method that is on.
+	 */
+	if (req->tls_user && (!hdr || !auth_on(srv)) &&
+	    strlen(req->tls_user) <= AUTH_USER_MAX) {
+		memcpy(req->user, req->tls_user, strlen(req->tls_user) + 1);
+		req->who.user = req->user;
+		return 0;
+	}
 	if (!auth_on(srv))
 		return 0;
 	if (tok && srv->bearer)

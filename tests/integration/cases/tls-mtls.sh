@@ -5,7 +5,9 @@
 # the request's identity. curl pushes and pulls; skopeo copies up and down
 # with ca.crt, client.cert and client.key in its cert dir, and is refused
 # with only ca.crt there; so is podman (pull, then push under a new name),
-# its storage in the work dir. SIGHUP re-reads the CA file.
+# its storage in the work dir. SIGHUP re-reads the CA file. The
+# CommonName is the user accessControl sees: carol, another client of the
+# CA, may read but not push.
 . "$(dirname "$0")/../lib.sh"
 require_dray
 need_mkimage
@@ -17,8 +19,19 @@ tls_cert srv 127.0.0.1 ca 0x1001 server
 tls_cert alice alice ca 0x2001 client
 tls_cert mallory alice other 0x3001 client
 tls_cert bob bob ca 0x2002 server # the CA's, but for servers only
+tls_cert carol carol ca 0x2003 client
 cp "$T/ca.crt" "$T/clients.crt" # the client CA, replaced later
 tls_config "$T/srv.crt" "$T/srv.key" "$T/clients.crt"
+# The certificate's CommonName is the user accessControl sees.
+cat >"$WORK/cfg/ac.yaml" <<'EOF'
+  accessControl:
+    repositories:
+      "**":
+        policies:
+          - {users: [alice], actions: [read, create, update, delete]}
+        defaultPolicy: [read]
+EOF
+sed -i "/^  port: 0\$/r $WORK/cfg/ac.yaml" "$CFG"
 dray_start
 tls_curlrc
 
@@ -44,6 +57,12 @@ push_image mtls/app v1 2 5000
 req GET "/v2/mtls/app/blobs/${IMG_LAYERS[0]}"
 assert_status 200
 assert_body_file "$IMG_DIR/layer0"
+
+# --- carol, another client of the CA: read only, by accessControl
+req GET "/v2/mtls/app/blobs/${IMG_LAYERS[0]}" --cert "$T/carol.crt" --key "$T/carol.key"
+assert_status 200
+req POST /v2/mtls/carol/blobs/uploads/ --cert "$T/carol.crt" --key "$T/carol.key"
+assert_error 403 DENIED
 
 # --- skopeo: client.cert/client.key beside ca.crt
 mkdir -p "$WORK/certs" "$WORK/ca-only"
