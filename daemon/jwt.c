@@ -25,6 +25,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "daemon/base64.h"
 #include "daemon/access.h"
 #include "daemon/fsutil.h"
 #include "daemon/jwt.h"
@@ -171,22 +172,6 @@ void jwt_key_free(struct jwt_key *key)
 	free(key);
 }
 
-/* The 6-bit value of base64url character @c, or -1. */
-static int b64url_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
 /*
  * Decode @len bytes of unpadded base64url into a new *@out of *@out_len
  * bytes (plus a NUL, for JSON). Strict: only the URL alphabet, no '=',
@@ -207,7 +192,7 @@ static int b64url_decode(const char *s, size_t len, unsigned char **out,
 	if (!buf)
 		return nomem(err);
 	for (size_t i = 0; i < len; i++) {
-		int v = b64url_val((unsigned char)s[i]);
+		int v = base64_digit((unsigned char)s[i], true);
 
 		if (v < 0) {
 			free(buf);

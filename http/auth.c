@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "daemon/base64.h"
 #include "daemon/clock.h"
 #include "daemon/fsutil.h"
 #include "daemon/log.h"
@@ -230,22 +231,6 @@ bool htpasswd_verify(const struct htpasswd *h, const char *user,
 	return bcrypt_matches(e->hash, pass);
 }
 
-/* The value of base64 character @c, or -1. */
-static int b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /*
  * Decode @len characters of padded base64 into @out (room for len / 4 * 3
  * bytes). Returns the decoded length, or -1 if @s is not canonical base64.
@@ -265,7 +250,7 @@ static long b64_decode(const char *s, size_t len, unsigned char *out)
 		for (int j = 0; j < 4; j++) {
 			bool padded = last && j >= 4 - (int)pad;
 
-			v[j] = padded ? 0 : b64_value(s[i + (size_t)j]);
+			v[j] = padded ? 0 : base64_digit((unsigned char)s[i + (size_t)j], false);
 			if (v[j] < 0)
 				return -1;
 		}

@@ -72,13 +72,7 @@ skopeo_ok copy --quiet --preserve-digests --src-tls-verify=false \
 assert_eq "$D1" "$(layout_manifest_digest "$WORK/tmp/anon" v1)" "anonymous pull"
 
 # --- podman logs in against the registry; the token server does the rest
-PM=(podman --root "$WORK/tmp/podman" --runroot "$WORK/tmp/podman-run"
-	--storage-driver vfs)
-pm() { # pm ARGS...: run podman, log its output, fail on error
-	printf '+ podman %s\n' "$*" >>"$WORK/logs/podman.log"
-	timeout 120 "${PM[@]}" "$@" >>"$WORK/logs/podman.log" 2>&1 ||
-		fail "podman $* failed: $(tail -n 3 "$WORK/logs/podman.log")"
-}
+podman_init
 pm login --tls-verify=false -u alice -p pw-alice "$H"
 pm pull -q --tls-verify=false "$H/library/app:v1"
 pm tag "$H/library/app:v1" "$H/library/pod:v1"

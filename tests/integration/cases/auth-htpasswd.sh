@@ -134,13 +134,7 @@ assert_true "skopeo's refusal: $(tail -n 2 "$WORK/tmp/sk.err")" grep -qi "unauth
 
 # --- podman: login, push, pull; after logout a push is refused, an
 # anonymous pull where anonymousPolicy allows is not
-PM=(podman --root "$WORK/tmp/podman" --runroot "$WORK/tmp/podman-run"
-	--storage-driver vfs)
-pm() { # pm ARGS...: run podman, log its output, fail on error
-	printf '+ podman %s\n' "$*" >>"$WORK/logs/podman.log"
-	timeout 120 "${PM[@]}" "$@" >>"$WORK/logs/podman.log" 2>&1 ||
-		fail "podman $* failed: $(tail -n 3 "$WORK/logs/podman.log")"
-}
+podman_init
 pm login --tls-verify=false -u alice -p pw-alice "$H"
 # A relative path: podman names the image after the path, which must be
 # lowercase; it prints the image id.
