@@ -1,6 +1,7 @@
 #!/bin/bash
 # limits-missing-names.sh - GETs of names that exist nowhere leave
-# nothing behind: 1,000,000 manifest GETs, each of a different random
+# nothing behind: 400,000 manifest GETs (24 times the repository cache's
+# bound, REPO_CACHE_MAX), each of a different random
 # repository name, all 404 NAME_UNKNOWN, and the daemon's RSS after all
 # of them is what it was after the first 10%. Repositories that exist
 # keep answering meanwhile.
@@ -10,7 +11,7 @@ require_dray "memory of the daemon"
 # A small quarantine, so that RSS shows what the daemon keeps rather
 # than what ASan holds back of what it freed (no effect without ASan).
 export ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=8"
-N=${LIMITS_GETS:-1000000}
+N=${LIMITS_GETS:-400000}
 
 dray_config
 sed -i 's/level: debug/level: warn/' "$CFG" # no log line per request
