@@ -73,13 +73,7 @@ cp "$T/alice.key" "$WORK/certs/client.key"
 tls_skopeo_round_trip "$WORK/certs" mtls/sk 41 "$WORK/ca-only"
 
 # --- podman, the same cert dirs
-PODMAN=(podman --root "$WORK/podman/root" --runroot "$WORK/podman/run"
-	--storage-driver vfs)
-pm() { # pm ARGS...: run podman, log its output, fail on error
-	printf '+ podman %s\n' "$*" >>"$WORK/logs/podman.log"
-	timeout 120 "${PODMAN[@]}" "$@" >>"$WORK/logs/podman.log" 2>&1 ||
-		fail "podman $* failed: $(tail -n 3 "$WORK/logs/podman.log")"
-}
+podman_init
 H=127.0.0.1:$PORT
 pm pull --cert-dir "$WORK/certs" "$H/mtls/sk:v1"
 pm push --cert-dir "$WORK/certs" "$H/mtls/sk:v1" "$H/mtls/pm:v2"
@@ -88,7 +82,7 @@ assert_status 200
 assert_eq "$(jq -r .config.digest "$SRC/blobs/sha256/${D1#sha256:}")" \
 	"$(bjq -r .config.digest)" "config of the image podman pushed"
 assert_refused "podman without a client certificate" timeout 120 \
-	"${PODMAN[@]}" pull --cert-dir "$WORK/ca-only" "$H/mtls/pm:v2" \
+	"${PM[@]}" pull --cert-dir "$WORK/ca-only" "$H/mtls/pm:v2" \
 	>>"$WORK/logs/podman.log" 2>&1
 
 # --- SIGHUP re-reads the client CA too: now only the other CA's client

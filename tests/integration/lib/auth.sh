@@ -35,16 +35,3 @@ as_anonymous() {
 	rm -f "$WORK/cfg/curl/.curlrc"
 }
 
-# podman_init: PM is podman with its storage in the case's work dir (vfs:
-# nothing else needed as root); pm ARGS... runs it, logs to
-# logs/podman.log and fails the case on error.
-podman_init() {
-	PM=(podman --root "$WORK/tmp/podman" --runroot "$WORK/tmp/podman-run"
-		--storage-driver vfs)
-}
-
-pm() {
-	printf '+ podman %s\n' "$*" >>"$WORK/logs/podman.log"
-	timeout 120 "${PM[@]}" "$@" >>"$WORK/logs/podman.log" 2>&1 ||
-		fail "podman $* failed: $(tail -n 3 "$WORK/logs/podman.log")"
-}

@@ -177,3 +177,22 @@ mount_tool_check() {
 status_of() {
 	getfattr --only-values -n user.dray.status "$1" 2>/dev/null || echo NONE
 }
+
+# podman_init: PM is podman with its storage in the case's work dir (vfs:
+# nothing else needed as root) and its run root in a short directory of
+# its own under /tmp (podman refuses a run root over 50 characters, which
+# a work dir under a long TMPDIR makes), removed when the case ends.
+# pm ARGS... runs it, logs to logs/podman.log and fails the case on error.
+podman_init() {
+	local run
+	run=$(mktemp -d /tmp/drpm.XXXXXX)
+	TMP_DIRS+=("$run")
+	PM=(podman --root "$WORK/tmp/podman" --runroot "$run"
+		--storage-driver vfs)
+}
+
+pm() {
+	printf '+ podman %s\n' "$*" >>"$WORK/logs/podman.log"
+	timeout 120 "${PM[@]}" "$@" >>"$WORK/logs/podman.log" 2>&1 ||
+		fail "podman $* failed: $(tail -n 3 "$WORK/logs/podman.log")"
+}

@@ -144,6 +144,8 @@ on_exit() {
 		stop_pid "$DRAY_PID"
 		DRAY_PID=
 	fi
+	# Directories a case made outside $WORK (podman's run root).
+	[ ${#TMP_DIRS[@]} -eq 0 ] || rm -rf "${TMP_DIRS[@]}"
 	if [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ]; then
 		rm -rf "$WORK"
 	elif [ "$FAILED" -eq 0 ]; then
@@ -155,6 +157,7 @@ on_exit() {
 	fi
 	exit "$rc"
 }
+TMP_DIRS=()
 trap on_exit EXIT
 
 # End of a passing case: the one summary line.
