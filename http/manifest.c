@@ -123,19 +123,9 @@ static bool moves_a_tag(struct http_req *req)
 
 int h_manifest_put_end(struct http_req *req, struct err *err)
 {
-	/* The store's verdict in the spec's words. */
-	static const enum oci_code fault_codes[] = {
-		[MF_NONE] = OCI_NONE,
-		[MF_INVALID] = OCI_MANIFEST_INVALID,
-		[MF_BLOB_UNKNOWN] = OCI_MANIFEST_BLOB_UNKNOWN,
-		[MF_DIGEST] = OCI_DIGEST_INVALID,
-		[MF_TOO_LARGE] = OCI_SIZE_INVALID,
-		[MF_NAME] = OCI_NAME_INVALID,
-	};
 	const char *hdr = req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
 	char ctype[STORE_MEDIA_TYPE_MAX];
 	struct manifest_put_result res;
-	enum manifest_fault fault = MF_NONE;
 	char dstr[DIGEST_STR_MAX];
 
 	/* Parameters ("; charset=utf-8") are not part of the media type. */
@@ -144,9 +134,9 @@ int h_manifest_put_end(struct http_req *req, struct err *err)
 	if (moves_a_tag(req) && http_denied(req, req->name, ACCESS_UPDATE, err))
 		return -1;
 	if (store_manifest_put(req->srv->st, req->name, req->ref, ctype,
-	                       req->buf ? req->buf : "", req->len, &res, &fault,
+	                       req->buf ? req->buf : "", req->len, &res,
 	                       err) < 0)
-		return err_oci(err, fault_codes[fault]);
+		return -1;
 	digest_format(&res.digest, dstr);
 	digest_header(req, &res.digest);
 	reply_hdr_location(req, "/v2/%s/manifests/%s", req->name, dstr);

@@ -112,7 +112,6 @@ static int import_manifest(struct import *im, const struct digest *d,
 {
 	char path[PATH_MAX], dstr[DIGEST_STR_MAX];
 	struct manifest_put_result res;
-	enum manifest_fault fault;
 	json_t *j = NULL, *e;
 	char *body = NULL;
 	size_t len, i;
@@ -151,7 +150,7 @@ static int import_manifest(struct import *im, const struct digest *d,
 	}
 	digest_format(d, dstr);
 	if (store_manifest_put(im->st, im->repo, ref ? ref : dstr, mt, body,
-	                       len, &res, &fault, err) < 0) {
+	                       len, &res, err) < 0) {
 		err_prefix(err, "manifest %s", dstr);
 		goto out;
 	}

@@ -458,8 +458,7 @@ out:
 }
 
 /* Check that every blob @m references is in @repo with the right size. */
-static int check_refs(struct store *st, const char *repo,
-                      const struct msum *m, enum manifest_fault *fault,
+static int check_refs(struct store *st, const char *repo, const struct msum *m,
                       struct err *err)
 {
 	char dstr[DIGEST_STR_MAX];
@@ -469,11 +468,10 @@ static int check_refs(struct store *st, const char *repo,
 
 		if (store_blob_stat(st, repo, &m->refs[i], &size, err) < 0) {
 			digest_format(&m->refs[i], dstr);
-			*fault = MF_BLOB_UNKNOWN;
-			return err_set(err, ERR_NOT_FOUND,
-			               "%s %s is not in repository '%s'",
-			               m->is_index ? "manifest" : "blob", dstr,
-			               repo);
+			err_set(err, ERR_NOT_FOUND,
+			        "%s %s is not in repository '%s'",
+			        m->is_index ? "manifest" : "blob", dstr, repo);
+			return err_oci(err, OCI_MANIFEST_BLOB_UNKNOWN);
 		}
 	}
 	return 0;
@@ -546,9 +544,8 @@ static int set_tag(json_t *mans, const struct msum *m, const struct digest *d,
 }
 
 int store_manifest_put(struct store *st, const char *repo, const char *ref,
-                       const char *content_type, const char *body,
-                       size_t len, struct manifest_put_result *res,
-                       enum manifest_fault *fault, struct err *err)
+                       const char *content_type, const char *body, size_t len,
+                       struct manifest_put_result *res, struct err *err)
 {
 	char path[PATH_MAX];
 	struct msum *parsed = NULL;
@@ -559,39 +556,38 @@ int store_manifest_put(struct store *st, const char *repo, const char *ref,
 	struct digest want;
 	int ret = -1;
 
-	*fault = MF_NAME;
 	if (ref_name_check(repo, err) < 0)
-		return -1;
-	*fault = MF_TOO_LARGE;
-	if (len > STORE_MANIFEST_MAX)
-		return err_set(err, ERR_TOO_LARGE,
-		               "manifest larger than %u bytes",
-		               STORE_MANIFEST_MAX);
-	*fault = by_digest ? MF_DIGEST : MF_INVALID;
-	if (by_digest ? digest_parse(&want, ref, strlen(ref), err) < 0
-	              : ref_tag_check(ref, err) < 0)
-		return -1;
-	*fault = MF_INVALID;
+		return err_oci(err, OCI_NAME_INVALID);
+	if (len > STORE_MANIFEST_MAX) {
+		err_set(err, ERR_TOO_LARGE, "manifest larger than %u bytes",
+		        STORE_MANIFEST_MAX);
+		return err_oci(err, OCI_SIZE_INVALID);
+	}
+	if (by_digest && digest_parse(&want, ref, strlen(ref), err) < 0)
+		return err_oci(err, OCI_DIGEST_INVALID);
+	if (!by_digest && ref_tag_check(ref, err) < 0)
+		return err_oci(err, OCI_MANIFEST_INVALID);
 	parsed = msum_parse(body, len, content_type, err);
 	if (!parsed)
-		return -1;
+		return err_oci(err, OCI_MANIFEST_INVALID);
 	if (digest_buffer(by_digest ? want.alg : DIGEST_SHA256, body, len,
-	                  &res->digest, err) < 0)
+	                  &res->digest, err) < 0) {
+		err_oci(err, OCI_MANIFEST_INVALID);
 		goto out;
+	}
 	if (by_digest && !digest_equal(&want, &res->digest)) {
-		*fault = MF_DIGEST;
 		err_set(err, ERR_INVALID, "manifest does not hash to %s", ref);
+		err_oci(err, OCI_DIGEST_INVALID);
 		goto out;
 	}
 	res->has_subject = parsed->has_subject;
 	res->subject = parsed->subject;
 
 	r = repo_ref(st, repo, err);
-	*fault = MF_NONE;
 	if (!r)
 		goto out;
 	repo_lock(st, r);
-	if (check_refs(st, repo, parsed, fault, err) < 0)
+	if (check_refs(st, repo, parsed, err) < 0)
 		goto out_unlock;
 	if (repo_create(st, repo, err) < 0 || repo_load(st, r, err) < 0 ||
 	    repo_blob_dir(st, repo, res->digest.alg, err) < 0 ||

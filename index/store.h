@@ -250,27 +250,21 @@ struct manifest_put_result {
 	struct digest subject; /* the subject's digest when it does */
 };
 
-/* Why a manifest was refused, beyond err->code. */
-enum manifest_fault {
-	MF_NONE = 0,
-	MF_INVALID,      /* malformed or inconsistent: MANIFEST_INVALID */
-	MF_BLOB_UNKNOWN, /* a referenced blob is missing */
-	MF_DIGEST,       /* the content does not hash to the reference */
-	MF_TOO_LARGE,    /* over STORE_MANIFEST_MAX */
-	MF_NAME,         /* bad repository name (a bad tag is MF_INVALID) */
-};
-
 /*
  * Validate and store manifest @body (@len bytes, @content_type may be
  * NULL) in @repo under @ref: a tag (which now points at it) or its digest.
- * The repository is created if needed. On failure *fault says why and
- * nothing changed.
+ * The repository is created if needed. On failure nothing changed, and
+ * err->oci says why in the spec's words: NAME_INVALID (a bad repository
+ * name), SIZE_INVALID (over STORE_MANIFEST_MAX, ERR_TOO_LARGE),
+ * DIGEST_INVALID (a malformed digest reference, or content that does not
+ * hash to it), MANIFEST_INVALID (a bad tag, or malformed or inconsistent
+ * content), MANIFEST_BLOB_UNKNOWN (a referenced blob or manifest is not
+ * in @repo, ERR_NOT_FOUND); OCI_NONE for any later failure.
  */
 MUST_CHECK int store_manifest_put(struct store *st, const char *repo,
                                   const char *ref, const char *content_type,
                                   const char *body, size_t len,
                                   struct manifest_put_result *res,
-                                  enum manifest_fault *fault,
                                   struct err *err);
 
 /*

@@ -23,11 +23,10 @@ static void push(struct store *st, const char *ref, const char *ctype,
                  const char *body, struct digest *out)
 {
 	struct manifest_put_result res;
-	enum manifest_fault fault;
 	struct err err = ERR_INIT;
 
 	if (store_manifest_put(st, REPO, ref, ctype, body, strlen(body), &res,
-	                       &fault, &err) < 0) {
+	                       &err) < 0) {
 		fprintf(stderr, "cannot push %s: %s\n", ref, err.msg);
 		abort();
 	}

@@ -205,12 +205,12 @@ static inline void put_ok(struct test_fixture *f, const char *repo,
                           const char *ref, const char *ctype, const char *body,
                           size_t len, struct manifest_put_result *res)
 {
-	enum manifest_fault fault = MF_NONE;
 	struct err err = ERR_INIT;
 
-	if (store_manifest_put(f->st, repo, ref, ctype, body, len, res, &fault,
-	                       &err) < 0)
-		fail_msg("put %s:%s: %s (fault %d)", repo, ref, err.msg, fault);
+	if (store_manifest_put(f->st, repo, ref, ctype, body, len, res, &err) <
+	    0)
+		fail_msg("put %s:%s: %s (%s)", repo, ref, err.msg,
+		         oci_code_name(err.oci));
 	assert_int_equal(err.code, ERR_OK);
 }
 
@@ -227,24 +227,22 @@ static inline void put_image(struct test_fixture *f, const char *repo,
 	assert_true(digest_equal(&res.digest, &im->digest));
 }
 
-/* @body under @ref of @repo must fail with @code and @fault. */
+/* @body under @ref of @repo must fail with @code and the spec's @oci. */
 static inline void assert_put_fails(struct test_fixture *f, const char *repo,
                                     const char *ref, const char *ctype,
                                     const char *body, size_t len,
-                                    enum err_code code,
-                                    enum manifest_fault want)
+                                    enum err_code code, enum oci_code oci)
 {
-	enum manifest_fault fault = MF_NONE;
 	struct manifest_put_result res;
 	struct err err = ERR_INIT;
 
-	if (store_manifest_put(f->st, repo, ref, ctype, body, len, &res, &fault,
+	if (store_manifest_put(f->st, repo, ref, ctype, body, len, &res,
 	                       &err) == 0)
 		fail_msg("put %s:%s accepted: %.*s", repo, ref, (int)len, body);
-	if (err.code != code || fault != want)
-		fail_msg("put %s:%s: %s/fault %d, want %s/fault %d (%s)", repo,
-		         ref, err_code_name(err.code), fault,
-		         err_code_name(code), want, err.msg);
+	if (err.code != code || err.oci != oci)
+		fail_msg("put %s:%s: %s/%s, want %s/%s (%s)", repo, ref,
+		         err_code_name(err.code), oci_code_name(err.oci),
+		         err_code_name(code), oci_code_name(oci), err.msg);
 }
 
 /* @ref of @repo must resolve to @want with the same bytes and type. */

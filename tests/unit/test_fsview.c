@@ -570,7 +570,6 @@ static void test_watch_hears_of_http_changes(void **state)
 {
 	struct test_fixture *f = *state;
 	struct manifest_put_result res;
-	enum manifest_fault fault;
 	struct err err = ERR_INIT;
 	struct seen s = {0};
 	char rel[PATH_MAX], dm[DIGEST_STR_MAX];
@@ -581,8 +580,7 @@ static void test_watch_hears_of_http_changes(void **state)
 	store_set_watch(f->st, watch, &s);
 	assert_int_equal(store_manifest_put(f->st, "r", "again",
 	                                    MT_OCI_MANIFEST, a.manifest,
-	                                    strlen(a.manifest), &res, &fault,
-	                                    &err),
+	                                    strlen(a.manifest), &res, &err),
 	                 0);
 	assert_true(saw(&s, "r/index.json"));
 	assert_int_equal(store_manifest_delete(f->st, "r", "again", &err), 0);

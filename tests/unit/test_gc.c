@@ -126,7 +126,6 @@ static void man_put(struct store *st, const char *repo, const char *tag,
                     struct digest *out)
 {
 	struct manifest_put_result res;
-	enum manifest_fault fault;
 	struct err err = ERR_INIT;
 	char ref[DIGEST_STR_MAX];
 	struct digest d;
@@ -134,9 +133,9 @@ static void man_put(struct store *st, const char *repo, const char *tag,
 	assert_int_equal(digest_buffer(DIGEST_SHA256, body, len, &d, &err), 0);
 	digest_format(&d, ref);
 	if (store_manifest_put(st, repo, tag ? tag : ref, mt, body, len, &res,
-	                       &fault, &err) < 0)
-		fail_msg("manifest put %s:%s: %s (fault %d)", repo,
-		         tag ? tag : ref, err.msg, (int)fault);
+	                       &err) < 0)
+		fail_msg("manifest put %s:%s: %s", repo, tag ? tag : ref,
+		         err.msg);
 	assert_true(digest_equal(&res.digest, &d));
 	if (out)
 		*out = d;

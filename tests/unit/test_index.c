@@ -99,7 +99,6 @@ static void man_put(struct store *st, const char *repo, const char *tag,
                     const char *mt, const char *body, struct digest *out)
 {
 	struct manifest_put_result res;
-	enum manifest_fault fault;
 	struct err err = ERR_INIT;
 	char ref[DIGEST_STR_MAX];
 	struct digest d;
@@ -109,7 +108,7 @@ static void man_put(struct store *st, const char *repo, const char *tag,
 	                 0);
 	digest_format(&d, ref);
 	if (store_manifest_put(st, repo, tag ? tag : ref, mt, body,
-	                       strlen(body), &res, &fault, &err) < 0)
+	                       strlen(body), &res, &err) < 0)
 		fail_msg("manifest put %s:%s: %s", repo, tag ? tag : ref,
 		         err.msg);
 	if (out)

@@ -118,7 +118,6 @@ static void put_image(struct store *st, const char *repo, const char *layer,
 {
 	char cfg[DIGEST_STR_MAX], lay[DIGEST_STR_MAX];
 	struct manifest_put_result res;
-	enum manifest_fault fault = MF_NONE;
 	struct err err = ERR_INIT;
 	struct digest dc, dl;
 	int n;
@@ -138,7 +137,7 @@ static void put_image(struct store *st, const char *repo, const char *layer,
 	             cfg, lay, strlen(layer));
 	assert_true(n > 0 && (size_t)n < bodysz);
 	if (store_manifest_put(st, repo, "v1", MT_OCI_MANIFEST, body, (size_t)n,
-	                       &res, &fault, &err) < 0)
+	                       &res, &err) < 0)
 		fail_msg("put %s:v1: %s", repo, err.msg);
 }
 
@@ -234,7 +233,6 @@ static void *bg_manifest_main(void *arg)
 	struct bg_manifest *m = arg;
 	struct manifest_put_result res;
 	struct manifest_desc desc;
-	enum manifest_fault fault = MF_NONE;
 	char *body = NULL;
 
 	m->err = ERR_INIT;
@@ -243,9 +241,9 @@ static void *bg_manifest_main(void *arg)
 		m->rc = err_set(&m->err, ERR_INTERNAL, "GET gave other bytes");
 	free(body);
 	if (m->rc == 0)
-		m->rc = store_manifest_put(
-			m->st, m->repo, "during", MT_OCI_MANIFEST, m->body,
-			strlen(m->body), &res, &fault, &m->err);
+		m->rc = store_manifest_put(m->st, m->repo, "during",
+		                           MT_OCI_MANIFEST, m->body,
+		                           strlen(m->body), &res, &m->err);
 	pthread_mutex_lock(&m->lock);
 	m->done = true;
 	pthread_cond_signal(&m->cond);

@@ -107,7 +107,7 @@ static void test_manifest_put_with_missing_blob_changes_nothing(void **state)
 	before = slurp(path, &blen);
 
 	assert_put_fails(f, "app", "v2", MT_OCI_MANIFEST, bad.body, bad.len,
-	                 ERR_NOT_FOUND, MF_BLOB_UNKNOWN);
+	                 ERR_NOT_FOUND, OCI_MANIFEST_BLOB_UNKNOWN);
 	after = slurp(path, &alen);
 	assert_int_equal(alen, blen);
 	assert_memory_equal(after, before, blen);
@@ -122,7 +122,7 @@ static void test_manifest_put_with_missing_blob_changes_nothing(void **state)
 
 	/* Into a repository that does not exist: none is created. */
 	assert_put_fails(f, "elsewhere", "v1", MT_OCI_MANIFEST, good.body,
-	                 good.len, ERR_NOT_FOUND, MF_BLOB_UNKNOWN);
+	                 good.len, ERR_NOT_FOUND, OCI_MANIFEST_BLOB_UNKNOWN);
 	assert_false(store_repo_exists(f->st, "elsewhere"));
 }
 
@@ -189,13 +189,13 @@ static void test_malformed_manifests_are_invalid(void **state)
 
 	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
 		assert_put_fails(f, "app", "v2", NULL, junk[i], strlen(junk[i]),
-		                 ERR_INVALID, MF_INVALID);
+		                 ERR_INVALID, OCI_MANIFEST_INVALID);
 
 	/* The body says one type, the Content-Type another. */
 	assert_put_fails(f, "app", "v2", MT_DOCKER_MANIFEST, im.body, im.len,
-	                 ERR_INVALID, MF_INVALID);
+	                 ERR_INVALID, OCI_MANIFEST_INVALID);
 	assert_put_fails(f, "app", "v2", MT_OCI_INDEX, im.body, im.len,
-	                 ERR_INVALID, MF_INVALID);
+	                 ERR_INVALID, OCI_MANIFEST_INVALID);
 
 	/* A media type dray does not know, declared either way. */
 	n = snprintf(body, sizeof(body),
@@ -205,22 +205,22 @@ static void test_malformed_manifests_are_invalid(void **state)
 	             "\"size\":2},\"layers\":[]}",
 	             cfg);
 	assert_put_fails(f, "app", "v2", NULL, body, (size_t)n, ERR_INVALID,
-	                 MF_INVALID);
+	                 OCI_MANIFEST_INVALID);
 	assert_put_fails(f, "app", "v2", "application/vnd.example+json", body,
-	                 (size_t)n, ERR_INVALID, MF_INVALID);
+	                 (size_t)n, ERR_INVALID, OCI_MANIFEST_INVALID);
 	n = snprintf(
 		body, sizeof(body),
 		"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"" MT_CONFIG
 		"\",\"digest\":\"%s\",\"size\":2},\"layers\":[]}",
 		cfg);
 	assert_put_fails(f, "app", "v2", "text/plain", body, (size_t)n,
-	                 ERR_INVALID, MF_INVALID);
+	                 ERR_INVALID, OCI_MANIFEST_INVALID);
 
 	/* Broken descriptors. */
 	for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
 		n = subst(body, sizeof(body), broken[i], "@CFG@", cfg);
 		assert_put_fails(f, "app", "v2", MT_OCI_MANIFEST, body,
-		                 (size_t)n, ERR_INVALID, MF_INVALID);
+		                 (size_t)n, ERR_INVALID, OCI_MANIFEST_INVALID);
 	}
 
 	after = slurp(path, &alen);
@@ -241,12 +241,12 @@ static void test_manifest_put_by_wrong_digest_is_refused(void **state)
 	make_image(f, "app", "layer", "", &im);
 	digest_format(&other, dstr);
 	assert_put_fails(f, "app", dstr, MT_OCI_MANIFEST, im.body, im.len,
-	                 ERR_INVALID, MF_DIGEST);
+	                 ERR_INVALID, OCI_DIGEST_INVALID);
 	other = digest_of(DIGEST_SHA512, im.body, im.len);
 	other.hex[0] = other.hex[0] == '0' ? '1' : '0';
 	digest_format(&other, dstr);
 	assert_put_fails(f, "app", dstr, MT_OCI_MANIFEST, im.body, im.len,
-	                 ERR_INVALID, MF_DIGEST);
+	                 ERR_INVALID, OCI_DIGEST_INVALID);
 	digest_format(&im.digest, dstr);
 	assert_no_manifest(f, "app", dstr);
 	tags_of(f, "app", tags, sizeof(tags));
@@ -289,7 +289,7 @@ static void test_oversized_manifest_is_too_large(void **state)
 	body[0] = '{';
 	body[len - 1] = '}';
 	assert_put_fails(f, "app", "big", MT_OCI_MANIFEST, body, len,
-	                 ERR_TOO_LARGE, MF_TOO_LARGE);
+	                 ERR_TOO_LARGE, OCI_SIZE_INVALID);
 	assert_false(store_repo_exists(f->st, "app"));
 	free(body);
 }
@@ -301,11 +301,11 @@ static void test_manifest_put_with_bad_name_is_refused(void **state)
 
 	make_image(f, "app", "layer", "", &im);
 	assert_put_fails(f, "App", "v1", MT_OCI_MANIFEST, im.body, im.len,
-	                 ERR_INVALID, MF_NAME);
+	                 ERR_INVALID, OCI_NAME_INVALID);
 	assert_put_fails(f, "a//b", "v1", MT_OCI_MANIFEST, im.body, im.len,
-	                 ERR_INVALID, MF_NAME);
+	                 ERR_INVALID, OCI_NAME_INVALID);
 	assert_put_fails(f, "app/blobs", "v1", MT_OCI_MANIFEST, im.body, im.len,
-	                 ERR_INVALID, MF_NAME);
+	                 ERR_INVALID, OCI_NAME_INVALID);
 	assert_false(store_repo_exists(f->st, "App"));
 }
 
@@ -317,19 +317,18 @@ static void test_manifest_put_with_bad_reference_is_refused(void **state)
 
 	make_image(f, "app", "layer", "", &im);
 	/*
-	 * A bad tag is MF_INVALID, which http/manifest.c answers with
-	 * MANIFEST_INVALID as its own check_ref() does (store.h's comment
-	 * on MF_NAME says "bad repository name or tag").
+	 * A bad tag is MANIFEST_INVALID, as http/manifest.c's own
+	 * check_ref() answers it; NAME_INVALID is for the repository name.
 	 */
 	assert_put_fails(f, "app", ".v1", MT_OCI_MANIFEST, im.body, im.len,
-	                 ERR_INVALID, MF_INVALID);
+	                 ERR_INVALID, OCI_MANIFEST_INVALID);
 	memset(tag, 't', sizeof(tag) - 1);
 	tag[sizeof(tag) - 1] = '\0';
 	assert_put_fails(f, "app", tag, MT_OCI_MANIFEST, im.body, im.len,
-	                 ERR_INVALID, MF_INVALID);
+	                 ERR_INVALID, OCI_MANIFEST_INVALID);
 	/* A malformed digest reference. */
 	assert_put_fails(f, "app", "sha256:zz", MT_OCI_MANIFEST, im.body,
-	                 im.len, ERR_INVALID, MF_DIGEST);
+	                 im.len, ERR_INVALID, OCI_DIGEST_INVALID);
 	assert_no_manifest(f, "app", ".v1");
 }
 
@@ -460,7 +459,7 @@ static void test_image_index_needs_its_children(void **state)
 	             dstr, child.len);
 	assert_true(n > 0 && (size_t)n < sizeof(body));
 	assert_put_fails(f, "multi", "v1", MT_OCI_INDEX, body, (size_t)n,
-	                 ERR_NOT_FOUND, MF_BLOB_UNKNOWN);
+	                 ERR_NOT_FOUND, OCI_MANIFEST_BLOB_UNKNOWN);
 	put_image(f, "multi", NULL, &child);
 	put_ok(f, "multi", "v1", MT_OCI_INDEX, body, (size_t)n, &res);
 	d = digest_of(DIGEST_SHA256, body, (size_t)n);
