@@ -29,8 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	}
 	fuzz_check(req->kind != RT_NONE);
-	if (req->kind != RT_BASE && req->kind != RT_CATALOG)
+	/* Every route under /v2/<name>/ names a valid repository. */
+	if (req->kind >= RT_TAGS && req->kind <= RT_REFERRERS)
 		fuzz_check(ref_name_check(req->name, &check) == 0);
+	else
+		fuzz_check(req->name[0] == '\0');
 	if (req->kind == RT_MANIFEST || req->kind == RT_BLOB ||
 	    req->kind == RT_REFERRERS)
 		fuzz_check(req->ref[0] != '\0');
