@@ -164,6 +164,10 @@ void end_write(struct rfs *fs, struct open_file *of);
 void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
               off_t off, struct fuse_file_info *fi);
 void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+              struct fuse_file_info *fi);
+void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+                 struct fuse_file_info *fi);
 
 /* xattr.c: refusals and user.dray.status */
 void refusal_set(struct rfs *fs, const char *path, const char *why);

@@ -7,6 +7,7 @@
 #define LOG_MODULE "fuse"
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -165,4 +166,44 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	refusal_clear(fs, of->path);
 	end_write(fs, of);
 	fuse_reply_err(req, 0);
+}
+
+/*
+ * fsync(2): the writes answered ahead are waited for and their error, if
+ * any, is the answer (as a local file system reports a failed writeback
+ * here); then the store makes durable what is the file's already.
+ */
+void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+              struct fuse_file_info *fi)
+{
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+	struct err err = ERR_INIT;
+	int e;
+
+	(void)ino;
+	if (!of->w) { /* read only: nothing of this open file to keep */
+		fuse_reply_err(req, 0);
+		return;
+	}
+	e = writes_drain(of);
+	if (!e && store_fs_sync(of->w, datasync != 0, &err) < 0) {
+		log_warn("%s: %s", of->path, err.msg);
+		e = errno_for(&err);
+	}
+	fuse_reply_err(req, e);
+}
+
+void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+                 struct fuse_file_info *fi)
+{
+	struct rfs *fs = fuse_req_userdata(req);
+	struct err err = ERR_INIT;
+	char path[PATH_MAX];
+	int e = node_path(fs, ino, path);
+
+	(void)datasync;
+	(void)fi;
+	if (!e && store_fs_syncdir(fs->st, path, &err) < 0)
+		e = errno_for(&err);
+	fuse_reply_err(req, e);
 }

@@ -568,7 +568,10 @@ int store_fs_write(struct fs_writer *w, const void *buf, size_t len,
 			return -1;
 	} else {
 		if (off + len > FS_TEXT_MAX)
-			return err_set(err, ERR_TOO_LARGE, "file too large");
+			return err_set_errno(err, EFBIG,
+			                     "index.json and oci-layout hold "
+			                     "at most %u MiB",
+			                     FS_TEXT_MAX >> 20);
 		if (off + len > w->cap) {
 			size_t cap = w->cap ? w->cap : 4096;
 			char *p;
@@ -1201,6 +1204,40 @@ int store_fs_commit(struct fs_writer *w, struct err *err)
 	if (do_commit(w, err) < 0)
 		return -1;
 	w->done = w->kind != W_TEMP;
+	return 0;
+}
+
+int store_fs_sync(struct fs_writer *w, bool datasync, struct err *err)
+{
+	if (w->kind != W_TEMP || w->fd < 0)
+		return 0;
+	if ((datasync ? fdatasync(w->fd) : fsync(w->fd)) < 0)
+		return err_set_errno(err, errno, "cannot fsync '%s'", w->rel);
+	return 0;
+}
+
+int store_fs_syncdir(struct store *st, const char *rel, struct err *err)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	bool found = false;
+
+	if (view_path(st, rel, path, sizeof(path), err) < 0)
+		return -1;
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		found = true;
+		if (fs_fsync_dir(path, err) < 0)
+			return -1;
+	}
+	if (stage_path(st, rel, path, err) < 0)
+		return -1;
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		found = true;
+		if (fs_fsync_dir(path, err) < 0)
+			return -1;
+	}
+	if (!found)
+		return err_set(err, ERR_NOT_FOUND, "no directory '%s'", rel);
 	return 0;
 }
 

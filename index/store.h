@@ -476,6 +476,20 @@ uint64_t store_fs_written(const struct fs_writer *w);
  * later calls do nothing; after a refusal it stays open for more writes.
  */
 MUST_CHECK int store_fs_commit(struct fs_writer *w, struct err *err);
+/*
+ * fsync(2) of a file being written: a temporary (a name that is no layout
+ * file) is made durable as it stands (@datasync: its data only). Layout
+ * files are judged at close, and commit makes them durable then; before
+ * that there is nothing of theirs to keep, so this does nothing. ERR_IO.
+ */
+MUST_CHECK int store_fs_sync(struct fs_writer *w, bool datasync,
+                             struct err *err);
+/*
+ * fsync(2) of directory @rel: what renames and creations in it did is
+ * made durable, in the view and in the stage. ERR_NOT_FOUND, ERR_IO.
+ */
+MUST_CHECK int store_fs_syncdir(struct store *st, const char *rel,
+                                struct err *err);
 /* Release @w; what was not committed is dropped. Accepts NULL. */
 void store_fs_writer_free(struct fs_writer *w);
 

@@ -104,6 +104,46 @@ jq '.manifests[0].annotations["org.opencontainers.image.ref.name"] = "jq"' \
 assert_eq "jq" "$(tags_of team/app)" "team/app's tags after jq > tmp && mv"
 assert_eq "$D1" "$(http_digest team/app jq)" "the tag jq set"
 
+# --- fsync(2): a write answered ahead and refused after is fsync's error
+# (a local file system reports a failed writeback there); a temporary and
+# a directory fsync cleanly
+before=$(cat "$A/index.json")
+out=$(python3 - "$A" <<'PY' 2>&1
+import errno, os, sys
+d = sys.argv[1]
+fd = os.open(d + "/index.json", os.O_WRONLY | os.O_TRUNC)
+chunk = b" " * (1 << 20)
+for _ in range(64):
+    os.write(fd, chunk)
+os.write(fd, b"x")  # byte 64 MiB + 1: past what index.json may hold
+try:
+    os.fsync(fd)
+    print("fsync: ok")
+except OSError as e:
+    print("fsync:", errno.errorcode[e.errno])
+try:
+    os.close(fd)
+    print("close: ok")
+except OSError as e:
+    print("close:", errno.errorcode[e.errno])
+t = os.open(d + "/NOTES.fsync", os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(t, b"durable\n")
+os.fsync(t)
+os.fdatasync(t)
+os.close(t)
+dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+os.fsync(dfd)
+os.close(dfd)
+print("temporary and directory: ok")
+PY
+)
+assert_eq "fsync: EFBIG
+close: EFBIG
+temporary and directory: ok" "$out" "fsync of refused, kept and directory writes"
+assert_eq "$before" "$(cat "$A/index.json")" "index.json after the refused write"
+assert_eq "durable" "$(cat "$A/NOTES.fsync")" "the fsynced temporary"
+rm "$A/NOTES.fsync"
+
 # --- removing what was kept, then the repository
 rm -r "$A/.work" "$A/NOTES" "$A/index.json.bak"
 assert_eq "" "$(cd "$A" && ls -A | grep -v '^blobs$\|^index.json$\|^oci-layout$' || true)" \
