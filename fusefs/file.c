@@ -141,16 +141,10 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	struct open_file *of;
 	char path[PATH_MAX];
 	struct node *n;
-	int rc;
 
 	(void)mode;
-	if (refuse_read_only(fs, req))
+	if (!writable_child(fs, req, parent, name, path))
 		return;
-	rc = child_path(fs, parent, name, path);
-	if (rc) {
-		fuse_reply_err(req, rc);
-		return;
-	}
 	of = start_write(fs, path, false, &err);
 	if (!of) {
 		fuse_reply_err(req, errno_for(&err));

@@ -134,15 +134,9 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	struct rfs *fs = fuse_req_userdata(req);
 	struct err err = ERR_INIT;
 	char path[PATH_MAX];
-	int e;
 
-	if (refuse_read_only(fs, req))
+	if (!writable_child(fs, req, parent, name, path))
 		return;
-	e = child_path(fs, parent, name, path);
-	if (e) {
-		fuse_reply_err(req, e);
-		return;
-	}
 	if (store_fs_mkdir(fs->st, path, mode, &err) < 0) {
 		fuse_reply_err(req, errno_for(&err));
 		return;
@@ -163,15 +157,9 @@ static void remove_child(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct rfs *fs = fuse_req_userdata(req);
 	struct err err = ERR_INIT;
 	char path[PATH_MAX];
-	int e;
 
-	if (refuse_read_only(fs, req))
+	if (!writable_child(fs, req, parent, name, path))
 		return;
-	e = child_path(fs, parent, name, path);
-	if (e) {
-		fuse_reply_err(req, e);
-		return;
-	}
 	if (rm(fs->st, path, &err) < 0) {
 		log_debug("%s %s: %s", what, path, err.msg);
 		fuse_reply_err(req, sys_first && err.sys_errno
@@ -204,15 +192,13 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct err err = ERR_INIT;
 	int e;
 
-	if (refuse_read_only(fs, req))
+	if (!writable_child(fs, req, parent, name, from))
 		return;
 	if (flags) { /* RENAME_NOREPLACE, RENAME_EXCHANGE */
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	e = child_path(fs, parent, name, from);
-	if (!e)
-		e = child_path(fs, newparent, newname, to);
+	e = child_path(fs, newparent, newname, to);
 	if (e) {
 		fuse_reply_err(req, e);
 		return;

@@ -218,3 +218,20 @@ bool refuse_read_only(struct rfs *fs, fuse_req_t req)
 		fuse_reply_err(req, EROFS);
 	return fs->opts.read_only;
 }
+
+/*
+ * The path of @name in @parent (PATH_MAX into @out), to be changed: true,
+ * or false having answered the error (a read-only mount, a bad name).
+ */
+bool writable_child(struct rfs *fs, fuse_req_t req, fuse_ino_t parent,
+                    const char *name, char *out)
+{
+	int e;
+
+	if (refuse_read_only(fs, req))
+		return false;
+	e = child_path(fs, parent, name, out);
+	if (e)
+		fuse_reply_err(req, e);
+	return !e;
+}

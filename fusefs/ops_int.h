@@ -119,6 +119,8 @@ int node_rename(struct rfs *fs, const char *from, const char *to);
 void node_forget(struct rfs *fs, fuse_ino_t ino, uint64_t count);
 int child_path(struct rfs *fs, fuse_ino_t parent, const char *name, char *out);
 bool refuse_read_only(struct rfs *fs, fuse_req_t req);
+bool writable_child(struct rfs *fs, fuse_req_t req, fuse_ino_t parent,
+                    const char *name, char *out);
 
 /* attr.c: attributes */
 void show_attr(const struct rfs *fs, struct stat *sb, uint64_t nodeid);
