@@ -256,6 +256,8 @@ bool http_allows(struct http_req *req, const char *repo, unsigned action);
 
 const struct handler *route_handler(enum route_kind kind, const char *method,
                                     bool *other_methods);
+/* True for the routes under /v2/<name>/: req->name is a repository's. */
+bool route_names_repo(enum route_kind kind);
 /*
  * The methods @kind answers, for an Allow header ("GET, HEAD, DELETE"),
  * leaving out @except (NULL: none).

@@ -675,13 +675,6 @@ int h_mgmt(struct http_req *req, struct err *err)
 	                 strlen(json), false, err);
 }
 
-/* Routes whose path names a repository, as zot's latency label reads it. */
-static bool names_repo(enum route_kind kind)
-{
-	return kind == RT_TAGS || kind == RT_MANIFEST || kind == RT_BLOB ||
-	       kind == RT_UPLOADS || kind == RT_UPLOAD;
-}
-
 void http_metrics_count(const struct http_req *req)
 {
 	struct metrics *m = req->srv->opts.metrics;
@@ -692,7 +685,9 @@ void http_metrics_count(const struct http_req *req)
 		return;
 	/* Only an answered request names a repository in a label: a flood
 	 * of 404s for made-up names would fill the table. */
-	if (req->status >= 200 && req->status < 400 && names_repo(req->kind))
+	if (req->status >= 200 && req->status < 400 &&
+	    route_names_repo(req->kind) &&
+	    req->kind != RT_REFERRERS) /* as zot's latency label reads it */
 		repo = req->name;
 	read = !strcmp(req->method, MHD_HTTP_METHOD_GET) ||
 	       !strcmp(req->method, MHD_HTTP_METHOD_HEAD);

@@ -85,6 +85,11 @@ static const struct handler handlers[] = {
 	{RT_MGMT, GET, NULL, NULL, h_mgmt, NONE, NONE, 0},
 };
 
+bool route_names_repo(enum route_kind kind)
+{
+	return kind >= RT_TAGS && kind <= RT_REFERRERS;
+}
+
 const struct handler *route_handler(enum route_kind kind, const char *method,
                                     bool *other_methods)
 {

@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	fuzz_check(req->kind != RT_NONE);
 	/* Every route under /v2/<name>/ names a valid repository. */
-	if (req->kind >= RT_TAGS && req->kind <= RT_REFERRERS)
+	if (route_names_repo(req->kind))
 		fuzz_check(ref_name_check(req->name, &check) == 0);
 	else
 		fuzz_check(req->name[0] == '\0');
@@ -43,7 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 */
 	if (req->kind == RT_UPLOAD && req->ref[0] == '\0')
 		fuzz_check(strlen(strstr(url, "/blobs/uploads/") +
-		                  strlen("/blobs/uploads/")) >= sizeof(req->ref));
+		                  strlen("/blobs/uploads/")) >=
+		           sizeof(req->ref));
 	fuzz_check(memchr(req->ref, '\0', sizeof(req->ref)));
 out:
 	free(req);
