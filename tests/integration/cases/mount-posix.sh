@@ -134,4 +134,28 @@ assert_eq "${BL#sha256:}" "$(cat "$WORK/tmp/read.sum")" "what the reader read"
 
 dray_stop
 ! is_mounted || fail "the mount stayed after SIGTERM"
+
+# --- fuse.readOnly: reads as before; every change is EROFS; HTTP pushes
+# still land and show
+dray_start_mount -- "  readOnly: true"
+push_layout ro v1 "$WORK/tmp/big"
+R=$MNT/ro
+assert_eq "$(cat "$WORK/tmp/big/index.json")" "$(cat "$R/index.json")" \
+	"index.json of an HTTP push, read from a read-only mount"
+erofs() { # WHAT CMD...: CMD fails with "Read-only file system"
+	local what=$1 out
+	shift
+	out=$("$@" 2>&1) && fail "$what succeeded on a read-only mount"
+	assert_true "$what: not EROFS: $out" grep -q "Read-only file system" <<<"$out"
+}
+erofs "creating a file" touch "$R/NOTES"
+erofs "mkdir" mkdir "$MNT/newrepo"
+erofs "rm of index.json" rm -f "$R/index.json"
+erofs "rmdir" rmdir "$R/blobs"
+erofs "mv" mv "$R/index.json" "$R/index.json.old"
+erofs "writing index.json" dd if=/dev/null of="$R/index.json" status=none
+assert_eq "$(cat "$WORK/tmp/big/index.json")" "$(cat "$R/index.json")" \
+	"index.json after the refused changes"
+pull_verify ro v1
+dray_stop
 pass
