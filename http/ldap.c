@@ -282,12 +282,18 @@ static LDAP *connect_to(const struct ldap_auth *l, struct err *err)
 	if (ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3) ||
 	    ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) ||
 	    ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv) ||
-	    ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) ||
-	    ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &check) ||
-	    (l->cacert &&
-	     ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, l->cacert)) ||
-	    ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero)) {
+	    ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF)) {
 		err_set(err, ERR_IO, "LDAP '%s': cannot set options", l->uri);
+		goto fail;
+	}
+	/* This handle's own TLS context: the process-wide defaults (from
+	   ldap.conf) must not decide whether the server is verified. */
+	if ((!l->o.insecure || l->o.start_tls) &&
+	    (ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &check) ||
+	     (l->cacert &&
+	      ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, l->cacert)) ||
+	     ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero))) {
+		err_set(err, ERR_IO, "LDAP '%s': cannot set up TLS", l->uri);
 		goto fail;
 	}
 	if (l->o.insecure && l->o.start_tls) {

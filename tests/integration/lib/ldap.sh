@@ -2,8 +2,9 @@
 # lib/ldap.sh - a real directory for the LDAP cases: Debian's slapd run by
 # hand from a slapd.conf in the case's work dir (back_mdb, and the memberof
 # overlay, which gives each member of a groupOfNames a memberOf value), on
-# 127.0.0.1 at a free port, started and stopped by PID; entries added with
-# ldapadd (ldap-utils), through the overlay.
+# 127.0.0.1 at a free port, started and stopped by PID. Entries are
+# queued (ldap_base, ldap_searcher, ldap_user, ldap_group) and added in one
+# ldapadd (ldap-utils) run by ldap_commit, through the overlay.
 # Sourced by lib.sh; not run on its own.
 
 LDAP_DIR=$WORK/ldap
@@ -12,6 +13,7 @@ LDAP_ROOT_DN=cn=admin,$LDAP_SUFFIX
 LDAP_ROOT_PW=root-secret
 LDAP_PID=
 LDAP_PORT=
+LDAPS_PORT=
 
 # need_slapd: slapd and ldap-utils are there (contrib/install-deps.sh --test).
 need_slapd() {
@@ -41,26 +43,43 @@ overlay memberof
 EOF
 }
 
+# ldap_tls CERT KEY: slapd (configured, not started) speaks TLS with the
+# $WORK/tls certificate CERT and its key: StartTLS on its port, and LDAPS
+# on the next one (LDAPS_PORT).
+ldap_tls() {
+	[ -f "$LDAP_DIR/slapd.conf" ] || ldap_conf
+	cat >>"$LDAP_DIR/slapd.conf" <<EOF
+TLSCertificateFile $WORK/tls/$1.crt
+TLSCertificateKeyFile $WORK/tls/$1.key
+EOF
+	LDAP_TLS=1
+}
+LDAP_TLS=
+
 # ldap_start: start slapd in the foreground (-d 0) in the background, on
-# $LDAP_PORT if set (a restart), else on a free port; wait until it
-# answers a search. Sets LDAP_PID and LDAP_PORT.
+# $LDAP_PORT if set (a restart), else on a free port (and LDAPS on the
+# next, after ldap_tls); wait until it answers a search. Sets LDAP_PID
+# and LDAP_PORT (LDAPS_PORT).
 ldap_start() {
-	local try i p
+	local try i p urls
 	[ -z "$LDAP_PID" ] || fail "ldap_start: slapd already running"
 	[ -f "$LDAP_DIR/slapd.conf" ] || ldap_conf
 	for ((try = 0; try < 20; try++)); do
 		p=${LDAP_PORT:-$((20000 + RANDOM % 20000))}
-		if [ -z "$LDAP_PORT" ] && port_in_use "$p"; then
+		if [ -z "$LDAP_PORT" ] && { port_in_use "$p" || port_in_use $((p + 1)); }; then
 			continue
 		fi
+		urls="ldap://127.0.0.1:$p/"
+		[ -z "$LDAP_TLS" ] || urls+=" ldaps://127.0.0.1:$((p + 1))/"
 		/usr/sbin/slapd -d 0 -f "$LDAP_DIR/slapd.conf" \
-			-h "ldap://127.0.0.1:$p/" >>"$WORK/logs/slapd.log" 2>&1 &
+			-h "$urls" >>"$WORK/logs/slapd.log" 2>&1 &
 		LDAP_PID=$!
 		BG_PIDS+=("$LDAP_PID")
 		for ((i = 0; i < 300; i++)); do
 			if ldapsearch -x -H "ldap://127.0.0.1:$p" -b "" -s base \
 				-o nettimeout=5 >/dev/null 2>&1; then
 				LDAP_PORT=$p
+				[ -z "$LDAP_TLS" ] || LDAPS_PORT=$((p + 1))
 				return 0
 			fi
 			kill -0 "$LDAP_PID" 2>/dev/null || break
@@ -79,11 +98,20 @@ ldap_stop() {
 	LDAP_PID=
 }
 
-# ldap_add: add the LDIF on stdin as the root DN.
+# ldap_add: queue the LDIF entries on stdin (ldap_commit adds them).
 ldap_add() {
+	mkdir -p "$LDAP_DIR"
+	cat >>"$LDAP_DIR/pending.ldif"
+	printf '\n' >>"$LDAP_DIR/pending.ldif"
+}
+
+# ldap_commit: add the queued entries as the root DN, in one ldapadd.
+ldap_commit() {
 	ldapadd -x -H "ldap://127.0.0.1:$LDAP_PORT" -D "$LDAP_ROOT_DN" \
-		-w "$LDAP_ROOT_PW" -o nettimeout=10 >>"$WORK/logs/ldapadd.log" 2>&1 ||
+		-w "$LDAP_ROOT_PW" -o nettimeout=10 -f "$LDAP_DIR/pending.ldif" \
+		>>"$WORK/logs/ldapadd.log" 2>&1 ||
 		fail "ldapadd failed: $(tail -n 3 "$WORK/logs/ldapadd.log")"
+	rm -f "$LDAP_DIR/pending.ldif"
 }
 
 # ldap_base: the suffix, ou=people and ou=groups.
