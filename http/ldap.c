@@ -6,10 +6,15 @@
  * One connection per check: binds change a connection's identity, so a
  * shared one would need a lock held across round trips, and a server that
  * stopped answering would then hold every request behind it. Verified
- * credentials are cached by auth.c, so connections are rare.
+ * credentials are cached by auth.c, so connections are rare. A check
+ * blocks the server thread that runs it; once the server failed to
+ * answer, checks fail at once for one timeout's length, so a server that
+ * is down or frozen costs a thread one timeout now and then rather than
+ * one on every login.
  */
 #define LOG_MODULE "ldap"
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +25,7 @@
 #include <ldap.h>
 #include <openssl/crypto.h>
 
+#include "daemon/clock.h"
 #include "daemon/fsutil.h"
 #include "daemon/log.h"
 #include "http/ldap.h"
@@ -38,6 +44,9 @@ struct ldap_auth {
 	char *bind_dn;      /* from the credentials file, "" for none */
 	char *bind_pw;      /* likewise; cleansed when freed */
 	char uri[URI_MAX];  /* ldap://host:port or ldaps://host:port */
+	/* Monotonic ms until which checks fail at once, the server having
+	   just failed to answer (atomic). */
+	uint64_t down_until_ms;
 };
 
 int ldap_filter_escape(const char *s, size_t len, char *out, size_t size,
@@ -382,9 +391,15 @@ int ldap_auth_verify(struct ldap_auth *l, const char *user, const char *pass,
 		               user);
 	if (ldap_user_filter(&l->o, user, filter, sizeof(filter), err) < 0)
 		return -1;
+	if (clock_mono_ms() <
+	    __atomic_load_n(&l->down_until_ms, __ATOMIC_RELAXED))
+		return err_set(err, ERR_IO,
+		               "LDAP '%s' failed moments ago; not asked again "
+		               "yet (user '%s')",
+		               l->uri, user);
 	ld = connect_to(l, err);
 	if (!ld)
-		return -1;
+		goto out;
 	/* No bind at all is an anonymous search (both fields empty). */
 	if (l->bind_pw[0]) {
 		rc = bind_as(ld, l->bind_dn, l->bind_pw);
@@ -438,6 +453,11 @@ out:
 	ldap_value_free_len(vals);
 	ldap_memfree(dn);
 	ldap_msgfree(res);
-	ldap_unbind_ext_s(ld, NULL, NULL);
+	if (ld)
+		ldap_unbind_ext_s(ld, NULL, NULL);
+	if (ret < 0 && err->code == ERR_IO)
+		__atomic_store_n(&l->down_until_ms,
+		                 clock_mono_ms() + l->o.timeout_ms,
+		                 __ATOMIC_RELAXED);
 	return ret;
 }

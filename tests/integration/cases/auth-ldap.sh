@@ -12,8 +12,9 @@
 # ) and \ logs in as itself; htpasswd is tried first, then LDAP; a pull's
 # many requests are verified once (they keep working with slapd stopped,
 # from the cache), while credentials not yet verified are refused with
-# slapd stopped, and with slapd frozen (connects, never answers) within
-# dray's LDAP timeout, and accepted once slapd is back.
+# slapd stopped, and with slapd frozen (connects, never answers) once
+# dray's LDAP timeout ends the wait, and accepted once slapd is back (and
+# dray's pause after a failed check is over).
 . "$(dirname "$0")/../lib.sh"
 require_dray "http.auth.ldap"
 need_slapd
@@ -38,8 +39,10 @@ ldap_user bob pw-bob
 BOB=$LDAP_DN
 ldap_user dave pw-dave
 DAVE=$LDAP_DN
+ldap_user eve pw-eve
+EVE=$LDAP_DN
 ldap_group pushers "$ALICE" "$WEIRD_DN"
-ldap_group readers "$BOB" "$DAVE"
+ldap_group readers "$BOB" "$DAVE" "$EVE"
 ldap_commit
 htpasswd_users "$USERS" carol:pw-carol
 
@@ -148,18 +151,33 @@ assert_error 401 UNAUTHORIZED
 assert_true "the unreachable server was not logged" grep -q "LDAP.*Can't contact LDAP server" "$DAEMON_LOG"
 assert_alive "after LDAP went away"
 
-# --- slapd frozen: it accepts connections and never answers; dray's
-# LDAP timeout ends the wait with a refusal (curl's own limit is 120 s)
-ldap_start
-kill -STOP "$LDAP_PID"
-req GET /v2/team/sk/tags/list -u dave:pw-dave
-kill -CONT "$LDAP_PID"
-assert_error 401 UNAUTHORIZED
+# wait_login USER:PASSWORD: after a failure dray does not ask LDAP again
+# for a moment; wait (up to 60 s) until these credentials get in.
+wait_login() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		req GET /v2/ -u "$1"
+		[ "$STATUS" != 200 ] || return 0
+		sleep 0.2
+	done
+	fail "${1%%:*} could not log in within 60 s of slapd's return"
+}
 
-# --- slapd back: dave is verified now
+# --- slapd back: dave gets in
+ldap_start
+wait_login dave:pw-dave
 req GET /v2/team/sk/tags/list -u dave:pw-dave
 assert_status 200
 assert_eq '["v1"]' "$(jq -c .tags "$RESP/body")" "dave's tags"
+
+# --- slapd frozen: it accepts connections and never answers; dray's
+# LDAP timeout ends the wait with a refusal (curl's own limit is 120 s)
+kill -STOP "$LDAP_PID"
+req GET /v2/ -u eve:pw-eve
+kill -CONT "$LDAP_PID"
+assert_error 401 UNAUTHORIZED
+assert_true "the timeout was not logged" grep -q "LDAP.*Timed out" "$DAEMON_LOG"
+wait_login eve:pw-eve
 dray_stop
 ldap_stop
 pass
