@@ -381,7 +381,8 @@ int ldap_auth_verify(struct ldap_auth *l, const char *user, const char *pass,
 	LDAPMessage *res = NULL, *e;
 	char *dn = NULL;
 	LDAP *ld = NULL;
-	int rc, ret = -1;
+	int rc = LDAP_SUCCESS, ret = -1;
+	bool down;
 
 	*groups = NULL;
 	*len = 0;
@@ -453,9 +454,13 @@ out:
 	ldap_value_free_len(vals);
 	ldap_memfree(dn);
 	ldap_msgfree(res);
+	/* No connection, or libldap's own (negative) code: the server did
+	   not answer. Its answers, errors included, do not pause checks, so
+	   a client cannot make others' logins fail with a name it sends. */
+	down = ret < 0 && (!ld || rc < 0);
 	if (ld)
 		ldap_unbind_ext_s(ld, NULL, NULL);
-	if (ret < 0 && err->code == ERR_IO)
+	if (down)
 		__atomic_store_n(&l->down_until_ms,
 		                 clock_mono_ms() + l->o.timeout_ms,
 		                 __ATOMIC_RELAXED);
