@@ -226,8 +226,8 @@ static void test_empty_password_and_dead_server_are_refused(void **state)
 	assert_null(strstr(err.msg, "pw"));
 	/* Right after, the server is not asked again. */
 	err = ERR_INIT;
-	assert_int_equal(
-		ldap_auth_verify(l, "bob", "pw2", &groups, &len, &err), -1);
+	assert_int_equal(ldap_auth_verify(l, "bob", "pw2", &groups, &len, &err),
+	                 -1);
 	assert_int_equal(err.code, ERR_IO);
 	assert_non_null(strstr(err.msg, "moments ago"));
 	ldap_auth_free(l);
