@@ -8,6 +8,8 @@ build_pkgs=(build-essential cmake pkg-config
 	libssl-dev libyaml-dev libjansson-dev libcmocka-dev libcrypt-dev)
 # GnuTLS headers: http/tls.c sets up libmicrohttpd's TLS sessions
 build_pkgs+=(libgnutls28-dev)
+# OpenLDAP's libldap: http/ldap.c checks http.auth.ldap passwords with it
+build_pkgs+=(libldap-dev)
 test_pkgs=(attr curl jq skopeo umoci valgrind rsync)
 # openssl: the tls-* cases make their certificates; podman: tls-podman
 test_pkgs+=(openssl podman)
@@ -20,6 +22,9 @@ test_pkgs+=(vim python3)
 test_pkgs+=(apache2-utils podman)
 # prometheus (with promtool): ops-metrics scrapes dray with the real server
 test_pkgs+=(prometheus)
+# slapd, ldap-utils: auth-ldap runs a slapd of its own (by hand, in its
+# work dir) and fills it with ldapadd
+test_pkgs+=(slapd ldap-utils)
 bench_pkgs=(docker-registry nginx-light wrk)
 
 want=("${build_pkgs[@]}")
@@ -37,5 +42,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	SUDO=""
 	[ "$(id -u)" -eq 0 ] || SUDO=sudo
 	$SUDO apt-get update -qq
+	# slapd's postinst would start a system-wide slapd (and others their
+	# daemons): with no policy in place, forbid service starts meanwhile.
+	policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+		$SUDO chmod 755 /usr/sbin/policy-rc.d
+		policy=/usr/sbin/policy-rc.d
+		trap '$SUDO rm -f "$policy"' EXIT
+	fi
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

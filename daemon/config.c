@@ -140,10 +140,25 @@ static const struct key bearer_keys[] = {
 	ZOT_ONLY("upstreamTokenEndpoint"),
 };
 
+static const struct key ldap_keys[] = {
+	STRING("address", http.ldap.address, NULL),
+	VALUE("port", K_PORT, http.ldap.port, int, "0", NULL),
+	BOOL("insecure", http.ldap.insecure, "false"),
+	BOOL("startTLS", http.ldap.start_tls, "false"),
+	BOOL("skipVerify", http.ldap.skip_verify, "false"),
+	BOOL("subtreeSearch", http.ldap.subtree_search, "false"),
+	STRING("baseDN", http.ldap.base_dn, NULL),
+	STRING("userAttribute", http.ldap.user_attribute, NULL),
+	STRING("userGroupAttribute", http.ldap.user_group_attribute, NULL),
+	STRING("userFilter", http.ldap.user_filter, NULL),
+	PATH("credentialsFile", http.ldap.credentials_file),
+	PATH("caCert", http.ldap.cacert),
+};
+
 static const struct key auth_keys[] = {
 	COUNT("failDelay", http.fail_delay_s, "0"),
 	SECTION("htpasswd", htpasswd_keys),
-	ZOT_ONLY("ldap"),
+	SECTION("ldap", ldap_keys),
 	SECTION("bearer", bearer_keys),
 	ZOT_ONLY("openid"),
 	ZOT_ONLY("apikey"),
@@ -1042,6 +1057,21 @@ static int access_field(struct ctx *c, size_t which, const yaml_node_t *v,
 	}
 }
 
+static const yaml_node_t *find(yaml_document_t *doc, const yaml_node_t *map,
+                               const char *name);
+
+/* The http.auth.ldap mapping of @root, or NULL (absent or null). */
+static const yaml_node_t *ldap_section(yaml_document_t *doc,
+                                       const yaml_node_t *root)
+{
+	static const char *const path[] = {"http", "auth", "ldap"};
+	const yaml_node_t *n = root;
+
+	for (size_t i = 0; n && i < ARRAY_SIZE(path); i++)
+		n = find(doc, n, path[i]);
+	return n && n->type == YAML_MAPPING_NODE ? n : NULL;
+}
+
 /*
  * http.accessControl. Present, it governs (zot's IsAuthzEnabled). A
  * policy naming a group nobody defined would quietly grant nothing, or
@@ -1060,7 +1090,8 @@ static int parse_access(struct ctx *c, const yaml_node_t *map, const char *path)
 		return 0;
 	c->cfg->http.access.on = true;
 	group = access_unknown_group(&c->cfg->http.access, &where);
-	if (group)
+	/* With LDAP, groups also come from the directory (memberOf). */
+	if (group && !ldap_section(c->doc, yaml_document_get_root_node(c->doc)))
 		return bad(c, map, path,
 		           "a policy of '%s' names group '%s', which "
 		           "accessControl.groups does not define",
@@ -1236,6 +1267,28 @@ static int check_bearer(struct ctx *c, const yaml_node_t *root)
 	return 0;
 }
 
+/*
+ * http.auth.ldap, when the section is there, needs address, baseDN,
+ * userAttribute and credentialsFile: without them nobody could log in,
+ * or the search would run where the administrator did not mean.
+ */
+static int check_ldap(struct ctx *c, const yaml_node_t *root)
+{
+	const yaml_node_t *n = ldap_section(c->doc, root);
+	const struct cfg *cfg = c->cfg;
+
+	if (!n)
+		return 0;
+	c->cfg->http.ldap.on = true;
+	if (!cfg->http.ldap.address || !*cfg->http.ldap.address ||
+	    !cfg->http.ldap.base_dn || !cfg->http.ldap.user_attribute ||
+	    !*cfg->http.ldap.user_attribute || !cfg->http.ldap.credentials_file)
+		return bad(c, n, "http.auth.ldap",
+		           "address, baseDN, userAttribute and credentialsFile "
+		           "are all required");
+	return 0;
+}
+
 /* Fill @cfg from the document @doc read from @name. */
 static int fill(struct cfg *cfg, yaml_document_t *doc, const char *name,
                 struct err *err)
@@ -1252,6 +1305,8 @@ static int fill(struct cfg *cfg, yaml_document_t *doc, const char *name,
 	if (walk(&c, root, top_keys, ARRAY_SIZE(top_keys), "") < 0)
 		return -1;
 	if (check_bearer(&c, root) < 0)
+		return -1;
+	if (check_ldap(&c, root) < 0)
 		return -1;
 	if (!cfg->storage.root_directory) {
 		storage = find(doc, root, "storage");
@@ -1395,6 +1450,15 @@ struct cfg *cfg_load(const char *path, struct err *err)
 		cfg_free(cfg);
 		return NULL;
 	}
+	if (cfg && cfg->http.ldap.credentials_file &&
+	    access(cfg->http.ldap.credentials_file, R_OK) < 0) {
+		err_set(err, ERR_INVALID,
+		        "%s: http.auth.ldap.credentialsFile: cannot read '%s': "
+		        "%s",
+		        path, cfg->http.ldap.credentials_file, strerror(errno));
+		cfg_free(cfg);
+		return NULL;
+	}
 	return cfg;
 }
 
@@ -1504,6 +1568,13 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->storage.retention.policies);
 	access_release(&cfg->http.access);
 	free(cfg->http.htpasswd_path);
+	free(cfg->http.ldap.address);
+	free(cfg->http.ldap.base_dn);
+	free(cfg->http.ldap.user_attribute);
+	free(cfg->http.ldap.user_group_attribute);
+	free(cfg->http.ldap.user_filter);
+	free(cfg->http.ldap.credentials_file);
+	free(cfg->http.ldap.cacert);
 	for (size_t i = 0; i < cfg->n_unsupported; i++)
 		free(cfg->unsupported[i]);
 	free(cfg->unsupported);

@@ -56,6 +56,22 @@ struct cfg {
 		uint64_t drain_timeout_ms;
 		/* http.maxConnections, 0..65535 (0: the server's default) */
 		int max_connections;
+		/* http.auth.ldap (zot's LDAPConfig); @on with the section */
+		struct {
+			bool on;              /* the section is there */
+			char *address;        /* server host, required */
+			int port;             /* 0: 389, or 636 for LDAPS */
+			bool insecure;        /* plain LDAP, else LDAPS */
+			bool start_tls;       /* with insecure: StartTLS */
+			bool skip_verify;     /* no server cert check */
+			bool subtree_search;  /* whole subtree, not one level */
+			char *base_dn;        /* where users are, required */
+			char *user_attribute; /* login name, required */
+			char *user_group_attribute; /* groups, or NULL */
+			char *user_filter;          /* extra filter, or NULL */
+			char *credentials_file;     /* {bindDN, bindPassword} */
+			char *cacert; /* CA file for TLS, or NULL */
+		} ldap;
 	} http;
 	struct {
 		char *root_directory; /* storage.rootDirectory (required in a

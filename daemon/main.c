@@ -25,6 +25,7 @@
 #include "fusefs/fusefs.h"
 #include "http/auth.h"
 #include "http/http.h"
+#include "http/ldap.h"
 #include "http/metrics.h"
 #include "index/store.h"
 
@@ -68,8 +69,29 @@ static void warn_unsupported(const struct cfg *cfg)
 		         cfg->unsupported[i]);
 }
 
+/* http.auth.ldap of @cfg into @o; false without the section. */
+static bool ldap_opts_of(const struct cfg *cfg, struct ldap_opts *o)
+{
+	*o = (struct ldap_opts){
+		.address = cfg->http.ldap.address,
+		.port = cfg->http.ldap.port,
+		.insecure = cfg->http.ldap.insecure,
+		.start_tls = cfg->http.ldap.start_tls,
+		.skip_verify = cfg->http.ldap.skip_verify,
+		.subtree_search = cfg->http.ldap.subtree_search,
+		.base_dn = cfg->http.ldap.base_dn,
+		.user_attribute = cfg->http.ldap.user_attribute,
+		.group_attribute = cfg->http.ldap.user_group_attribute,
+		.user_filter = cfg->http.ldap.user_filter,
+		.credentials_file = cfg->http.ldap.credentials_file,
+		.cacert = cfg->http.ldap.cacert,
+	};
+	return cfg->http.ldap.on;
+}
+
 static int cmd_verify(int argc, char **argv)
 {
+	struct ldap_opts ldap;
 	struct err err = ERR_INIT;
 	struct htpasswd *users = NULL;
 	struct http_opts tls = {0};
@@ -89,6 +111,11 @@ static int cmd_verify(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	htpasswd_free(users);
+	if (ldap_opts_of(cfg, &ldap) && ldap_opts_check(&ldap, &err) < 0) {
+		fprintf(stderr, "dray: %s\n", err.msg);
+		cfg_free(cfg);
+		return EXIT_USAGE;
+	}
 	for (size_t i = 0; i < cfg->n_unsupported; i++)
 		fprintf(stderr, "dray: warning: %s is not supported yet\n",
 		        cfg->unsupported[i]);
@@ -519,6 +546,7 @@ static int cmd_serve(int argc, char **argv)
 	struct store *st = NULL;
 	struct http_server *srv = NULL;
 	struct http_opts hopts = {0};
+	struct ldap_opts ldap;
 	struct store_opts sopts = {0};
 	struct sched *sched = NULL;
 	struct rfs *fs = NULL;
@@ -574,6 +602,8 @@ static int cmd_serve(int argc, char **argv)
 	hopts.port = cfg->http.port;
 	hopts.access = &cfg->http.access;
 	hopts.htpasswd_path = cfg->http.htpasswd_path;
+	if (ldap_opts_of(cfg, &ldap))
+		hopts.ldap = &ldap;
 	hopts.realm = cfg->http.realm;
 	hopts.bearer_realm = cfg->http.bearer_realm;
 	hopts.bearer_service = cfg->http.bearer_service;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * auth.c - Basic credentials against an htpasswd file, with a cache of
- * verified headers.
+ * auth.c - Basic credentials against an htpasswd file, then LDAP (as zot
+ * tries them), with a cache of verified headers.
  */
 #define LOG_MODULE "auth"
 #include <crypt.h>
@@ -20,6 +20,7 @@
 #include "daemon/fsutil.h"
 #include "daemon/log.h"
 #include "http/auth.h"
+#include "http/ldap.h"
 
 #define BCRYPT_LEN    60 /* "$2y$NN$" + 22 salt + 31 hash characters */
 #define CACHE_SLOTS   4096
@@ -356,10 +357,12 @@ struct slot {
 	uint64_t expires_ms;                     /* monotonic */
 	bool used;
 	char user[AUTH_USER_MAX + 1];
+	char *groups;      /* LDAP's, packed NUL-terminated names, or NULL */
+	size_t groups_len; /* their bytes */
 };
 
 struct auth {
-	char *path;
+	char *path;            /* htpasswd file, or NULL: LDAP only */
 	pthread_rwlock_t lock; /* guards h, st, gen */
 	struct htpasswd *h;    /* NULL: the current file did not load */
 	struct stat st;        /* the file as last read */
@@ -370,6 +373,8 @@ struct auth {
 	uint64_t ttl_ms;
 	pthread_mutex_t stripes[CACHE_STRIPES];
 	uint64_t hits, verified, failed, reloads; /* atomic */
+	/* http.auth.ldap, asked after the file; NULL: none */
+	struct ldap_auth *ldap;
 };
 
 static bool same_file(const struct stat *a, const struct stat *b)
@@ -395,9 +400,9 @@ struct auth *auth_new(const struct auth_opts *opts, struct err *err)
 		pthread_mutex_init(&a->stripes[i], NULL);
 	a->n_slots = opts->cache_slots ? opts->cache_slots : CACHE_SLOTS;
 	a->ttl_ms = opts->cache_ttl_ms ? opts->cache_ttl_ms : CACHE_TTL_MS;
-	a->path = strdup(opts->htpasswd_path);
+	a->path = opts->htpasswd_path ? strdup(opts->htpasswd_path) : NULL;
 	a->slots = calloc(a->n_slots, sizeof(*a->slots));
-	if (!a->path || !a->slots) {
+	if ((opts->htpasswd_path && !a->path) || !a->slots) {
 		err_set(err, ERR_NOMEM, "out of memory");
 		goto fail;
 	}
@@ -405,6 +410,13 @@ struct auth *auth_new(const struct auth_opts *opts, struct err *err)
 		err_set(err, ERR_INTERNAL, "no random bytes for the cache key");
 		goto fail;
 	}
+	if (opts->ldap) {
+		a->ldap = ldap_auth_new(opts->ldap, err);
+		if (!a->ldap)
+			goto fail;
+	}
+	if (!a->path)
+		return a;
 	if (stat(a->path, &a->st) < 0) {
 		err_set_errno(err, errno, "htpasswd file '%s'", a->path);
 		goto fail;
@@ -422,6 +434,9 @@ void auth_free(struct auth *a)
 	if (!a)
 		return;
 	htpasswd_free(a->h);
+	ldap_auth_free(a->ldap);
+	for (size_t i = 0; a->slots && i < a->n_slots; i++)
+		free(a->slots[i].groups);
 	if (a->slots)
 		OPENSSL_cleanse(a->slots, a->n_slots * sizeof(*a->slots));
 	free(a->slots);
@@ -442,8 +457,11 @@ static void refresh(struct auth *a)
 	struct htpasswd *h = NULL;
 	struct err err = ERR_INIT;
 	struct stat st;
-	bool gone = stat(a->path, &st) < 0;
+	bool gone;
 
+	if (!a->path)
+		return;
+	gone = stat(a->path, &st) < 0;
 	pthread_rwlock_rdlock(&a->lock);
 	if (!gone && same_file(&st, &a->st)) {
 		pthread_rwlock_unlock(&a->lock);
@@ -515,8 +533,13 @@ static size_t slot_of(const struct auth *a, const unsigned char *mac)
 	return (size_t)(v % a->n_slots);
 }
 
+/*
+ * A live entry for @mac: its user to @user and, when @groups is not NULL,
+ * a copy of its groups (NULL for none). A copy that cannot be made is a
+ * miss, which costs a verification and nothing else.
+ */
 static bool cache_get(struct auth *a, const unsigned char *mac, uint64_t gen,
-                      char *user)
+                      char *user, struct auth_groups *groups)
 {
 	size_t i = slot_of(a, mac);
 	struct slot *s = &a->slots[i];
@@ -525,6 +548,15 @@ static bool cache_get(struct auth *a, const unsigned char *mac, uint64_t gen,
 	pthread_mutex_lock(&a->stripes[i % CACHE_STRIPES]);
 	hit = s->used && s->gen == gen && s->expires_ms > clock_mono_ms() &&
 	      CRYPTO_memcmp(s->mac, mac, sizeof(s->mac)) == 0;
+	if (hit && groups && s->groups) {
+		groups->names = malloc(s->groups_len);
+		if (groups->names) {
+			memcpy(groups->names, s->groups, s->groups_len);
+			groups->len = s->groups_len;
+		} else {
+			hit = false;
+		}
+	}
 	if (hit)
 		memcpy(user, s->user, sizeof(s->user));
 	pthread_mutex_unlock(&a->stripes[i % CACHE_STRIPES]);
@@ -532,12 +564,22 @@ static bool cache_get(struct auth *a, const unsigned char *mac, uint64_t gen,
 }
 
 static void cache_put(struct auth *a, const unsigned char *mac, uint64_t gen,
-                      const char *user)
+                      const char *user, const struct auth_groups *groups)
 {
 	size_t i = slot_of(a, mac);
 	struct slot *s = &a->slots[i];
+	char *copy = NULL;
 
+	if (groups && groups->names) {
+		copy = malloc(groups->len);
+		if (!copy)
+			return; /* not cached: verified again next time */
+		memcpy(copy, groups->names, groups->len);
+	}
 	pthread_mutex_lock(&a->stripes[i % CACHE_STRIPES]);
+	free(s->groups);
+	s->groups = copy;
+	s->groups_len = copy ? groups->len : 0;
 	memcpy(s->mac, mac, sizeof(s->mac));
 	s->gen = gen;
 	s->expires_ms = clock_mono_ms() + a->ttl_ms;
@@ -554,8 +596,48 @@ static enum auth_result refuse(struct auth *a, struct err *err)
 	return AUTH_FAILED;
 }
 
+/*
+ * Ask LDAP about @user and @pass, if it is configured; groups into
+ * @groups. A server that cannot answer refuses, and says so in the log
+ * (rate-limited by nothing but the cache: failures are not cached).
+ */
+static bool ldap_ok(struct auth *a, const char *user, const char *pass,
+                    struct auth_groups *groups, struct err *err)
+{
+	struct err lerr = ERR_INIT;
+
+	if (!a->ldap)
+		return false;
+	if (ldap_auth_verify(a->ldap, user, pass, &groups->names, &groups->len,
+	                     &lerr) == 0)
+		return true;
+	if (lerr.code == ERR_DENIED)
+		log_debug("%s", lerr.msg);
+	else
+		log_warn("%s: refused", lerr.msg);
+	err_set(err, ERR_DENIED, "invalid user name or password (user '%s')",
+	        user);
+	return false;
+}
+
+void auth_groups_release(struct auth_groups *g)
+{
+	free(g->names);
+	*g = (struct auth_groups){0};
+}
+
 enum auth_result auth_check(struct auth *a, const char *hdr, char *user,
                             struct err *err)
+{
+	struct auth_groups ignored = {0};
+	enum auth_result r = auth_check_groups(a, hdr, user, &ignored, err);
+
+	auth_groups_release(&ignored);
+	return r;
+}
+
+enum auth_result auth_check_groups(struct auth *a, const char *hdr, char *user,
+                                   struct auth_groups *groups, struct err *err)
 {
 	unsigned char mac[SHA256_DIGEST_LENGTH];
 	char pass[AUTH_PASS_MAX + 1];
@@ -563,6 +645,7 @@ enum auth_result auth_check(struct auth *a, const char *hdr, char *user,
 	uint64_t gen;
 	bool ok;
 
+	*groups = (struct auth_groups){0};
 	if (!hdr)
 		return AUTH_ANONYMOUS;
 	len = strnlen(hdr, AUTH_HEADER_MAX + 1);
@@ -575,7 +658,7 @@ enum auth_result auth_check(struct auth *a, const char *hdr, char *user,
 	refresh(a);
 	gen = current_gen(a);
 	header_mac(a, hdr, len, mac);
-	if (cache_get(a, mac, gen, user)) {
+	if (cache_get(a, mac, gen, user, groups)) {
 		__atomic_add_fetch(&a->hits, 1, __ATOMIC_RELAXED);
 		return AUTH_OK;
 	}
@@ -587,14 +670,18 @@ enum auth_result auth_check(struct auth *a, const char *hdr, char *user,
 	ok = htpasswd_verify(a->h, user, pass);
 	gen = a->gen;
 	pthread_rwlock_unlock(&a->lock);
+	if (!ok)
+		ok = ldap_ok(a, user, pass, groups, err);
 	OPENSSL_cleanse(pass, sizeof(pass));
 	if (!ok) {
-		err_set(err, ERR_DENIED,
-		        "invalid user name or password (user '%s')", user);
+		if (!a->ldap)
+			err_set(err, ERR_DENIED,
+			        "invalid user name or password (user '%s')",
+			        user);
 		return refuse(a, err);
 	}
 	__atomic_add_fetch(&a->verified, 1, __ATOMIC_RELAXED);
-	cache_put(a, mac, gen, user);
+	cache_put(a, mac, gen, user, groups);
 	return AUTH_OK;
 }
 

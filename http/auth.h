@@ -15,6 +15,10 @@
  * header under a random per-process key (the password itself is never
  * kept), for a short time, and forgotten when the file changes. Only
  * successes are cached. Passwords never reach a message. Thread-safe.
+ *
+ * With http.auth.ldap too, a password the htpasswd file does not vouch
+ * for is asked of LDAP (http/ldap.h), as zot does; LDAP alone works as
+ * well. The groups LDAP gives are cached with the entry.
  */
 #ifndef DRAY_AUTH_H
 #define DRAY_AUTH_H
@@ -75,16 +79,21 @@ void htpasswd_free(struct htpasswd *h);
 MUST_CHECK int auth_basic_parse(const char *hdr, char *user, char *pass,
                                 struct err *err);
 
+struct ldap_opts;
+
 struct auth_opts {
-	const char *htpasswd_path; /* required */
+	const char *htpasswd_path; /* htpasswd file, NULL: LDAP only */
 	size_t cache_slots;        /* verified headers kept, 0: 4096 */
 	uint64_t cache_ttl_ms;     /* how long one is trusted, 0: 60 s */
+	/* http.auth.ldap, asked when the file does not vouch; NULL: none */
+	const struct ldap_opts *ldap;
 };
 
 struct auth;
 
 /*
- * Load the htpasswd file of @opts. NULL with ERR_NOT_FOUND, ERR_IO or
+ * Load the htpasswd file of @opts and check its LDAP settings (the
+ * server is not contacted). NULL with ERR_NOT_FOUND, ERR_IO or
  * ERR_INVALID (the message names the file and line), or ERR_NOMEM.
  */
 MUST_CHECK struct auth *auth_new(const struct auth_opts *opts, struct err *err);
@@ -105,6 +114,23 @@ enum auth_result {
  */
 enum auth_result auth_check(struct auth *a, const char *hdr, char *user,
                             struct err *err);
+
+/* The groups an authenticator gave a user (LDAP's group attribute). */
+struct auth_groups {
+	char *names; /* NUL-terminated names one after another, or NULL */
+	size_t len;  /* bytes in @names */
+};
+
+/*
+ * auth_check(), also giving the user's groups on AUTH_OK (empty unless
+ * LDAP verified the user), which the caller releases with
+ * auth_groups_release() whatever the result.
+ */
+enum auth_result auth_check_groups(struct auth *a, const char *hdr, char *user,
+                                   struct auth_groups *groups, struct err *err);
+
+/* Free what @g holds and empty it. */
+void auth_groups_release(struct auth_groups *g);
 
 /* Cache figures, for tests and the bench. */
 struct auth_stats {

@@ -137,6 +137,9 @@ struct http_req {
 	 * user's identity, subject to accessControl like any other user.
 	 */
 	char *tls_user;
+	/* The caller's groups from LDAP, owned; who.groups points here. */
+	struct auth_groups groups;
+	const char **group_list; /* pointers into groups.names, owned */
 };
 
 /*

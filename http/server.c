@@ -35,6 +35,8 @@ static void req_free(struct http_req *req)
 	store_upload_put(req->up);
 	free(req->buf);
 	free(req->tls_user);
+	auth_groups_release(&req->groups);
+	free(req->group_list);
 	free(req);
 }
 
@@ -403,8 +405,9 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 		srv->opts.read_timeout_ms = 30000;
 	if (!srv->opts.write_timeout_ms)
 		srv->opts.write_timeout_ms = 30000;
-	if (opts->htpasswd_path) {
-		struct auth_opts ao = {.htpasswd_path = opts->htpasswd_path};
+	if (opts->htpasswd_path || opts->ldap) {
+		struct auth_opts ao = {.htpasswd_path = opts->htpasswd_path,
+		                       .ldap = opts->ldap};
 
 		srv->auth = auth_new(&ao, err);
 		if (!srv->auth)

@@ -127,6 +127,27 @@ static enum auth_result check_not_token(const char *hdr, struct err *err)
 	return AUTH_FAILED;
 }
 
+/* Point req->who at the groups LDAP gave the caller. */
+static int who_groups(struct http_req *req, struct err *err)
+{
+	const struct auth_groups *g = &req->groups;
+	size_t n = 0;
+
+	for (size_t i = 0; i < g->len; i++)
+		n += g->names[i] == '\0';
+	if (!n)
+		return 0;
+	req->group_list = calloc(n, sizeof(*req->group_list));
+	if (!req->group_list)
+		return err_set(err, ERR_NOMEM, "out of memory");
+	n = 0;
+	for (size_t i = 0; i < g->len; i += strlen(g->names + i) + 1)
+		req->group_list[n++] = g->names + i;
+	req->who.groups = req->group_list;
+	req->who.n_groups = n;
+	return 0;
+}
+
 int http_authenticate(struct http_req *req, struct err *err)
 {
 	struct http_server *srv = req->srv;
@@ -135,6 +156,9 @@ int http_authenticate(struct http_req *req, struct err *err)
 	enum auth_result r;
 
 	req->who = (struct access_who){0};
+	auth_groups_release(&req->groups);
+	free(req->group_list);
+	req->group_list = NULL;
 	/*
 	 * Mutual TLS: the client certificate names the caller, unless the
 	 * request brings credentials for a method that is on.
@@ -150,7 +174,8 @@ int http_authenticate(struct http_req *req, struct err *err)
 	if (tok && srv->bearer)
 		r = check_token(req, tok, err);
 	else if (srv->auth)
-		r = auth_check(srv->auth, hdr, req->user, err);
+		r = auth_check_groups(srv->auth, hdr, req->user, &req->groups,
+		                      err);
 	else
 		r = check_not_token(hdr, err);
 	if (r == AUTH_OK) {
@@ -158,7 +183,7 @@ int http_authenticate(struct http_req *req, struct err *err)
 		   caller: its scope, and the policies' anonymousPolicy. */
 		if (req->user[0])
 			req->who.user = req->user;
-		return 0;
+		return who_groups(req, err);
 	}
 	/* /v2/ tells an anonymous caller to log in; other requests may be
 	   open to anonymous callers. */

@@ -275,8 +275,8 @@ static const char zot_yaml[] = "distSpecVersion: 1.1.0\n"
 			       "http:\n"
 			       "  port: \"5000\"\n"
 			       "  auth:\n"
-			       "    ldap:\n"
-			       "      address: ldap.example.org\n"
+			       "    openid:\n"
+			       "      providers: {oidc: {issuer: x}}\n"
 			       "    failDelay: 1\n"
 			       "extensions:\n"
 			       "  sync:\n"
@@ -553,7 +553,7 @@ static void test_unsupported_zot_keys_are_recorded_with_path(void **state)
 	assert_string_equal(cfg->storage.root_directory, "/srv/dray");
 	assert_int_equal(cfg->n_unsupported, 4);
 	assert_string_equal(cfg->unsupported[0], "storage.subPaths (line 4)");
-	assert_string_equal(cfg->unsupported[1], "http.auth.ldap (line 11)");
+	assert_string_equal(cfg->unsupported[1], "http.auth.openid (line 11)");
 	assert_string_equal(cfg->unsupported[2], "extensions.sync (line 15)");
 	assert_string_equal(cfg->unsupported[3], "scheduler (line 19)");
 	cfg_free(cfg);

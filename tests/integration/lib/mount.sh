@@ -125,6 +125,16 @@ skopeo_ok() {
 		fail "skopeo $* failed: $(tail -n 3 "$WORK/logs/skopeo.log")"
 }
 
+# skopeo_refused WHAT PATTERN ARGS...: skopeo ARGS must fail (WHAT names
+# the attempt), saying something that matches PATTERN (grep -i).
+skopeo_refused() {
+	local what=$1 pat=$2 rc=0 err=$WORK/tmp/skopeo.err
+	shift 2
+	timeout 60 skopeo --command-timeout 50s "$@" >/dev/null 2>"$err" || rc=$?
+	assert_ne 0 "$rc" "$what"
+	assert_true "skopeo's refusal: $(tail -n 2 "$err")" grep -qi "$pat" "$err"
+}
+
 # mount_tool_check REPO SRC TAG [TAG...]: layout SRC was copied into
 # $MNT/REPO by a tool. Through the mount: SRC's blobs, each hashing to
 # its name and showing the stored file's inode; du of the repository
