@@ -59,7 +59,7 @@ skopeo_ok copy --quiet --preserve-digests --src-tls-verify=false \
 assert_eq "$D1" "$(layout_manifest_digest "$WORK/tmp/bob" v1)" "bob's pull"
 # bob's token never carries push: his push is refused.
 rc=0
-timeout 60 skopeo --command-timeout 50s copy --quiet --dest-tls-verify=false \
+timeout 900 skopeo --command-timeout 850s copy --quiet --dest-tls-verify=false \
 	--dest-creds bob:pw-bob "oci:$IMG:v1" "docker://$H/library/bob:v1" \
 	>/dev/null 2>"$WORK/tmp/sk.err" || rc=$?
 assert_ne 0 "$rc" "bob pushed"

@@ -46,7 +46,7 @@ dray_cli verify "$CFG"
 assert_cli_rc 2 "verify with an MD5 entry"
 assert_true "verify did not name the line: $CLI_OUT" grep -q "$USERS:1: user 'bob': not a bcrypt hash" <<<"$CLI_OUT"
 rc=0
-timeout 60 "$DRAY_BIN" serve "$CFG" >"$WORK/tmp/serve.out" 2>&1 || rc=$?
+timeout 900 "$DRAY_BIN" serve "$CFG" >"$WORK/tmp/serve.out" 2>&1 || rc=$?
 assert_ne 0 "$rc" "dray served with an MD5 entry"
 assert_true "serve did not say why: $(cat "$WORK/tmp/serve.out" "$DAEMON_LOG" 2>/dev/null | tail -n 3)" \
 	grep -qs "not a bcrypt hash" "$WORK/tmp/serve.out" "$DAEMON_LOG"
@@ -127,7 +127,7 @@ skopeo_ok copy --quiet --preserve-digests --src-tls-verify=false \
 	"docker://$H/app:v1" "oci:$WORK/tmp/anon:v1"
 assert_eq "$D1" "$(layout_manifest_digest "$WORK/tmp/anon" v1)" "anonymous pull"
 rc=0
-timeout 60 skopeo --command-timeout 50s copy --quiet --dest-tls-verify=false \
+timeout 900 skopeo --command-timeout 850s copy --quiet --dest-tls-verify=false \
 	"oci:$IMG:v1" "docker://$H/team/anon:v1" >/dev/null 2>"$WORK/tmp/sk.err" || rc=$?
 assert_ne 0 "$rc" "skopeo pushed anonymously"
 assert_true "skopeo's refusal: $(tail -n 2 "$WORK/tmp/sk.err")" grep -qi "unauthorized\|authentication required" "$WORK/tmp/sk.err"
@@ -138,7 +138,7 @@ podman_init
 pm login --tls-verify=false -u alice -p pw-alice "$H"
 # A relative path: podman names the image after the path, which must be
 # lowercase; it prints the image id.
-id=$(cd "$WORK/tmp" && timeout 120 "${PM[@]}" pull -q oci:img:v1 2>>"$WORK/logs/podman.log") ||
+id=$(cd "$WORK/tmp" && timeout 900 "${PM[@]}" pull -q oci:img:v1 2>>"$WORK/logs/podman.log") ||
 	fail "podman pull oci:img:v1 failed: $(tail -n 3 "$WORK/logs/podman.log")"
 pm tag "$id" "$H/team/pod:v1"
 pm push -q --tls-verify=false "$H/team/pod:v1"
@@ -146,7 +146,7 @@ pm rmi -f "$H/team/pod:v1"
 pm pull -q --tls-verify=false "$H/team/pod:v1"
 pm logout "$H"
 rc=0
-timeout 120 "${PM[@]}" push -q --tls-verify=false "$H/team/pod:v1" \
+timeout 900 "${PM[@]}" push -q --tls-verify=false "$H/team/pod:v1" \
 	>>"$WORK/logs/podman.log" 2>&1 || rc=$?
 assert_ne 0 "$rc" "podman pushed after logout"
 pm pull -q --tls-verify=false "$H/app:v1"

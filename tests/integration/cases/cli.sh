@@ -15,7 +15,7 @@ ERR=$WORK/tmp/err
 run_dray() {
 	local want=$1 rc=0
 	shift
-	timeout 20 "$DRAY_BIN" "$@" >"$OUT" 2>"$ERR" || rc=$?
+	timeout 900 "$DRAY_BIN" "$@" >"$OUT" 2>"$ERR" || rc=$?
 	ASSERTS=$((ASSERTS + 1))
 	case $want in
 	nonzero) [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] ||

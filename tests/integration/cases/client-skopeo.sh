@@ -17,7 +17,7 @@ SK_LOG=$WORK/logs/skopeo.log
 sk() { # sk ARGS...: run skopeo, log its output, fail on error
 	log "  skopeo $*" 2>>"$SK_LOG"
 	printf '+ skopeo %s\n' "$*" >>"$SK_LOG"
-	timeout 60 skopeo --command-timeout 50s "$@" 2>>"$SK_LOG" ||
+	timeout 900 skopeo --command-timeout 850s "$@" 2>>"$SK_LOG" ||
 		fail "skopeo $* failed (exit $?); see $SK_LOG: $(tail -n 3 "$SK_LOG")"
 }
 SRC=$WORK/tmp/src
@@ -98,7 +98,7 @@ assert_error 404 MANIFEST_UNKNOWN
 req GET /v2/sk/img/tags/list
 assert_status 200
 assert_json '.tags == ["multi"]' "v1 went with its manifest"
-if timeout 60 skopeo inspect --tls-verify=false "docker://$H/sk/img:v1" >/dev/null 2>>"$SK_LOG"; then
+if timeout 900 skopeo inspect --tls-verify=false "docker://$H/sk/img:v1" >/dev/null 2>>"$SK_LOG"; then
 	fail "skopeo inspect of a deleted image succeeded"
 fi
 ASSERTS=$((ASSERTS + 1))

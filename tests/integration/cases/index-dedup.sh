@@ -27,7 +27,7 @@ export REGISTRY_AUTH_FILE=$WORK/cfg/auth.json
 printf '{"auths":{}}' >"$REGISTRY_AUTH_FILE"
 sk() { # sk ARGS...: run skopeo, log its output, fail on error
 	printf '+ skopeo %s\n' "$*" >>"$WORK/logs/skopeo.log"
-	timeout 60 skopeo --command-timeout 50s "$@" 2>>"$WORK/logs/skopeo.log" ||
+	timeout 900 skopeo --command-timeout 850s "$@" 2>>"$WORK/logs/skopeo.log" ||
 		fail "skopeo $* failed; see $WORK/logs/skopeo.log: $(tail -n 3 "$WORK/logs/skopeo.log")"
 }
 du_root() {

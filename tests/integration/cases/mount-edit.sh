@@ -111,7 +111,7 @@ export REGISTRY_AUTH_FILE=$WORK/cfg/auth.json
 printf '{"auths":{}}' >"$REGISTRY_AUTH_FILE"
 mkdir -p "$MNT/sk"
 rc=0
-timeout 60 skopeo --command-timeout 50s copy --quiet --preserve-digests \
+timeout 900 skopeo --command-timeout 850s copy --quiet --preserve-digests \
 	"oci:$WORK/tmp/img:v2" "oci:$MNT/sk/copy:v2" 2>"$WORK/logs/skopeo.log" || rc=$?
 assert_eq 0 "$rc" "skopeo copy into the mount: $(tail -n 3 "$WORK/logs/skopeo.log")"
 assert_eq "$D2" "$(http_digest sk/copy v2)" "skopeo's layout over HTTP"

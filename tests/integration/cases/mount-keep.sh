@@ -84,7 +84,7 @@ pull_verify team/wait v2
 # goes first, or vim stops at the ATTENTION prompt
 rm "$A/.index.json.swp" "$A/4913" "$A/index.json~"
 vim_edit() { # FROM TO BACKUPCOPY: vim renames tag FROM to TO in team/app
-	(cd "$A" && timeout 60 vim -u NONE -i NONE -N -E -s \
+	(cd "$A" && timeout 900 vim -u NONE -i NONE -N -E -s \
 		-c "set backupskip= writebackup backupcopy=$3" \
 		-c "%s/\"$1\"/\"$2\"/" -c 'wq' index.json) </dev/null ||
 		fail "vim (backupcopy=$3) could not write index.json: $(status_of "$A/index.json")"

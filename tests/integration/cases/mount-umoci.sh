@@ -35,7 +35,7 @@ assert_eq "$D1" "$(http_digest team/app v1b)" "the new tag over HTTP"
 export REGISTRY_AUTH_FILE=$WORK/cfg/auth.json
 printf '{"auths":{}}' >"$REGISTRY_AUTH_FILE"
 rc=0
-timeout 60 skopeo --command-timeout 50s inspect --tls-verify=false \
+timeout 900 skopeo --command-timeout 850s inspect --tls-verify=false \
 	"docker://127.0.0.1:$PORT/team/app:v1b" >"$WORK/tmp/inspect.json" \
 	2>"$WORK/logs/skopeo.log" || rc=$?
 assert_eq 0 "$rc" "skopeo inspect of the new tag: $(tail -n 3 "$WORK/logs/skopeo.log")"

@@ -81,7 +81,7 @@ req GET /v2/mtls/pm/manifests/v2 -H "Accept: $ACCEPT_MANIFESTS"
 assert_status 200
 assert_eq "$(jq -r .config.digest "$SRC/blobs/sha256/${D1#sha256:}")" \
 	"$(bjq -r .config.digest)" "config of the image podman pushed"
-assert_refused "podman without a client certificate" timeout 120 \
+assert_refused "podman without a client certificate" timeout 900 \
 	"${PM[@]}" pull --cert-dir "$WORK/ca-only" "$H/mtls/pm:v2" \
 	>>"$WORK/logs/podman.log" 2>&1
 

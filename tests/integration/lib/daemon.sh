@@ -80,7 +80,9 @@ dray_start() {
 	"$DRAY_BIN" serve "$CFG" --port-file "$PORTFILE" \
 		>>"$WORK/logs/stdout.log" 2>>"$DAEMON_ERR" &
 	DRAY_PID=$!
-	for ((i = 0; i < 600; i++)); do
+	# Until the port is written or the daemon exits: no time limit here
+	# (a loaded machine is slow, not broken); a hang is ctest's timeout.
+	for ((i = 1; ; i++)); do
 		# A whole line: a non-atomic writer may be half way.
 		if [ "$(tail -c 1 "$PORTFILE" 2>/dev/null)" = "" ] &&
 			[ -s "$PORTFILE" ]; then
@@ -92,30 +94,21 @@ dray_start() {
 			DRAY_PID=
 			fail "daemon exited with status $rc during startup"
 		fi
+		((i % 600)) || note "dray_start: no port in $PORTFILE yet ($((i / 10)) s)"
 		sleep 0.1
 	done
-	[ -n "$p" ] || fail "no port in $PORTFILE after 60 s"
 	[[ "$p" =~ ^[0-9]+$ ]] && [ "$p" -gt 0 ] && [ "$p" -lt 65536 ] ||
 		fail "port file holds '$p', not a TCP port"
 	PORT=$p
 	URL=http://127.0.0.1:$PORT
 }
 
-# SIGTERM, wait up to 60 s, and assert a clean exit status 0.
+# SIGTERM, wait for the exit, and assert a clean exit status 0. No time
+# limit: a hang is ctest's timeout, and the exit handler's SIGKILL.
 dray_stop() {
-	local i rc=0 pid=$DRAY_PID
+	local rc=0 pid=$DRAY_PID
 	[ -n "$pid" ] || fail "dray_stop: no daemon running"
 	kill -TERM "$pid"
-	for ((i = 0; i < 600; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-		DRAY_PID=
-		fail "daemon still running 60 s after SIGTERM"
-	fi
 	wait "$pid" || rc=$?
 	DRAY_PID=
 	ASSERTS=$((ASSERTS + 1))

@@ -120,7 +120,7 @@ skopeo_ok() {
 		printf '{"auths":{}}' >"$REGISTRY_AUTH_FILE"
 	}
 	printf '+ skopeo %s\n' "$*" >>"$WORK/logs/skopeo.log"
-	timeout 120 skopeo --command-timeout 100s "$@" \
+	timeout 900 skopeo --command-timeout 850s "$@" \
 		2>>"$WORK/logs/skopeo.log" ||
 		fail "skopeo $* failed: $(tail -n 3 "$WORK/logs/skopeo.log")"
 }
@@ -203,6 +203,6 @@ podman_init() {
 
 pm() {
 	printf '+ podman %s\n' "$*" >>"$WORK/logs/podman.log"
-	timeout 120 "${PM[@]}" "$@" >>"$WORK/logs/podman.log" 2>&1 ||
+	timeout 900 "${PM[@]}" "$@" >>"$WORK/logs/podman.log" 2>&1 ||
 		fail "podman $* failed: $(tail -n 3 "$WORK/logs/podman.log")"
 }

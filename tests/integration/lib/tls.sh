@@ -60,7 +60,7 @@ tls_curlrc() {
 # tls_serial [s_client options...]: the serial of the certificate a new
 # handshake with the daemon shows ("1001"), or "" if the handshake fails.
 tls_serial() {
-	timeout 30 openssl s_client -connect "127.0.0.1:$PORT" \
+	timeout 900 openssl s_client -connect "127.0.0.1:$PORT" \
 		-CAfile "$WORK/tls/ca.crt" "$@" </dev/null 2>/dev/null |
 		openssl x509 -noout -serial 2>/dev/null | sed 's/^serial=//'
 }
@@ -68,7 +68,7 @@ tls_serial() {
 # tls_handshake_ok [s_client options...]: a handshake with those options
 # agrees on a cipher and verifies the server certificate.
 tls_handshake_ok() {
-	timeout 30 openssl s_client -connect "127.0.0.1:$PORT" \
+	timeout 900 openssl s_client -connect "127.0.0.1:$PORT" \
 		-CAfile "$WORK/tls/ca.crt" -verify_return_error "$@" \
 		</dev/null >"$WORK/tmp/s_client.out" 2>&1 &&
 		grep -q '^New, TLSv1\.[23], Cipher is ' "$WORK/tmp/s_client.out" &&
@@ -108,6 +108,6 @@ tls_skopeo_round_trip() {
 		"$ref" "oci:$WORK/tmp/back:v1"
 	assert_eq "$D1" "$(jq -r '.manifests[0].digest' "$WORK/tmp/back/index.json")" \
 		"digest after the round trip with cert dir $dir"
-	assert_refused "skopeo with cert dir $4" timeout 60 skopeo \
-		--command-timeout 50s inspect --cert-dir "$4" "$ref" 2>/dev/null
+	assert_refused "skopeo with cert dir $4" timeout 900 skopeo \
+		--command-timeout 850s inspect --cert-dir "$4" "$ref" 2>/dev/null
 }
