@@ -476,6 +476,11 @@ uint64_t store_fs_written(const struct fs_writer *w);
  * later calls do nothing; after a refusal it stays open for more writes.
  */
 MUST_CHECK int store_fs_commit(struct fs_writer *w, struct err *err);
+/*
+ * True if store_fs_commit() would publish @w into a repository (written,
+ * not yet final, not a temporary whose rename publishes it).
+ */
+bool store_fs_publishes(const struct fs_writer *w);
 /* Release @w; what was not committed is dropped. Accepts NULL. */
 void store_fs_writer_free(struct fs_writer *w);
 
