@@ -8,13 +8,13 @@
 # is not UTF-8 leaves a line that still parses, with the path in it.
 # logrotate: with requests running, the log and the audit file are
 # renamed and SIGHUP sent; the new files appear, and the requests' access
-# lines, old file plus new, are exactly the requests made. The audit
-# trail has a line per push, tag, delete (HTTP, by alice of the htpasswd
-# file, from 127.0.0.1; a refused anonymous push as a failure), per delete
-# through the mount (with the caller's uid), per push by a bearer token's
-# subject, and per removal of an offline GC and of retention. No
-# password, token or
-# Authorization header is in any log.
+# lines, old file plus new, are exactly the requests made. The audit trail
+# has a line per push, tag, cross-repository mount and delete over HTTP
+# (by alice of the htpasswd file, from 127.0.0.1; a refused anonymous
+# push as a failure), per delete and publish through the mount (with the
+# caller's uid), per push by a bearer token's subject, and per removal of an
+# offline GC and of retention. No password, token or Authorization header
+# is in any log.
 . "$(dirname "$0")/../lib.sh"
 require_dray "JSON and audit logs"
 need_htpasswd
@@ -43,7 +43,7 @@ $1
         policies:
           - {users: [alice], actions: [read, create, update, delete]}
       "mnt/**":
-        anonymousPolicy: [read, delete]
+        anonymousPolicy: [read, create, delete]
         policies:
           - {users: [alice], actions: [read, create, update, delete]}
 storage:
@@ -96,6 +96,8 @@ push_manifest ops/app v2 "$IMG_DIR/manifest.json" "$MT_OCI_MANIFEST"
 mkblob "$WORK/tmp/extra" 1000
 push_blob ops/app "$WORK/tmp/extra"
 EXTRA=$BLOB_DIGEST
+req POST "/v2/ops/other/blobs/uploads/?mount=$EXTRA&from=ops/app"
+assert_status 201
 mkblob "$WORK/tmp/extra2" 1200
 push_blob mnt/x "$WORK/tmp/extra2"
 EXTRA2=$BLOB_DIGEST
@@ -180,12 +182,15 @@ req DELETE "/v2/ops/app/blobs/$EXTRA"
 assert_status 202
 # ... and one through the mount (anonymous there may delete)
 rm "$MNT/mnt/x/blobs/sha256/${EXTRA2#sha256:}"
+mkblob "$WORK/tmp/extra3" 900
+EXTRA3=$(digest_of "$WORK/tmp/extra3")
+cp "$WORK/tmp/extra3" "$MNT/mnt/x/blobs/sha256/${EXTRA3#sha256:}"
 assert_true "audit file not reopened" test -s "$AUDIT"
 dray_stop
 
 # --- a push with a bearer token: the token's subject is the user
 SVC=dray.test
-token_keypair rs rsa
+token_keypair rs ec
 tokenserver_start rs "$SVC" --user alice:$PW --allow 'alice:tok/**:pull,push,delete'
 write_cfg "    bearer:
       realm: $TOKEN_URL
@@ -215,11 +220,13 @@ all_json "$AUDIT.1" "$AUDIT"
 audit_has '.action == "blob.push" and .subject == "alice" and .repository == "ops/app" and .outcome == "success" and .status == 201 and (.clientIP | startswith("127.0.0.1:"))' "blob push"
 audit_has ".action == \"manifest.tag\" and .reference == \"v1\" and .digest == \"$D1\" and .subject == \"alice\"" "tag push"
 audit_has ".action == \"manifest.push\" and .reference == \"$D1\" and .digest == \"$D1\"" "push by digest"
-audit_has '.action == "manifest.tag" and .reference == "v3" and .subject == "anonymous" and .outcome == "failure" and .status == 401' "refused anonymous push"
+audit_has '.action == "manifest.tag" and .reference == "v3" and .subject == "anonymous" and .outcome == "failure" and .status == 401 and (.error | length > 0)' "refused anonymous push"
+audit_has ".action == \"blob.mount\" and .repository == \"ops/other\" and .digest == \"$EXTRA\" and .status == 201 and .subject == \"alice\"" "cross-repository mount"
 audit_has '.action == "tag.delete" and .reference == "v2" and .subject == "alice" and .status == 202' "tag delete"
 audit_has ".action == \"manifest.delete\" and .reference == \"$D2\" and .subject == \"alice\" and .status == 202" "manifest delete"
 audit_has ".action == \"blob.delete\" and .reference == \"$EXTRA\" and .outcome == \"success\"" "blob delete"
 audit_has ".action == \"mount.delete\" and .clientIP == \"mount\" and .uid == $(id -u) and .repository == \"mnt/x\" and .digest == \"$EXTRA2\"" "delete through the mount"
+audit_has ".action == \"mount.publish\" and .clientIP == \"mount\" and .repository == \"mnt/x\" and .digest == \"$EXTRA3\" and .outcome == \"success\"" "a blob written through the mount"
 audit_has '.action == "manifest.tag" and .repository == "tok/app" and .subject == "alice" and .outcome == "success"' "push with a bearer token"
 audit_has ".action == \"gc.manifest\" and .subject == \"gc\" and .repository == \"ops/app\" and .digest == \"$D1\"" "GC of the manifest"
 audit_has '.action == "gc.blob" and .repository == "ops/app" and .outcome == "success"' "GC of its blobs"
