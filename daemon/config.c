@@ -62,6 +62,7 @@ enum kind {
 	K_ACCESS,      /* http.accessControl: parse_access() */
 	K_COUNT,       /* a count or size, 0..2^63-1: uint64_t */
 	K_ROUTE,       /* a clean absolute URL path, not / or /v2: char * */
+	K_LOG_FORMAT,  /* json, text or auto: enum log_format */
 };
 
 /* What a value of each kind should have looked like, for messages. */
@@ -80,6 +81,7 @@ static const char *const expected[] = {
 	[K_ACCESS] = "expected a mapping",
 	[K_COUNT] = "expected an integer 0..9223372036854775807",
 	[K_ROUTE] = "expected a clean absolute path, not / and not under /v2",
+	[K_LOG_FORMAT] = "expected json, text or auto",
 };
 
 struct key {
@@ -218,6 +220,9 @@ static const struct key log_keys[] = {
 	VALUE("level", K_LEVEL, log.level, enum log_level, "info", NULL),
 	STRING("output", log.output, NULL),
 	STRING("audit", log.audit, NULL),
+	/* dray's own: zot always writes JSON. */
+	VALUE("format", K_LOG_FORMAT, log.format, enum log_format, "auto",
+	      NULL),
 };
 
 static const struct key scrub_keys[] = {
@@ -542,6 +547,10 @@ static enum conv convert(struct cfg *cfg, const struct key *k, const char *s,
 		if (!is_route(s))
 			return CONV_BAD;
 		return store_string(field, s);
+	case K_LOG_FORMAT:
+		if (log_format_parse(s, field) < 0)
+			return CONV_BAD;
+		return CONV_OK;
 	case K_SECTION:
 	case K_UNSUPPORTED:
 	case K_RETENTION:

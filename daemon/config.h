@@ -91,6 +91,7 @@ struct cfg {
 		enum log_level level; /* log.level, default LOG_INFO */
 		char *output;         /* log.output, or NULL for stderr */
 		char *audit;          /* log.audit, or NULL */
+		enum log_format format; /* log.format (dray's), AUTO */
 	} log;
 	struct {
 		bool scrub_enable;          /* extensions.scrub.enable; default

@@ -5,7 +5,8 @@
  *
  * SIGTERM/SIGINT are blocked in every thread and taken with sigtimedwait()
  * by the main thread, which also runs the periodic upkeep between signals.
- * SIGHUP re-reads the TLS certificate, key and client CA.
+ * SIGHUP reopens the log files and re-reads the TLS certificate, key and
+ * client CA.
  */
 #define LOG_MODULE "main"
 #include <errno.h>
@@ -158,6 +159,8 @@ static void wait_for_signal(const sigset_t *set, struct http_server *srv)
 			log_info("signal %d: shutting down", sig);
 			return;
 		}
+		if (sig == SIGHUP)
+			log_reopen(); /* logrotate renamed them */
 		if (sig == SIGHUP && http_tls_reload(srv, &err) < 0)
 			log_err("tls: reload failed, keeping the previous "
 			        "certificate: %s",
@@ -336,7 +339,8 @@ static struct store *open_offline(const char *path,
 		fprintf(stderr, "dray: %s\n", err.msg);
 		return NULL;
 	}
-	if (log_open(NULL, (*cfgp)->log.level, &err) < 0) {
+	if (log_open(NULL, (*cfgp)->log.level, &err) < 0 ||
+	    log_audit_open((*cfgp)->log.audit, &err) < 0) {
 		fprintf(stderr, "dray: %s\n", err.msg);
 		return NULL;
 	}
@@ -572,7 +576,9 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "dray: %s\n", err.msg);
 		return EXIT_USAGE;
 	}
-	if (log_open(cfg->log.output, cfg->log.level, &err) < 0) {
+	log_set_format(cfg->log.format);
+	if (log_open(cfg->log.output, cfg->log.level, &err) < 0 ||
+	    log_audit_open(cfg->log.audit, &err) < 0) {
 		fprintf(stderr, "dray: %s\n", err.msg);
 		goto out;
 	}

@@ -200,8 +200,15 @@ void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		struct err err = ERR_INIT;
 
 		/* No flush came (rare): commit anyway, logging a refusal. */
-		if (writes_drain(of) == 0 && store_fs_commit(of->w, &err) < 0)
-			log_debug("%s: %s", of->path, err.msg);
+		if (writes_drain(of) == 0) {
+			bool publishes = store_fs_publishes(of->w);
+
+			if (store_fs_commit(of->w, &err) < 0)
+				log_debug("%s: %s", of->path, err.msg);
+			if (publishes)
+				mount_audit(req, "mount.publish", of->path,
+				            NULL, &err);
+		}
 		end_write(fs, of);
 		store_fs_writer_free(of->w);
 	} else {

@@ -162,6 +162,8 @@ static void remove_child(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	if (rm(fs->st, path, &err) < 0) {
 		log_debug("%s %s: %s", what, path, err.msg);
+		if (err.code != ERR_NOT_FOUND)
+			mount_audit(req, "mount.delete", path, NULL, &err);
 		fuse_reply_err(req, sys_first && err.sys_errno
 		                            ? err.sys_errno
 		                            : errno_for(&err));
@@ -171,6 +173,7 @@ static void remove_child(fuse_req_t req, fuse_ino_t parent, const char *name,
 	node_unkey(fs, path);
 	pthread_mutex_unlock(&fs->lock);
 	refusal_clear(fs, path);
+	mount_audit(req, "mount.delete", path, NULL, NULL);
 	fuse_reply_err(req, 0);
 }
 
@@ -206,6 +209,7 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	/* The rename is the verification point for a temporary. */
 	if (store_fs_rename(fs->st, from, to, &err) < 0) {
 		log_warn("mv %s %s: refused: %s", from, to, err.msg);
+		mount_audit(req, "mount.rename", to, from, &err);
 		if (err.code == ERR_INVALID || err.code == ERR_TOO_LARGE)
 			refusal_set(fs, to, err.msg);
 		fuse_reply_err(req, err.code == ERR_INVALID ? EBADMSG
@@ -224,5 +228,6 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	 */
 	on_change(fs, from);
 	on_change(fs, to);
+	mount_audit(req, "mount.rename", to, from, NULL);
 	fuse_reply_err(req, 0);
 }

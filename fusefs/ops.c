@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,4 +358,55 @@ void rfs_stop(struct rfs *fs)
 		open_file_free(of);
 	}
 	rfs_free(fs);
+}
+
+/*
+ * The repository of mount path @path into @repo (@size bytes): what comes
+ * before its layout's own names, or the whole path (a directory). The
+ * blob's digest, for a path under blobs/, into @dstr.
+ */
+static void mount_names(const char *path, char *repo, size_t size, char *dstr,
+                        size_t dsize)
+{
+	const char *b = strstr(path, "/blobs/"), *end = b;
+	const char *slash;
+
+	dstr[0] = '\0';
+	if (b && (slash = strchr(b + 7, '/')) && !strchr(slash + 1, '/'))
+		snprintf(dstr, dsize, "%.*s:%s", (int)(slash - b - 7), b + 7,
+		         slash + 1);
+	if (!end) {
+		end = strrchr(path, '/');
+		if (!end || (strcmp(end, "/index.json") != 0 &&
+		             strcmp(end, "/oci-layout") != 0))
+			end = path + strlen(path);
+	}
+	snprintf(repo, size, "%.*s", (int)(end - path), path);
+}
+
+void mount_audit(fuse_req_t req, const char *action, const char *path,
+                 const char *source, const struct err *err)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	char repo[PATH_MAX], dstr[160], pwbuf[1024];
+	struct passwd pw, *found = NULL;
+	bool ok = !err || err->code == ERR_OK;
+
+	if (!log_audit_on())
+		return;
+	mount_names(path, repo, sizeof(repo), dstr, sizeof(dstr));
+	if (getpwuid_r(ctx->uid, &pw, pwbuf, sizeof(pwbuf), &found) != 0)
+		found = NULL;
+	log_audit(&(struct audit_rec){
+		.action = action,
+		.subject = found ? found->pw_name : NULL,
+		.client = "mount",
+		.uid = (long long)ctx->uid,
+		.repository = repo,
+		.digest = dstr[0] ? dstr : NULL,
+		.object = path,
+		.source = source,
+		.ok = ok,
+		.error = ok ? NULL : err->msg,
+	});
 }

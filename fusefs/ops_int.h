@@ -179,5 +179,12 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 
 /* ops.c: the session */
 void on_change(void *arg, const char *rel);
+/*
+ * The mount's boundary of the audit trail: @action ("mount.publish",
+ * "mount.delete", "mount.rename") of @path (from @source for a rename) by
+ * the caller of @req, done unless @err is set; before the reply.
+ */
+void mount_audit(fuse_req_t req, const char *action, const char *path,
+                 const char *source, const struct err *err);
 
 #endif

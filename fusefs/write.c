@@ -140,6 +140,7 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 	struct rfs *fs = fuse_req_userdata(req);
 	struct err err = ERR_INIT;
+	bool publishes;
 	int e;
 
 	(void)ino;
@@ -155,8 +156,11 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, e);
 		return;
 	}
+	publishes = store_fs_publishes(of->w);
 	if (store_fs_commit(of->w, &err) < 0) {
 		log_warn("%s: refused: %s", of->path, err.msg);
+		if (publishes)
+			mount_audit(req, "mount.publish", of->path, NULL, &err);
 		refusal_set(fs, of->path, err.msg);
 		end_write(fs, of);
 		fuse_reply_err(req, err.code == ERR_INVALID ? EBADMSG
@@ -164,6 +168,8 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	refusal_clear(fs, of->path);
+	if (publishes)
+		mount_audit(req, "mount.publish", of->path, NULL, NULL);
 	end_write(fs, of);
 	fuse_reply_err(req, 0);
 }

@@ -26,6 +26,8 @@ static void digest_header(struct http_req *req, const struct digest *d)
 
 	digest_format(d, dstr);
 	reply_hdr(req, "Docker-Content-Digest", dstr);
+	req->digest = *d; /* for the access log and the audit trail */
+	req->has_digest = true;
 }
 
 /* Validate a digest reference early, so it fails as DIGEST_INVALID. */

@@ -51,9 +51,94 @@ static void release(struct http_req *req)
 	req->up = NULL;
 }
 
+/* The client's address, "ip:port" ("[ip]:port" for IPv6), or "". */
+static void client_addr(struct MHD_Connection *conn, char *buf, size_t size)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char host[INET6_ADDRSTRLEN], port[8];
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	bool v6 = sa && sa->sa_family == AF_INET6;
+
+	buf[0] = '\0';
+	if (!sa || getnameinfo(sa,
+	                       v6 ? sizeof(struct sockaddr_in6)
+	                          : sizeof(struct sockaddr_in),
+	                       host, sizeof(host), port, sizeof(port),
+	                       NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		return;
+	snprintf(buf, size, v6 ? "[%s]:%s" : "%s:%s", host, port);
+}
+
+/* What @req changes, named for the audit trail; NULL: nothing. */
+static const char *audit_action(const struct http_req *req)
+{
+	bool put = strcmp(req->method, MHD_HTTP_METHOD_PUT) == 0;
+	bool del = strcmp(req->method, MHD_HTTP_METHOD_DELETE) == 0;
+
+	switch (req->kind) {
+	case RT_MANIFEST:
+		if (put || del)
+			return ref_is_digest(req->ref)
+			               ? (put ? "manifest.push"
+			                      : "manifest.delete")
+			               : (put ? "manifest.tag" : "tag.delete");
+		return NULL;
+	case RT_BLOB:
+		return del ? "blob.delete" : NULL;
+	case RT_UPLOAD:
+		return put ? "blob.push" : NULL;
+	case RT_UPLOADS:
+		/* A POST that opened a session (202) changed nothing. */
+		if (strcmp(req->method, MHD_HTTP_METHOD_POST) != 0 ||
+		    req->status == MHD_HTTP_ACCEPTED)
+			return NULL;
+		if (req_arg((struct http_req *)req, "mount"))
+			return "blob.mount";
+		return req_arg((struct http_req *)req, "digest") ? "blob.push"
+		                                                 : NULL;
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * The HTTP boundary of the audit trail: @req was answered (@err: why
+ * not). Called while MHD still holds the response, so the line is
+ * written before the client can see the answer.
+ */
+static void audit(struct http_req *req, const struct err *err)
+{
+	const char *action = log_audit_on() ? audit_action(req) : NULL;
+	char client[64], dstr[DIGEST_STR_MAX];
+	bool ok = req->status >= 200 && req->status < 300;
+
+	if (!action)
+		return;
+	client_addr(req->conn, client, sizeof(client));
+	if (req->has_digest)
+		digest_format(&req->digest, dstr);
+	log_audit(&(struct audit_rec){
+		.action = action,
+		.subject = req->who.user,
+		.client = client,
+		.uid = -1,
+		.repository = req->name[0] ? req->name : NULL,
+		/* An upload's id is no reference: the digest says what. */
+		.reference =
+			req->ref[0] && req->kind != RT_UPLOAD ? req->ref : NULL,
+		.digest = req->has_digest ? dstr : NULL,
+		.object = req->url,
+		.status = req->status,
+		.ok = ok,
+		.error = ok || !err ? NULL : err->msg,
+	});
+}
+
 /* Log @err once and turn it into a response. */
 static enum MHD_Result fail(struct http_req *req, struct err *err)
 {
+	enum MHD_Result ret = MHD_YES;
 	unsigned status;
 
 	http_err_complete(req, err);
@@ -67,9 +152,10 @@ static enum MHD_Result fail(struct http_req *req, struct err *err)
 		log_debug("req=%llu %s %s: %s", (unsigned long long)req->id,
 		          req->method, req->url, err->msg);
 	release(req);
-	if (req->queued)
-		return MHD_YES;
-	return reply_error(req, err) == 0 ? MHD_YES : MHD_NO;
+	if (!req->queued && reply_error(req, err) < 0)
+		ret = MHD_NO;
+	audit(req, err);
+	return ret;
 }
 
 /*
@@ -223,6 +309,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	if (req->h->end(req, &err) < 0)
 		return fail(req, &err);
 	release(req);
+	audit(req, NULL);
 	return MHD_YES;
 }
 
@@ -246,6 +333,44 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	return req;
 }
 
+/*
+ * The access log: one line per request, at completion. JSON carries
+ * zot's fields (clientIP, method, path, statusCode, latency, bodySize,
+ * username) and dray's; no header is logged, so no credential is.
+ */
+static void access_line(struct http_req *req, bool completed)
+{
+	uint64_t ms = clock_mono_ms() - req->start_ms;
+	char client[64], latency[32], dstr[DIGEST_STR_MAX];
+
+	client_addr(req->conn, client, sizeof(client));
+	snprintf(latency, sizeof(latency), "%llums", (unsigned long long)ms);
+	if (req->has_digest)
+		digest_format(&req->digest, dstr);
+	const struct log_field f[] = {
+		LOG_NUM("requestId", req->id),
+		LOG_STR("clientIP", client),
+		LOG_STR("method", req->method),
+		LOG_STR("path", req->url),
+		LOG_NUM("statusCode", req->status),
+		LOG_STR("latency", latency),
+		LOG_NUM("durationMs", ms),
+		LOG_NUM("bodySize", req->sent_bytes),
+		LOG_NUM("requestBodySize", req->body_bytes),
+		LOG_STR("repository", req->name[0] ? req->name : NULL),
+		LOG_STR("reference", req->ref[0] ? req->ref : NULL),
+		LOG_STR("digest", req->has_digest ? dstr : NULL),
+		LOG_STR("username", req->who.user),
+		LOG_STR("outcome", completed ? NULL : "aborted"),
+	};
+
+	log_fields(LOG_INFO, LOG_MODULE, f, sizeof(f) / sizeof(f[0]),
+	           "req=%llu %s %s %u %llu %llums%s",
+	           (unsigned long long)req->id, req->method, req->url,
+	           req->status, (unsigned long long)req->sent_bytes,
+	           (unsigned long long)ms, completed ? "" : " (aborted)");
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -261,13 +386,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	}
 	if (log_enabled(LOG_INFO))
-		log_info("req=%llu %s %s %u %llu %llums%s",
-		         (unsigned long long)req->id, req->method, req->url,
-		         req->status, (unsigned long long)req->sent_bytes,
-		         (unsigned long long)(clock_mono_ms() - req->start_ms),
-		         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK
-		                 ? ""
-		                 : " (aborted)");
+		access_line(req, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	http_metrics_count(req);
 	req_free(req);
 	*con_cls = NULL;

@@ -1241,6 +1241,11 @@ int store_fs_syncdir(struct store *st, const char *rel, struct err *err)
 	return 0;
 }
 
+bool store_fs_publishes(const struct fs_writer *w)
+{
+	return !w->done && !w->untouched && w->kind != W_TEMP;
+}
+
 void store_fs_writer_free(struct fs_writer *w)
 {
 	if (!w)

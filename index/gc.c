@@ -154,10 +154,34 @@ struct sweep_ctx {
 	struct err *err;            /* the caller's */
 };
 
+void gc_audit(const char *action, const char *repo, const char *ref,
+              const struct digest *d, const struct err *err)
+{
+	char dstr[DIGEST_STR_MAX];
+	bool ok = !err || err->code == ERR_OK;
+
+	if (!log_audit_on())
+		return;
+	if (d)
+		digest_format(d, dstr);
+	log_audit(&(struct audit_rec){
+		.action = action,
+		.subject = "gc",
+		.client = "gc",
+		.uid = -1,
+		.repository = repo,
+		.reference = ref,
+		.digest = d ? dstr : NULL,
+		.ok = ok,
+		.error = ok ? NULL : err->msg,
+	});
+}
+
 /* Remove one blob file unless it is kept or young. */
 static int sweep_one(const struct blob_file *bf, void *arg)
 {
 	struct sweep_ctx *c = arg;
+	int ret;
 
 	if (hmap_get(c->set, bf->dstr) || is_young(bf->path, c->opts->delay_ms))
 		return 0;
@@ -166,11 +190,16 @@ static int sweep_one(const struct blob_file *bf, void *arg)
 	c->rep->blobs++;
 	if (c->opts->dry_run)
 		return 0;
-	if (unlink(bf->path) < 0 && errno != ENOENT)
-		return err_set_errno(c->err, errno, "cannot remove '%s'",
-		                     bf->path);
+	if (unlink(bf->path) < 0 && errno != ENOENT) {
+		err_set_errno(c->err, errno, "cannot remove '%s'", bf->path);
+		gc_audit("gc.blob", c->r->name, NULL, &bf->digest, c->err);
+		return -1;
+	}
 	store_blob_changed(c->st, c->r->name, &bf->digest);
-	return idx_blob_removed(c->st, c->r->name, &bf->digest, c->err);
+	ret = idx_blob_removed(c->st, c->r->name, &bf->digest, c->err);
+	gc_audit("gc.blob", c->r->name, NULL, &bf->digest,
+	         ret < 0 ? c->err : NULL);
+	return ret;
 }
 
 /*
@@ -354,13 +383,18 @@ int store_gc_repo(struct store *st, const char *repo,
 	if (!set)
 		goto out_refused;
 	if (removed && !opts->dry_run && !(pol && opts->retention->dry_run)) {
+		int saved;
+
 		index = index_kept(r, e, n, err);
 		/* index.json first: then nothing names the blobs we drop. */
-		if (!index || repo_save(st, r, index, err) < 0) {
-			index = NULL;
-			goto out;
-		}
+		saved = index ? repo_save(st, r, index, err) : -1;
 		index = NULL;
+		for (i = 0; i < n; i++)
+			if (!e[i].keep)
+				gc_audit("gc.manifest", repo, NULL,
+				         &e[i].digest, saved < 0 ? err : NULL);
+		if (saved < 0)
+			goto out;
 	}
 	rep->manifests += removed;
 	if (removed)

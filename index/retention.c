@@ -280,7 +280,25 @@ int retention_apply(struct store *st, struct repo *r,
 		/* The manifest stays, untagged, for GC to judge. */
 		json_object_del(json_array_get(mans, where[i]), "annotations");
 	}
+	/* The tags' strings live in the index being replaced. */
+	json_t *old = json_incref(r->index);
+
 	ret = repo_save(st, r, index, err);
+	for (i = 0; i < nt; i++) {
+		json_t *m = json_array_get(json_object_get(old, "manifests"),
+		                           where[i]);
+		const char *ds =
+			json_string_value(json_object_get(m, "digest"));
+		struct err ignored = ERR_INIT;
+		struct digest d;
+		bool has_d =
+			ds && digest_parse(&d, ds, strlen(ds), &ignored) == 0;
+
+		if (!tags[i].keep)
+			gc_audit("retention.tag", r->name, tags[i].tag,
+			         has_d ? &d : NULL, ret < 0 ? err : NULL);
+	}
+	json_decref(old);
 out:
 	free(where);
 	free(tags);

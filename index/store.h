@@ -490,6 +490,11 @@ MUST_CHECK int store_fs_sync(struct fs_writer *w, bool datasync,
  */
 MUST_CHECK int store_fs_syncdir(struct store *st, const char *rel,
                                 struct err *err);
+/*
+ * True if store_fs_commit() would publish @w into a repository (written,
+ * not yet final, not a temporary whose rename publishes it).
+ */
+bool store_fs_publishes(const struct fs_writer *w);
 /* Release @w; what was not committed is dropped. Accepts NULL. */
 void store_fs_writer_free(struct fs_writer *w);
 

@@ -425,6 +425,11 @@ int upload_settle(struct upload *u, struct err *err);
 int append_direct(struct upload *u, const unsigned char *buf, size_t len,
                   struct err *err);
 
+/* gc.c: the audit trail of what GC and retention remove (done unless
+ * @err is set). @ref (a tag) and @d may be NULL. */
+void gc_audit(const char *action, const char *repo, const char *ref,
+              const struct digest *d, const struct err *err);
+
 /* retention.c */
 void pull_note(struct store *st, const char *repo, const struct digest *d);
 int pull_flush(struct store *st, struct err *err);

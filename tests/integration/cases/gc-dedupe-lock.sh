@@ -69,7 +69,7 @@ release() {
 
 # conversion_done MARK: wait until the conversion started after MARK ended.
 conversion_done() {
-	wait_log "$1" "sched: dedupe took" "the dedupe conversion ends"
+	wait_log "$1" "dedupe took" "the dedupe conversion ends"
 }
 
 # --- 1. dedupe on over a hand-placed layout: hash outside the lock

@@ -30,11 +30,11 @@ assert_ne "$BAD" "$(digest_of "$F")" "the planted file's digest"
 # --- dedupe on: the conversion runs in the background at start
 dray_start_cfg "dedupe: true"
 for ((i = 0; i < 600; i++)); do
-	grep -q 'sched: dedupe took' "$DAEMON_LOG" 2>/dev/null && break
+	grep -q 'dedupe took' "$DAEMON_LOG" 2>/dev/null && break
 	daemon_alive || fail "daemon is no longer running"
 	sleep 0.1
 done
-assert_true "the conversion ran" grep -q 'sched: dedupe took' "$DAEMON_LOG"
+assert_true "the conversion ran" grep -q 'dedupe took' "$DAEMON_LOG"
 assert_true "the conversion reports the mismatch" \
 	grep -q "$(repo_blob_file hand/a "$BAD")' does not hash to its name" "$DAEMON_LOG"
 assert_eq "$(inode_of "$(store_blob_file "$GOOD")")" \

@@ -35,3 +35,11 @@ as_anonymous() {
 	rm -f "$WORK/cfg/curl/.curlrc"
 }
 
+
+# as_bearer TOKEN: every later curl of req sends "Authorization: Bearer
+# TOKEN" (a curlrc, as as_user); as_anonymous stops that.
+as_bearer() {
+	mkdir -p "$WORK/cfg/curl"
+	printf 'header = "Authorization: Bearer %s"\n' "$1" >"$WORK/cfg/curl/.curlrc"
+	export CURL_HOME=$WORK/cfg/curl
+}
