@@ -146,7 +146,7 @@ static const struct key auth_keys[] = {
 	ZOT_ONLY("ldap"),
 	SECTION("bearer", bearer_keys),
 	ZOT_ONLY("openid"),
-	ZOT_ONLY("apikey"),
+	BOOL("apikey", http.apikey, "false"),
 	ZOT_ONLY("sessionKeysFile"),
 	ZOT_ONLY("sessionHashKey"),
 	ZOT_ONLY("sessionEncryptKey"),

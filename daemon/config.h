@@ -44,6 +44,7 @@ struct cfg {
 		char *bearer_realm;
 		char *bearer_service;
 		char *bearer_cert;
+		bool apikey; /* http.auth.apikey, default false */
 		/* http.readTimeout: longest a request body may stand still */
 		uint64_t read_timeout_ms;
 		/* http.writeTimeout: longest a response may go unread */

@@ -26,6 +26,7 @@
 #include "http/auth.h"
 #include "http/http.h"
 #include "http/metrics.h"
+#include "index/apikey.h"
 #include "index/store.h"
 
 #define EXIT_USAGE  2
@@ -524,7 +525,9 @@ static int cmd_serve(int argc, char **argv)
 	struct rfs *fs = NULL;
 	struct metrics *metrics = NULL;
 	struct metrics_info mi;
+	struct mgmt_auth ma;
 	char *mgmt = NULL, btype[64];
+	struct apikeys *apikeys = NULL;
 	struct bg bg;
 	sigset_t set;
 	int ret = 1;
@@ -600,7 +603,12 @@ static int cmd_serve(int argc, char **argv)
 		log_err("%s", err.msg);
 		goto out;
 	}
-	if (cfg->extensions.mgmt_enable && !(mgmt = metrics_mgmt_json(&mi))) {
+	ma = (struct mgmt_auth){.htpasswd = cfg->http.htpasswd_path != NULL,
+	                        .apikey = cfg->http.apikey,
+	                        .bearer_realm = cfg->http.bearer_realm,
+	                        .bearer_service = cfg->http.bearer_service};
+	if (cfg->extensions.mgmt_enable &&
+	    !(mgmt = metrics_mgmt_json(&mi, &ma))) {
 		log_err("cannot allocate the mgmt answer");
 		goto out;
 	}
@@ -610,6 +618,11 @@ static int cmd_serve(int argc, char **argv)
 	hopts.tls_cert = cfg->http.tls_cert;
 	hopts.tls_key = cfg->http.tls_key;
 	hopts.tls_cacert = cfg->http.tls_cacert;
+	if (cfg->http.apikey && !(apikeys = apikeys_open(st, &err))) {
+		log_err("http.auth.apikey: %s", err.msg);
+		goto out;
+	}
+	hopts.apikeys = apikeys;
 	srv = http_start(&hopts, st, &err);
 	if (!srv) {
 		log_err("%s", err.msg);
@@ -656,6 +669,7 @@ static int cmd_serve(int argc, char **argv)
 out:
 	sched_stop(sched);
 	http_stop(srv);
+	apikeys_close(apikeys); /* after HTTP: no request uses them now */
 	metrics_free(metrics);
 	free(mgmt);
 	rfs_stop(fs); /* after HTTP: no request can reach its hook now */

@@ -49,6 +49,8 @@ struct http_opts {
 	const char *tls_cert;   /* certificate chain, or NULL */
 	const char *tls_key;    /* its private key, or NULL */
 	const char *tls_cacert; /* client CA: mutual TLS; NULL: none */
+	/* http.auth.apikey: the key table (index/apikey.h), NULL: off */
+	struct apikeys *apikeys;
 };
 
 /*

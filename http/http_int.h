@@ -43,6 +43,7 @@ enum route_kind {
 	RT_STARTUPZ,  /* /startupz */
 	RT_METRICS,   /* extensions.metrics.prometheus.path */
 	RT_MGMT,      /* /v2/_zot/ext/mgmt */
+	RT_APIKEY,    /* /zot/auth/apikey (http.auth.apikey) */
 };
 
 /* One method of one route. */
@@ -137,6 +138,8 @@ struct http_req {
 	 * user's identity, subject to accessControl like any other user.
 	 */
 	char *tls_user;
+	bool by_apikey;    /* the caller logged in with an API key */
+	char **key_groups; /* its groups (who.groups), one block, owned */
 };
 
 /*
@@ -251,6 +254,11 @@ bool http_denied(struct http_req *req, const char *repo, unsigned action,
  * one of them: @err is the 401 (anonymous) or 403 to answer.
  */
 bool http_metrics_denied(struct http_req *req, struct err *err);
+/*
+ * True if the caller is anonymous: @err is the 401 with the challenge
+ * (for endpoints that need a login but no repository right).
+ */
+bool http_login_denied(struct http_req *req, struct err *err);
 /* True if the caller may do @action on @repo (no answer prepared). */
 bool http_allows(struct http_req *req, const char *repo, unsigned action);
 
@@ -286,6 +294,24 @@ int h_upload_patch_end(struct http_req *req, struct err *err);
 int h_upload_put_begin(struct http_req *req, struct err *err);
 int h_upload_put_end(struct http_req *req, struct err *err);
 int h_upload_delete(struct http_req *req, struct err *err);
+
+/*
+ * apikey.c: zot's API keys (http.auth.apikey). apikey_login() is true
+ * when @hdr is Basic credentials whose password is a live API key of
+ * its user: req->who, user, by_apikey and key_groups are then set.
+ * Times are RFC 3339 (APIKEY_TIME_MAX bytes with the NUL); 0 ms formats
+ * as Go's zero time; parsing fails (-1) before 1970 or on any junk.
+ */
+#define APIKEY_TIME_MAX 32
+bool apikey_login(struct http_req *req, const char *hdr);
+int apikey_time_parse(const char *s, uint64_t *ms);
+void apikey_time_format(uint64_t ms, char out[APIKEY_TIME_MAX]);
+int h_apikey_post_begin(struct http_req *req, struct err *err);
+int h_apikey_post_body(struct http_req *req, const char *buf, size_t len,
+                       struct err *err);
+int h_apikey_post_end(struct http_req *req, struct err *err);
+int h_apikey_get(struct http_req *req, struct err *err);
+int h_apikey_delete(struct http_req *req, struct err *err);
 
 /* metrics.c: the probes, /metrics and mgmt. */
 int h_health(struct http_req *req, struct err *err);

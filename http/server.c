@@ -35,6 +35,7 @@ static void req_free(struct http_req *req)
 	store_upload_put(req->up);
 	free(req->buf);
 	free(req->tls_user);
+	free(req->key_groups);
 	free(req);
 }
 

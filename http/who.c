@@ -30,7 +30,7 @@
 /* Any authentication configured: anonymous callers may be refused. */
 static bool auth_on(const struct http_server *srv)
 {
-	return srv->auth || srv->bearer;
+	return srv->auth || srv->bearer || srv->opts.apikeys;
 }
 
 /*
@@ -147,6 +147,9 @@ int http_authenticate(struct http_req *req, struct err *err)
 	}
 	if (!auth_on(srv))
 		return 0;
+	/* An API key never goes through the cache of verified headers. */
+	if (!tok && apikey_login(req, hdr))
+		return 0;
 	if (tok && srv->bearer)
 		r = check_token(req, tok, err);
 	else if (srv->auth)
@@ -228,6 +231,15 @@ bool http_denied(struct http_req *req, const char *repo, unsigned action,
 		        "(http.accessControl)",
 		        access_action_name(action), repo);
 	}
+	return true;
+}
+
+bool http_login_denied(struct http_req *req, struct err *err)
+{
+	if (req->who.user)
+		return false;
+	err_set(err, ERR_DENIED, "this needs a login");
+	challenge(req, err, NULL, 0, false);
 	return true;
 }
 
