@@ -235,6 +235,8 @@ static int save(struct apikeys *k, struct err *err)
 		goto out;
 	}
 	if (fs_write_atomic(k->tmpdir, k->path, text, strlen(text), err) < 0) {
+		/* Whatever the cause, the table could not be written. */
+		err->code = ERR_IO;
 		err_prefix(err, "API keys not saved");
 		goto out;
 	}
