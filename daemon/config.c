@@ -24,6 +24,7 @@
 
 #include "daemon/config.h"
 #include "daemon/jwt.h"
+#include "http/http.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -62,6 +63,7 @@ enum kind {
 	K_ACCESS,      /* http.accessControl: parse_access() */
 	K_COUNT,       /* a count or size, 0..2^63-1: uint64_t */
 	K_ROUTE,       /* a clean absolute URL path, not / or /v2: char * */
+	K_IDATTRS,     /* http.auth.mtls.identityAttributes: a list */
 };
 
 /* What a value of each kind should have looked like, for messages. */
@@ -80,6 +82,8 @@ static const char *const expected[] = {
 	[K_ACCESS] = "expected a mapping",
 	[K_COUNT] = "expected an integer 0..9223372036854775807",
 	[K_ROUTE] = "expected a clean absolute path, not / and not under /v2",
+	[K_IDATTRS] = "expected a list of CommonName, Subject, Email, URI, "
+	              "DNSName",
 };
 
 struct key {
@@ -140,6 +144,14 @@ static const struct key bearer_keys[] = {
 	ZOT_ONLY("upstreamTokenEndpoint"),
 };
 
+static const struct key mtls_keys[] = {
+	{.name = "identityAttributes", .kind = K_IDATTRS},
+	STRING("uriSanPattern", http.mtls_uri_pattern, NULL),
+	COUNT("uriSanIndex", http.mtls_uri_index, "0"),
+	COUNT("dnsSanIndex", http.mtls_dns_index, "0"),
+	COUNT("emailSanIndex", http.mtls_email_index, "0"),
+};
+
 static const struct key auth_keys[] = {
 	COUNT("failDelay", http.fail_delay_s, "0"),
 	SECTION("htpasswd", htpasswd_keys),
@@ -152,7 +164,7 @@ static const struct key auth_keys[] = {
 	ZOT_ONLY("sessionEncryptKey"),
 	ZOT_ONLY("sessionDriver"),
 	ZOT_ONLY("secureSession"),
-	ZOT_ONLY("mtls"),
+	SECTION("mtls", mtls_keys),
 };
 
 static const struct key http_keys[] = {
@@ -531,6 +543,7 @@ static enum conv convert(struct cfg *cfg, const struct key *k, const char *s,
 	case K_UNSUPPORTED:
 	case K_RETENTION:
 	case K_ACCESS:
+	case K_IDATTRS:
 		break;
 	}
 	assert(!"convert() called on a section");
@@ -1068,6 +1081,23 @@ static int parse_access(struct ctx *c, const yaml_node_t *map, const char *path)
 	return 0;
 }
 
+/* http.auth.mtls.identityAttributes: names zot knows, in order. */
+static int parse_idattrs(struct ctx *c, const yaml_node_t *v, const char *path)
+{
+	struct cfg *cfg = c->cfg;
+
+	if (is_null(v))
+		return 0;
+	if (get_strings(c, v, path, false, &cfg->http.mtls_attrs,
+	                &cfg->http.n_mtls_attrs) < 0)
+		return -1;
+	for (size_t i = 0; i < cfg->http.n_mtls_attrs; i++)
+		if (!http_mtls_attr_known(cfg->http.mtls_attrs[i]))
+			return bad(c, v, path, "%s, got '%.40s'",
+			           expected[K_IDATTRS], cfg->http.mtls_attrs[i]);
+	return 0;
+}
+
 static int pairs(struct ctx *c, const yaml_node_t *map, const struct key *keys,
                  size_t n, const char *path, size_t *first_line)
 {
@@ -1106,6 +1136,9 @@ static int pairs(struct ctx *c, const yaml_node_t *map, const struct key *keys,
 				return -1;
 		} else if (k->kind == K_ACCESS) {
 			if (parse_access(c, vn, child) < 0)
+				return -1;
+		} else if (k->kind == K_IDATTRS) {
+			if (parse_idattrs(c, vn, child) < 0)
 				return -1;
 		} else if (value(c, k, vn, child) < 0) {
 			return -1;
@@ -1236,6 +1269,31 @@ static int check_bearer(struct ctx *c, const yaml_node_t *root)
 	return 0;
 }
 
+/* http.auth.mtls: a uriSanPattern that compiles (POSIX ERE). */
+static int check_mtls(struct ctx *c, const yaml_node_t *root)
+{
+	const char *pat = c->cfg->http.mtls_uri_pattern;
+	const yaml_node_t *n = root;
+	regex_t re;
+
+	if (!pat)
+		return 0;
+	if (regcomp(&re, pat, REG_EXTENDED) == 0) {
+		bool group = re.re_nsub >= 1;
+
+		regfree(&re);
+		if (group)
+			return 0;
+	}
+	/* The pattern was read, so its sections are there. */
+	n = find(c->doc, n, "http");
+	n = n ? find(c->doc, n, "auth") : NULL;
+	n = n ? find(c->doc, n, "mtls") : NULL;
+	n = n ? find(c->doc, n, "uriSanPattern") : NULL;
+	return bad(c, n ? n : root, "http.auth.mtls.uriSanPattern",
+	           "expected a regular expression (POSIX ERE) with a group");
+}
+
 /* Fill @cfg from the document @doc read from @name. */
 static int fill(struct cfg *cfg, yaml_document_t *doc, const char *name,
                 struct err *err)
@@ -1251,7 +1309,7 @@ static int fill(struct cfg *cfg, yaml_document_t *doc, const char *name,
 		return bad(&c, root, "", "expected a mapping at the top level");
 	if (walk(&c, root, top_keys, ARRAY_SIZE(top_keys), "") < 0)
 		return -1;
-	if (check_bearer(&c, root) < 0)
+	if (check_bearer(&c, root) < 0 || check_mtls(&c, root) < 0)
 		return -1;
 	if (!cfg->storage.root_directory) {
 		storage = find(doc, root, "storage");
@@ -1480,6 +1538,10 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->http.tls_cert);
 	free(cfg->http.tls_key);
 	free(cfg->http.tls_cacert);
+	for (size_t i = 0; i < cfg->http.n_mtls_attrs; i++)
+		free(cfg->http.mtls_attrs[i]);
+	free(cfg->http.mtls_attrs);
+	free(cfg->http.mtls_uri_pattern);
 	free(cfg->http.bearer_realm);
 	free(cfg->http.bearer_service);
 	free(cfg->http.bearer_cert);

@@ -618,6 +618,12 @@ static int cmd_serve(int argc, char **argv)
 	hopts.tls_cert = cfg->http.tls_cert;
 	hopts.tls_key = cfg->http.tls_key;
 	hopts.tls_cacert = cfg->http.tls_cacert;
+	hopts.mtls_attrs = (const char *const *)cfg->http.mtls_attrs;
+	hopts.n_mtls_attrs = cfg->http.n_mtls_attrs;
+	hopts.mtls_uri_pattern = cfg->http.mtls_uri_pattern;
+	hopts.mtls_uri_index = (unsigned)cfg->http.mtls_uri_index;
+	hopts.mtls_dns_index = (unsigned)cfg->http.mtls_dns_index;
+	hopts.mtls_email_index = (unsigned)cfg->http.mtls_email_index;
 	if (cfg->http.apikey && !(apikeys = apikeys_open(st, &err))) {
 		log_err("http.auth.apikey: %s", err.msg);
 		goto out;

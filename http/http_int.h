@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <regex.h>
 
 #include <microhttpd.h>
 
@@ -185,6 +186,25 @@ void delay_free(struct delay *d);
  * not do (as http_tls_check()).
  */
 extern const char tls_priorities[]; /* MHD_OPTION_HTTPS_PRIORITIES */
+/*
+ * Mutual TLS identities (http.auth.mtls): tls_ident_init() reads the
+ * attributes of @opts (ERR_INVALID: an unknown one, more than
+ * TLS_IDENT_MAX, a pattern that does not compile); tls_ident_of() is
+ * the identity of the DER certificate @der (owned, printable), or NULL
+ * when it has none of them.
+ */
+#define TLS_IDENT_MAX 8
+struct tls_ident {
+	unsigned char attrs[TLS_IDENT_MAX]; /* in order, enum in tls.c */
+	size_t n;                           /* how many */
+	unsigned uri_idx, dns_idx, email_idx; /* which SAN of each kind */
+	bool has_re;                        /* re is compiled */
+	regex_t re;                         /* uriSanPattern */
+};
+int tls_ident_init(struct tls_ident *id, const struct http_opts *opts,
+                   struct err *err);
+void tls_ident_release(struct tls_ident *id);
+char *tls_ident_of(const struct tls_ident *id, const void *der, size_t len);
 struct http_tls *tls_new(const struct http_opts *opts, struct err *err);
 /* After every MHD daemon has stopped. Accepts NULL. */
 void tls_free(struct http_tls *tls);
