@@ -198,7 +198,8 @@ static json_t *details(const struct apikey_info *info)
 {
 	char created[APIKEY_TIME_MAX], expires[APIKEY_TIME_MAX];
 	char used[APIKEY_TIME_MAX];
-	json_t *scopes = json_array();
+	/* zot shows a key made without scopes with "scopes": null. */
+	json_t *scopes = info->n_scopes ? json_array() : json_null();
 
 	for (size_t i = 0; scopes && i < info->n_scopes; i++)
 		json_array_append_new(scopes, json_string(info->scopes[i]));

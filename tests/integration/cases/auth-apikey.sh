@@ -66,6 +66,7 @@ assert_eq "0001-01-01T00:00:00Z" "$(jq -r .expirationDate "$RESP/body")" "no exp
 assert_eq false "$(jq -r .isExpired "$RESP/body")" "isExpired"
 mk_key dan:pw-dan '{"label":"dan"}'
 DAN_KEY=$KEY DAN_ID=$KEY_ID
+assert_eq null "$(jq -c .scopes "$RESP/body")" "no scopes (zot: null)"
 req GET /zot/auth/apikey -u alice:pw-alice
 assert_status 200
 assert_eq "[\"$ALICE_ID\"]" "$(jq -c '[.apiKeys[].uuid]' "$RESP/body")" "alice's keys"
