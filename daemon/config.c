@@ -83,7 +83,7 @@ static const char *const expected[] = {
 	[K_COUNT] = "expected an integer 0..9223372036854775807",
 	[K_ROUTE] = "expected a clean absolute path, not / and not under /v2",
 	[K_IDATTRS] = "expected a list of CommonName, Subject, Email, URI, "
-	              "DNSName",
+		      "DNSName",
 };
 
 struct key {
@@ -1094,7 +1094,8 @@ static int parse_idattrs(struct ctx *c, const yaml_node_t *v, const char *path)
 	for (size_t i = 0; i < cfg->http.n_mtls_attrs; i++)
 		if (!http_mtls_attr_known(cfg->http.mtls_attrs[i]))
 			return bad(c, v, path, "%s, got '%.40s'",
-			           expected[K_IDATTRS], cfg->http.mtls_attrs[i]);
+			           expected[K_IDATTRS],
+			           cfg->http.mtls_attrs[i]);
 	return 0;
 }
 
@@ -1269,28 +1270,37 @@ static int check_bearer(struct ctx *c, const yaml_node_t *root)
 	return 0;
 }
 
-/* http.auth.mtls: a uriSanPattern that compiles (POSIX ERE). */
+/*
+ * http.auth.mtls: only with mutual TLS (as zot), SAN indexes that fit,
+ * a uriSanPattern that compiles (POSIX ERE) with a group.
+ */
 static int check_mtls(struct ctx *c, const yaml_node_t *root)
 {
-	const char *pat = c->cfg->http.mtls_uri_pattern;
-	const yaml_node_t *n = root;
+	const struct cfg *cfg = c->cfg;
+	const char *pat = cfg->http.mtls_uri_pattern;
+	const yaml_node_t *n = find(c->doc, root, "http");
+	bool group = false;
 	regex_t re;
 
+	n = n ? find(c->doc, n, "auth") : NULL;
+	n = n ? find(c->doc, n, "mtls") : NULL;
+	if (!n)
+		return 0;
+	if (!cfg->http.tls_cacert)
+		return bad(c, n, "http.auth.mtls",
+		           "needs mutual TLS (http.tls.cacert)");
+	if (cfg->http.mtls_uri_index > 255 || cfg->http.mtls_dns_index > 255 ||
+	    cfg->http.mtls_email_index > 255)
+		return bad(c, n, "http.auth.mtls", "a SAN index is 0..255");
 	if (!pat)
 		return 0;
 	if (regcomp(&re, pat, REG_EXTENDED) == 0) {
-		bool group = re.re_nsub >= 1;
-
+		group = re.re_nsub >= 1;
 		regfree(&re);
-		if (group)
-			return 0;
 	}
-	/* The pattern was read, so its sections are there. */
-	n = find(c->doc, n, "http");
-	n = n ? find(c->doc, n, "auth") : NULL;
-	n = n ? find(c->doc, n, "mtls") : NULL;
-	n = n ? find(c->doc, n, "uriSanPattern") : NULL;
-	return bad(c, n ? n : root, "http.auth.mtls.uriSanPattern",
+	if (group)
+		return 0;
+	return bad(c, n, "http.auth.mtls.uriSanPattern",
 	           "expected a regular expression (POSIX ERE) with a group");
 }
 

@@ -195,11 +195,11 @@ extern const char tls_priorities[]; /* MHD_OPTION_HTTPS_PRIORITIES */
  */
 #define TLS_IDENT_MAX 8
 struct tls_ident {
-	unsigned char attrs[TLS_IDENT_MAX]; /* in order, enum in tls.c */
-	size_t n;                           /* how many */
+	unsigned char attrs[TLS_IDENT_MAX];   /* in order, enum in tls.c */
+	size_t n;                             /* how many */
 	unsigned uri_idx, dns_idx, email_idx; /* which SAN of each kind */
-	bool has_re;                        /* re is compiled */
-	regex_t re;                         /* uriSanPattern */
+	bool has_re;                          /* re is compiled */
+	regex_t re;                           /* uriSanPattern */
 };
 int tls_ident_init(struct tls_ident *id, const struct http_opts *opts,
                    struct err *err);

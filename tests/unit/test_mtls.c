@@ -178,14 +178,18 @@ static struct cfg *parse(const char *mtls, struct err *err)
 	char text[1024];
 
 	snprintf(text, sizeof(text),
-	         "storage:\n  rootDirectory: /tmp/x\nhttp:\n  auth:\n"
-	         "    mtls:\n%s",
+	         "storage:\n  rootDirectory: /tmp/x\nhttp:\n"
+	         "  tls: {cert: c.pem, key: k.pem, cacert: ca.pem}\n"
+	         "  auth:\n    mtls:\n%s",
 	         mtls);
 	return cfg_parse(text, strlen(text), "t.yaml", err);
 }
 
 static void test_the_config_reads_zots_mtls_keys(void **state)
 {
+	static const char no_tls[] =
+		"storage: {rootDirectory: /x}\n"
+		"http: {auth: {mtls: {identityAttributes: [CN]}}}\n";
 	struct err err = ERR_INIT;
 	struct cfg *cfg;
 
@@ -215,6 +219,16 @@ static void test_the_config_reads_zots_mtls_keys(void **state)
 	assert_null(parse("      uriSanPattern: 'no group'\n", &err));
 	assert_int_equal(err.code, ERR_INVALID);
 	assert_non_null(strstr(err.msg, "uriSanPattern"));
+	err = ERR_INIT;
+	assert_null(parse("      uriSanIndex: 4294967296\n", &err));
+	assert_int_equal(err.code, ERR_INVALID);
+	assert_non_null(strstr(err.msg, "SAN index"));
+
+	/* Without mutual TLS the section means nothing: refused, as zot. */
+	err = ERR_INIT;
+	assert_null(cfg_parse(no_tls, strlen(no_tls), "t.yaml", &err));
+	assert_int_equal(err.code, ERR_INVALID);
+	assert_non_null(strstr(err.msg, "http.tls.cacert"));
 }
 
 int main(void)
