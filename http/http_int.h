@@ -132,11 +132,10 @@ struct http_req {
 	char *buf;                /* manifest body */
 	size_t len, cap;          /* its length and allocation */
 	/*
-	 * Mutual TLS: the verified client certificate's CommonName (zot's
-	 * default identityAttributes), owned; NULL without mutual TLS or
-	 * without a printable CN. Set before routing (server.c). Not used
-	 * for access decisions yet: authentication is to take it as the
-	 * user's identity, subject to accessControl like any other user.
+	 * Mutual TLS: the verified client certificate's identity (its
+	 * CommonName, or the attributes of http.auth.mtls), owned; NULL
+	 * without mutual TLS or without one. Set before routing
+	 * (server.c); who.c makes it the user.
 	 */
 	char *tls_user;
 	bool by_apikey;    /* the caller logged in with an API key */

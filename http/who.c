@@ -3,9 +3,10 @@
  * who.c - who a request comes from, and what it may do.
  *
  * A caller is anonymous, a user whose Basic credentials the htpasswd file
- * vouches for, the subject of a bearer token that the token server's key
- * verifies (http.auth.bearer), or the CommonName of the client
- * certificate that mutual TLS verified (http.tls.cacert). A token grants at
+ * vouches for, the owner of an API key sent as the password (apikey.c),
+ * the subject of a bearer token that the token server's key verifies
+ * (http.auth.bearer), or the identity of the client certificate that
+ * mutual TLS verified (http.tls.cacert, http.auth.mtls). A token grants at
  * most its scope: what it allows on a repository is its `access` claim's
  * actions there, and, where accessControl is on, only those the policies also
  * give its subject. Refusals are answered as a client can act on them: a caller
