@@ -14,7 +14,8 @@
  * creatorUa, generatedBy, lastUsed, label, scopes, uuid; times in RFC
  * 3339, Go's zero time for "never". Only a caller that logged in some
  * other way manages keys: anonymous callers get the 401 challenge,
- * callers that came with an API key 403.
+ * callers that came with an API key or a bearer token (which grants at
+ * most its scope, where a key would grant all the user's rights) 403.
  *
  * A key is a Basic password: "user:zak_...". It is checked before the
  * other methods and never through the verified-credentials cache, so a
@@ -162,6 +163,13 @@ static bool may_manage(struct http_req *req, struct err *err)
 		err_set(err, ERR_DENIED,
 		        "API keys are managed after a login with a password, "
 		        "not with an API key");
+		return false;
+	}
+	/* A token grants at most its scope; a key would grant the user's
+	   every right, for as long as it lives. */
+	if (req->claims) {
+		err_set(err, ERR_DENIED,
+		        "a bearer token cannot manage API keys");
 		return false;
 	}
 	return true;
