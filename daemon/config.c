@@ -82,8 +82,7 @@ static const char *const expected[] = {
 	[K_ACCESS] = "expected a mapping",
 	[K_COUNT] = "expected an integer 0..9223372036854775807",
 	[K_ROUTE] = "expected a clean absolute path, not / and not under /v2",
-	[K_IDATTRS] = "expected a list of CommonName, Subject, Email, URI, "
-		      "DNSName",
+	[K_IDATTRS] = "expected a list of CommonName, Subject, Email, URI, DNS",
 };
 
 struct key {
