@@ -24,6 +24,7 @@
 
 #include "daemon/config.h"
 #include "daemon/jwt.h"
+#include "http/http.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -63,6 +64,7 @@ enum kind {
 	K_COUNT,       /* a count or size, 0..2^63-1: uint64_t */
 	K_ROUTE,       /* a clean absolute URL path, not / or /v2: char * */
 	K_LOG_FORMAT,  /* json, text or auto: enum log_format */
+	K_IDATTRS,     /* http.auth.mtls.identityAttributes: a list */
 };
 
 /* What a value of each kind should have looked like, for messages. */
@@ -82,6 +84,7 @@ static const char *const expected[] = {
 	[K_COUNT] = "expected an integer 0..9223372036854775807",
 	[K_ROUTE] = "expected a clean absolute path, not / and not under /v2",
 	[K_LOG_FORMAT] = "expected json, text or auto",
+	[K_IDATTRS] = "expected a list of CommonName, Subject, Email, URI, DNS",
 };
 
 struct key {
@@ -157,19 +160,27 @@ static const struct key ldap_keys[] = {
 	PATH("caCert", http.ldap.cacert),
 };
 
+static const struct key mtls_keys[] = {
+	{.name = "identityAttributes", .kind = K_IDATTRS},
+	STRING("uriSanPattern", http.mtls_uri_pattern, NULL),
+	COUNT("uriSanIndex", http.mtls_uri_index, "0"),
+	COUNT("dnsSanIndex", http.mtls_dns_index, "0"),
+	COUNT("emailSanIndex", http.mtls_email_index, "0"),
+};
+
 static const struct key auth_keys[] = {
 	COUNT("failDelay", http.fail_delay_s, "0"),
 	SECTION("htpasswd", htpasswd_keys),
 	SECTION("ldap", ldap_keys),
 	SECTION("bearer", bearer_keys),
 	ZOT_ONLY("openid"),
-	ZOT_ONLY("apikey"),
+	BOOL("apikey", http.apikey, "false"),
 	ZOT_ONLY("sessionKeysFile"),
 	ZOT_ONLY("sessionHashKey"),
 	ZOT_ONLY("sessionEncryptKey"),
 	ZOT_ONLY("sessionDriver"),
 	ZOT_ONLY("secureSession"),
-	ZOT_ONLY("mtls"),
+	SECTION("mtls", mtls_keys),
 };
 
 static const struct key http_keys[] = {
@@ -555,6 +566,7 @@ static enum conv convert(struct cfg *cfg, const struct key *k, const char *s,
 	case K_UNSUPPORTED:
 	case K_RETENTION:
 	case K_ACCESS:
+	case K_IDATTRS:
 		break;
 	}
 	assert(!"convert() called on a section");
@@ -1108,6 +1120,24 @@ static int parse_access(struct ctx *c, const yaml_node_t *map, const char *path)
 	return 0;
 }
 
+/* http.auth.mtls.identityAttributes: names zot knows, in order. */
+static int parse_idattrs(struct ctx *c, const yaml_node_t *v, const char *path)
+{
+	struct cfg *cfg = c->cfg;
+
+	if (is_null(v))
+		return 0;
+	if (get_strings(c, v, path, false, &cfg->http.mtls_attrs,
+	                &cfg->http.n_mtls_attrs) < 0)
+		return -1;
+	for (size_t i = 0; i < cfg->http.n_mtls_attrs; i++)
+		if (!http_mtls_attr_known(cfg->http.mtls_attrs[i]))
+			return bad(c, v, path, "%s, got '%.40s'",
+			           expected[K_IDATTRS],
+			           cfg->http.mtls_attrs[i]);
+	return 0;
+}
+
 static int pairs(struct ctx *c, const yaml_node_t *map, const struct key *keys,
                  size_t n, const char *path, size_t *first_line)
 {
@@ -1146,6 +1176,9 @@ static int pairs(struct ctx *c, const yaml_node_t *map, const struct key *keys,
 				return -1;
 		} else if (k->kind == K_ACCESS) {
 			if (parse_access(c, vn, child) < 0)
+				return -1;
+		} else if (k->kind == K_IDATTRS) {
+			if (parse_idattrs(c, vn, child) < 0)
 				return -1;
 		} else if (value(c, k, vn, child) < 0) {
 			return -1;
@@ -1298,6 +1331,40 @@ static int check_ldap(struct ctx *c, const yaml_node_t *root)
 	return 0;
 }
 
+/*
+ * http.auth.mtls: only with mutual TLS (as zot), SAN indexes that fit,
+ * a uriSanPattern that compiles (POSIX ERE) with a group.
+ */
+static int check_mtls(struct ctx *c, const yaml_node_t *root)
+{
+	const struct cfg *cfg = c->cfg;
+	const char *pat = cfg->http.mtls_uri_pattern;
+	const yaml_node_t *n = find(c->doc, root, "http");
+	bool group = false;
+	regex_t re;
+
+	n = n ? find(c->doc, n, "auth") : NULL;
+	n = n ? find(c->doc, n, "mtls") : NULL;
+	if (!n)
+		return 0;
+	if (!cfg->http.tls_cacert)
+		return bad(c, n, "http.auth.mtls",
+		           "needs mutual TLS (http.tls.cacert)");
+	if (cfg->http.mtls_uri_index > 255 || cfg->http.mtls_dns_index > 255 ||
+	    cfg->http.mtls_email_index > 255)
+		return bad(c, n, "http.auth.mtls", "a SAN index is 0..255");
+	if (!pat)
+		return 0;
+	if (regcomp(&re, pat, REG_EXTENDED) == 0) {
+		group = re.re_nsub >= 1;
+		regfree(&re);
+	}
+	if (group)
+		return 0;
+	return bad(c, n, "http.auth.mtls.uriSanPattern",
+	           "expected a regular expression (POSIX ERE) with a group");
+}
+
 /* Fill @cfg from the document @doc read from @name. */
 static int fill(struct cfg *cfg, yaml_document_t *doc, const char *name,
                 struct err *err)
@@ -1313,7 +1380,7 @@ static int fill(struct cfg *cfg, yaml_document_t *doc, const char *name,
 		return bad(&c, root, "", "expected a mapping at the top level");
 	if (walk(&c, root, top_keys, ARRAY_SIZE(top_keys), "") < 0)
 		return -1;
-	if (check_bearer(&c, root) < 0)
+	if (check_bearer(&c, root) < 0 || check_mtls(&c, root) < 0)
 		return -1;
 	if (check_ldap(&c, root) < 0)
 		return -1;
@@ -1553,6 +1620,10 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->http.tls_cert);
 	free(cfg->http.tls_key);
 	free(cfg->http.tls_cacert);
+	for (size_t i = 0; i < cfg->http.n_mtls_attrs; i++)
+		free(cfg->http.mtls_attrs[i]);
+	free(cfg->http.mtls_attrs);
+	free(cfg->http.mtls_uri_pattern);
 	free(cfg->http.bearer_realm);
 	free(cfg->http.bearer_service);
 	free(cfg->http.bearer_cert);

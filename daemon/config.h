@@ -44,6 +44,16 @@ struct cfg {
 		char *bearer_realm;
 		char *bearer_service;
 		char *bearer_cert;
+		bool apikey; /* http.auth.apikey, default false */
+		/* http.auth.mtls: the client certificate's identity is the
+		   first of these attributes it has (NULL: CommonName); the
+		   nth SAN of a kind; a URI SAN's first group of the pattern */
+		char **mtls_attrs;
+		size_t n_mtls_attrs;
+		char *mtls_uri_pattern;
+		uint64_t mtls_uri_index;
+		uint64_t mtls_dns_index;
+		uint64_t mtls_email_index;
 		/* http.readTimeout: longest a request body may stand still */
 		uint64_t read_timeout_ms;
 		/* http.writeTimeout: longest a response may go unread */

@@ -28,6 +28,7 @@
 #include "http/http.h"
 #include "http/ldap.h"
 #include "http/metrics.h"
+#include "index/apikey.h"
 #include "index/store.h"
 
 #define EXIT_USAGE  2
@@ -556,7 +557,9 @@ static int cmd_serve(int argc, char **argv)
 	struct rfs *fs = NULL;
 	struct metrics *metrics = NULL;
 	struct metrics_info mi;
+	struct mgmt_auth ma;
 	char *mgmt = NULL, btype[64];
+	struct apikeys *apikeys = NULL;
 	struct bg bg;
 	sigset_t set;
 	int ret = 1;
@@ -636,7 +639,13 @@ static int cmd_serve(int argc, char **argv)
 		log_err("%s", err.msg);
 		goto out;
 	}
-	if (cfg->extensions.mgmt_enable && !(mgmt = metrics_mgmt_json(&mi))) {
+	ma = (struct mgmt_auth){.htpasswd = cfg->http.htpasswd_path != NULL,
+	                        .ldap = cfg->http.ldap.on,
+	                        .apikey = cfg->http.apikey,
+	                        .bearer_realm = cfg->http.bearer_realm,
+	                        .bearer_service = cfg->http.bearer_service};
+	if (cfg->extensions.mgmt_enable &&
+	    !(mgmt = metrics_mgmt_json(&mi, &ma))) {
 		log_err("cannot allocate the mgmt answer");
 		goto out;
 	}
@@ -646,6 +655,17 @@ static int cmd_serve(int argc, char **argv)
 	hopts.tls_cert = cfg->http.tls_cert;
 	hopts.tls_key = cfg->http.tls_key;
 	hopts.tls_cacert = cfg->http.tls_cacert;
+	hopts.mtls_attrs = (const char *const *)cfg->http.mtls_attrs;
+	hopts.n_mtls_attrs = cfg->http.n_mtls_attrs;
+	hopts.mtls_uri_pattern = cfg->http.mtls_uri_pattern;
+	hopts.mtls_uri_index = (unsigned)cfg->http.mtls_uri_index;
+	hopts.mtls_dns_index = (unsigned)cfg->http.mtls_dns_index;
+	hopts.mtls_email_index = (unsigned)cfg->http.mtls_email_index;
+	if (cfg->http.apikey && !(apikeys = apikeys_open(st, &err))) {
+		log_err("http.auth.apikey: %s", err.msg);
+		goto out;
+	}
+	hopts.apikeys = apikeys;
 	srv = http_start(&hopts, st, &err);
 	if (!srv) {
 		log_err("%s", err.msg);
@@ -692,6 +712,7 @@ static int cmd_serve(int argc, char **argv)
 out:
 	sched_stop(sched);
 	http_stop(srv);
+	apikeys_close(apikeys); /* after HTTP: no request uses them now */
 	metrics_free(metrics);
 	free(mgmt);
 	rfs_stop(fs); /* after HTTP: no request can reach its hook now */

@@ -52,6 +52,16 @@ struct http_opts {
 	const char *tls_cacert; /* client CA: mutual TLS; NULL: none */
 	/* http.auth.ldap (checked by http/ldap.c), NULL: none */
 	const struct ldap_opts *ldap;
+	/* http.auth.apikey: the key table (index/apikey.h), NULL: off */
+	struct apikeys *apikeys;
+	/* http.auth.mtls: the client certificate's identity is the first
+	   of these attributes it has (none given: CommonName) */
+	const char *const *mtls_attrs;
+	size_t n_mtls_attrs;
+	const char *mtls_uri_pattern; /* a URI SAN's part: the first group */
+	unsigned mtls_uri_index;      /* which URI SAN (0: the first) */
+	unsigned mtls_dns_index;      /* which DNS name SAN */
+	unsigned mtls_email_index;    /* which email SAN */
 };
 
 /*
@@ -75,6 +85,13 @@ MUST_CHECK int http_tls_check(const struct http_opts *opts, struct err *err);
  * (as http_tls_check()) the previous ones stay in use. 0 when TLS is off.
  */
 MUST_CHECK int http_tls_reload(struct http_server *srv, struct err *err);
+
+/*
+ * Is @name an identity attribute of http.auth.mtls.identityAttributes
+ * (zot's: CommonName or CN, Subject or DN, Email or RFC822Name, URI or
+ * URL, DNSName or DNS; in any case, spaces around ignored)?
+ */
+bool http_mtls_attr_known(const char *name);
 
 /* The TCP port actually bound. */
 int http_port(const struct http_server *srv);

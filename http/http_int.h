@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <regex.h>
 
 #include <microhttpd.h>
 
@@ -43,6 +44,7 @@ enum route_kind {
 	RT_STARTUPZ,  /* /startupz */
 	RT_METRICS,   /* extensions.metrics.prometheus.path */
 	RT_MGMT,      /* /v2/_zot/ext/mgmt */
+	RT_APIKEY,    /* /zot/auth/apikey (http.auth.apikey) */
 };
 
 /* One method of one route. */
@@ -130,16 +132,17 @@ struct http_req {
 	char *buf;                /* manifest body */
 	size_t len, cap;          /* its length and allocation */
 	/*
-	 * Mutual TLS: the verified client certificate's CommonName (zot's
-	 * default identityAttributes), owned; NULL without mutual TLS or
-	 * without a printable CN. Set before routing (server.c). Not used
-	 * for access decisions yet: authentication is to take it as the
-	 * user's identity, subject to accessControl like any other user.
+	 * Mutual TLS: the verified client certificate's identity (its
+	 * CommonName, or the attributes of http.auth.mtls), owned; NULL
+	 * without mutual TLS or without one. Set before routing
+	 * (server.c); who.c makes it the user.
 	 */
 	char *tls_user;
 	/* The caller's groups from LDAP, owned; who.groups points here. */
 	struct auth_groups groups;
 	const char **group_list; /* pointers into groups.names, owned */
+	bool by_apikey;    /* the caller logged in with an API key */
+	char **key_groups; /* its groups (who.groups), one block, owned */
 };
 
 /*
@@ -185,6 +188,25 @@ void delay_free(struct delay *d);
  * not do (as http_tls_check()).
  */
 extern const char tls_priorities[]; /* MHD_OPTION_HTTPS_PRIORITIES */
+/*
+ * Mutual TLS identities (http.auth.mtls): tls_ident_init() reads the
+ * attributes of @opts (ERR_INVALID: an unknown one, more than
+ * TLS_IDENT_MAX, a pattern that does not compile); tls_ident_of() is
+ * the identity of the DER certificate @der (owned, printable), or NULL
+ * when it has none of them.
+ */
+#define TLS_IDENT_MAX 8
+struct tls_ident {
+	unsigned char attrs[TLS_IDENT_MAX];   /* in order, enum in tls.c */
+	size_t n;                             /* how many */
+	unsigned uri_idx, dns_idx, email_idx; /* which SAN of each kind */
+	bool has_re;                          /* re is compiled */
+	regex_t re;                           /* uriSanPattern */
+};
+int tls_ident_init(struct tls_ident *id, const struct http_opts *opts,
+                   struct err *err);
+void tls_ident_release(struct tls_ident *id);
+char *tls_ident_of(const struct tls_ident *id, const void *der, size_t len);
 struct http_tls *tls_new(const struct http_opts *opts, struct err *err);
 /* After every MHD daemon has stopped. Accepts NULL. */
 void tls_free(struct http_tls *tls);
@@ -254,6 +276,11 @@ bool http_denied(struct http_req *req, const char *repo, unsigned action,
  * one of them: @err is the 401 (anonymous) or 403 to answer.
  */
 bool http_metrics_denied(struct http_req *req, struct err *err);
+/*
+ * True if the caller is anonymous: @err is the 401 with the challenge
+ * (for endpoints that need a login but no repository right).
+ */
+bool http_login_denied(struct http_req *req, struct err *err);
 /* True if the caller may do @action on @repo (no answer prepared). */
 bool http_allows(struct http_req *req, const char *repo, unsigned action);
 
@@ -291,6 +318,24 @@ int h_upload_patch_end(struct http_req *req, struct err *err);
 int h_upload_put_begin(struct http_req *req, struct err *err);
 int h_upload_put_end(struct http_req *req, struct err *err);
 int h_upload_delete(struct http_req *req, struct err *err);
+
+/*
+ * apikey.c: zot's API keys (http.auth.apikey). apikey_login() is true
+ * when @hdr is Basic credentials whose password is a live API key of
+ * its user: req->who, user, by_apikey and key_groups are then set.
+ * Times are RFC 3339 (APIKEY_TIME_MAX bytes with the NUL); 0 ms formats
+ * as Go's zero time; parsing fails (-1) before 1970 or on any junk.
+ */
+#define APIKEY_TIME_MAX 32
+bool apikey_login(struct http_req *req, const char *hdr);
+int apikey_time_parse(const char *s, uint64_t *ms);
+void apikey_time_format(uint64_t ms, char out[APIKEY_TIME_MAX]);
+int h_apikey_post_begin(struct http_req *req, struct err *err);
+int h_apikey_post_body(struct http_req *req, const char *buf, size_t len,
+                       struct err *err);
+int h_apikey_post_end(struct http_req *req, struct err *err);
+int h_apikey_get(struct http_req *req, struct err *err);
+int h_apikey_delete(struct http_req *req, struct err *err);
 
 /* metrics.c: the probes, /metrics and mgmt. */
 int h_health(struct http_req *req, struct err *err);

@@ -22,6 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "daemon/clock.h"
 #include "daemon/log.h"
 #include "http/http_int.h"
@@ -705,22 +707,47 @@ void http_metrics_count(const struct http_req *req)
 		metrics_repo_changed(m, repo);
 }
 
-char *metrics_mgmt_json(const struct metrics_info *info)
+/* zot's StrippedConfig.HTTP.Auth, or NULL when no method is on. */
+static json_t *mgmt_auth_json(const struct mgmt_auth *a)
 {
-	/* zot's StrippedConfig; http.auth is absent while no method is on. */
-	static const char fmt[] =
-		"{\"distSpecVersion\":\"%s\",\"commit\":\"%s\","
-		"\"releaseTag\":\"v%s\",\"binaryType\":\"%s\","
-		"\"http\":{}}";
-	const char *dsv =
-		info->dist_spec_version ? info->dist_spec_version : "";
-	const char *commit = info->commit ? info->commit : "";
-	const char *version = info->version ? info->version : "";
-	const char *type = info->binary_type ? info->binary_type : "";
-	int n = snprintf(NULL, 0, fmt, dsv, commit, version, type);
-	char *json = n < 0 ? NULL : malloc((size_t)n + 1);
+	json_t *o;
 
-	if (json)
-		snprintf(json, (size_t)n + 1, fmt, dsv, commit, version, type);
-	return json;
+	if (!a || (!a->htpasswd && !a->ldap && !a->apikey && !a->bearer_realm))
+		return NULL;
+	o = json_object();
+	if (o && (a->htpasswd || a->ldap))
+		json_object_set_new(o, "htpasswd", json_object());
+	if (o && a->bearer_realm)
+		json_object_set_new(
+			o, "bearer",
+			json_pack("{s:s, s:s}", "realm", a->bearer_realm,
+		                  "service",
+		                  a->bearer_service ? a->bearer_service : ""));
+	if (o && a->apikey)
+		json_object_set_new(o, "apikey", json_true());
+	return o;
+}
+
+char *metrics_mgmt_json(const struct metrics_info *info,
+                        const struct mgmt_auth *auth)
+{
+	json_t *http = json_object(), *auth_json = mgmt_auth_json(auth);
+	json_t *root;
+	char tag[80];
+	char *text;
+
+	snprintf(tag, sizeof(tag), "v%s", info->version ? info->version : "");
+	if (http && auth_json)
+		json_object_set_new(http, "auth", auth_json);
+	else
+		json_decref(auth_json);
+	root = json_pack("{s:s, s:s, s:s, s:s, s:o}", "distSpecVersion",
+	                 info->dist_spec_version ? info->dist_spec_version : "",
+	                 "commit", info->commit ? info->commit : "",
+	                 "releaseTag", tag, "binaryType",
+	                 info->binary_type ? info->binary_type : "", "http",
+	                 http);
+	text = root ? json_dumps(root, JSON_COMPACT) : NULL;
+	json_decref(root);
+	return text;
 }

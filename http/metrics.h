@@ -88,11 +88,24 @@ void metrics_task(struct metrics *m, const char *name, uint64_t ms);
 MUST_CHECK int metrics_render(struct metrics *m, struct store *st, int inflight,
                               char **out, size_t *len, struct err *err);
 
+/* The authentication methods on, as zot's mgmt answer shows them. */
+struct mgmt_auth {
+	bool htpasswd;              /* http.auth.htpasswd */
+	bool ldap;                  /* http.auth.ldap */
+	bool apikey;                /* http.auth.apikey */
+	const char *bearer_realm;   /* http.auth.bearer's realm, NULL: off */
+	const char *bearer_service; /* and its service */
+};
+
 /*
  * The JSON zot's mgmt extension answers (its StrippedConfig): for
- * free(), or NULL when memory is short. The strings of @info need no
- * escaping (versions and extension names).
+ * free(), or NULL when memory is short. "http": {"auth": ...} lists the
+ * methods of @auth (NULL: none) as zot does: "htpasswd": {} for any
+ * Basic login against a password (htpasswd or LDAP; zot never names its
+ * LDAP server), "bearer": {"realm", "service"}, "apikey": true; without
+ * any, "http" is {}.
  */
-char *metrics_mgmt_json(const struct metrics_info *info);
+char *metrics_mgmt_json(const struct metrics_info *info,
+                        const struct mgmt_auth *auth);
 
 #endif

@@ -83,6 +83,11 @@ static const struct handler handlers[] = {
 	{RT_STARTUPZ, HEAD, NULL, NULL, h_health, NONE, NONE, 0},
 	{RT_METRICS, GET, NULL, NULL, h_metrics, NONE, NONE, 0},
 	{RT_MGMT, GET, NULL, NULL, h_mgmt, NONE, NONE, 0},
+	/* API keys: the caller's own; the handlers check the login. */
+	{RT_APIKEY, POST, h_apikey_post_begin, h_apikey_post_body,
+         h_apikey_post_end, NONE, NONE, 0},
+	{RT_APIKEY, GET, NULL, NULL, h_apikey_get, NONE, NONE, 0},
+	{RT_APIKEY, DELETE, NULL, NULL, h_apikey_delete, NONE, NONE, 0},
 };
 
 bool route_names_repo(enum route_kind kind)
@@ -186,6 +191,10 @@ static int route_ops(struct http_req *req)
 	}
 	if (o && o->mgmt_json && strcmp(req->url, "/v2/_zot/ext/mgmt") == 0) {
 		req->kind = RT_MGMT;
+		return 0;
+	}
+	if (o && o->apikeys && strcmp(req->url, "/zot/auth/apikey") == 0) {
+		req->kind = RT_APIKEY;
 		return 0;
 	}
 	return -1;

@@ -37,6 +37,7 @@ static void req_free(struct http_req *req)
 	free(req->tls_user);
 	auth_groups_release(&req->groups);
 	free(req->group_list);
+	free(req->key_groups);
 	free(req);
 }
 

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <gnutls/gnutls.h>
@@ -57,14 +58,15 @@ struct tls_set {
 };
 
 struct http_tls {
-	pthread_mutex_t lock;  /* see the file comment */
-	struct tls_set *cur;   /* what new connections get */
-	struct tls_set *sets;  /* every set not freed yet, cur included */
-	struct hmap *conns;    /* "%p" of an MHD connection -> its set */
-	char *cert, *key, *ca; /* the paths (ca NULL: no mutual TLS) */
-	char *boot_cert;       /* PEM given to MHD at start */
-	char *boot_key;        /* likewise; wiped when freed */
-	size_t boot_key_len;   /* its length */
+	pthread_mutex_t lock;   /* see the file comment */
+	struct tls_set *cur;    /* what new connections get */
+	struct tls_set *sets;   /* every set not freed yet, cur included */
+	struct hmap *conns;     /* "%p" of an MHD connection -> its set */
+	char *cert, *key, *ca;  /* the paths (ca NULL: no mutual TLS) */
+	char *boot_cert;        /* PEM given to MHD at start */
+	char *boot_key;         /* likewise; wiped when freed */
+	size_t boot_key_len;    /* its length */
+	struct tls_ident ident; /* whom a client certificate names */
 };
 
 static void set_free(struct tls_set *s)
@@ -245,6 +247,7 @@ void tls_free(struct http_tls *tls)
 		set_free(s);
 	}
 	hmap_free(tls->conns);
+	tls_ident_release(&tls->ident);
 	free(tls->cert);
 	free(tls->key);
 	free(tls->ca);
@@ -275,6 +278,8 @@ struct http_tls *tls_new(const struct http_opts *opts, struct err *err)
 		err_set(err, ERR_NOMEM, "out of memory");
 		goto fail;
 	}
+	if (tls_ident_init(&tls->ident, opts, err) < 0)
+		goto fail;
 	tls->cur = load(tls->cert, tls->key, tls->ca, &tls->boot_cert,
 	                &tls->boot_key, &tls->boot_key_len, err);
 	if (!tls->cur)
@@ -411,6 +416,98 @@ void tls_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 		conn_closed(srv->tls, conn);
 }
 
+/* What an identity attribute names; zot's spellings in attr_names. */
+enum ident_attr { ID_CN, ID_SUBJECT, ID_EMAIL, ID_URI, ID_DNS };
+
+static const struct {
+	const char *name;
+	enum ident_attr attr;
+} attr_names[] = {
+	{"commonname", ID_CN}, {"cn", ID_CN},       {"subject", ID_SUBJECT},
+	{"dn", ID_SUBJECT},    {"email", ID_EMAIL}, {"rfc822name", ID_EMAIL},
+	{"uri", ID_URI},       {"url", ID_URI},     {"dnsname", ID_DNS},
+	{"dns", ID_DNS},
+};
+
+/* The attribute @name names (any case, spaces around), or -1. */
+static int attr_of(const char *name)
+{
+	size_t n;
+
+	while (*name == ' ' || *name == '\t')
+		name++;
+	n = strlen(name);
+	while (n && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+		n--;
+	for (size_t i = 0; i < sizeof(attr_names) / sizeof(attr_names[0]); i++)
+		if (strlen(attr_names[i].name) == n &&
+		    strncasecmp(attr_names[i].name, name, n) == 0)
+			return (int)attr_names[i].attr;
+	return -1;
+}
+
+bool http_mtls_attr_known(const char *name)
+{
+	return attr_of(name) >= 0;
+}
+
+int tls_ident_init(struct tls_ident *id, const struct http_opts *opts,
+                   struct err *err)
+{
+	*id = (struct tls_ident){.n = 1,
+	                         .attrs = {ID_CN},
+	                         .uri_idx = opts->mtls_uri_index,
+	                         .dns_idx = opts->mtls_dns_index,
+	                         .email_idx = opts->mtls_email_index};
+	if (opts->n_mtls_attrs > TLS_IDENT_MAX)
+		return err_set(
+			err, ERR_INVALID,
+			"http.auth.mtls.identityAttributes: more than %d",
+			TLS_IDENT_MAX);
+	if (opts->n_mtls_attrs)
+		id->n = opts->n_mtls_attrs;
+	for (size_t i = 0; i < opts->n_mtls_attrs; i++) {
+		int a = attr_of(opts->mtls_attrs[i]);
+
+		if (a < 0)
+			return err_set(err, ERR_INVALID,
+			               "http.auth.mtls.identityAttributes: "
+			               "unknown '%s'",
+			               opts->mtls_attrs[i]);
+		id->attrs[i] = (unsigned char)a;
+	}
+	if (opts->mtls_uri_pattern) {
+		if (regcomp(&id->re, opts->mtls_uri_pattern, REG_EXTENDED) != 0)
+			return err_set(err, ERR_INVALID,
+			               "http.auth.mtls.uriSanPattern: not a "
+			               "regular expression");
+		id->has_re = true;
+		if (id->re.re_nsub < 1)
+			return err_set(
+				err, ERR_INVALID,
+				"http.auth.mtls.uriSanPattern: no group");
+	}
+	return 0;
+}
+
+void tls_ident_release(struct tls_ident *id)
+{
+	if (id->has_re)
+		regfree(&id->re);
+	id->has_re = false;
+}
+
+/* A copy of @len bytes at @s if they are printable text, else NULL. */
+static char *printable_dup(const char *s, size_t len)
+{
+	if (len == 0 || memchr(s, '\0', len))
+		return NULL;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return NULL;
+	return strndup(s, len);
+}
+
 /* The CommonName of @crt, if it is printable text; else NULL. */
 static char *common_name(gnutls_x509_crt_t crt)
 {
@@ -419,13 +516,91 @@ static char *common_name(gnutls_x509_crt_t crt)
 
 	if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0,
 	                                  0, buf, &n) < 0 ||
-	    n == 0 || n >= sizeof(buf))
+	    n >= sizeof(buf))
 		return NULL;
-	buf[n] = '\0';
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+	return printable_dup(buf, n);
+}
+
+/* The subject as RFC 4514 text ("CN=x,O=y"), as Go prints it. */
+static char *subject(gnutls_x509_crt_t crt)
+{
+	gnutls_datum_t dn = {NULL, 0};
+	char *s = NULL;
+
+	if (gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0)
+		s = printable_dup((const char *)dn.data, dn.size);
+	gnutls_free(dn.data);
+	return s;
+}
+
+/* The @idx-th subject alternative name of @type, or NULL. */
+static char *san(gnutls_x509_crt_t crt, int type, unsigned idx)
+{
+	char buf[1024];
+	unsigned seen = 0;
+
+	for (unsigned seq = 0;; seq++) {
+		size_t n = sizeof(buf);
+		int t = gnutls_x509_crt_get_subject_alt_name(crt, seq, buf, &n,
+		                                             NULL);
+
+		if (t == GNUTLS_E_SHORT_MEMORY_BUFFER)
+			continue; /* too long for a user name anyway */
+		if (t < 0)
 			return NULL;
-	return strdup(buf);
+		if (t == type && seen++ == idx)
+			return printable_dup(buf, n);
+	}
+}
+
+/* A URI SAN, or the first group of uriSanPattern in it. */
+static char *uri_part(const struct tls_ident *id, char *uri)
+{
+	regmatch_t m[2];
+	char *part;
+
+	if (!uri || !id->has_re)
+		return uri;
+	part = regexec(&id->re, uri, 2, m, 0) == 0 && m[1].rm_so >= 0
+	               ? printable_dup(uri + m[1].rm_so,
+	                               (size_t)(m[1].rm_eo - m[1].rm_so))
+	               : NULL;
+	free(uri);
+	return part;
+}
+
+static char *ident_attr(const struct tls_ident *id, gnutls_x509_crt_t crt,
+                        enum ident_attr a)
+{
+	switch (a) {
+	case ID_CN:
+		return common_name(crt);
+	case ID_SUBJECT:
+		return subject(crt);
+	case ID_EMAIL:
+		return san(crt, GNUTLS_SAN_RFC822NAME, id->email_idx);
+	case ID_URI:
+		return uri_part(id, san(crt, GNUTLS_SAN_URI, id->uri_idx));
+	case ID_DNS:
+		return san(crt, GNUTLS_SAN_DNSNAME, id->dns_idx);
+	}
+	return NULL;
+}
+
+char *tls_ident_of(const struct tls_ident *id, const void *der, size_t len)
+{
+	gnutls_datum_t d = {(unsigned char *)der, (unsigned)len};
+	gnutls_x509_crt_t crt = NULL;
+	char *user = NULL;
+
+	if (len > UINT32_MAX || gnutls_x509_crt_init(&crt) < 0)
+		return NULL;
+	if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) == 0)
+		for (size_t i = 0; i < id->n && !user; i++)
+			user = ident_attr(id, crt,
+			                  (enum ident_attr)id->attrs[i]);
+	gnutls_x509_crt_deinit(crt);
+	return user;
 }
 
 int tls_peer(const struct http_tls *tls, struct MHD_Connection *conn,
@@ -433,7 +608,6 @@ int tls_peer(const struct http_tls *tls, struct MHD_Connection *conn,
 {
 	gnutls_session_t ses = session_of(conn);
 	const gnutls_datum_t *peers;
-	gnutls_x509_crt_t crt = NULL;
 	unsigned n = 0;
 
 	*user = NULL;
@@ -448,10 +622,6 @@ int tls_peer(const struct http_tls *tls, struct MHD_Connection *conn,
 	peers = gnutls_certificate_get_peers(ses, &n);
 	if (!peers || n == 0)
 		return -1;
-	if (gnutls_x509_crt_init(&crt) < 0)
-		return 0;
-	if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) == 0)
-		*user = common_name(crt);
-	gnutls_x509_crt_deinit(crt);
+	*user = tls_ident_of(&tls->ident, peers[0].data, peers[0].size);
 	return 0;
 }

@@ -3,9 +3,10 @@
  * who.c - who a request comes from, and what it may do.
  *
  * A caller is anonymous, a user whose Basic credentials the htpasswd file
- * vouches for, the subject of a bearer token that the token server's key
- * verifies (http.auth.bearer), or the CommonName of the client
- * certificate that mutual TLS verified (http.tls.cacert). A token grants at
+ * vouches for, the owner of an API key sent as the password (apikey.c),
+ * the subject of a bearer token that the token server's key verifies
+ * (http.auth.bearer), or the identity of the client certificate that
+ * mutual TLS verified (http.tls.cacert, http.auth.mtls). A token grants at
  * most its scope: what it allows on a repository is its `access` claim's
  * actions there, and, where accessControl is on, only those the policies also
  * give its subject. Refusals are answered as a client can act on them: a caller
@@ -30,7 +31,7 @@
 /* Any authentication configured: anonymous callers may be refused. */
 static bool auth_on(const struct http_server *srv)
 {
-	return srv->auth || srv->bearer;
+	return srv->auth || srv->bearer || srv->opts.apikeys;
 }
 
 /*
@@ -171,6 +172,9 @@ int http_authenticate(struct http_req *req, struct err *err)
 	}
 	if (!auth_on(srv))
 		return 0;
+	/* An API key never goes through the cache of verified headers. */
+	if (!tok && apikey_login(req, hdr))
+		return 0;
 	if (tok && srv->bearer)
 		r = check_token(req, tok, err);
 	else if (srv->auth)
@@ -253,6 +257,15 @@ bool http_denied(struct http_req *req, const char *repo, unsigned action,
 		        "(http.accessControl)",
 		        access_action_name(action), repo);
 	}
+	return true;
+}
+
+bool http_login_denied(struct http_req *req, struct err *err)
+{
+	if (req->who.user)
+		return false;
+	err_set(err, ERR_DENIED, "this needs a login");
+	challenge(req, err, NULL, 0, false);
 	return true;
 }
 

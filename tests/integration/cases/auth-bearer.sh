@@ -29,6 +29,7 @@ HTTP_EXTRA="  auth:
       realm: $REALM
       service: $SVC
       cert: $WORK/cfg/rs.crt
+    apikey: true
   accessControl:
     repositories:
       \"**\":
@@ -86,6 +87,9 @@ PULL_APP=$TOKEN
 req GET /v2/library/app/manifests/v1 -H "Authorization: Bearer $PULL_APP" \
 	-H "Accept: $MT_OCI_MANIFEST"
 assert_status 200
+# A token cannot mint an API key: it would outgrow the token's scope.
+req POST /zot/auth/apikey -H "Authorization: Bearer $PULL_APP" --data-binary '{}'
+assert_error 403 DENIED
 # Another repository: the client is told which scope to fetch.
 req GET /v2/library/pod/manifests/v1 -H "Authorization: Bearer $PULL_APP" \
 	-H "Accept: $MT_OCI_MANIFEST"

@@ -7,7 +7,8 @@
 # with only ca.crt there; so is podman (pull, then push under a new name),
 # its storage in the work dir. SIGHUP re-reads the CA file. The
 # CommonName is the user accessControl sees: carol, another client of the
-# CA, may read but not push.
+# CA, may read but not push. With http.auth.mtls.identityAttributes
+# [Subject, CommonName] the user is the Subject ("CN=alice") instead.
 . "$(dirname "$0")/../lib.sh"
 require_dray
 need_mkimage
@@ -97,6 +98,22 @@ mark=$(log_mark)
 req GET /v2/ --cert "$T/mallory.crt" --key "$T/mallory.key"
 assert_status 200
 wait_log "$mark" "req=[0-9]+ tls client 'alice'" "the other CA's client, now trusted"
+
+# --- http.auth.mtls.identityAttributes: the Subject comes first now, so
+# the user is "CN=alice", whom the policy naming alice does not cover
+dray_stop
+cp "$T/ca.crt" "$T/clients.crt"
+printf '  auth:\n    mtls:\n      identityAttributes: [Subject, CommonName]\n' \
+	>"$WORK/cfg/mtls.yaml"
+sed -i "/^  port: 0\$/r $WORK/cfg/mtls.yaml" "$CFG"
+dray_start
+tls_curlrc "cert = \"$T/alice.crt\"" "key = \"$T/alice.key\""
+mark=$(log_mark)
+req GET "/v2/mtls/app/blobs/${IMG_LAYERS[0]}"
+assert_status 200
+wait_log "$mark" "req=[0-9]+ tls client 'CN=alice'" "the Subject as the identity"
+req POST /v2/mtls/subject/blobs/uploads/
+assert_error 403 DENIED
 
 dray_stop
 pass
