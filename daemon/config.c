@@ -62,6 +62,7 @@ enum kind {
 	K_ACCESS,      /* http.accessControl: parse_access() */
 	K_COUNT,       /* a count or size, 0..2^63-1: uint64_t */
 	K_ROUTE,       /* a clean absolute URL path, not / or /v2: char * */
+	K_STRINGS,     /* a list of strings: struct cfg_strings */
 };
 
 /* What a value of each kind should have looked like, for messages. */
@@ -80,6 +81,7 @@ static const char *const expected[] = {
 	[K_ACCESS] = "expected a mapping",
 	[K_COUNT] = "expected an integer 0..9223372036854775807",
 	[K_ROUTE] = "expected a clean absolute path, not / and not under /v2",
+	[K_STRINGS] = "expected a list of strings",
 };
 
 struct key {
@@ -228,10 +230,19 @@ static const struct key mgmt_keys[] = {
 	BOOL("enable", extensions.mgmt_enable, "true"),
 };
 
+/* clang-format off */
+static const struct key lint_keys[] = {
+	/* As in zot, naming the lint section turns lint on. */
+	VALUE("enable", K_BOOL, extensions.lint_enable, bool, "false", "true"),
+	VALUE("mandatoryAnnotations", K_STRINGS, extensions.lint_annotations,
+	      struct cfg_strings, NULL, NULL),
+};
+/* clang-format on */
+
 static const struct key extensions_keys[] = {
 	ZOT_ONLY("search"),  ZOT_ONLY("sync"),
 	SECTION("metrics", metrics_keys), SECTION("scrub", scrub_keys),
-	ZOT_ONLY("lint"),    ZOT_ONLY("ui"),
+	SECTION("lint", lint_keys), ZOT_ONLY("ui"),
 	SECTION("mgmt", mgmt_keys),    ZOT_ONLY("apiKey"),
 	ZOT_ONLY("trust"),   ZOT_ONLY("events"),
 };
@@ -531,6 +542,7 @@ static enum conv convert(struct cfg *cfg, const struct key *k, const char *s,
 	case K_UNSUPPORTED:
 	case K_RETENTION:
 	case K_ACCESS:
+	case K_STRINGS:
 		break;
 	}
 	assert(!"convert() called on a section");
@@ -1107,6 +1119,13 @@ static int pairs(struct ctx *c, const yaml_node_t *map, const struct key *keys,
 		} else if (k->kind == K_ACCESS) {
 			if (parse_access(c, vn, child) < 0)
 				return -1;
+		} else if (k->kind == K_STRINGS) {
+			struct cfg_strings *l =
+				(void *)((char *)c->cfg + k->off);
+
+			if (!is_null(vn) &&
+			    get_strings(c, vn, child, false, &l->v, &l->n) < 0)
+				return -1;
 		} else if (value(c, k, vn, child) < 0) {
 			return -1;
 		}
@@ -1503,6 +1522,9 @@ void cfg_free(struct cfg *cfg)
 	}
 	free(cfg->storage.retention.policies);
 	access_release(&cfg->http.access);
+	for (size_t i = 0; i < cfg->extensions.lint_annotations.n; i++)
+		free(cfg->extensions.lint_annotations.v[i]);
+	free(cfg->extensions.lint_annotations.v);
 	free(cfg->http.htpasswd_path);
 	for (size_t i = 0; i < cfg->n_unsupported; i++)
 		free(cfg->unsupported[i]);
