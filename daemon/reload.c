@@ -205,7 +205,7 @@ int reload_run(struct reload *rl, struct err *err)
 			goto out;
 	}
 	cur = live_get(rl->cfg, &cur_ref);
-	warn_restart(cur, cfg);
+	warn_restart(rl->boot, cfg);
 	store_rules_publish(rl->st, rules);
 	rules = NULL;
 	if (pol)

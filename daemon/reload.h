@@ -28,6 +28,7 @@ struct sched;
 
 struct reload {
 	const char *path;        /* the configuration file, NULL: none */
+	const struct cfg *boot;  /* at start: what restart-only keys keep */
 	struct live *cfg;        /* struct cfg in force */
 	struct store *st;        /* its rules and dedupe follow */
 	struct http_server *srv; /* its policy follows, or NULL */

@@ -103,8 +103,12 @@ static int setup_rfix(void **state)
 	x->first = parse(BASE);
 	x->srv = http_start(&o, x->f.st, &err);
 	x->rl = (struct reload){
-		x->path, live_new(live_ref_new(x->first, NULL, &err), &err),
-		x->f.st, x->srv, NULL};
+		x->path,
+		x->first,
+		live_new(live_ref_new(x->first, NULL, &err), &err),
+		x->f.st,
+		x->srv,
+		NULL};
 	if (!x->srv || !x->rl.cfg)
 		return -1;
 	*state = x;

@@ -102,6 +102,12 @@ assert_true "no warning names storage.maxBlobSize" \
 	<(tail -n +"$((mark + 1))" "$DAEMON_LOG")
 as_user bob:bpw
 push_image app v2 1 1000 # 1000 bytes > 100: the running limit (none) holds
+# Still not applied at the next reload: still named.
+mark=$(log_mark)
+dray_reload "reload: '.*' applied" "restart-only key again"
+assert_true "the second reload does not name storage.maxBlobSize" \
+	grep -qE "reload: storage.maxBlobSize changed but needs a restart" \
+	<(tail -n +"$((mark + 1))" "$DAEMON_LOG")
 
 # --- reloads under load: authenticated pushes and lists meanwhile
 STOP=$WORK/tmp/stop
