@@ -98,15 +98,14 @@ struct http_server {
 	struct conn_watch *watch; /* timeouts and lingering closes */
 	unsigned n_mhd;           /* how many started */
 	struct store *st;         /* what we serve */
-	struct http_opts opts;    /* as started; see pol for what reloads */
+	struct http_opts opts;    /* as started; pol: what reloads */
 	struct live *pol;         /* struct http_pol in force */
-	struct delay
-		*fail_delay;  /* holds refused logins (http.auth.failDelay) */
-	int port;             /* bound port */
-	uint64_t next_id;     /* request ids, atomic */
-	int inflight;         /* requests not completed, atomic */
-	int health;           /* HEALTH_* bits, atomic */
-	struct http_tls *tls; /* TLS credentials, NULL: plain HTTP */
+	struct delay *fail_delay; /* http.auth.failDelay's refusals */
+	int port;                 /* bound port */
+	uint64_t next_id;         /* request ids, atomic */
+	int inflight;             /* requests not completed, atomic */
+	int health;               /* HEALTH_* bits, atomic */
+	struct http_tls *tls;     /* TLS credentials, NULL: plain HTTP */
 };
 
 /* struct http_server's health. */
