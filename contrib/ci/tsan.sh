@@ -29,7 +29,7 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:history_size=4:supp
 # TSan slows the daemon 5-15x: fewer pushes in mount-concurrent (the
 # default is 12) keep this step short; the case has no time bound.
 export N_PUSH=${N_PUSH:-3}
-# ops-reload: fewer SIGHUPs under load (the default is 12; keep it even).
+# ops-reload: fewer SIGHUPs under load (the default is 8; keep it even).
 export N_RELOAD=${N_RELOAD:-4}
 rc=0
 (cd "$build" && ctest --output-on-failure --timeout 900 -R "$cases") || rc=$?

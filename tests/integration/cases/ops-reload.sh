@@ -136,7 +136,7 @@ load() { # load USER:PW: list and start uploads until $STOP exists
 : >"$WORK/tmp/load.err"
 bg load alice:apw
 bg load bob:bpw
-for i in $(seq 1 ${N_RELOAD:-12}); do
+for i in $(seq 1 ${N_RELOAD:-8}); do
 	if ((i % 2)); then cfg_with alice; else cfg_with bob; fi
 	dray_reload "reload: '.*' applied" "reload $i under load"
 done
