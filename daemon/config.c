@@ -65,6 +65,7 @@ enum kind {
 	K_ROUTE,       /* a clean absolute URL path, not / or /v2: char * */
 	K_LOG_FORMAT,  /* json, text or auto: enum log_format */
 	K_IDATTRS,     /* http.auth.mtls.identityAttributes: a list */
+	K_STRINGS,     /* a list of strings: struct cfg_strings */
 };
 
 /* What a value of each kind should have looked like, for messages. */
@@ -85,6 +86,7 @@ static const char *const expected[] = {
 	[K_ROUTE] = "expected a clean absolute path, not / and not under /v2",
 	[K_LOG_FORMAT] = "expected json, text or auto",
 	[K_IDATTRS] = "expected a list of CommonName, Subject, Email, URI, DNS",
+	[K_STRINGS] = "expected a list of strings",
 };
 
 struct key {
@@ -259,10 +261,19 @@ static const struct key mgmt_keys[] = {
 	BOOL("enable", extensions.mgmt_enable, "true"),
 };
 
+/* clang-format off */
+static const struct key lint_keys[] = {
+	/* As in zot, naming the lint section turns lint on. */
+	VALUE("enable", K_BOOL, extensions.lint_enable, bool, "false", "true"),
+	VALUE("mandatoryAnnotations", K_STRINGS, extensions.lint_annotations,
+	      struct cfg_strings, NULL, NULL),
+};
+/* clang-format on */
+
 static const struct key extensions_keys[] = {
 	ZOT_ONLY("search"),  ZOT_ONLY("sync"),
 	SECTION("metrics", metrics_keys), SECTION("scrub", scrub_keys),
-	ZOT_ONLY("lint"),    ZOT_ONLY("ui"),
+	SECTION("lint", lint_keys), ZOT_ONLY("ui"),
 	SECTION("mgmt", mgmt_keys),    ZOT_ONLY("apiKey"),
 	ZOT_ONLY("trust"),   ZOT_ONLY("events"),
 };
@@ -567,6 +578,7 @@ static enum conv convert(struct cfg *cfg, const struct key *k, const char *s,
 	case K_RETENTION:
 	case K_ACCESS:
 	case K_IDATTRS:
+	case K_STRINGS:
 		break;
 	}
 	assert(!"convert() called on a section");
@@ -1180,6 +1192,13 @@ static int pairs(struct ctx *c, const yaml_node_t *map, const struct key *keys,
 		} else if (k->kind == K_IDATTRS) {
 			if (parse_idattrs(c, vn, child) < 0)
 				return -1;
+		} else if (k->kind == K_STRINGS) {
+			struct cfg_strings *l =
+				(void *)((char *)c->cfg + k->off);
+
+			if (!is_null(vn) &&
+			    get_strings(c, vn, child, false, &l->v, &l->n) < 0)
+				return -1;
 		} else if (value(c, k, vn, child) < 0) {
 			return -1;
 		}
@@ -1647,6 +1666,9 @@ void cfg_free(struct cfg *cfg)
 	}
 	free(cfg->storage.retention.policies);
 	access_release(&cfg->http.access);
+	for (size_t i = 0; i < cfg->extensions.lint_annotations.n; i++)
+		free(cfg->extensions.lint_annotations.v[i]);
+	free(cfg->extensions.lint_annotations.v);
 	free(cfg->http.htpasswd_path);
 	free(cfg->http.ldap.address);
 	free(cfg->http.ldap.base_dn);

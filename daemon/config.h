@@ -23,6 +23,12 @@
 /* The YAML text of the embedded default configuration. */
 extern const char cfg_default_yaml[];
 
+/* A list of strings from the file. */
+struct cfg_strings {
+	char **v;
+	size_t n;
+};
+
 struct cfg {
 	char *dist_spec_version; /* distSpecVersion, default "1.1.0" */
 	struct {
@@ -111,6 +117,9 @@ struct cfg {
 		bool metrics_enable; /* extensions.metrics.enable; as scrub */
 		char *metrics_path;  /* ...metrics.prometheus.path, /metrics */
 		bool mgmt_enable;    /* extensions.mgmt.enable, default true */
+		bool lint_enable;    /* extensions.lint.enable; as scrub */
+		/* extensions.lint.mandatoryAnnotations */
+		struct cfg_strings lint_annotations;
 	} extensions;
 	struct {
 		char *mountpoint; /* fuse.mountpoint, or NULL: no mount */

@@ -5,8 +5,8 @@
  *
  * SIGTERM/SIGINT are blocked in every thread and taken with sigtimedwait()
  * by the main thread, which also runs the periodic upkeep between signals.
- * SIGHUP reopens the log files and re-reads the TLS certificate, key and
- * client CA.
+ * SIGHUP reopens the log files, re-reads the TLS certificate, key and
+ * client CA, and the configuration file (daemon/reload.h).
  */
 #define LOG_MODULE "main"
 #include <errno.h>
@@ -20,7 +20,9 @@
 #include "daemon/clock.h"
 #include "daemon/config.h"
 #include "daemon/fsutil.h"
+#include "daemon/live.h"
 #include "daemon/log.h"
+#include "daemon/reload.h"
 #include "daemon/sched.h"
 #include "daemon/testhold.h"
 #include "fusefs/fusefs.h"
@@ -71,26 +73,6 @@ static void warn_unsupported(const struct cfg *cfg)
 		         cfg->unsupported[i]);
 }
 
-/* http.auth.ldap of @cfg into @o; false without the section. */
-static bool ldap_opts_of(const struct cfg *cfg, struct ldap_opts *o)
-{
-	*o = (struct ldap_opts){
-		.address = cfg->http.ldap.address,
-		.port = cfg->http.ldap.port,
-		.insecure = cfg->http.ldap.insecure,
-		.start_tls = cfg->http.ldap.start_tls,
-		.skip_verify = cfg->http.ldap.skip_verify,
-		.subtree_search = cfg->http.ldap.subtree_search,
-		.base_dn = cfg->http.ldap.base_dn,
-		.user_attribute = cfg->http.ldap.user_attribute,
-		.group_attribute = cfg->http.ldap.user_group_attribute,
-		.user_filter = cfg->http.ldap.user_filter,
-		.credentials_file = cfg->http.ldap.credentials_file,
-		.cacert = cfg->http.ldap.cacert,
-	};
-	return cfg->http.ldap.on;
-}
-
 static int cmd_verify(int argc, char **argv)
 {
 	struct ldap_opts ldap;
@@ -113,7 +95,7 @@ static int cmd_verify(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	htpasswd_free(users);
-	if (ldap_opts_of(cfg, &ldap) && ldap_opts_check(&ldap, &err) < 0) {
+	if (reload_ldap_opts(cfg, &ldap) && ldap_opts_check(&ldap, &err) < 0) {
 		fprintf(stderr, "dray: %s\n", err.msg);
 		cfg_free(cfg);
 		return EXIT_USAGE;
@@ -149,8 +131,9 @@ static int write_port_file(const char *path, int port, struct err *err)
 	                       err);
 }
 
-/* Wait for SIGTERM/SIGINT; SIGHUP reloads the TLS files. */
-static void wait_for_signal(const sigset_t *set, struct http_server *srv)
+/* Wait for SIGTERM/SIGINT; SIGHUP reloads the TLS files and config. */
+static void wait_for_signal(const sigset_t *set, struct http_server *srv,
+                            struct reload *rl)
 {
 	for (;;) {
 		int sig = sigwaitinfo(set, NULL);
@@ -166,13 +149,16 @@ static void wait_for_signal(const sigset_t *set, struct http_server *srv)
 			log_err("tls: reload failed, keeping the previous "
 			        "certificate: %s",
 			        err.msg);
+		err = ERR_INIT;
+		if (sig == SIGHUP && reload_run(rl, &err) < 0)
+			continue; /* reload_run() logged why */
 	}
 }
 
 /* What background tasks work on. */
 struct bg {
 	struct store *st;        /* the store */
-	const struct cfg *cfg;   /* the configuration */
+	struct live *cfg;        /* the configuration in force (SIGHUP) */
 	struct metrics *metrics; /* extensions.metrics, or NULL */
 	struct timed {
 		void (*run)(struct sched *s, void *arg);
@@ -209,8 +195,10 @@ static void log_gc(const struct gc_report *rep, bool dry)
 static void task_gc(struct sched *s, void *arg)
 {
 	struct bg *bg = arg;
-	struct gc_opts opts = {.delay_ms = bg->cfg->storage.gc_delay_ms,
-	                       .retention = &bg->cfg->storage.retention};
+	struct live_ref *ref;
+	const struct cfg *cfg = live_get(bg->cfg, &ref);
+	struct gc_opts opts = {.delay_ms = cfg->storage.gc_delay_ms,
+	                       .retention = &cfg->storage.retention};
 	struct gc_report rep = {0};
 	struct err err = ERR_INIT;
 	uint64_t t0 = clock_mono_ms();
@@ -227,15 +215,19 @@ static void task_gc(struct sched *s, void *arg)
 	                        .uploads = rep.uploads,
 	                        .bytes = rep.bytes};
 	metrics_gc_pass(bg->metrics, &m);
+	live_put(ref);
 }
 
 static void task_uploads(struct sched *s, void *arg)
 {
 	struct bg *bg = arg;
+	struct live_ref *ref;
+	const struct cfg *cfg = live_get(bg->cfg, &ref);
 	size_t n;
 
 	(void)s;
-	n = store_upload_expire(bg->st, bg->cfg->storage.gc_delay_ms);
+	n = store_upload_expire(bg->st, cfg->storage.gc_delay_ms);
+	live_put(ref);
 	if (n)
 		log_info("dropped %zu idle upload sessions", n);
 }
@@ -279,13 +271,12 @@ static void task_dedupe(struct sched *s, void *arg)
 	if (store_dedupe_convert(bg->st, gc_should_stop, s, &n, &err) < 0)
 		log_err("dedupe conversion: %s", err.msg);
 	else if (n)
-		log_info("dedupe %s: %zu blobs converted",
-		         bg->cfg->storage.dedupe ? "on" : "off", n);
+		log_info("dedupe: %zu blobs converted", n);
 }
 
-static struct sched *start_background(struct bg *bg, struct err *err)
+static struct sched *start_background(struct bg *bg, const struct cfg *cfg,
+                                      struct err *err)
 {
-	const struct cfg *cfg = bg->cfg;
 	struct sched_task tasks[] = {
 		{"gc", cfg->storage.gc ? cfg->storage.gc_interval_ms : 0,
 		 cfg->storage.gc_interval_ms, task_gc, bg},
@@ -560,6 +551,8 @@ static int cmd_serve(int argc, char **argv)
 	struct mgmt_auth ma;
 	char *mgmt = NULL, btype[64];
 	struct apikeys *apikeys = NULL;
+	struct store_rules rules;
+	struct reload rl = {0};
 	struct bg bg;
 	sigset_t set;
 	int ret = 1;
@@ -596,8 +589,17 @@ static int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Kept to the end: the first versions of the rules borrow from it. */
+	rl.cfg = live_new(live_ref_new(cfg, NULL, &err), &err);
+	if (!rl.cfg) {
+		log_err("%s", err.msg);
+		goto out;
+	}
+	reload_opts(cfg, &hopts, &rules, &ldap);
 	sopts.dedupe = cfg->storage.dedupe;
-	sopts.access = &cfg->http.access;
+	sopts.access = rules.access;
+	sopts.lint = rules.lint;
+	sopts.n_lint = rules.n_lint;
 	sopts.max_uploads = (size_t)cfg->storage.max_upload_sessions;
 	sopts.max_uploads_per_repo =
 		(size_t)cfg->storage.max_upload_sessions_per_repo;
@@ -609,21 +611,6 @@ static int cmd_serve(int argc, char **argv)
 	}
 	hopts.address = cfg->http.address;
 	hopts.port = cfg->http.port;
-	hopts.access = &cfg->http.access;
-	hopts.htpasswd_path = cfg->http.htpasswd_path;
-	if (ldap_opts_of(cfg, &ldap))
-		hopts.ldap = &ldap;
-	hopts.realm = cfg->http.realm;
-	hopts.bearer_realm = cfg->http.bearer_realm;
-	hopts.bearer_service = cfg->http.bearer_service;
-	hopts.bearer_cert = cfg->http.bearer_cert;
-	/*
-	 * zot's failDelay is whole seconds. A waiting answer makes no
-	 * progress, so it must stay under writeTimeout (30 s by default).
-	 */
-	hopts.fail_delay_ms = cfg->http.fail_delay_s > 20
-	                              ? 20000
-	                              : (unsigned)cfg->http.fail_delay_s * 1000;
 	hopts.max_conns = (unsigned)cfg->http.max_connections;
 	hopts.idle_timeout_s = ms_to_s(cfg->http.idle_timeout_ms);
 	hopts.drain_timeout_s = ms_to_s(cfg->http.drain_timeout_ms);
@@ -697,13 +684,14 @@ static int cmd_serve(int argc, char **argv)
 	/* The index was reconciled at open; the mount, if any, is up. */
 	if (!mount || fs)
 		http_set_ready(srv, true);
-	bg = (struct bg){.st = st, .cfg = cfg, .metrics = metrics};
-	sched = start_background(&bg, &err);
+	bg = (struct bg){.st = st, .cfg = rl.cfg, .metrics = metrics};
+	sched = start_background(&bg, cfg, &err);
 	if (!sched) {
 		log_err("%s", err.msg);
 		goto out;
 	}
-	wait_for_signal(&set, srv);
+	rl = (struct reload){cfg_path, cfg, rl.cfg, st, srv, sched};
+	wait_for_signal(&set, srv, &rl);
 	http_set_ready(srv, false); /* /readyz: 503 from here on */
 	test_hold("shutdown", "readyz");
 	/* First: whatever the rest of the stop does, no mount is left. */
@@ -720,6 +708,7 @@ out:
 	if (ret == 0)
 		log_info("stopped");
 	log_close();
+	live_free(rl.cfg); /* the last version SIGHUP loaded, if any */
 	cfg_free(cfg);
 	return ret;
 }

@@ -22,7 +22,7 @@
 
 struct sched {
 	pthread_t thread;                  /* the worker */
-	pthread_mutex_t lock;              /* protects stop */
+	pthread_mutex_t lock;              /* protects stop, interval, next */
 	pthread_cond_t wake;               /* signalled by sched_stop() */
 	bool stop;                         /* stop requested */
 	struct sched_task tasks[TASKS_MAX]; /* what to run */
@@ -55,6 +55,7 @@ static void *worker(void *arg)
 		uint64_t now = clock_mono_ms(), wait = UINT64_MAX;
 		int due = -1;
 
+		pthread_mutex_lock(&s->lock);
 		for (int i = 0; i < s->n; i++) {
 			if (!s->tasks[i].interval_ms)
 				continue;
@@ -68,15 +69,21 @@ static void *worker(void *arg)
 		if (due >= 0) {
 			uint64_t t0 = clock_mono_ms();
 
+			/* Not due again unless sched_set() says so meanwhile */
+			s->next[due] = UINT64_MAX;
+			pthread_mutex_unlock(&s->lock);
 			s->tasks[due].run(s, s->tasks[due].arg);
 			log_debug("%s took %llu ms", s->tasks[due].name,
 			          (unsigned long long)(clock_mono_ms() - t0));
-			s->next[due] = clock_mono_ms() + s->tasks[due].interval_ms;
+			pthread_mutex_lock(&s->lock);
+			if (s->next[due] == UINT64_MAX)
+				s->next[due] = clock_mono_ms() +
+				               s->tasks[due].interval_ms;
+			pthread_mutex_unlock(&s->lock);
 			if (sched_stopping(s))
 				break;
 			continue;
 		}
-		pthread_mutex_lock(&s->lock);
 		if (!s->stop) {
 			struct timespec ts;
 
@@ -130,6 +137,20 @@ struct sched *sched_start(const struct sched_task *tasks, int n,
 		return NULL;
 	}
 	return s;
+}
+
+void sched_set(struct sched *s, const char *name, uint64_t interval_ms,
+               uint64_t next_ms)
+{
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < s->n; i++) {
+		if (strcmp(s->tasks[i].name, name) != 0)
+			continue;
+		s->tasks[i].interval_ms = interval_ms;
+		s->next[i] = clock_mono_ms() + next_ms;
+	}
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
 }
 
 void sched_stop(struct sched *s)

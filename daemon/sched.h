@@ -30,6 +30,14 @@ MUST_CHECK struct sched *sched_start(const struct sched_task *tasks, int n,
 /* True once sched_stop() was called: a task should return soon. */
 bool sched_stopping(struct sched *s);
 
+/*
+ * Run task @name every @interval_ms from now on (0: never), the next time
+ * @next_ms from now (SIGHUP changed storage.gcInterval, say). A task
+ * running meanwhile finishes first. Unknown names change nothing.
+ */
+void sched_set(struct sched *s, const char *name, uint64_t interval_ms,
+               uint64_t next_ms);
+
 /* Stop the thread (waiting for a running task to return). Accepts NULL. */
 void sched_stop(struct sched *s);
 

@@ -22,7 +22,6 @@ struct held {
 };
 
 struct delay {
-	uint64_t ms;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* CLOCK_MONOTONIC */
@@ -63,7 +62,7 @@ static void *delay_main(void *arg)
 	return NULL;
 }
 
-struct delay *delay_new(uint64_t ms, struct err *err)
+struct delay *delay_new(struct err *err)
 {
 	struct delay *d = calloc(1, sizeof(*d));
 	pthread_condattr_t ca;
@@ -73,7 +72,6 @@ struct delay *delay_new(uint64_t ms, struct err *err)
 		err_set(err, ERR_NOMEM, "out of memory");
 		return NULL;
 	}
-	d->ms = ms;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -90,7 +88,7 @@ struct delay *delay_new(uint64_t ms, struct err *err)
 	return d;
 }
 
-bool delay_hold(struct delay *d, struct MHD_Connection *conn)
+bool delay_hold(struct delay *d, struct MHD_Connection *conn, uint64_t ms)
 {
 	struct held *h;
 
@@ -99,7 +97,7 @@ bool delay_hold(struct delay *d, struct MHD_Connection *conn)
 	h = malloc(sizeof(*h));
 	if (!h)
 		return false; /* answered at once: no worse than no delay */
-	*h = (struct held){conn, clock_mono_ms() + d->ms, NULL};
+	*h = (struct held){conn, clock_mono_ms() + ms, NULL};
 	pthread_mutex_lock(&d->lock);
 	if (d->stopping) {
 		pthread_mutex_unlock(&d->lock);

@@ -93,6 +93,22 @@ MUST_CHECK int http_tls_reload(struct http_server *srv, struct err *err);
  */
 bool http_mtls_attr_known(const char *name);
 
+struct live_ref;
+
+/*
+ * SIGHUP: a version of the policies and authentication of @opts (access,
+ * htpasswd_path, realm, fail_delay_ms, bearer_*), the htpasswd file and
+ * the bearer key loaded. @keep (taken, may be NULL) is a reference that
+ * keeps what @opts->access points into alive as long as the version is
+ * used. NULL with the errors of http_start() for those files.
+ */
+MUST_CHECK struct live_ref *http_policy_new(const struct http_opts *opts,
+                                            struct live_ref *keep,
+                                            struct err *err);
+
+/* Requests arriving from now on are judged by @pol (taken). */
+void http_policy_publish(struct http_server *srv, struct live_ref *pol);
+
 /* The TCP port actually bound. */
 int http_port(const struct http_server *srv);
 

@@ -74,16 +74,35 @@ struct handler {
 
 struct conn_watch;
 struct http_tls;
+struct live;
+struct live_ref;
+
+/*
+ * policy.c: one version of what SIGHUP may replace (http_policy_new()).
+ * Immutable; a request holds the one it began with (req->pol).
+ */
+struct http_pol {
+	const struct access *access; /* repository policies, NULL: none */
+	struct auth *auth;           /* Basic authentication, or NULL */
+	struct jwt_key *bearer;      /* http.auth.bearer's key, or NULL */
+	char *realm;                 /* WWW-Authenticate realm, or NULL */
+	char *bearer_realm;          /* the token server, or NULL */
+	char *bearer_service;        /* the aud tokens must name, or NULL */
+	unsigned fail_delay_ms;      /* refused logins answered after this */
+	struct live_ref *keep;       /* keeps @access alive, or NULL */
+};
+
+/* Take the policy in force for @req (dropped by req_free()). */
+void http_pol_take(struct http_req *req);
 
 struct http_server {
 	struct MHD_Daemon *mhd[HTTP_LISTENERS_MAX]; /* one per thread */
 	struct conn_watch *watch; /* timeouts and lingering closes */
 	unsigned n_mhd;           /* how many started */
 	struct store *st;         /* what we serve */
-	struct http_opts opts;    /* as started */
-	struct auth *auth;        /* Basic authentication, or NULL */
-	struct jwt_key *bearer;   /* http.auth.bearer's key, or NULL */
-	struct delay *fail_delay; /* http.auth.failDelay, or NULL */
+	struct http_opts opts;    /* as started; pol: what reloads */
+	struct live *pol;         /* struct http_pol in force */
+	struct delay *fail_delay; /* http.auth.failDelay's refusals */
 	int port;                 /* bound port */
 	uint64_t next_id;         /* request ids, atomic */
 	int inflight;             /* requests not completed, atomic */
@@ -117,7 +136,9 @@ struct http_req {
 	/* The caller: who.user is NULL (anonymous) or points at user. */
 	struct access_who who;
 	char user[AUTH_USER_MAX + 1];
-	struct jwt_claims *claims; /* the caller's bearer token, or NULL */
+	struct jwt_claims *claims;  /* the caller's bearer token, or NULL */
+	const struct http_pol *pol; /* the policy in force when it came */
+	struct live_ref *pol_ref;   /* its reference */
 	/* Handler state. */
 	struct upload *up;    /* a taken upload session */
 	struct digest digest; /* ?digest= or the path's digest */
@@ -171,14 +192,15 @@ void conn_linger(struct MHD_Connection *conn);
 /*
  * delay.c: answers held back without a thread (http.auth.failDelay).
  * delay_hold() suspends @conn from its access handler and returns true;
- * @ms later MHD calls the handler again. false: answer now (stopping, or
+ * @ms later (or when one held before it is due, if that is later) MHD
+ * calls the handler again. false: answer now (stopping, or
  * out of memory). delay_stop() resumes all held at once and refuses more
  * (before the daemons stop); delay_free() after they stopped. Both
  * accept NULL.
  */
 struct delay;
-struct delay *delay_new(uint64_t ms, struct err *err);
-bool delay_hold(struct delay *d, struct MHD_Connection *conn);
+struct delay *delay_new(struct err *err);
+bool delay_hold(struct delay *d, struct MHD_Connection *conn, uint64_t ms);
 void delay_stop(struct delay *d);
 void delay_free(struct delay *d);
 

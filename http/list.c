@@ -129,8 +129,8 @@ static int readable_catalog(struct http_req *req, const char *last, size_t n,
 
 int h_catalog(struct http_req *req, struct err *err)
 {
-	const struct access *a = req->srv->opts.access;
-	bool filter = (a && a->on) || req->srv->auth;
+	const struct access *a = req->pol->access;
+	bool filter = (a && a->on) || req->pol->auth;
 	struct strvec sv = {0};
 	const char *last;
 	bool more = false;

@@ -22,6 +22,7 @@
 
 #include "daemon/clock.h"
 #include "daemon/jwt.h"
+#include "daemon/live.h"
 #include "daemon/log.h"
 #include "http/http_int.h"
 
@@ -32,6 +33,7 @@
 static void req_free(struct http_req *req)
 {
 	jwt_claims_free(req->claims);
+	live_put(req->pol_ref);
 	store_upload_put(req->up);
 	free(req->buf);
 	free(req->tls_user);
@@ -251,6 +253,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		if (req->tls_user)
 			log_debug("req=%llu tls client '%s'",
 			          (unsigned long long)req->id, req->tls_user);
+		http_pol_take(req);
 		start(req);
 		/*
 		 * A refusal based on the headers alone is answered now,
@@ -302,7 +305,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	conn_phase(conn, CONN_REPLY);
 	if (req->delay_due) { /* a refused login waits, holding no thread */
 		req->delay_due = false;
-		if (delay_hold(srv->fail_delay, conn))
+		if (delay_hold(srv->fail_delay, conn, req->pol->fail_delay_ms))
 			return MHD_YES;
 	}
 	if (!req->h || req->failed)
@@ -525,29 +528,13 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 		srv->opts.read_timeout_ms = 30000;
 	if (!srv->opts.write_timeout_ms)
 		srv->opts.write_timeout_ms = 30000;
-	if (opts->htpasswd_path || opts->ldap) {
-		struct auth_opts ao = {.htpasswd_path = opts->htpasswd_path,
-		                       .ldap = opts->ldap};
-
-		srv->auth = auth_new(&ao, err);
-		if (!srv->auth)
-			goto fail;
-		if (opts->fail_delay_ms) {
-			srv->fail_delay = delay_new(opts->fail_delay_ms, err);
-			if (!srv->fail_delay)
-				goto fail;
-		}
-	}
-	if (opts->bearer_cert) {
-		srv->bearer = jwt_key_load(opts->bearer_cert, err);
-		if (!srv->bearer)
-			goto fail;
-	}
-	if (srv->bearer && !srv->auth && opts->fail_delay_ms) {
-		srv->fail_delay = delay_new(opts->fail_delay_ms, err);
-		if (!srv->fail_delay)
-			goto fail;
-	}
+	srv->pol = live_new(http_policy_new(opts, NULL, err), err);
+	if (!srv->pol)
+		goto fail;
+	/* Always there: a reload may turn authentication on. */
+	srv->fail_delay = delay_new(err);
+	if (!srv->fail_delay)
+		goto fail;
 	srv->watch = conn_watch_new(&srv->opts, err);
 	if (!srv->watch)
 		goto fail;
@@ -590,8 +577,7 @@ fail:
 	conn_watch_free(srv->watch);
 	delay_stop(srv->fail_delay);
 	delay_free(srv->fail_delay);
-	auth_free(srv->auth);
-	jwt_key_free(srv->bearer);
+	live_free(srv->pol);
 	tls_free(srv->tls);
 	free(srv);
 	return NULL;
@@ -630,8 +616,7 @@ void http_stop(struct http_server *srv)
 		MHD_stop_daemon(srv->mhd[i]);
 	conn_watch_free(srv->watch);
 	delay_free(srv->fail_delay);
-	auth_free(srv->auth);
-	jwt_key_free(srv->bearer);
+	live_free(srv->pol);
 	tls_free(srv->tls);
 	free(srv);
 }

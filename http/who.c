@@ -29,9 +29,9 @@
 #include "http/http_int.h"
 
 /* Any authentication configured: anonymous callers may be refused. */
-static bool auth_on(const struct http_server *srv)
+static bool auth_on(const struct http_req *req)
 {
-	return srv->auth || srv->bearer || srv->opts.apikeys;
+	return req->pol->auth || req->pol->bearer || req->srv->opts.apikeys;
 }
 
 /*
@@ -43,14 +43,14 @@ static bool auth_on(const struct http_server *srv)
 static void challenge(struct http_req *req, struct err *err, const char *repo,
                       unsigned actions, bool insufficient)
 {
-	const struct http_opts *o = &req->srv->opts;
+	const struct http_pol *o = req->pol;
 	struct err e = ERR_INIT;
 	char value[300];
 	char *bearer;
 
 	err->code = ERR_DENIED;
 	err_oci(err, OCI_UNAUTHORIZED);
-	if (!req->srv->bearer) {
+	if (!o->bearer) {
 		snprintf(value, sizeof(value), "Basic realm=\"%s\"",
 		         o->realm && *o->realm ? o->realm : "dray");
 		reply_hdr(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE, value);
@@ -85,8 +85,8 @@ static enum auth_result check_token(struct http_req *req, const char *tok,
 {
 	const char *sub;
 
-	req->claims = jwt_verify(req->srv->bearer, tok, strlen(tok),
-	                         req->srv->opts.bearer_service,
+	req->claims = jwt_verify(req->pol->bearer, tok, strlen(tok),
+	                         req->pol->bearer_service,
 	                         (int64_t)(clock_wall_ms() / 1000), err);
 	if (!req->claims) {
 		err_prefix(err, "bearer token refused");
@@ -151,7 +151,7 @@ static int who_groups(struct http_req *req, struct err *err)
 
 int http_authenticate(struct http_req *req, struct err *err)
 {
-	struct http_server *srv = req->srv;
+	const struct http_pol *pol = req->pol;
 	const char *hdr = req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
 	const char *tok = bearer_token(hdr);
 	enum auth_result r;
@@ -164,21 +164,21 @@ int http_authenticate(struct http_req *req, struct err *err)
 	 * Mutual TLS: the client certificate names the caller, unless the
 	 * request brings credentials for a method that is on.
 	 */
-	if (req->tls_user && (!hdr || !auth_on(srv)) &&
+	if (req->tls_user && (!hdr || !auth_on(req)) &&
 	    strlen(req->tls_user) <= AUTH_USER_MAX) {
 		memcpy(req->user, req->tls_user, strlen(req->tls_user) + 1);
 		req->who.user = req->user;
 		return 0;
 	}
-	if (!auth_on(srv))
+	if (!auth_on(req))
 		return 0;
 	/* An API key never goes through the cache of verified headers. */
 	if (!tok && apikey_login(req, hdr))
 		return 0;
-	if (tok && srv->bearer)
+	if (tok && pol->bearer)
 		r = check_token(req, tok, err);
-	else if (srv->auth)
-		r = auth_check_groups(srv->auth, hdr, req->user, &req->groups,
+	else if (pol->auth)
+		r = auth_check_groups(pol->auth, hdr, req->user, &req->groups,
 		                      err);
 	else
 		r = check_not_token(hdr, err);
@@ -195,7 +195,7 @@ int http_authenticate(struct http_req *req, struct err *err)
 		return 0;
 	if (r == AUTH_ANONYMOUS) {
 		err_set(err, ERR_DENIED, "authentication required");
-	} else if (srv->fail_delay) {
+	} else if (pol->fail_delay_ms) {
 		req->delay_due = true;
 		log_debug("req=%llu: login refused, answered after failDelay",
 		          (unsigned long long)req->id);
@@ -219,12 +219,12 @@ static unsigned token_grants(const struct http_req *req, const char *repo)
 
 bool http_allows(struct http_req *req, const char *repo, unsigned action)
 {
-	const struct access *a = req->srv->opts.access;
+	const struct access *a = req->pol->access;
 
 	if (!(token_grants(req, repo) & action))
 		return false;
 	/* Authentication without policies: logging in is what it takes. */
-	if (auth_on(req->srv) && (!a || !a->on))
+	if (auth_on(req) && (!a || !a->on))
 		return req->who.user != NULL;
 	return access_allows(a, &req->who, repo, action);
 }
@@ -242,7 +242,7 @@ bool http_denied(struct http_req *req, const char *repo, unsigned action,
 		        "the bearer token does not grant %s on repository '%s'",
 		        access_action_name(action), repo);
 		challenge(req, err, repo, action | ACCESS_READ, true);
-	} else if (anonymous && auth_on(req->srv)) {
+	} else if (anonymous && auth_on(req)) {
 		err_set(err, ERR_DENIED,
 		        "%s on repository '%s' needs authentication",
 		        access_action_name(action), repo);
@@ -271,10 +271,10 @@ bool http_login_denied(struct http_req *req, struct err *err)
 
 bool http_metrics_denied(struct http_req *req, struct err *err)
 {
-	const struct access *a = req->srv->opts.access;
+	const struct access *a = req->pol->access;
 
 	/* Without accessControl.metrics.users, the endpoint is open. */
-	if (!auth_on(req->srv) || !a || !a->on || !a->n_metrics_users ||
+	if (!auth_on(req) || !a || !a->on || !a->n_metrics_users ||
 	    access_metrics_allowed(a, &req->who))
 		return false;
 	if (!req->who.user) {

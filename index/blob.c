@@ -180,7 +180,7 @@ static int place_seen(struct store *st, const char *repo, const char *src,
 		return -1;
 	if (access(dst, F_OK) == 0)
 		return blob_renew(dst, err);
-	if (st->opts.dedupe) {
+	if (dedupe_on(st)) {
 		ret = cas_link(st, src, d, dst, seen, err);
 	} else if (src_is_private) {
 		ret = link(src, dst) < 0 && errno != EEXIST
@@ -265,7 +265,7 @@ static bool needs_survey(struct store *st, const char *repo, const char *src,
 	struct err ignored = ERR_INIT;
 	struct stat a, b;
 
-	return st->opts.dedupe &&
+	return dedupe_on(st) &&
 	       blob_path(st, repo, d, dst, sizeof(dst), &ignored) == 0 &&
 	       access(dst, F_OK) < 0 &&
 	       cas_path(st, d, 0, first, sizeof(first), &ignored) == 0 &&

@@ -162,7 +162,7 @@ static int convert_one(const struct blob_file *bf, void *arg)
 	struct convert_ctx *c = arg;
 	int rc;
 
-	if (c->st->opts.dedupe)
+	if (dedupe_on(c->st))
 		rc = to_link(c->st, c->r, bf->path, &bf->digest, c->err);
 	else if (bf->sb->st_nlink > 1)
 		rc = to_copy(c->st, c->r, bf->path, c->err);

@@ -16,6 +16,7 @@
 
 #include "daemon/access.h"
 #include "daemon/fsutil.h"
+#include "daemon/live.h"
 #include "daemon/log.h"
 #include "daemon/ref.h"
 #include "index/store_int.h"
@@ -37,16 +38,27 @@
  */
 #define PENDING_DIR ".dray/pending"
 
-/* 0 if the policy lets the mount do @action on @repo; else EACCES. */
-static int check_access(struct store *st, const char *repo,
-                        enum access_action action, struct err *err)
+/* 0 if policy @a lets the mount do @action on @repo; else EACCES. */
+static int allowed(const struct access *a, const char *repo,
+                   enum access_action action, struct err *err)
 {
-	if (access_allows(st->opts.access, NULL, repo, action))
+	if (access_allows(a, NULL, repo, action))
 		return 0;
 	return err_set_errno(err, EACCES,
 	                     "%s on repository '%s' is not allowed "
 	                     "(http.accessControl)",
 	                     access_action_name(action), repo);
+}
+
+/* The same with the policy in force. */
+static int check_access(struct store *st, const char *repo,
+                        enum access_action action, struct err *err)
+{
+	struct live_ref *ref;
+	int ret = allowed(rules_get(st, &ref)->access, repo, action, err);
+
+	live_put(ref);
+	return ret;
 }
 
 /* Is @rel a well-formed path that can be in the view? */
@@ -817,16 +829,20 @@ static int pending_keep(struct store *st, const char *repo, const char *buf,
 static int check_index_change(struct store *st, struct repo *r, const char *buf,
                               size_t len, struct err *err)
 {
-	json_t *next, *e;
-	struct hmap *tags;
+	json_t *next = NULL, *e;
+	struct hmap *tags = NULL;
 	unsigned need = 0;
 	size_t i;
 	int ret = 0;
+	struct live_ref *ref;
+	const struct access *pol = rules_get(st, &ref)->access;
 
-	if (!st->opts.access || !st->opts.access->on)
-		return 0;
-	if (repo_load(st, r, err) < 0)
-		return -1;
+	if (!pol || !pol->on)
+		goto out;
+	if (repo_load(st, r, err) < 0) {
+		ret = -1;
+		goto out;
+	}
 	next = parse_index(buf, len, err);
 	tags = hmap_new();
 	if (!next || !tags) {
@@ -858,12 +874,13 @@ static int check_index_change(struct store *st, struct repo *r, const char *buf,
 			need |= ACCESS_UPDATE;
 	}
 	if ((need & ACCESS_DELETE) &&
-	    check_access(st, r->name, ACCESS_DELETE, err) < 0)
+	    allowed(pol, r->name, ACCESS_DELETE, err) < 0)
 		ret = -1;
 	else if ((need & ACCESS_UPDATE) &&
-	         check_access(st, r->name, ACCESS_UPDATE, err) < 0)
+	         allowed(pol, r->name, ACCESS_UPDATE, err) < 0)
 		ret = -1;
 out:
+	live_put(ref);
 	hmap_free(tags);
 	json_decref(next);
 	return ret;
@@ -908,6 +925,85 @@ static int layout_keep(struct store *st, const char *rel, const char *buf,
 	return ret;
 }
 
+/* Lint manifest @d of @repo and, through indexes, what it names. */
+static int lint_tree(struct store *st, const char *repo, const struct digest *d,
+                     int depth, struct err *err)
+{
+	char path[PATH_MAX], *text = NULL;
+	const struct msum *m;
+	size_t len;
+	int ret = 0;
+
+	if (depth > 8)
+		return 0;
+	m = msum_get(st, repo, d, err);
+	if (!m)
+		return -1;
+	if (m->is_index) {
+		for (size_t i = 0; ret == 0 && i < m->nrefs; i++)
+			ret = lint_tree(st, repo, &m->refs[i], depth + 1, err);
+	} else if (blob_path(st, repo, d, path, sizeof(path), err) < 0 ||
+	           fs_read_file(path, STORE_MANIFEST_MAX, &text, &len, err) <
+	                   0 ||
+	           store_lint(st, repo, text, len, err) < 0) {
+		ret = -1;
+	}
+	free(text);
+	msum_put(st, m);
+	return ret;
+}
+
+/* Is @d listed in the published index of @r (NULL: none yet)? */
+static bool published(const struct repo *r, const struct digest *d)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(r->index, "manifests"), i, e)
+	{
+		struct digest have;
+
+		if (entry_digest(e, &have) && digest_equal(&have, d))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * What complete index @j adds to @r must pass extensions.lint, as a push
+ * over HTTP must (store_lint()). ERR_INVALID says what is missing.
+ */
+static int index_lint(struct store *st, struct repo *r, json_t *j,
+                      struct err *err)
+{
+	struct live_ref *ref;
+	bool on = rules_get(st, &ref)->n_lint > 0;
+	json_t *e;
+	size_t i;
+
+	live_put(ref);
+	if (!on)
+		return 0;
+	if (repo_has_layout(st, r->name) && repo_load(st, r, err) < 0)
+		return -1;
+	json_array_foreach(json_object_get(j, "manifests"), i, e)
+	{
+		struct digest d;
+
+		if (entry_digest(e, &d) && !published(r, &d) &&
+		    lint_tree(st, r->name, &d, 0, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Remember why @r's last index.json was not published, for its status. */
+static void set_dropped(struct repo *r, const char *why)
+{
+	free(r->dropped);
+	r->dropped = why ? strdup(why) : NULL;
+}
+
 /*
  * Publish what is ready in @repo. Caller holds its lock. A live
  * repository takes its pending index.json once complete; a directory
@@ -936,10 +1032,19 @@ static int settle(struct store *st, struct repo *r, struct err *err)
 			log_warn("%s: index.json written through the mount "
 			         "dropped: %s",
 			         r->name, err->msg);
-			free(r->dropped);
-			r->dropped = strdup(err->msg);
+			set_dropped(r, err->msg);
 			*err = ERR_INIT;
 			pending_drop(st, r->name);
+			goto out;
+		}
+		/* Refused as a push would be; the writer hears it too. */
+		if (index_lint(st, r, j, err) < 0) {
+			log_warn("%s: index.json written through the mount "
+			         "refused: %s",
+			         r->name, err->msg);
+			set_dropped(r, err->msg);
+			pending_drop(st, r->name);
+			ret = -1;
 			goto out;
 		}
 		/* Published as HTTP publishes: the same write and index. */
@@ -959,6 +1064,14 @@ static int settle(struct store *st, struct repo *r, struct err *err)
 		*err = ERR_INIT;
 		goto out;
 	}
+	if (index_lint(st, r, j, err) < 0) {
+		log_warn("%s: layout copied into the mount refused: %s",
+		         r->name, err->msg);
+		set_dropped(r, err->msg);
+		ret = -1;
+		goto out;
+	}
+	set_dropped(r, NULL);
 	if (repo_write_marker(st, r->name, err) < 0) {
 		ret = -1;
 		goto out;
@@ -1021,6 +1134,8 @@ static void status_of(struct store *st, struct repo *r, FILE *f)
 		goto out;
 	}
 	fputs("state: incomplete (not served over HTTP)\n", f);
+	if (r->dropped)
+		fprintf(f, "refused: %s\n", r->dropped);
 	if (repo_path(st, r->name, "index.json", path, sizeof(path), &e) < 0 ||
 	    fs_read_file(path, FS_TEXT_MAX, &text, &len, &e) < 0) {
 		fputs("waiting: index.json\n", f);
@@ -1603,6 +1718,11 @@ static int restore_one(struct store *st, const char *repo, const char *path,
 		ret = 0;
 	} else {
 		ret = settle(st, r, err);
+		/* Refused by lint: dropped, its status says why. */
+		if (ret < 0 && err->code == ERR_INVALID) {
+			*err = ERR_INIT;
+			ret = 0;
+		}
 	}
 	repo_unlock(st, r);
 	repo_unref(st, r);

@@ -15,6 +15,7 @@
 
 #include "daemon/access.h"
 #include "daemon/fsutil.h"
+#include "daemon/live.h"
 #include "daemon/ref.h"
 #include "index/store_int.h"
 
@@ -543,6 +544,110 @@ static int set_tag(json_t *mans, const struct msum *m, const struct digest *d,
 	return json_array_append_new(mans, new_entry(m, d, tag));
 }
 
+/* Does object @o have a member @name (any value, as zot checks keys)? */
+static bool has_key(json_t *o, const char *name)
+{
+	return json_is_object(o) && json_object_get(o, name);
+}
+
+/*
+ * Read config @desc of @repo into *@cfg (NULL when it is no JSON: no
+ * labels then) and point *@labels at its config.Labels, or NULL.
+ */
+static int config_labels(struct store *st, const char *repo, json_t *desc,
+                         json_t **cfg, json_t **labels, struct err *err)
+{
+	char path[PATH_MAX], *text = NULL;
+	const char *ds = json_string_value(json_object_get(desc, "digest"));
+	struct digest d;
+	size_t len;
+
+	if (!ds || digest_parse(&d, ds, strlen(ds), err) < 0 ||
+	    blob_path(st, repo, &d, path, sizeof(path), err) < 0 ||
+	    fs_read_file(path, STORE_MANIFEST_MAX, &text, &len, err) < 0) {
+		err_prefix(err, "lint: the manifest's config is unreadable");
+		return -1;
+	}
+	*cfg = json_loadb(text, len, 0, NULL);
+	free(text);
+	*labels = json_object_get(json_object_get(*cfg, "config"), "Labels");
+	return 0;
+}
+
+int store_lint(struct store *st, const char *repo, const char *body, size_t len,
+               struct err *err)
+{
+	struct live_ref *ref;
+	const struct store_rules *r = rules_get(st, &ref);
+	json_t *root = json_loadb(body, len, 0, NULL), *ann, *labels = NULL;
+	json_t *cfg = NULL;
+	bool looked = false;
+	char *missing = NULL;
+	size_t mlen = 0, n = 0;
+	FILE *f = NULL;
+	int ret = 0;
+
+	/* Only image manifests are linted, as zot does; indexes pass. */
+	if (!r->n_lint || !json_is_object(root) ||
+	    json_object_get(root, "manifests") ||
+	    !json_is_object(json_object_get(root, "config")))
+		goto out;
+	ann = json_object_get(root, "annotations");
+	for (size_t i = 0; i < r->n_lint; i++) {
+		if (has_key(ann, r->lint[i]))
+			continue;
+		/* zot looks at the config's labels only when one is missing. */
+		if (!looked) {
+			looked = true;
+			ret = config_labels(st, repo,
+			                    json_object_get(root, "config"),
+			                    &cfg, &labels, err);
+			if (ret < 0)
+				goto out;
+		}
+		if (has_key(labels, r->lint[i]))
+			continue;
+		if (!f && !(f = open_memstream(&missing, &mlen))) {
+			ret = err_set(err, ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		fprintf(f, "%s%s", n++ ? ", " : "", r->lint[i]);
+	}
+	if (f && fclose(f) != 0) {
+		f = NULL;
+		ret = err_set(err, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	f = NULL;
+	if (n) {
+		err_set(err, ERR_INVALID,
+		        "manifest lacks mandatory annotation%s: %s "
+		        "(extensions.lint)",
+		        n > 1 ? "s" : "", missing);
+		ret = err_oci(err, OCI_MANIFEST_INVALID);
+	}
+out:
+	if (f)
+		fclose(f);
+	free(missing);
+	json_decref(cfg);
+	json_decref(root);
+	live_put(ref);
+	return ret;
+}
+
+/* Is zot's detectManifestCollision in force on @repo (for the mount)? */
+static bool detect_collision(struct store *st, const char *repo)
+{
+	struct live_ref *ref;
+	const struct access *a = rules_get(st, &ref)->access;
+	bool on = a && a->on &&
+	          access_allows(a, NULL, repo, ACCESS_DETECT_COLLISION);
+
+	live_put(ref);
+	return on;
+}
+
 int store_manifest_put(struct store *st, const char *repo, const char *ref,
                        const char *content_type, const char *body, size_t len,
                        struct manifest_put_result *res, struct err *err)
@@ -587,7 +692,8 @@ int store_manifest_put(struct store *st, const char *repo, const char *ref,
 	if (!r)
 		goto out;
 	repo_lock(st, r);
-	if (check_refs(st, repo, parsed, err) < 0)
+	if (check_refs(st, repo, parsed, err) < 0 ||
+	    store_lint(st, repo, body, len, err) < 0)
 		goto out_unlock;
 	if (repo_create(st, repo, err) < 0 || repo_load(st, r, err) < 0 ||
 	    repo_blob_dir(st, repo, res->digest.alg, err) < 0 ||
@@ -716,9 +822,7 @@ int store_manifest_delete(struct store *st, const char *repo,
 		goto out;
 	}
 	/* zot's detectManifestCollision: one reference, one entry. */
-	if (found > 1 && st->opts.access && st->opts.access->on &&
-	    access_allows(st->opts.access, NULL, repo,
-	                  ACCESS_DETECT_COLLISION)) {
+	if (found > 1 && detect_collision(st, repo)) {
 		err_set(err, ERR_EXISTS,
 		        "%zu index.json entries match '%s' "
 		        "(detectManifestCollision)",

@@ -28,6 +28,7 @@
 #include "daemon/testhold.h"
 #include <xxhash.h>
 
+#include "daemon/live.h"
 #include "index/store_int.h"
 
 static const char oci_layout_json[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
@@ -177,6 +178,8 @@ struct store *store_open_with(const char *root, const struct store_opts *opts,
 		err_set(err, ERR_NOMEM, "cannot allocate store");
 		goto fail;
 	}
+	if (store_rules_init(st, err) < 0)
+		goto fail;
 	if (fs_mkdir_p(root, 0755, err) < 0)
 		goto fail;
 	st->root = realpath(root, NULL);
@@ -311,6 +314,7 @@ void store_close(struct store *st)
 	idx_close(st);
 	blob_aio_drain(st);
 	pthread_mutex_destroy(&st->aio_lock);
+	live_free(st->rules);
 	pthread_mutex_destroy(&st->lock);
 	pthread_cond_destroy(&st->rc_wake);
 	pthread_mutex_destroy(&st->rc_lock);

@@ -93,6 +93,13 @@ struct store_opts {
 	 * 0 for the default. Tests set it small.
 	 */
 	size_t msum_cache_max;
+	/*
+	 * extensions.lint: annotations every image manifest pushed must
+	 * carry, in itself or as a label of its config (zot's lint); none:
+	 * no check. Borrowed, as @access.
+	 */
+	char *const *lint;
+	size_t n_lint;
 };
 
 /*
@@ -282,6 +289,43 @@ MUST_CHECK int store_referrers(struct store *st, const char *repo,
                                const struct digest *subject,
                                const char *artifact_type, char **json,
                                size_t *len, struct err *err);
+
+/*
+ * What SIGHUP may change in an open store (rules.c): the policies the
+ * mount's changes answer to, and lint. A version is immutable; readers
+ * hold the one they took for the whole operation.
+ */
+struct store_rules {
+	const struct access *access; /* as store_opts.access */
+	char *const *lint;           /* as store_opts.lint */
+	size_t n_lint;
+};
+
+struct live_ref;
+
+/*
+ * A version of the rules holding a copy of @r (the arrays it points to
+ * are borrowed) and the reference @keep (may be NULL), which keeps them
+ * alive and is dropped with the version. ERR_NOMEM (@keep is dropped).
+ */
+MUST_CHECK struct live_ref *store_rules_new(const struct store_rules *r,
+                                            struct live_ref *keep,
+                                            struct err *err);
+
+/* Make @rules (from store_rules_new(), taken) the rules of @st. */
+void store_rules_publish(struct store *st, struct live_ref *rules);
+
+/* storage.dedupe from now on (the next blobs stored, and conversion). */
+void store_set_dedupe(struct store *st, bool on);
+
+/*
+ * Check @body, manifest @d of @repo about to be committed, against the
+ * lint rules in force: 0, or -1 with ERR_INVALID naming the missing
+ * annotations (OCI_MANIFEST_INVALID), ERR_NOMEM, ERR_IO (its config
+ * unreadable). Indexes pass; so does anything without rules.
+ */
+MUST_CHECK int store_lint(struct store *st, const char *repo, const char *body,
+                          size_t len, struct err *err);
 
 /* Garbage collection (gc.c). */
 

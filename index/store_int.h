@@ -48,7 +48,8 @@ struct store {
 	char tmpdir[PATH_MAX];  /* <root>/.dray/tmp: temporaries */
 	char updir[PATH_MAX];   /* <root>/.dray/uploads: staging */
 	char casdir[PATH_MAX];  /* <root>/.dray/blobs: the content store */
-	struct store_opts opts; /* as opened */
+	struct store_opts opts; /* as opened; access, lint: see rules */
+	struct live *rules;     /* the struct store_rules in force */
 	pthread_mutex_t lock;   /* protects the four tables */
 	struct hmap *repos;     /* name -> struct repo */
 	struct hmap *uploads;   /* id -> struct upload */
@@ -458,5 +459,14 @@ void msum_put(struct store *st, const struct msum *m);
  */
 struct msum *msum_parse(const char *body, size_t len, const char *content_type,
                         struct err *err);
+
+/*
+ * rules.c: the rules in force, referenced into *@ref until live_put()
+ * (daemon/live.h); store_rules_init() makes the first from @st->opts.
+ */
+const struct store_rules *rules_get(struct store *st, struct live_ref **ref);
+MUST_CHECK int store_rules_init(struct store *st, struct err *err);
+/* storage.dedupe as last set (store_set_dedupe()). */
+bool dedupe_on(const struct store *st);
 
 #endif

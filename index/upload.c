@@ -279,7 +279,7 @@ void upload_borrow(struct upload *u, const struct digest *d)
 	struct err err = ERR_INIT;
 	int fd;
 
-	if (!u->st->opts.dedupe || d->alg != DIGEST_SHA256 || u->offset ||
+	if (!dedupe_on(u->st) || d->alg != DIGEST_SHA256 || u->offset ||
 	    u->scattered || u->borrowed || u->fd < 0 ||
 	    staging_path(u, path, sizeof(path)) < 0 ||
 	    staging_temp(u, "borrow", tmp, sizeof(tmp)) < 0)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tsan.sh - build dray with ThreadSanitizer (clang) and run the cases that
 # stress concurrency: GC racing pushes, concurrent pushes of one blob, the
-# mount beside HTTP, and the store and index unit tests.
+# mount beside HTTP, SIGHUP reloads under requests, and the store, index
+# and reload unit tests.
 #
 #   contrib/ci/tsan.sh [BUILD_DIR]      (default build-tsan)
 #
@@ -16,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 src=$PWD
 build=${1:-build-tsan}
-cases=${DRAY_TSAN_CASES:-'^(unit/(store_blob|store_manifest|store_list|index|catalog)|it/(gc-race|concurrent-same-blob|mount-concurrent))$'}
+cases=${DRAY_TSAN_CASES:-'^(unit/(store_blob|store_manifest|store_list|index|catalog|reload)|it/(gc-race|concurrent-same-blob|mount-concurrent|ops-reload))$'}
 
 CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug \
 	-DDRAY_SANITIZE=thread -DDRAY_WERROR=OFF >/dev/null
@@ -28,6 +29,8 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:history_size=4:supp
 # TSan slows the daemon 5-15x: fewer pushes in mount-concurrent (the
 # default is 12) keep this step short; the case has no time bound.
 export N_PUSH=${N_PUSH:-3}
+# ops-reload: fewer SIGHUPs under load (the default is 8; keep it even).
+export N_RELOAD=${N_RELOAD:-4}
 rc=0
 (cd "$build" && ctest --output-on-failure --timeout 900 -R "$cases") || rc=$?
 if compgen -G "$reports/tsan.*" >/dev/null; then

@@ -605,17 +605,17 @@ static void test_every_unsupported_zot_section_is_accepted(void **state)
 		fail_msg("%s", err.msg);
 	/* storage.retention, http.accessControl are implemented. */
 	/* So are http.readTimeout, http.writeTimeout, http.auth.failDelay. */
-	/* And extensions.metrics and extensions.mgmt. */
-	assert_int_equal(cfg->n_unsupported, 24);
+	/* And extensions.metrics, extensions.mgmt and extensions.lint. */
+	assert_int_equal(cfg->n_unsupported, 23);
 	assert_true(cfg->storage.retention.dry_run);
 	assert_int_equal(cfg->http.read_timeout_ms, 30000);
 	assert_int_equal(cfg->http.write_timeout_ms, 30000);
 	assert_string_equal(cfg->unsupported[0], "goVersion (line 1)");
 	assert_string_equal(cfg->unsupported[6], "storage.redirectBlobURL "
 	                                         "(line 9)");
-	assert_string_equal(cfg->unsupported[19],
+	assert_string_equal(cfg->unsupported[18],
 	                    "extensions.apikey (line 31)");
-	assert_string_equal(cfg->unsupported[23], "cluster (line 35)");
+	assert_string_equal(cfg->unsupported[22], "cluster (line 35)");
 	cfg_free(cfg);
 }
 

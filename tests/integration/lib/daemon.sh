@@ -139,3 +139,13 @@ bg() {
 	BG_PIDS+=($!)
 }
 
+
+# dray_reload PATTERN WHAT: SIGHUP the daemon and wait for its log line
+# matching PATTERN (grep -E; reload_run() says "reload: ... applied" or
+# "reload: ... refused").
+dray_reload() {
+	local mark
+	mark=$(log_mark)
+	kill -HUP "$DRAY_PID"
+	wait_log "$mark" "$1" "$2"
+}
