@@ -101,7 +101,7 @@ extensions:
   lint:
     enable: false
     mandatoryAnnotations: [$TITLE, team]"
-dray_reload "reload: '.*' applied: .* lint off" "reload with lint off"
+dray_reload "'.*' applied: .* lint off" "reload with lint off"
 put_tag app bare
 assert_status 201
 dray_stop

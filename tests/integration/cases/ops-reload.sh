@@ -73,7 +73,7 @@ push_image app v1 1 1000
 # --- swap the policies: immediate effect, no restart
 pid=$DRAY_PID
 cfg_with bob "gcInterval: 2h"
-dray_reload "reload: '.*' applied: gc on every 7200s" "reload with bob pushing"
+dray_reload "'.*' applied: gc on every 7200s" "reload with bob pushing"
 assert_eq "$pid" "$DRAY_PID" "the daemon was restarted"
 rights no yes "right after the reload"
 as_user alice:apw
@@ -83,30 +83,30 @@ assert_status 200
 # --- an invalid file: refused with its reason, the old policy stays
 cfg_with alice
 echo "  bogusKey: 1" >>"$CFG" # inside log:, a key no schema has
-dray_reload "reload: '.*' refused.*log.bogusKey: unknown key" "invalid file"
+dray_reload "'.*' refused.*log.bogusKey: unknown key" "invalid file"
 rights no yes "after a refused file"
 
 # --- all or nothing: a good accessControl with an htpasswd file that
 # does not load (a plain-text password)
 echo "alice:plain" >"$WORK/cfg/bad"
 HTPASSWD=$WORK/cfg/bad cfg_with alice
-dray_reload "reload: '.*' refused.*not a bcrypt hash" "bad htpasswd file"
+dray_reload "'.*' refused.*not a bcrypt hash" "bad htpasswd file"
 rights no yes "after a half-valid file"
 
 # --- a restart-only key: named in a warning, not applied
 cfg_with bob "maxBlobSize: 100"
 mark=$(log_mark)
-dray_reload "reload: '.*' applied" "restart-only key"
+dray_reload "'.*' applied" "restart-only key"
 assert_true "no warning names storage.maxBlobSize" \
-	grep -qE "reload: storage.maxBlobSize changed but needs a restart" \
+	grep -qE "storage.maxBlobSize changed but needs a restart" \
 	<(tail -n +"$((mark + 1))" "$DAEMON_LOG")
 as_user bob:bpw
 push_image app v2 1 1000 # 1000 bytes > 100: the running limit (none) holds
 # Still not applied at the next reload: still named.
 mark=$(log_mark)
-dray_reload "reload: '.*' applied" "restart-only key again"
+dray_reload "'.*' applied" "restart-only key again"
 assert_true "the second reload does not name storage.maxBlobSize" \
-	grep -qE "reload: storage.maxBlobSize changed but needs a restart" \
+	grep -qE "storage.maxBlobSize changed but needs a restart" \
 	<(tail -n +"$((mark + 1))" "$DAEMON_LOG")
 
 # --- reloads under load: authenticated pushes and lists meanwhile
@@ -138,7 +138,7 @@ bg load alice:apw
 bg load bob:bpw
 for i in $(seq 1 ${N_RELOAD:-8}); do
 	if ((i % 2)); then cfg_with alice; else cfg_with bob; fi
-	dray_reload "reload: '.*' applied" "reload $i under load"
+	dray_reload "'.*' applied" "reload $i under load"
 done
 touch "$STOP"
 wait "${BG_PIDS[@]}"

@@ -141,8 +141,8 @@ bg() {
 
 
 # dray_reload PATTERN WHAT: SIGHUP the daemon and wait for its log line
-# matching PATTERN (grep -E; reload_run() says "reload: ... applied" or
-# "reload: ... refused").
+# matching PATTERN (grep -E; reload_run() says "'FILE' applied" or
+# "'FILE' refused", in the message field of a JSON line).
 dray_reload() {
 	local mark
 	mark=$(log_mark)
