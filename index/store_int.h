@@ -454,4 +454,15 @@ void msum_put(struct store *st, const struct msum *m);
 struct msum *msum_parse(const char *body, size_t len, const char *content_type,
                         struct err *err);
 
+/* Tell @cb (may be NULL) where an operation stands. */
+static inline void progress_note(const struct store_progress_cb *cb,
+                                 const char *unit, uint64_t done,
+                                 uint64_t total, uint64_t bytes,
+                                 uint64_t bytes_total)
+{
+	if (cb && cb->fn)
+		cb->fn(cb->arg, &(struct store_progress){unit, done, total,
+		                                         bytes, bytes_total});
+}
+
 #endif
