@@ -20,6 +20,9 @@ test_pkgs+=(vim python3)
 test_pkgs+=(apache2-utils podman)
 # prometheus (with promtool): ops-metrics scrapes dray with the real server
 test_pkgs+=(prometheus)
+# groff-base, man-db: cli-progress renders contrib/dray.1 (groff -ww, man -l);
+# bsdutils (essential) has the script(1) it runs commands on a terminal with
+test_pkgs+=(groff-base man-db)
 bench_pkgs=(docker-registry nginx-light wrk)
 
 want=("${build_pkgs[@]}")
