@@ -312,8 +312,7 @@ static int cmd_verify(int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
-	argv = (char **)a.arg;
-	cfg = cfg_load(argv[0], &err);
+	cfg = cfg_load(a.arg[0], &err);
 	if (!cfg) {
 		fprintf(stderr, "dray: %s\n", err.msg);
 		return EXIT_USAGE;
@@ -336,7 +335,7 @@ static int cmd_verify(int argc, char **argv)
 		cfg_free(cfg);
 		return EXIT_USAGE;
 	}
-	printf("%s: configuration is valid\n", argv[0]);
+	printf("%s: configuration is valid\n", a.arg[0]);
 	cfg_free(cfg);
 	return 0;
 }
