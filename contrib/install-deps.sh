@@ -25,6 +25,9 @@ test_pkgs+=(prometheus)
 # slapd, ldap-utils: auth-ldap runs a slapd of its own (by hand, in its
 # work dir) and fills it with ldapadd
 test_pkgs+=(slapd ldap-utils)
+# groff-base, man-db: cli-progress renders contrib/dray.1 (groff -ww, man -l);
+# bsdutils (essential) has the script(1) it runs commands on a terminal with
+test_pkgs+=(groff-base man-db)
 bench_pkgs=(docker-registry nginx-light wrk)
 
 want=("${build_pkgs[@]}")

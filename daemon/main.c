@@ -9,13 +9,17 @@
  * client CA, and the configuration file (daemon/reload.h).
  */
 #define LOG_MODULE "main"
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon/clock.h"
 #include "daemon/config.h"
@@ -23,6 +27,7 @@
 #include "daemon/live.h"
 #include "daemon/log.h"
 #include "daemon/reload.h"
+#include "daemon/progress.h"
 #include "daemon/sched.h"
 #include "daemon/testhold.h"
 #include "fusefs/fusefs.h"
@@ -36,34 +41,262 @@
 #define EXIT_USAGE  2
 #define UPKEEP_SECS 60
 
-static const char usage_text[] =
-	"usage: dray <command> [options]\n"
-	"\n"
-	"commands:\n"
-	"  serve [CONFIG] [--port-file FILE] [--mount DIR]\n"
-	"                     run the registry (CONFIG: zot-style YAML or JSON;\n"
-	"                     without it, the embedded default: 127.0.0.1:5000,\n"
-	"                     storage in ./dray-data)\n"
-	"  verify CONFIG      check a configuration file and exit (0 valid,\n"
-	"                     2 invalid)\n"
-	"  gc CONFIG [--dry-run]\n"
-	"                     one garbage collection pass, offline\n"
-	"  scrub CONFIG       re-hash every blob and manifest; exit 1 if any\n"
-	"                     does not match its digest or is missing\n"
-	"  fsck CONFIG [--rebuild]\n"
-	"                     compare the index with the layouts (exit 1 on\n"
-	"                     disagreement); --rebuild rebuilds it from them\n"
-	"  import LAYOUT_DIR REPO[:TAG] [--config CONFIG]\n"
-	"                     store an OCI image layout in REPO, offline, as a\n"
-	"                     push would (TAG: only that tag of the layout)\n"
-	"  config             print the embedded default configuration\n"
-	"  --version          print the version\n"
-	"  --help             print this help\n";
+/* One option of a command. */
+struct cli_opt {
+	const char *name; /* "--dry-run" */
+	char short_name;  /* 'q', or 0 */
+	const char *arg;  /* its value's name ("FILE"), NULL for a flag */
+	const char *help; /* one line */
+};
+
+#define CLI_OPTS_MAX 3 /* options of one command, besides --help */
+#define CLI_ARGS_MAX 2 /* operands of one command */
+
+/* One command: its operands, its options and its help. */
+struct cli_cmd {
+	const char *name;    /* "gc" */
+	const char *args;    /* its operands, for the synopsis */
+	int min_args;        /* operands it needs */
+	int max_args;        /* operands it takes */
+	const char *summary; /* one line, for dray --help */
+	const char *text;    /* what dray help NAME says after the synopsis */
+	const char *exits;   /* its exit statuses */
+	struct cli_opt opts[CLI_OPTS_MAX];
+};
+
+/* clang-format off */
+#define OPT_QUIET \
+	{"--quiet", 'q', NULL, "no progress display, only the summary"}
+
+#define OFFLINE_TEXT \
+	"Offline: dray serve must not be running on the same storage (the\n" \
+	"command refuses a storage in use). Progress goes to standard\n" \
+	"error: on a terminal one line rewritten in place, else a line per\n" \
+	"tenth of the work; a one-line summary goes to standard output.\n"
+
+#define EXITS_OFFLINE \
+	"0 done, 1 failed (the storage cannot be opened, or the pass\n" \
+	"  failed), 2 usage error or invalid CONFIG"
+
+/* The commands, in the order dray --help lists them. */
+static const struct cli_cmd cli_cmds[] = {
+	{"serve", "[CONFIG]", 0, 1, "run the registry (and the mount)",
+	 "Serve the OCI distribution API from the storage of CONFIG (a\n"
+	 "zot-style YAML or JSON file; without it, the embedded default that\n"
+	 "dray config prints) and mount that storage with FUSE at\n"
+	 "fuse.mountpoint, if set. Runs until SIGTERM or SIGINT; SIGHUP\n"
+	 "reloads the TLS files, re-reads the config and reopens log files.\n",
+	 "0 stopped by a signal, 1 could not start, 2 usage error or\n"
+	 "  invalid CONFIG",
+	 {{"--port-file", 0, "FILE",
+	   "once listening, write the port to FILE (for http.port 0)"},
+	  {"--mount", 0, "DIR", "mount the storage at DIR (not fuse.mountpoint)"}}},
+	{"verify", "CONFIG", 1, 1, "check a configuration file and exit",
+	 "Load CONFIG as serve would (every key and value, the htpasswd file,\n"
+	 "the TLS files) and exit. A key of zot's schema that dray does not\n"
+	 "implement yet is named in a warning; a key of no schema is an\n"
+	 "error naming its file, line and column.\n",
+	 "0 valid, 2 invalid (or usage error)",
+	 {{0}}},
+	{"gc", "CONFIG", 1, 1, "one garbage collection pass, offline",
+	 "In every repository of CONFIG's storage, apply storage.retention,\n"
+	 "then remove untagged manifests nothing kept refers to and blobs no\n"
+	 "remaining manifest names, each once older than storage.gcDelay;\n"
+	 "then content store copies no repository links, and idle upload\n"
+	 "sessions.\n\n" OFFLINE_TEXT,
+	 EXITS_OFFLINE,
+	 {{"--dry-run", 0, NULL, "count what would be removed, remove nothing"},
+	  OPT_QUIET}},
+	{"scrub", "CONFIG", 1, 1, "re-hash every blob and manifest, offline",
+	 "Re-hash every blob and manifest of CONFIG's storage, each file\n"
+	 "once, and check that every manifest's references are present.\n"
+	 "Each problem is a line on standard output; nothing is changed.\n\n"
+	 OFFLINE_TEXT,
+	 "0 no problem, 1 a blob does not match its digest or is missing\n"
+	 "  (or the storage cannot be opened), 2 usage error or invalid\n"
+	 "  CONFIG",
+	 {OPT_QUIET}},
+	{"fsck", "CONFIG", 1, 1, "compare the index with the layouts, offline",
+	 "Compare the index (.dray/index) with the repositories' layouts:\n"
+	 "tags, repositories, index.json changed behind dray's back. Each\n"
+	 "disagreement is a line on standard output.\n\n" OFFLINE_TEXT,
+	 "0 they agree (or the index was rebuilt), 1 a disagreement (or\n"
+	 "  the storage cannot be opened), 2 usage error or invalid CONFIG",
+	 {{"--rebuild", 0, NULL, "rebuild the index from the layouts instead"},
+	  OPT_QUIET}},
+	{"import", "LAYOUT_DIR REPO[:TAG]", 2, 2,
+	 "store an OCI image layout in REPO, offline",
+	 "Store the OCI image layout in LAYOUT_DIR in repository REPO as a\n"
+	 "push (or a copy into the mount) would: every tag of the layout, or\n"
+	 "with :TAG only that tag (or the layout's only image, tagged TAG).\n"
+	 "Blobs are verified against their digests and deduplicated.\n\n"
+	 OFFLINE_TEXT,
+	 "0 imported, 1 failed (not a layout, no such tag, a blob missing\n"
+	 "  or corrupt, the storage cannot be opened), 2 usage error or\n"
+	 "  invalid CONFIG",
+	 {{"--config", 0, "CONFIG",
+	   "the configuration (default: the embedded one)"},
+	  OPT_QUIET}},
+	{"config", "", 0, 0, "print the embedded default configuration",
+	 "Print the configuration serve uses without CONFIG, as YAML.\n", "0",
+	 {{0}}},
+	{"version", "", 0, 0, "print the version (also dray --version)",
+	 "Print dray's version.\n", "0", {{0}}},
+	{"help", "[COMMAND]", 0, 1, "print this help, or COMMAND's",
+	 "Print the help of dray, or of COMMAND (as dray COMMAND --help).\n",
+	 "0, 2 for an unknown COMMAND", {{0}}},
+};
+/* clang-format on */
+
+#define CLI_NCMDS (sizeof(cli_cmds) / sizeof(cli_cmds[0]))
+
+static const struct cli_cmd *cli_find(const char *name)
+{
+	for (size_t i = 0; i < CLI_NCMDS; i++)
+		if (strcmp(cli_cmds[i].name, name) == 0)
+			return &cli_cmds[i];
+	return NULL;
+}
 
 static int usage(FILE *out, int code)
 {
-	fputs(usage_text, out);
+	fputs("usage: dray COMMAND [options] [arguments]\n"
+	      "       dray help COMMAND, or dray COMMAND --help\n\n"
+	      "commands:\n",
+	      out);
+	for (size_t i = 0; i < CLI_NCMDS; i++) {
+		char syn[64];
+
+		snprintf(syn, sizeof(syn), "%s %s", cli_cmds[i].name,
+		         cli_cmds[i].args);
+		fprintf(out, "  %-30s %s\n", syn, cli_cmds[i].summary);
+	}
+	fputs("\noptions:\n"
+	      "  --version                      print the version\n"
+	      "  -h, --help                     print this help\n"
+	      "\n"
+	      "CONFIG is a configuration file in zot's schema, YAML or JSON.\n"
+	      "Without one, serve uses the embedded default (dray config\n"
+	      "prints it): 127.0.0.1:5000, storage in ./dray-data, mounted at\n"
+	      "./dray-mnt.\n"
+	      "\n"
+	      "exit status: 0 success; 1 failure (the storage cannot be\n"
+	      "opened, scrub found damage, fsck a disagreement, an import\n"
+	      "failed); 2 usage error or invalid configuration.\n"
+	      "\n"
+	      "See dray(1) for the configuration keys, signals and files.\n",
+	      out);
 	return code;
+}
+
+/* dray help NAME, dray NAME --help. */
+static int cmd_usage(const struct cli_cmd *c, FILE *out, int code)
+{
+	fprintf(out, "usage: dray %s%s%s%s\n\n%s\noptions:\n", c->name,
+	        c->args[0] ? " " : "", c->args, " [options]", c->text);
+	for (int i = 0; i < CLI_OPTS_MAX && c->opts[i].name; i++) {
+		const struct cli_opt *o = &c->opts[i];
+		char syn[48];
+
+		snprintf(syn, sizeof(syn), "%c%c%c %s%s%s",
+		         o->short_name ? '-' : ' ',
+		         o->short_name ? o->short_name : ' ',
+		         o->short_name ? ',' : ' ', o->name, o->arg ? " " : "",
+		         o->arg ? o->arg : "");
+		fprintf(out, "  %-24s %s\n", syn, o->help);
+	}
+	fprintf(out, "  %-24s %s\n\nexit status:\n  %s\n", "-h, --help",
+	        "print this help", c->exits);
+	return code;
+}
+
+/* What a command line held: option values, then operands. */
+struct cli_args {
+	const struct cli_cmd *cmd;
+	const char *val[CLI_OPTS_MAX]; /* the value, "" for a flag; or NULL */
+	const char *arg[CLI_ARGS_MAX]; /* the operands */
+	int nargs;
+};
+
+/* The value of option @name of @a's command, or NULL when not given. */
+static const char *cli_opt(const struct cli_args *a, const char *name)
+{
+	for (int i = 0; i < CLI_OPTS_MAX && a->cmd->opts[i].name; i++)
+		if (strcmp(a->cmd->opts[i].name, name) == 0)
+			return a->val[i];
+	return NULL;
+}
+
+/* Say what is wrong with a command line; EXIT_USAGE. */
+static int cli_bad(const struct cli_cmd *c, const char *fmt, ...) PRINTF(2, 3);
+
+static int cli_bad(const struct cli_cmd *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "dray %s: ", c->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: dray %s %s [options]; see dray %s --help\n",
+	        c->name, c->args, c->name);
+	return EXIT_USAGE;
+}
+
+/*
+ * Parse the @argc arguments @argv after command @name into @a: options
+ * anywhere (--name VALUE, --name=VALUE, -x), "--" ends them. Returns -1 to
+ * go on, or the exit status: 0 after --help, EXIT_USAGE after a message.
+ */
+static int cli_parse(const char *name, int argc, char **argv,
+                     struct cli_args *a)
+{
+	const struct cli_cmd *c = cli_find(name);
+	bool opts_done = false;
+
+	assert(c);
+	*a = (struct cli_args){.cmd = c};
+	for (int i = 0; i < argc; i++) {
+		const char *s = argv[i], *eq = strchr(s, '=');
+		size_t len = eq && s[1] == '-' ? (size_t)(eq - s) : strlen(s);
+		int k;
+
+		if (opts_done || s[0] != '-' || !s[1]) {
+			if (a->nargs == c->max_args)
+				return cli_bad(c, "unexpected operand '%s'", s);
+			a->arg[a->nargs++] = s;
+			continue;
+		}
+		if (strcmp(s, "--") == 0) {
+			opts_done = true;
+			continue;
+		}
+		if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0)
+			return cmd_usage(c, stdout, 0);
+		for (k = 0; k < CLI_OPTS_MAX && c->opts[k].name; k++) {
+			const struct cli_opt *o = &c->opts[k];
+
+			if ((s[1] == '-' && strlen(o->name) == len &&
+			     strncmp(o->name, s, len) == 0) ||
+			    (s[1] != '-' && o->short_name == s[1] && !s[2]))
+				break;
+		}
+		if (k == CLI_OPTS_MAX || !c->opts[k].name)
+			return cli_bad(c, "unknown option '%s'", s);
+		if (!c->opts[k].arg && len != strlen(s))
+			return cli_bad(c, "option '%s' takes no value", s);
+		if (!c->opts[k].arg)
+			a->val[k] = "";
+		else if (len != strlen(s))
+			a->val[k] = s + len + 1;
+		else if (i + 1 < argc)
+			a->val[k] = argv[++i];
+		else
+			return cli_bad(c, "option '%s' needs a value", s);
+	}
+	if (a->nargs < c->min_args)
+		return cli_bad(c, "expected %s", c->args);
+	return -1;
 }
 
 static void warn_unsupported(const struct cfg *cfg)
@@ -80,10 +313,12 @@ static int cmd_verify(int argc, char **argv)
 	struct htpasswd *users = NULL;
 	struct http_opts tls = {0};
 	struct cfg *cfg;
+	struct cli_args a;
+	int rc = cli_parse("verify", argc, argv, &a);
 
-	if (argc != 1)
-		return usage(stderr, EXIT_USAGE);
-	cfg = cfg_load(argv[0], &err);
+	if (rc >= 0)
+		return rc;
+	cfg = cfg_load(a.arg[0], &err);
 	if (!cfg) {
 		fprintf(stderr, "dray: %s\n", err.msg);
 		return EXIT_USAGE;
@@ -111,7 +346,7 @@ static int cmd_verify(int argc, char **argv)
 		cfg_free(cfg);
 		return EXIT_USAGE;
 	}
-	printf("%s: configuration is valid\n", argv[0]);
+	printf("%s: configuration is valid\n", a.arg[0]);
 	cfg_free(cfg);
 	return 0;
 }
@@ -245,7 +480,7 @@ static void task_scrub(struct sched *s, void *arg)
 	struct err err = ERR_INIT;
 
 	(void)s;
-	if (store_scrub(bg->st, log_problem, NULL, &rep, &err) < 0)
+	if (store_scrub(bg->st, log_problem, NULL, NULL, &rep, &err) < 0)
 		log_err("scrub: %s", err.msg);
 	else
 		log_info("scrub: %zu blobs checked, %zu problems", rep.checked,
@@ -347,169 +582,238 @@ static struct store *open_offline(const char *path,
 	return st;
 }
 
+/* What an offline command was asked for, and its progress display. */
+struct offline {
+	enum progress_mode mode;     /* of the display: off with --quiet */
+	bool flag;                   /* gc --dry-run, fsck --rebuild */
+	const char *dir;             /* import: the layout */
+	char repo[512];              /* import: into this repository */
+	char *tag;                   /* import: only this tag, or NULL: all */
+	struct progress *shown;      /* the display, once started */
+	struct store_progress last;  /* what the store said last */
+	struct store_progress_cb cb; /* feeds the display */
+};
+
 /*
  * Run offline command @fn on the store of config @path: its exit status,
  * EXIT_USAGE for a bad config, 1 when the store cannot be opened.
  */
 static int run_offline(const char *path, const struct store_opts *extra,
                        int (*fn)(struct store *st, const struct cfg *cfg,
-                                 void *arg),
-                       void *arg)
+                                 struct offline *o),
+                       struct offline *o)
 {
 	struct cfg *cfg = NULL;
 	struct store *st = open_offline(path, extra, &cfg);
-	int ret = !cfg ? EXIT_USAGE : st ? fn(st, cfg, arg) : 1;
+	int ret = !cfg ? EXIT_USAGE : st ? fn(st, cfg, o) : 1;
 
 	store_close(st);
 	cfg_free(cfg);
 	return ret;
 }
 
-static void print_problem(void *arg, const char *problem)
+/* The store's progress callback: on to the display. */
+static void show_progress(void *arg, const struct store_progress *sp)
 {
-	(void)arg;
-	printf("%s\n", problem);
+	struct offline *o = arg;
+	struct progress_state s = {sp->unit, sp->done, sp->total, sp->bytes,
+	                           sp->bytes_total};
+
+	o->last = *sp;
+	progress_update(o->shown, &s);
 }
 
-static int gc_run(struct store *st, const struct cfg *cfg, void *arg)
+/* Start @o's display, its lines starting with @title; the clock runs. */
+static void offline_start(struct offline *o, const char *title)
 {
-	struct gc_opts *opts = arg;
+	o->shown = progress_new(STDERR_FILENO, o->mode, title);
+	o->cb = (struct store_progress_cb){show_progress, o};
+}
+
+/*
+ * Erase @o's display and say how long it ran, and with @bytes how much it
+ * read or freed and how fast, into @buf: "1.2 MiB in 0.3 s, 4.0 MiB/s".
+ */
+static void offline_end(struct offline *o, bool bytes, char *buf, size_t size)
+{
+	uint64_t ms = progress_elapsed_ms(o->shown);
+
+	if (bytes)
+		progress_fmt_took(o->last.bytes, ms, buf, size);
+	else
+		progress_fmt_time(ms, buf, size);
+	progress_free(o->shown);
+	o->shown = NULL;
+}
+
+/* A problem found by scrub or fsck: a line of standard output. */
+static void print_problem(void *arg, const char *problem)
+{
+	struct offline *o = arg;
+
+	progress_clear(o->shown);
+	printf("%s\n", problem);
+	fflush(stdout);
+}
+
+static int gc_run(struct store *st, const struct cfg *cfg, struct offline *o)
+{
+	struct gc_opts opts = {.dry_run = o->flag,
+	                       .delay_ms = cfg->storage.gc_delay_ms,
+	                       .retention = &cfg->storage.retention,
+	                       .progress = &o->cb};
 	struct gc_report rep = {0};
 	struct err err = ERR_INIT;
+	char bytes[32], took[32];
 
-	opts->delay_ms = cfg->storage.gc_delay_ms;
-	opts->retention = &cfg->storage.retention;
-	if (store_gc(st, opts, NULL, NULL, &rep, &err) < 0) {
+	offline_start(o, "gc");
+	if (store_gc(st, &opts, NULL, NULL, &rep, &err) < 0) {
+		progress_free(o->shown);
 		fprintf(stderr, "dray: gc: %s\n", err.msg);
 		return err_exit_code(&err);
 	}
-	log_gc(&rep, opts->dry_run);
+	offline_end(o, false, took, sizeof(took));
+	progress_fmt_bytes(rep.bytes, bytes, sizeof(bytes));
+	printf("gc%s: %llu repositories in %s, %s %zu tags, %zu manifests, "
+	       "%zu blobs, %zu store copies (%s), %zu uploads\n",
+	       opts.dry_run ? " (dry run)" : "",
+	       (unsigned long long)o->last.total, took,
+	       opts.dry_run ? "would remove" : "removed", rep.tags,
+	       rep.manifests, rep.blobs, rep.store_blobs, bytes, rep.uploads);
 	return 0;
 }
 
-static int cmd_gc(int argc, char **argv)
-{
-	struct gc_opts opts = {0};
-
-	if (argc < 1 || argc > 2 ||
-	    (argc == 2 && strcmp(argv[1], "--dry-run") != 0))
-		return usage(stderr, EXIT_USAGE);
-	opts.dry_run = argc == 2;
-	return run_offline(argv[0], NULL, gc_run, &opts);
-}
-
-static int scrub_run(struct store *st, const struct cfg *cfg, void *arg)
+static int scrub_run(struct store *st, const struct cfg *cfg, struct offline *o)
 {
 	struct check_report rep = {0};
 	struct err err = ERR_INIT;
+	char took[64];
 
 	(void)cfg;
-	(void)arg;
-	if (store_scrub(st, print_problem, NULL, &rep, &err) < 0) {
+	offline_start(o, "scrub");
+	if (store_scrub(st, print_problem, o, &o->cb, &rep, &err) < 0) {
+		progress_free(o->shown);
 		fprintf(stderr, "dray: scrub: %s\n", err.msg);
 		return err_exit_code(&err);
 	}
-	printf("scrub: %zu blobs checked, %zu problems\n", rep.checked,
-	       rep.problems);
+	offline_end(o, true, took, sizeof(took));
+	printf("scrub: %zu blobs checked, %zu problems; %s\n", rep.checked,
+	       rep.problems, took);
 	return rep.problems ? 1 : 0;
 }
 
-static int cmd_scrub(int argc, char **argv)
+static int fsck_run(struct store *st, const struct cfg *cfg, struct offline *o)
 {
-	if (argc != 1)
-		return usage(stderr, EXIT_USAGE);
-	return run_offline(argv[0], NULL, scrub_run, NULL);
-}
-
-static int fsck_run(struct store *st, const struct cfg *cfg, void *arg)
-{
-	const bool *rebuilt = arg;
 	struct check_report rep = {0};
 	struct err err = ERR_INIT;
+	char took[32];
 
 	(void)cfg;
-	if (*rebuilt) { /* store_open_with() did it */
+	if (o->flag) { /* store_open_with() did it */
 		printf("fsck: index rebuilt from the layouts\n");
 		return 0;
 	}
-	if (store_fsck(st, print_problem, NULL, &rep, &err) < 0) {
+	offline_start(o, "fsck");
+	if (store_fsck(st, print_problem, o, &o->cb, &rep, &err) < 0) {
+		progress_free(o->shown);
 		fprintf(stderr, "dray: fsck: %s\n", err.msg);
 		return err_exit_code(&err);
 	}
-	printf("fsck: %zu repositories checked, %zu disagreements\n",
-	       rep.checked, rep.problems);
+	offline_end(o, false, took, sizeof(took));
+	printf("fsck: %zu repositories checked, %zu disagreements in %s\n",
+	       rep.checked, rep.problems, took);
 	return rep.problems ? 1 : 0;
 }
 
-static int cmd_fsck(int argc, char **argv)
+static int import_run(struct store *st, const struct cfg *cfg,
+                      struct offline *o)
 {
-	struct store_opts o = {.no_reconcile = true};
-	bool rebuild;
-
-	if (argc < 1 || argc > 2 ||
-	    (argc == 2 && strcmp(argv[1], "--rebuild") != 0))
-		return usage(stderr, EXIT_USAGE);
-	rebuild = argc == 2;
-	if (rebuild)
-		o = (struct store_opts){.rebuild_index = true};
-	return run_offline(argv[0], &o, fsck_run, &rebuild);
-}
-
-/* What dray import was asked for. */
-struct import_args {
-	const char *dir; /* the layout */
-	char repo[512];  /* into this repository */
-	char *tag;       /* only this tag, or NULL: all */
-};
-
-static int import_run(struct store *st, const struct cfg *cfg, void *arg)
-{
-	struct import_args *a = arg;
 	struct store_import_stats stats;
 	struct err err = ERR_INIT;
+	char took[64];
 
 	(void)cfg;
-	if (store_import(st, a->dir, a->repo, a->tag, &stats, &err) < 0) {
+	offline_start(o, "import");
+	if (store_import(st, o->dir, o->repo, o->tag, &o->cb, &stats, &err) <
+	    0) {
+		progress_free(o->shown);
 		fprintf(stderr, "dray: import: %s\n", err.msg);
 		return err_exit_code(&err);
 	}
+	o->last.bytes = stats.bytes; /* stored, not skipped */
+	offline_end(o, true, took, sizeof(took));
 	printf("imported %s into %s%s%s: %zu manifests, %zu blobs stored, "
-	       "%zu already present\n",
-	       a->dir, a->repo, a->tag ? ":" : "", a->tag ? a->tag : "",
-	       stats.manifests, stats.blobs, stats.blobs_present);
+	       "%zu already present; %s\n",
+	       o->dir, o->repo, o->tag ? ":" : "", o->tag ? o->tag : "",
+	       stats.manifests, stats.blobs, stats.blobs_present, took);
 	return 0;
 }
 
 /*
- * dray import LAYOUT_DIR REPO[:TAG] [--config CONFIG]: what a `cp -r` into
- * the mount does, for machines without FUSE. Offline, like gc.
+ * dray gc|scrub|fsck CONFIG and dray import LAYOUT_DIR REPO[:TAG]
+ * [--config CONFIG]: offline, on a storage no daemon holds. import does
+ * what a `cp -r` into the mount does, for machines without FUSE.
  */
-static int cmd_import(int argc, char **argv)
+static int cmd_offline(const char *name, int argc, char **argv)
 {
-	struct import_args a = {0};
-	const char *cfg_path = NULL, *ref = NULL;
+	struct store_opts so = {.no_reconcile = true};
+	struct offline o = {0};
+	struct cli_args a;
 	char *colon;
+	int rc = cli_parse(name, argc, argv, &a);
 
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			cfg_path = argv[++i];
-		else if (argv[i][0] != '-' && !a.dir)
-			a.dir = argv[i];
-		else if (argv[i][0] != '-' && !ref)
-			ref = argv[i];
-		else
-			return usage(stderr, EXIT_USAGE);
+	if (rc >= 0)
+		return rc;
+	o.mode = cli_opt(&a, "--quiet") ? PROGRESS_OFF
+	                                : progress_mode_of(STDERR_FILENO);
+	if (strcmp(name, "gc") == 0) {
+		o.flag = cli_opt(&a, "--dry-run") != NULL;
+		return run_offline(a.arg[0], NULL, gc_run, &o);
 	}
-	if (!ref ||
-	    snprintf(a.repo, sizeof(a.repo), "%s", ref) >= (int)sizeof(a.repo))
-		return usage(stderr, EXIT_USAGE);
+	if (strcmp(name, "scrub") == 0)
+		return run_offline(a.arg[0], NULL, scrub_run, &o);
+	if (strcmp(name, "fsck") == 0) {
+		o.flag = cli_opt(&a, "--rebuild") != NULL;
+		if (o.flag)
+			so = (struct store_opts){.rebuild_index = true};
+		return run_offline(a.arg[0], &so, fsck_run, &o);
+	}
+	o.dir = a.arg[0];
+	if (snprintf(o.repo, sizeof(o.repo), "%s", a.arg[1]) >=
+	    (int)sizeof(o.repo))
+		return cli_bad(a.cmd, "'%s' is too long", a.arg[1]);
 	/* A name has no ':'; the last one (after any '/') starts the tag. */
-	colon = strrchr(a.repo, ':');
+	colon = strrchr(o.repo, ':');
 	if (colon && !strchr(colon, '/')) {
 		*colon = '\0';
-		a.tag = colon + 1;
+		o.tag = colon + 1;
 	}
-	return run_offline(cfg_path, NULL, import_run, &a);
+	return run_offline(cli_opt(&a, "--config"), NULL, import_run, &o);
+}
+
+/* dray config, dray version, dray help [COMMAND]. */
+static int cmd_info(const char *name, int argc, char **argv)
+{
+	const struct cli_cmd *c;
+	struct cli_args a;
+	int rc = cli_parse(name, argc, argv, &a);
+
+	if (rc >= 0)
+		return rc;
+	if (strcmp(name, "config") == 0) {
+		fputs(cfg_default_yaml, stdout);
+		return 0;
+	}
+	if (strcmp(name, "version") == 0) {
+		printf("dray %s\n", DRAY_VERSION);
+		return 0;
+	}
+	if (!a.nargs)
+		return usage(stdout, 0);
+	c = cli_find(a.arg[0]);
+	if (!c)
+		return cli_bad(a.cmd, "unknown command '%s'", a.arg[0]);
+	return cmd_usage(c, stdout, 0);
 }
 
 /* A duration for http_opts: whole seconds, rounded up; 0 stays 0. */
@@ -555,18 +859,15 @@ static int cmd_serve(int argc, char **argv)
 	struct reload rl = {0};
 	struct bg bg;
 	sigset_t set;
-	int ret = 1;
+	struct cli_args a;
+	int ret = cli_parse("serve", argc, argv, &a);
 
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--port-file") == 0 && i + 1 < argc)
-			port_file = argv[++i];
-		else if (strcmp(argv[i], "--mount") == 0 && i + 1 < argc)
-			mount = argv[++i];
-		else if (argv[i][0] != '-' && !cfg_path)
-			cfg_path = argv[i];
-		else
-			return usage(stderr, EXIT_USAGE);
-	}
+	if (ret >= 0)
+		return ret;
+	ret = 1;
+	cfg_path = a.arg[0];
+	port_file = cli_opt(&a, "--port-file");
+	mount = cli_opt(&a, "--mount");
 	cfg = cfg_load(cfg_path, &err);
 	if (!cfg) {
 		fprintf(stderr, "dray: %s\n", err.msg);
@@ -715,32 +1016,25 @@ out:
 
 int main(int argc, char **argv)
 {
-	if (argc < 2)
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd)
 		return usage(stderr, EXIT_USAGE);
-	if (strcmp(argv[1], "--version") == 0 ||
-	    strcmp(argv[1], "version") == 0) {
-		printf("dray %s\n", DRAY_VERSION);
-		return 0;
+	if (strcmp(cmd, "--version") == 0)
+		cmd = "version";
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
+		cmd = "help";
+	if (!cli_find(cmd)) {
+		fprintf(stderr, "dray: unknown %s '%s'; see dray --help\n",
+		        cmd[0] == '-' ? "option" : "command", cmd);
+		return EXIT_USAGE;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0)
-		return usage(stdout, 0);
-	if (strcmp(argv[1], "serve") == 0)
+	if (strcmp(cmd, "serve") == 0)
 		return cmd_serve(argc - 2, argv + 2);
-	if (strcmp(argv[1], "verify") == 0)
+	if (strcmp(cmd, "verify") == 0)
 		return cmd_verify(argc - 2, argv + 2);
-	if (strcmp(argv[1], "gc") == 0)
-		return cmd_gc(argc - 2, argv + 2);
-	if (strcmp(argv[1], "scrub") == 0)
-		return cmd_scrub(argc - 2, argv + 2);
-	if (strcmp(argv[1], "fsck") == 0)
-		return cmd_fsck(argc - 2, argv + 2);
-	if (strcmp(argv[1], "import") == 0)
-		return cmd_import(argc - 2, argv + 2);
-	if (strcmp(argv[1], "config") == 0) {
-		fputs(cfg_default_yaml, stdout);
-		return 0;
-	}
-	fprintf(stderr, "dray: unknown command '%s'\n", argv[1]);
-	return usage(stderr, EXIT_USAGE);
+	if (strcmp(cmd, "config") == 0 || strcmp(cmd, "version") == 0 ||
+	    strcmp(cmd, "help") == 0)
+		return cmd_info(cmd, argc - 2, argv + 2);
+	return cmd_offline(cmd, argc - 2, argv + 2);
 }

@@ -33,10 +33,36 @@ static void report(store_report_fn fn, void *arg, struct check_report *rep,
 		fn(arg, line);
 }
 
+/* Where a scrub stands: files looked at of all, bytes hashed. */
+struct scrub_progress {
+	const struct store_progress_cb *cb;
+	uint64_t done, total, bytes;
+};
+
+static void scrub_note(const struct scrub_progress *pr)
+{
+	progress_note(pr->cb, "blobs", pr->done, pr->total, pr->bytes, 0);
+}
+
+/* The names in @dir that scrub_dir() looks at, for the total. */
+static uint64_t count_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	uint64_t n = 0;
+
+	while (d && (de = readdir(d)))
+		n += de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
 /* Hash every file of @dir (named by hex digest of @alg) once per inode. */
 static int scrub_dir(const char *dir, const char *label, enum digest_alg alg,
                      struct hmap *seen, store_report_fn fn, void *arg,
-                     struct check_report *rep, struct err *err)
+                     struct scrub_progress *pr, struct check_report *rep,
+                     struct err *err)
 {
 	struct dirent *de;
 	DIR *d = opendir(dir);
@@ -51,8 +77,11 @@ static int scrub_dir(const char *dir, const char *label, enum digest_alg alg,
 		char *dot;
 		int fd;
 
-		if (de->d_name[0] == '.' ||
-		    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
+		if (de->d_name[0] == '.')
+			continue;
+		scrub_note(pr); /* what is done before this one */
+		pr->done++;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
 		            (int)sizeof(path) ||
 		    stat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
 			continue;
@@ -90,6 +119,7 @@ static int scrub_dir(const char *dir, const char *label, enum digest_alg alg,
 		if (fd >= 0)
 			close(fd);
 		rep->checked++;
+		pr->bytes += (uint64_t)sb.st_size;
 	}
 	closedir(d);
 	return 0;
@@ -147,11 +177,37 @@ out:
 	repo_unref(st, r);
 }
 
+/*
+ * The directory of @alg's blobs of repository @i of @repos, or with @i
+ * past the last, of the content store, and its name in reports. -1 when
+ * the path is too long.
+ */
+static int blob_dir(const struct store *st, const struct strvec *repos,
+                    size_t i, enum digest_alg alg, char *dir, char *label)
+{
+	const char *name = digest_alg_name(alg);
+
+	if (i == repos->n) {
+		snprintf(label, PATH_MAX, ".dray/blobs/%s", name);
+		return snprintf(dir, PATH_MAX, "%s/%s", st->casdir, name) >=
+		                       PATH_MAX
+		               ? -1
+		               : 0;
+	}
+	snprintf(label, PATH_MAX, "%s/blobs/%s", repos->v[i], name);
+	return snprintf(dir, PATH_MAX, "%s/%s/blobs/%s", st->root, repos->v[i],
+	                name) >= PATH_MAX
+	               ? -1
+	               : 0;
+}
+
 int store_scrub(struct store *st, store_report_fn fn, void *arg,
+                const struct store_progress_cb *progress,
                 struct check_report *rep, struct err *err)
 {
 	struct strvec repos = {0};
 	struct hmap *seen = hmap_new();
+	struct scrub_progress pr = {progress, 0, 0, 0};
 	char dir[PATH_MAX], label[PATH_MAX];
 	int ret = -1;
 
@@ -160,33 +216,26 @@ int store_scrub(struct store *st, store_report_fn fn, void *arg,
 		return err_set(err, ERR_NOMEM, "cannot scrub");
 	if (store_walk(st, &repos, err) < 0)
 		goto out;
-	for (size_t i = 0; i < repos.n; i++) {
+	/* Every repository's blobs, then the content store's. */
+	for (size_t i = 0; progress && i <= repos.n; i++)
+		for (int a = DIGEST_SHA256; a <= DIGEST_SHA512; a++)
+			if (blob_dir(st, &repos, i, (enum digest_alg)a, dir,
+			             label) == 0)
+				pr.total += count_dir(dir);
+	for (size_t i = 0; i <= repos.n; i++) {
 		for (int a = DIGEST_SHA256; a <= DIGEST_SHA512; a++) {
-			const char *alg = digest_alg_name((enum digest_alg)a);
-
-			if (snprintf(dir, sizeof(dir), "%s/%s/blobs/%s",
-			             st->root, repos.v[i], alg) >=
-			    (int)sizeof(dir))
+			if (blob_dir(st, &repos, i, (enum digest_alg)a, dir,
+			             label) < 0)
 				continue;
-			snprintf(label, sizeof(label), "%s/blobs/%s",
-			         repos.v[i], alg);
 			if (scrub_dir(dir, label, (enum digest_alg)a, seen, fn,
-			              arg, rep, err) < 0)
+			              arg, &pr, rep, err) < 0)
 				goto out;
 		}
-		scrub_refs(st, repos.v[i], fn, arg, rep);
+		if (i < repos.n)
+			scrub_refs(st, repos.v[i], fn, arg, rep);
 	}
-	for (int a = DIGEST_SHA256; a <= DIGEST_SHA512; a++) {
-		const char *alg = digest_alg_name((enum digest_alg)a);
-
-		if (snprintf(dir, sizeof(dir), "%s/%s", st->casdir, alg) >=
-		    (int)sizeof(dir))
-			continue;
-		snprintf(label, sizeof(label), ".dray/blobs/%s", alg);
-		if (scrub_dir(dir, label, (enum digest_alg)a, seen, fn, arg,
-		              rep, err) < 0)
-			goto out;
-	}
+	pr.total = pr.done; /* files may have come or gone meanwhile */
+	scrub_note(&pr);
 	ret = 0;
 out:
 	hmap_free(seen);
@@ -195,6 +244,7 @@ out:
 }
 
 int store_fsck(struct store *st, store_report_fn fn, void *arg,
+               const struct store_progress_cb *progress,
                struct check_report *rep, struct err *err)
 {
 	struct strvec repos = {0}, listed = {0};
@@ -211,6 +261,7 @@ int store_fsck(struct store *st, store_report_fn fn, void *arg,
 		json_t *e;
 		size_t k;
 
+		progress_note(progress, "repositories", i, repos.n, 0, 0);
 		rep->checked++;
 		if (!r)
 			continue;
@@ -260,6 +311,7 @@ int store_fsck(struct store *st, store_report_fn fn, void *arg,
 		strvec_release(&tags);
 		strvec_release(&want);
 	}
+	progress_note(progress, "repositories", repos.n, repos.n, 0, 0);
 	/* Repositories the index lists that the disk does not have. */
 	{
 		bool more;

@@ -467,6 +467,7 @@ int store_gc(struct store *st, const struct gc_opts *opts,
 	/* Retention reads pull times from the index. */
 	if (pull_flush(st, err) < 0 || store_walk(st, &repos, err) < 0)
 		goto out;
+	progress_note(opts->progress, "repositories", 0, repos.n, 0, 0);
 	for (size_t i = 0; i < repos.n; i++) {
 		if (yield && yield(arg)) {
 			ret = 0;
@@ -477,9 +478,13 @@ int store_gc(struct store *st, const struct gc_opts *opts,
 			log_warn("gc of '%s' failed: %s", repos.v[i], err->msg);
 			*err = ERR_INIT;
 		}
+		progress_note(opts->progress, "repositories", i + 1, repos.n,
+		              rep->bytes, 0);
 	}
 	if (sweep_store(st, opts, rep, err) < 0)
 		goto out;
+	progress_note(opts->progress, "repositories", repos.n, repos.n,
+	              rep->bytes, 0);
 	if (!opts->dry_run)
 		rep->uploads += store_upload_expire(st, opts->delay_ms);
 	ret = 0;

@@ -33,7 +33,16 @@ struct import {
 	const char *repo;              /* the repository written */
 	struct store_import_stats *rs; /* counts for the caller */
 	char *chunk;                   /* IMPORT_CHUNK bytes of buffer */
+	const struct store_progress_cb *cb; /* progress, or NULL */
+	bool counting; /* only add up total and bytes_total: a dry walk */
+	uint64_t done, total, bytes, bytes_total; /* for @cb */
 };
+
+static void import_note(const struct import *im)
+{
+	progress_note(im->cb, "descriptors", im->done, im->total, im->bytes,
+	              im->bytes_total);
+}
 
 static int layout_file(const struct import *im, const struct digest *d,
                        char *out, size_t outsz, struct err *err)
@@ -58,6 +67,7 @@ static int import_blob(struct import *im, const struct digest *d,
 
 	if (store_blob_stat(im->st, im->repo, d, &size, err) == 0) {
 		im->rs->blobs_present++;
+		im->bytes += size;
 		return 0;
 	}
 	*err = ERR_INIT;
@@ -83,6 +93,9 @@ static int import_blob(struct import *im, const struct digest *d,
 		}
 		if (store_upload_append(u, im->chunk, (size_t)n, err) < 0)
 			goto out;
+		im->bytes += (uint64_t)n;
+		im->rs->bytes += (uint64_t)n;
+		import_note(im);
 	}
 	if (store_upload_commit(u, d, err) < 0) {
 		err_prefix(err, "'%s'", path);
@@ -148,6 +161,11 @@ static int import_manifest(struct import *im, const struct digest *d,
 				goto out;
 		}
 	}
+	if (im->counting) {
+		im->bytes_total += len;
+		ret = 0;
+		goto out;
+	}
 	digest_format(d, dstr);
 	if (store_manifest_put(im->st, im->repo, ref ? ref : dstr, mt, body,
 	                       len, &res, err) < 0) {
@@ -161,6 +179,8 @@ static int import_manifest(struct import *im, const struct digest *d,
 		goto out;
 	}
 	im->rs->manifests++;
+	im->rs->bytes += len;
+	im->bytes += len;
 	ret = 0;
 out:
 	json_decref(j);
@@ -173,26 +193,74 @@ static int import_desc(struct import *im, json_t *desc, const char *ref,
                        int depth, struct err *err)
 {
 	const char *mt = json_string_value(json_object_get(desc, "mediaType"));
+	json_int_t size = json_integer_value(json_object_get(desc, "size"));
+	bool manifest = ref || store_mt_is_manifest(mt);
 	struct digest d;
 
 	if (!json_is_object(desc) || !entry_digest(desc, &d))
 		return err_set(err, ERR_INVALID,
 		               "a descriptor in '%s' has no valid digest",
 		               im->dir);
-	if (ref || store_mt_is_manifest(mt))
-		return import_manifest(im, &d, mt, ref, depth, err);
-	return import_blob(im, &d, err);
+	if (!manifest && im->counting)
+		im->bytes_total += size > 0 ? (uint64_t)size : 0;
+	else if ((manifest ? import_manifest(im, &d, mt, ref, depth, err)
+	                   : import_blob(im, &d, err)) < 0)
+		return -1;
+	if (im->counting) {
+		im->total++;
+		return 0;
+	}
+	im->done++;
+	import_note(im);
+	return 0;
+}
+
+/*
+ * Import the descriptors of index.json's @mans that @tag chooses (see
+ * store_import()); *chosen counts them.
+ */
+static int import_chosen(struct import *im, json_t *mans, const char *tag,
+                         size_t *chosen, struct err *err)
+{
+	json_t *e;
+	size_t i;
+
+	*chosen = 0;
+	json_array_foreach(mans, i, e)
+	{
+		const char *name = entry_tag(e);
+
+		/*
+		 * With a TAG: the descriptor of that name, or the only one
+		 * of a layout that holds one (tagged TAG). Without: each,
+		 * under its own name, or by digest when it has none.
+		 */
+		if (tag && !(name && !strcmp(name, tag)) &&
+		    !(json_array_size(mans) == 1))
+			continue;
+		if (import_desc(im, e, tag ? tag : name, 0, err) < 0)
+			return -1;
+		(*chosen)++;
+		if (tag)
+			break;
+	}
+	return 0;
 }
 
 int store_import(struct store *st, const char *dir, const char *repo,
-                 const char *tag, struct store_import_stats *stats,
-                 struct err *err)
+                 const char *tag, const struct store_progress_cb *progress,
+                 struct store_import_stats *stats, struct err *err)
 {
-	struct import im = {st, dir, repo, stats, NULL};
+	struct import im = {.st = st,
+	                    .dir = dir,
+	                    .repo = repo,
+	                    .rs = stats,
+	                    .cb = progress};
+	struct err ignored = ERR_INIT;
 	char path[PATH_MAX];
-	json_t *index = NULL, *mans, *e, *layout = NULL;
+	json_t *index = NULL, *mans, *layout = NULL;
 	char *text = NULL;
-	size_t len, i, chosen = 0;
+	size_t len, chosen = 0;
 	int ret = -1;
 
 	*stats = (struct store_import_stats){0};
@@ -228,24 +296,14 @@ int store_import(struct store *st, const char *dir, const char *repo,
 		err_set(err, ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	json_array_foreach(mans, i, e)
-	{
-		const char *name = entry_tag(e);
-
-		/*
-		 * With a TAG: the descriptor of that name, or the only one
-		 * of a layout that holds one (tagged TAG). Without: each,
-		 * under its own name, or by digest when it has none.
-		 */
-		if (tag && !(name && !strcmp(name, tag)) &&
-		    !(json_array_size(mans) == 1))
-			continue;
-		if (import_desc(&im, e, tag ? tag : name, 0, err) < 0)
-			goto out;
-		chosen++;
-		if (tag)
-			break;
-	}
+	/* A total for the display; a failure here is met again below. */
+	im.counting = progress != NULL;
+	if (im.counting && import_chosen(&im, mans, tag, &chosen, &ignored) < 0)
+		im.total = im.bytes_total = 0;
+	im.counting = false;
+	import_note(&im);
+	if (import_chosen(&im, mans, tag, &chosen, err) < 0)
+		goto out;
 	if (!chosen && tag) {
 		err_set(err, ERR_NOT_FOUND, "no manifest tagged '%s' in '%s'",
 		        tag, path);

@@ -361,6 +361,28 @@ struct store_retention {
 	size_t n_policies;
 };
 
+/*
+ * Progress of a long operation (gc, scrub, fsck, import), for a display:
+ * index/ counts, the caller prints. Each call reports the totals so far.
+ */
+struct store_progress {
+	const char *unit;     /* what done and total count: "repositories" */
+	uint64_t done;        /* items finished */
+	uint64_t total;       /* items in all; 0: not known */
+	uint64_t bytes;       /* bytes hashed, imported or freed so far */
+	uint64_t bytes_total; /* bytes in all; 0: not known */
+};
+
+/*
+ * A progress callback: @fn is called after each item (and, importing,
+ * after each piece of a blob) on the operation's thread; it must be cheap.
+ * Operations take a pointer to one, NULL for none.
+ */
+struct store_progress_cb {
+	void (*fn)(void *arg, const struct store_progress *p);
+	void *arg;
+};
+
 struct gc_opts {
 	uint64_t delay_ms; /* never remove what changed more recently */
 	bool dry_run;      /* report, change nothing */
@@ -372,6 +394,8 @@ struct gc_opts {
 	 * only with deleteReferrers. Other repositories keep every tag.
 	 */
 	const struct store_retention *retention;
+	/* Repositories done of all (bytes: freed so far), or NULL. */
+	const struct store_progress_cb *progress;
 };
 
 struct gc_report {
@@ -424,16 +448,20 @@ struct check_report {
 /*
  * Re-hash every stored blob and manifest; report each whose content no
  * longer matches its digest, and each reference to a missing blob. Never
- * changes anything.
+ * changes anything. @progress (may be NULL): blob files done of all, and
+ * the bytes hashed.
  */
 MUST_CHECK int store_scrub(struct store *st, store_report_fn fn, void *arg,
+                           const struct store_progress_cb *progress,
                            struct check_report *rep, struct err *err);
 
 /*
  * Compare the index with the layouts and report each disagreement. Only
- * meaningful on a store opened with opts.no_reconcile.
+ * meaningful on a store opened with opts.no_reconcile. @progress (may be
+ * NULL): repositories done of all.
  */
 MUST_CHECK int store_fsck(struct store *st, store_report_fn fn, void *arg,
+                          const struct store_progress_cb *progress,
                           struct check_report *rep, struct err *err);
 
 /*
@@ -659,6 +687,7 @@ struct store_import_stats {
 	size_t blobs;         /* blobs uploaded */
 	size_t blobs_present; /* blobs the repository had already */
 	size_t manifests;     /* manifests and indexes stored */
+	uint64_t bytes;       /* bytes of the blobs and manifests imported */
 };
 
 /*
@@ -671,11 +700,13 @@ struct store_import_stats {
  * complete. ERR_NOT_FOUND (no such tag, a blob missing from @dir),
  * ERR_INVALID (not a layout, a blob not matching its digest, a bad
  * manifest), ERR_IO. What was stored before a failure stays (untagged
- * content, for GC).
+ * content, for GC). @progress (may be NULL): descriptors done of all that
+ * the chosen ones reach, and their bytes (the layout's manifests are read
+ * once first, to count them).
  */
-MUST_CHECK int store_import(struct store *st, const char *dir,
-                            const char *repo, const char *tag,
-                            struct store_import_stats *stats,
-                            struct err *err);
+MUST_CHECK int store_import(struct store *st, const char *dir, const char *repo,
+                            const char *tag,
+                            const struct store_progress_cb *progress,
+                            struct store_import_stats *stats, struct err *err);
 
 #endif

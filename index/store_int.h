@@ -468,5 +468,15 @@ const struct store_rules *rules_get(struct store *st, struct live_ref **ref);
 MUST_CHECK int store_rules_init(struct store *st, struct err *err);
 /* storage.dedupe as last set (store_set_dedupe()). */
 bool dedupe_on(const struct store *st);
+/* Tell @cb (may be NULL) where an operation stands. */
+static inline void progress_note(const struct store_progress_cb *cb,
+                                 const char *unit, uint64_t done,
+                                 uint64_t total, uint64_t bytes,
+                                 uint64_t bytes_total)
+{
+	if (cb && cb->fn)
+		cb->fn(cb->arg, &(struct store_progress){unit, done, total,
+		                                         bytes, bytes_total});
+}
 
 #endif

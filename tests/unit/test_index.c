@@ -309,7 +309,7 @@ static void fsck(struct fixture *f, struct problems *p,
 	struct err err = ERR_INIT;
 
 	memset(p, 0, sizeof(*p));
-	if (store_fsck(f->st, collect, p, rep, &err) < 0)
+	if (store_fsck(f->st, collect, p, NULL, rep, &err) < 0)
 		fail_msg("store_fsck: %s", err.msg);
 	assert_int_equal(rep->problems, p->n);
 }

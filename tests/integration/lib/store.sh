@@ -135,3 +135,17 @@ pull_verify() {
 	done
 }
 
+
+# dray_tty ARGS...: dray_cli on a terminal: `$DRAY_BIN ARGS...` under
+# script(1)'s pseudo-terminal (stdout and stderr both on it); what the
+# terminal received (\r, escapes and all) in $TTY_OUT, exit status in
+# $CLI_RC; logged to logs/cli.log.
+dray_tty() {
+	local ts=$WORK/tmp/typescript cmd
+	cmd=$(printf '%q ' "$DRAY_BIN" "$@")
+	CLI_RC=0
+	timeout 600 script -qec "$cmd" "$ts" </dev/null >/dev/null 2>&1 || CLI_RC=$?
+	TTY_OUT=$(cat "$ts")
+	printf '+ (tty) dray %s (exit %s)\n%s\n' "$*" "$CLI_RC" "$TTY_OUT" \
+		>>"$WORK/logs/cli.log"
+}
