@@ -13,6 +13,7 @@
 
 #include "daemon/clock.h"
 #include "daemon/log.h"
+#include "daemon/opstat.h"
 #include "daemon/sched.h"
 
 #define TASKS_MAX 8
@@ -68,10 +69,13 @@ static void *worker(void *arg)
 		if (due >= 0) {
 			uint64_t t0 = clock_mono_ms();
 
+			opstat_sched_running(due);
 			s->tasks[due].run(s, s->tasks[due].arg);
 			log_debug("%s took %llu ms", s->tasks[due].name,
 			          (unsigned long long)(clock_mono_ms() - t0));
 			s->next[due] = clock_mono_ms() + s->tasks[due].interval_ms;
+			opstat_sched_next((unsigned)due, true, s->next[due]);
+			opstat_sched_running(-1);
 			if (sched_stopping(s))
 				break;
 			continue;
@@ -114,15 +118,20 @@ struct sched *sched_start(const struct sched_task *tasks, int n,
 		n = TASKS_MAX;
 	memcpy(s->tasks, tasks, (size_t)n * sizeof(*tasks));
 	s->n = n;
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		s->next[i] = clock_mono_ms() + tasks[i].first_ms;
+		opstat_sched_next((unsigned)i, tasks[i].interval_ms != 0,
+		                  s->next[i]);
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->wake, &ca);
 	pthread_condattr_destroy(&ca);
+	opstat_sched_start((unsigned)n);
 	rc = pthread_create(&s->thread, NULL, worker, s);
 	if (rc != 0) {
+		opstat_sched_start(0);
 		pthread_cond_destroy(&s->wake);
 		pthread_mutex_destroy(&s->lock);
 		free(s);
@@ -141,6 +150,7 @@ void sched_stop(struct sched *s)
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);
+	opstat_sched_start(0);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
