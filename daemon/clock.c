@@ -213,3 +213,11 @@ uint64_t clock_age_mono_ms(void)
 {
 	return shift(clock_mono_ms(), offset_at(clock_wall_ms()));
 }
+
+uint64_t clock_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return clock_ts_ns(&ts);
+}

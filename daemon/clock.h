@@ -51,4 +51,7 @@ struct timespec;
 uint64_t clock_ts_ms(const struct timespec *ts);
 uint64_t clock_ts_ns(const struct timespec *ts);
 
+/* CLOCK_MONOTONIC in nanoseconds: for short waits (lock latency). */
+uint64_t clock_mono_ns(void);
+
 #endif

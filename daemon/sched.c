@@ -13,6 +13,7 @@
 
 #include "daemon/clock.h"
 #include "daemon/log.h"
+#include "daemon/opstat.h"
 #include "daemon/sched.h"
 
 #define TASKS_MAX 8
@@ -72,6 +73,7 @@ static void *worker(void *arg)
 			/* Not due again unless sched_set() says so meanwhile */
 			s->next[due] = UINT64_MAX;
 			pthread_mutex_unlock(&s->lock);
+			opstat_sched_running(due);
 			s->tasks[due].run(s, s->tasks[due].arg);
 			log_debug("%s took %llu ms", s->tasks[due].name,
 			          (unsigned long long)(clock_mono_ms() - t0));
@@ -79,7 +81,11 @@ static void *worker(void *arg)
 			if (s->next[due] == UINT64_MAX)
 				s->next[due] = clock_mono_ms() +
 				               s->tasks[due].interval_ms;
+			opstat_sched_next((unsigned)due,
+			                  s->tasks[due].interval_ms != 0,
+			                  s->next[due]);
 			pthread_mutex_unlock(&s->lock);
+			opstat_sched_running(-1);
 			if (sched_stopping(s))
 				break;
 			continue;
@@ -121,15 +127,20 @@ struct sched *sched_start(const struct sched_task *tasks, int n,
 		n = TASKS_MAX;
 	memcpy(s->tasks, tasks, (size_t)n * sizeof(*tasks));
 	s->n = n;
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		s->next[i] = clock_mono_ms() + tasks[i].first_ms;
+		opstat_sched_next((unsigned)i, tasks[i].interval_ms != 0,
+		                  s->next[i]);
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->wake, &ca);
 	pthread_condattr_destroy(&ca);
+	opstat_sched_start((unsigned)n);
 	rc = pthread_create(&s->thread, NULL, worker, s);
 	if (rc != 0) {
+		opstat_sched_start(0);
 		pthread_cond_destroy(&s->wake);
 		pthread_mutex_destroy(&s->lock);
 		free(s);
@@ -148,6 +159,7 @@ void sched_set(struct sched *s, const char *name, uint64_t interval_ms,
 			continue;
 		s->tasks[i].interval_ms = interval_ms;
 		s->next[i] = clock_mono_ms() + next_ms;
+		opstat_sched_next((unsigned)i, interval_ms != 0, s->next[i]);
 	}
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
@@ -162,6 +174,7 @@ void sched_stop(struct sched *s)
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);
+	opstat_sched_start(0);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

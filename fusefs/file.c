@@ -10,9 +10,11 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "daemon/opstat.h"
 #include "fusefs/ops_int.h"
 
 struct open_file *open_file_new(const char *path)
@@ -112,6 +114,12 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			open_file_free(of);
 			fuse_reply_err(req, errno_for(&err));
 			return;
+		}
+		if (opstat_on()) { /* reads are counted up to its end */
+			struct stat sb;
+
+			if (fstat(of->fd, &sb) == 0)
+				atomic_store(&of->size, (uint64_t)sb.st_size);
 		}
 		/* Blob pages stay valid forever; index.json is read afresh. */
 		fi->keep_cache = store_fs_is_blob(path);

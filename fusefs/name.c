@@ -210,14 +210,17 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (store_fs_rename(fs->st, from, to, &err) < 0) {
 		log_warn("mv %s %s: refused: %s", from, to, err.msg);
 		mount_audit(req, "mount.rename", to, from, &err);
-		if (err.code == ERR_INVALID || err.code == ERR_TOO_LARGE)
+		if (err.code == ERR_INVALID || err.code == ERR_TOO_LARGE) {
 			refusal_set(fs, to, err.msg);
+			count_commit(to, false);
+		}
 		fuse_reply_err(req, err.code == ERR_INVALID ? EBADMSG
 		                                            : errno_for(&err));
 		return;
 	}
 	refusal_clear(fs, from);
 	refusal_clear(fs, to);
+	count_commit(to, true);
 	/* Done in the store: a node left unkeyed is only a new node id. */
 	if (node_rename(fs, from, to))
 		log_warn("mv %s %s: out of memory for the node table", from,

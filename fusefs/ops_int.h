@@ -9,6 +9,7 @@
  * file.c   open files: open, create, read, release
  * write.c  files being written: write tickets, close as the commit
  * xattr.c  refusals remembered and user.dray.status
+ * count.c  the figures for the metrics: operations, bytes, commits
  */
 #ifndef DRAY_FUSEFS_OPS_INT_H
 #define DRAY_FUSEFS_OPS_INT_H
@@ -96,7 +97,9 @@ struct open_file {
 	uint64_t tickets;              /* writes taken */
 	uint64_t served;               /* writes applied */
 	int werr;                      /* first write error, an errno */
-	_Atomic uint64_t size;         /* end of the furthest write taken */
+	_Atomic uint64_t size;         /* end of the furthest write taken;
+	                                  reading: the file's size when
+	                                  counting (count.c), else 0 */
 	struct open_file *prev, *next; /* in fs->files; protected by fs->lock */
 	char path[];                   /* relative path */
 };
@@ -186,5 +189,25 @@ void on_change(void *arg, const char *rel);
  */
 void mount_audit(fuse_req_t req, const char *action, const char *path,
                  const char *source, const struct err *err);
+
+/* count.c: the metrics' figures (daemon/opstat.h); cnt_* count, then
+ * call op_* */
+void count_commit(const char *rel, bool ok);
+void cnt_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void cnt_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void cnt_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void cnt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void cnt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+                mode_t mode, struct fuse_file_info *fi);
+void cnt_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+              struct fuse_file_info *fi);
+void cnt_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+               off_t off, struct fuse_file_info *fi);
+void cnt_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+               mode_t mode);
+void cnt_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void cnt_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void cnt_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+                fuse_ino_t newparent, const char *newname, unsigned int flags);
 
 #endif

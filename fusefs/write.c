@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "daemon/log.h"
+#include "daemon/opstat.h"
 #include "fusefs/ops_int.h"
 
 /* Wait until every write taken is applied; the first error, or 0. */
@@ -113,6 +114,7 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		if (atomic_compare_exchange_weak(&of->size, &cur, end))
 			break;
 	fuse_reply_write(req, size);
+	opstat_mount_bytes(true, size);
 	/* @buf is ours until we return: apply it in its turn. */
 	pthread_mutex_lock(&of->wlock);
 	while (of->served != ticket)
@@ -152,6 +154,7 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (e) {
 		if (e != EFBIG) /* op_write() said why */
 			refusal_set(fs, of->path, strerror(e));
+		count_commit(of->path, false);
 		end_write(fs, of);
 		fuse_reply_err(req, e);
 		return;
@@ -162,6 +165,7 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (publishes)
 			mount_audit(req, "mount.publish", of->path, NULL, &err);
 		refusal_set(fs, of->path, err.msg);
+		count_commit(of->path, false);
 		end_write(fs, of);
 		fuse_reply_err(req, err.code == ERR_INVALID ? EBADMSG
 		                                            : errno_for(&err));
@@ -170,6 +174,7 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	refusal_clear(fs, of->path);
 	if (publishes)
 		mount_audit(req, "mount.publish", of->path, NULL, NULL);
+	count_commit(of->path, true);
 	end_write(fs, of);
 	fuse_reply_err(req, 0);
 }

@@ -26,10 +26,11 @@
 
 #include "daemon/clock.h"
 #include "daemon/log.h"
+#include "daemon/opstat.h"
 #include "http/http_int.h"
 #include "http/metrics.h"
 
-#define SHARDS     8
+#define SHARDS     OPSTAT_SHARDS
 #define N_METHODS  8 /* methods[] and "other" */
 #define CODE_MIN   100
 #define N_CODES    500   /* 100..599 */
@@ -74,8 +75,8 @@ struct metrics {
 	unsigned n_repos;     /* slots taken or being taken, atomic */
 	struct repo other;    /* past METRICS_REPOS_MAX */
 	struct repo none;     /* paths naming no repository ("N/A") */
-	unsigned next_shard;  /* shard of the next new thread, atomic */
 	bool listed;          /* the store's repositories were listed */
+	bool counting;        /* opstat_enable() was called for it */
 	pthread_mutex_t lock; /* render(): one at a time */
 	/* Garbage collection. */
 	uint64_t gc_runs[2];      /* by error=false, true */
@@ -91,9 +92,6 @@ struct metrics {
 	char *version, *commit, *binary_type, *dist_spec_version, *root;
 };
 
-/* The shard of the calling thread: 1 + its index, or 0 before the first. */
-static __thread unsigned my_shard;
-
 static uint64_t add(uint64_t *p, uint64_t v)
 {
 	return __atomic_add_fetch(p, v, __ATOMIC_RELAXED);
@@ -106,11 +104,7 @@ static uint64_t load(const uint64_t *p)
 
 static struct shard *shard_of(struct metrics *m)
 {
-	if (!my_shard)
-		my_shard = 1 + __atomic_fetch_add(&m->next_shard, 1,
-		                                  __ATOMIC_RELAXED) %
-		                       SHARDS;
-	return &m->shards[my_shard - 1];
+	return &m->shards[opstat_shard()];
 }
 
 static int method_index(const char *method)
@@ -283,6 +277,8 @@ struct metrics *metrics_new(const struct metrics_info *info, struct err *err)
 		err_set(err, ERR_NOMEM, "cannot allocate the metrics");
 		return NULL;
 	}
+	m->counting = true;
+	opstat_enable(); /* the mount, the locks: counted from now on */
 	return m;
 }
 
@@ -290,6 +286,8 @@ void metrics_free(struct metrics *m)
 {
 	if (!m)
 		return;
+	if (m->counting)
+		opstat_disable();
 	if (m->slots)
 		for (size_t i = 0; i < REPO_SLOTS; i++)
 			free(m->slots[i].name);
@@ -398,30 +396,47 @@ static void seconds(FILE *f, uint64_t us)
 	fprintf(f, "%" PRIu64 ".%06" PRIu64, us / 1000000, us % 1000000);
 }
 
+/* @ns as seconds, to the nanosecond. */
+static void seconds_ns(FILE *f, uint64_t ns)
+{
+	fprintf(f, "%" PRIu64 ".%09" PRIu64, ns / 1000000000, ns % 1000000000);
+}
+
 /*
- * The series of histogram @name for @label="@value": @b (not cumulative)
- * and the sum @us. Nothing when it saw nothing.
+ * The series of histogram @name with the labels @labels ('a="x"'): @nb
+ * buckets @b (not cumulative) whose "le" labels are @le, and the sum @ns.
+ * Nothing when it saw nothing.
  */
-static void histogram(FILE *f, const char *name, const char *label,
-                      const char *value, const uint64_t b[N_BUCKETS],
-                      uint64_t us)
+static void histogram(FILE *f, const char *name, const char *labels,
+                      const char *const *le, const uint64_t *b, int nb,
+                      uint64_t ns)
 {
 	uint64_t cum = 0;
 
-	for (int k = 0; k < N_BUCKETS; k++)
+	for (int k = 0; k < nb; k++)
 		cum += b[k];
 	if (!cum)
 		return;
 	cum = 0;
-	for (int k = 0; k < N_BUCKETS; k++) {
+	for (int k = 0; k < nb; k++) {
 		cum += b[k];
-		fprintf(f, "%s_bucket{%s=\"%s\",le=\"%s\"} %" PRIu64 "\n", name,
-		        label, value, bucket_le[k], cum);
+		fprintf(f, "%s_bucket{%s,le=\"%s\"} %" PRIu64 "\n", name,
+		        labels, le[k], cum);
 	}
-	fprintf(f, "%s_sum{%s=\"%s\"} ", name, label, value);
-	seconds(f, us);
-	fprintf(f, "\n%s_count{%s=\"%s\"} %" PRIu64 "\n", name, label, value,
-	        cum);
+	fprintf(f, "%s_sum{%s} ", name, labels);
+	seconds_ns(f, ns);
+	fprintf(f, "\n%s_count{%s} %" PRIu64 "\n", name, labels, cum);
+}
+
+/* histogram() of one label, @label="@value", in zot's default buckets. */
+static void histogram1(FILE *f, const char *name, const char *label,
+                       const char *value, const uint64_t b[N_BUCKETS],
+                       uint64_t us)
+{
+	char labels[256];
+
+	snprintf(labels, sizeof(labels), "%s=\"%s\"", label, value);
+	histogram(f, name, labels, bucket_le, b, N_BUCKETS, us * 1000);
 }
 
 static void render_requests(FILE *f, struct metrics *m)
@@ -450,8 +465,8 @@ static void render_requests(FILE *f, struct metrics *m)
 			for (int k = 0; k < N_BUCKETS; k++)
 				b[k] += load(&m->shards[s].lat_bucket[mi][k]);
 		}
-		histogram(f, "zot_http_method_latency_seconds", "method",
-		          methods[mi], b, us);
+		histogram1(f, "zot_http_method_latency_seconds", "method",
+		           methods[mi], b, us);
 	}
 }
 
@@ -560,14 +575,123 @@ static void render_gc(FILE *f, struct metrics *m)
 	       "How long it takes for a worker to execute a task");
 	pthread_mutex_lock(&m->task_lock);
 	for (int i = 0; i < N_TASKS && m->tasks[i].name; i++)
-		histogram(f, "zot_scheduler_workers_tasks_duration_seconds",
-		          "name", m->tasks[i].name, m->tasks[i].bucket,
-		          m->tasks[i].us);
+		histogram1(f, "zot_scheduler_workers_tasks_duration_seconds",
+		           "name", m->tasks[i].name, m->tasks[i].bucket,
+		           m->tasks[i].us);
 	pthread_mutex_unlock(&m->task_lock);
 	header(f, "dray_gc_freed_bytes_total", "counter",
 	       "Bytes of content store copies garbage collection removed");
 	fprintf(f, "dray_gc_freed_bytes_total %" PRIu64 "\n",
 	        load(&m->gc_bytes));
+}
+
+/* @v as a label value: backslash, quote and newline escaped. */
+static void label_value(FILE *f, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fputc('\\', f);
+		if (*v == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*v, f);
+	}
+}
+
+/* The repository locks and the scheduler (daemon/opstat.h). */
+static void render_locks_sched(FILE *f, struct metrics *m,
+                               const struct opstat_snap *o)
+{
+	static const char *const prio[] = {"low", "medium", "high"};
+	char *labels = NULL;
+	size_t len = 0;
+	FILE *lf = open_memstream(&labels, &len);
+
+	/* zot's help text, which says HTTP where it means the lock. */
+	header(f, "zot_storage_lock_latency_seconds", "histogram",
+	       "Latency of serving HTTP requests");
+	if (lf) {
+		/* dray's repository lock is exclusive: zot's write lock. */
+		fputs("storageName=\"", lf);
+		label_value(lf, m->root);
+		fputs("\",lockType=\"RWLock\"", lf);
+		if (fclose(lf) == 0)
+			histogram(f, "zot_storage_lock_latency_seconds", labels,
+			          opstat_lock_le, o->lock, OPSTAT_LOCK_BUCKETS,
+			          o->lock_ns);
+	}
+	free(labels);
+	header(f, "zot_scheduler_workers_total", "gauge",
+	       "Total number of available workers to perform scheduler tasks");
+	fprintf(f, "zot_scheduler_workers_total %u\n", o->sched_workers);
+	header(f, "zot_scheduler_workers", "gauge", "Scheduler workers state");
+	fprintf(f,
+	        "zot_scheduler_workers{state=\"idle\"} %u\n"
+	        "zot_scheduler_workers{state=\"working\"} %u\n",
+	        o->sched_workers - o->sched_working, o->sched_working);
+	header(f, "zot_scheduler_generators_total", "counter",
+	       "Total number of generators registered in scheduler");
+	fprintf(f, "zot_scheduler_generators_total %u\n", o->sched_tasks);
+	/* dray's tasks all run at idle priority: zot's "low". */
+	header(f, "zot_scheduler_generators_status", "gauge",
+	       "Scheduler generators by priority & state");
+	for (int p = 0; p < 3; p++)
+		fprintf(f,
+		        "zot_scheduler_generators_status{priority=\"%s\","
+		        "state=\"ready\"} %u\n"
+		        "zot_scheduler_generators_status{priority=\"%s\","
+		        "state=\"waiting\"} %u\n"
+		        "zot_scheduler_generators_status{priority=\"%s\","
+		        "state=\"done\"} %u\n",
+		        prio[p], p ? 0 : o->sched_ready, prio[p],
+		        p ? 0 : o->sched_waiting, prio[p],
+		        p ? 0 : o->sched_done);
+	header(f, "zot_scheduler_tasksqueue_length", "gauge",
+	       "Number of tasks waiting in the queue to pe processed by "
+	       "scheduler workers");
+	for (int p = 0; p < 3; p++)
+		fprintf(f,
+		        "zot_scheduler_tasksqueue_length{priority=\"%s\"} %u\n",
+		        prio[p], p ? 0 : o->sched_queued);
+}
+
+/* Counter @name of @help, a sample per kind of file (daemon/opstat.h). */
+static void by_kind(FILE *f, const char *name, const char *help,
+                    const uint64_t v[OPSTAT_KINDS])
+{
+	header(f, name, "counter", help);
+	for (int k = 0; k < OPSTAT_KINDS; k++)
+		fprintf(f, "%s{kind=\"%s\"} %" PRIu64 "\n", name,
+		        opstat_kind_name((enum opstat_kind)k), v[k]);
+}
+
+/* The mount (daemon/opstat.h) and dedupe. */
+static void render_mount(FILE *f, struct store *st, const struct opstat_snap *o)
+{
+	header(f, "dray_mount_operations_total", "counter",
+	       "Operations the kernel asked of the mount");
+	for (int i = 0; i < OPSTAT_OPS; i++)
+		fprintf(f,
+		        "dray_mount_operations_total{op=\"%s\"} %" PRIu64 "\n",
+		        opstat_op_name((enum opstat_op)i), o->ops[i]);
+	header(f, "dray_mount_read_bytes_total", "counter",
+	       "Bytes read through the mount");
+	fprintf(f, "dray_mount_read_bytes_total %" PRIu64 "\n", o->read_bytes);
+	header(f, "dray_mount_written_bytes_total", "counter",
+	       "Bytes written through the mount");
+	fprintf(f, "dray_mount_written_bytes_total %" PRIu64 "\n",
+	        o->write_bytes);
+	by_kind(f, "dray_mount_commits_total",
+	        "Files published through the mount (close or rename), by kind",
+	        o->commits);
+	by_kind(f, "dray_mount_refusals_total",
+	        "Files the mount refused to publish, by kind", o->refusals);
+	if (st) {
+		header(f, "dray_dedupe_saved_bytes", "gauge",
+		       "Bytes the content store's hard links save");
+		fprintf(f, "dray_dedupe_saved_bytes %" PRIu64 "\n",
+		        store_dedupe_saved(st));
+	}
 }
 
 static void render_own(FILE *f, struct metrics *m, struct store *st,
@@ -605,6 +729,7 @@ static void render_own(FILE *f, struct metrics *m, struct store *st,
 int metrics_render(struct metrics *m, struct store *st, int inflight,
                    char **out, size_t *len, struct err *err)
 {
+	struct opstat_snap o;
 	FILE *f;
 	int ret = 0;
 
@@ -621,6 +746,9 @@ int metrics_render(struct metrics *m, struct store *st, int inflight,
 	render_requests(f, m);
 	render_repos(f, m);
 	render_gc(f, m);
+	opstat_read(&o);
+	render_locks_sched(f, m, &o);
+	render_mount(f, st, &o);
 	render_own(f, m, st, inflight);
 	if (ferror(f))
 		ret = err_set(err, ERR_NOMEM, "cannot render the metrics");

@@ -24,6 +24,7 @@
 #include "daemon/clock.h"
 #include "daemon/fsutil.h"
 #include "daemon/log.h"
+#include "daemon/opstat.h"
 #include "daemon/ref.h"
 #include "daemon/testhold.h"
 #include <xxhash.h>
@@ -794,7 +795,7 @@ bool store_repo_exists(struct store *st, const char *repo)
 void repo_lock(struct store *st, struct repo *r)
 {
 	(void)st;
-	pthread_mutex_lock(&r->lock);
+	opstat_lock(&r->lock); /* zot_storage_lock_latency_seconds */
 }
 
 void repo_unlock(struct store *st, struct repo *r)

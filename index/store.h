@@ -709,4 +709,15 @@ MUST_CHECK int store_import(struct store *st, const char *dir, const char *repo,
                             const struct store_progress_cb *progress,
                             struct store_import_stats *stats, struct err *err);
 
+/* Dedupe's savings (stats.c), for the metrics. */
+
+/*
+ * Bytes the content store's hard links save now: each store copy linked
+ * into k repositories holds what would otherwise take k copies, so it
+ * saves (k - 1) times its size. Read from the copies' link counts (a
+ * stat of each, no hashing); a staging file borrowing a copy for an
+ * upload in flight counts as a link while it lasts. 0 without dedupe.
+ */
+uint64_t store_dedupe_saved(struct store *st);
+
 #endif

@@ -154,8 +154,8 @@ COST="(not measured: no $LIBS/libdrhttp.a)"
 if [[ -f $LIBS/libdrhttp.a ]] &&
 	cc -O2 -pthread -I"$TOP" -o "$WORK/metrics-cost" "$HERE/metrics-cost.c" \
 		"$LIBS/libdrhttp.a" "$LIBS/libdrindex.a" "$LIBS/libdrbase.a" \
-		$(pkg-config --libs libmicrohttpd jansson rocksdb libxxhash libcrypto); then
-	COST=$("$WORK/metrics-cost" | awk '{ s = s (NR > 1 ? ", " : "") $1 " threads: " $2 " ns" } END { print s }')
+		$(pkg-config --libs libmicrohttpd jansson rocksdb libxxhash libcrypto libcrypt gnutls); then
+	COST=$("$WORK/metrics-cost" | awk '{ s = s (NR > 1 ? ", " : "") $1 ($1 ~ /^[0-9]+$/ ? " threads" : "") ": " $2 " ns" } END { print s }')
 fi
 
 mkdir -p "$RESULTS"

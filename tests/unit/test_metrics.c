@@ -27,6 +27,7 @@
 
 #include "tests/unit/testlib.h"
 #include "tests/unit/storelib.h"
+#include "tests/unit/metricslib.h"
 
 #include "daemon/config.h"
 #include "http/http.h"
@@ -64,18 +65,6 @@ static char *render(struct metrics *m, size_t *len)
 	if (len)
 		*len = n;
 	return text;
-}
-
-/* The value of the sample @series in @text, or -1 if it has none. */
-static double value_of(const char *text, const char *series)
-{
-	size_t n = strlen(series);
-
-	for (const char *p = text; p && *p;
-	     p = strchr(p, '\n'), p = p ? p + 1 : p)
-		if (!strncmp(p, series, n) && p[n] == ' ')
-			return strtod(p + n + 1, NULL);
-	return -1;
 }
 
 static void *count_some(void *arg)
