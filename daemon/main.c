@@ -506,7 +506,8 @@ static void task_dedupe(struct sched *s, void *arg)
 	if (store_dedupe_convert(bg->st, gc_should_stop, s, &n, &err) < 0)
 		log_err("dedupe conversion: %s", err.msg);
 	else if (n)
-		log_info("dedupe: %zu blobs converted", n);
+		log_info("dedupe %s: %zu blobs converted",
+		         store_dedupe_on(bg->st) ? "on" : "off", n);
 }
 
 static struct sched *start_background(struct bg *bg, const struct cfg *cfg,

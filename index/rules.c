@@ -65,6 +65,11 @@ void store_set_dedupe(struct store *st, bool on)
 	__atomic_store_n(&st->opts.dedupe, on, __ATOMIC_RELAXED);
 }
 
+bool store_dedupe_on(const struct store *st)
+{
+	return dedupe_on(st);
+}
+
 bool dedupe_on(const struct store *st)
 {
 	return __atomic_load_n(&st->opts.dedupe, __ATOMIC_RELAXED);

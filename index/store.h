@@ -317,6 +317,8 @@ void store_rules_publish(struct store *st, struct live_ref *rules);
 
 /* storage.dedupe from now on (the next blobs stored, and conversion). */
 void store_set_dedupe(struct store *st, bool on);
+/* storage.dedupe as last set. */
+bool store_dedupe_on(const struct store *st);
 
 /*
  * Check @body, manifest @d of @repo about to be committed, against the
