@@ -8,6 +8,8 @@ build_pkgs=(build-essential cmake pkg-config
 	libssl-dev libyaml-dev libjansson-dev libcmocka-dev libcrypt-dev)
 # GnuTLS headers: http/tls.c sets up libmicrohttpd's TLS sessions
 build_pkgs+=(libgnutls28-dev)
+# libcurl: sync/ fetches from upstream registries (HTTP/2, connection reuse)
+build_pkgs+=(libcurl4-openssl-dev)
 test_pkgs=(attr curl jq skopeo umoci valgrind rsync)
 # openssl: the tls-* cases make their certificates; podman: tls-podman
 test_pkgs+=(openssl podman)
@@ -20,6 +22,8 @@ test_pkgs+=(vim python3)
 test_pkgs+=(apache2-utils podman)
 # prometheus (with promtool): ops-metrics scrapes dray with the real server
 test_pkgs+=(prometheus)
+# docker-registry: the upstream of the sync-* cases
+test_pkgs+=(docker-registry)
 bench_pkgs=(docker-registry nginx-light wrk)
 
 want=("${build_pkgs[@]}")

@@ -19,6 +19,7 @@
 #include "daemon/err.h"
 #include "daemon/log.h"
 #include "index/store.h"
+#include "sync/sync.h"
 
 /* The YAML text of the embedded default configuration. */
 extern const char cfg_default_yaml[];
@@ -84,6 +85,9 @@ struct cfg {
 		bool metrics_enable; /* extensions.metrics.enable; as scrub */
 		char *metrics_path;  /* ...metrics.prometheus.path, /metrics */
 		bool mgmt_enable;    /* extensions.mgmt.enable, default true */
+		/* extensions.sync; .enable false without the section. The
+		   credentials file, URLs and regexes are checked at load. */
+		struct sync_cfg sync;
 	} extensions;
 	struct {
 		char *mountpoint; /* fuse.mountpoint, or NULL: no mount */

@@ -27,6 +27,7 @@
 #include "http/http.h"
 #include "http/metrics.h"
 #include "index/store.h"
+#include "sync/sync.h"
 
 #define EXIT_USAGE  2
 #define UPKEEP_SECS 60
@@ -523,6 +524,7 @@ static int cmd_serve(int argc, char **argv)
 	struct sched *sched = NULL;
 	struct rfs *fs = NULL;
 	struct metrics *metrics = NULL;
+	struct sync *sync = NULL;
 	struct metrics_info mi;
 	char *mgmt = NULL, btype[64];
 	struct bg bg;
@@ -610,6 +612,12 @@ static int cmd_serve(int argc, char **argv)
 	hopts.tls_cert = cfg->http.tls_cert;
 	hopts.tls_key = cfg->http.tls_key;
 	hopts.tls_cacert = cfg->http.tls_cacert;
+	if (cfg->extensions.sync.enable &&
+	    !(sync = sync_new(&cfg->extensions.sync, st, &err))) {
+		log_err("extensions.sync: %s", err.msg);
+		goto out;
+	}
+	hopts.sync = sync;
 	srv = http_start(&hopts, st, &err);
 	if (!srv) {
 		log_err("%s", err.msg);
@@ -656,6 +664,7 @@ static int cmd_serve(int argc, char **argv)
 out:
 	sched_stop(sched);
 	http_stop(srv);
+	sync_free(sync); /* after HTTP: no request is using it */
 	metrics_free(metrics);
 	free(mgmt);
 	rfs_stop(fs); /* after HTTP: no request can reach its hook now */

@@ -16,6 +16,7 @@
 
 struct store;
 struct http_server;
+struct sync;
 
 struct http_opts {
 	const char *address;       /* listen address (IPv4, IPv6 or name) */
@@ -49,6 +50,8 @@ struct http_opts {
 	const char *tls_cert;   /* certificate chain, or NULL */
 	const char *tls_key;    /* its private key, or NULL */
 	const char *tls_cacert; /* client CA: mutual TLS; NULL: none */
+	/* extensions.sync: misses fetched upstream; NULL: none. */
+	struct sync *sync;
 };
 
 /*
