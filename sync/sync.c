@@ -384,10 +384,12 @@ bool sync_tag_allowed(const struct sync_content *c, const char *tag)
 
 /* The WWW-Authenticate parser. */
 
+/* An RFC 7230 token character (never the terminating NUL). */
 static bool is_tchar(char ch)
 {
 	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
-	       (ch >= 'A' && ch <= 'Z') || strchr("!#$%&'*+-.^_`|~", ch);
+	       (ch >= 'A' && ch <= 'Z') ||
+	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
 static const char *skip_ws(const char *p)

@@ -18,27 +18,24 @@ SRC=$WORK/tmp/src
 D1=$("$MKIMAGE" "$SRC" v1 --layers 2 --layer-size 200000 --seed 31)
 D2=$("$MKIMAGE" "$SRC" v2 --layers 1 --layer-size 100000 --seed 32)
 DI=$("$MKIMAGE" "$SRC" multi --index --layers 2 --layer-size 50000 --seed 33)
-DB=$("$MKIMAGE" "$SRC" big --layers 1 --layer-size 4000000 --seed 34)
+DB=$("$MKIMAGE" "$SRC" big --layers 1 --layer-size 3000000 --seed 34)
 
 upstream_start open
 htpasswd -Bbc "$WORK/cfg/up.htpasswd" mirror s3cret 2>/dev/null
 upstream_start locked "$WORK/cfg/up.htpasswd"
-for t in v1 v2 multi big; do
-	up_push open "$SRC" "$t" "lib/app:$t"
-done
-up_push open "$SRC" v1 "src/team/app:v1"
-up_push open "$SRC" v1 "keep/app:v1"
-up_push locked "$SRC" v1 "priv/app:v1" --dest-creds mirror:s3cret
+up_push open "$SRC" v1 "lib/app:v1"
+up_put open "$SRC" "$D2" lib/app v2
+up_put open "$SRC" "$DI" lib/app multi
+up_put open "$SRC" "$DB" lib/app big
+up_put open "$SRC" "$D1" src/team/app v1
+up_put open "$SRC" "$D1" keep/app v1
+up_put locked "$SRC" "$D1" priv/app v1 -u mirror:s3cret
 
 cat >"$WORK/cfg/creds.json" <<EOF2
 {"$(up_host locked)": {"username": "mirror", "password": "s3cret"}}
 EOF2
-dray_config
+sync_config "$WORK/cfg/creds.json"
 cat >>"$CFG" <<EOF2
-extensions:
-  sync:
-    credentialsFile: $WORK/cfg/creds.json
-    registries:
       - urls: ["$(up_url open)"]
         onDemand: true
         tlsVerify: false

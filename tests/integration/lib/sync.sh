@@ -81,3 +81,80 @@ up_push() {
 		"docker://$(up_host "$name")/$dst" >>"$WORK/logs/skopeo.log" 2>&1 ||
 		fail "skopeo push of $src:$tag to $name/$dst failed: $(tail -n 3 "$WORK/logs/skopeo.log")"
 }
+
+# up_put NAME OCIDIR DIGEST REPO REF [curl args]: put manifest DIGEST of
+# the layout (an index's manifests first, then the blobs it names) into
+# upstream NAME as REPO:REF with plain curl: quicker than skopeo for the
+# cases that need many images upstream.
+up_put() {
+	local name=$1 src=$2 d=$3 repo=$4 ref=$5 url b mt st loc
+	shift 5
+	url=$(up_url "$name")
+	local m=$src/blobs/sha256/${d#sha256:}
+	mt=$(jq -r .mediaType "$m")
+	for b in $(jq -r '.manifests[]?.digest' "$m"); do
+		up_put "$name" "$src" "$b" "$repo" "$b" "$@"
+	done
+	for b in $(jq -r '.config.digest // empty, .layers[]?.digest' "$m"); do
+		# Distribution has no one-request upload: POST, then PUT.
+		loc=$(curl -s -o /dev/null -w '%header{location}' "$@" -X POST \
+			-H 'Content-Length: 0' "$url/v2/$repo/blobs/uploads/")
+		[ -n "$loc" ] || fail "upstream $name: no upload session in $repo"
+		case $loc in /*) loc=$url$loc ;; esac
+		case $loc in *\?*) loc=$loc\&digest=$b ;; *) loc=$loc?digest=$b ;; esac
+		st=$(curl -s -o /dev/null -w '%{http_code}' "$@" -X PUT \
+			-H 'Content-Type: application/octet-stream' \
+			--data-binary "@$src/blobs/sha256/${b#sha256:}" "$loc")
+		[ "$st" = 201 ] || fail "upstream $name: blob $b into $repo: $st"
+	done
+	st=$(curl -s -o /dev/null -w '%{http_code}' "$@" -X PUT \
+		-H "Content-Type: $mt" --data-binary "@$m" \
+		"$url/v2/$repo/manifests/$ref")
+	[ "$st" = 201 ] || fail "upstream $name: manifest $d as $repo:$ref: $st"
+}
+
+# upstream_dray_start NAME: another dray process as upstream NAME, serving
+# $WORK/up/NAME/root; its config is $WORK/up/NAME/dray.yaml with the
+# lines on stdin appended under http:. Stop it with upstream_stop.
+upstream_dray_start() {
+	local name=$1 d=$WORK/up/$1 i p=
+	mkdir -p "$d/root"
+	{
+		cat <<-CONF
+			distSpecVersion: 1.1.0
+			storage: {rootDirectory: $d/root}
+			log: {level: info, output: $d/log}
+			http:
+			  address: 127.0.0.1
+			  port: 0
+		CONF
+		cat
+	} >"$d/dray.yaml"
+	rm -f "$d/port"
+	"$DRAY_BIN" serve "$d/dray.yaml" --port-file "$d/port.tmp" \
+		>>"$d/stdout" 2>&1 &
+	echo $! >"$d/pid"
+	BG_PIDS+=($!)
+	for ((i = 0; i < 600; i++)); do
+		if [ -s "$d/port.tmp" ] && [ "$(tail -c 1 "$d/port.tmp")" = "" ]; then
+			p=$(tr -d ' \n' <"$d/port.tmp")
+			break
+		fi
+		kill -0 "$(cat "$d/pid")" 2>/dev/null || fail "upstream dray $name exited at startup: $(tail -n 3 "$d/stdout")"
+		sleep 0.1
+	done
+	[ -n "$p" ] || fail "upstream dray $name wrote no port"
+	echo "$p" >"$d/port"
+}
+
+# sync_config CREDSFILE: the case's dray config with extensions.sync using
+# CREDSFILE, up to "registries:"; the case appends the registries.
+sync_config() {
+	dray_config
+	cat >>"$CFG" <<-EOF2
+		extensions:
+		  sync:
+		    credentialsFile: $1
+		    registries:
+	EOF2
+}
