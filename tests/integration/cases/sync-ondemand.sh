@@ -8,7 +8,8 @@
 # mapping: destination with and without stripPrefix. An upstream with
 # htpasswd Basic auth through credentialsFile. The upstream killed: a
 # clear 404 naming it, nothing partial in the layout, and the same pull
-# works once it is back. 20 concurrent GETs of one missing blob make one
+# works once it is back; the upstream serving wrong bytes for a layer:
+# refused, nothing kept, and the pull works once they are right. 20 concurrent GETs of one missing blob make one
 # upstream transfer.
 . "$(dirname "$0")/../lib.sh"
 need_mkimage
@@ -18,7 +19,7 @@ SRC=$WORK/tmp/src
 D1=$("$MKIMAGE" "$SRC" v1 --layers 2 --layer-size 200000 --seed 31)
 D2=$("$MKIMAGE" "$SRC" v2 --layers 1 --layer-size 100000 --seed 32)
 DI=$("$MKIMAGE" "$SRC" multi --index --layers 2 --layer-size 50000 --seed 33)
-DB=$("$MKIMAGE" "$SRC" big --layers 1 --layer-size 3000000 --seed 34)
+DB=$("$MKIMAGE" "$SRC" big --layers 1 --layer-size 2000000 --seed 34)
 
 upstream_start open
 htpasswd -Bbc "$WORK/cfg/up.htpasswd" mirror s3cret 2>/dev/null
@@ -28,7 +29,6 @@ up_put open "$SRC" "$D2" lib/app v2
 up_put open "$SRC" "$DI" lib/app multi
 up_put open "$SRC" "$DB" lib/app big
 up_put open "$SRC" "$D1" src/team/app v1
-up_put open "$SRC" "$D1" keep/app v1
 up_put locked "$SRC" "$D1" priv/app v1 -u mirror:s3cret
 
 cat >"$WORK/cfg/creds.json" <<EOF2
@@ -45,7 +45,7 @@ cat >>"$CFG" <<EOF2
           - prefix: "/src/team/**"
             destination: /mirror
             stripPrefix: true
-          - prefix: "keep/**"
+          - prefix: "lib/**"
             destination: /copy
       - urls: ["$(up_url locked)"]
         onDemand: true
@@ -111,8 +111,8 @@ assert_eq 0 "$(up_requests open "GET /v2/other/")" "unmapped repository not aske
 pull mirror/app:v1 "$WORK/tmp/p2"
 assert_eq "$D1" "$(tag_digest "$WORK/tmp/p2" v1)" "mirror/app from src/team/app"
 assert_eq "$D1" "$(tag_digest "$WORK/data/mirror/app" v1)" "stored as mirror/app"
-pull copy/keep/app:v1 "$WORK/tmp/p3"
-assert_eq "$D1" "$(tag_digest "$WORK/data/copy/keep/app" v1)" "stored as copy/keep/app"
+pull copy/lib/app:v1 "$WORK/tmp/p3"
+assert_eq "$D1" "$(tag_digest "$WORK/data/copy/lib/app" v1)" "copy/lib/app from lib/app"
 assert_true "src/team/app asked upstream" [ "$(up_requests open "GET /v2/src/team/app/manifests/v1")" -ge 1 ]
 
 # --- Basic auth from credentialsFile
@@ -136,7 +136,7 @@ done
 assert_eq 1 "$(up_requests open "GET /v2/lib/app/blobs/$LAYER")" "upstream transfers of the blob"
 
 # --- upstream down: what is here still serves; what is not is a clear
-# 404 and leaves nothing behind; back up, the pull works
+# 404 and leaves nothing behind; back up, the pull works (below)
 upstream_stop open
 pull lib/app:v1 "$WORK/tmp/p5"
 assert_eq "$D1" "$(tag_digest "$WORK/tmp/p5" v1)" "v1 with the upstream down"
@@ -147,7 +147,24 @@ assert_eq "" "$(tag_digest "$WORK/data/lib/app" v2)" "no v2 tag after the failur
 check_layout "$WORK/data/lib/app"
 V2L=$(jq -r '.layers[0].digest' "$SRC/blobs/sha256/${D2#sha256:}")
 assert_true "no v2 layer after the failure" [ ! -e "$WORK/data/lib/app/blobs/sha256/${V2L#sha256:}" ]
+assert_eq 0 "$(find "$WORK/data/.dray/uploads" -type f | wc -l)" "no upload left staged"
 upstream_start open
+
+# --- the upstream answers wrong bytes (one byte of the layer flipped in
+# its store, same length): refused, nothing kept; repaired, it works
+DATA=$WORK/up/open/root/docker/registry/v2/blobs/sha256/${V2L:7:2}/${V2L#sha256:}/data
+[ -f "$DATA" ] || fail "no upstream blob file at $DATA"
+cp "$DATA" "$WORK/tmp/v2layer"
+printf 'X' | dd of="$DATA" bs=1 seek=1000 conv=notrunc status=none
+req GET /v2/lib/app/manifests/v2 -H "Accept: $ACCEPT_MANIFESTS"
+assert_error 404 MANIFEST_UNKNOWN
+assert_true "the error says wrong bytes" grep -q "wrong bytes" "$RESP/body"
+assert_eq "" "$(tag_digest "$WORK/data/lib/app" v2)" "no v2 tag after wrong bytes"
+assert_true "no v2 layer after wrong bytes" [ ! -e "$WORK/data/lib/app/blobs/sha256/${V2L#sha256:}" ]
+assert_eq 0 "$(find "$WORK/data/.dray/uploads" -type f | wc -l)" "no upload left staged"
+req GET "/v2/lib/app/blobs/$V2L"
+assert_error 404 BLOB_UNKNOWN
+cp "$WORK/tmp/v2layer" "$DATA"
 pull lib/app:v2 "$WORK/tmp/p6"
 assert_eq "$D2" "$(tag_digest "$WORK/tmp/p6" v2)" "v2 once the upstream is back"
 same_blobs "$WORK/tmp/p6"
@@ -164,4 +181,4 @@ assert_true "serve refuses a bad regex" \
 	bash -c "! '$DRAY_BIN' serve '$WORK/cfg/bad2.yaml' >/dev/null 2>&1"
 
 dray_stop
-pass "pull-through from docker-registry: bit-identical, stored, mapped, Basic auth, 20 GETs one transfer, upstream down and back"
+pass "pull-through from docker-registry: bit-identical, stored, mapped, Basic auth, 20 GETs one transfer, upstream down and back, wrong bytes refused"
