@@ -28,6 +28,7 @@
 
 #include <jansson.h>
 
+#include "daemon/fsutil.h"
 #include "daemon/hmap.h"
 #include "daemon/log.h"
 #include "daemon/ref.h"
@@ -104,15 +105,17 @@ static json_t *creds_load(const char *path, struct err *err)
 	json_error_t jerr;
 	json_t *doc, *v;
 	const char *k;
+	char *text = NULL;
+	size_t len;
 
-	doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	/* Bounded, and never a FIFO or a device that reads forever. */
+	if (fs_read_file(path, SYNC_CREDS_MAX, &text, &len, err) < 0) {
+		err_prefix(err, "cannot read credentials file '%s'", path);
+		return NULL;
+	}
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
 	if (!doc) {
-		if (jerr.line == -1 || strstr(jerr.text, "unable to open")) {
-			err_set(err, errno == ENOENT ? ERR_NOT_FOUND : ERR_IO,
-			        "cannot read credentials file '%s': %s", path,
-			        jerr.text);
-			return NULL;
-		}
 		err_set(err, ERR_INVALID, "credentials file '%s':%d:%d: %s",
 		        path, jerr.line, jerr.column, jerr.text);
 		return NULL;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
@@ -219,6 +220,16 @@ static void test_bad_sync_values_are_errors_at_their_line(void **state)
 	         "%s    credentialsFile: /nonexistent/c.json\n", head);
 	assert_refused(text, NAME ":4:5: extensions.sync: cannot read "
 	                          "credentials file '/nonexistent/c.json'");
+	/* A FIFO (no writer: open() would block) is refused at once. */
+	char dir[128], fifo[160];
+
+	assert_int_equal(test_mkdtemp(dir, sizeof(dir), "sync"), 0);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	snprintf(text, sizeof(text), "%s    credentialsFile: %s\n", head, fifo);
+	assert_refused(text, "cannot read credentials file");
+	unlink(fifo);
+	rmdir(dir);
 }
 
 static void test_malformed_credentials_files_are_refused(void **state)
