@@ -852,9 +852,10 @@ static int fetch_manifest(struct sync *s, const struct sreg *r,
 	struct up_resp resp;
 	struct up_mem m = {0};
 	json_t *doc = NULL;
+	size_t i;
 	int ret = -1;
 
-	for (size_t i = 0; i < r->cfg->n_urls; i++) {
+	for (i = 0; i < r->cfg->n_urls; i++) {
 		struct err e = ERR_INIT;
 
 		free(m.p);
@@ -896,9 +897,8 @@ static int fetch_manifest(struct sync *s, const struct sreg *r,
 		goto out;
 	}
 	__atomic_add_fetch(&s->manifests, 1, __ATOMIC_RELAXED);
-	log_info("synced manifest %s:%s from %s%s%s", repo, ref,
-	         r->cfg->urls[0], strcmp(repo, remote) ? " as " : "",
-	         strcmp(repo, remote) ? remote : "");
+	log_info("synced manifest %s:%s from %s/%s", repo, ref,
+	         up_url(r->ups[i]), remote);
 	ret = 0;
 out:
 	json_decref(doc);
@@ -932,8 +932,9 @@ static int ensure_manifest(struct sync *s, const struct sreg *r,
 }
 
 /*
- * Run @fn for the first onDemand registry that maps @repo and has what
- * is asked, trying the next ones on ERR_NOT_FOUND.
+ * The onDemand registries that map @repo are asked in order; the first
+ * that has the manifest brings it. A 404 from one gives way to any more
+ * telling failure of another.
  */
 int sync_manifest(struct sync *s, const char *repo, const char *ref,
                   struct err *err)
