@@ -10,6 +10,8 @@ build_pkgs=(build-essential cmake pkg-config
 build_pkgs+=(libgnutls28-dev)
 # OpenLDAP's libldap: http/ldap.c checks http.auth.ldap passwords with it
 build_pkgs+=(libldap-dev)
+# libcurl: sync/ fetches from upstream registries (HTTP/2, connection reuse)
+build_pkgs+=(libcurl4-openssl-dev)
 test_pkgs=(attr curl jq skopeo umoci valgrind rsync)
 # openssl: the tls-* cases make their certificates; podman: tls-podman
 test_pkgs+=(openssl podman)
@@ -28,6 +30,8 @@ test_pkgs+=(slapd ldap-utils)
 # groff-base, man-db: cli-progress renders contrib/dray.1 (groff -ww, man -l);
 # bsdutils (essential) has the script(1) it runs commands on a terminal with
 test_pkgs+=(groff-base man-db)
+# docker-registry: the upstream of the sync-* cases
+test_pkgs+=(docker-registry)
 bench_pkgs=(docker-registry nginx-light wrk)
 
 want=("${build_pkgs[@]}")

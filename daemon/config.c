@@ -66,6 +66,7 @@ enum kind {
 	K_LOG_FORMAT,  /* json, text or auto: enum log_format */
 	K_IDATTRS,     /* http.auth.mtls.identityAttributes: a list */
 	K_STRINGS,     /* a list of strings: struct cfg_strings */
+	K_SYNC,        /* extensions.sync: parse_sync() */
 };
 
 /* What a value of each kind should have looked like, for messages. */
@@ -87,6 +88,7 @@ static const char *const expected[] = {
 	[K_LOG_FORMAT] = "expected json, text or auto",
 	[K_IDATTRS] = "expected a list of CommonName, Subject, Email, URI, DNS",
 	[K_STRINGS] = "expected a list of strings",
+	[K_SYNC] = "expected a mapping",
 };
 
 struct key {
@@ -271,7 +273,7 @@ static const struct key lint_keys[] = {
 /* clang-format on */
 
 static const struct key extensions_keys[] = {
-	ZOT_ONLY("search"),  ZOT_ONLY("sync"),
+	ZOT_ONLY("search"),  {.name = "sync", .kind = K_SYNC},
 	SECTION("metrics", metrics_keys), SECTION("scrub", scrub_keys),
 	SECTION("lint", lint_keys), ZOT_ONLY("ui"),
 	SECTION("mgmt", mgmt_keys),    ZOT_ONLY("apiKey"),
@@ -579,6 +581,7 @@ static enum conv convert(struct cfg *cfg, const struct key *k, const char *s,
 	case K_ACCESS:
 	case K_IDATTRS:
 	case K_STRINGS:
+	case K_SYNC:
 		break;
 	}
 	assert(!"convert() called on a section");
@@ -663,7 +666,7 @@ static int each_pair(struct ctx *c, const yaml_node_t *map, const char *path,
                                void *arg),
                      void *arg)
 {
-	bool seen[8] = {0};
+	bool seen[16] = {0};
 	yaml_node_pair_t *pair;
 	char child[CFG_PATH_MAX];
 
@@ -1150,6 +1153,208 @@ static int parse_idattrs(struct ctx *c, const yaml_node_t *v, const char *path)
 	return 0;
 }
 
+/*
+ * extensions.sync (zot's sync.Config): lists of mappings, read like
+ * storage.retention. Keys zot has and dray does not run are recorded as
+ * unsupported.
+ */
+static int get_string(struct ctx *c, const yaml_node_t *v, const char *path,
+                      char **out)
+{
+	if (want_scalar(c, v, path, "expected a string") < 0)
+		return -1;
+	free(*out);
+	*out = strdup(scalar(v));
+	return *out ? 0 : nomem(c->err);
+}
+
+static int get_regex(struct ctx *c, const yaml_node_t *v, const char *path,
+                     char **out)
+{
+	regex_t re;
+
+	if (get_string(c, v, path, out) < 0)
+		return -1;
+	if (regcomp(&re, *out, REG_EXTENDED | REG_NOSUB))
+		return bad(c, v, path, "invalid regular expression");
+	regfree(&re);
+	return 0;
+}
+
+static int sync_tags_field(struct ctx *c, size_t which, const yaml_node_t *v,
+                           const char *path, void *arg)
+{
+	struct sync_content *ct = arg;
+
+	if (which == 0)
+		return get_regex(c, v, path, &ct->tags_regex);
+	if (which == 1)
+		return get_regex(c, v, path, &ct->tags_exclude);
+	return get_bool(c, v, path, &ct->tags_semver);
+}
+
+static int sync_content_field(struct ctx *c, size_t which, const yaml_node_t *v,
+                              const char *path, void *arg)
+{
+	static const char *const tags_names[] = {"regex", "excludeRegex",
+	                                         "semver"};
+	struct sync_content *ct = arg;
+
+	switch (which) {
+	case 0:
+		if (get_string(c, v, path, &ct->prefix) < 0)
+			return -1;
+		if (!glob_ok(ct->prefix[0] == '/' ? ct->prefix + 1
+		                                  : ct->prefix))
+			return bad(c, v, path,
+			           "expected a repository glob with at most "
+			           "%d stars and no braces, classes or escapes",
+			           GLOB_STARS_MAX);
+		return 0;
+	case 1:
+		return each_pair(c, v, path, tags_names, ARRAY_SIZE(tags_names),
+		                 sync_tags_field, ct);
+	case 2:
+		return get_string(c, v, path, &ct->destination);
+	case 3:
+		return get_bool(c, v, path, &ct->strip_prefix);
+	default:
+		return note_unsupported(c, path, v);
+	}
+}
+
+static int sync_registry_field(struct ctx *c, size_t which,
+                               const yaml_node_t *v, const char *path,
+                               void *arg)
+{
+	static const char *const content_names[] = {
+		"prefix", "tags", "destination", "stripPrefix", "platforms"};
+	struct sync_registry *r = arg;
+	yaml_node_item_t *it;
+	uint64_t n;
+
+	switch (which) {
+	case 0:
+		return get_strings(c, v, path, false, &r->urls, &r->n_urls);
+	case 1:
+		return get_duration(c, v, path, &r->poll_interval_ms);
+	case 3:
+		return get_bool(c, v, path, &r->tls_verify);
+	case 4:
+		return get_bool(c, v, path, &r->on_demand);
+	case 5:
+		return get_string(c, v, path, &r->cert_dir);
+	case 6:
+		if (want_scalar(c, v, path, "expected a count") < 0 ||
+		    !parse_digits(scalar(v), 100, &n))
+			return bad(c, v, path, "expected a count 0..100");
+		r->max_retries = n;
+		return 0;
+	case 7:
+		return get_duration(c, v, path, &r->retry_delay_ms);
+	case 8:
+		return get_bool(c, v, path, &r->only_signed);
+	case 9:
+		return get_bool(c, v, path, &r->preserve_digest);
+	case 10:
+		return get_duration(c, v, path, &r->sync_timeout_ms);
+	case 2:
+		break;
+	default:
+		return note_unsupported(c, path, v);
+	}
+	if (v->type != YAML_SEQUENCE_NODE)
+		return bad(c, v, path, "expected a list of mappings");
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *cn = yaml_document_get_node(c->doc, *it);
+		struct sync_content *grown;
+
+		grown = realloc(r->content,
+		                (r->n_content + 1) * sizeof(*grown));
+		if (!grown)
+			return nomem(c->err);
+		r->content = grown;
+		grown[r->n_content++] = (struct sync_content){0};
+		if (each_pair(c, cn, path, content_names,
+		              ARRAY_SIZE(content_names), sync_content_field,
+		              &grown[r->n_content - 1]) < 0)
+			return -1;
+		if (!grown[r->n_content - 1].prefix)
+			return bad(c, cn, path, "content needs a prefix");
+	}
+	return 0;
+}
+
+static int sync_field(struct ctx *c, size_t which, const yaml_node_t *v,
+                      const char *path, void *arg)
+{
+	static const char *const reg_names[] = {"urls",
+	                                        "pollInterval",
+	                                        "content",
+	                                        "tlsVerify",
+	                                        "onDemand",
+	                                        "certDir",
+	                                        "maxRetries",
+	                                        "retryDelay",
+	                                        "onlySigned",
+	                                        "preserveDigest",
+	                                        "syncTimeout",
+	                                        "maxRetryDelay",
+	                                        "syncLegacyCosignTags",
+	                                        "credentialHelper",
+	                                        "oauth2CredentialHelper"};
+	struct sync_cfg *sc = arg;
+	yaml_node_item_t *it;
+
+	if (which == 0)
+		return get_bool(c, v, path, &sc->enable);
+	if (which == 1)
+		return get_string(c, v, path, &sc->credentials_file);
+	if (which == 2)
+		return get_string(c, v, path, &sc->download_dir);
+	if (v->type != YAML_SEQUENCE_NODE)
+		return bad(c, v, path, "expected a list of mappings");
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *rn = yaml_document_get_node(c->doc, *it);
+		struct sync_registry *grown;
+		size_t n = sc->n_registries;
+
+		grown = realloc(sc->registries, (n + 1) * sizeof(*grown));
+		if (!grown)
+			return nomem(c->err);
+		sc->registries = grown;
+		grown[n] = (struct sync_registry){.tls_verify = true};
+		sc->n_registries++;
+		if (each_pair(c, rn, path, reg_names, ARRAY_SIZE(reg_names),
+		              sync_registry_field, &grown[n]) < 0)
+			return -1;
+		if (!grown[n].n_urls)
+			return bad(c, rn, path, "a registry needs urls");
+	}
+	return 0;
+}
+
+/* extensions.sync, then what it names: URLs, the credentials file. */
+static int parse_sync(struct ctx *c, const yaml_node_t *map, const char *path)
+{
+	static const char *const names[] = {"enable", "credentialsFile",
+	                                    "downloadDir", "registries"};
+	struct sync_cfg *sc = &c->cfg->extensions.sync;
+	struct err e = ERR_INIT;
+
+	sc->enable = true; /* as in zot, naming the section turns it on */
+	if (each_pair(c, map, path, names, ARRAY_SIZE(names), sync_field, sc) <
+	    0)
+		return -1;
+	if (!sc->enable || sync_cfg_check(sc, &e) == 0)
+		return 0;
+	if (e.code == ERR_NOMEM)
+		return nomem(c->err);
+	return bad(c, map, path, "%s", e.msg);
+}
+
 static int pairs(struct ctx *c, const yaml_node_t *map, const struct key *keys,
                  size_t n, const char *path, size_t *first_line)
 {
@@ -1198,6 +1403,9 @@ static int pairs(struct ctx *c, const yaml_node_t *map, const struct key *keys,
 
 			if (!is_null(vn) &&
 			    get_strings(c, vn, child, false, &l->v, &l->n) < 0)
+				return -1;
+		} else if (k->kind == K_SYNC) {
+			if (parse_sync(c, vn, child) < 0)
 				return -1;
 		} else if (value(c, k, vn, child) < 0) {
 			return -1;
@@ -1651,6 +1859,7 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->log.audit);
 	free(cfg->fuse.mountpoint);
 	free(cfg->extensions.metrics_path);
+	sync_cfg_release(&cfg->extensions.sync);
 	for (size_t i = 0; i < cfg->storage.retention.n_policies; i++) {
 		struct store_policy *p = &cfg->storage.retention.policies[i];
 

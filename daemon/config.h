@@ -19,6 +19,7 @@
 #include "daemon/err.h"
 #include "daemon/log.h"
 #include "index/store.h"
+#include "sync/sync.h"
 
 /* The YAML text of the embedded default configuration. */
 extern const char cfg_default_yaml[];
@@ -120,6 +121,9 @@ struct cfg {
 		bool lint_enable;    /* extensions.lint.enable; as scrub */
 		/* extensions.lint.mandatoryAnnotations */
 		struct cfg_strings lint_annotations;
+		/* extensions.sync; .enable false without the section. The
+		   credentials file, URLs and regexes are checked at load. */
+		struct sync_cfg sync;
 	} extensions;
 	struct {
 		char *mountpoint; /* fuse.mountpoint, or NULL: no mount */

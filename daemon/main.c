@@ -37,6 +37,7 @@
 #include "http/metrics.h"
 #include "index/apikey.h"
 #include "index/store.h"
+#include "sync/sync.h"
 
 #define EXIT_USAGE  2
 #define UPKEEP_SECS 60
@@ -852,6 +853,7 @@ static int cmd_serve(int argc, char **argv)
 	struct sched *sched = NULL;
 	struct rfs *fs = NULL;
 	struct metrics *metrics = NULL;
+	struct sync *sync = NULL;
 	struct metrics_info mi;
 	struct mgmt_auth ma;
 	char *mgmt = NULL, btype[64];
@@ -955,6 +957,12 @@ static int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	hopts.apikeys = apikeys;
+	if (cfg->extensions.sync.enable &&
+	    !(sync = sync_new(&cfg->extensions.sync, st, &err))) {
+		log_err("extensions.sync: %s", err.msg);
+		goto out;
+	}
+	hopts.sync = sync;
 	srv = http_start(&hopts, st, &err);
 	if (!srv) {
 		log_err("%s", err.msg);
@@ -1003,6 +1011,7 @@ out:
 	sched_stop(sched);
 	http_stop(srv);
 	apikeys_close(apikeys); /* after HTTP: no request uses them now */
+	sync_free(sync); /* after HTTP: no request is using it */
 	metrics_free(metrics);
 	free(mgmt);
 	rfs_stop(fs); /* after HTTP: no request can reach its hook now */

@@ -40,7 +40,7 @@ int h_blob_get(struct http_req *req, struct err *err)
 		return reply_sized_empty(req, MHD_HTTP_OK,
 		                         "application/octet-stream", size, err);
 	}
-	if (store_blob_open(req->srv->st, req->name, &d, &fd, &size, err) < 0)
+	if (pull_blob(req, &d, &fd, &size, err) < 0)
 		return blob_not_found(req, err);
 	reply_hdr(req, "Docker-Content-Digest", dstr);
 	switch (range_parse(req_header(req, MHD_HTTP_HEADER_RANGE), size,

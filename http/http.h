@@ -17,6 +17,7 @@
 struct store;
 struct http_server;
 struct ldap_opts;
+struct sync;
 
 struct http_opts {
 	const char *address;       /* listen address (IPv4, IPv6 or name) */
@@ -62,6 +63,8 @@ struct http_opts {
 	unsigned mtls_uri_index;      /* which URI SAN (0: the first) */
 	unsigned mtls_dns_index;      /* which DNS name SAN */
 	unsigned mtls_email_index;    /* which email SAN */
+	/* extensions.sync: misses fetched upstream; NULL: none. */
+	struct sync *sync;
 };
 
 /*

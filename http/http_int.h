@@ -367,6 +367,15 @@ int h_mgmt(struct http_req *req, struct err *err);
 void http_metrics_count(const struct http_req *req);
 
 /*
+ * pull.c: store_manifest_get() and store_blob_open() that, on a miss in
+ * a repository the sync extension maps, fetch upstream and read again.
+ */
+int pull_manifest(struct http_req *req, struct manifest_desc *desc, char **body,
+                  struct err *err);
+int pull_blob(struct http_req *req, const struct digest *d, int *fd,
+              uint64_t *size, struct err *err);
+
+/*
  * Parse a digest the client sent; any failure carries DIGEST_INVALID
  * (400), which a read that should answer 404 replaces.
  */

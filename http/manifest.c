@@ -54,8 +54,7 @@ int h_manifest_get(struct http_req *req, struct err *err)
 	 */
 	if (check_ref(req, err) < 0)
 		return err_oci(err, OCI_MANIFEST_UNKNOWN);
-	if (store_manifest_get(req->srv->st, req->name, req->ref, &desc,
-	                       head ? NULL : &body, err) < 0)
+	if (pull_manifest(req, &desc, head ? NULL : &body, err) < 0)
 		return not_found(req, err);
 	digest_header(req, &desc.digest);
 	if (head)

@@ -1,0 +1,996 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sync.c - on-demand pull-through: content mapping, the single-flight
+ * table, and storing what upstream sends through the store's commit paths.
+ *
+ * A miss for a manifest or blob of local repository R is looked up in the
+ * onDemand registries in order: the first content entry whose pattern
+ * matches R (zot's destination/stripPrefix rules) names the upstream
+ * repository, and the registry's URLs are tried in order. A manifest is
+ * checked against its digest (the reference's, and Docker-Content-Digest),
+ * its blobs (and an index's manifests) are brought in first, then it is
+ * stored with store_manifest_put(); a blob streams into an upload session
+ * and is committed only if it hashes to its digest.
+ *
+ * Transfers in flight are kept in a table keyed by kind, repository and
+ * reference (at most SYNC_FLIGHTS_MAX); a request for something already
+ * being fetched waits for that transfer and shares its outcome.
+ */
+#define LOG_MODULE "sync"
+
+#include <errno.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "daemon/fsutil.h"
+#include "daemon/hmap.h"
+#include "daemon/log.h"
+#include "daemon/ref.h"
+#include "index/store.h"
+#include "sync/sync_int.h"
+
+#define SYNC_FLIGHTS_MAX 256   /* transfers in flight at once */
+#define SYNC_DEPTH_MAX   2     /* an index of indexes, no deeper */
+#define SYNC_CREDS_MAX   65536 /* bytes of a credentials file */
+
+#define SYNC_ACCEPT                                               \
+	MT_OCI_MANIFEST ", " MT_OCI_INDEX ", " MT_DOCKER_MANIFEST \
+			", " MT_DOCKER_LIST
+
+/* One configured registry and a client per URL. */
+struct sreg {
+	const struct sync_registry *cfg; /* its settings */
+	struct upstream **ups;           /* one per URL */
+};
+
+/* A transfer in flight, and its outcome once done. */
+struct flight {
+	pthread_cond_t cv; /* signalled when done */
+	unsigned refs;     /* the leader and the waiters */
+	bool done;         /* the outcome is in */
+	int ret;           /* 0 or -1 */
+	struct err err;    /* why, when -1 */
+};
+
+struct sync {
+	const struct sync_cfg *cfg; /* borrowed */
+	struct store *st;           /* where things go */
+	struct sreg *regs;          /* cfg->n_registries of them */
+	pthread_mutex_t lock;       /* protects flights */
+	struct hmap *flights;       /* key -> struct flight */
+	uint64_t requests;          /* upstream requests, atomic */
+	uint64_t manifests, blobs;  /* stored, atomic */
+	uint64_t shared;            /* joined a transfer, atomic */
+};
+
+/* Configuration. */
+
+static void strs_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void sync_cfg_release(struct sync_cfg *c)
+{
+	for (size_t i = 0; i < c->n_registries; i++) {
+		struct sync_registry *r = &c->registries[i];
+
+		strs_free(r->urls, r->n_urls);
+		free(r->cert_dir);
+		for (size_t j = 0; j < r->n_content; j++) {
+			free(r->content[j].prefix);
+			free(r->content[j].tags_regex);
+			free(r->content[j].tags_exclude);
+			free(r->content[j].destination);
+		}
+		free(r->content);
+	}
+	free(c->registries);
+	free(c->credentials_file);
+	free(c->download_dir);
+	*c = (struct sync_cfg){0};
+}
+
+/* The credentials file, parsed: NULL (and @err) if it does not do. */
+static json_t *creds_load(const char *path, struct err *err)
+{
+	json_error_t jerr;
+	json_t *doc, *v;
+	const char *k;
+	char *text = NULL;
+	size_t len;
+
+	/* Bounded, and never a FIFO or a device that reads forever. */
+	if (fs_read_file(path, SYNC_CREDS_MAX, &text, &len, err) < 0) {
+		err_prefix(err, "cannot read credentials file '%s'", path);
+		return NULL;
+	}
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
+	if (!doc) {
+		err_set(err, ERR_INVALID, "credentials file '%s':%d:%d: %s",
+		        path, jerr.line, jerr.column, jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(doc))
+		goto bad;
+	json_object_foreach(doc, k, v)
+	{
+		if (!json_is_object(v) ||
+		    !json_is_string(json_object_get(v, "username")) ||
+		    !json_is_string(json_object_get(v, "password")) ||
+		    json_object_size(v) != 2) {
+			err_set(err, ERR_INVALID,
+			        "credentials file '%s': '%s' is not "
+			        "{\"username\": ..., \"password\": ...}",
+			        path, k);
+			json_decref(doc);
+			return NULL;
+		}
+	}
+	return doc;
+bad:
+	json_decref(doc);
+	err_set(err, ERR_INVALID,
+	        "credentials file '%s': expected an object of host[:port] "
+	        "keys",
+	        path);
+	return NULL;
+}
+
+static int regex_check(const char *re, const char *what, struct err *err)
+{
+	regex_t r;
+
+	if (!re)
+		return 0;
+	if (regcomp(&r, re, REG_EXTENDED | REG_NOSUB))
+		return err_set(err, ERR_INVALID,
+		               "extensions.sync: invalid %s '%s'", what, re);
+	regfree(&r);
+	return 0;
+}
+
+static bool url_ok(const char *u)
+{
+	const char *host = strncmp(u, "http://", 7) == 0    ? u + 7
+	                   : strncmp(u, "https://", 8) == 0 ? u + 8
+	                                                    : NULL;
+
+	return host && *host && *host != '/' && !strpbrk(host, " \t\r\n?#");
+}
+
+int sync_cfg_check(const struct sync_cfg *c, struct err *err)
+{
+	if (c->credentials_file) {
+		json_t *doc = creds_load(c->credentials_file, err);
+
+		if (!doc)
+			return -1;
+		json_decref(doc);
+	}
+	for (size_t i = 0; i < c->n_registries; i++) {
+		const struct sync_registry *r = &c->registries[i];
+
+		if (!r->n_urls)
+			return err_set(err, ERR_INVALID,
+			               "extensions.sync.registries[%zu]: urls "
+			               "is required",
+			               i);
+		for (size_t j = 0; j < r->n_urls; j++)
+			if (!url_ok(r->urls[j]))
+				return err_set(
+					err, ERR_INVALID,
+					"extensions.sync: '%s' is not an "
+					"http:// or https:// URL",
+					r->urls[j]);
+		if (r->only_signed)
+			return err_set(err, ERR_UNSUPPORTED,
+			               "extensions.sync.registries[%zu]: "
+			               "onlySigned is not supported yet",
+			               i);
+		for (size_t j = 0; j < r->n_content; j++) {
+			const struct sync_content *ct = &r->content[j];
+
+			if (!ct->prefix || !*ct->prefix)
+				return err_set(err, ERR_INVALID,
+				               "extensions.sync: content "
+				               "needs a prefix");
+			if (regex_check(ct->tags_regex, "tags.regex", err) <
+			            0 ||
+			    regex_check(ct->tags_exclude, "tags.excludeRegex",
+			                err) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Content mapping (zot's destination and stripPrefix). */
+
+/* @s with the characters of @set cut from both ends: *@n bytes from *@b. */
+static void trim(const char *s, const char *set, const char **b, size_t *n)
+{
+	size_t len = s ? strlen(s) : 0;
+
+	s = s ? s : "";
+	while (len && strchr(set, *s)) {
+		s++;
+		len--;
+	}
+	while (len && strchr(set, s[len - 1]))
+		len--;
+	*b = s;
+	*n = len;
+}
+
+/*
+ * doublestar's SplitPattern: what follows the last '/' before the first
+ * meta character of @p (@n bytes); all of it when there is no such '/'.
+ */
+static const char *glob_tail(const char *p, size_t n)
+{
+	const char *tail = p;
+
+	for (size_t i = 0; i < n; i++) {
+		if (strchr("*?[{", p[i]))
+			break;
+		if (p[i] == '/')
+			tail = p + i + 1;
+	}
+	return tail;
+}
+
+bool sync_map_local(const struct sync_content *c, const char *repo, char *out,
+                    size_t size)
+{
+	char pattern[2 * REF_NAME_MAX + 8], pfx_slash[REF_NAME_MAX + 2];
+	const char *dest, *pfx, *local, *meta, *p;
+	size_t ndest, npfx, nlocal, np;
+	int n;
+
+	trim(repo, "/", &local, &nlocal);
+	if (!c) {
+		n = snprintf(out, size, "%.*s", (int)nlocal, local);
+		return n >= 0 && (size_t)n < size;
+	}
+	trim(c->prefix, "/", &pfx, &npfx);
+	trim(c->destination, "/", &dest, &ndest);
+	if (npfx > REF_NAME_MAX)
+		return false;
+	snprintf(pfx_slash, sizeof(pfx_slash), "%.*s/", (int)npfx, pfx);
+	meta = c->strip_prefix ? glob_tail(pfx_slash, strlen(pfx_slash))
+	                       : pfx_slash;
+	n = snprintf(pattern, sizeof(pattern), "%.*s/%s", (int)ndest, dest,
+	             meta);
+	if (n < 0 || (size_t)n >= sizeof(pattern))
+		return false;
+	trim(pattern, "/", &p, &np);
+	memmove(pattern, p, np);
+	pattern[np] = '\0';
+	if (!ref_glob_match(pattern, repo))
+		return false;
+
+	/* getRepoSource: take the destination off, put the prefix back. */
+	if (nlocal >= ndest && strncmp(local, dest, ndest) == 0) {
+		local += ndest;
+		nlocal -= ndest;
+	}
+	while (nlocal && *local == '/') {
+		local++;
+		nlocal--;
+	}
+	trim(c->prefix, "/*", &pfx, &npfx);
+	if (c->strip_prefix)
+		n = snprintf(pattern, sizeof(pattern), "%.*s/%.*s", (int)npfx,
+		             pfx, (int)nlocal, local);
+	else
+		n = snprintf(pattern, sizeof(pattern), "%.*s", (int)nlocal,
+		             local);
+	if (n < 0 || (size_t)n >= sizeof(pattern))
+		return false;
+	trim(pattern, "/", &p, &np);
+	n = snprintf(out, size, "%.*s", (int)np, p);
+	return n >= 0 && (size_t)n < size && np > 0;
+}
+
+static bool regex_match(const char *re, const char *s)
+{
+	regex_t r;
+	bool m;
+
+	if (regcomp(&r, re, REG_EXTENDED | REG_NOSUB))
+		return false; /* sync_cfg_check() refused it already */
+	m = regexec(&r, s, 0, NULL, 0) == 0;
+	regfree(&r);
+	return m;
+}
+
+/* Digits, at least one; *@s moves past them. */
+static bool digits(const char **s)
+{
+	const char *p = *s;
+
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (p == *s)
+		return false;
+	*s = p;
+	return true;
+}
+
+/* Dot-separated non-empty [0-9A-Za-z-] identifiers. */
+static bool idents(const char **s)
+{
+	const char *p = *s;
+
+	for (;;) {
+		const char *start = p;
+
+		while ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+		       (*p >= 'A' && *p <= 'Z') || *p == '-')
+			p++;
+		if (p == start)
+			return false;
+		if (*p != '.')
+			break;
+		p++;
+	}
+	*s = p;
+	return true;
+}
+
+bool sync_is_semver(const char *tag)
+{
+	const char *p = tag;
+
+	if (*p == 'v')
+		p++;
+	if (!digits(&p))
+		return false;
+	for (int i = 0; i < 2 && *p == '.'; i++) {
+		p++;
+		if (!digits(&p))
+			return false;
+	}
+	if (*p == '-') {
+		p++;
+		if (!idents(&p))
+			return false;
+	}
+	if (*p == '+') {
+		p++;
+		if (!idents(&p))
+			return false;
+	}
+	return *p == '\0';
+}
+
+bool sync_tag_allowed(const struct sync_content *c, const char *tag)
+{
+	if (!c)
+		return true;
+	if (c->tags_regex && !regex_match(c->tags_regex, tag))
+		return false;
+	if (c->tags_exclude && regex_match(c->tags_exclude, tag))
+		return false;
+	return !c->tags_semver || sync_is_semver(tag);
+}
+
+/* The WWW-Authenticate parser. */
+
+/* An RFC 7230 token character (never the terminating NUL). */
+static bool is_tchar(char ch)
+{
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+	       (ch >= 'A' && ch <= 'Z') ||
+	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+static const char *skip_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+int sync_challenge_parse(const char *hdr, struct sync_challenge *out,
+                         struct err *err)
+{
+	const char *p = skip_ws(hdr ? hdr : ""), *name;
+	size_t nname;
+
+	*out = (struct sync_challenge){0};
+	name = p;
+	while (is_tchar(*p))
+		p++;
+	nname = (size_t)(p - name);
+	if (nname == 5 && strncasecmp(name, "basic", 5) == 0)
+		out->scheme = SYNC_AUTH_BASIC;
+	else if (nname == 6 && strncasecmp(name, "bearer", 6) == 0)
+		out->scheme = SYNC_AUTH_BEARER;
+	else
+		return err_set(err, ERR_INVALID,
+		               "no Basic or Bearer challenge");
+	if (*p && *p != ' ' && *p != '\t')
+		return err_set(err, ERR_INVALID, "malformed challenge");
+	for (;;) {
+		char *dst = NULL, *end;
+		size_t cap = 0;
+
+		p = skip_ws(p);
+		while (*p == ',')
+			p = skip_ws(p + 1);
+		if (!*p)
+			return 0;
+		name = p;
+		while (is_tchar(*p))
+			p++;
+		nname = (size_t)(p - name);
+		if (!nname)
+			return err_set(err, ERR_INVALID,
+			               "malformed challenge parameter");
+		p = skip_ws(p);
+		if (*p != '=') /* the next challenge: only the first counts */
+			return 0;
+		p = skip_ws(p + 1);
+		if (nname == 5 && strncasecmp(name, "realm", 5) == 0) {
+			dst = out->realm;
+			cap = sizeof(out->realm);
+		} else if (nname == 7 && strncasecmp(name, "service", 7) == 0) {
+			dst = out->service;
+			cap = sizeof(out->service);
+		} else if (nname == 5 && strncasecmp(name, "scope", 5) == 0) {
+			dst = out->scope;
+			cap = sizeof(out->scope);
+		}
+		end = dst ? dst + cap - 1 : NULL;
+		if (*p == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && p[1])
+					p++;
+				if (dst && dst == end)
+					return err_set(
+						err, ERR_INVALID,
+						"challenge parameter too "
+						"long");
+				if (dst)
+					*dst++ = *p;
+			}
+			if (*p != '"')
+				return err_set(err, ERR_INVALID,
+				               "unterminated quoted string");
+			p++;
+		} else {
+			const char *v = p;
+
+			while (is_tchar(*p) || *p == '/' || *p == ':' ||
+			       *p == '=')
+				p++;
+			if (p == v)
+				return err_set(err, ERR_INVALID,
+				               "empty challenge parameter");
+			if (dst && (size_t)(p - v) >= cap)
+				return err_set(err, ERR_INVALID,
+				               "challenge parameter too long");
+			if (dst) {
+				memcpy(dst, v, (size_t)(p - v));
+				dst += p - v;
+			}
+		}
+		if (dst)
+			*dst = '\0';
+		p = skip_ws(p);
+		if (*p && *p != ',')
+			return err_set(err, ERR_INVALID,
+			               "malformed challenge parameter");
+	}
+}
+
+/* The module. */
+
+/* host[:port] of @url, into @out. */
+static void url_authority(const char *url, char *out, size_t size)
+{
+	const char *h = strstr(url, "://");
+
+	h = h ? h + 3 : url;
+	snprintf(out, size, "%.*s", (int)strcspn(h, "/"), h);
+}
+
+struct sync *sync_new(const struct sync_cfg *c, struct store *st,
+                      struct err *err)
+{
+	struct sync *s;
+	json_t *creds = NULL;
+
+	if (sync_cfg_check(c, err) < 0)
+		return NULL;
+	if (c->credentials_file &&
+	    !(creds = creds_load(c->credentials_file, err)))
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		goto nomem;
+	s->cfg = c;
+	s->st = st;
+	pthread_mutex_init(&s->lock, NULL);
+	s->flights = hmap_new();
+	s->regs =
+		calloc(c->n_registries ? c->n_registries : 1, sizeof(*s->regs));
+	if (!s->flights || !s->regs)
+		goto nomem;
+	for (size_t i = 0; i < c->n_registries; i++) {
+		const struct sync_registry *r = &c->registries[i];
+
+		s->regs[i].cfg = r;
+		s->regs[i].ups = calloc(r->n_urls, sizeof(*s->regs[i].ups));
+		if (!s->regs[i].ups)
+			goto nomem;
+		for (size_t j = 0; j < r->n_urls; j++) {
+			char auth[512];
+			json_t *cr;
+
+			url_authority(r->urls[j], auth, sizeof(auth));
+			cr = json_object_get(creds, auth);
+			s->regs[i].ups[j] =
+				up_new(r->urls[j], r,
+			               json_string_value(
+					       json_object_get(cr, "username")),
+			               json_string_value(
+					       json_object_get(cr, "password")),
+			               &s->requests, err);
+			if (!s->regs[i].ups[j])
+				goto fail;
+		}
+	}
+	json_decref(creds);
+	return s;
+nomem:
+	err_set(err, ERR_NOMEM, "out of memory");
+fail:
+	json_decref(creds);
+	sync_free(s);
+	return NULL;
+}
+
+void sync_free(struct sync *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; s->regs && i < s->cfg->n_registries; i++) {
+		for (size_t j = 0;
+		     s->regs[i].ups && j < s->cfg->registries[i].n_urls; j++)
+			up_free(s->regs[i].ups[j]);
+		free(s->regs[i].ups);
+	}
+	free(s->regs);
+	hmap_free(s->flights);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+void sync_stats(struct sync *s, struct sync_stats *out)
+{
+	out->upstream_requests =
+		__atomic_load_n(&s->requests, __ATOMIC_RELAXED);
+	out->manifests = __atomic_load_n(&s->manifests, __ATOMIC_RELAXED);
+	out->blobs = __atomic_load_n(&s->blobs, __ATOMIC_RELAXED);
+	out->shared = __atomic_load_n(&s->shared, __ATOMIC_RELAXED);
+}
+
+/*
+ * The first content entry of @r that maps @repo (NULL content: @r has
+ * none, and maps every name), with the upstream name in @remote.
+ */
+static bool reg_maps(const struct sync_registry *r, const char *repo,
+                     const struct sync_content **content, char *remote,
+                     size_t size)
+{
+	struct err e = ERR_INIT;
+
+	*content = NULL;
+	if (!r->n_content)
+		return sync_map_local(NULL, repo, remote, size) &&
+		       ref_name_check(remote, &e) == 0;
+	for (size_t i = 0; i < r->n_content; i++)
+		if (sync_map_local(&r->content[i], repo, remote, size)) {
+			*content = &r->content[i];
+			return ref_name_check(remote, &e) == 0;
+		}
+	return false;
+}
+
+bool sync_wants(const struct sync *s, const char *repo)
+{
+	const struct sync_content *c;
+	char remote[REF_NAME_MAX + 1];
+
+	if (!s)
+		return false;
+	for (size_t i = 0; i < s->cfg->n_registries; i++)
+		if (s->cfg->registries[i].on_demand &&
+		    reg_maps(&s->cfg->registries[i], repo, &c, remote,
+		             sizeof(remote)))
+			return true;
+	return false;
+}
+
+/*
+ * Join the transfer @key, or lead it: returns the flight, with *@lead
+ * telling which. NULL with ERR_BUSY when the table is full.
+ */
+static struct flight *flight_join(struct sync *s, const char *key, bool *lead,
+                                  struct err *err)
+{
+	struct flight *f;
+
+	pthread_mutex_lock(&s->lock);
+	f = hmap_get(s->flights, key);
+	if (f) {
+		f->refs++;
+		*lead = false;
+		__atomic_add_fetch(&s->shared, 1, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&s->lock);
+		return f;
+	}
+	if (hmap_count(s->flights) >= SYNC_FLIGHTS_MAX) {
+		pthread_mutex_unlock(&s->lock);
+		err_set(err, ERR_BUSY, "too many upstream transfers at once");
+		return NULL;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f || hmap_put(s->flights, key, f) < 0) {
+		pthread_mutex_unlock(&s->lock);
+		free(f);
+		err_set(err, ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	pthread_cond_init(&f->cv, NULL);
+	f->refs = 1;
+	*lead = true;
+	pthread_mutex_unlock(&s->lock);
+	return f;
+}
+
+/* Leave @f: the leader records the outcome; the last one out frees it. */
+static int flight_leave(struct sync *s, const char *key, struct flight *f,
+                        bool lead, int ret, struct err *err)
+{
+	pthread_mutex_lock(&s->lock);
+	if (lead) {
+		f->done = true;
+		f->ret = ret;
+		if (ret < 0)
+			f->err = *err;
+		hmap_del(s->flights, key);
+		pthread_cond_broadcast(&f->cv);
+	} else {
+		while (!f->done)
+			pthread_cond_wait(&f->cv, &s->lock);
+		ret = f->ret;
+		if (ret < 0)
+			*err = f->err;
+	}
+	if (--f->refs == 0) {
+		pthread_cond_destroy(&f->cv);
+		free(f);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+/* Blobs. */
+
+static int sink_upload(void *arg, const void *buf, size_t len, struct err *err)
+{
+	return store_upload_append(arg, buf, len, err);
+}
+
+/* Fetch blob @dstr of @remote from @r into @repo. */
+static int fetch_blob(struct sync *s, const struct sreg *r, const char *repo,
+                      const char *remote, const struct digest *d,
+                      const char *dstr, struct err *err)
+{
+	char id[STORE_UPLOAD_ID_MAX];
+	struct up_resp resp;
+	struct err last = ERR_INIT;
+	struct upload *u;
+
+	for (size_t i = 0; i < r->cfg->n_urls; i++) {
+		struct err e = ERR_INIT;
+
+		if (store_upload_start(s->st, repo, id, err) < 0)
+			return -1;
+		u = store_upload_get(s->st, repo, id, err);
+		if (!u)
+			return -1;
+		if (up_get(r->ups[i], remote, "blobs", dstr, NULL, 0,
+		           sink_upload, u, &resp, &e) == 0 &&
+		    store_upload_commit(u, d, &e) == 0) {
+			__atomic_add_fetch(&s->blobs, 1, __ATOMIC_RELAXED);
+			log_info("synced blob %s of %s from %s", dstr, repo,
+			         up_url(r->ups[i]));
+			return 0;
+		}
+		store_upload_cancel(u);
+		if (e.code == ERR_INVALID)
+			err_prefix(&e, "upstream %s sent wrong bytes for %s",
+			           up_url(r->ups[i]), dstr);
+		/* A 404 is overridden by any more telling failure. */
+		if (last.code == ERR_OK || last.code == ERR_NOT_FOUND)
+			last = e;
+	}
+	*err = last;
+	return -1;
+}
+
+static int flight_key(char *key, size_t size, char kind, const char *repo,
+                      const char *ref, struct err *err)
+{
+	if (snprintf(key, size, "%c\n%s\n%s", kind, repo, ref) >= (int)size)
+		return err_set(err, ERR_INVALID, "reference too long");
+	return 0;
+}
+
+/* Blob @d of @repo here, from @r (upstream name @remote). */
+static int ensure_blob(struct sync *s, const struct sreg *r, const char *repo,
+                       const char *remote, const struct digest *d,
+                       struct err *err)
+{
+	char key[REF_NAME_MAX + DIGEST_STR_MAX + 8], dstr[DIGEST_STR_MAX];
+	struct flight *f;
+	uint64_t size;
+	bool lead;
+	int ret;
+
+	digest_format(d, dstr);
+	if (flight_key(key, sizeof(key), 'b', repo, dstr, err) < 0)
+		return -1;
+	f = flight_join(s, key, &lead, err);
+	if (!f)
+		return -1;
+	ret = 0;
+	if (lead) {
+		struct err e = ERR_INIT;
+
+		/* Someone may have finished it just before we came. */
+		if (store_blob_stat(s->st, repo, d, &size, &e) < 0)
+			ret = fetch_blob(s, r, repo, remote, d, dstr, err);
+	}
+	return flight_leave(s, key, f, lead, ret, err);
+}
+
+/* Manifests. */
+
+static int ensure_manifest(struct sync *s, const struct sreg *r,
+                           const char *repo, const char *remote,
+                           const char *ref, int depth, struct err *err);
+
+/* The blob descriptor @item of @remote's manifest, brought here. */
+static int ensure_desc(struct sync *s, const struct sreg *r, const char *repo,
+                       const char *remote, json_t *item, struct err *err)
+{
+	const char *ds = json_string_value(json_object_get(item, "digest"));
+	struct digest d;
+
+	if (!ds || digest_parse(&d, ds, strlen(ds), err) < 0)
+		return err_set(err, ERR_INVALID,
+		               "upstream manifest of %s has a bad descriptor",
+		               remote);
+	return ensure_blob(s, r, repo, remote, &d, err);
+}
+
+/* What @doc references, brought here: blobs, or an index's manifests. */
+static int ensure_refs(struct sync *s, const struct sreg *r, const char *repo,
+                       const char *remote, json_t *doc, int depth,
+                       struct err *err)
+{
+	json_t *item;
+	size_t i;
+
+	item = json_object_get(doc, "config");
+	if (item && ensure_desc(s, r, repo, remote, item, err) < 0)
+		return -1;
+	json_array_foreach(json_object_get(doc, "layers"), i, item)
+	{
+		if (ensure_desc(s, r, repo, remote, item, err) < 0)
+			return -1;
+	}
+	json_array_foreach(json_object_get(doc, "manifests"), i, item)
+	{
+		const char *ds =
+			json_string_value(json_object_get(item, "digest"));
+
+		if (!ds || !ref_is_digest(ds))
+			return err_set(err, ERR_INVALID,
+			               "upstream index of %s has a bad "
+			               "descriptor",
+			               remote);
+		if (depth >= SYNC_DEPTH_MAX)
+			return err_set(err, ERR_INVALID,
+			               "upstream index of %s nests too deep",
+			               remote);
+		if (ensure_manifest(s, r, repo, remote, ds, depth + 1, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Does @body hash to digest string @want? */
+static int check_digest(const char *want, const struct up_mem *m,
+                        const char *what, struct err *err)
+{
+	struct digest w, got;
+
+	if (digest_parse(&w, want, strlen(want), err) < 0 ||
+	    digest_buffer(w.alg, m->p ? m->p : "", m->n, &got, err) < 0)
+		return err_set(err, ERR_INVALID, "upstream %s is no digest",
+		               what);
+	if (!digest_equal(&w, &got))
+		return err_set(err, ERR_INVALID,
+		               "upstream manifest does not match its %s %s",
+		               what, want);
+	return 0;
+}
+
+/* Fetch manifest @ref of @remote from @r, its references, store it. */
+static int fetch_manifest(struct sync *s, const struct sreg *r,
+                          const char *repo, const char *remote, const char *ref,
+                          int depth, struct err *err)
+{
+	struct manifest_put_result res;
+	struct err last = ERR_INIT;
+	struct up_resp resp;
+	struct up_mem m = {0};
+	json_t *doc = NULL;
+	size_t i;
+	int ret = -1;
+
+	for (i = 0; i < r->cfg->n_urls; i++) {
+		struct err e = ERR_INIT;
+
+		free(m.p);
+		m = (struct up_mem){0};
+		if (up_get(r->ups[i], remote, "manifests", ref, SYNC_ACCEPT,
+		           STORE_MANIFEST_MAX, up_sink_mem, &m, &resp,
+		           &e) == 0 &&
+		    (!ref_is_digest(ref) ||
+		     check_digest(ref, &m, "digest", &e) == 0) &&
+		    (!resp.digest[0] ||
+		     check_digest(resp.digest, &m, "Docker-Content-Digest",
+		                  &e) == 0)) {
+			last = ERR_INIT;
+			break;
+		}
+		if (e.code == ERR_TOO_LARGE)
+			err_oci(&e, OCI_SIZE_INVALID);
+		if (last.code == ERR_OK || last.code == ERR_NOT_FOUND)
+			last = e;
+	}
+	if (last.code != ERR_OK) {
+		*err = last;
+		goto out;
+	}
+	doc = json_loadb(m.p ? m.p : "", m.n, 0, NULL);
+	if (!json_is_object(doc)) {
+		err_set(err, ERR_INVALID, "upstream manifest of %s is not JSON",
+		        remote);
+		goto out;
+	}
+	if (ensure_refs(s, r, repo, remote, doc, depth, err) < 0)
+		goto out;
+	if (store_manifest_put(s->st, repo, ref,
+	                       store_mt_is_manifest(resp.content_type)
+	                               ? resp.content_type
+	                               : NULL,
+	                       m.p ? m.p : "", m.n, &res, err) < 0) {
+		err_prefix(err, "upstream manifest %s:%s", remote, ref);
+		goto out;
+	}
+	__atomic_add_fetch(&s->manifests, 1, __ATOMIC_RELAXED);
+	log_info("synced manifest %s:%s from %s/%s", repo, ref,
+	         up_url(r->ups[i]), remote);
+	ret = 0;
+out:
+	json_decref(doc);
+	free(m.p);
+	return ret;
+}
+
+static int ensure_manifest(struct sync *s, const struct sreg *r,
+                           const char *repo, const char *remote,
+                           const char *ref, int depth, struct err *err)
+{
+	char key[REF_NAME_MAX + DIGEST_STR_MAX + 16];
+	struct manifest_desc desc;
+	struct flight *f;
+	bool lead;
+	int ret = 0;
+
+	if (flight_key(key, sizeof(key), 'm', repo, ref, err) < 0)
+		return -1;
+	f = flight_join(s, key, &lead, err);
+	if (!f)
+		return -1;
+	if (lead) {
+		struct err e = ERR_INIT;
+
+		if (store_manifest_get(s->st, repo, ref, &desc, NULL, &e) < 0)
+			ret = fetch_manifest(s, r, repo, remote, ref, depth,
+			                     err);
+	}
+	return flight_leave(s, key, f, lead, ret, err);
+}
+
+/*
+ * The onDemand registries that map @repo are asked in order; the first
+ * that has the manifest brings it. A 404 from one gives way to any more
+ * telling failure of another.
+ */
+int sync_manifest(struct sync *s, const char *repo, const char *ref,
+                  struct err *err)
+{
+	const struct sync_content *c;
+	char remote[REF_NAME_MAX + 1];
+	struct err last = ERR_INIT;
+	bool filtered = false;
+
+	for (size_t i = 0; i < s->cfg->n_registries; i++) {
+		struct err e = ERR_INIT;
+
+		if (!s->regs[i].cfg->on_demand ||
+		    !reg_maps(s->regs[i].cfg, repo, &c, remote, sizeof(remote)))
+			continue;
+		if (!ref_is_digest(ref) && !sync_tag_allowed(c, ref)) {
+			filtered = true;
+			continue;
+		}
+		if (ensure_manifest(s, &s->regs[i], repo, remote, ref, 0, &e) ==
+		    0)
+			return 0;
+		if (last.code == ERR_OK || last.code == ERR_NOT_FOUND)
+			last = e;
+	}
+	if (last.code != ERR_OK) {
+		*err = last;
+		return -1;
+	}
+	return err_set(err, ERR_NOT_FOUND, "%s:%s %s", repo, ref,
+	               filtered ? "is left out by the sync content filters"
+	                        : "is not synced from any upstream");
+}
+
+int sync_blob(struct sync *s, const char *repo, const struct digest *d,
+              struct err *err)
+{
+	const struct sync_content *c;
+	char remote[REF_NAME_MAX + 1];
+	struct err last = ERR_INIT;
+
+	for (size_t i = 0; i < s->cfg->n_registries; i++) {
+		struct err e = ERR_INIT;
+
+		if (!s->regs[i].cfg->on_demand ||
+		    !reg_maps(s->regs[i].cfg, repo, &c, remote, sizeof(remote)))
+			continue;
+		if (ensure_blob(s, &s->regs[i], repo, remote, d, &e) == 0)
+			return 0;
+		if (last.code == ERR_OK || last.code == ERR_NOT_FOUND)
+			last = e;
+	}
+	if (last.code != ERR_OK) {
+		*err = last;
+		return -1;
+	}
+	return err_set(err, ERR_NOT_FOUND, "%s is not synced from any upstream",
+	               repo);
+}

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sync.h - zot's sync extension: pull-through from upstream registries.
+ *
+ * daemon/config.c fills struct sync_cfg from extensions.sync (zot's schema;
+ * index/ never sees it). sync_new() loads the credentials file and
+ * compiles the content filters; http/ then asks sync_manifest() or
+ * sync_blob() when a manifest or blob of a repository that a registry's
+ * content maps is not here. What comes from upstream enters the store
+ * through the same commit paths as a push: blobs through an upload
+ * session (every byte hashed, kept only when it hashes to its digest),
+ * manifests through store_manifest_put() after their blobs. Concurrent
+ * requests for the same missing thing share one upstream transfer.
+ *
+ * All functions are thread-safe. Periodic sync (pollInterval) is parsed
+ * but not run yet.
+ */
+#ifndef DRAY_SYNC_H
+#define DRAY_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/digest.h"
+#include "daemon/err.h"
+
+struct store;
+struct sync;
+
+/* extensions.sync.registries[].content[] */
+struct sync_content {
+	char *prefix;       /* prefix: an upstream repository glob */
+	char *tags_regex;   /* tags.regex (POSIX ERE), or NULL */
+	char *tags_exclude; /* tags.excludeRegex, or NULL */
+	bool tags_semver;   /* tags.semver: only semantic versions */
+	char *destination;  /* destination: local namespace, or NULL */
+	bool strip_prefix;  /* stripPrefix */
+};
+
+/* extensions.sync.registries[] */
+struct sync_registry {
+	char **urls;                  /* urls: tried in order */
+	size_t n_urls;                /* how many */
+	bool on_demand;               /* onDemand */
+	uint64_t poll_interval_ms;    /* pollInterval (not run yet) */
+	bool tls_verify;              /* tlsVerify, default true */
+	char *cert_dir;               /* certDir: ca.crt, client.cert/key */
+	uint64_t max_retries;         /* maxRetries, default 0 */
+	uint64_t retry_delay_ms;      /* retryDelay */
+	bool only_signed;             /* onlySigned (refused when true) */
+	bool preserve_digest;         /* preserveDigest (always so here) */
+	uint64_t sync_timeout_ms;     /* syncTimeout: whole transfer, 0: none */
+	struct sync_content *content; /* content; none: every repository */
+	size_t n_content;             /* how many */
+};
+
+/* extensions.sync */
+struct sync_cfg {
+	bool enable;                      /* enable; default true with the
+	                                     section, as in zot */
+	char *credentials_file;           /* credentialsFile, or NULL */
+	char *download_dir;               /* downloadDir (unused locally) */
+	struct sync_registry *registries; /* registries */
+	size_t n_registries;              /* how many */
+};
+
+/* Free what @c holds (not @c). Accepts a zeroed struct. */
+void sync_cfg_release(struct sync_cfg *c);
+
+/*
+ * Check what the configuration refers to: the credentials file reads as
+ * JSON host[:port] -> {username, password}, every regex compiles, every
+ * URL is http:// or https://. 0, or -1 with ERR_INVALID, ERR_NOT_FOUND or
+ * ERR_IO (the credentials file), ERR_UNSUPPORTED (onlySigned: true).
+ */
+MUST_CHECK int sync_cfg_check(const struct sync_cfg *c, struct err *err);
+
+/*
+ * Start syncing into @st as @c says (@c and @st must outlive the result).
+ * NULL with the errors of sync_cfg_check(), or ERR_NOMEM.
+ */
+MUST_CHECK struct sync *sync_new(const struct sync_cfg *c, struct store *st,
+                                 struct err *err);
+
+/* Release @s; no call may be running. Accepts NULL. */
+void sync_free(struct sync *s);
+
+/* True if some onDemand registry's content maps local repository @repo. */
+bool sync_wants(const struct sync *s, const char *repo);
+
+/*
+ * Bring manifest @ref (a tag or a digest) of local repository @repo here
+ * from the first upstream that has it, with everything it references
+ * (blobs; an index's manifests). Returns 0 once it is stored. ERR_NOT_FOUND
+ * (no upstream has it, or content filters leave it out), ERR_INVALID
+ * (the upstream's bytes do not match their digest, or are no manifest),
+ * ERR_TOO_LARGE (over the manifest cap), ERR_IO (no upstream answered),
+ * ERR_DENIED (upstream refused the credentials), ERR_BUSY (too many
+ * transfers at once). On failure nothing new is visible.
+ */
+MUST_CHECK int sync_manifest(struct sync *s, const char *repo, const char *ref,
+                             struct err *err);
+
+/* The same for blob @d of @repo. */
+MUST_CHECK int sync_blob(struct sync *s, const char *repo,
+                         const struct digest *d, struct err *err);
+
+/* What the module has done since sync_new(), for tests and metrics. */
+struct sync_stats {
+	uint64_t upstream_requests; /* HTTP requests sent upstream */
+	uint64_t manifests;         /* manifests stored */
+	uint64_t blobs;             /* blobs stored */
+	uint64_t shared;            /* requests that joined a transfer */
+};
+void sync_stats(struct sync *s, struct sync_stats *out);
+
+/*
+ * Pure helpers, public for the tests.
+ *
+ * The upstream repository that local @repo comes from under @c (zot's
+ * destination/stripPrefix rules), written to @out; false if @c does not
+ * map @repo (or the result does not fit). @c NULL maps every name to
+ * itself.
+ */
+bool sync_map_local(const struct sync_content *c, const char *repo, char *out,
+                    size_t size);
+
+/* Would @c let tag @tag through (regex, excludeRegex, semver)? */
+bool sync_tag_allowed(const struct sync_content *c, const char *tag);
+
+/* A semantic version as zot's semver filter takes it: [v]1[.2[.3]][-p][+m]. */
+bool sync_is_semver(const char *tag);
+
+/* A WWW-Authenticate challenge, parsed. */
+struct sync_challenge {
+	enum { SYNC_AUTH_NONE, SYNC_AUTH_BASIC, SYNC_AUTH_BEARER } scheme;
+	char realm[512];   /* realm parameter ("" if none) */
+	char service[256]; /* service parameter (bearer) */
+	char scope[512];   /* scope parameter (bearer) */
+};
+
+/*
+ * Parse header value @hdr (RFC 7235: scheme, then comma-separated
+ * name=value or name="quoted" parameters). 0, or -1 with ERR_INVALID
+ * for a malformed or unknown challenge or a value too long to keep.
+ */
+MUST_CHECK int sync_challenge_parse(const char *hdr, struct sync_challenge *out,
+                                    struct err *err);
+
+#endif

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sync_int.h - the upstream client (client.c), private to sync/.
+ *
+ * One struct upstream per registry URL. It owns a libcurl share (the
+ * connection and DNS caches, so sequential and concurrent requests reuse
+ * connections) and the bearer tokens it was given, each kept until it
+ * expires. Thread-safe.
+ */
+#ifndef DRAY_SYNC_INT_H
+#define DRAY_SYNC_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/digest.h"
+#include "daemon/err.h"
+#include "sync/sync.h"
+
+struct upstream;
+
+/* Receives the body of a 200 answer, piece by piece; -1 stops it. */
+typedef int (*up_sink_fn)(void *arg, const void *buf, size_t len,
+                          struct err *err);
+
+/* A body kept in memory (up_sink_mem()), NUL-terminated; free(p). */
+struct up_mem {
+	char *p;  /* the bytes, or NULL */
+	size_t n; /* how many */
+};
+int up_sink_mem(void *arg, const void *buf, size_t len, struct err *err);
+
+/* What an answer said besides its body. */
+struct up_resp {
+	long status;                     /* final HTTP status */
+	char content_type[256];          /* media type, parameters cut */
+	char digest[DIGEST_STR_MAX + 8]; /* Docker-Content-Digest, or "" */
+	uint64_t length;                 /* body bytes received */
+};
+
+/*
+ * A client of registry @url (scheme://host[:port], no path), with the
+ * TLS, retry and timeout settings of @r and Basic credentials @user and
+ * @pass (NULL: anonymous). Each request sent adds one to *@counter.
+ */
+struct upstream *up_new(const char *url, const struct sync_registry *r,
+                        const char *user, const char *pass, uint64_t *counter,
+                        struct err *err);
+void up_free(struct upstream *u);
+/* The URL it was made with. */
+const char *up_url(const struct upstream *u);
+
+/*
+ * GET /v2/@repo/@kind/@ref (kind "manifests" or "blobs") with @accept
+ * (NULL: none) and hand the body of a 200 to @sink, at most @max bytes
+ * (0: no limit). Answers 401 by authenticating as the challenge asks
+ * (Basic, or a bearer token from its realm) and retrying once; retries
+ * a failed connection or a 5xx up to maxRetries times. Returns 0 on
+ * 200, or -1: ERR_NOT_FOUND (404), ERR_DENIED (401/403), ERR_TOO_LARGE
+ * (over @max), ERR_IO (transport, other status), or the sink's error.
+ */
+int up_get(struct upstream *u, const char *repo, const char *kind,
+           const char *ref, const char *accept, uint64_t max, up_sink_fn sink,
+           void *arg, struct up_resp *resp, struct err *err);
+
+/* One-time process setup of libcurl (idempotent, thread-safe). */
+int up_global_init(struct err *err);
+
+#endif
