@@ -614,9 +614,9 @@ static void test_every_unsupported_zot_section_is_accepted(void **state)
 	assert_string_equal(cfg->unsupported[0], "goVersion (line 1)");
 	assert_string_equal(cfg->unsupported[6], "storage.redirectBlobURL "
 	                                         "(line 9)");
-	assert_string_equal(cfg->unsupported[18],
+	assert_string_equal(cfg->unsupported[17],
 	                    "extensions.apikey (line 31)");
-	assert_string_equal(cfg->unsupported[22], "cluster (line 35)");
+	assert_string_equal(cfg->unsupported[21], "cluster (line 35)");
 	cfg_free(cfg);
 }
 
