@@ -269,8 +269,13 @@ static void test_cache_is_bounded_and_expires(void **state)
 		auth_stats(a, &s);
 		assert_true(s.cached > 0 && s.cached <= 8);
 	}
-	/* The second round re-verified what was evicted, no more. */
-	assert_true(s.verified >= 20 && s.verified < 40);
+	/*
+	 * The second round re-verified what was evicted, no more. Which
+	 * headers share a slot depends on the per-process HMAC key, so how
+	 * many survived round one is not fixed (none, in about 1 run of 40):
+	 * every check is a hit or one verification, never both or neither.
+	 */
+	assert_true(s.verified >= 20);
 	assert_int_equal(s.hits + s.verified, 40);
 	/* A hit: the same header again. */
 	assert_int_equal(check(a, "u19:pw19", user), AUTH_OK);
