@@ -19,6 +19,7 @@
 #include "daemon/clock.h"
 #include "daemon/fsutil.h"
 #include "daemon/log.h"
+#include "daemon/testhold.h"
 #include "http/auth.h"
 #include "http/ldap.h"
 
@@ -636,36 +637,70 @@ enum auth_result auth_check(struct auth *a, const char *hdr, char *user,
 	return r;
 }
 
-enum auth_result auth_check_groups(struct auth *a, const char *hdr, char *user,
-                                   struct auth_groups *groups, struct err *err)
+/*
+ * What takes no verification: no header, one too long or malformed,
+ * empty credentials, or a cache hit. True with the result in *r; false
+ * with the parsed credentials in @user and @pass, the header's MAC in
+ * @mac, for a verification.
+ */
+static bool check_quick(struct auth *a, const char *hdr, char *user, char *pass,
+                        struct auth_groups *groups, unsigned char *mac,
+                        enum auth_result *r, struct err *err)
 {
-	unsigned char mac[SHA256_DIGEST_LENGTH];
-	char pass[AUTH_PASS_MAX + 1];
 	size_t len;
-	uint64_t gen;
-	bool ok;
 
 	*groups = (struct auth_groups){0};
+	*r = AUTH_ANONYMOUS;
 	if (!hdr)
-		return AUTH_ANONYMOUS;
+		return true;
 	len = strnlen(hdr, AUTH_HEADER_MAX + 1);
 	if (len > AUTH_HEADER_MAX) {
 		err_set(err, ERR_INVALID,
 		        "Authorization header longer than %d bytes",
 		        AUTH_HEADER_MAX);
-		return refuse(a, err);
+		*r = refuse(a, err);
+		return true;
 	}
 	refresh(a);
-	gen = current_gen(a);
 	header_mac(a, hdr, len, mac);
-	if (cache_get(a, mac, gen, user, groups)) {
+	if (cache_get(a, mac, current_gen(a), user, groups)) {
 		__atomic_add_fetch(&a->hits, 1, __ATOMIC_RELAXED);
-		return AUTH_OK;
+		*r = AUTH_OK;
+		return true;
 	}
-	if (auth_basic_parse(hdr, user, pass, err) < 0)
-		return refuse(a, err);
-	if (!user[0])
-		return AUTH_ANONYMOUS;
+	if (auth_basic_parse(hdr, user, pass, err) < 0) {
+		*r = refuse(a, err);
+		return true;
+	}
+	return !user[0]; /* empty: anonymous */
+}
+
+bool auth_check_quick(struct auth *a, const char *hdr, char *user,
+                      struct auth_groups *groups, enum auth_result *r,
+                      struct err *err)
+{
+	unsigned char mac[SHA256_DIGEST_LENGTH];
+	char pass[AUTH_PASS_MAX + 1];
+	bool done = check_quick(a, hdr, user, pass, groups, mac, r, err);
+
+	OPENSSL_cleanse(pass, sizeof(pass));
+	return done;
+}
+
+enum auth_result auth_check_groups(struct auth *a, const char *hdr, char *user,
+                                   struct auth_groups *groups, struct err *err)
+{
+	unsigned char mac[SHA256_DIGEST_LENGTH];
+	char pass[AUTH_PASS_MAX + 1];
+	enum auth_result r;
+	uint64_t gen;
+	bool ok;
+
+	if (check_quick(a, hdr, user, pass, groups, mac, &r, err)) {
+		OPENSSL_cleanse(pass, sizeof(pass));
+		return r;
+	}
+	test_hold("authcheck", user);
 	pthread_rwlock_rdlock(&a->lock);
 	ok = htpasswd_verify(a->h, user, pass);
 	gen = a->gen;

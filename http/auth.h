@@ -129,6 +129,18 @@ struct auth_groups {
 enum auth_result auth_check_groups(struct auth *a, const char *hdr, char *user,
                                    struct auth_groups *groups, struct err *err);
 
+/*
+ * The part of auth_check_groups() that verifies nothing, so is cheap:
+ * true, with its result in *r (and @user, @groups, @err as it gives
+ * them), when @hdr is absent, malformed, empty credentials or in the
+ * cache of verified headers; false when only a bcrypt (or LDAP) check
+ * can tell: auth_check_groups() does it, slowly (tens of milliseconds,
+ * seconds for LDAP), so callers on an event loop run it elsewhere.
+ */
+bool auth_check_quick(struct auth *a, const char *hdr, char *user,
+                      struct auth_groups *groups, enum auth_result *r,
+                      struct err *err);
+
 /* Free what @g holds and empty it. */
 void auth_groups_release(struct auth_groups *g);
 

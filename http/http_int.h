@@ -103,6 +103,7 @@ struct http_server {
 	struct http_opts opts;    /* as started; pol: what reloads */
 	struct live *pol;         /* struct http_pol in force */
 	struct delay *fail_delay; /* http.auth.failDelay's refusals */
+	struct offload *offload;  /* slow steps off the listener threads */
 	int port;                 /* bound port */
 	uint64_t next_id;         /* request ids, atomic */
 	int inflight;             /* requests not completed, atomic */
@@ -117,6 +118,7 @@ struct http_server {
 struct http_req {
 	struct http_server *srv;      /* owner */
 	struct MHD_Connection *conn;  /* MHD's connection */
+	struct auth_job *auth_job;    /* a check under way (who.c) */
 	uint64_t id;                  /* for the log */
 	const char *method;           /* borrowed from MHD */
 	const char *url;              /* borrowed from MHD (decoded path) */
@@ -165,6 +167,32 @@ struct http_req {
 	bool by_apikey;    /* the caller logged in with an API key */
 	char **key_groups; /* its groups (who.groups), one block, owned */
 };
+
+/*
+ * offload.c: a bounded FIFO of jobs run by worker threads. A job is
+ * embedded in its owner's struct; offload_submit() calls @queued under
+ * the pool's lock before a worker can take the job (there the caller
+ * suspends its connection), then a worker calls @run and @done(job,
+ * true). offload_submit() is false when the queue is full, the pool is
+ * stopping or NULL: the caller runs the job inline. offload_stop()
+ * refuses more, calls @done(job, false) for every job not started (in
+ * the stopping thread), and joins the workers, so the jobs under way
+ * finish first; offload_free() after it. Both accept NULL.
+ */
+struct offload_job {
+	void (*queued)(struct offload_job *job); /* NULL: nothing */
+	void (*run)(struct offload_job *job);
+	void (*done)(struct offload_job *job, bool ran);
+	struct offload_job *next; /* the pool's */
+};
+#define OFFLOAD_WORKERS 4
+#define OFFLOAD_QUEUE   1024
+struct offload;
+struct offload *offload_new(unsigned workers, size_t max_queued,
+                            struct err *err);
+bool offload_submit(struct offload *o, struct offload_job *job);
+void offload_stop(struct offload *o);
+void offload_free(struct offload *o);
 
 /*
  * conn.c: where a connection stands, for its time limits. IDLE: between
@@ -284,6 +312,18 @@ int route_parse(struct http_req *req, struct err *err);
  * anonymous /v2/ while authentication is on), its challenge queued.
  */
 int http_authenticate(struct http_req *req, struct err *err);
+/*
+ * A credential check that misses the cache is run on the offload pool:
+ * http_authenticate() then returns HTTP_AUTH_PENDING with the
+ * connection suspended. Once MHD calls the access handler again,
+ * http_auth_pending() is false and http_auth_finish() gives what
+ * http_authenticate() would have.
+ */
+#define HTTP_AUTH_PENDING 1
+bool http_auth_pending(const struct http_req *req);
+int http_auth_finish(struct http_req *req, struct err *err);
+/* req_free(): the check under way, if any, is dropped (who.c). */
+void http_auth_drop(struct http_req *req);
 /*
  * True if the policy of @repo does not allow the caller @action: @err
  * says so as the answer should: 401 UNAUTHORIZED with a challenge to an

@@ -32,6 +32,7 @@
 
 static void req_free(struct http_req *req)
 {
+	http_auth_drop(req);
 	jwt_claims_free(req->claims);
 	live_put(req->pol_ref);
 	store_upload_put(req->up);
@@ -182,10 +183,11 @@ static void bad_name(struct http_req *req, struct err *err)
 		err_oci(err, OCI_NAME_INVALID);
 }
 
+static void authorize(struct http_req *req);
+
 static void start(struct http_req *req)
 {
 	struct err *err = &req->route_err;
-	bool others;
 
 	if (route_parse(req, err) < 0) {
 		if (err->code == ERR_INVALID)
@@ -198,8 +200,18 @@ static void start(struct http_req *req)
 		bad_name(req, err);
 		return;
 	}
-	if (http_authenticate(req, err) < 0)
+	/* Pending: the connection is suspended until the check is done. */
+	if (http_authenticate(req, err) != 0)
 		return;
+	authorize(req);
+}
+
+/* The caller is known: find the handler, if the caller may use it. */
+static void authorize(struct http_req *req)
+{
+	struct err *err = &req->route_err;
+	bool others;
+
 	req->h = route_handler(req->kind, req->method, &others);
 	if (!req->h) {
 		if (others)
@@ -220,6 +232,25 @@ static bool body_announced(struct http_req *req)
 
 	return req_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
 	       (cl && strtoull(cl, NULL, 10) > 0);
+}
+
+/*
+ * The headers are in and the caller known. A refusal based on the
+ * headers alone is answered now, before the body is read (MHD then
+ * closes the connection, which is right for a body nobody will read;
+ * conn.c keeps reading it for a while so the answer is not lost to a
+ * reset). MHD accepts a response only on this call or after the body.
+ */
+static enum MHD_Result begin(struct http_req *req)
+{
+	struct err err = ERR_INIT;
+
+	if (req->h && req->h->begin && req->h->begin(req, &err) < 0) {
+		if (body_announced(req))
+			conn_linger(req->conn);
+		return fail(req, &err);
+	}
+	return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
@@ -255,20 +286,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			          (unsigned long long)req->id, req->tls_user);
 		http_pol_take(req);
 		start(req);
-		/*
-		 * A refusal based on the headers alone is answered now,
-		 * before the body is read (MHD then closes the connection,
-		 * which is right for a body nobody will read; conn.c keeps
-		 * reading it for a while so the answer is not lost to a
-		 * reset). MHD accepts a response only on this call or after
-		 * the body.
-		 */
-		if (req->h && req->h->begin && req->h->begin(req, &err) < 0) {
-			if (body_announced(req))
-				conn_linger(conn);
-			return fail(req, &err);
+		if (req->auth_job) /* suspended until checked */
+			return MHD_YES;
+		return begin(req);
+	}
+	if (req->auth_job) {
+		/* Resumed: MHD calls again with the headers only. */
+		if (http_auth_pending(req)) {
+			log_err("req=%llu: resumed before its check was done",
+			        (unsigned long long)req->id);
+			return MHD_NO;
 		}
-		return MHD_YES;
+		if (http_auth_finish(req, &req->route_err) == 0)
+			authorize(req);
+		return begin(req);
 	}
 	if (req->queued) { /* refused early: drop what still arrives */
 		*data_size = 0;
@@ -538,6 +569,9 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 	srv->watch = conn_watch_new(&srv->opts, err);
 	if (!srv->watch)
 		goto fail;
+	srv->offload = offload_new(OFFLOAD_WORKERS, OFFLOAD_QUEUE, err);
+	if (!srv->offload)
+		goto fail;
 	/* Never clear text when TLS is configured: its failure is fatal. */
 	srv->tls = tls_new(opts, err);
 	if (!srv->tls && (opts->tls_cert || opts->tls_key || opts->tls_cacert))
@@ -575,6 +609,8 @@ fail:
 	for (unsigned i = 0; i < srv->n_mhd; i++)
 		MHD_stop_daemon(srv->mhd[i]);
 	conn_watch_free(srv->watch);
+	offload_stop(srv->offload);
+	offload_free(srv->offload);
 	delay_stop(srv->fail_delay);
 	delay_free(srv->fail_delay);
 	live_free(srv->pol);
@@ -612,8 +648,15 @@ void http_stop(struct http_server *srv)
 	}
 	if (left > 0)
 		log_warn("stopping with %d requests still in flight", left);
+	/*
+	 * MHD may not stop with a connection suspended: checks not begun
+	 * are answered now (busy), those under way are waited for (bounded by
+	 * bcrypt's cost and LDAP's timeouts). Later ones run inline.
+	 */
+	offload_stop(srv->offload);
 	for (unsigned i = 0; i < srv->n_mhd; i++)
 		MHD_stop_daemon(srv->mhd[i]);
+	offload_free(srv->offload);
 	conn_watch_free(srv->watch);
 	delay_free(srv->fail_delay);
 	live_free(srv->pol);

@@ -16,6 +16,7 @@
  * do not leak; anyone else 403 DENIED.
  */
 #define LOG_MODULE "http"
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 
 #include "daemon/clock.h"
 #include "daemon/jwt.h"
+#include "daemon/live.h"
 #include "daemon/log.h"
 #include "http/http_int.h"
 
@@ -149,6 +151,175 @@ static int who_groups(struct http_req *req, struct err *err)
 	return 0;
 }
 
+/*
+ * A credential check run on the offload pool. It works on copies (the
+ * header, its own reference to the policy), so it never touches the
+ * request: req_free() may come first (MHD closed the connection), and
+ * then the worker frees the job and leaves the connection alone.
+ */
+struct auth_job {
+	struct offload_job base; /* first */
+	struct MHD_Connection *conn;
+	struct live_ref *pol_ref; /* keeps auth alive */
+	struct auth *auth;
+	char hdr[AUTH_HEADER_MAX + 1];
+	/* What the check gave. */
+	enum auth_result r;
+	char user[AUTH_USER_MAX + 1];
+	struct auth_groups groups;
+	struct err err;
+	bool ran;      /* run; false: the pool stopped before it */
+	bool finished; /* done: the result is in */
+	bool orphan;   /* req_free() came first */
+};
+
+/* Guards the hand-over between req_free() and the workers. */
+static pthread_mutex_t job_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void job_free(struct auth_job *job)
+{
+	live_put(job->pol_ref);
+	auth_groups_release(&job->groups);
+	OPENSSL_cleanse(job->hdr, sizeof(job->hdr));
+	free(job);
+}
+
+static void job_queued(struct offload_job *base)
+{
+	struct auth_job *job = (struct auth_job *)base;
+
+	MHD_suspend_connection(job->conn);
+}
+
+static void job_run(struct offload_job *base)
+{
+	struct auth_job *job = (struct auth_job *)base;
+
+	job->r = auth_check_groups(job->auth, job->hdr, job->user, &job->groups,
+	                           &job->err);
+}
+
+static void job_done(struct offload_job *base, bool ran)
+{
+	struct auth_job *job = (struct auth_job *)base;
+	bool orphan;
+
+	pthread_mutex_lock(&job_lock);
+	job->ran = ran;
+	job->finished = true;
+	orphan = job->orphan;
+	/* Under the lock: req_free() cannot free the connection's request
+	   and MHD the connection meanwhile. */
+	if (!orphan)
+		MHD_resume_connection(job->conn);
+	pthread_mutex_unlock(&job_lock);
+	if (orphan)
+		job_free(job);
+}
+
+/* Run the check of @hdr on the pool: true if it was queued. */
+static bool offload_check(struct http_req *req, const char *hdr)
+{
+	struct auth_job *job;
+
+	if (!req->srv->offload || strlen(hdr) > AUTH_HEADER_MAX)
+		return false;
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return false; /* checked inline: no worse than no pool */
+	job->base = (struct offload_job){job_queued, job_run, job_done, NULL};
+	job->conn = req->conn;
+	job->auth = req->pol->auth;
+	job->pol_ref = live_hold(req->pol_ref);
+	job->err = ERR_INIT;
+	memcpy(job->hdr, hdr, strlen(hdr) + 1);
+	req->auth_job = job;
+	if (offload_submit(req->srv->offload, &job->base)) {
+		log_debug("req=%llu: credential check offloaded",
+		          (unsigned long long)req->id);
+		return true;
+	}
+	req->auth_job = NULL;
+	job_free(job);
+	return false;
+}
+
+bool http_auth_pending(const struct http_req *req)
+{
+	bool pending;
+
+	if (!req->auth_job)
+		return false;
+	pthread_mutex_lock(&job_lock);
+	pending = !req->auth_job->finished;
+	pthread_mutex_unlock(&job_lock);
+	return pending;
+}
+
+void http_auth_drop(struct http_req *req)
+{
+	struct auth_job *job = req->auth_job;
+	bool finished;
+
+	if (!job)
+		return;
+	req->auth_job = NULL;
+	pthread_mutex_lock(&job_lock);
+	finished = job->finished;
+	job->orphan = true;
+	pthread_mutex_unlock(&job_lock);
+	if (finished)
+		job_free(job);
+}
+
+/* The caller's fate once the check gave @r. */
+static int settle(struct http_req *req, enum auth_result r, struct err *err)
+{
+	const struct http_pol *pol = req->pol;
+
+	if (r == AUTH_OK) {
+		/* A token without a subject is the token server's anonymous
+		   caller: its scope, and the policies' anonymousPolicy. */
+		if (req->user[0])
+			req->who.user = req->user;
+		return who_groups(req, err);
+	}
+	/* /v2/ tells an anonymous caller to log in; other requests may be
+	   open to anonymous callers. */
+	if (r == AUTH_ANONYMOUS && req->kind != RT_BASE)
+		return 0;
+	if (r == AUTH_ANONYMOUS) {
+		err_set(err, ERR_DENIED, "authentication required");
+	} else if (pol->fail_delay_ms) {
+		req->delay_due = true;
+		log_debug("req=%llu: login refused, answered after failDelay",
+		          (unsigned long long)req->id);
+	}
+	challenge(req, err, NULL, 0, false);
+	return -1;
+}
+
+int http_auth_finish(struct http_req *req, struct err *err)
+{
+	struct auth_job *job = req->auth_job;
+	int ret;
+
+	req->auth_job = NULL;
+	if (!job->ran) {
+		job_free(job);
+		return err_set(err, ERR_BUSY,
+		               "shutting down: credentials not checked");
+	}
+	memcpy(req->user, job->user, sizeof(req->user));
+	req->groups = job->groups;
+	job->groups = (struct auth_groups){0};
+	if (job->r == AUTH_FAILED)
+		*err = job->err;
+	ret = settle(req, job->r, err);
+	job_free(job);
+	return ret;
+}
+
 int http_authenticate(struct http_req *req, struct err *err)
 {
 	const struct http_pol *pol = req->pol;
@@ -177,31 +348,17 @@ int http_authenticate(struct http_req *req, struct err *err)
 		return 0;
 	if (tok && pol->bearer)
 		r = check_token(req, tok, err);
-	else if (pol->auth)
+	else if (!pol->auth)
+		r = check_not_token(hdr, err);
+	else if (!auth_check_quick(pol->auth, hdr, req->user, &req->groups, &r,
+	                           err)) {
+		/* A cache miss costs a bcrypt or LDAP check: not here. */
+		if (offload_check(req, hdr))
+			return HTTP_AUTH_PENDING;
 		r = auth_check_groups(pol->auth, hdr, req->user, &req->groups,
 		                      err);
-	else
-		r = check_not_token(hdr, err);
-	if (r == AUTH_OK) {
-		/* A token without a subject is the token server's anonymous
-		   caller: its scope, and the policies' anonymousPolicy. */
-		if (req->user[0])
-			req->who.user = req->user;
-		return who_groups(req, err);
 	}
-	/* /v2/ tells an anonymous caller to log in; other requests may be
-	   open to anonymous callers. */
-	if (r == AUTH_ANONYMOUS && req->kind != RT_BASE)
-		return 0;
-	if (r == AUTH_ANONYMOUS) {
-		err_set(err, ERR_DENIED, "authentication required");
-	} else if (pol->fail_delay_ms) {
-		req->delay_due = true;
-		log_debug("req=%llu: login refused, answered after failDelay",
-		          (unsigned long long)req->id);
-	}
-	challenge(req, err, NULL, 0, false);
-	return -1;
+	return settle(req, r, err);
 }
 
 /* What the caller's token grants on @repo (all when it has none). */

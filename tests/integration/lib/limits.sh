@@ -71,3 +71,15 @@ wait_log() {
 	done
 	fail "$3: no log line matching '$2' in 120 s"
 }
+
+# wait_log_n MARK PATTERN N WHAT: wait (up to 120 s) until N daemon log
+# lines after line MARK match PATTERN (grep -E).
+wait_log_n() {
+	local i
+	for ((i = 0; i < 1200; i++)); do
+		[ "$(tail -n +"$(($1 + 1))" "$DAEMON_LOG" 2>/dev/null | grep -cE "$2")" -ge "$3" ] && return 0
+		daemon_alive || fail "$4: the daemon exited"
+		sleep 0.1
+	done
+	fail "$4: fewer than $3 log lines matching '$2' in 120 s"
+}
