@@ -374,10 +374,9 @@ int main(void)
 	};
 	int ret;
 
-	if (test_mkdtemp(clock_dir, sizeof(clock_dir), "apikeyclock") < 0)
+	if (test_clock_file(clock_dir, sizeof(clock_dir), clock_file,
+	                    sizeof(clock_file), "apikeyclock") < 0)
 		return 1;
-	snprintf(clock_file, sizeof(clock_file), "%s/off", clock_dir);
-	setenv("DRAY_TEST_CLOCK_FILE", clock_file, 1);
 	ret = cmocka_run_group_tests(tests, NULL, NULL);
 	test_rm_tree(clock_dir);
 	return ret;

@@ -21,6 +21,20 @@ static inline int test_mkdtemp(char *dir, size_t n, const char *name)
 	return mkdtemp(dir) ? 0 : -1;
 }
 
+/*
+ * Make a test directory (@dir, @n bytes) and point DRAY_TEST_CLOCK_FILE,
+ * the age clock's offset file (daemon/clock.h), at "<dir>/off" (@file,
+ * @fn bytes). 0 or -1.
+ */
+static inline int test_clock_file(char *dir, size_t n, char *file, size_t fn,
+                                  const char *name)
+{
+	if (test_mkdtemp(dir, n, name) < 0 ||
+	    snprintf(file, fn, "%s/off", dir) >= (int)fn)
+		return -1;
+	return setenv("DRAY_TEST_CLOCK_FILE", file, 1);
+}
+
 /* A store on a new test directory (written to @dir), or NULL. */
 static inline struct store *test_store_open(char *dir, size_t n,
                                             const char *name)
