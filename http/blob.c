@@ -25,7 +25,7 @@ int h_blob_get(struct http_req *req, struct err *err)
 	uint64_t size, start = 0, end = 0;
 	struct digest d;
 	char dstr[DIGEST_STR_MAX];
-	int fd = -1;
+	int fd = -1, rc;
 
 	/* A malformed digest names no blob: "not found" is 404 (end-2). */
 	if (req_digest(req->ref, &d, err) < 0)
@@ -40,7 +40,10 @@ int h_blob_get(struct http_req *req, struct err *err)
 		return reply_sized_empty(req, MHD_HTTP_OK,
 		                         "application/octet-stream", size, err);
 	}
-	if (pull_blob(req, &d, &fd, &size, err) < 0)
+	rc = pull_blob(req, &d, &fd, &size, err);
+	if (rc == HTTP_PENDING)
+		return rc;
+	if (rc < 0)
 		return blob_not_found(req, err);
 	reply_hdr(req, "Docker-Content-Digest", dstr);
 	switch (range_parse(req_header(req, MHD_HTTP_HEADER_RANGE), size,

@@ -340,6 +340,8 @@ static void check(struct conn_watch *w, struct http_conn *c, uint64_t now,
 		if (now - c->since_ms > w->write_ms)
 			drop(c, "response not read", now - c->since_ms);
 		return;
+	case CONN_WORK: /* dray's turn, not the client's */
+		return;
 	}
 }
 

@@ -104,6 +104,7 @@ struct http_server {
 	struct live *pol;         /* struct http_pol in force */
 	struct delay *fail_delay; /* http.auth.failDelay's refusals */
 	struct offload *offload;  /* slow steps off the listener threads */
+	struct offload *pulls;    /* upstream fetches (sync on demand) */
 	int port;                 /* bound port */
 	uint64_t next_id;         /* request ids, atomic */
 	int inflight;             /* requests not completed, atomic */
@@ -119,6 +120,7 @@ struct http_req {
 	struct http_server *srv;      /* owner */
 	struct MHD_Connection *conn;  /* MHD's connection */
 	struct auth_job *auth_job;    /* a check under way (who.c) */
+	struct pull_job *pull_job;    /* a fetch under way (pull.c) */
 	uint64_t id;                  /* for the log */
 	const char *method;           /* borrowed from MHD */
 	const char *url;              /* borrowed from MHD (decoded path) */
@@ -187,6 +189,9 @@ struct offload_job {
 };
 #define OFFLOAD_WORKERS 4
 #define OFFLOAD_QUEUE   1024
+/* The pool for upstream fetches (sync on demand): transfers are long. */
+#define PULL_WORKERS 8
+#define PULL_QUEUE   1024
 struct offload;
 struct offload *offload_new(unsigned workers, size_t max_queued,
                             struct err *err);
@@ -195,12 +200,40 @@ void offload_stop(struct offload *o);
 void offload_free(struct offload *o);
 
 /*
+ * A job that works for a request on a pool while the request's
+ * connection is suspended (offload.c). Its owner embeds it first in a
+ * struct of copies, so the job never touches the request: req_free() may
+ * come first (the client left), and then the worker releases the job
+ * and leaves the connection alone. conn_job_submit() queues @job with
+ * its connection suspended and in phase CONN_WORK (no client time limit
+ * while dray works): true; false: not queued (the caller works inline),
+ * @job untouched. Once resumed, MHD calls the access handler again;
+ * conn_job_pending() is then false and the owner reads the result
+ * (@ran false: the pool stopped before the job ran). conn_job_drop():
+ * the request is gone; @release runs now or after the work.
+ */
+struct conn_job {
+	struct offload_job base; /* the pool's; first */
+	struct MHD_Connection *conn;
+	void (*work)(struct conn_job *job);
+	void (*release)(struct conn_job *job); /* frees the owner's struct */
+	bool ran;      /* worked; false: the pool stopped first */
+	bool finished; /* the result is in */
+	bool orphan;   /* the request is gone */
+};
+bool conn_job_submit(struct offload *o, struct conn_job *job);
+bool conn_job_pending(struct conn_job *job);
+void conn_job_drop(struct conn_job *job);
+
+/*
  * conn.c: where a connection stands, for its time limits. IDLE: between
  * requests (bytes arriving there are the next request's headers); BODY:
  * the headers are in, the body is being read; REPLY: the request is in,
- * dray handles it and sends the response.
+ * dray handles it and sends the response; WORK: the connection is
+ * suspended while a pool works for it (no time limit: the work has its
+ * own).
  */
-enum conn_phase { CONN_IDLE, CONN_BODY, CONN_REPLY };
+enum conn_phase { CONN_IDLE, CONN_BODY, CONN_REPLY, CONN_WORK };
 
 /* Create the watch and its thread. ERR_NOMEM or ERR_IO. */
 struct conn_watch *conn_watch_new(const struct http_opts *opts,
@@ -314,12 +347,12 @@ int route_parse(struct http_req *req, struct err *err);
 int http_authenticate(struct http_req *req, struct err *err);
 /*
  * A credential check that misses the cache is run on the offload pool:
- * http_authenticate() then returns HTTP_AUTH_PENDING with the
+ * http_authenticate() then returns HTTP_PENDING with the
  * connection suspended. Once MHD calls the access handler again,
  * http_auth_pending() is false and http_auth_finish() gives what
  * http_authenticate() would have.
  */
-#define HTTP_AUTH_PENDING 1
+#define HTTP_PENDING 1
 bool http_auth_pending(const struct http_req *req);
 int http_auth_finish(struct http_req *req, struct err *err);
 /* req_free(): the check under way, if any, is dropped (who.c). */
@@ -409,11 +442,17 @@ void http_metrics_count(const struct http_req *req);
 /*
  * pull.c: store_manifest_get() and store_blob_open() that, on a miss in
  * a repository the sync extension maps, fetch upstream and read again.
+ * HTTP_PENDING: the fetch runs with the connection suspended; the
+ * handler returns HTTP_PENDING, and is called again once it is done.
  */
 int pull_manifest(struct http_req *req, struct manifest_desc *desc, char **body,
                   struct err *err);
 int pull_blob(struct http_req *req, const struct digest *d, int *fd,
               uint64_t *size, struct err *err);
+/* Whether @req's fetch is still under way. */
+bool pull_pending(const struct http_req *req);
+/* req_free(): the fetch under way, if any, is left to finish alone. */
+void pull_drop(struct http_req *req);
 
 /*
  * Parse a digest the client sent; any failure carries DIGEST_INVALID

@@ -47,6 +47,7 @@ int h_manifest_get(struct http_req *req, struct err *err)
 	bool head = strcmp(req->method, MHD_HTTP_METHOD_HEAD) == 0;
 	struct manifest_desc desc;
 	char *body = NULL;
+	int rc;
 
 	/*
 	 * A reference no manifest can have (a malformed digest, a name no
@@ -54,7 +55,10 @@ int h_manifest_get(struct http_req *req, struct err *err)
 	 */
 	if (check_ref(req, err) < 0)
 		return err_oci(err, OCI_MANIFEST_UNKNOWN);
-	if (pull_manifest(req, &desc, head ? NULL : &body, err) < 0)
+	rc = pull_manifest(req, &desc, head ? NULL : &body, err);
+	if (rc == HTTP_PENDING)
+		return rc;
+	if (rc < 0)
 		return not_found(req, err);
 	digest_header(req, &desc.digest);
 	if (head)

@@ -4,11 +4,15 @@
  * (a bcrypt or LDAP check of credentials not in the cache), so that the
  * listener thread that took the request serves its other connections
  * meanwhile. One FIFO of jobs, bounded; the caller of a job that does
- * not fit runs it inline, as if there were no pool.
+ * not fit runs it inline, as if there were no pool. On top of it, the
+ * connection jobs: the hand-over between a worker and the request whose
+ * connection it holds suspended.
  */
 #define LOG_MODULE "http"
 #include <pthread.h>
 #include <stdlib.h>
+
+#include <microhttpd.h>
 
 #include "http/http_int.h"
 
@@ -129,4 +133,69 @@ void offload_free(struct offload *o)
 	pthread_cond_destroy(&o->cond);
 	pthread_mutex_destroy(&o->lock);
 	free(o);
+}
+
+/* Guards the hand-over between conn_job_drop() and the workers. */
+static pthread_mutex_t hand_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void job_queued(struct offload_job *base)
+{
+	struct conn_job *job = (struct conn_job *)base;
+
+	conn_phase(job->conn, CONN_WORK);
+	MHD_suspend_connection(job->conn);
+}
+
+static void job_run(struct offload_job *base)
+{
+	struct conn_job *job = (struct conn_job *)base;
+
+	job->work(job);
+}
+
+static void job_done(struct offload_job *base, bool ran)
+{
+	struct conn_job *job = (struct conn_job *)base;
+	bool orphan;
+
+	pthread_mutex_lock(&hand_lock);
+	job->ran = ran;
+	job->finished = true;
+	orphan = job->orphan;
+	/* Under the lock: req_free() cannot come, and MHD free the
+	   connection, meanwhile. */
+	if (!orphan)
+		MHD_resume_connection(job->conn);
+	pthread_mutex_unlock(&hand_lock);
+	if (orphan)
+		job->release(job);
+}
+
+bool conn_job_submit(struct offload *o, struct conn_job *job)
+{
+	job->base = (struct offload_job){job_queued, job_run, job_done, NULL};
+	job->ran = job->finished = job->orphan = false;
+	return offload_submit(o, &job->base);
+}
+
+bool conn_job_pending(struct conn_job *job)
+{
+	bool pending;
+
+	pthread_mutex_lock(&hand_lock);
+	pending = !job->finished;
+	pthread_mutex_unlock(&hand_lock);
+	return pending;
+}
+
+void conn_job_drop(struct conn_job *job)
+{
+	bool finished;
+
+	pthread_mutex_lock(&hand_lock);
+	finished = job->finished;
+	job->orphan = true;
+	pthread_mutex_unlock(&hand_lock);
+	if (finished)
+		job->release(job);
 }

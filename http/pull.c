@@ -3,10 +3,107 @@
  * pull.c - reads that fall through to the sync extension: a manifest or
  * blob that is not here, in a repository an onDemand registry maps, is
  * fetched upstream (sync/sync.h), then read again. Fetch-then-serve: the
- * answer starts once the whole object is stored.
+ * answer starts once the whole object is stored. The fetch runs on the
+ * server's pull pool with the connection suspended (a connection job,
+ * offload.c), so a listener thread serves its other connections while an
+ * upstream transfer lasts; when the pool is full, it runs inline.
  */
+#define LOG_MODULE "http"
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/log.h"
+#include "daemon/testhold.h"
 #include "http/http_int.h"
 #include "sync/sync.h"
+
+/* A fetch for a request, on copies of what it names. */
+struct pull_job {
+	struct conn_job base; /* first */
+	struct sync *sync;
+	char name[REF_NAME_MAX + 1];
+	char ref[DIGEST_STR_MAX + 8]; /* a manifest's reference */
+	struct digest digest;         /* a blob's digest */
+	bool blob;
+	int rc;
+	struct err err;
+};
+
+static void job_release(struct conn_job *base)
+{
+	free(base);
+}
+
+static void job_work(struct conn_job *base)
+{
+	struct pull_job *job = (struct pull_job *)base;
+
+	test_hold("syncfetch", job->ref);
+	if (job->blob)
+		job->rc = sync_blob(job->sync, job->name, &job->digest,
+		                    &job->err);
+	else
+		job->rc = sync_manifest(job->sync, job->name, job->ref,
+		                        &job->err);
+}
+
+/*
+ * Bring what @req names (blob @d, or the manifest req->ref when @d is
+ * NULL) from upstream: 0, -1 with @err, or HTTP_PENDING with the
+ * connection suspended. Called again once resumed, it gives the result.
+ */
+static int fetch(struct http_req *req, const struct digest *d,
+                 struct err *err)
+{
+	struct pull_job *job = req->pull_job;
+	int rc;
+
+	if (!job) {
+		job = calloc(1, sizeof(*job));
+		if (!job)
+			return err_set(err, ERR_NOMEM, "out of memory");
+		job->base.conn = req->conn;
+		job->base.work = job_work;
+		job->base.release = job_release;
+		job->sync = req->srv->opts.sync;
+		memcpy(job->name, req->name, sizeof(job->name));
+		memcpy(job->ref, req->ref, sizeof(job->ref));
+		job->blob = d != NULL;
+		if (d)
+			job->digest = *d;
+		job->err = ERR_INIT;
+		req->pull_job = job;
+		if (conn_job_submit(req->srv->pulls, &job->base)) {
+			log_debug("req=%llu: upstream fetch offloaded",
+			          (unsigned long long)req->id);
+			return HTTP_PENDING;
+		}
+		job_work(&job->base); /* the pool is full: here */
+		job->base.ran = true;
+	}
+	req->pull_job = NULL;
+	if (!job->base.ran) {
+		rc = err_set(err, ERR_BUSY, "shutting down: not fetched");
+	} else {
+		rc = job->rc;
+		*err = job->err;
+	}
+	job_release(&job->base);
+	return rc;
+}
+
+bool pull_pending(const struct http_req *req)
+{
+	return req->pull_job && conn_job_pending(&req->pull_job->base);
+}
+
+void pull_drop(struct http_req *req)
+{
+	if (!req->pull_job)
+		return;
+	conn_job_drop(&req->pull_job->base);
+	req->pull_job = NULL;
+}
 
 /* Should the miss in @err be tried upstream? */
 static bool wants(struct http_req *req, const struct err *err)
@@ -37,13 +134,20 @@ int pull_manifest(struct http_req *req, struct manifest_desc *desc, char **body,
                   struct err *err)
 {
 	struct store *st = req->srv->st;
+	int rc;
 
-	if (store_manifest_get(st, req->name, req->ref, desc, body, err) == 0)
-		return 0;
-	if (!wants(req, err))
-		return -1;
-	*err = ERR_INIT;
-	if (sync_manifest(req->srv->opts.sync, req->name, req->ref, err) < 0)
+	if (!req->pull_job) { /* not resumed */
+		if (store_manifest_get(st, req->name, req->ref, desc, body,
+		                       err) == 0)
+			return 0;
+		if (!wants(req, err))
+			return -1;
+		*err = ERR_INIT;
+	}
+	rc = fetch(req, NULL, err);
+	if (rc == HTTP_PENDING)
+		return rc;
+	if (rc < 0)
 		return failed(err, OCI_MANIFEST_UNKNOWN);
 	return store_manifest_get(st, req->name, req->ref, desc, body, err);
 }
@@ -52,13 +156,19 @@ int pull_blob(struct http_req *req, const struct digest *d, int *fd,
               uint64_t *size, struct err *err)
 {
 	struct store *st = req->srv->st;
+	int rc;
 
-	if (store_blob_open(st, req->name, d, fd, size, err) == 0)
-		return 0;
-	if (!wants(req, err))
-		return -1;
-	*err = ERR_INIT;
-	if (sync_blob(req->srv->opts.sync, req->name, d, err) < 0)
+	if (!req->pull_job) { /* not resumed */
+		if (store_blob_open(st, req->name, d, fd, size, err) == 0)
+			return 0;
+		if (!wants(req, err))
+			return -1;
+		*err = ERR_INIT;
+	}
+	rc = fetch(req, d, err);
+	if (rc == HTTP_PENDING)
+		return rc;
+	if (rc < 0)
 		return failed(err, OCI_BLOB_UNKNOWN);
 	return store_blob_open(st, req->name, d, fd, size, err);
 }

@@ -25,6 +25,7 @@
 #include "daemon/live.h"
 #include "daemon/log.h"
 #include "http/http_int.h"
+#include "sync/sync.h"
 
 /* Longest a request body may keep trickling in below the minimum rate. */
 #define SLOW_GRACE_MS 30000
@@ -33,6 +34,7 @@
 static void req_free(struct http_req *req)
 {
 	http_auth_drop(req);
+	pull_drop(req);
 	jwt_claims_free(req->claims);
 	live_put(req->pol_ref);
 	store_upload_put(req->up);
@@ -261,6 +263,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	struct http_server *srv = cls;
 	struct http_req *req = *con_cls;
 	struct err err = ERR_INIT;
+	int rc;
 
 	(void)version;
 	if (!req) /* no URI callback ran: cannot happen with our options */
@@ -297,6 +300,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			        (unsigned long long)req->id);
 			return MHD_NO;
 		}
+		conn_phase(conn, CONN_BODY);
 		if (http_auth_finish(req, &req->route_err) == 0)
 			authorize(req);
 		return begin(req);
@@ -341,7 +345,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	}
 	if (!req->h || req->failed)
 		return fail(req, &req->route_err);
-	if (req->h->end(req, &err) < 0)
+	if (pull_pending(req)) {
+		log_err("req=%llu: resumed before its fetch was done",
+		        (unsigned long long)req->id);
+		return MHD_NO;
+	}
+	rc = req->h->end(req, &err);
+	if (rc == HTTP_PENDING) /* suspended until fetched */
+		return MHD_YES;
+	if (rc < 0)
 		return fail(req, &err);
 	release(req);
 	audit(req, NULL);
@@ -572,6 +584,11 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 	srv->offload = offload_new(OFFLOAD_WORKERS, OFFLOAD_QUEUE, err);
 	if (!srv->offload)
 		goto fail;
+	if (opts->sync) {
+		srv->pulls = offload_new(PULL_WORKERS, PULL_QUEUE, err);
+		if (!srv->pulls)
+			goto fail;
+	}
 	/* Never clear text when TLS is configured: its failure is fatal. */
 	srv->tls = tls_new(opts, err);
 	if (!srv->tls && (opts->tls_cert || opts->tls_key || opts->tls_cacert))
@@ -611,6 +628,8 @@ fail:
 	conn_watch_free(srv->watch);
 	offload_stop(srv->offload);
 	offload_free(srv->offload);
+	offload_stop(srv->pulls);
+	offload_free(srv->pulls);
 	delay_stop(srv->fail_delay);
 	delay_free(srv->fail_delay);
 	live_free(srv->pol);
@@ -649,14 +668,18 @@ void http_stop(struct http_server *srv)
 	if (left > 0)
 		log_warn("stopping with %d requests still in flight", left);
 	/*
-	 * MHD may not stop with a connection suspended: checks not begun
-	 * are answered now (busy), those under way are waited for (bounded by
-	 * bcrypt's cost and LDAP's timeouts). Later ones run inline.
+	 * MHD may not stop with a connection suspended: checks and fetches
+	 * not begun are answered now (busy), checks under way are waited for
+	 * (bounded by bcrypt's cost and LDAP's timeouts), upstream transfers
+	 * under way are ended. Later ones run inline.
 	 */
 	offload_stop(srv->offload);
+	sync_stop(srv->opts.sync);
+	offload_stop(srv->pulls);
 	for (unsigned i = 0; i < srv->n_mhd; i++)
 		MHD_stop_daemon(srv->mhd[i]);
 	offload_free(srv->offload);
+	offload_free(srv->pulls);
 	conn_watch_free(srv->watch);
 	delay_free(srv->fail_delay);
 	live_free(srv->pol);

@@ -16,7 +16,6 @@
  * do not leak; anyone else 403 DENIED.
  */
 #define LOG_MODULE "http"
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,14 +151,11 @@ static int who_groups(struct http_req *req, struct err *err)
 }
 
 /*
- * A credential check run on the offload pool. It works on copies (the
- * header, its own reference to the policy), so it never touches the
- * request: req_free() may come first (MHD closed the connection), and
- * then the worker frees the job and leaves the connection alone.
+ * A credential check run on the offload pool, on copies (the header, its
+ * own reference to the policy): a connection job (offload.c).
  */
 struct auth_job {
-	struct offload_job base; /* first */
-	struct MHD_Connection *conn;
+	struct conn_job base; /* first */
 	struct live_ref *pol_ref; /* keeps auth alive */
 	struct auth *auth;
 	char hdr[AUTH_HEADER_MAX + 1];
@@ -168,53 +164,24 @@ struct auth_job {
 	char user[AUTH_USER_MAX + 1];
 	struct auth_groups groups;
 	struct err err;
-	bool ran;      /* run; false: the pool stopped before it */
-	bool finished; /* done: the result is in */
-	bool orphan;   /* req_free() came first */
 };
 
-/* Guards the hand-over between req_free() and the workers. */
-static pthread_mutex_t job_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void job_free(struct auth_job *job)
+static void job_release(struct conn_job *base)
 {
+	struct auth_job *job = (struct auth_job *)base;
+
 	live_put(job->pol_ref);
 	auth_groups_release(&job->groups);
 	OPENSSL_cleanse(job->hdr, sizeof(job->hdr));
 	free(job);
 }
 
-static void job_queued(struct offload_job *base)
-{
-	struct auth_job *job = (struct auth_job *)base;
-
-	MHD_suspend_connection(job->conn);
-}
-
-static void job_run(struct offload_job *base)
+static void job_work(struct conn_job *base)
 {
 	struct auth_job *job = (struct auth_job *)base;
 
 	job->r = auth_check_groups(job->auth, job->hdr, job->user, &job->groups,
 	                           &job->err);
-}
-
-static void job_done(struct offload_job *base, bool ran)
-{
-	struct auth_job *job = (struct auth_job *)base;
-	bool orphan;
-
-	pthread_mutex_lock(&job_lock);
-	job->ran = ran;
-	job->finished = true;
-	orphan = job->orphan;
-	/* Under the lock: req_free() cannot free the connection's request
-	   and MHD the connection meanwhile. */
-	if (!orphan)
-		MHD_resume_connection(job->conn);
-	pthread_mutex_unlock(&job_lock);
-	if (orphan)
-		job_free(job);
 }
 
 /* Run the check of @hdr on the pool: true if it was queued. */
@@ -227,49 +194,35 @@ static bool offload_check(struct http_req *req, const char *hdr)
 	job = calloc(1, sizeof(*job));
 	if (!job)
 		return false; /* checked inline: no worse than no pool */
-	job->base = (struct offload_job){job_queued, job_run, job_done, NULL};
-	job->conn = req->conn;
+	job->base.conn = req->conn;
+	job->base.work = job_work;
+	job->base.release = job_release;
 	job->auth = req->pol->auth;
 	job->pol_ref = live_hold(req->pol_ref);
 	job->err = ERR_INIT;
 	memcpy(job->hdr, hdr, strlen(hdr) + 1);
 	req->auth_job = job;
-	if (offload_submit(req->srv->offload, &job->base)) {
+	if (conn_job_submit(req->srv->offload, &job->base)) {
 		log_debug("req=%llu: credential check offloaded",
 		          (unsigned long long)req->id);
 		return true;
 	}
 	req->auth_job = NULL;
-	job_free(job);
+	job_release(&job->base);
 	return false;
 }
 
 bool http_auth_pending(const struct http_req *req)
 {
-	bool pending;
-
-	if (!req->auth_job)
-		return false;
-	pthread_mutex_lock(&job_lock);
-	pending = !req->auth_job->finished;
-	pthread_mutex_unlock(&job_lock);
-	return pending;
+	return req->auth_job && conn_job_pending(&req->auth_job->base);
 }
 
 void http_auth_drop(struct http_req *req)
 {
-	struct auth_job *job = req->auth_job;
-	bool finished;
-
-	if (!job)
+	if (!req->auth_job)
 		return;
+	conn_job_drop(&req->auth_job->base);
 	req->auth_job = NULL;
-	pthread_mutex_lock(&job_lock);
-	finished = job->finished;
-	job->orphan = true;
-	pthread_mutex_unlock(&job_lock);
-	if (finished)
-		job_free(job);
 }
 
 /* The caller's fate once the check gave @r. */
@@ -305,8 +258,8 @@ int http_auth_finish(struct http_req *req, struct err *err)
 	int ret;
 
 	req->auth_job = NULL;
-	if (!job->ran) {
-		job_free(job);
+	if (!job->base.ran) {
+		job_release(&job->base);
 		return err_set(err, ERR_BUSY,
 		               "shutting down: credentials not checked");
 	}
@@ -316,7 +269,7 @@ int http_auth_finish(struct http_req *req, struct err *err)
 	if (job->r == AUTH_FAILED)
 		*err = job->err;
 	ret = settle(req, job->r, err);
-	job_free(job);
+	job_release(&job->base);
 	return ret;
 }
 
@@ -354,7 +307,7 @@ int http_authenticate(struct http_req *req, struct err *err)
 	                           err)) {
 		/* A cache miss costs a bcrypt or LDAP check: not here. */
 		if (offload_check(req, hdr))
-			return HTTP_AUTH_PENDING;
+			return HTTP_PENDING;
 		r = auth_check_groups(pol->auth, hdr, req->user, &req->groups,
 		                      err);
 	}

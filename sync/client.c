@@ -51,6 +51,7 @@ struct upstream {
 	const struct sync_registry *reg; /* settings, borrowed */
 	char *user, *pass;               /* Basic credentials, or NULL */
 	uint64_t *counter;               /* requests sent, atomic */
+	const int *stop;                 /* nonzero: end transfers, atomic */
 	CURLSH *share;                   /* connection and DNS caches */
 	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST]; /* for the share */
 	pthread_mutex_t lock;               /* protects what follows */
@@ -122,7 +123,7 @@ static void cert_file(char *out, size_t size, const char *dir, const char *name)
 
 struct upstream *up_new(const char *url, const struct sync_registry *r,
                         const char *user, const char *pass, uint64_t *counter,
-                        struct err *err)
+                        const int *stop, struct err *err)
 {
 	struct upstream *u;
 	size_t len = strlen(url);
@@ -147,6 +148,7 @@ struct upstream *up_new(const char *url, const struct sync_registry *r,
 		goto nomem;
 	u->reg = r;
 	u->counter = counter;
+	u->stop = stop;
 	curl_share_setopt(u->share, CURLSHOPT_LOCKFUNC, share_lock);
 	curl_share_setopt(u->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
 	curl_share_setopt(u->share, CURLSHOPT_USERDATA, u);
@@ -272,6 +274,22 @@ static size_t on_body(char *buf, size_t sz, size_t n, void *arg)
 	return n;
 }
 
+static bool stopping(const struct upstream *u)
+{
+	return __atomic_load_n(u->stop, __ATOMIC_RELAXED) != 0;
+}
+
+/* libcurl asks during a transfer: nonzero ends it (shutting down). */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return stopping(arg);
+}
+
 /* The options every handle of @u gets. */
 static void setup(struct upstream *u, CURL *h)
 {
@@ -286,6 +304,9 @@ static void setup(struct upstream *u, CURL *h)
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)UP_CONNECT_MS);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)UP_STALL_S);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, u);
 	if (r->sync_timeout_ms)
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
 		                 (long)(r->sync_timeout_ms > LONG_MAX
@@ -341,6 +362,10 @@ static int perform(struct upstream *u, struct xfer *x, const char *url,
 		*err = x->sink_err;
 		return -1;
 	}
+	if (rc == CURLE_ABORTED_BY_CALLBACK)
+		return err_set(err, ERR_BUSY,
+		               "upstream %s: shutting down, transfer ended",
+		               u->url);
 	return err_set(err, ERR_IO, "upstream %s: %s", u->url,
 	               ebuf[0] ? ebuf : curl_easy_strerror(rc));
 }
@@ -516,12 +541,17 @@ out:
 	return ret;
 }
 
-static void wait_ms(uint64_t ms)
+/* Wait @ms before a retry, or less once @u is stopping. */
+static void wait_ms(const struct upstream *u, uint64_t ms)
 {
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+	while (ms && !stopping(u)) {
+		uint64_t step = ms < 100 ? ms : 100;
+		struct timespec ts = {0, (long)step * 1000000};
 
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		ms -= step;
+	}
 }
 
 int up_get(struct upstream *u, const char *repo, const char *kind,
@@ -574,10 +604,10 @@ int up_get(struct upstream *u, const char *repo, const char *kind,
 		}
 		/* Retry only what delivered nothing: the sink is not undone. */
 		if (resp->length == 0 && tries < u->reg->max_retries &&
-		    (ret < 0 ? e.code == ERR_IO : resp->status >= 500)) {
+		    !stopping(u) && (ret < 0 ? e.code == ERR_IO : resp->status >= 500)) {
 			tries++;
 			wait = u->reg->retry_delay_ms << (tries - 1);
-			wait_ms(wait > UP_RETRY_WAIT_MAX ? UP_RETRY_WAIT_MAX
+			wait_ms(u, wait > UP_RETRY_WAIT_MAX ? UP_RETRY_WAIT_MAX
 			                                 : wait);
 			continue;
 		}

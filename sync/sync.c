@@ -31,6 +31,7 @@
 #include "daemon/fsutil.h"
 #include "daemon/hmap.h"
 #include "daemon/log.h"
+#include "daemon/testhold.h"
 #include "daemon/ref.h"
 #include "index/store.h"
 #include "sync/sync_int.h"
@@ -67,6 +68,7 @@ struct sync {
 	uint64_t requests;          /* upstream requests, atomic */
 	uint64_t manifests, blobs;  /* stored, atomic */
 	uint64_t shared;            /* joined a transfer, atomic */
+	int stopping;               /* sync_stop() was called, atomic */
 };
 
 /* Configuration. */
@@ -547,7 +549,7 @@ struct sync *sync_new(const struct sync_cfg *c, struct store *st,
 					       json_object_get(cr, "username")),
 			               json_string_value(
 					       json_object_get(cr, "password")),
-			               &s->requests, err);
+			               &s->requests, &s->stopping, err);
 			if (!s->regs[i].ups[j])
 				goto fail;
 		}
@@ -560,6 +562,14 @@ fail:
 	json_decref(creds);
 	sync_free(s);
 	return NULL;
+}
+
+void sync_stop(struct sync *s)
+{
+	if (!s)
+		return;
+	__atomic_store_n(&s->stopping, 1, __ATOMIC_RELAXED);
+	log_info("sync stopping: upstream transfers under way end now");
 }
 
 void sync_free(struct sync *s)
@@ -692,6 +702,7 @@ static int flight_leave(struct sync *s, const char *key, struct flight *f,
 
 static int sink_upload(void *arg, const void *buf, size_t len, struct err *err)
 {
+	test_hold("syncbody", "a blob's bytes");
 	return store_upload_append(arg, buf, len, err);
 }
 

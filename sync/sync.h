@@ -83,6 +83,11 @@ MUST_CHECK int sync_cfg_check(const struct sync_cfg *c, struct err *err);
 MUST_CHECK struct sync *sync_new(const struct sync_cfg *c, struct store *st,
                                  struct err *err);
 
+/*
+ * Shutting down: transfers under way end now (their callers get
+ * ERR_BUSY), failures are no longer retried. Accepts NULL.
+ */
+void sync_stop(struct sync *s);
 /* Release @s; no call may be running. Accepts NULL. */
 void sync_free(struct sync *s);
 

@@ -43,10 +43,12 @@ struct up_resp {
  * A client of registry @url (scheme://host[:port], no path), with the
  * TLS, retry and timeout settings of @r and Basic credentials @user and
  * @pass (NULL: anonymous). Each request sent adds one to *@counter.
+ * Once *@stop (atomic) is nonzero, transfers under way end with
+ * ERR_BUSY and failures are not retried.
  */
 struct upstream *up_new(const char *url, const struct sync_registry *r,
                         const char *user, const char *pass, uint64_t *counter,
-                        struct err *err);
+                        const int *stop, struct err *err);
 void up_free(struct upstream *u);
 /* The URL it was made with. */
 const char *up_url(const struct upstream *u);
