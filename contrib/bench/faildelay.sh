@@ -116,16 +116,38 @@ sample() {
 # answered by the end counts with its age, and a slow answer also counts
 # the requests its connection would have sent meanwhile, so a starved
 # client shows in p99 (headload exits 1 when nothing was answered).
-# cpu_top2 BEFORE AFTER (thread_ticks files): "CORES TOP2", the CPU the
-# server used over the good client's window in cores, and the share (%)
-# of it that its two busiest threads had.
+# cpu_top2 PID BEFORE AFTER (thread_ticks files): "CORES TOP2 NAMES", the
+# CPU the server used over the good client's window in cores, the share
+# (%) of it that its two busiest threads had, and their names.
 cpu_top2() {
-	sort -k2,2nr <(awk 'NR == FNR { b[$1] = $2; next }
-		{ print $1, $2 - b[$1] }' "$1" "$2") |
+	local cores top tids names= t
+	read -r cores top tids < <(sort -k2,2nr <(awk 'NR == FNR { b[$1] = $2; next }
+		{ print $1, $2 - b[$1] }' "$2" "$3") |
 		awk -v hz="$(getconf CLK_TCK)" -v secs="$SECS" \
-			'{ s += $2; if (NR <= 2) t += $2 }
-		END { printf "%.2f %.0f\n", s / hz / secs, s ? 100 * t / s : 0 }'
+			'{ s += $2; if (NR <= 2) { t += $2; ids = ids "," $1 } }
+		END { printf "%.2f %.0f %s\n", s / hz / secs, s ? 100 * t / s : 0, ids }')
+	for t in ${tids//,/ }; do
+		names+=${names:+,}$(cat "/proc/$1/task/$t/comm" 2>/dev/null || echo "?")
+	done
+	echo "$cores $top ${names:-?}"
 }
+
+# settle: wait (60 s at most) until the servers are idle, under 5% of a
+# core over 0.5 s: a server may still be verifying the last flood's
+# passwords after its client has gone, which would slow the next one.
+settle() {
+	local i a b hz
+	hz=$(getconf CLK_TCK)
+	for ((i = 0; i < 120; i++)); do
+		a=$(thread_ticks "${SPID[@]}" | awk '{ s += $2 } END { print s + 0 }')
+		sleep 0.5
+		b=$(thread_ticks "${SPID[@]}" | awk '{ s += $2 } END { print s + 0 }')
+		((20 * (b - a) <= hz)) && return 0
+	done
+	echo "  servers still busy after 60 s" >&2
+	UNSETTLED=$((UNSETTLED + 1))
+}
+UNSETTLED=0
 
 good() {
 	"$WORK/headload" -m GET -c "$GOOD" -d "$SECS" -i "$INTERVAL" \
@@ -136,6 +158,7 @@ declare -A RAW
 # measure NAME: the good client alone, then under the flood.
 measure() {
 	local s=$1 port=${PORT[$1]} pid=${SPID[$1]} out bad smp i n
+	settle
 	out=$(good "$port")
 	[[ $(field non2xx "$out") == 0 && $(field errors "$out") == 0 ]] ||
 		die "$s alone: non-2xx or errors: $out"
@@ -171,8 +194,9 @@ measure() {
 	echo "  $s flooded: $out (threads, RSS KiB: $(cat "$WORK/sample"))" >&2
 	RAW[$s.flood]+=" $(field p50_us "$out"):$(field p99_us "$out"):$(field rps "$out")"
 	RAW[$s.flood_res]+=" $(tr ' ' : <"$WORK/sample")"
-	RAW[$s.cpu]+=" $(cpu_top2 "$WORK/ticks0" "$WORK/ticks1" | tr ' ' :)"
+	RAW[$s.cpu]+=" $(cpu_top2 "$pid" "$WORK/ticks0" "$WORK/ticks1" | tr ' ' :)"
 	out=$(tail -n 1 "$WORK/bad.out")
+	[[ $out == requests=* ]] || die "$s: the flood client failed: $(cat "$WORK/bad.out")"
 	echo "  $s bad:     $out" >&2
 	RAW[$s.bad]+=" $(field rps "$out"):$(field p50_us "$out")"
 }
@@ -200,7 +224,7 @@ REPORT=$RESULTS/faildelay-$(date -u +%Y%m%d-%H%M)-$(hostname -s).md
 	echo "  answered, all accepted and ${WARMUP} s old before the good client starts"
 	echo "- medians of $RUNS interleaved runs"
 	echo
-	echo "| server | idle p50 ms | idle p99 ms | flood p50 ms | flood p99 ms | p99 flood / idle | idle req/s | flood req/s | bad logins answered/s | bad login p50 ms | threads idle / flood | RSS MiB idle / flood | server CPU in flood, cores | 2 busiest threads' share |"
+	echo "| server | idle p50 ms | idle p99 ms | flood p50 ms | flood p99 ms | p99 flood / idle | idle req/s | flood req/s | bad logins answered/s | bad login p50 ms | threads idle / flood | RSS MiB idle / flood | server CPU in flood, cores | 2 busiest threads' share (names, first run) |"
 	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for s in "${ORDER[@]}"; do
 		i50=$(median "$(col "${RAW[$s.idle]}" 1)")
@@ -219,7 +243,7 @@ REPORT=$RESULTS/faildelay-$(date -u +%Y%m%d-%H%M)-$(hostname -s).md
 				"$(col "${RAW[$s.idle]}" 2 | cut -d' ' -f$k)"
 			echo
 		done)
-		printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %.1f / %.1f | %s | %s%% |\n' \
+		printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %.1f / %.1f | %s | %s%% (%s) |\n' \
 			"$s" "$(ms "$i50")" "$(ms "$i99")" "$(ms "$f50")" "$(ms "$f99")" \
 			"$(median "$pr")" "$ir" "$fr" \
 			"$(median "$(col "${RAW[$s.bad]}" 1)")" \
@@ -227,8 +251,12 @@ REPORT=$RESULTS/faildelay-$(date -u +%Y%m%d-%H%M)-$(hostname -s).md
 			"$(awk -v k="$im" 'BEGIN { print k / 1024 }')" \
 			"$(awk -v k="$fm" 'BEGIN { print k / 1024 }')" \
 			"$(median "$(col "${RAW[$s.cpu]}" 1)")" \
-			"$(median "$(col "${RAW[$s.cpu]}" 2)")"
+			"$(median "$(col "${RAW[$s.cpu]}" 2)")" \
+			"$(col "${RAW[$s.cpu]}" 3 | cut -d' ' -f1)"
 	done
+	echo
+	((UNSETTLED == 0)) ||
+		echo "WARNING: $UNSETTLED times the servers were still busy after 60 s; figures disturbed."
 	echo
 	echo "p99 flood / idle is the median over runs of each run's ratio. Bad logins"
 	echo "answered/s and their p50 are the flood client's, over its whole run"
@@ -242,7 +270,7 @@ REPORT=$RESULTS/faildelay-$(date -u +%Y%m%d-%H%M)-$(hostname -s).md
 		echo "- $s idle threads:RSS:${RAW[$s.idle_res]}"
 		echo "- $s flood threads:RSS:${RAW[$s.flood_res]}"
 		echo "- $s bad logins req/s:p50_us:${RAW[$s.bad]}"
-		echo "- $s flood CPU cores:2 busiest threads %:${RAW[$s.cpu]}"
+		echo "- $s flood CPU cores:2 busiest threads %:their names:${RAW[$s.cpu]}"
 	done
 } | tee "$REPORT"
 echo "faildelay: report in $REPORT" >&2
