@@ -120,7 +120,7 @@ sample() {
 # CPU the server used over the good client's window in cores, the share
 # (%) of it that its two busiest threads had, and their names.
 cpu_top2() {
-	local cores top tids names= t
+	local cores top tids names='' t
 	read -r cores top tids < <(sort -k2,2nr <(awk 'NR == FNR { b[$1] = $2; next }
 		{ print $1, $2 - b[$1] }' "$2" "$3") |
 		awk -v hz="$(getconf CLK_TCK)" -v secs="$SECS" \

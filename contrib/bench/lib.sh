@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
 #
 # contrib/bench/lib.sh - helpers shared by the benchmark scripts (sourced).
 # The script defines die(), sets WORK (its mktemp -d directory) and KEEP

@@ -23,7 +23,7 @@ ok=0
 for fd in "${FDS[@]}"; do
 	line=$(
 		trap '' PIPE
-		printf 'GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' >&"$fd" 2>/dev/null
+		printf 'GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' 2>/dev/null 1>&"$fd"
 		read -r -t 60 -u "$fd" l 2>/dev/null && printf '%s' "$l"
 	) || true
 	case $line in
