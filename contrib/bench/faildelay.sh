@@ -16,7 +16,8 @@
 # then FD_BAD keep-alive connections that each send a wrong password again
 # as soon as they are answered, spread over FD_SOURCES loopback source
 # addresses (headload -s: 127.0.0.1, 127.0.0.2, ...; dray's
-# http.maxConnectionsPerClient is left at its default of 512) and, once
+# http.maxConnectionsPerClient is left at its default of 512 unless an
+# address brings more than 200) and, once
 # they are all connected and FD_WARMUP s have passed, the good client again
 # for FD_SECONDS, while the server's threads and RSS are sampled from
 # /proc. The order of the servers flips from run to run; the figures are
@@ -75,8 +76,14 @@ htpasswd -B -c -b "$WORK/htpasswd" bench bench-pw 2>/dev/null
 GOOD_AUTH="Authorization: Basic $(printf bench:bench-pw | base64 -w0)"
 BAD_AUTH="Authorization: Basic $(printf bench:wrong-pw | base64 -w0)"
 
-start_dray_fd() { # start_dray_fd NAME FAILDELAY
-	start_dray "$1" "  maxConnections: $((BAD + GOOD + 100))" \
+# start_dray_fd NAME FAILDELAY: with FD_SOURCES addresses the default
+# http.maxConnectionsPerClient (512, split over the 2 listener threads)
+# holds up to 200 flood connections per address; past that it is raised
+# so that either thread can take all of one address's.
+start_dray_fd() {
+	local per=$(((BAD + SOURCES - 1) / SOURCES)) cap=()
+	((per <= 200)) || cap=("  maxConnectionsPerClient: $((2 * per + GOOD))")
+	start_dray "$1" "  maxConnections: $((BAD + GOOD + 100))" "${cap[@]}" \
 		"  auth: {htpasswd: {path: $WORK/htpasswd}, failDelay: $2}"
 }
 retry start_dray_fd dray-fd "$DELAY"
