@@ -206,6 +206,8 @@ static const struct key http_keys[] = {
 	DURATION("drainTimeout", http.drain_timeout_ms, "10s"),
 	VALUE("maxConnections", K_PORT, http.max_connections, int, "1000",
               NULL),
+	VALUE("maxConnectionsPerClient", K_PORT, http.max_connections_per_client,
+	      int, "512", NULL),
 };
 
 static const struct key storage_keys[] = {

@@ -73,6 +73,9 @@ struct cfg {
 		uint64_t drain_timeout_ms;
 		/* http.maxConnections, 0..65535 (0: the server's default) */
 		int max_connections;
+		/* http.maxConnectionsPerClient: open connections from one
+		   client address, 0..65535 (0: the server's default) */
+		int max_connections_per_client;
 		/* http.auth.ldap (zot's LDAPConfig); @on with the section */
 		struct {
 			bool on;              /* the section is there */

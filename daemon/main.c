@@ -916,6 +916,7 @@ static int cmd_serve(int argc, char **argv)
 	hopts.address = cfg->http.address;
 	hopts.port = cfg->http.port;
 	hopts.max_conns = (unsigned)cfg->http.max_connections;
+	hopts.max_conns_per_ip = (unsigned)cfg->http.max_connections_per_client;
 	hopts.idle_timeout_s = ms_to_s(cfg->http.idle_timeout_ms);
 	hopts.drain_timeout_s = ms_to_s(cfg->http.drain_timeout_ms);
 	hopts.header_timeout_ms = ms_clamp(cfg->http.read_header_timeout_ms);

@@ -51,6 +51,7 @@ static const struct rk restart_only[] = {
 	RK_V("http.idleTimeout", http.idle_timeout_ms),
 	RK_V("http.drainTimeout", http.drain_timeout_ms),
 	RK_V("http.maxConnections", http.max_connections),
+	RK_V("http.maxConnectionsPerClient", http.max_connections_per_client),
 	RK_S("storage.rootDirectory", storage.root_directory),
 	RK_V("storage.commit", storage.commit),
 	RK_V("storage.maxUploadSessions", storage.max_upload_sessions),

@@ -56,98 +56,21 @@ for t in docker-registry htpasswd curl cc; do
 done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/dray-bench-auth.XXXXXX")
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	[[ $KEEP == 1 ]] && echo "auth: work dir kept: $WORK" >&2 ||
-		rm -rf "$WORK"
-}
-trap cleanup EXIT
+. "$HERE/lib.sh"
+trap bench_cleanup EXIT
 
 cc -O2 -o "$WORK/headload" "$HERE/headload.c" || die "cannot build headload"
 htpasswd -B -c -b "$WORK/htpasswd" bench bench-pw 2>/dev/null
 CREDS=bench:bench-pw
 AUTH="Authorization: Basic $(printf %s "$CREDS" | base64 -w0)"
 
-free_port() {
-	local p
-	for ((;;)); do
-		p=$((20000 + RANDOM % 30000))
-		ss -Htln "sport = :$p" 2>/dev/null | grep -q . || break
-	done
-	echo "$p"
+# start_dray_auth [NAME FAILDELAY]: dray with htpasswd and read open to all.
+start_dray_auth() {
+	start_dray "${1:-dray}" "  maxConnections: 2000" \
+		"  auth: {htpasswd: {path: $WORK/htpasswd}, failDelay: ${2:-0}}" \
+		"  accessControl:" "    repositories:" \
+		'      "**": {anonymousPolicy: [read], defaultPolicy: [read, create]}'
 }
-
-wait_up() { # wait_up PORT PID
-	local i
-	for ((i = 0; i < 200; i++)); do
-		curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/v2/" &&
-			return 0
-		kill -0 "$2" 2>/dev/null || return 1 # port taken meanwhile?
-		sleep 0.1
-	done
-	die "server on port $1 did not answer"
-}
-
-declare -A PORT
-start_dray() { # start_dray [NAME FAILDELAY]
-	local name=${1:-dray} d=$WORK/${1:-dray} p
-	mkdir -p "$d/root"
-	p=$(free_port)
-	cat >"$d/dray.yaml" <<EOF
-http:
-  address: 127.0.0.1
-  port: $p
-  maxConnections: 2000
-  auth: {htpasswd: {path: $WORK/htpasswd}, failDelay: ${2:-0}}
-  accessControl:
-    repositories:
-      "**": {anonymousPolicy: [read], defaultPolicy: [read, create]}
-storage: {rootDirectory: $d/root}
-log: {level: error, output: $d/log}
-EOF
-	"$DRAY_BIN" serve "$d/dray.yaml" >"$d/out" 2>&1 &
-	PIDS+=($!)
-	wait_up "$p" "$!" || return 1
-	PORT[$name]=$p
-}
-
-start_dist() { # start_dist NAME [auth]
-	local d=$WORK/$1 p a=
-	mkdir -p "$d/root"
-	p=$(free_port)
-	[[ ${2:-} != auth ]] ||
-		a="auth: {htpasswd: {realm: bench, path: $WORK/htpasswd}}"
-	cat >"$d/config.yml" <<EOF
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage:
-  filesystem: {rootdirectory: $d/root}
-  cache: {blobdescriptor: inmemory}
-  delete: {enabled: true}
-  maintenance: {uploadpurging: {enabled: false}}
-http: {addr: "127.0.0.1:$p", secret: dray-bench-auth}
-$a
-EOF
-	docker-registry serve "$d/config.yml" >"$d/log" 2>&1 &
-	PIDS+=($!)
-	wait_up "$p" "$!" || return 1
-	PORT[$1]=$p
-}
-
-# retry CMD...: a server start, again on another port if the first exits.
-retry() {
-	local i
-	for ((i = 0; i < 3; i++)); do
-		"$@" && return 0
-	done
-	die "$* failed three times; see $WORK (AUTH_KEEP=1)"
-}
-
 # push PORT [CURL_ARGS...]: a config blob and a manifest naming it, as
 # bench/small:v1.
 push() {
@@ -171,9 +94,9 @@ push() {
 		die "manifest push to port $port failed"
 }
 
-retry start_dray
+retry start_dray_auth
 retry start_dist dist-anon
-retry start_dist dist-auth auth
+retry start_dist dist-auth "$WORK/htpasswd"
 push "${PORT[dray]}" -u "$CREDS"
 push "${PORT[dist-anon]}"
 push "${PORT[dist-auth]}" -u "$CREDS"
@@ -204,21 +127,14 @@ measure() {
 	dist-auth) load "$1" "${PORT[dist-auth]}" "$AUTH" ;;
 	esac
 }
-for ((r = 0; r < RUNS; r++)); do
-	echo "run $((r + 1))/$RUNS" >&2
-	if ((r % 2 == 0)); then
-		for s in "${ORDER[@]}"; do measure "$s"; done
-	else
-		for ((i = ${#ORDER[@]} - 1; i >= 0; i--)); do measure "${ORDER[$i]}"; done
-	fi
-done
+interleave "$RUNS" measure "${ORDER[@]}"
 
 # --- failDelay: a valid client's latency while BAD connections keep
 # sending wrong credentials, with failDelay 0 and FD seconds.
 declare -A FD
 if [[ $FDBAD -gt 0 ]]; then
-	retry start_dray fd0 0
-	retry start_dray fdN "$FDSECS"
+	retry start_dray_auth fd0 0
+	retry start_dray_auth fdN "$FDSECS"
 	for s in fd0 fdN; do
 		push "${PORT[$s]}" -u "$CREDS"
 		FD[$s.alone]=$("$WORK/headload" -m GET -c 16 -d "$SECS" -H "$ACCEPT" \
@@ -240,13 +156,8 @@ if [[ $FDBAD -gt 0 ]]; then
 fi
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 
-median() {
-	tr ' ' '\n' <<<"$1" | grep . | sort -g |
-		awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 declare -A MED
 for s in "${ORDER[@]}"; do MED[$s]=$(median "${RAW[$s]}"); done
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 mkdir -p "$RESULTS"
 REPORT=$RESULTS/auth-$(date -u +%Y%m%d-%H%M)-$(hostname -s).md

@@ -23,8 +23,14 @@
  * the end count with their age; the line then ends with
  * "max_us=.. pending=..". So a stall shows in p99, not only in req/s.
  *
+ * With -s N (an IPv4 target), connection i is made from 127.0.0.(1 + i % N):
+ * every 127/8 address is loopback on Linux, so N source addresses let one
+ * client hold more connections than a server's per-address limit.
+ *
+ * SIGTERM ends the run early; the line is printed as at the end.
+ *
  * Build: cc -O2 -o headload headload.c
- * Usage: headload [-m HEAD|GET] [-c CONNS] [-d SECONDS] [-i US]
+ * Usage: headload [-m HEAD|GET] [-c CONNS] [-d SECONDS] [-i US] [-s N]
  *                 [-H 'K: v']... URL
  */
 #define _GNU_SOURCE
@@ -33,6 +39,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +77,7 @@ struct conn {
 	int status;
 	int close_after;
 	uint64_t t_start; /* ns, when the request was sent */
+	int src;          /* -s: made from 127.0.0.(1 + src) */
 	size_t len, off;
 	char buf[BUF_SIZE];
 };
@@ -106,7 +114,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 	        "usage: headload [-m HEAD|GET] [-c CONNS] [-d SECONDS] "
-	        "[-i US] [-H 'Name: value']... http://HOST:PORT/PATH\n");
+	        "[-i US] [-s N] [-H 'Name: value']... http://HOST:PORT/PATH\n");
 	exit(2);
 }
 
@@ -144,6 +152,28 @@ static int set_events(struct conn *c, uint32_t ev, int op)
 	return epoll_ctl(epfd, op, c->fd, &e);
 }
 
+static volatile sig_atomic_t stopped; /* SIGTERM */
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stopped = 1;
+}
+
+static int nsrc; /* -s: source addresses 127.0.0.1 .. 127.0.0.nsrc */
+
+/* -s: bind @fd to the connection's own loopback source address. */
+static void bind_source(int fd, int src)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	int one = 1;
+
+	sa.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)src);
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		die("bind source address");
+}
+
 static void conn_open(struct conn *c)
 {
 	int one = 1;
@@ -153,6 +183,8 @@ static void conn_open(struct conn *c)
 	if (c->fd < 0)
 		die("socket");
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (nsrc)
+		bind_source(c->fd, c->src);
 	c->len = c->off = 0;
 	c->sent = 0;
 	stats.connects++;
@@ -526,7 +558,7 @@ int main(int argc, char **argv)
 	int pending = 0;
 	double secs, mib;
 
-	while ((opt = getopt(argc, argv, "m:c:d:i:H:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:c:d:i:s:H:")) != -1) {
 		switch (opt) {
 		case 'm':
 			method = optarg;
@@ -540,6 +572,9 @@ int main(int argc, char **argv)
 		case 'i':
 			expect_ns = strtoull(optarg, NULL, 10) * 1000u;
 			break;
+		case 's':
+			nsrc = (int)strtol(optarg, NULL, 10);
+			break;
 		case 'H':
 			if (nheaders == MAX_HEADERS)
 				usage();
@@ -550,7 +585,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1 || nconns < 1 || nconns > MAX_CONNS ||
-	    !(duration > 0 && duration <= 3600))
+	    !(duration > 0 && duration <= 3600) || nsrc < 0 || nsrc > 254)
 		usage();
 	is_head = strcasecmp(method, "HEAD") == 0;
 	if (build_request(method, argv[optind], headers, nheaders)) {
@@ -563,14 +598,23 @@ int main(int argc, char **argv)
 	if (!conns || epfd < 0)
 		die("setup");
 
+	sigaction(SIGTERM, &(struct sigaction){.sa_handler = on_term}, NULL);
 	t0 = now_ns();
 	t_end = t0 + (uint64_t)(duration * 1e9);
-	for (int i = 0; i < nconns; i++)
+	if (nsrc && target->ai_family != AF_INET) {
+		fprintf(stderr, "headload: -s needs an IPv4 target\n");
+		return 2;
+	}
+	for (int i = 0; i < nconns; i++) {
+		conns[i].src = nsrc ? i % nsrc : 0;
 		conn_open(&conns[i]);
+	}
 	for (;;) {
 		uint64_t t = now_ns();
 		int n, ms;
 
+		if (stopped)
+			t_end = t;
 		if (t >= t_end)
 			break;
 		ms = (int)((t_end - t) / 1000000u) + 1;

@@ -30,6 +30,7 @@ export LC_ALL=C
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/nginx-conf.sh"
+. "$HERE/lib.sh" # thread_ticks, cpu_delta
 TOP=$(cd "$HERE/../.." && pwd)
 DRAY_BIN=${DRAY_BIN:-$TOP/build/dray}
 MKIMAGE=${MKIMAGE:-$(dirname "$DRAY_BIN")/mkimage}
@@ -171,24 +172,6 @@ server_pids() {
 	[[ $1 != nginx ]] || pgrep -P "$p" || true
 }
 
-# User+system CPU ticks of every thread of the given processes: "TID TICKS".
-thread_ticks() {
-	local p t line
-	local -a f
-	for p; do
-		for t in /proc/"$p"/task/*; do
-			read -r line <"$t/stat" 2>/dev/null || continue
-			read -ra f <<<"${line##*) }"
-			echo "${t##*/} $((f[11] + f[12]))"
-		done
-	done
-}
-# cpu_delta BEFORE AFTER: "TICKS TOP" with TOP the busiest thread's share (%).
-cpu_delta() {
-	awk 'NR == FNR { b[$1] = $2; next }
-	{ d = $2 - b[$1]; s += d; if (d > m) m = d }
-	END { printf "%d %.0f\n", s, s ? 100 * m / s : 0 }' "$1" "$2"
-}
 TCK=$(getconf CLK_TCK)
 ticks_s() { awk -v t="$1" -v h="$TCK" 'BEGIN { printf "%.2f", t / h }'; }
 

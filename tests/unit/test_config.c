@@ -1312,6 +1312,30 @@ static void test_http_connection_keys_read_with_defaults(void **state)
 	               NAME ":2:", "http.maxConnections");
 }
 
+static void test_http_connections_per_client_read_with_default(void **state)
+{
+	struct err err = ERR_INIT;
+	struct cfg *cfg;
+
+	(void)state;
+	cfg = parse("storage: {rootDirectory: /d}\n", &err);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->http.max_connections_per_client, 512);
+	cfg_free(cfg);
+	cfg = parse(
+		"storage: {rootDirectory: /d}\n"
+		"http: {maxConnections: 3000, maxConnectionsPerClient: 8}\n",
+		&err);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->http.max_connections, 3000);
+	assert_int_equal(cfg->http.max_connections_per_client, 8);
+	assert_int_equal(cfg->n_unsupported, 0);
+	cfg_free(cfg);
+	assert_invalid("storage: {rootDirectory: /d}\n"
+	               "http: {maxConnectionsPerClient: -1}\n",
+	               NAME ":2:", "http.maxConnectionsPerClient");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1367,6 +1391,8 @@ int main(void)
 			test_out_of_memory_at_any_allocation_fails_cleanly,
 			setup, teardown),
 		cmocka_unit_test(test_http_connection_keys_read_with_defaults),
+		cmocka_unit_test(
+			test_http_connections_per_client_read_with_default),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

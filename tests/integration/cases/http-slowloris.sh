@@ -107,15 +107,7 @@ note "opened ${#FDS[@]} of 60 idle connections against maxConnections 40"
 REQ_TIMEOUT=5 req GET /v2/
 assert_status 200 000
 assert_alive "with the connection limit reached"
-for fd in "${FDS[@]}"; do
-	exec {fd}>&-
-done
 # Once they are gone, requests are served again.
-for ((i = 0; i < 50; i++)); do
-	REQ_TIMEOUT=5 req GET /v2/
-	[ "$STATUS" != 200 ] || break
-	sleep 0.2
-done
-assert_status 200
+served_again "${FDS[@]}"
 dray_stop
 pass

@@ -101,3 +101,19 @@ tags_of() {
 		echo "NONE:$STATUS"
 	fi
 }
+
+# served_again [FD...]: close the FDs (connections held open), then GET
+# /v2/ until it is answered 200 (the server sees the closes a moment
+# later; at most 50 tries), and assert that it was.
+served_again() {
+	local i fd
+	for fd in "$@"; do
+		exec {fd}>&-
+	done
+	for ((i = 0; i < 50; i++)); do
+		REQ_TIMEOUT=5 req GET /v2/
+		[ "$STATUS" != 200 ] || break
+		sleep 0.2
+	done
+	assert_status 200
+}
