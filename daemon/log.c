@@ -358,9 +358,11 @@ static void timestamp(char *buf, size_t size)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	         tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	/* strftime: no field can widen past its digits here. */
+	size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+
+	snprintf(buf + n, size - n, ".%03uZ",
+	         (unsigned)(ts.tv_nsec / 1000000) % 1000u);
 }
 
 /* Finish @l (a JSON object if @json) and write it to @fd, whole. */

@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * auth.c - Basic credentials against an htpasswd file, then LDAP (as zot
- * tries them), with a cache of verified headers.
+ * tries them), with a cache of verified headers. The cache also keeps
+ * refused headers for a short while (REFUSED_TTL_MS), so that a client
+ * sending the same wrong password again and again (a stale secret in a
+ * CI job, or a flood) costs one bcrypt per header and period, not one
+ * per request. A refusal never displaces a live verified entry, and a
+ * change of the file (its generation) forgets both. Only a definite "no"
+ * is kept: LDAP that could not answer is asked again next time.
  */
 #define LOG_MODULE "auth"
 #include <crypt.h>
@@ -26,6 +32,7 @@
 #define BCRYPT_LEN    60 /* "$2y$NN$" + 22 salt + 31 hash characters */
 #define CACHE_SLOTS   4096
 #define CACHE_TTL_MS  60000
+#define REFUSED_TTL_MS 10000 /* a refused header, at most this long */
 #define CACHE_STRIPES 64 /* locks over the slots */
 #define KEY_LEN       32
 
@@ -357,6 +364,7 @@ struct slot {
 	uint64_t gen;                            /* file generation */
 	uint64_t expires_ms;                     /* monotonic */
 	bool used;
+	bool refused; /* a refusal, not a verified header */
 	char user[AUTH_USER_MAX + 1];
 	char *groups;      /* LDAP's, packed NUL-terminated names, or NULL */
 	size_t groups_len; /* their bytes */
@@ -373,7 +381,7 @@ struct auth {
 	size_t n_slots;
 	uint64_t ttl_ms;
 	pthread_mutex_t stripes[CACHE_STRIPES];
-	uint64_t hits, verified, failed, reloads; /* atomic */
+	uint64_t hits, verified, failed, reloads, refused_hits; /* atomic */
 	/* http.auth.ldap, asked after the file; NULL: none */
 	struct ldap_auth *ldap;
 };
@@ -535,12 +543,13 @@ static size_t slot_of(const struct auth *a, const unsigned char *mac)
 }
 
 /*
- * A live entry for @mac: its user to @user and, when @groups is not NULL,
- * a copy of its groups (NULL for none). A copy that cannot be made is a
- * miss, which costs a verification and nothing else.
+ * A live entry for @mac: its user to @user, whether it is a refusal to
+ * *@refused and, when @groups is not NULL, a copy of its groups (NULL for
+ * none). A copy that cannot be made is a miss, which costs a verification
+ * and nothing else.
  */
 static bool cache_get(struct auth *a, const unsigned char *mac, uint64_t gen,
-                      char *user, struct auth_groups *groups)
+                      char *user, struct auth_groups *groups, bool *refused)
 {
 	size_t i = slot_of(a, mac);
 	struct slot *s = &a->slots[i];
@@ -558,17 +567,22 @@ static bool cache_get(struct auth *a, const unsigned char *mac, uint64_t gen,
 			hit = false;
 		}
 	}
-	if (hit)
+	if (hit) {
 		memcpy(user, s->user, sizeof(s->user));
+		*refused = s->refused;
+	}
 	pthread_mutex_unlock(&a->stripes[i % CACHE_STRIPES]);
 	return hit;
 }
 
+/* Keep @mac as verified for @user (@groups), or as refused when @groups
+ * is NULL: that one never displaces a live verified entry. */
 static void cache_put(struct auth *a, const unsigned char *mac, uint64_t gen,
                       const char *user, const struct auth_groups *groups)
 {
 	size_t i = slot_of(a, mac);
 	struct slot *s = &a->slots[i];
+	uint64_t now = clock_mono_ms();
 	char *copy = NULL;
 
 	if (groups && groups->names) {
@@ -578,12 +592,20 @@ static void cache_put(struct auth *a, const unsigned char *mac, uint64_t gen,
 		memcpy(copy, groups->names, groups->len);
 	}
 	pthread_mutex_lock(&a->stripes[i % CACHE_STRIPES]);
+	if (!groups && s->used && !s->refused && s->gen == gen &&
+	    s->expires_ms > now) {
+		pthread_mutex_unlock(&a->stripes[i % CACHE_STRIPES]);
+		return;
+	}
 	free(s->groups);
 	s->groups = copy;
 	s->groups_len = copy ? groups->len : 0;
 	memcpy(s->mac, mac, sizeof(s->mac));
 	s->gen = gen;
-	s->expires_ms = clock_mono_ms() + a->ttl_ms;
+	s->refused = !groups;
+	s->expires_ms =
+		now + (groups || a->ttl_ms < REFUSED_TTL_MS ? a->ttl_ms
+		                                             : REFUSED_TTL_MS);
 	s->used = true;
 	snprintf(s->user, sizeof(s->user), "%s", user);
 	pthread_mutex_unlock(&a->stripes[i % CACHE_STRIPES]);
@@ -599,11 +621,12 @@ static enum auth_result refuse(struct auth *a, struct err *err)
 
 /*
  * Ask LDAP about @user and @pass, if it is configured; groups into
- * @groups. A server that cannot answer refuses, and says so in the log
- * (rate-limited by nothing but the cache: failures are not cached).
+ * @groups. A server that cannot answer refuses, and says so in the log;
+ * *@denied is then false (the refusal is not cached).
  */
 static bool ldap_ok(struct auth *a, const char *user, const char *pass,
-                    struct auth_groups *groups, struct err *err)
+                    struct auth_groups *groups, bool *denied,
+                    struct err *err)
 {
 	struct err lerr = ERR_INIT;
 
@@ -612,6 +635,7 @@ static bool ldap_ok(struct auth *a, const char *user, const char *pass,
 	if (ldap_auth_verify(a->ldap, user, pass, &groups->names, &groups->len,
 	                     &lerr) == 0)
 		return true;
+	*denied = lerr.code == ERR_DENIED;
 	if (lerr.code == ERR_DENIED)
 		log_debug("%s", lerr.msg);
 	else
@@ -648,6 +672,7 @@ static bool check_quick(struct auth *a, const char *hdr, char *user, char *pass,
                         enum auth_result *r, struct err *err)
 {
 	size_t len;
+	bool refused = false;
 
 	*groups = (struct auth_groups){0};
 	*r = AUTH_ANONYMOUS;
@@ -663,9 +688,16 @@ static bool check_quick(struct auth *a, const char *hdr, char *user, char *pass,
 	}
 	refresh(a);
 	header_mac(a, hdr, len, mac);
-	if (cache_get(a, mac, current_gen(a), user, groups)) {
+	if (cache_get(a, mac, current_gen(a), user, groups, &refused)) {
 		__atomic_add_fetch(&a->hits, 1, __ATOMIC_RELAXED);
-		*r = AUTH_OK;
+		if (!refused) {
+			*r = AUTH_OK;
+			return true;
+		}
+		__atomic_add_fetch(&a->refused_hits, 1, __ATOMIC_RELAXED);
+		err_set(err, ERR_DENIED,
+		        "invalid user name or password (user '%s')", user);
+		*r = refuse(a, err);
 		return true;
 	}
 	if (auth_basic_parse(hdr, user, pass, err) < 0) {
@@ -694,7 +726,7 @@ enum auth_result auth_check_groups(struct auth *a, const char *hdr, char *user,
 	char pass[AUTH_PASS_MAX + 1];
 	enum auth_result r;
 	uint64_t gen;
-	bool ok;
+	bool ok, denied = true;
 
 	if (check_quick(a, hdr, user, pass, groups, mac, &r, err)) {
 		OPENSSL_cleanse(pass, sizeof(pass));
@@ -706,13 +738,15 @@ enum auth_result auth_check_groups(struct auth *a, const char *hdr, char *user,
 	gen = a->gen;
 	pthread_rwlock_unlock(&a->lock);
 	if (!ok)
-		ok = ldap_ok(a, user, pass, groups, err);
+		ok = ldap_ok(a, user, pass, groups, &denied, err);
 	OPENSSL_cleanse(pass, sizeof(pass));
 	if (!ok) {
 		if (!a->ldap)
 			err_set(err, ERR_DENIED,
 			        "invalid user name or password (user '%s')",
 			        user);
+		if (denied)
+			cache_put(a, mac, gen, user, NULL);
 		return refuse(a, err);
 	}
 	__atomic_add_fetch(&a->verified, 1, __ATOMIC_RELAXED);
@@ -727,13 +761,15 @@ void auth_stats(struct auth *a, struct auth_stats *out)
 	out->hits = __atomic_load_n(&a->hits, __ATOMIC_RELAXED);
 	out->verified = __atomic_load_n(&a->verified, __ATOMIC_RELAXED);
 	out->failed = __atomic_load_n(&a->failed, __ATOMIC_RELAXED);
+	out->refused_hits = __atomic_load_n(&a->refused_hits, __ATOMIC_RELAXED);
 	out->reloads = __atomic_load_n(&a->reloads, __ATOMIC_RELAXED);
 	out->cached = 0;
 	for (size_t i = 0; i < a->n_slots; i++) {
 		struct slot *s = &a->slots[i];
 
 		pthread_mutex_lock(&a->stripes[i % CACHE_STRIPES]);
-		out->cached += s->used && s->gen == gen && s->expires_ms > now;
+		out->cached += s->used && !s->refused && s->gen == gen &&
+		               s->expires_ms > now;
 		pthread_mutex_unlock(&a->stripes[i % CACHE_STRIPES]);
 	}
 }

@@ -149,6 +149,7 @@ struct auth_stats {
 	uint64_t hits;     /* answered from the cache */
 	uint64_t verified; /* bcrypt verifications that succeeded */
 	uint64_t failed;   /* refusals */
+	uint64_t refused_hits; /* refusals answered from the cache */
 	uint64_t reloads;  /* times the file was re-read */
 	size_t cached;     /* live entries now */
 };

@@ -299,6 +299,69 @@ static void test_cache_is_bounded_and_expires(void **state)
 	auth_free(a);
 }
 
+/* The header of @creds, checked without a verification: *@r. */
+static bool quick(struct auth *a, const char *creds, enum auth_result *r)
+{
+	char hdr[512], user[AUTH_USER_MAX + 1];
+	struct auth_groups g = {0};
+	struct err err = ERR_INIT;
+	bool done;
+
+	basic(creds, strlen(creds), hdr);
+	done = auth_check_quick(a, hdr, user, &g, r, &err);
+	auth_groups_release(&g);
+	return done;
+}
+
+static void test_refusals_are_cached_briefly(void **state)
+{
+	struct dir *d = *state;
+	char text[256], hash[64], user[AUTH_USER_MAX + 1];
+	struct auth_opts ao = {.htpasswd_path = d->file, .cache_slots = 1};
+	struct err err = ERR_INIT;
+	struct auth_stats s;
+	enum auth_result r;
+	struct auth *a;
+
+	make_hash("$2y$", "good", hash);
+	snprintf(text, sizeof(text), "ann:%s\n", hash);
+	write_users(d, text);
+	a = auth_new(&ao, &err);
+	assert_non_null(a);
+	/* A refused header is answered again without a verification. */
+	assert_false(quick(a, "ann:bad", &r));
+	assert_int_equal(check(a, "ann:bad", user), AUTH_FAILED);
+	assert_true(quick(a, "ann:bad", &r));
+	assert_int_equal(r, AUTH_FAILED);
+	assert_int_equal(check(a, "ann:bad", user), AUTH_FAILED);
+	auth_stats(a, &s);
+	assert_int_equal(s.failed, 3);
+	assert_int_equal(s.refused_hits, 2);
+	assert_int_equal(s.cached, 0); /* refusals are not verified users */
+	/* With one slot: a refusal never displaces a verified header. */
+	assert_int_equal(check(a, "ann:good", user), AUTH_OK);
+	assert_int_equal(check(a, "ann:worse", user), AUTH_FAILED);
+	assert_true(quick(a, "ann:good", &r));
+	assert_int_equal(r, AUTH_OK);
+	assert_false(quick(a, "ann:worse", &r));
+	/* A new file forgets refusals: "bad" is now the password. */
+	make_hash("$2y$", "bad", hash);
+	snprintf(text, sizeof(text), "ann:%s\n", hash);
+	write_users(d, text);
+	assert_int_equal(check(a, "ann:bad", user), AUTH_OK);
+	auth_free(a);
+
+	/* A refusal is kept no longer than the cache's TTL. */
+	ao.cache_slots = 0;
+	ao.cache_ttl_ms = 1;
+	a = auth_new(&ao, &err);
+	assert_non_null(a);
+	assert_int_equal(check(a, "ann:good", user), AUTH_FAILED);
+	nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+	assert_false(quick(a, "ann:good", &r));
+	auth_free(a);
+}
+
 static void test_file_is_reread_when_it_changes(void **state)
 {
 	struct dir *d = *state;
@@ -466,6 +529,9 @@ int main(void)
 			dir_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_file_is_reread_when_it_changes, dir_setup,
+			dir_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_refusals_are_cached_briefly, dir_setup,
 			dir_teardown),
 		cmocka_unit_test(test_policy_decisions),
 		cmocka_unit_test(test_unknown_group_stops_the_config),
