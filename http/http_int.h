@@ -179,7 +179,10 @@ struct http_req {
  * stopping or NULL: the caller runs the job inline. offload_stop()
  * refuses more, calls @done(job, false) for every job not started (in
  * the stopping thread), and joins the workers, so the jobs under way
- * finish first; offload_free() after it. Both accept NULL.
+ * finish first; offload_free() after it. Both accept NULL. Workers run
+ * with @nice added to their nice value (Linux, per thread): CPU-bound
+ * work that anyone can cause (bcrypt of a wrong password) then yields
+ * the CPU to the listener threads.
  */
 struct offload_job {
 	void (*queued)(struct offload_job *job); /* NULL: nothing */
@@ -189,11 +192,12 @@ struct offload_job {
 };
 #define OFFLOAD_WORKERS 4
 #define OFFLOAD_QUEUE   1024
+#define OFFLOAD_NICE    10
 /* The pool for upstream fetches (sync on demand): transfers are long. */
 #define PULL_WORKERS 8
 #define PULL_QUEUE   1024
 struct offload;
-struct offload *offload_new(unsigned workers, size_t max_queued,
+struct offload *offload_new(unsigned workers, size_t max_queued, int nice,
                             struct err *err);
 bool offload_submit(struct offload *o, struct offload_job *job);
 void offload_stop(struct offload *o);

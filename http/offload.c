@@ -9,11 +9,18 @@
  * connection it holds suspended.
  */
 #define LOG_MODULE "http"
+#define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
+#include "daemon/log.h"
 #include "http/http_int.h"
 
 struct offload {
@@ -22,6 +29,7 @@ struct offload {
 	struct offload_job *head, *tail; /* queued, not yet taken */
 	size_t queued, max_queued;
 	bool stopping;
+	int nice;           /* added to each worker's nice value */
 	unsigned n_threads; /* started */
 	pthread_t threads[];
 };
@@ -30,7 +38,17 @@ static void *worker_main(void *arg)
 {
 	struct offload *o = arg;
 	struct offload_job *job;
+	id_t tid = (id_t)syscall(SYS_gettid);
+	int cur;
 
+	/* Linux: a thread's own nice value (by its id). Lower priority
+	   only, which needs no privilege; best effort. */
+	errno = 0;
+	cur = getpriority(PRIO_PROCESS, tid);
+	if (o->nice && errno == 0 &&
+	    setpriority(PRIO_PROCESS, tid, cur + o->nice) < 0)
+		log_debug("offload worker: nice %+d not set: %s", o->nice,
+		          strerror(errno));
 	pthread_mutex_lock(&o->lock);
 	for (;;) {
 		while (!o->head && !o->stopping)
@@ -51,7 +69,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-struct offload *offload_new(unsigned workers, size_t max_queued,
+struct offload *offload_new(unsigned workers, size_t max_queued, int nice,
                             struct err *err)
 {
 	struct offload *o;
@@ -63,6 +81,7 @@ struct offload *offload_new(unsigned workers, size_t max_queued,
 		return NULL;
 	}
 	o->max_queued = max_queued;
+	o->nice = nice;
 	pthread_mutex_init(&o->lock, NULL);
 	pthread_cond_init(&o->cond, NULL);
 	for (unsigned i = 0; i < workers; i++) {

@@ -581,11 +581,11 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 	srv->watch = conn_watch_new(&srv->opts, err);
 	if (!srv->watch)
 		goto fail;
-	srv->offload = offload_new(OFFLOAD_WORKERS, OFFLOAD_QUEUE, err);
+	srv->offload = offload_new(OFFLOAD_WORKERS, OFFLOAD_QUEUE, OFFLOAD_NICE, err);
 	if (!srv->offload)
 		goto fail;
 	if (opts->sync) {
-		srv->pulls = offload_new(PULL_WORKERS, PULL_QUEUE, err);
+		srv->pulls = offload_new(PULL_WORKERS, PULL_QUEUE, 0, err);
 		if (!srv->pulls)
 			goto fail;
 	}

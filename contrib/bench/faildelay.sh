@@ -37,6 +37,9 @@
 #                 for headload -i (coordinated omission) [10000]
 #   FD_SERVERS    which of them to measure [dray-fd dray-fd0 dist]
 #   FD_RESULTS    directory for the report [contrib/bench/results]
+#   FD_FRESH      1 = every bad login a password never tried before
+#                 (headload -U: a brute force; each costs a bcrypt), 0 = the
+#                 same wrong password again (a stale secret) [0]
 #   FD_KEEP       1 = keep the work directory [0]
 set -euo pipefail
 export LC_ALL=C
@@ -54,6 +57,7 @@ WARMUP=${FD_WARMUP:-3}
 INTERVAL=${FD_INTERVAL:-10000}
 RESULTS=${FD_RESULTS:-$HERE/results}
 KEEP=${FD_KEEP:-0}
+FRESH=${FD_FRESH:-0}
 
 die() {
 	echo "faildelay: $*" >&2
@@ -75,6 +79,8 @@ cc -O2 -o "$WORK/headload" "$HERE/headload.c" || die "cannot build headload"
 htpasswd -B -c -b "$WORK/htpasswd" bench bench-pw 2>/dev/null
 GOOD_AUTH="Authorization: Basic $(printf bench:bench-pw | base64 -w0)"
 BAD_AUTH="Authorization: Basic $(printf bench:wrong-pw | base64 -w0)"
+BAD_ARGS=(-H "$BAD_AUTH")
+[[ $FRESH == 1 ]] && BAD_ARGS=(-U bench)
 
 # start_dray_fd NAME FAILDELAY: with FD_SOURCES addresses the default
 # http.maxConnectionsPerClient (512, split over the 2 listener threads)
@@ -175,7 +181,7 @@ measure() {
 	RAW[$s.idle_res]+=" $i:$n"
 
 	"$WORK/headload" -m GET -c "$BAD" -s "$SOURCES" \
-		-d $((WARMUP + SECS + 60)) -H "$BAD_AUTH" \
+		-d $((WARMUP + SECS + 60)) "${BAD_ARGS[@]}" \
 		"http://127.0.0.1:$port/v2/" >"$WORK/bad.out" 2>&1 &
 	bad=$!
 	# All BAD connections accepted (bounded: 60 s), then the warm-up.
@@ -227,8 +233,12 @@ REPORT=$RESULTS/faildelay-$(date -u +%Y%m%d-%H%M)-$(hostname -s).md
 	echo "  connections, $SECS s, latencies corrected for coordinated omission"
 	echo "  (headload -i $INTERVAL: each connection meant to send every $((INTERVAL / 1000)) ms;"
 	echo "  unanswered requests count with their age); flood: $BAD keep-alive connections from $SOURCES"
-	echo "  loopback addresses, each sending a wrong password again as soon as"
-	echo "  answered, all accepted and ${WARMUP} s old before the good client starts"
+	if [[ $FRESH == 1 ]]; then
+		echo "  loopback addresses, each sending a wrong password never tried before"
+	else
+		echo "  loopback addresses, each sending the same wrong password again"
+	fi
+	echo "  as soon as answered, all accepted and ${WARMUP} s old before the good client starts"
 	echo "- medians of $RUNS interleaved runs"
 	echo
 	echo "| server | idle p50 ms | idle p99 ms | flood p50 ms | flood p99 ms | p99 flood / idle | idle req/s | flood req/s | bad logins answered/s | bad login p50 ms | threads idle / flood | RSS MiB idle / flood | server CPU in flood, cores | 2 busiest threads' share (names, first run) |"

@@ -79,6 +79,8 @@ struct conn {
 	uint64_t t_start; /* ns, when the request was sent */
 	int src;          /* -s: made from 127.0.0.(1 + src) */
 	size_t len, off;
+	char *req; /* -U: this request, with its own password */
+	size_t req_len;
 	char buf[BUF_SIZE];
 };
 
@@ -91,6 +93,8 @@ static struct {
 static struct addrinfo *target;
 static char request[REQ_MAX];
 static size_t request_len;
+static const char *vary_user; /* -U: a new wrong password per request */
+static uint64_t vary_n;
 static int is_head;
 static int epfd;
 static uint64_t t_end;
@@ -114,7 +118,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 	        "usage: headload [-m HEAD|GET] [-c CONNS] [-d SECONDS] "
-	        "[-i US] [-s N] [-H 'Name: value']... http://HOST:PORT/PATH\n");
+	        "[-i US] [-s N] [-U USER] [-H 'Name: value']... "
+	        "http://HOST:PORT/PATH\n");
 	exit(2);
 }
 
@@ -215,14 +220,57 @@ static void conn_reset(struct conn *c, int failed)
 		conn_open(c);
 }
 
+/* Base64 of @len bytes of @in into @out (NUL-terminated). */
+static void b64(const unsigned char *in, size_t len, char *out)
+{
+	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i;
+
+	for (i = 0; i + 2 < len; i += 3, out += 4) {
+		out[0] = t[in[i] >> 2];
+		out[1] = t[(in[i] & 3) << 4 | in[i + 1] >> 4];
+		out[2] = t[(in[i + 1] & 15) << 2 | in[i + 2] >> 6];
+		out[3] = t[in[i + 2] & 63];
+	}
+	if (i < len) {
+		out[0] = t[in[i] >> 2];
+		out[1] = t[(in[i] & 3) << 4 | (i + 1 < len ? in[i + 1] >> 4 : 0)];
+		out[2] = i + 1 < len ? t[(in[i + 1] & 15) << 2] : '=';
+		out[3] = '=';
+		out += 4;
+	}
+	*out = '\0';
+}
+
+/* -U: the shared request (its blank line left off), then Basic
+ * credentials of vary_user with a password never sent before. */
+static void vary_request(struct conn *c)
+{
+	char creds[300], enc[420];
+	int n = snprintf(creds, sizeof(creds), "%s:wrong-%llu", vary_user,
+	                 (unsigned long long)vary_n++);
+
+	b64((const unsigned char *)creds, (size_t)n, enc);
+	n = snprintf(c->req, REQ_MAX, "%.*sAuthorization: Basic %s\r\n\r\n",
+	             (int)(request_len - 2), request, enc);
+	c->req_len = n > 0 && n < REQ_MAX ? (size_t)n : 0;
+}
+
 /* Send (the rest of) the request. Returns -1 on a dead connection. */
 static int conn_send(struct conn *c)
 {
-	if (c->sent == 0)
+	const char *req = c->req ? c->req : request;
+	size_t len;
+
+	if (c->sent == 0) {
 		c->t_start = now_ns();
-	while (c->sent < request_len) {
-		ssize_t n = send(c->fd, request + c->sent,
-		                 request_len - c->sent, MSG_NOSIGNAL);
+		if (c->req)
+			vary_request(c);
+	}
+	len = c->req ? c->req_len : request_len;
+	while (c->sent < len) {
+		ssize_t n = send(c->fd, req + c->sent, len - c->sent,
+		                 MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EAGAIN)
 			return set_events(c, EPOLLOUT, EPOLL_CTL_MOD);
@@ -558,7 +606,7 @@ int main(int argc, char **argv)
 	int pending = 0;
 	double secs, mib;
 
-	while ((opt = getopt(argc, argv, "m:c:d:i:s:H:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:c:d:i:s:U:H:")) != -1) {
 		switch (opt) {
 		case 'm':
 			method = optarg;
@@ -574,6 +622,9 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			nsrc = (int)strtol(optarg, NULL, 10);
+			break;
+		case 'U':
+			vary_user = optarg;
 			break;
 		case 'H':
 			if (nheaders == MAX_HEADERS)
@@ -597,6 +648,9 @@ int main(int argc, char **argv)
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!conns || epfd < 0)
 		die("setup");
+	for (int i = 0; vary_user && i < nconns; i++)
+		if (!(conns[i].req = malloc(REQ_MAX)))
+			die("setup");
 
 	sigaction(SIGTERM, &(struct sigaction){.sa_handler = on_term}, NULL);
 	t0 = now_ns();

@@ -7,12 +7,17 @@
  * those without running them, waits for the one under way, and refuses
  * more. Events, never sleeps: a job can be made to wait at a gate.
  */
+#define _GNU_SOURCE
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "http/http_int.h"
@@ -96,7 +101,7 @@ static void open_gate(void)
 static void test_runs_all(void **state)
 {
 	struct err err = ERR_INIT;
-	struct offload *o = offload_new(4, 64, &err);
+	struct offload *o = offload_new(4, 64, 0, &err);
 	struct tjob jobs[40];
 
 	(void)state;
@@ -125,7 +130,7 @@ static struct offload *held_pool(size_t max, struct tjob *held, struct tjob *q1,
                                  struct tjob *q2, struct tjob *extra)
 {
 	struct err err = ERR_INIT;
-	struct offload *o = offload_new(1, max, &err);
+	struct offload *o = offload_new(1, max, 0, &err);
 
 	reset();
 	assert_non_null(o);
@@ -217,12 +222,72 @@ static void test_null(void **state)
 	offload_free(NULL);
 }
 
+/* A job that notes its worker's nice value. */
+struct nice_job {
+	struct offload_job base; /* first */
+	int nice;
+	bool done;
+};
+
+static void n_run(struct offload_job *base)
+{
+	struct nice_job *j = (struct nice_job *)base;
+
+	errno = 0;
+	j->nice = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+	assert_int_equal(errno, 0);
+}
+
+static void n_done(struct offload_job *base, bool ran)
+{
+	struct nice_job *j = (struct nice_job *)base;
+
+	assert_true(ran);
+	pthread_mutex_lock(&lock);
+	j->done = true;
+	finished++;
+	pthread_cond_broadcast(&cond);
+	pthread_mutex_unlock(&lock);
+}
+
+/* Workers run at the nice value asked for, the caller's is unchanged. */
+static void test_nice_workers(void **state)
+{
+	struct err err = ERR_INIT;
+	int mine, n = 0;
+	struct offload *o;
+	struct nice_job j[2];
+
+	(void)state;
+	errno = 0;
+	mine = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+	assert_int_equal(errno, 0);
+	for (int i = 0; i < 2; i++) {
+		o = offload_new(1, 4, i ? 5 : 0, &err);
+		assert_non_null(o);
+		reset();
+		j[i] = (struct nice_job){.base = {NULL, n_run, n_done, NULL}};
+		assert_true(offload_submit(o, &j[i].base));
+		wait_count(&finished, 1);
+		offload_stop(o);
+		offload_free(o);
+		n++;
+	}
+	assert_int_equal(n, 2);
+	assert_int_equal(j[0].nice, mine);
+	assert_int_equal(j[1].nice, mine + 5 > 19 ? 19 : mine + 5);
+	errno = 0;
+	assert_int_equal(getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid)),
+	                 mine);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_runs_all),
 		cmocka_unit_test(test_queue_bound),
 		cmocka_unit_test(test_stop_with_queued),
+		cmocka_unit_test(test_nice_workers),
 		cmocka_unit_test(test_null),
 	};
 
