@@ -965,6 +965,8 @@ static int cmd_serve(int argc, char **argv)
 		log_err("cannot allocate the mgmt answer");
 		goto out;
 	}
+	if (metrics && events)
+		metrics_set_extra(metrics, events_metrics, events);
 	hopts.metrics = metrics;
 	hopts.metrics_path = cfg->extensions.metrics_path;
 	hopts.mgmt_json = mgmt;

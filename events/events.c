@@ -23,6 +23,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -804,4 +805,39 @@ void events_stats(struct events *ev, struct events_stats *out)
 	for (size_t i = 0; i < ev->n_sinks; i++)
 		out->queued += ev->sinks[i].len;
 	pthread_mutex_unlock(&ev->lock);
+}
+
+void events_metrics(FILE *f, void *arg)
+{
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} fam[] = {
+		{"dray_events_queued", "gauge",
+	         "Events spooled and not yet delivered, summed over the sinks",
+	         offsetof(struct events_stats, queued)},
+		{"dray_events_posted_total", "counter",
+	         "Events spooled since the start",
+	         offsetof(struct events_stats, posted)},
+		{"dray_events_delivered_total", "counter",
+	         "Events a sink answered with 2xx",
+	         offsetof(struct events_stats, delivered)},
+		{"dray_events_failed_total", "counter",
+	         "Sends that failed and will be retried",
+	         offsetof(struct events_stats, failed)},
+		{"dray_events_dropped_total", "counter",
+	         "Events dropped, the oldest past maxQueued",
+	         offsetof(struct events_stats, dropped)},
+	};
+	struct events_stats s;
+
+	events_stats(arg, &s);
+	for (size_t i = 0; i < sizeof(fam) / sizeof(fam[0]); i++) {
+		uint64_t v;
+
+		memcpy(&v, (const char *)&s + fam[i].off, sizeof(v));
+		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n",
+		        fam[i].name, fam[i].help, fam[i].name, fam[i].type,
+		        fam[i].name, v);
+	}
 }

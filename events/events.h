@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "daemon/err.h"
 
@@ -107,5 +108,11 @@ struct events_stats {
 
 /* Fill @out. Cannot fail. */
 void events_stats(struct events *ev, struct events_stats *out);
+
+/*
+ * Write the counters as Prometheus families (dray_events_*) to @f; @arg
+ * is the struct events. For metrics_set_extra().
+ */
+void events_metrics(FILE *f, void *arg);
 
 #endif

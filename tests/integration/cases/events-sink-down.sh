@@ -6,7 +6,7 @@
 # a tag of an existing manifest, a tag delete, a push and a delete by
 # digest, a SIGTERM restart (which must not wait for the sink), a push
 # and a kill -9 restart. Once the sink is back on the same port, every one
-# of those events arrives (at least once each).
+# of those events arrives (at least once each), and /metrics counts them.
 . "$(dirname "$0")/../lib.sh"
 require_dray "extensions.events"
 
@@ -14,6 +14,7 @@ eventsink_start
 dray_config
 cat >>"$CFG" <<EOF
 extensions:
+  metrics: {enable: true}
   events:
     enable: true
     source: dray.test
@@ -77,6 +78,13 @@ wait_events "updated ev/app v2 $D2" "updated ev/app latest $D1" \
 # Each event once here: the sink answered every try it saw.
 assert_eq 7 "$(jq -s 'map(.headers["ce-id"]) | unique | length' "$SINK_OUT")" \
 	"distinct events"
+# The counters since the last start: the six spooled ones, delivered.
+req GET /metrics
+assert_status 200
+assert_eq "0 6" "$(body | awk '$1 == "dray_events_queued" { q = $2 }
+	$1 == "dray_events_delivered_total" { d = $2 } END { print q, d }')" \
+	"dray_events_queued and dray_events_delivered_total"
+promtool_check "$RESP/body"
 dray_stop
 assert_eq "" "$(find "$WORK/data/.dray/events" -type f)" \
 	"the spool once all is delivered"
