@@ -307,6 +307,29 @@ static void queue_pop(struct sink *s)
 		s->off = 0;
 }
 
+/*
+ * Remove @seq from @s's queue wherever it is: the head, unless a post that
+ * took an older number finished writing after the send began. Caller
+ * holds ev->lock. False if it is not queued (dropped meanwhile).
+ */
+static bool queue_remove(struct sink *s, uint64_t seq)
+{
+	size_t i;
+
+	for (i = s->off; i < s->off + s->len && s->seqs[i] != seq; i++)
+		;
+	if (i == s->off + s->len)
+		return false;
+	if (i == s->off) {
+		queue_pop(s);
+		return true;
+	}
+	memmove(&s->seqs[i], &s->seqs[i + 1],
+	        (s->off + s->len - i - 1) * sizeof(*s->seqs));
+	s->len--;
+	return true;
+}
+
 /* Past the bound: drop the oldest of @s. Caller holds ev->lock. */
 static void enforce_bound(struct events *ev, struct sink *s)
 {
@@ -362,6 +385,40 @@ static int sink_load(struct events *ev, struct sink *s, struct err *err)
 out:
 	closedir(d);
 	return ret;
+}
+
+/* Is @name the spool directory of one of ev's sinks? */
+static bool is_sink_dir(const struct events *ev, const char *name)
+{
+	for (size_t i = 0; i < ev->n_sinks; i++) {
+		const char *base = strrchr(ev->sinks[i].dir, '/');
+
+		if (base && !strcmp(base + 1, name))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Say so when <root>/.dray/events holds the spool of a sink no longer
+ * configured: its events are kept, not sent (the sink's address moved?).
+ */
+static void warn_orphans(const struct events *ev, const char *root)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/.dray/events", root);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && !is_sink_dir(ev, de->d_name))
+			log_warn("'%s/%s': the spool of a sink no longer "
+			         "configured; its events are kept, not sent",
+			         path, de->d_name);
+	closedir(d);
 }
 
 /* -------------------------------------------------------------------- */
@@ -640,10 +697,8 @@ static void deliver(struct events *ev, struct sink *s, uint64_t seq)
 		else
 			log_err("sink '%s': event '%s' dropped: %s",
 			        s->cfg->address, path, err.msg);
-		if (s->len && s->seqs[s->off] == seq) {
+		if (queue_remove(s, seq))
 			unlink(path);
-			queue_pop(s);
-		}
 	} else if (!ev->stop) {
 		ev->stats.failed++;
 		s->attempts++;
@@ -757,6 +812,7 @@ struct events *events_open(const struct events_cfg *c, const char *root,
 			goto fail;
 		}
 	}
+	warn_orphans(ev, root);
 	return ev;
 fail:
 	events_close(ev);
