@@ -2,19 +2,31 @@
 # events-sink-down.sh - extensions.events with a real HTTP sink on
 # loopback (tests/tools/eventsink): a push reaches it as a CloudEvent in
 # binary mode (ce-* headers, zot's type names, the data as the body, the
-# sink's headers and Basic credentials). Then the sink goes down: a push,
+# sink's headers and Basic credentials), and so does an image that
+# on-demand sync brings in from an upstream (Debian's docker-registry). Then the sink goes down: a push,
 # a tag of an existing manifest, a tag delete, a push and a delete by
 # digest, a SIGTERM restart (which must not wait for the sink), a push
 # and a kill -9 restart. Once the sink is back on the same port, every one
 # of those events arrives (at least once each), and /metrics counts them.
 . "$(dirname "$0")/../lib.sh"
 require_dray "extensions.events"
+need_mkimage
 
+SRC=$WORK/tmp/src
+DS=$("$MKIMAGE" "$SRC" v1 --layers 1 --layer-size 1000 --seed 41)
+upstream_start up
+up_put up "$SRC" "$DS" up/app v1
 eventsink_start
 dray_config
 cat >>"$CFG" <<EOF
 extensions:
   metrics: {enable: true}
+  sync:
+    registries:
+      - urls: ["$(up_url up)"]
+        onDemand: true
+        tlsVerify: false
+        content: [{prefix: "up/**"}]
   events:
     enable: true
     source: dray.test
@@ -51,6 +63,10 @@ assert_true "one event: $(cat "$SINK_OUT")" \
 	.body == {name: "ev/app", reference: "v1", digest: $d,
 	          mediaType: "application/vnd.oci.image.manifest.v1+json"})' \
 	"$SINK_OUT"
+# An image synced on demand is an update too.
+req GET /v2/up/app/manifests/v1 -H "Accept: $MT_OCI_MANIFEST"
+assert_status 200
+wait_events "updated up/app v1 $DS"
 
 # --- the sink is down: changes are answered all the same.
 eventsink_stop
@@ -76,7 +92,7 @@ wait_events "updated ev/app v2 $D2" "updated ev/app latest $D1" \
 	"deleted ev/app v2 $D2" "updated ev/gone v1 $D3" \
 	"deleted ev/gone v1 $D3" "updated ev/other v1 $D4"
 # Each event once here: the sink answered every try it saw.
-assert_eq 7 "$(jq -s 'map(.headers["ce-id"]) | unique | length' "$SINK_OUT")" \
+assert_eq 8 "$(jq -s 'map(.headers["ce-id"]) | unique | length' "$SINK_OUT")" \
 	"distinct events"
 # The counters since the last start: the six spooled ones, delivered.
 req GET /metrics
@@ -89,4 +105,5 @@ dray_stop
 assert_eq "" "$(find "$WORK/data/.dray/events" -type f)" \
 	"the spool once all is delivered"
 eventsink_stop
+upstream_stop up
 pass "events reach a sink that was down, across a restart and a kill -9"
