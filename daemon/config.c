@@ -67,6 +67,7 @@ enum kind {
 	K_IDATTRS,     /* http.auth.mtls.identityAttributes: a list */
 	K_STRINGS,     /* a list of strings: struct cfg_strings */
 	K_SYNC,        /* extensions.sync: parse_sync() */
+	K_EVENTS,      /* extensions.events: parse_events() */
 };
 
 /* What a value of each kind should have looked like, for messages. */
@@ -89,6 +90,7 @@ static const char *const expected[] = {
 	[K_IDATTRS] = "expected a list of CommonName, Subject, Email, URI, DNS",
 	[K_STRINGS] = "expected a list of strings",
 	[K_SYNC] = "expected a mapping",
+	[K_EVENTS] = "expected a mapping",
 };
 
 struct key {
@@ -279,7 +281,7 @@ static const struct key extensions_keys[] = {
 	SECTION("metrics", metrics_keys), SECTION("scrub", scrub_keys),
 	SECTION("lint", lint_keys), ZOT_ONLY("ui"),
 	SECTION("mgmt", mgmt_keys),    ZOT_ONLY("apiKey"),
-	ZOT_ONLY("trust"),   ZOT_ONLY("events"),
+	ZOT_ONLY("trust"),   {.name = "events", .kind = K_EVENTS},
 };
 
 /* dray's own section. */
@@ -584,6 +586,7 @@ static enum conv convert(struct cfg *cfg, const struct key *k, const char *s,
 	case K_IDATTRS:
 	case K_STRINGS:
 	case K_SYNC:
+	case K_EVENTS:
 		break;
 	}
 	assert(!"convert() called on a section");
@@ -1288,8 +1291,8 @@ static int sync_registry_field(struct ctx *c, size_t which,
 	return 0;
 }
 
-static int sync_field(struct ctx *c, size_t which, const yaml_node_t *v,
-                      const char *path, void *arg)
+static int sync_registry(struct ctx *c, size_t which, const yaml_node_t *v,
+                         const char *path, void *arg)
 {
 	static const char *const reg_names[] = {"urls",
 	                                        "pollInterval",
@@ -1307,7 +1310,47 @@ static int sync_field(struct ctx *c, size_t which, const yaml_node_t *v,
 	                                        "credentialHelper",
 	                                        "oauth2CredentialHelper"};
 	struct sync_cfg *sc = arg;
+	struct sync_registry *grown;
+	size_t n = sc->n_registries;
+
+	(void)which;
+	grown = realloc(sc->registries, (n + 1) * sizeof(*grown));
+	if (!grown)
+		return nomem(c->err);
+	sc->registries = grown;
+	grown[n] = (struct sync_registry){.tls_verify = true};
+	sc->n_registries++;
+	if (each_pair(c, v, path, reg_names, ARRAY_SIZE(reg_names),
+	              sync_registry_field, &grown[n]) < 0)
+		return -1;
+	if (!grown[n].n_urls)
+		return bad(c, v, path, "a registry needs urls");
+	return 0;
+}
+
+/* A list of mappings: @fn gets each, with @which -1. */
+static int each_item(struct ctx *c, const yaml_node_t *v, const char *path,
+                     int (*fn)(struct ctx *c, size_t which,
+                               const yaml_node_t *v, const char *path,
+                               void *arg),
+                     void *arg)
+{
 	yaml_node_item_t *it;
+
+	if (v->type != YAML_SEQUENCE_NODE)
+		return bad(c, v, path, "expected a list of mappings");
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++)
+		if (fn(c, (size_t)-1, yaml_document_get_node(c->doc, *it), path,
+		       arg) < 0)
+			return -1;
+	return 0;
+}
+
+static int sync_field(struct ctx *c, size_t which, const yaml_node_t *v,
+                      const char *path, void *arg)
+{
+	struct sync_cfg *sc = arg;
 
 	if (which == 0)
 		return get_bool(c, v, path, &sc->enable);
@@ -1315,27 +1358,7 @@ static int sync_field(struct ctx *c, size_t which, const yaml_node_t *v,
 		return get_string(c, v, path, &sc->credentials_file);
 	if (which == 2)
 		return get_string(c, v, path, &sc->download_dir);
-	if (v->type != YAML_SEQUENCE_NODE)
-		return bad(c, v, path, "expected a list of mappings");
-	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
-	     it++) {
-		yaml_node_t *rn = yaml_document_get_node(c->doc, *it);
-		struct sync_registry *grown;
-		size_t n = sc->n_registries;
-
-		grown = realloc(sc->registries, (n + 1) * sizeof(*grown));
-		if (!grown)
-			return nomem(c->err);
-		sc->registries = grown;
-		grown[n] = (struct sync_registry){.tls_verify = true};
-		sc->n_registries++;
-		if (each_pair(c, rn, path, reg_names, ARRAY_SIZE(reg_names),
-		              sync_registry_field, &grown[n]) < 0)
-			return -1;
-		if (!grown[n].n_urls)
-			return bad(c, rn, path, "a registry needs urls");
-	}
-	return 0;
+	return each_item(c, v, path, sync_registry, sc);
 }
 
 /* extensions.sync, then what it names: URLs, the credentials file. */
@@ -1351,6 +1374,146 @@ static int parse_sync(struct ctx *c, const yaml_node_t *map, const char *path)
 	    0)
 		return -1;
 	if (!sc->enable || sync_cfg_check(sc, &e) == 0)
+		return 0;
+	if (e.code == ERR_NOMEM)
+		return nomem(c->err);
+	return bad(c, map, path, "%s", e.msg);
+}
+
+/*
+ * extensions.events (zot's events.Config): a list of sink mappings, read
+ * like extensions.sync; a sink's headers are a mapping of any names.
+ */
+static int event_headers(struct ctx *c, const yaml_node_t *map,
+                         const char *path, struct events_sink_cfg *s)
+{
+	yaml_node_pair_t *pair;
+
+	if (map->type != YAML_MAPPING_NODE)
+		return bad(c, map, path, "expected a mapping");
+	for (pair = map->data.mapping.pairs.start;
+	     pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *kn = yaml_document_get_node(c->doc, pair->key);
+		yaml_node_t *vn = yaml_document_get_node(c->doc, pair->value);
+		size_t n = s->n_headers;
+		char **names, **values;
+
+		if (want_scalar(c, kn, path, "expected a header name") < 0 ||
+		    want_scalar(c, vn, path, "expected a string") < 0)
+			return -1;
+		names = realloc(s->header_names, (n + 1) * sizeof(*names));
+		if (names)
+			s->header_names = names;
+		values = realloc(s->header_values, (n + 1) * sizeof(*values));
+		if (values)
+			s->header_values = values;
+		if (!names || !values)
+			return nomem(c->err);
+		names[n] = strdup(scalar(kn));
+		values[n] = strdup(scalar(vn));
+		s->n_headers++;
+		if (!names[n] || !values[n])
+			return nomem(c->err);
+	}
+	return 0;
+}
+
+static int event_creds_field(struct ctx *c, size_t which, const yaml_node_t *v,
+                             const char *path, void *arg)
+{
+	struct events_sink_cfg *s = arg;
+	char **fields[] = {&s->username, &s->password, &s->token,
+	                   &s->credentials_file};
+
+	return get_string(c, v, path, fields[which]);
+}
+
+static int event_sink_field(struct ctx *c, size_t which, const yaml_node_t *v,
+                            const char *path, void *arg)
+{
+	static const char *const cred_names[] = {"username", "password",
+	                                         "token", "file"};
+	struct events_sink_cfg *s = arg;
+
+	switch (which) {
+	case 0:
+		return get_string(c, v, path, &s->type);
+	case 1:
+		return get_string(c, v, path, &s->address);
+	case 2:
+		return get_duration(c, v, path, &s->timeout_ms);
+	case 3:
+		return event_headers(c, v, path, s);
+	case 4:
+		return each_pair(c, v, path, cred_names, ARRAY_SIZE(cred_names),
+		                 event_creds_field, s);
+	default:
+		return note_unsupported(c, path, v);
+	}
+}
+
+static int event_sink(struct ctx *c, size_t which, const yaml_node_t *v,
+                      const char *path, void *arg)
+{
+	static const char *const sink_names[] = {
+		"type",        "address", "timeout", "headers",
+		"credentials", "channel", "proxy",   "tls"};
+	struct events_cfg *ec = arg;
+	struct events_sink_cfg *grown;
+	size_t n = ec->n_sinks;
+
+	(void)which;
+	grown = realloc(ec->sinks, (n + 1) * sizeof(*grown));
+	if (!grown)
+		return nomem(c->err);
+	ec->sinks = grown;
+	grown[n] = (struct events_sink_cfg){0};
+	ec->n_sinks++;
+	return each_pair(c, v, path, sink_names, ARRAY_SIZE(sink_names),
+	                 event_sink_field, &grown[n]);
+}
+
+static int events_field(struct ctx *c, size_t which, const yaml_node_t *v,
+                        const char *path, void *arg)
+{
+	struct events_cfg *ec = arg;
+
+	switch (which) {
+	case 0:
+		return get_bool(c, v, path, &ec->enable);
+	case 2:
+		return get_string(c, v, path, &ec->source);
+	case 3:
+		return get_string(c, v, path, &ec->type_prefix);
+	case 4:
+		return get_duration(c, v, path, &ec->retry_delay_ms);
+	case 5:
+		return get_duration(c, v, path, &ec->max_retry_delay_ms);
+	case 6:
+		if (want_scalar(c, v, path, expected[K_COUNT]) < 0 ||
+		    !parse_digits(scalar(v), INT64_MAX, &ec->max_queued))
+			return bad(c, v, path, "%s", expected[K_COUNT]);
+		return 0;
+	default:
+		return each_item(c, v, path, event_sink, ec);
+	}
+}
+
+/* extensions.events, then what it names: the sinks' credentials files. */
+static int parse_events(struct ctx *c, const yaml_node_t *map, const char *path)
+{
+	/* zot's keys, then dray's own bounds on its queue. */
+	static const char *const names[] = {
+		"enable",     "sinks",         "source",   "typePrefix",
+		"retryDelay", "maxRetryDelay", "maxQueued"};
+	struct events_cfg *ec = &c->cfg->extensions.events;
+	struct err e = ERR_INIT;
+
+	ec->enable = true; /* as in zot, naming the section turns it on */
+	if (each_pair(c, map, path, names, ARRAY_SIZE(names), events_field,
+	              ec) < 0)
+		return -1;
+	if (!ec->enable || events_cfg_check(ec, &e) == 0)
 		return 0;
 	if (e.code == ERR_NOMEM)
 		return nomem(c->err);
@@ -1408,6 +1571,9 @@ static int pairs(struct ctx *c, const yaml_node_t *map, const struct key *keys,
 				return -1;
 		} else if (k->kind == K_SYNC) {
 			if (parse_sync(c, vn, child) < 0)
+				return -1;
+		} else if (k->kind == K_EVENTS) {
+			if (parse_events(c, vn, child) < 0)
 				return -1;
 		} else if (value(c, k, vn, child) < 0) {
 			return -1;
@@ -1862,6 +2028,7 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->fuse.mountpoint);
 	free(cfg->extensions.metrics_path);
 	sync_cfg_release(&cfg->extensions.sync);
+	events_cfg_release(&cfg->extensions.events);
 	for (size_t i = 0; i < cfg->storage.retention.n_policies; i++) {
 		struct store_policy *p = &cfg->storage.retention.policies[i];
 

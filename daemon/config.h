@@ -20,6 +20,7 @@
 #include "daemon/log.h"
 #include "index/store.h"
 #include "sync/sync.h"
+#include "events/events.h"
 
 /* The YAML text of the embedded default configuration. */
 extern const char cfg_default_yaml[];
@@ -127,6 +128,8 @@ struct cfg {
 		/* extensions.sync; .enable false without the section. The
 		   credentials file, URLs and regexes are checked at load. */
 		struct sync_cfg sync;
+		/* extensions.events; .enable false without the section */
+		struct events_cfg events;
 	} extensions;
 	struct {
 		char *mountpoint; /* fuse.mountpoint, or NULL: no mount */

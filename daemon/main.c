@@ -38,6 +38,7 @@
 #include "index/apikey.h"
 #include "index/store.h"
 #include "sync/sync.h"
+#include "events/events.h"
 
 #define EXIT_USAGE  2
 #define UPKEEP_SECS 60
@@ -840,6 +841,19 @@ static void binary_type(const struct cfg *cfg, char *buf, size_t size)
 	         cfg->extensions.mgmt_enable ? "-mgmt" : "");
 }
 
+/* store_opts.on_change: each image change becomes an event. */
+static void post_event(void *arg, const struct store_change *c)
+{
+	struct err err = ERR_INIT;
+
+	if (events_post(
+		    arg,
+		    c->deleted ? EVENTS_IMAGE_DELETED : EVENTS_IMAGE_UPDATED,
+		    c->repo, c->reference, c->digest, c->media_type, &err) < 0)
+		log_err("extensions.events: %s:%s: event not spooled: %s",
+		        c->repo, c->reference, err.msg);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	const char *cfg_path = NULL, *port_file = NULL, *mount = NULL;
@@ -854,6 +868,7 @@ static int cmd_serve(int argc, char **argv)
 	struct rfs *fs = NULL;
 	struct metrics *metrics = NULL;
 	struct sync *sync = NULL;
+	struct events *events = NULL;
 	struct metrics_info mi;
 	struct mgmt_auth ma;
 	char *mgmt = NULL, btype[64];
@@ -908,6 +923,16 @@ static int cmd_serve(int argc, char **argv)
 	sopts.max_uploads_per_repo =
 		(size_t)cfg->storage.max_upload_sessions_per_repo;
 	sopts.max_blob_size = cfg->storage.max_blob_size;
+	if (cfg->extensions.events.enable) {
+		events = events_open(&cfg->extensions.events,
+		                     cfg->storage.root_directory, &err);
+		if (!events || events_start(events, &err) < 0) {
+			log_err("extensions.events: %s", err.msg);
+			goto out;
+		}
+		sopts.on_change = post_event;
+		sopts.on_change_arg = events;
+	}
 	st = store_open_with(cfg->storage.root_directory, &sopts, &err);
 	if (!st) {
 		log_err("cannot open storage: %s", err.msg);
@@ -941,6 +966,8 @@ static int cmd_serve(int argc, char **argv)
 		log_err("cannot allocate the mgmt answer");
 		goto out;
 	}
+	if (metrics && events)
+		metrics_set_extra(metrics, events_metrics, events);
 	hopts.metrics = metrics;
 	hopts.metrics_path = cfg->extensions.metrics_path;
 	hopts.mgmt_json = mgmt;
@@ -1017,6 +1044,7 @@ out:
 	free(mgmt);
 	rfs_stop(fs); /* after HTTP: no request can reach its hook now */
 	store_close(st);
+	events_close(events); /* after the store: no change can come now */
 	if (ret == 0)
 		log_info("stopped");
 	log_close();

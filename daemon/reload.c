@@ -71,6 +71,7 @@ static const struct rk restart_only[] = {
 	RK_V("fuse.allowOther", fuse.allow_other),
 	RK_V("fuse.uid", fuse.uid),
 	RK_V("fuse.gid", fuse.gid),
+	RK_V("extensions.events.enable", extensions.events.enable),
 };
 
 static bool same(const struct rk *k, const struct cfg *a, const struct cfg *b)

@@ -90,6 +90,8 @@ struct metrics {
 		uint64_t us;                /* sum */
 	} tasks[N_TASKS];
 	char *version, *commit, *binary_type, *dist_spec_version, *root;
+	void (*extra)(FILE *f, void *arg); /* metrics_set_extra() */
+	void *extra_arg;
 };
 
 static uint64_t add(uint64_t *p, uint64_t v)
@@ -750,6 +752,8 @@ int metrics_render(struct metrics *m, struct store *st, int inflight,
 	render_locks_sched(f, m, &o);
 	render_mount(f, st, &o);
 	render_own(f, m, st, inflight);
+	if (m->extra)
+		m->extra(f, m->extra_arg);
 	if (ferror(f))
 		ret = err_set(err, ERR_NOMEM, "cannot render the metrics");
 	if (fclose(f) != 0 && ret == 0)
@@ -878,4 +882,11 @@ char *metrics_mgmt_json(const struct metrics_info *info,
 	text = root ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);
 	return text;
+}
+
+void metrics_set_extra(struct metrics *m, void (*fn)(FILE *f, void *arg),
+                       void *arg)
+{
+	m->extra = fn;
+	m->extra_arg = arg;
 }

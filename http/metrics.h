@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "daemon/err.h"
 
@@ -107,5 +108,13 @@ struct mgmt_auth {
  */
 char *metrics_mgmt_json(const struct metrics_info *info,
                         const struct mgmt_auth *auth);
+
+/*
+ * Series of a module above http/ (the events queue): @fn writes whole
+ * families to @f at the end of each exposition, called one render at a
+ * time. Set before the server starts; NULL: none.
+ */
+void metrics_set_extra(struct metrics *m, void (*fn)(FILE *f, void *arg),
+                       void *arg);
 
 #endif

@@ -1083,6 +1083,8 @@ static int settle(struct store *st, struct repo *r, struct err *err)
 	r->layout_came = false;
 	layout_drop(st, r->name);
 	ret = repo_load(st, r, err);
+	if (ret == 0) /* a new repository: all of it is new */
+		store_notify(st, r->name, NULL, r->index);
 out:
 	json_decref(j);
 	free(text);

@@ -606,13 +606,22 @@ int repo_save_text(struct store *st, struct repo *r, const char *text,
 {
 	char path[PATH_MAX];
 	struct stat sb;
+	json_t *before = NULL;
 	int ret = -1;
 
+	if (st->opts.on_change) {
+		struct err ignored = ERR_INIT;
+
+		/* What it replaces, to tell what changed (none: no layout). */
+		if (r->loaded || repo_load(st, r, &ignored) == 0)
+			before = json_incref(r->index);
+	}
 	if (repo_path(st, r->name, "index.json", path, sizeof(path), err) < 0)
 		goto out;
 	if (fs_write_atomic(st->tmpdir, path, text, len, err) < 0)
 		goto out;
 	store_changed(st, r->name, "index.json");
+	store_notify(st, r->name, before, index);
 	repo_forget(r);
 	r->index = index;
 	index = NULL;
@@ -635,6 +644,7 @@ int repo_save_text(struct store *st, struct repo *r, const char *text,
 	}
 	ret = 0;
 out:
+	json_decref(before);
 	json_decref(index);
 	return ret;
 }

@@ -59,6 +59,15 @@ void strvec_release(struct strvec *sv);
 
 struct access;
 
+/* One image changed by a published index.json, for store_opts.on_change. */
+struct store_change {
+	const char *repo;       /* the repository */
+	const char *reference;  /* the tag, or the digest if untagged */
+	const char *digest;     /* the manifest's digest */
+	const char *media_type; /* its media type, or NULL */
+	bool deleted;           /* the reference is gone, not (re)set */
+};
+
 struct store_opts {
 	/*
 	 * One copy of identical content: every <repo>/blobs/<alg>/<hex> is a
@@ -100,6 +109,14 @@ struct store_opts {
 	 */
 	char *const *lint;
 	size_t n_lint;
+	/*
+	 * Called with each image a published index.json adds, retags or
+	 * drops (store_change), under the repository's lock, after the
+	 * change is on disk and before the call that made it returns; NULL:
+	 * nobody is told. Must not call back into the store.
+	 */
+	void (*on_change)(void *arg, const struct store_change *c);
+	void *on_change_arg;
 };
 
 /*

@@ -605,9 +605,9 @@ static void test_every_unsupported_zot_section_is_accepted(void **state)
 		fail_msg("%s", err.msg);
 	/* storage.retention, http.accessControl are implemented. */
 	/* So are http.readTimeout, http.writeTimeout, http.auth.failDelay. */
-	/* And extensions.metrics, extensions.mgmt, extensions.lint and
-	   extensions.sync. */
-	assert_int_equal(cfg->n_unsupported, 22);
+	/* And extensions.metrics, extensions.mgmt, extensions.lint,
+	   extensions.sync and extensions.events. */
+	assert_int_equal(cfg->n_unsupported, 21);
 	assert_true(cfg->storage.retention.dry_run);
 	assert_int_equal(cfg->http.read_timeout_ms, 30000);
 	assert_int_equal(cfg->http.write_timeout_ms, 30000);
@@ -616,7 +616,7 @@ static void test_every_unsupported_zot_section_is_accepted(void **state)
 	                                         "(line 9)");
 	assert_string_equal(cfg->unsupported[17],
 	                    "extensions.apikey (line 31)");
-	assert_string_equal(cfg->unsupported[21], "cluster (line 35)");
+	assert_string_equal(cfg->unsupported[20], "cluster (line 35)");
 	cfg_free(cfg);
 }
 

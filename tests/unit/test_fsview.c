@@ -828,6 +828,61 @@ static void test_statfs_is_the_storage_file_systems(void **state)
 	assert_true(a.f_blocks > 0);
 }
 
+/* What store_opts.on_change heard (the events extension's hook). */
+static char heard_v[8][256];
+static unsigned n_heard;
+
+static void hear(void *arg, const struct store_change *c)
+{
+	(void)arg;
+	assert_true(n_heard < 8);
+	snprintf(heard_v[n_heard++], sizeof(heard_v[0]), "%s %s %s %s",
+	         c->deleted ? "deleted" : "updated", c->repo, c->reference,
+	         c->digest);
+}
+
+static int setup_heard(void **state)
+{
+	struct store_opts o = {.dedupe = true, .on_change = hear};
+	struct err err = ERR_INIT;
+	struct test_fixture *f;
+
+	if (setup(state) < 0)
+		return -1;
+	f = *state;
+	store_close(f->st);
+	f->st = store_open_with(f->root, &o, &err);
+	n_heard = 0;
+	return f->st ? 0 : -1;
+}
+
+static void test_publishing_through_the_view_is_reported(void **state)
+{
+	struct test_fixture *f = *state;
+	char want[256], dm[DIGEST_STR_MAX];
+	struct image a, b;
+
+	make_image(&a, 7, "v1");
+	make_image(&b, 8, "v2");
+	publish(f->st, "heard", &a); /* a layout copied in: all of it new */
+	digest_format(&a.dm, dm);
+	snprintf(want, sizeof(want), "updated heard v1 %s", dm);
+	assert_int_equal(n_heard, 1);
+	assert_string_equal(heard_v[0], want);
+	/* An index.json written over the live one: v1 went, v2 came. */
+	put_blob(f->st, "heard", &b.dl, b.layer, b.layer_len);
+	put_blob(f->st, "heard", &b.dc, b.config, strlen(b.config));
+	put_blob(f->st, "heard", &b.dm, b.manifest, strlen(b.manifest));
+	put_text(f->st, "heard", "index.json", b.index);
+	assert_int_equal(n_heard, 3);
+	digest_format(&b.dm, dm);
+	snprintf(want, sizeof(want), "updated heard v2 %s", dm);
+	assert_string_equal(heard_v[1], want);
+	digest_format(&a.dm, dm);
+	snprintf(want, sizeof(want), "deleted heard v1 %s", dm);
+	assert_string_equal(heard_v[2], want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -882,6 +937,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_statfs_is_the_storage_file_systems, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_publishing_through_the_view_is_reported,
+			setup_heard, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

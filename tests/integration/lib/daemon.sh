@@ -149,3 +149,19 @@ dray_reload() {
 	kill -HUP "$DRAY_PID"
 	wait_log "$mark" "$1" "$2"
 }
+
+# wait_port_file FILE PID WHAT: until a helper server (PID) has renamed
+# its port file FILE into place; prints the port. Fails if it exits, or
+# after 60 s.
+wait_port_file() {
+	local pf=$1 pid=$2 what=$3 i
+	for ((i = 0; i < 600; i++)); do
+		if [ -s "$pf" ]; then
+			tr -d ' \n' <"$pf"
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || fail "$what exited during startup"
+		sleep 0.1
+	done
+	fail "$what wrote no port in 60 s"
+}

@@ -27,7 +27,7 @@ token_keypair() {
 # tokenserver_start KEYNAME SERVICE [tokenserver args...]: start it with
 # the private key of KEYNAME; sets TOKEN_PID and TOKEN_URL (the realm).
 tokenserver_start() {
-	local key=$WORK/cfg/$1.key service=$2 pf=$WORK/cfg/token.port i p=
+	local key=$WORK/cfg/$1.key service=$2 pf=$WORK/cfg/token.port p
 	shift 2
 	[ -x "$TOKENSERVER" ] || fail "no token server at $TOKENSERVER"
 	[ -z "$TOKEN_PID" ] || fail "tokenserver_start: one is running"
@@ -36,17 +36,7 @@ tokenserver_start() {
 		"$@" 2>>"$WORK/logs/tokenserver.log" &
 	TOKEN_PID=$!
 	BG_PIDS+=("$TOKEN_PID")
-	# The server renames the file into place: present means complete.
-	for ((i = 0; i < 600; i++)); do
-		if [ -s "$pf" ]; then
-			p=$(tr -d ' \n' <"$pf")
-			break
-		fi
-		kill -0 "$TOKEN_PID" 2>/dev/null ||
-			fail "token server exited during startup"
-		sleep 0.1
-	done
-	[ -n "$p" ] || fail "token server wrote no port in 60 s"
+	p=$(wait_port_file "$pf" "$TOKEN_PID" "token server")
 	TOKEN_URL=http://127.0.0.1:$p/token
 }
 
