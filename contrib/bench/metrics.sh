@@ -19,6 +19,11 @@
 #   METRICS_THREADS  wrk threads [2]
 #   METRICS_RESULTS  directory for the report [contrib/bench/results]
 #   METRICS_KEEP     1 = keep the work directory [0]
+#   METRICS_REPOS    repositories for the exposition size figure [1000]
+#
+# Last, METRICS_REPOS repositories are pushed to the "on" daemon and each
+# image pulled once; the size of the exposition, its families and lines
+# and the median time of 5 scrapes are reported.
 set -euo pipefail
 export LC_ALL=C
 
@@ -31,6 +36,7 @@ CONNS=${METRICS_CONNS:-32}
 THREADS=${METRICS_THREADS:-2}
 RESULTS=${METRICS_RESULTS:-$HERE/results}
 KEEP=${METRICS_KEEP:-0}
+REPOS=${METRICS_REPOS:-1000}
 ACCEPT='Accept: application/vnd.oci.image.manifest.v1+json'
 
 die() {
@@ -76,9 +82,10 @@ EOC
 	[[ -n $PORT ]] || die "$1 did not start"
 }
 
-# push URL: a config blob and a manifest tagged v1 in bench/small.
+# push URL [REPO]: a config blob and a manifest tagged v1 in REPO
+# [bench/small].
 push() {
-	local url=$1/v2/bench/small cfg='{}' d m
+	local url=$1/v2/${2:-bench/small} cfg='{}' d m
 	d=sha256:$(printf '%s' "$cfg" | sha256sum | cut -d' ' -f1)
 	curl -sf -o /dev/null -X POST --data-binary "$cfg" \
 		-H 'Content-Type: application/octet-stream' \
@@ -148,6 +155,23 @@ C_ON=$(median <"$WORK/on.cpu")
 C_RATIO=$(awk -v a="$C_ON" -v b="$C_OFF" 'BEGIN { printf "%.3f", b / a }')
 COUNTED=$(awk '/^zot_http_requests_total\{method="GET",code="200"\}/ { print $2 }' "$WORK/exposition")
 
+# The exposition at REPOS repositories, each pushed and pulled once.
+for ((i = 0; i < REPOS; i++)); do
+	push "http://127.0.0.1:$ON" "bench/r$i"
+	curl -sf -o /dev/null -H "$ACCEPT" \
+		"http://127.0.0.1:$ON/v2/bench/r$i/manifests/v1" || die "pull r$i"
+done
+: >"$WORK/scrape.txt"
+for ((i = 0; i < 5; i++)); do
+	curl -sf -o "$WORK/exposition-big" -w '%{time_total}\n' \
+		"http://127.0.0.1:$ON/metrics" >>"$WORK/scrape.txt" || die "scrape failed"
+done
+BIG_BYTES=$(wc -c <"$WORK/exposition-big")
+BIG_LINES=$(grep -vc '^#' "$WORK/exposition-big")
+BIG_FAMS=$(grep -c '^# TYPE' "$WORK/exposition-big")
+BIG_MS=$(median <"$WORK/scrape.txt" | awk '{ printf "%.1f", $1 * 1000 }')
+BIG_REPOS=$(grep -o 'repo="[^"]*"' "$WORK/exposition-big" | sort -u | wc -l)
+
 # The counting alone, against the libraries DRAY_BIN was built from.
 LIBS=$(dirname "$DRAY_BIN")
 COST="(not measured: no $LIBS/libdrhttp.a)"
@@ -173,6 +197,8 @@ OUT=$RESULTS/metrics-$(date -u +%Y%m%d-%H%M)-$(hostname -s).md
 	echo "| dray CPU per request, us (median; ratio off/on) | $C_OFF | $C_ON | $C_RATIO |"
 	echo
 	echo "Requests the on daemon counted as GET 200 by its last scrape: $COUNTED"
+	echo
+	echo "Exposition at $((REPOS + 1)) repositories (each pushed and pulled once): $BIG_BYTES bytes, $BIG_LINES samples in $BIG_FAMS families, $BIG_REPOS repo label values; scrape $BIG_MS ms (median of 5)"
 	echo
 	echo "The counting calls of one manifest GET alone (metrics-cost.c, CPU time per request): $COST"
 	echo
