@@ -854,6 +854,29 @@ static void post_event(void *arg, const struct store_change *c)
 		        c->repo, c->reference, err.msg);
 }
 
+/* store_opts.on_change_end: the events announced go out, or not. */
+static void settle_events(void *arg, bool published)
+{
+	events_settle(arg, published);
+}
+
+/* events_recover(): is what an event a crash left pending true now? */
+static bool event_true(void *arg, enum events_kind kind, const char *repo,
+                       const char *reference, const char *digest)
+{
+	struct manifest_desc md;
+	struct err err = ERR_INIT;
+	char have[DIGEST_STR_MAX];
+	bool here;
+
+	here = store_manifest_get(arg, repo, reference, &md, NULL, &err) == 0;
+	if (here)
+		digest_format(&md.digest, have);
+	if (kind == EVENTS_IMAGE_DELETED)
+		return !here || strcmp(have, digest) != 0;
+	return here && !strcmp(have, digest);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	const char *cfg_path = NULL, *port_file = NULL, *mount = NULL;
@@ -926,16 +949,22 @@ static int cmd_serve(int argc, char **argv)
 	if (cfg->extensions.events.enable) {
 		events = events_open(&cfg->extensions.events,
 		                     cfg->storage.root_directory, &err);
-		if (!events || events_start(events, &err) < 0) {
+		if (!events) {
 			log_err("extensions.events: %s", err.msg);
 			goto out;
 		}
 		sopts.on_change = post_event;
+		sopts.on_change_end = settle_events;
 		sopts.on_change_arg = events;
 	}
 	st = store_open_with(cfg->storage.root_directory, &sopts, &err);
 	if (!st) {
 		log_err("cannot open storage: %s", err.msg);
+		goto out;
+	}
+	if (events && (events_recover(events, event_true, st, &err) < 0 ||
+	               events_start(events, &err) < 0)) {
+		log_err("extensions.events: %s", err.msg);
 		goto out;
 	}
 	hopts.address = cfg->http.address;

@@ -260,6 +260,18 @@ static bool event_name(const char *name, uint64_t *seq)
 	return true;
 }
 
+/* Is @name a pending event's file? Its number goes to *seq. */
+static bool pending_name(const char *name, uint64_t *seq)
+{
+	char json[32];
+
+	if (strlen(name) != 16 + strlen(".pending") ||
+	    strcmp(name + 16, ".pending") != 0)
+		return false;
+	snprintf(json, sizeof(json), "%.16s.json", name);
+	return event_name(json, seq);
+}
+
 static int cmp_seq(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -364,6 +376,12 @@ static int sink_load(struct events *ev, struct sink *s, struct err *err)
 		if (!strncmp(de->d_name, "atomic.", 7)) {
 			/* A write that a crash cut short: never posted. */
 			unlinkat(dirfd(d), de->d_name, 0);
+			continue;
+		}
+		if (pending_name(de->d_name, &seq)) {
+			/* events_recover() judges it; its number is taken */
+			if (seq >= ev->next_seq)
+				ev->next_seq = seq + 1;
 			continue;
 		}
 		if (!event_name(de->d_name, &seq))
@@ -487,6 +505,72 @@ static char *event_text(const struct events_cfg *c, enum events_kind kind,
 	return text;
 }
 
+/*
+ * This thread's events spooled as pending since its last events_settle():
+ * the change they announce is being published under a repository lock.
+ */
+static _Thread_local struct {
+	struct events *ev;
+	uint64_t *seqs;
+	size_t n, cap;
+} pending;
+
+static void pending_path(const struct sink *s, uint64_t seq, char *out)
+{
+	snprintf(out, PATH_MAX, "%s/%016" PRIx64 ".pending", s->dir, seq);
+}
+
+/* Remove the pending files of @seq from the first @n sinks. */
+static void pending_drop(struct events *ev, size_t n, uint64_t seq)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < n; i++) {
+		pending_path(&ev->sinks[i], seq, path);
+		unlink(path);
+	}
+}
+
+/* Queue spooled event @seq of @s for sending. Caller holds ev->lock. */
+static int queue_event(struct events *ev, struct sink *s, uint64_t seq)
+{
+	int rc = queue_add(s, seq);
+
+	if (rc == 0)
+		enforce_bound(ev, s);
+	pthread_cond_signal(&ev->cond);
+	return rc;
+}
+
+/* Make pending event @seq deliverable: <seq>.pending becomes <seq>.json. */
+static void promote(struct events *ev, uint64_t seq)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+
+	for (size_t i = 0; i < ev->n_sinks; i++) {
+		struct sink *s = &ev->sinks[i];
+
+		pending_path(s, seq, from);
+		event_path(s, seq, to);
+		/* Not synced: a crash leaves .pending, which recovery judges.
+		 */
+		if (rename(from, to) < 0) {
+			log_err("cannot rename '%s': %s; it is judged at the "
+			        "next start",
+			        from, strerror(errno));
+			continue;
+		}
+		pthread_mutex_lock(&ev->lock);
+		if (queue_event(ev, s, seq) < 0)
+			log_err("out of memory: '%s' is sent at the next start",
+			        to);
+		pthread_mutex_unlock(&ev->lock);
+	}
+	pthread_mutex_lock(&ev->lock);
+	ev->stats.posted++;
+	pthread_mutex_unlock(&ev->lock);
+}
+
 int events_post(struct events *ev, enum events_kind kind, const char *repo,
                 const char *reference, const char *digest,
                 const char *media_type, struct err *err)
@@ -494,8 +578,21 @@ int events_post(struct events *ev, enum events_kind kind, const char *repo,
 	char path[PATH_MAX];
 	char *text;
 	uint64_t seq;
+	size_t i = 0;
 	int ret = -1;
 
+	if (pending.n && pending.ev != ev)
+		return err_set(err, ERR_INTERNAL,
+		               "events of another spool are not settled");
+	if (pending.n == pending.cap) {
+		size_t cap = pending.cap ? 2 * pending.cap : 8;
+		uint64_t *grown = realloc(pending.seqs, cap * sizeof(*grown));
+
+		if (!grown)
+			return err_set(err, ERR_NOMEM, "out of memory");
+		pending.seqs = grown;
+		pending.cap = cap;
+	}
 	text = event_text(ev->cfg, kind, repo, reference, digest, media_type,
 	                  err);
 	if (!text)
@@ -503,32 +600,115 @@ int events_post(struct events *ev, enum events_kind kind, const char *repo,
 	pthread_mutex_lock(&ev->lock);
 	seq = ev->next_seq++;
 	pthread_mutex_unlock(&ev->lock);
-	for (size_t i = 0; i < ev->n_sinks; i++) {
-		struct sink *s = &ev->sinks[i];
-		int rc;
-
-		event_path(s, seq, path);
-		if (fs_write_atomic(s->dir, path, text, strlen(text), err) < 0)
+	for (; i < ev->n_sinks; i++) {
+		pending_path(&ev->sinks[i], seq, path);
+		if (fs_write_atomic(ev->sinks[i].dir, path, text, strlen(text),
+		                    err) < 0)
 			goto out;
-		pthread_mutex_lock(&ev->lock);
-		rc = queue_add(s, seq);
-		if (rc == 0)
-			enforce_bound(ev, s);
-		pthread_cond_signal(&ev->cond);
-		pthread_mutex_unlock(&ev->lock);
-		if (rc < 0) {
-			/* Spooled all the same: the next start sends it. */
-			err_set(err, ERR_NOMEM, "out of memory");
-			goto out;
-		}
 	}
-	pthread_mutex_lock(&ev->lock);
-	ev->stats.posted++;
-	pthread_mutex_unlock(&ev->lock);
+	pending.ev = ev;
+	pending.seqs[pending.n++] = seq;
 	ret = 0;
 out:
+	if (ret < 0)
+		pending_drop(ev, i, seq);
 	free(text);
 	return ret;
+}
+
+void events_settle(struct events *ev, bool published)
+{
+	for (size_t i = 0; i < pending.n; i++) {
+		if (published)
+			promote(ev, pending.seqs[i]);
+		else
+			pending_drop(ev, ev->n_sinks, pending.seqs[i]);
+	}
+	/* Freed each time: a thread's exit would lose it. */
+	free(pending.seqs);
+	pending.seqs = NULL;
+	pending.n = pending.cap = 0;
+	pending.ev = NULL;
+}
+
+/* Ask @fn whether the change pending event file @path announces happened. */
+static bool judge(const char *path, events_verify_fn fn, void *arg)
+{
+	const char *type, *repo, *ref, *digest;
+	enum events_kind kind;
+	struct err err = ERR_INIT;
+	char *text = NULL;
+	size_t len, tl;
+	json_t *o = NULL;
+	bool ok = false;
+
+	if (fs_read_file(path, EVENT_FILE_MAX, &text, &len, &err) < 0)
+		goto out;
+	o = json_loadb(text, len, 0, NULL);
+	if (json_unpack(o, "{s:s, s:{s:s, s:s, s:s}}", "type", &type, "data",
+	                "name", &repo, "reference", &ref, "digest",
+	                &digest) < 0)
+		goto out; /* torn or foreign: never announced */
+	tl = strlen(type);
+	kind = tl > 8 && !strcmp(type + tl - 8, ".deleted")
+	               ? EVENTS_IMAGE_DELETED
+	               : EVENTS_IMAGE_UPDATED;
+	ok = fn(arg, kind, repo, ref, digest);
+out:
+	json_decref(o);
+	free(text);
+	return ok;
+}
+
+int events_recover(struct events *ev, events_verify_fn fn, void *arg,
+                   struct err *err)
+{
+	char path[PATH_MAX];
+	size_t kept = 0, dropped = 0;
+
+	for (size_t i = 0; i < ev->n_sinks; i++) {
+		struct sink *s = &ev->sinks[i];
+		struct dirent *de;
+		DIR *d = opendir(s->dir);
+
+		if (!d)
+			return err_set_errno(err, errno, "cannot open '%s'",
+			                     s->dir);
+		while ((de = readdir(d))) {
+			char to[PATH_MAX];
+			uint64_t seq;
+
+			if (!pending_name(de->d_name, &seq))
+				continue;
+			pending_path(s, seq, path);
+			if (!judge(path, fn, arg)) {
+				unlink(path);
+				dropped++;
+				continue;
+			}
+			event_path(s, seq, to);
+			if (rename(path, to) < 0) {
+				log_err("cannot rename '%s': %s", path,
+				        strerror(errno));
+				continue;
+			}
+			pthread_mutex_lock(&ev->lock);
+			if (queue_event(ev, s, seq) < 0) {
+				pthread_mutex_unlock(&ev->lock);
+				closedir(d);
+				return err_set(err, ERR_NOMEM, "out of memory");
+			}
+			pthread_mutex_unlock(&ev->lock);
+			kept++;
+		}
+		closedir(d);
+	}
+	if (kept || dropped)
+		log_info("events a crash left pending: %zu announce what was "
+		         "published and are sent, %zu announced what was "
+		         "not and are dropped",
+		         kept, dropped);
+	return 0;
 }
 
 /* -------------------------------------------------------------------- */

@@ -4,12 +4,13 @@
  * tagged, deleted or synced, sent to HTTP sinks in binary content mode.
  *
  * Each event is written to a spool directory per sink under the root's
- * .dray/events/ (write, fsync, rename) before events_post() returns, and
- * sent by one background thread with libcurl, oldest first per sink. An
- * event leaves the spool only once its sink answered 2xx: delivery is at
- * least once, across restarts. A failed send is retried after a delay that
- * doubles from retryDelay up to maxRetryDelay. Past maxQueued events for
- * one sink the oldest is dropped (logged and counted). Thread-safe.
+ * .dray/events/ (write, fsync, rename) before the change it announces is
+ * published, as <seq>.pending, renamed <seq>.json once it is, and sent by one
+ * background thread with libcurl, oldest first per sink. An event leaves the
+ * spool only once its sink answered 2xx: delivery is at least once, across
+ * restarts. A failed send is retried after a delay that doubles from retryDelay
+ * up to maxRetryDelay. Past maxQueued events for one sink the oldest is dropped
+ * (logged and counted). Thread-safe.
  */
 #ifndef DRAY_EVENTS_H
 #define DRAY_EVENTS_H
@@ -88,14 +89,39 @@ enum events_kind {
 };
 
 /*
- * Spool one event for every sink: the image @reference (a tag, or the
- * digest) of @repo is now @digest of @media_type (NULL: none). Returns
- * once it is on disk; never waits for a sink. ERR_IO, ERR_NOMEM.
+ * Spool one event for every sink, as pending: the image @reference (a tag,
+ * or the digest) of @repo is about to be @digest of @media_type (NULL:
+ * none), or about to go. Call it before the change is published, then
+ * events_settle() from the same thread once it is (or is not): an event
+ * is sent only for a change that was published, and a crash between the
+ * two leaves it pending for events_recover() to judge. Never waits for a
+ * sink. ERR_IO, ERR_NOMEM.
  */
 MUST_CHECK int events_post(struct events *ev, enum events_kind kind,
                            const char *repo, const char *reference,
                            const char *digest, const char *media_type,
                            struct err *err);
+
+/*
+ * The change this thread's events_post() calls since its last settle
+ * announced was @published (the events are queued for sending) or not
+ * (they are dropped). Cannot fail: an event that cannot be queued now
+ * stays spooled for the next start.
+ */
+void events_settle(struct events *ev, bool published);
+
+/* Did the change an event announces happen (is it true now)? */
+typedef bool (*events_verify_fn)(void *arg, enum events_kind kind,
+                                 const char *repo, const char *reference,
+                                 const char *digest);
+
+/*
+ * Judge the events a crash left pending with @fn: those whose change is
+ * true now are queued, the others dropped. Call it after events_open()
+ * once the store can answer, before events_start(). ERR_IO, ERR_NOMEM.
+ */
+MUST_CHECK int events_recover(struct events *ev, events_verify_fn fn, void *arg,
+                              struct err *err);
 
 /* Counters since events_open(), summed over the sinks. */
 struct events_stats {

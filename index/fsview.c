@@ -1072,10 +1072,14 @@ static int settle(struct store *st, struct repo *r, struct err *err)
 		goto out;
 	}
 	set_dropped(r, NULL);
+	/* A new repository: all of it is new, once the marker is there. */
+	store_notify(st, r->name, NULL, j);
 	if (repo_write_marker(st, r->name, err) < 0) {
+		store_notify_end(st, false);
 		ret = -1;
 		goto out;
 	}
+	store_notify_end(st, true);
 	/* The copy's own oci-layout may still come (cp: O_EXCL). */
 	pthread_mutex_lock(&st->lock);
 	r->layout_hidden = !r->layout_came;
@@ -1083,8 +1087,6 @@ static int settle(struct store *st, struct repo *r, struct err *err)
 	r->layout_came = false;
 	layout_drop(st, r->name);
 	ret = repo_load(st, r, err);
-	if (ret == 0) /* a new repository: all of it is new */
-		store_notify(st, r->name, NULL, r->index);
 out:
 	json_decref(j);
 	free(text);

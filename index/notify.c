@@ -5,7 +5,10 @@
  * Every index.json a repository gets (an HTTP push, tag or delete, a sync,
  * import, GC, retention, a write or copy through the mount) goes through
  * repo_save_text() or, for a layout copied whole, settles once; both call
- * store_notify() with the index before and after. The change is read from
+ * store_notify() with the index before and after, before the change is
+ * published (the index.json rename, or the layout's oci-layout marker),
+ * and store_notify_end() after, so that an announcement is on disk before
+ * what it announces and is kept only if that happened. The change is read from
  * the two: a tag that now names a digest it did not is an update, a tag
  * that is gone a deletion; an untagged digest counts only where the digest
  * appears or vanishes altogether, so tagging or untagging a manifest that
@@ -108,4 +111,10 @@ void store_notify(struct store *st, const char *repo, json_t *before,
 out:
 	hmap_free(old_keys);
 	hmap_free(now_keys);
+}
+
+void store_notify_end(struct store *st, bool published)
+{
+	if (st->opts.on_change_end)
+		st->opts.on_change_end(st->opts.on_change_arg, published);
 }

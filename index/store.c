@@ -618,10 +618,15 @@ int repo_save_text(struct store *st, struct repo *r, const char *text,
 	}
 	if (repo_path(st, r->name, "index.json", path, sizeof(path), err) < 0)
 		goto out;
-	if (fs_write_atomic(st->tmpdir, path, text, len, err) < 0)
-		goto out;
-	store_changed(st, r->name, "index.json");
 	store_notify(st, r->name, before, index);
+	test_hold("indexspooled", r->name);
+	if (fs_write_atomic(st->tmpdir, path, text, len, err) < 0) {
+		store_notify_end(st, false);
+		goto out;
+	}
+	test_hold("indexwritten", r->name);
+	store_notify_end(st, true);
+	store_changed(st, r->name, "index.json");
 	repo_forget(r);
 	r->index = index;
 	index = NULL;

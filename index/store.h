@@ -110,12 +110,15 @@ struct store_opts {
 	char *const *lint;
 	size_t n_lint;
 	/*
-	 * Called with each image a published index.json adds, retags or
-	 * drops (store_change), under the repository's lock, after the
-	 * change is on disk and before the call that made it returns; NULL:
-	 * nobody is told. Must not call back into the store.
+	 * Called with each image an index.json about to be published adds,
+	 * retags or drops (store_change), under the repository's lock,
+	 * before the change is on disk; then on_change_end, from the same
+	 * thread, says whether it was published (the call that made it has
+	 * not returned yet). NULL: nobody is told. Neither may call back
+	 * into the store.
 	 */
 	void (*on_change)(void *arg, const struct store_change *c);
+	void (*on_change_end)(void *arg, bool published);
 	void *on_change_arg;
 };
 

@@ -199,11 +199,14 @@ int repo_save(struct store *st, struct repo *r, json_t *index,
 int repo_save_text(struct store *st, struct repo *r, const char *text,
                    size_t len, json_t *index, struct err *err);
 /*
- * Tell store_opts.on_change what changed from index.json @before (NULL:
- * none) to @after in @repo (notify.c). Caller holds the repository's lock.
+ * Tell store_opts.on_change what will change from index.json @before
+ * (NULL: none) to @after in @repo (notify.c), before it is published;
+ * then store_notify_end() says whether it was. Caller holds the
+ * repository's lock.
  */
 void store_notify(struct store *st, const char *repo, json_t *before,
                   json_t *after);
+void store_notify_end(struct store *st, bool published);
 /* Write @name's oci-layout (the layout marker): it becomes a repository. */
 int repo_write_marker(struct store *st, const char *name, struct err *err);
 int repo_blob_dir(struct store *st, const char *repo, enum digest_alg alg,
