@@ -15,6 +15,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 cd "$build"
 # No retries: a case that fails once is a failure (a retry would hide a
 # flaky product or a test that waits on time instead of events).
-ctest --output-on-failure -j2 --timeout 900
+# Three at a time on two cores: many cases wait on their daemon or a
+# client more than they compute.
+ctest --output-on-failure -j3 --timeout 900
 bash "$OLDPWD/contrib/ci/fuzz.sh" # $OLDPWD: the source tree, before cd "$build"
 bash "$OLDPWD/contrib/ci/tsan.sh"
