@@ -59,6 +59,8 @@ struct run {
 	struct sync_run_stats st;      /* what it did */
 	struct job *jobs;              /* the repositories */
 	size_t n_jobs, cap_jobs;       /* how many, allocated */
+	struct upstream **refless;     /* answered 404 to referrers */
+	size_t n_refless;              /* how many */
 };
 
 /* Pure helpers. */
@@ -417,6 +419,32 @@ out:
 	return ret;
 }
 
+/*
+ * A registry with the referrers API never answers it 404 (distribution
+ * spec): one that did has none, and is not asked again in this run.
+ */
+static bool has_referrers_api(const struct run *r, const struct upstream *u)
+{
+	for (size_t i = 0; i < r->n_refless; i++)
+		if (r->refless[i] == u)
+			return false;
+	return true;
+}
+
+static void no_referrers_api(struct run *r, struct upstream *u)
+{
+	struct upstream **grown =
+		realloc(r->refless, (r->n_refless + 1) * sizeof(*grown));
+
+	log_info("sync: %s answers 404 to the referrers API: no referrers "
+	         "are mirrored from it in this run",
+	         up_url(u));
+	if (!grown)
+		return; /* asked again next time: slower, not wrong */
+	r->refless = grown;
+	r->refless[r->n_refless++] = u;
+}
+
 /* The referrers of @dstr upstream, brought here. */
 static void mirror_referrers(struct run *r, const struct job *j,
                              const char *dstr)
@@ -427,12 +455,13 @@ static void mirror_referrers(struct run *r, const struct job *j,
 	char path[MIRROR_PATH_MAX];
 	struct err e = ERR_INIT;
 
+	if (!has_referrers_api(r, u))
+		return;
 	snprintf(path, sizeof(path), "/v2/%s/referrers/%s", j->remote, dstr);
 	if (list_all(r, u, path, j->remote, MT_OCI_INDEX, "manifests", &refs,
 	             &e) < 0) {
-		if (e.code == ERR_NOT_FOUND) /* no referrers API upstream */
-			log_debug("sync: %s: no referrers of %s:%s: %s",
-			          up_url(u), j->remote, dstr, e.msg);
+		if (e.code == ERR_NOT_FOUND)
+			no_referrers_api(r, u);
 		else if (e.code != ERR_BUSY) {
 			log_warn("sync: cannot list the referrers of %s@%s: %s",
 			         j->remote, dstr, e.msg);
@@ -651,5 +680,6 @@ int sync_mirror_run(struct sync_mirror *m, const struct sync_run_opts *o,
 	ret = 0;
 out:
 	free(r.jobs);
+	free(r.refless);
 	return ret;
 }

@@ -3,7 +3,8 @@
 # extensions.sync (no pollInterval needed), offline, no daemon running,
 # against Debian's docker-registry. Exit 0 with the summary line on
 # standard output and plain progress lines (not a terminal) when all is
-# mirrored, and the images are in the storage with the upstream's
+# mirrored (on a terminal, one progress line rewritten in place), and
+# the images are in the storage with the upstream's
 # digests (excluded tags not); a second run transfers nothing; exit 1
 # naming the failures when the upstream is down; exit 2 for a config
 # without registries or an invalid one; dray --help lists sync.
@@ -36,13 +37,9 @@ assert_true "summary: 2 repositories, 3 tags: $CLI_OUT" \
 	grep -Eq "^sync: 2 repositories, 3 tags mirrored, 0 here already, 0 referrers, 0 failed in [0-9.]+ s" <<<"$CLI_OUT"
 assert_true "plain progress lines (not a terminal): $CLI_OUT" \
 	grep -Eq "^sync: 2/2 repositories \(100%\)" <<<"$CLI_OUT"
-tag_digest() { # tag_digest REPO TAG: from the stored layout
-	jq -r --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' \
-		"$WORK/data/$1/index.json"
-}
-assert_eq "$X1" "$(tag_digest mirror/app/one v1)" "mirror/app/one:v1"
-assert_eq "$X2" "$(tag_digest mirror/app/one v2)" "mirror/app/one:v2"
-assert_eq "$X2" "$(tag_digest mirror/app/two v1)" "mirror/app/two:v1"
+assert_eq "$X1" "$(layout_tag_digest "$WORK/data/mirror/app/one" v1)" "mirror/app/one:v1"
+assert_eq "$X2" "$(layout_tag_digest "$WORK/data/mirror/app/one" v2)" "mirror/app/one:v2"
+assert_eq "$X2" "$(layout_tag_digest "$WORK/data/mirror/app/two" v1)" "mirror/app/two:v1"
 assert_eq "$(printf 'v1\nv2')" "$(layout_tags "$WORK/data/mirror/app/one")" "nightly left out"
 check_layout "$WORK/data/mirror/app/one"
 check_layout "$WORK/data/mirror/app/two"
@@ -55,6 +52,13 @@ assert_true "second run: all here already: $CLI_OUT" \
 	grep -Eq "^sync: 2 repositories, 0 tags mirrored, 3 here already, 0 referrers, 0 failed" <<<"$CLI_OUT"
 assert_true "-q: no progress lines" bash -c '! grep -q "^sync: [0-9]*/" <<<"$1"' _ "$CLI_OUT"
 assert_eq "$blobs" "$(up_requests dist "GET /v2/[^ ]*/blobs/")" "no blob GET in the second run"
+
+# on a terminal: one line rewritten in place, then the summary
+dray_tty sync "$CFG"
+assert_cli_rc 0 "dray sync on a terminal"
+assert_true "a progress line drawn in place: $(cat -v <<<"$TTY_OUT")" \
+	grep -Eq $'\rsync: [0-9]+/2 repositories \\([0-9]+%\\)[^\r]*\033\\[K\r' <<<"$TTY_OUT"
+assert_true "the summary after it" grep -q "sync: 2 repositories, 0 tags mirrored, 3 here already" <<<"$TTY_OUT"
 
 # the upstream down: exit 1, the failure named
 upstream_stop dist

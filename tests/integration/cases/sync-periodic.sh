@@ -1,8 +1,8 @@
 #!/bin/bash
 # sync-periodic.sh - zot's sync extension, periodic (pollInterval): with
 # Debian's docker-registry as one upstream and another dray as a second
-# (Distribution 2.8 has no referrers API: its 404 is no failure; the dray
-# upstream serves one), every run lists the catalogs (paged two at a time
+# (Distribution 2.8 has no referrers API: its 404 is no failure and ends
+# the asking for the run; the dray upstream serves one), every run lists the catalogs (paged two at a time
 # by DRAY_TEST_SYNC_PAGE, following Link), and brings every tag the
 # content filters let through under its local name (destination,
 # stripPrefix), with the referrers of each. Checked: each allowed tag is
@@ -131,6 +131,10 @@ assert_true "later run: nothing mirrored" grep -q 'tags: 0 mirrored, 7 here alre
 assert_true "later run: nothing stored" grep -q '0 referrers (0 failed); 0 manifests, 0 blobs stored' <<<"$again"
 assert_eq "$blobs" "$(up_requests dist "GET /v2/[^ ]*/blobs/")" "no blob GET upstream in a later run"
 assert_eq "$gets" "$(up_requests dist "GET /v2/[^ ]*/manifests/")" "no manifest GET upstream in a later run"
+# 2.8's 404 to the referrers API ends the asking for the run: one per run
+refs=$(up_requests dist "GET /v2/[^ ]*/referrers/")
+runs=$(grep -c "sync run done" "$DAEMON_LOG")
+assert_true "one referrers GET per run to 2.8 ($refs in $runs runs)" [ "$refs" -le "$((runs + 1))" ]
 
 # a tag moved upstream is followed
 up_tag dist "$SRC" "$A3" lib/alpha v2
