@@ -10,7 +10,8 @@
 # repositories are not, the referrer came with its blobs, a later run
 # transfers nothing (no blob or manifest GET upstream, "0 mirrored"), a
 # tag moved upstream is followed by the next run, and SIGTERM stops the
-# daemon cleanly between runs.
+# daemon cleanly between runs, and in the middle of one after the step
+# under way.
 . "$(dirname "$0")/../lib.sh"
 need_mkimage
 
@@ -145,4 +146,24 @@ assert_eq "$A1" "$(here lib/alpha v1)" "lib/alpha:v1 unchanged"
 check_layout "$WORK/data/lib/alpha"
 
 dray_stop
+
+# SIGTERM in the middle of a run: it ends after the step under way (a
+# blob of lib/alpha:v3, held by DRAY_TEST_HOLD), before the next
+# repository, and the daemon exits 0
+A4=$("$MKIMAGE" "$SRC" a4 --layers 1 --layer-size 20000 --seed 49)
+up_put dist "$SRC" "$A4" lib/alpha v3
+export DRAY_TEST_HOLD="syncbody:$WORK/tmp/go"
+mark=$(log_mark)
+dray_start
+wait_log "$mark" "test hold: syncbody" "a blob of lib/alpha:v3 under way"
+kill -TERM "$DRAY_PID"
+wait_log "$mark" "shutting down" "SIGTERM taken"
+touch "$WORK/tmp/go"
+pid=$DRAY_PID rc=0
+wait "$pid" || rc=$?
+DRAY_PID=
+assert_eq 0 "$rc" "exit status after SIGTERM in a run"
+stopped=$(tail -n +"$((mark + 1))" "$DAEMON_LOG" | grep -m1 "sync run " || true)
+assert_true "the run stopped before the other repositories: $stopped" \
+	grep -Eq "sync run stopped: [0-3] repositories" <<<"$stopped"
 pass "4 repositories mirrored every 1 s from 2 upstreams (filters, destination, referrers); a later run transfers nothing; a moved tag followed"
