@@ -518,10 +518,12 @@ static void mirror_tag(struct run *r, const struct job *j, const char *tag)
 {
 	struct upstream *u = sync_upstream(r->m->s, j->reg, j->url);
 	struct store *st = sync_store(r->m->s);
-	char path[MIRROR_PATH_MAX], here[DIGEST_STR_MAX];
+	char path[MIRROR_PATH_MAX],
+		here[DIGEST_STR_MAX + 8]; /* as resp.digest */
 	struct manifest_desc desc;
 	struct up_resp resp;
 	struct err e = ERR_INIT;
+	bool moved = false;
 
 	snprintf(path, sizeof(path), "/v2/%s/manifests/%s", j->remote, tag);
 	if (up_request(u, true, path, j->remote, SYNC_ACCEPT, 0, up_sink_mem,
@@ -539,16 +541,36 @@ static void mirror_tag(struct run *r, const struct job *j, const char *tag)
 			mirror_referrers(r, j, resp.digest);
 			return;
 		}
+		moved = true;
 	}
 	e = ERR_INIT;
-	if (sync_ensure_manifest(r->m->s, j->reg, j->local, j->remote,
-	                         resp.digest, &e) < 0 ||
-	    retag(st, j->local, tag, resp.digest, &e) < 0)
-		goto fail;
+	/*
+	 * A tag new here whose manifest is not: fetched by tag, so that it
+	 * is stored tagged at once (one index.json rewrite, not two).
+	 * Otherwise by digest (nothing fetched when it is here), then the
+	 * tag is pointed at it.
+	 */
+	if (!moved && store_manifest_get(st, j->local, resp.digest, &desc, NULL,
+	                                 &e) < 0) {
+		e = ERR_INIT;
+		if (sync_ensure_manifest(r->m->s, j->reg, j->local, j->remote,
+		                         tag, &e) < 0 ||
+		    store_manifest_get(st, j->local, tag, &desc, NULL, &e) < 0)
+			goto fail;
+		/* What GET gave, if the tag moved upstream since HEAD. */
+		digest_format(&desc.digest, here);
+	} else {
+		e = ERR_INIT;
+		if (sync_ensure_manifest(r->m->s, j->reg, j->local, j->remote,
+		                         resp.digest, &e) < 0 ||
+		    retag(st, j->local, tag, resp.digest, &e) < 0)
+			goto fail;
+		snprintf(here, sizeof(here), "%s", resp.digest);
+	}
 	log_info("sync: mirrored %s:%s as %s:%s (%s)", j->remote, tag, j->local,
-	         tag, resp.digest);
+	         tag, here);
 	r->st.tags_mirrored++;
-	mirror_referrers(r, j, resp.digest);
+	mirror_referrers(r, j, here);
 	return;
 fail:
 	if (e.code == ERR_BUSY && run_stopping(r))
