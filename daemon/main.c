@@ -555,23 +555,26 @@ static struct sched *start_background(struct bg *bg, const struct cfg *cfg,
 		/* Once after start, then rarely: it only finds work after
 		 * storage.dedupe changed or files were copied in by hand. */
 		{"dedupe", 24 * 3600 * 1000ULL, 2000, task_dedupe, bg},
-		/* At start, as zot does, then every smallest pollInterval. */
+		/* At start, as zot does, then every smallest pollInterval;
+		 * last, as it is left out when nothing polls. */
 		{"sync", sync_mirror_interval(bg->mirror), 0, task_sync, bg},
 	};
+
+	/* The sync task only with a registry to poll (zot's generators). */
+	size_t n = sizeof(tasks) / sizeof(tasks[0]) -
+	           (sync_mirror_interval(bg->mirror) ? 0 : 1);
 
 	_Static_assert(sizeof(tasks) / sizeof(tasks[0]) <=
 	                       sizeof(bg->timed) / sizeof(bg->timed[0]),
 	               "bg->timed");
-	for (size_t i = 0; bg->metrics && i < sizeof(tasks) / sizeof(tasks[0]);
-	     i++) {
+	for (size_t i = 0; bg->metrics && i < n; i++) {
 		bg->timed[i] = (struct timed){tasks[i].run, tasks[i].arg,
 		                              tasks[i].name, bg->metrics};
 		tasks[i].run = run_timed;
 		tasks[i].arg = &bg->timed[i];
 	}
 
-	return sched_start(tasks, (int)(sizeof(tasks) / sizeof(tasks[0])),
-	                   err);
+	return sched_start(tasks, (int)n, err);
 }
 
 /* Say so when DRAY_TEST_CLOCK_FILE (tests only) shifts decisions by age. */
