@@ -6,12 +6,14 @@
  * named by the previous one's Link rel="next"), so that it knows how many
  * repositories there are, then mirrors them one at a time: the tag list,
  * then per tag a HEAD for the upstream digest, compared with the local
- * tag's. A tag that differs is brought by digest through sync.c's
- * on-demand machinery (single flight, verified, stored like a push; what
- * is here is not fetched again) and then tagged here; its referrers are
- * brought the same way. Every failure is logged and counted, and the run
- * goes on. The caller's should_stop() is asked between steps (a step
- * ends with the transfer under way).
+ * tag's. A tag that differs comes through sync.c's on-demand machinery
+ * (single flight, verified, stored like a push; what is here is not
+ * fetched again): by tag when it is new here, by digest and then tagged
+ * when it moved; its referrers come the same way (an upstream that
+ * answers 404 to the referrers API has none, and is not asked again in
+ * the run). Every failure is logged and counted, and the run goes on.
+ * The caller's should_stop() is asked between steps (a step ends with
+ * the transfer under way).
  *
  * DRAY_TEST_SYNC_PAGE (tests only) sets the n= of the list requests, so
  * a few repositories make several pages.

@@ -161,7 +161,8 @@ MUST_CHECK int sync_challenge_parse(const char *hdr, struct sync_challenge *out,
  * name (destination, stripPrefix), and brings each tag the filters let
  * through whose upstream digest (HEAD, Docker-Content-Digest) is not the
  * local tag's, with everything it references and its referrers
- * (GET /v2/<name>/referrers/<digest>; a 404 means none). What is here
+ * (GET /v2/<name>/referrers/<digest>; a 404 means the upstream has no
+ * referrers API, which is then not asked again in the run). What is here
  * with the same digest is not transferred again. One repository, one tag
  * at a time; a failure is logged and counted and the run goes on.
  */
