@@ -139,6 +139,18 @@ static const struct cli_cmd cli_cmds[] = {
 	 {{"--config", 0, "CONFIG",
 	   "the configuration (default: the embedded one)"},
 	  OPT_QUIET}},
+	{"sync", "[CONFIG]", 0, 1, "mirror the sync registries once, offline",
+	 "Mirror every registry of CONFIG's extensions.sync once, whatever\n"
+	 "its pollInterval or onDemand: each upstream repository a content\n"
+	 "entry matches (all, without content), under its local name, with\n"
+	 "every tag the tag filters let through and the referrers of each;\n"
+	 "a tag already here with the upstream's digest is not transferred\n"
+	 "again. For preparing a registry that will not reach the upstreams.\n"
+	 "Progress counts repositories.\n\n" OFFLINE_TEXT,
+	 "0 everything mirrored, 1 something could not be (each failure is\n"
+	 "  a line of the log on standard error) or the storage cannot be\n"
+	 "  opened, 2 usage error, invalid CONFIG or no registries in it",
+	 {OPT_QUIET}},
 	{"config", "", 0, 0, "print the embedded default configuration",
 	 "Print the configuration serve uses without CONFIG, as YAML.\n", "0",
 	 {{0}}},
@@ -394,15 +406,16 @@ static void wait_for_signal(const sigset_t *set, struct http_server *srv,
 
 /* What background tasks work on. */
 struct bg {
-	struct store *st;        /* the store */
-	struct live *cfg;        /* the configuration in force (SIGHUP) */
-	struct metrics *metrics; /* extensions.metrics, or NULL */
+	struct store *st;           /* the store */
+	struct live *cfg;           /* the configuration in force (SIGHUP) */
+	struct metrics *metrics;    /* extensions.metrics, or NULL */
+	struct sync_mirror *mirror; /* extensions.sync's, or NULL */
 	struct timed {
 		void (*run)(struct sched *s, void *arg);
 		void *arg;
 		const char *name;
 		struct metrics *metrics;
-	} timed[5]; /* the tasks, each timed into metrics */
+	} timed[6]; /* the tasks, each timed into metrics */
 };
 
 /* Run a task and report how long it took (zot's scheduler figures). */
@@ -512,6 +525,19 @@ static void task_dedupe(struct sched *s, void *arg)
 		         store_dedupe_on(bg->st) ? "on" : "off", n);
 }
 
+/* pollInterval: the registries whose interval has passed, mirrored. */
+static void task_sync(struct sched *s, void *arg)
+{
+	struct bg *bg = arg;
+	struct sync_run_opts opts = {.should_stop = gc_should_stop, .arg = s};
+	struct sync_run_stats rs = {0};
+	struct err err = ERR_INIT;
+
+	if (sync_mirror_run(bg->mirror, &opts, &rs, &err) < 0 &&
+	    err.code != ERR_BUSY)
+		log_err("sync: %s", err.msg);
+}
+
 static struct sched *start_background(struct bg *bg, const struct cfg *cfg,
                                       struct err *err)
 {
@@ -530,21 +556,26 @@ static struct sched *start_background(struct bg *bg, const struct cfg *cfg,
 		/* Once after start, then rarely: it only finds work after
 		 * storage.dedupe changed or files were copied in by hand. */
 		{"dedupe", 24 * 3600 * 1000ULL, 2000, task_dedupe, bg},
+		/* At start, as zot does, then every smallest pollInterval;
+		 * last, as it is left out when nothing polls. */
+		{"sync", sync_mirror_interval(bg->mirror), 0, task_sync, bg},
 	};
+
+	/* The sync task only with a registry to poll (zot's generators). */
+	size_t n = sizeof(tasks) / sizeof(tasks[0]) -
+	           (sync_mirror_interval(bg->mirror) ? 0 : 1);
 
 	_Static_assert(sizeof(tasks) / sizeof(tasks[0]) <=
 	                       sizeof(bg->timed) / sizeof(bg->timed[0]),
 	               "bg->timed");
-	for (size_t i = 0; bg->metrics && i < sizeof(tasks) / sizeof(tasks[0]);
-	     i++) {
+	for (size_t i = 0; bg->metrics && i < n; i++) {
 		bg->timed[i] = (struct timed){tasks[i].run, tasks[i].arg,
 		                              tasks[i].name, bg->metrics};
 		tasks[i].run = run_timed;
 		tasks[i].arg = &bg->timed[i];
 	}
 
-	return sched_start(tasks, (int)(sizeof(tasks) / sizeof(tasks[0])),
-	                   err);
+	return sched_start(tasks, (int)n, err);
 }
 
 /* Say so when DRAY_TEST_CLOCK_FILE (tests only) shifts decisions by age. */
@@ -752,8 +783,72 @@ static int import_run(struct store *st, const struct cfg *cfg,
 	return 0;
 }
 
+/* A mirror run's progress: on to the display, in repositories. */
+static void show_sync_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct store_progress sp = {"repositories", done, total, 0, 0};
+
+	show_progress(arg, &sp);
+}
+
+static int sync_run(struct store *st, const struct cfg *cfg, struct offline *o)
+{
+	struct sync_run_opts opts = {
+		.all = true, .arg = o, .progress = show_sync_progress};
+	struct sync_run_stats rs = {0};
+	struct sync_mirror *m = NULL;
+	struct err err = ERR_INIT;
+	struct sync *s = NULL;
+	uint64_t failed;
+	char took[32];
+	int ret = 1;
+
+	if (!cfg->extensions.sync.n_registries) {
+		fprintf(stderr, "dray sync: the configuration has no "
+		                "extensions.sync registries\n");
+		return EXIT_USAGE;
+	}
+	s = sync_new(&cfg->extensions.sync, st, &err);
+	if (!s) {
+		fprintf(stderr, "dray sync: %s\n", err.msg);
+		return err.code == ERR_NOMEM ? 1 : EXIT_USAGE;
+	}
+	m = sync_mirror_new(s, &err);
+	if (!m) {
+		fprintf(stderr, "dray sync: %s\n", err.msg);
+		goto out;
+	}
+	offline_start(o, "sync");
+	if (sync_mirror_run(m, &opts, &rs, &err) < 0) {
+		progress_free(o->shown);
+		fprintf(stderr, "dray sync: %s\n", err.msg);
+		goto out;
+	}
+	offline_end(o, false, took, sizeof(took));
+	failed = rs.repos_failed + rs.tags_failed + rs.referrers_failed;
+	printf("sync: %llu repositories, %llu tags mirrored, %llu here "
+	       "already, %llu referrers, %llu failed in %s\n",
+	       (unsigned long long)rs.repos,
+	       (unsigned long long)rs.tags_mirrored,
+	       (unsigned long long)rs.tags_skipped,
+	       (unsigned long long)rs.referrers, (unsigned long long)failed,
+	       took);
+	if (failed)
+		fprintf(stderr,
+		        "dray sync: %llu repositories, %llu tags and %llu "
+		        "referrers could not be mirrored (see the log)\n",
+		        (unsigned long long)rs.repos_failed,
+		        (unsigned long long)rs.tags_failed,
+		        (unsigned long long)rs.referrers_failed);
+	ret = failed ? 1 : 0;
+out:
+	sync_mirror_free(m);
+	sync_free(s);
+	return ret;
+}
+
 /*
- * dray gc|scrub|fsck CONFIG and dray import LAYOUT_DIR REPO[:TAG]
+ * dray gc|scrub|fsck|sync CONFIG and dray import LAYOUT_DIR REPO[:TAG]
  * [--config CONFIG]: offline, on a storage no daemon holds. import does
  * what a `cp -r` into the mount does, for machines without FUSE.
  */
@@ -775,6 +870,8 @@ static int cmd_offline(const char *name, int argc, char **argv)
 	}
 	if (strcmp(name, "scrub") == 0)
 		return run_offline(a.arg[0], NULL, scrub_run, &o);
+	if (strcmp(name, "sync") == 0)
+		return run_offline(a.arg[0], NULL, sync_run, &o);
 	if (strcmp(name, "fsck") == 0) {
 		o.flag = cli_opt(&a, "--rebuild") != NULL;
 		if (o.flag)
@@ -892,6 +989,7 @@ static int cmd_serve(int argc, char **argv)
 	struct metrics *metrics = NULL;
 	struct sync *sync = NULL;
 	struct events *events = NULL;
+	struct sync_mirror *mirror = NULL;
 	struct metrics_info mi;
 	struct mgmt_auth ma;
 	char *mgmt = NULL, btype[64];
@@ -1019,6 +1117,10 @@ static int cmd_serve(int argc, char **argv)
 		log_err("extensions.sync: %s", err.msg);
 		goto out;
 	}
+	if (sync && !(mirror = sync_mirror_new(sync, &err))) {
+		log_err("extensions.sync: %s", err.msg);
+		goto out;
+	}
 	hopts.sync = sync;
 	srv = http_start(&hopts, st, &err);
 	if (!srv) {
@@ -1051,7 +1153,8 @@ static int cmd_serve(int argc, char **argv)
 	/* The index was reconciled at open; the mount, if any, is up. */
 	if (!mount || fs)
 		http_set_ready(srv, true);
-	bg = (struct bg){.st = st, .cfg = rl.cfg, .metrics = metrics};
+	bg = (struct bg){
+		.st = st, .cfg = rl.cfg, .metrics = metrics, .mirror = mirror};
 	sched = start_background(&bg, cfg, &err);
 	if (!sched) {
 		log_err("%s", err.msg);
@@ -1066,6 +1169,7 @@ static int cmd_serve(int argc, char **argv)
 	ret = 0;
 out:
 	sched_stop(sched);
+	sync_mirror_free(mirror); /* after the scheduler: no run now */
 	http_stop(srv);
 	apikeys_close(apikeys); /* after HTTP: no request uses them now */
 	sync_free(sync); /* after HTTP: no request is using it */

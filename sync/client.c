@@ -70,6 +70,7 @@ struct xfer {
 	struct up_resp *resp;             /* filled as headers come */
 	struct err sink_err;              /* why the sink or a limit failed */
 	char challenge[UP_CHALLENGE_MAX]; /* WWW-Authenticate */
+	bool head;                        /* a HEAD request */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -231,6 +232,7 @@ static size_t on_header(char *line, size_t sz, size_t n, void *arg)
 	if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
 		/* A new response (after a redirect): forget the last one's. */
 		r->content_type[0] = r->digest[0] = x->challenge[0] = '\0';
+		r->link[0] = '\0';
 	} else if (header_is(line, n, "Content-Type")) {
 		size_t k = strlen("Content-Type:");
 
@@ -246,6 +248,10 @@ static size_t on_header(char *line, size_t sz, size_t n, void *arg)
 
 		header_value(x->challenge, sizeof(x->challenge), line + k,
 		             n - k);
+	} else if (header_is(line, n, "Link")) {
+		size_t k = strlen("Link:");
+
+		header_value(r->link, sizeof(r->link), line + k, n - k);
 	}
 	return n;
 }
@@ -530,6 +536,8 @@ static int get_once(struct upstream *u, const char *url, const char *accept,
 		                 u->pass ? u->pass : "");
 	}
 	curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, hdrs);
+	if (x->head)
+		curl_easy_setopt(x->h, CURLOPT_NOBODY, 1L);
 	ret = perform(u, x, url, err);
 	goto out;
 nomem:
@@ -554,27 +562,31 @@ static void wait_ms(const struct upstream *u, uint64_t ms)
 	}
 }
 
-int up_get(struct upstream *u, const char *repo, const char *kind,
-           const char *ref, const char *accept, uint64_t max, up_sink_fn sink,
-           void *arg, struct up_resp *resp, struct err *err)
+int up_request(struct upstream *u, bool head, const char *path,
+               const char *repo, const char *accept, uint64_t max,
+               up_sink_fn sink, void *arg, struct up_resp *resp,
+               struct err *err)
 {
 	struct xfer x;
 	struct sync_challenge ch;
-	char url[1024], *token = NULL;
+	char url[2048], *token = NULL;
 	uint64_t tries = 0, wait;
 	bool authed = false;
 	int ret = -1;
 
-	if (snprintf(url, sizeof(url), "%s/v2/%s/%s/%s", u->url, repo, kind,
-	             ref) >= (int)sizeof(url))
+	if (snprintf(url, sizeof(url), "%s%s", u->url, path) >=
+	    (int)sizeof(url))
 		return err_set(err, ERR_INVALID, "upstream URL too long");
 	(void)cached_token(u, repo, &token);
 	for (;;) {
 		struct err e = ERR_INIT;
 
 		*resp = (struct up_resp){0};
-		x = (struct xfer){
-			.sink = sink, .arg = arg, .max = max, .resp = resp};
+		x = (struct xfer){.sink = sink,
+		                  .arg = arg,
+		                  .max = max,
+		                  .resp = resp,
+		                  .head = head};
 		ret = get_once(u, url, accept, token, &x, &e);
 		if (ret == 0 && resp->status == 401 && !authed) {
 			authed = true;
@@ -622,8 +634,8 @@ int up_get(struct upstream *u, const char *repo, const char *kind,
 		ret = 0;
 		break;
 	case 404:
-		ret = err_set(err, ERR_NOT_FOUND, "upstream %s has no %s/%s/%s",
-		              u->url, repo, kind, ref);
+		ret = err_set(err, ERR_NOT_FOUND, "upstream %s has no %s",
+		              u->url, path + 4);
 		break;
 	case 401:
 	case 403:
@@ -639,4 +651,17 @@ int up_get(struct upstream *u, const char *repo, const char *kind,
 out:
 	free(token);
 	return ret;
+}
+
+int up_get(struct upstream *u, const char *repo, const char *kind,
+           const char *ref, const char *accept, uint64_t max, up_sink_fn sink,
+           void *arg, struct up_resp *resp, struct err *err)
+{
+	char path[1024];
+
+	if (snprintf(path, sizeof(path), "/v2/%s/%s/%s", repo, kind, ref) >=
+	    (int)sizeof(path))
+		return err_set(err, ERR_INVALID, "upstream URL too long");
+	return up_request(u, false, path, repo, accept, max, sink, arg, resp,
+	                  err);
 }

@@ -40,10 +40,6 @@
 #define SYNC_DEPTH_MAX   2     /* an index of indexes, no deeper */
 #define SYNC_CREDS_MAX   65536 /* bytes of a credentials file */
 
-#define SYNC_ACCEPT                                               \
-	MT_OCI_MANIFEST ", " MT_OCI_INDEX ", " MT_DOCKER_MANIFEST \
-			", " MT_DOCKER_LIST
-
 /* One configured registry and a client per URL. */
 struct sreg {
 	const struct sync_registry *cfg; /* its settings */
@@ -1004,4 +1000,37 @@ int sync_blob(struct sync *s, const char *repo, const struct digest *d,
 	}
 	return err_set(err, ERR_NOT_FOUND, "%s is not synced from any upstream",
 	               repo);
+}
+
+/* For periodic.c (sync_int.h). */
+
+struct store *sync_store(struct sync *s)
+{
+	return s->st;
+}
+
+const struct sync_cfg *sync_config(const struct sync *s)
+{
+	return s->cfg;
+}
+
+struct upstream *sync_upstream(struct sync *s, size_t reg, size_t url)
+{
+	return s->regs[reg].ups[url];
+}
+
+void sync_trim(const char *s, const char *set, const char **b, size_t *n)
+{
+	trim(s, set, b, n);
+}
+
+bool sync_stopping(const struct sync *s)
+{
+	return __atomic_load_n(&s->stopping, __ATOMIC_RELAXED) != 0;
+}
+
+int sync_ensure_manifest(struct sync *s, size_t reg, const char *repo,
+                         const char *remote, const char *ref, struct err *err)
+{
+	return ensure_manifest(s, &s->regs[reg], repo, remote, ref, 0, err);
 }

@@ -12,8 +12,9 @@
  * manifests through store_manifest_put() after their blobs. Concurrent
  * requests for the same missing thing share one upstream transfer.
  *
- * All functions are thread-safe. Periodic sync (pollInterval) is parsed
- * but not run yet.
+ * All functions are thread-safe, except where their comment says not.
+ * Mirroring (periodic.c, below) lists what upstream has and brings every
+ * tag the content filters let through by the same on-demand machinery.
  */
 #ifndef DRAY_SYNC_H
 #define DRAY_SYNC_H
@@ -152,5 +153,97 @@ struct sync_challenge {
  */
 MUST_CHECK int sync_challenge_parse(const char *hdr, struct sync_challenge *out,
                                     struct err *err);
+
+/*
+ * Mirroring (periodic.c): a run lists each registry's catalog
+ * (GET /v2/_catalog, following Link rel="next"), keeps the repositories
+ * a content entry matches (all, without content), maps each to its local
+ * name (destination, stripPrefix), and brings each tag the filters let
+ * through whose upstream digest (HEAD, Docker-Content-Digest) is not the
+ * local tag's, with everything it references and its referrers
+ * (GET /v2/<name>/referrers/<digest>; a 404 means the upstream has no
+ * referrers API, which is then not asked again in the run). What is here
+ * with the same digest is not transferred again. One repository, one tag
+ * at a time; a failure is logged and counted and the run goes on.
+ */
+struct sync_mirror;
+
+/* What mirror runs did. */
+struct sync_run_stats {
+	uint64_t runs;             /* runs finished */
+	uint64_t repos;            /* upstream repositories mirrored */
+	uint64_t repos_failed;     /* catalogs or tag lists not read */
+	uint64_t tags_mirrored;    /* tags brought here or moved */
+	uint64_t tags_skipped;     /* here already with upstream's digest */
+	uint64_t tags_failed;      /* tags that could not be mirrored */
+	uint64_t referrers;        /* referrer manifests stored */
+	uint64_t referrers_failed; /* referrer lists or manifests failed */
+};
+
+/* How a run goes. */
+struct sync_run_opts {
+	bool all; /* every registry (dray sync); else those with a
+	             pollInterval whose interval has passed since
+	             their last run */
+	bool (*should_stop)(void *arg); /* asked between steps; NULL */
+	void *arg;                      /* for should_stop and progress */
+	/* After listing and after each repository; may be NULL. */
+	void (*progress)(void *arg, uint64_t done, uint64_t total);
+};
+
+/* A mirror of @s's registries (@s outlives it). NULL with ERR_NOMEM. */
+MUST_CHECK struct sync_mirror *sync_mirror_new(struct sync *s, struct err *err);
+/* Accepts NULL. */
+void sync_mirror_free(struct sync_mirror *m);
+
+/* The smallest pollInterval of the registries, 0 when none polls. */
+uint64_t sync_mirror_interval(const struct sync_mirror *m);
+
+/*
+ * One mirror run as @o says; adds what it did to *@out (zeroed by the
+ * caller) and logs one line "sync run done: ..." (or "sync run stopped:
+ * ..."). Returns 0, or -1 with ERR_BUSY when it was stopped before the
+ * end. Not thread-safe: one run at a time per mirror.
+ */
+MUST_CHECK int sync_mirror_run(struct sync_mirror *m,
+                               const struct sync_run_opts *o,
+                               struct sync_run_stats *out, struct err *err);
+
+/* Pure helpers of mirroring, public for the tests. */
+
+/*
+ * Does registry @r mirror upstream repository @remote? True with *@c the
+ * first content entry whose prefix glob matches it, or NULL when @r has
+ * no content (it mirrors everything).
+ */
+bool sync_content_of(const struct sync_registry *r, const char *remote,
+                     const struct sync_content **c);
+
+/*
+ * The local name of upstream repository @remote under @c (zot's
+ * destination and stripPrefix; @c NULL: the same name), into @out;
+ * false if it does not fit or is empty.
+ */
+bool sync_map_remote(const struct sync_content *c, const char *remote,
+                     char *out, size_t size);
+
+/*
+ * The target of the rel="next" link of Link header value @link, as a
+ * path from "/v2/" on with its query (the host of an absolute URL is
+ * dropped: pages come from the same upstream), into @out. False if
+ * there is none, or it is no /v2/ path or does not fit.
+ */
+bool sync_link_next(const char *link, char *out, size_t size);
+
+struct strvec;
+
+/*
+ * Append to @out the elements of array @key of JSON object @body (@len
+ * bytes): strings, or the "digest" of objects (a referrers index). A
+ * missing or null @key adds nothing. ERR_INVALID (not such a JSON
+ * object, an element of another kind), ERR_NOMEM.
+ */
+MUST_CHECK int sync_list_page(const char *body, size_t len, const char *key,
+                              struct strvec *out, struct err *err);
 
 #endif

@@ -20,6 +20,11 @@
 
 struct upstream;
 
+/* The manifest media types asked of upstream (index/store.h's MT_*). */
+#define SYNC_ACCEPT                                               \
+	MT_OCI_MANIFEST ", " MT_OCI_INDEX ", " MT_DOCKER_MANIFEST \
+			", " MT_DOCKER_LIST
+
 /* Receives the body of a 200 answer, piece by piece; -1 stops it. */
 typedef int (*up_sink_fn)(void *arg, const void *buf, size_t len,
                           struct err *err);
@@ -37,6 +42,7 @@ struct up_resp {
 	char content_type[256];          /* media type, parameters cut */
 	char digest[DIGEST_STR_MAX + 8]; /* Docker-Content-Digest, or "" */
 	uint64_t length;                 /* body bytes received */
+	char link[1024];                 /* Link header, or "" */
 };
 
 /*
@@ -66,7 +72,37 @@ int up_get(struct upstream *u, const char *repo, const char *kind,
            const char *ref, const char *accept, uint64_t max, up_sink_fn sink,
            void *arg, struct up_resp *resp, struct err *err);
 
+/*
+ * HEAD (@head) or GET of @path ("/v2/...", with any query) as up_get()
+ * does it, authenticating for repository @repo (the token's scope and
+ * cache key; "_catalog" for the catalog). A HEAD hands nothing to @sink.
+ * Returns and fails as up_get().
+ */
+int up_request(struct upstream *u, bool head, const char *path,
+               const char *repo, const char *accept, uint64_t max,
+               up_sink_fn sink, void *arg, struct up_resp *resp,
+               struct err *err);
+
 /* One-time process setup of libcurl (idempotent, thread-safe). */
 int up_global_init(struct err *err);
+
+/*
+ * What periodic.c uses of sync.c. Registry @reg is an index into the
+ * configuration's registries, @url into its urls.
+ */
+struct store *sync_store(struct sync *s);
+const struct sync_cfg *sync_config(const struct sync *s);
+struct upstream *sync_upstream(struct sync *s, size_t reg, size_t url);
+/* @s (NULL: "") without the characters of @set at its ends: *@n from *@b. */
+void sync_trim(const char *s, const char *set, const char **b, size_t *n);
+/* sync_stop() was called. */
+bool sync_stopping(const struct sync *s);
+/*
+ * Manifest @ref of upstream repository @remote of registry @reg stored in
+ * local @repo with what it references, unless it is here already; joins
+ * a transfer of the same under way. Fails as sync_manifest().
+ */
+int sync_ensure_manifest(struct sync *s, size_t reg, const char *repo,
+                         const char *remote, const char *ref, struct err *err);
 
 #endif

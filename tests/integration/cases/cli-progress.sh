@@ -88,7 +88,7 @@ dray_cli --help
 assert_cli_rc 0 "dray --help"
 HELP=$CLI_OUT
 CMDS=$(sed -n '/^commands:/,/^$/p' <<<"$HELP" | awk 'NF && !/^commands:/ {print $1}')
-assert_eq "serve verify gc scrub fsck import config version help" "$(echo $CMDS)" \
+assert_eq "serve verify gc scrub fsck import sync config version help" "$(echo $CMDS)" \
 	"the commands dray --help lists"
 ALL_HELP=$HELP
 for c in $CMDS; do

@@ -99,6 +99,12 @@ layout_tags() {
 		"$1/index.json" | sort
 }
 
+# layout_tag_digest DIR TAG: the digest TAG names in layout DIR's index.json.
+layout_tag_digest() {
+	jq -r --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' \
+		"$1/index.json"
+}
+
 # follow_pages TARGET KEY OUT [MAX]: GET TARGET and each Link rel="next"
 # page after it; append every element of the array at KEY (".tags",
 # ".repositories") to OUT, one per line. Sets LINK_PAGES; fails after MAX

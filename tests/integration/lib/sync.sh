@@ -158,3 +158,14 @@ sync_config() {
 		    registries:
 	EOF2
 }
+
+# up_tag NAME OCIDIR DIGEST REPO TAG: tag manifest DIGEST of the layout as
+# REPO:TAG in upstream NAME, by its manifest alone: what it references
+# must be in REPO upstream already (up_put put it there).
+up_tag() {
+	local m=$2/blobs/sha256/${3#sha256:} st
+	st=$(curl -s -o /dev/null -w '%{http_code}' -X PUT \
+		-H "Content-Type: $(jq -r .mediaType "$m")" --data-binary "@$m" \
+		"$(up_url "$1")/v2/$4/manifests/$5")
+	[ "$st" = 201 ] || fail "upstream $1: manifest $3 as $4:$5: $st"
+}
