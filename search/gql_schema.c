@@ -405,15 +405,24 @@ static void print_arg(FILE *f, const struct sarg *a)
 
 static void print_args(FILE *f, const struct sarg *a, size_t n)
 {
+	bool described = false;
+
+	for (size_t i = 0; i < n; i++)
+		described = described || a[i].def->description;
 	if (!n)
 		return;
 	fputc('(', f);
 	for (size_t i = 0; i < n; i++) {
-		if (i)
+		if (described) {
+			fputc('\n', f);
+			print_description(f, a[i].def->description, "    ");
+			fputs("    ", f);
+		} else if (i) {
 			fputs(", ", f);
+		}
 		print_arg(f, &a[i]);
 	}
-	fputc(')', f);
+	fputs(described ? "\n  )" : ")", f);
 }
 
 static void print_type(FILE *f, const struct stype *t)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "search/graphql.h"
@@ -975,7 +976,9 @@ static void test_sdl_prints_the_schema(void **state)
 	assert_non_null(strstr(
 		sdl, "type Query {\n  \"\"\"\n  Repositories, a page at a "
 		     "time.\n  \"\"\"\n  RepoList(requestedPage: PageInput = "
-		     "{}): PaginatedRepos!\n  Repo(name: String!): Repo\n"));
+		     "{}): PaginatedRepos!\n  Repo(\n    \"\"\"\n    the "
+		     "repository\n    \"\"\"\n    name: String!\n  ): "
+		     "Repo\n  Echo(i: Int, f: Float,"));
 	assert_non_null(strstr(sdl, "\"\"\"\nA repository.\nWith images.\n"
 	                            "\"\"\"\ntype Repo {\n  Name: String!\n"));
 	assert_non_null(strstr(sdl, "input PageInput {\n  \"\"\"\n  how many "
@@ -1063,6 +1066,110 @@ static void test_variables_must_be_an_object(void **state)
 	json_decref(req.variables);
 }
 
+/*
+ * graphql-core (python3-graphql-core), the reference implementation's
+ * port, checks our SDL, then runs its own introspection query through
+ * our executor and rebuilds the schema from the answer: both must print
+ * the same, and the test queries must validate against it.
+ */
+static const char core_script[] =
+	"import json, sys\n"
+	"from graphql import (build_schema, build_client_schema, parse,\n"
+	"    print_schema, validate, get_introspection_query)\n"
+	"d = sys.argv[1]\n"
+	"if sys.argv[2] == 'query':\n"
+	"    open(d + '/q', 'w').write(get_introspection_query(True))\n"
+	"    sys.exit(0)\n"
+	"sdl = build_schema(open(d + '/sdl').read())\n"
+	"got = json.load(open(d + '/intro'))\n"
+	"assert 'errors' not in got, got['errors']\n"
+	"client = build_client_schema(got['data'])\n"
+	"a, b = print_schema(sdl), print_schema(client)\n"
+	"assert a == b, a + '\\n----\\n' + b\n"
+	"for q in open(d + '/queries').read().split('\\n\\n'):\n"
+	"    errs = validate(sdl, parse(q))\n"
+	"    assert not errs, (q, errs)\n";
+
+static char core_dir[64];
+
+static void core_write(const char *name, const char *text)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", core_dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static char *core_read(const char *name)
+{
+	char path[128], *buf;
+	FILE *f;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", core_dir, name);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	rewind(f);
+	buf = calloc(1, (size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return buf;
+}
+
+static void core_run(const char *mode)
+{
+	char cmd[256];
+
+	core_write("check.py", core_script);
+	snprintf(cmd, sizeof(cmd), "python3 %s/check.py %s %s", core_dir,
+	         core_dir, mode);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_graphql_core_accepts_sdl_and_introspection(void **state)
+{
+	const char *names[] = {"check.py", "q", "sdl", "intro", "queries"};
+	struct err err = ERR_INIT;
+	char *sdl, *q, *intro, path[128];
+	json_t *r;
+
+	(void)state;
+	snprintf(core_dir, sizeof(core_dir), "/tmp/dray-test-graphql.XXXXXX");
+	assert_non_null(mkdtemp(core_dir));
+	core_run("query");
+	q = core_read("q");
+	r = run(q, NULL);
+	intro = json_dumps(r, JSON_INDENT(1));
+	assert_non_null(intro);
+	core_write("intro", intro);
+	sdl = gql_schema_sdl(schema, &err);
+	assert_non_null(sdl);
+	core_write("sdl", sdl);
+	core_write("queries",
+	           "query P($p: PageInput) { RepoList(requestedPage: $p) { "
+	           "Page { TotalCount } Results { Name ...R } } }\n"
+	           "fragment R on Repo { Images { Tag Digest } Self { Name } }"
+	           "\n\n{ Echo(i: 1, f: 2.5, l: [1], e: RELEVANCE, p: {limit: "
+	           "1}, t: \"T\", fi: {Names: [\"a\"]}) Whoami }");
+	core_run("check");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", core_dir, names[i]);
+		unlink(path);
+	}
+	rmdir(core_dir);
+	free(sdl);
+	free(intro);
+	free(q);
+	json_decref(r);
+}
+
 /* jansson's allocator failing on the nth call (curl's torture mode). */
 static long countdown = -1;
 
@@ -1139,6 +1246,8 @@ int main(void)
 		cmocka_unit_test(test_introspection_answers_generic_tools),
 		cmocka_unit_test(test_introspection_lists_every_type),
 		cmocka_unit_test(test_sdl_prints_the_schema),
+		cmocka_unit_test(
+			test_graphql_core_accepts_sdl_and_introspection),
 		cmocka_unit_test(test_bad_schema_tables_are_refused),
 		cmocka_unit_test(test_variables_must_be_an_object),
 		cmocka_unit_test(test_out_of_memory_fails_cleanly),
