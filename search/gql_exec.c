@@ -18,7 +18,7 @@
 #include "search/graphql_int.h"
 
 struct fref {
-	const struct sel *sel;
+	struct sel *sel;
 	struct fref *next;
 };
 
@@ -126,7 +126,7 @@ static bool included(const struct exec *ex, const struct gdir *d)
 	return true;
 }
 
-static int add_field(struct exec *ex, struct group **head, const struct sel *s)
+static int add_field(struct exec *ex, struct group **head, struct sel *s)
 {
 	const char *key = s->alias ? s->alias : s->name;
 	struct group *g, **link = head;
@@ -154,7 +154,7 @@ static int add_field(struct exec *ex, struct group **head, const struct sel *s)
 }
 
 /* CollectFields (spec 6.3.2) into *head; fragments once per ex->gen. */
-static int collect(struct exec *ex, const struct stype *t, const struct sel *s,
+static int collect(struct exec *ex, const struct stype *t, struct sel *s,
                    struct group **head)
 {
 	struct frag *f;
@@ -343,6 +343,29 @@ static json_t *complete(struct exec *ex, const struct tref *t,
 	return execute_fields(ex, nt, v, sub, p);
 }
 
+/*
+ * The coerced arguments of field @s (a new reference). They depend on
+ * the document and the variables only, so they are coerced once per
+ * request and shared by every object the field is resolved on.
+ */
+static int args_of(struct exec *ex, const struct sfield *f, struct sel *s,
+                   json_t **out, struct err *err)
+{
+	if (!s->args_cache) {
+		if (coerce_args(f->args, f->nargs, s->args, ex->vars, out,
+		                err) < 0)
+			return -1;
+		if (json_array_append(ex->keep, *out) < 0) {
+			json_decref(*out);
+			return err_set(err, ERR_NOMEM, "out of memory");
+		}
+		s->args_cache = *out;
+		return 0;
+	}
+	*out = json_incref(s->args_cache);
+	return 0;
+}
+
 static json_t *resolve(struct exec *ex, const struct stype *t,
                        const struct sfield *f, json_t *parent,
                        const struct group *g, const struct path *p)
@@ -357,8 +380,7 @@ static json_t *resolve(struct exec *ex, const struct stype *t,
 	struct err err = ERR_INIT;
 	json_t *v;
 
-	if (coerce_args(f->args, f->nargs, g->fields->sel->args, ex->vars,
-	                &call.args, &err) < 0)
+	if (args_of(ex, f, g->fields->sel, &call.args, &err) < 0)
 		goto fail;
 	if (!f->def->resolve) {
 		v = json_object_get(parent, f->name);

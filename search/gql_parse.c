@@ -116,6 +116,8 @@ struct parser {
 	const char *src, *end;
 	const char *pos;        /* the lexer's position */
 	const char *line_start; /* of the line pos is on */
+	const char *col_at;     /* here()'s last position on that line */
+	unsigned col;           /* the column of col_at */
 	unsigned line;
 	struct tok tok; /* the current token */
 	struct arena *arena;
@@ -141,16 +143,21 @@ static int fail_at(struct parser *p, struct gql_loc loc, const char *fmt, ...)
 	return -1;
 }
 
-static struct gql_loc here(const struct parser *p, const char *at)
+/*
+ * The location of @at, on the current line. Columns count characters,
+ * and are counted on from the last call, so that locating every token
+ * of a long line costs linear time, not quadratic.
+ */
+static struct gql_loc here(struct parser *p, const char *at)
 {
-	const char *c = p->line_start;
-	unsigned col = 1;
-
-	/* Columns count characters, not bytes. */
-	for (; c < at; c++)
-		if (((unsigned char)*c & 0xc0) != 0x80)
-			col++;
-	return (struct gql_loc){p->line, col};
+	if (p->col_at < p->line_start || p->col_at > at) {
+		p->col_at = p->line_start;
+		p->col = 1;
+	}
+	for (; p->col_at < at; p->col_at++)
+		if (((unsigned char)*p->col_at & 0xc0) != 0x80)
+			p->col++;
+	return (struct gql_loc){p->line, p->col};
 }
 
 static int oom(struct parser *p)
@@ -197,6 +204,16 @@ static size_t utf8_len(const unsigned char *s, const unsigned char *end)
 	    (c >= 0xd800 && c <= 0xdfff))
 		return 0;
 	return n;
+}
+
+size_t gql_utf8_prefix(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s, *end = u + n;
+	size_t i = 0, len;
+
+	while (i < n && (len = utf8_len(u + i, end)))
+		i += len;
+	return i;
 }
 
 /* Spec 2.1.1: UTF-8 with no control characters but tab, LF and CR. */

@@ -12,9 +12,9 @@
 
 json_t *gql_error_json(const char *msg, struct gql_loc loc)
 {
-	return json_pack("{s:s, s:[{s:I, s:I}]}", "message", msg, "locations",
-	                 "line", (json_int_t)loc.line, "column",
-	                 (json_int_t)loc.col);
+	return json_pack("{s:s%, s:[{s:I, s:I}]}", "message", msg,
+	                 gql_utf8_prefix(msg, strlen(msg)), "locations", "line",
+	                 (json_int_t)loc.line, "column", (json_int_t)loc.col);
 }
 
 /* {"errors": [error]}: the request could not run. */
@@ -130,8 +130,9 @@ static json_t *run(const struct gql_schema *s, struct doc *d,
 		return request_error(&e, err);
 	}
 	ex.errors = json_array();
+	ex.keep = json_array();
 	ex.root = json_object();
-	if (!ex.errors || !ex.root) {
+	if (!ex.errors || !ex.keep || !ex.root) {
 		err_set(err, ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -157,6 +158,7 @@ static json_t *run(const struct gql_schema *s, struct doc *d,
 out:
 	json_decref(data);
 	json_decref(ex.errors);
+	json_decref(ex.keep);
 	json_decref(ex.vars);
 	json_decref(ex.root);
 	return r;

@@ -82,13 +82,14 @@ enum sel_kind { SEL_FIELD, SEL_SPREAD, SEL_INLINE };
 
 struct sel {
 	enum sel_kind kind;
-	const char *alias; /* FIELD: the response key if aliased */
-	const char *name;  /* FIELD: the field; SPREAD: the fragment */
-	struct gval *args; /* FIELD: arguments */
-	struct gdir *dirs; /* directives */
-	struct sel *sub;   /* FIELD, INLINE: selection set, or NULL */
-	const char *cond;  /* INLINE: type condition, or NULL */
-	struct sel *next;  /* the next selection of the set */
+	const char *alias;  /* FIELD: the response key if aliased */
+	const char *name;   /* FIELD: the field; SPREAD: the fragment */
+	struct gval *args;  /* FIELD: arguments */
+	struct gdir *dirs;  /* directives */
+	struct sel *sub;    /* FIELD, INLINE: selection set, or NULL */
+	const char *cond;   /* INLINE: type condition, or NULL */
+	struct sel *next;   /* the next selection of the set */
+	json_t *args_cache; /* FIELD: coerced arguments (gql_exec.c) */
 	struct gql_loc loc;
 };
 
@@ -240,6 +241,7 @@ struct exec {
 	json_t *vars;   /* coerced variables */
 	json_t *root;   /* the query root's value */
 	json_t *errors; /* field errors so far */
+	json_t *keep;   /* holds every sel->args_cache */
 	void *ctx;      /* the request's context */
 	struct gql_limits lim;
 	unsigned work;   /* steps spent of lim.max_work */
@@ -252,7 +254,14 @@ struct exec {
 /* data for @o, or NULL when it is null (errors in ex->errors). */
 json_t *exec_query(struct exec *ex, const struct op *o);
 
-/* json_t error object {"message", "locations"} for @e. */
+/* The length of the longest valid UTF-8 prefix of @s (@n bytes). */
+size_t gql_utf8_prefix(const char *s, size_t n);
+
+/*
+ * A new error object {"message", "locations"}; a message that is not
+ * valid UTF-8 (a client's string cut by a buffer) is cut before the
+ * first bad byte. NULL when out of memory.
+ */
 json_t *gql_error_json(const char *msg, struct gql_loc loc);
 
 #endif

@@ -108,8 +108,11 @@ static json_t *echo(const struct gql_call *call, struct err *err)
 
 static json_t *failing(const struct gql_call *call, struct err *err)
 {
-	(void)call;
-	err_set(err, ERR_NOT_FOUND, "no such thing");
+	if (call->ctx)
+		err_set(err, ERR_NOT_FOUND, "no such thing: %s",
+		        (char *)call->ctx);
+	else
+		err_set(err, ERR_NOT_FOUND, "no such thing");
 	return NULL;
 }
 
@@ -630,6 +633,29 @@ static void test_resolvers_get_the_request_context(void **state)
 	(void)state;
 	r = run_full("{ Whoami }", 10, NULL, NULL, "alice", NULL);
 	expect_json(r, "{\"data\":{\"Whoami\":\"alice\"}}");
+	json_decref(r);
+}
+
+static void test_messages_stay_valid_utf8(void **state)
+{
+	char ctx[512] = "x", *p = ctx + 1;
+	const char *m;
+	json_t *r;
+
+	(void)state;
+	/* The resolver's message is cut inside a two-byte character. */
+	for (int i = 0; i < 150; i++)
+		p += sprintf(p, "\xc3\xa9");
+	r = run_full("{ Fail }", 8, NULL, NULL, ctx, NULL);
+	m = json_string_value(json_object_get(
+		json_array_get(json_object_get(r, "errors"), 0), "message"));
+	assert_non_null(m);
+	assert_int_equal(strncmp(m, "no such thing: x\xc3\xa9", 18), 0);
+	assert_int_equal(strlen(m), 254);
+	json_decref(r);
+	/* An operation name that is not UTF-8 at all. */
+	r = run_full("query A { Whoami }", 18, NULL, "\xff\xfe", NULL, NULL);
+	expect_request_error(r, "Unknown operation named \"", 1, 1);
 	json_decref(r);
 }
 
@@ -1235,6 +1261,7 @@ int main(void)
 			test_field_errors_have_paths_and_propagate_nulls),
 		cmocka_unit_test(test_resolvers_get_the_request_context),
 		cmocka_unit_test(test_operations_are_picked_by_name),
+		cmocka_unit_test(test_messages_stay_valid_utf8),
 		cmocka_unit_test(test_invalid_documents_are_rejected),
 		cmocka_unit_test(
 			test_conflicting_fields_of_one_key_are_field_errors),
