@@ -376,10 +376,36 @@ static int check_vardefs(struct vctx *v, const struct op *o)
 	return 0;
 }
 
+/* Mark the fragments @s spreads (transitively) as used. */
+static void mark_used(struct vctx *v, const struct sel *s)
+{
+	struct frag *f;
+
+	for (; s; s = s->next) {
+		if (s->kind != SEL_SPREAD) {
+			mark_used(v, s->sub);
+			continue;
+		}
+		f = doc_frag(v->d, s->name);
+		if (f->mark == v->gen)
+			continue;
+		f->mark = v->gen;
+		mark_used(v, f->sel);
+	}
+}
+
 static int check_op(struct vctx *v, const struct op *o)
 {
 	v->op = o;
 	v->gen++;
+	if (o->kind != OP_QUERY) {
+		/*
+		 * The schema has no root type for it, so there is nothing
+		 * to check its fields against: execution refuses it.
+		 */
+		mark_used(v, o->sel);
+		return 0;
+	}
 	if (sel_depth(v, o->sel) > (int)v->lim.max_depth)
 		return verr(v, o->loc,
 		            "Query is nested too deeply (more than %u levels).",
