@@ -29,6 +29,9 @@ struct group {
 	struct fref *fields, **tail;
 	struct group *next;
 	bool conflict; /* fields of other names share the key */
+	/* the merged sub-selections, collected once for every list item */
+	const struct stype *sub_type; /* the type they were collected for */
+	struct group *sub;
 };
 
 struct path {
@@ -266,15 +269,14 @@ static json_t *serialize(const struct stype *t, json_t *v)
 }
 
 static json_t *execute_fields(struct exec *ex, const struct stype *t,
-                              json_t *parent, const struct group *groups,
+                              json_t *parent, struct group *groups,
                               const struct path *p);
 
-static json_t *complete(struct exec *ex, const struct tref *t,
-                        const struct group *g, json_t *v, const struct path *p);
+static json_t *complete(struct exec *ex, const struct tref *t, struct group *g,
+                        json_t *v, const struct path *p);
 
 static json_t *complete_list(struct exec *ex, const struct tref *t,
-                             const struct group *g, json_t *v,
-                             const struct path *p)
+                             struct group *g, json_t *v, const struct path *p)
 {
 	json_t *out, *item, *c;
 	size_t i;
@@ -303,10 +305,9 @@ fail:
 }
 
 /* CompleteValue (spec 6.4.3); NULL when an error was raised. */
-static json_t *complete(struct exec *ex, const struct tref *t,
-                        const struct group *g, json_t *v, const struct path *p)
+static json_t *complete(struct exec *ex, const struct tref *t, struct group *g,
+                        json_t *v, const struct path *p)
 {
-	struct group *sub;
 	const struct stype *nt;
 	json_t *c;
 
@@ -338,9 +339,12 @@ static json_t *complete(struct exec *ex, const struct tref *t,
 			                   nt->name, g->name);
 		return c;
 	}
-	if (collect_sub(ex, nt, g, &sub) < 0)
-		return NULL;
-	return execute_fields(ex, nt, v, sub, p);
+	if (g->sub_type != nt) {
+		if (collect_sub(ex, nt, g, &g->sub) < 0)
+			return NULL;
+		g->sub_type = nt;
+	}
+	return execute_fields(ex, nt, v, g->sub, p);
 }
 
 /*
@@ -407,7 +411,7 @@ fail:
 
 /* ExecuteField (spec 6.4.2); NULL only when the null must propagate. */
 static json_t *execute_field(struct exec *ex, const struct stype *t,
-                             json_t *parent, const struct group *g,
+                             json_t *parent, struct group *g,
                              const struct path *p)
 {
 	const struct sfield *f;
@@ -437,14 +441,14 @@ static json_t *execute_field(struct exec *ex, const struct stype *t,
 }
 
 static json_t *execute_fields(struct exec *ex, const struct stype *t,
-                              json_t *parent, const struct group *groups,
+                              json_t *parent, struct group *groups,
                               const struct path *p)
 {
 	json_t *out = json_object(), *v;
 
 	if (!out)
 		goto oom;
-	for (const struct group *g = groups; g; g = g->next) {
+	for (struct group *g = groups; g; g = g->next) {
 		struct path fp = {g->key, 0, p};
 
 		v = execute_field(ex, t, parent, g, &fp);
