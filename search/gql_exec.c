@@ -129,6 +129,59 @@ static bool included(const struct exec *ex, const struct gdir *d)
 	return true;
 }
 
+static bool gval_equal(const struct gval *a, const struct gval *b);
+
+static size_t gval_count(const struct gval *v)
+{
+	size_t n = 0;
+
+	for (; v; v = v->next)
+		n++;
+	return n;
+}
+
+static bool items_equal(const struct gval *a, const struct gval *b)
+{
+	for (; a && b; a = a->next, b = b->next)
+		if (!gval_equal(a, b))
+			return false;
+	return !a && !b;
+}
+
+/* Arguments or object fields: the same names with the same values. */
+static bool fields_equal(const struct gval *a, const struct gval *b)
+{
+	const struct gval *y;
+
+	if (gval_count(a) != gval_count(b))
+		return false;
+	for (; a; a = a->next) {
+		for (y = b; y && strcmp(a->name, y->name); y = y->next)
+			;
+		if (!y || !gval_equal(a, y))
+			return false;
+	}
+	return true;
+}
+
+static bool gval_equal(const struct gval *a, const struct gval *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	switch (a->kind) {
+	case GV_BOOL:
+		return a->b == b->b;
+	case GV_NULL:
+		return true;
+	case GV_LIST:
+		return items_equal(a->items, b->items);
+	case GV_OBJECT:
+		return fields_equal(a->items, b->items);
+	default:
+		return !strcmp(a->str, b->str);
+	}
+}
+
 static int add_field(struct exec *ex, struct group **head, struct sel *s)
 {
 	const char *key = s->alias ? s->alias : s->name;
@@ -148,7 +201,9 @@ static int add_field(struct exec *ex, struct group **head, struct sel *s)
 		g->name = s->name;
 		g->tail = &g->fields;
 		*link = g;
-	} else if (strcmp(g->name, s->name)) {
+	} else if (strcmp(g->name, s->name) ||
+	           !fields_equal(g->fields->sel->args, s->args)) {
+		/* Spec 5.3.2: they cannot merge into one answer. */
 		g->conflict = true;
 	}
 	*g->tail = f;
@@ -425,8 +480,8 @@ static json_t *execute_field(struct exec *ex, const struct stype *t,
 	f = schema_field(ex->s, t, g->name);
 	if (!f || g->conflict) {
 		field_error(ex, g, p,
-		            "Fields \"%s\" conflict because they are different "
-		            "fields; use different aliases.",
+		            "Fields \"%s\" conflict because they differ in "
+		            "field or arguments; use different aliases.",
 		            g->key);
 		return ex->stop ? NULL : json_null();
 	}

@@ -729,9 +729,22 @@ static void test_conflicting_fields_of_one_key_are_field_errors(void **state)
 	expect_response("{ Repo(name: \"alpine\") { x: Name x: Size } }", NULL,
 	                "{\"data\":{\"Repo\":{\"x\":null}},\"errors\":[{"
 	                "\"message\":\"Fields \\\"x\\\" conflict because they "
-	                "are different fields; use different aliases.\","
-	                "\"locations\":[{\"line\":1,\"column\":26}],\"path\":"
-	                "[\"Repo\",\"x\"]}]}");
+	                "differ in field or arguments; use different "
+	                "aliases.\",\"locations\":[{\"line\":1,\"column\":26}],"
+	                "\"path\":[\"Repo\",\"x\"]}]}");
+	/* The same field with other arguments cannot merge either. */
+	expect_response(
+		"{ Echo(i: 1) Echo(i: 2) e: Echo(p: {limit: 1, offset: 2}, "
+		"l: [1]) e: Echo(l: [1], p: {offset: 2, limit: 1}) }",
+		NULL,
+		"{\"data\":{\"Echo\":null,\"e\":\"{\\\"d\\\":"
+		"\\\"dflt\\\",\\\"l\\\":[1],\\\"p\\\":{\\\"limit"
+		"\\\":1,\\\"offset\\\":2,\\\"sortBy\\\":\\\""
+		"ALPHABETIC_ASC\\\"},\\\"r\\\":7}\"},\"errors\":[{"
+		"\"message\":\"Fields \\\"Echo\\\" conflict because "
+		"they differ in field or arguments; use different "
+		"aliases.\",\"locations\":[{\"line\":1,\"column\":3}],"
+		"\"path\":[\"Echo\"]}]}");
 }
 
 static void test_syntax_errors_have_locations(void **state)
