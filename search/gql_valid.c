@@ -102,26 +102,50 @@ static int check_frag_defs(struct vctx *v)
 	return 0;
 }
 
-static int spreads_acyclic(struct vctx *v, const struct sel *s);
+/*
+ * Fragments may spread fragments this many levels deep. Together with
+ * the parser's depth limit inside each one, it bounds every recursion
+ * over the document that follows spreads.
+ */
+#define FRAG_NEST_MAX 32
 
-static int frag_acyclic(struct vctx *v, struct frag *f, struct gql_loc at)
+static int spreads_acyclic(struct vctx *v, const struct sel *s, int *nest);
+
+/*
+ * Check @f and what it spreads for cycles, and compute f->nest, the
+ * longest chain of spreads from it (memoised: each fragment is walked
+ * once).
+ */
+static int frag_acyclic(struct vctx *v, struct frag *f, struct gql_loc at,
+                        int *nest)
 {
-	int ret;
+	int ret, inner = 0;
 
 	if (f->on_stack)
 		return verr(v, at,
 		            "Cannot spread fragment \"%s\" within itself.",
 		            f->name);
-	if (f->mark)
-		return 0; /* already known to be free of cycles */
-	f->on_stack = true;
-	ret = spreads_acyclic(v, f->sel);
-	f->on_stack = false;
-	f->mark = 1;
-	return ret;
+	if (!f->mark) {
+		f->on_stack = true;
+		ret = spreads_acyclic(v, f->sel, &inner);
+		f->on_stack = false;
+		if (ret < 0)
+			return -1;
+		f->mark = 1;
+		f->nest = inner + 1;
+	}
+	if (f->nest > FRAG_NEST_MAX)
+		return verr(v, at,
+		            "Fragments are nested too deeply (more than %d "
+		            "levels).",
+		            FRAG_NEST_MAX);
+	if (f->nest > *nest)
+		*nest = f->nest;
+	return 0;
 }
 
-static int spreads_acyclic(struct vctx *v, const struct sel *s)
+/* The spreads under @s; *nest: the longest chain of them. */
+static int spreads_acyclic(struct vctx *v, const struct sel *s, int *nest)
 {
 	struct frag *f;
 
@@ -132,9 +156,9 @@ static int spreads_acyclic(struct vctx *v, const struct sel *s)
 				return verr(v, s->loc,
 				            "Unknown fragment \"%s\".",
 				            s->name);
-			if (frag_acyclic(v, f, s->loc) < 0)
+			if (frag_acyclic(v, f, s->loc, nest) < 0)
 				return -1;
-		} else if (s->sub && spreads_acyclic(v, s->sub) < 0) {
+		} else if (s->sub && spreads_acyclic(v, s->sub, nest) < 0) {
 			return -1;
 		}
 	}
@@ -419,6 +443,7 @@ int gql_validate(const struct gql_schema *s, struct doc *d,
                  const struct gql_limits *lim, struct gql_error *e)
 {
 	struct vctx v = {.s = s, .d = d, .lim = gql_limits_fill(lim), .e = e};
+	int nest = 0;
 
 	v.boolean_named = (struct tref){.kind = TREF_NAMED, .name = "Boolean"};
 	v.boolean_named.named = schema_type(s, "Boolean");
@@ -427,10 +452,10 @@ int gql_validate(const struct gql_schema *s, struct doc *d,
 	if (check_ops(&v) < 0 || check_frag_defs(&v) < 0)
 		return -1;
 	for (struct frag *f = d->frags; f; f = f->next)
-		if (frag_acyclic(&v, f, f->loc) < 0)
+		if (frag_acyclic(&v, f, f->loc, &nest) < 0)
 			return -1;
 	for (struct op *o = d->ops; o; o = o->next)
-		if (spreads_acyclic(&v, o->sel) < 0)
+		if (spreads_acyclic(&v, o->sel, &nest) < 0)
 			return -1;
 	/* Marks from the cycle check are 1; operations count from 2. */
 	v.gen = 1;

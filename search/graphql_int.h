@@ -113,6 +113,7 @@ struct frag {
 	unsigned mark; /* visit generation (validation, execution) */
 	int depth;     /* field depth, -1 until computed */
 	bool on_stack; /* cycle detection */
+	int nest;      /* longest chain of spreads from here */
 };
 
 struct op {

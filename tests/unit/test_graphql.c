@@ -853,6 +853,15 @@ static void test_hostile_documents_get_errors(void **state)
 	expect_request_error(r, "too many selections", 0, 0);
 	json_decref(r);
 	free(q);
+	/* A long chain of fragments, each spreading the next. */
+	q = malloc(64 * 40);
+	assert_non_null(q);
+	p = q + sprintf(q, "{ ...F0 }");
+	for (int i = 0; i < 40; i++)
+		p += sprintf(p, " fragment F%d on Query { ...F%d }", i, i + 1);
+	sprintf(p, " fragment F40 on Query { Whoami }");
+	expect_error(q, NULL, "Fragments are nested too deeply", 0, 0);
+	free(q);
 	/* Over the size limit. */
 	q = repeat("{", " ", 70000, "Whoami}", "");
 	expect_error(q, NULL, "too large", 1, 1);
