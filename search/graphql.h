@@ -9,7 +9,9 @@
  * immutable afterwards, so one schema serves every thread; gql_execute()
  * keeps all of its state on the request. Only queries run: mutations and
  * subscriptions parse, and are refused at execution. Object types only:
- * no interfaces or unions. Directives: @skip and @include.
+ * no interfaces or unions. Directives: @skip and @include. Validation
+ * leaves a variable's type against where it is used to execution, which
+ * coerces the value again there (a mismatch is a field error).
  *
  * Malformed, hostile or oversized requests never fail the call: they get
  * a response {"errors":[{"message", "locations"}]} as the spec says.
@@ -34,7 +36,11 @@ enum gql_kind {
 	GQL_INPUT_OBJECT,
 };
 
-/* What a resolver is called with; everything is borrowed for the call. */
+/*
+ * What a resolver is called with; everything is borrowed for the call
+ * and must not be modified (the arguments of a field are coerced once
+ * and shared by every object it is resolved on).
+ */
 struct gql_call {
 	const struct gql_schema *schema; /* the schema being executed */
 	void *ctx;          /* the request's context (gql_request.ctx) */
@@ -96,7 +102,10 @@ struct gql_type_def {
 	gql_scalar_check_fn check;
 };
 
-/* Limits on a request; 0 in a field means its default below. */
+/*
+ * Limits on a request; 0 in a field means its default below. Besides
+ * these, fragments may spread each other at most 32 levels deep.
+ */
 struct gql_limits {
 	size_t max_bytes;        /* document size (64 KiB) */
 	unsigned max_depth;      /* nesting of selections and values (16) */

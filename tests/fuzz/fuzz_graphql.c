@@ -63,8 +63,9 @@ static json_t *children(const struct gql_call *call, struct err *err)
 		return NULL;
 	}
 	for (json_int_t i = 0; i < limit && i < 4; i++)
-		json_array_append_new(a, json_pack("{s:I, s:s}", "id",
-		                                   id * 4 + i, "name", "child"));
+		json_array_append_new(a,
+		                      json_pack("{s:I, s:s}", "id", id * 4 + i,
+		                                "name", "child"));
 	return a;
 }
 
@@ -83,16 +84,11 @@ static const struct gql_arg_def page_input[] = {
 };
 
 static const struct gql_arg_def echo_args[] = {
-	{"i", "Int", NULL, NULL},
-	{"f", "Float", NULL, NULL},
-	{"s", "String", NULL, NULL},
-	{"b", "Boolean", NULL, NULL},
-	{"id", "ID", NULL, NULL},
-	{"e", "Sort", NULL, NULL},
-	{"l", "[[Int!]]", NULL, NULL},
-	{"p", "Page", NULL, NULL},
-	{"t", "Time", NULL, NULL},
-	{"r", "Int!", "1", NULL},
+	{"i", "Int", NULL, NULL},      {"f", "Float", NULL, NULL},
+	{"s", "String", NULL, NULL},   {"b", "Boolean", NULL, NULL},
+	{"id", "ID", NULL, NULL},      {"e", "Sort", NULL, NULL},
+	{"l", "[[Int!]]", NULL, NULL}, {"p", "Page", NULL, NULL},
+	{"t", "Time", NULL, NULL},     {"r", "Int!", "1", NULL},
 	{NULL, NULL, NULL, NULL},
 };
 
@@ -141,7 +137,8 @@ static void check_response(json_t *r)
 
 	fuzz_check(json_is_object(r));
 	fuzz_check(json_object_get(r, "data") || json_array_size(errors));
-	json_array_foreach(errors, i, e) {
+	json_array_foreach(errors, i, e)
+	{
 		fuzz_check(json_is_string(json_object_get(e, "message")));
 		fuzz_check(json_array_size(json_object_get(e, "locations")));
 	}
