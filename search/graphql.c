@@ -114,7 +114,7 @@ static json_t *run(const struct gql_schema *s, struct doc *d,
 	struct exec ex = {
 		.s = s, .d = d, .ctx = req->ctx, .lim = lim, .err = err};
 	struct gql_error e = {0};
-	const struct op *o;
+	const struct op *o = NULL;
 	json_t *r = NULL, *data = NULL;
 
 	if (pick_op(d, req->operation, &o, &e) < 0)
