@@ -476,6 +476,12 @@ static void test_block_strings_are_dedented(void **state)
 	                "{\"data\":{\"Echo\":\"{\\\"d\\\":\\\"dflt\\\","
 	                "\\\"r\\\":7,\\\"s\\\":\\\"hello\\\\n  world\\\\nsay "
 	                "\\\\\\\"\\\\\\\"\\\\\\\" \\\\\\\"x\\\\\\\"\\\"}\"}}");
+	/* CRLF and CR end lines too, in block strings and for locations. */
+	expect_response("{\r\n Echo(s: \"\"\"\r\n  a\r  b\r\n\"\"\") }", NULL,
+	                "{\"data\":{\"Echo\":\"{\\\"d\\\":\\\"dflt\\\","
+	                "\\\"r\\\":7,\\\"s\\\":\\\"a\\\\nb\\\"}\"}}");
+	expect_error("{\r\n Echo(s: \"\"\"\r\n  a\r  b\r\n\"\"\") @bad }", NULL,
+	             "Unknown directive \"@bad\"", 5, 6);
 }
 
 static void test_comments_commas_and_bom_are_ignored(void **state)
