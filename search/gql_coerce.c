@@ -155,8 +155,13 @@ static int fill_default(const struct sarg *a, json_t *obj, const char *what,
 
 	if (json_object_get(obj, a->def->name))
 		return 0;
+	/*
+	 * A copy: the schema is shared by threads, and jansson's
+	 * json_incref() reads the count unlocked before its atomic add.
+	 */
 	if (a->def_value)
-		return json_object_set(obj, a->def->name, a->def_value) < 0
+		return json_object_set_new(obj, a->def->name,
+		                           json_deep_copy(a->def_value)) < 0
 		               ? nomem(err)
 		               : 0;
 	if (a->type->kind != TREF_NON_NULL)

@@ -57,7 +57,9 @@ struct gql_call {
  * GraphQL field error with err->msg as its message (so it must not hold
  * secrets) and the field's path; the field is null. A value for an
  * object type is the parent of that object's fields; one for a list is
- * a JSON array. Must be thread-safe when requests run in parallel.
+ * a JSON array. Must be thread-safe when requests run in parallel, and
+ * so must not hand out a reference to a value other threads also use:
+ * jansson's json_incref() reads the count unlocked (return a copy).
  */
 typedef json_t *(*gql_resolve_fn)(const struct gql_call *call, struct err *err);
 

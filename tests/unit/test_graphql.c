@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,10 +88,12 @@ static json_t *repo(const struct gql_call *call, struct err *err)
 	json_t *r;
 
 	(void)err;
-	json_array_foreach(
-		repos, i,
-		r) if (!strcmp(json_string_value(json_object_get(r, "Name")),
-	                       name)) return json_incref(r);
+	json_array_foreach(repos, i, r)
+	{
+		if (!strcmp(json_string_value(json_object_get(r, "Name")),
+		            name))
+			return json_deep_copy(r); /* shared by threads */
+	}
 	return json_null();
 }
 
@@ -1225,6 +1228,49 @@ static void test_graphql_core_accepts_sdl_and_introspection(void **state)
 	json_decref(r);
 }
 
+/* One thread's share of the concurrent test: the same answer each time. */
+static void *run_many(void *arg)
+{
+	static const char q[] = "{ Echo(fi: {Names: \"a\"}) Repo(name: "
+				"\"nginx\") { Name Images { Tag } } "
+				"__type(name: \"PageInput\") { inputFields { "
+				"name defaultValue } } }";
+	struct gql_request req = {.query = q, .len = sizeof(q) - 1};
+	json_t *first = NULL, *r;
+	struct err err;
+	long bad = 0;
+
+	(void)arg;
+	for (int i = 0; i < 200; i++) {
+		err = ERR_INIT;
+		r = gql_execute(schema, &req, NULL, &err);
+		if (!r || json_object_get(r, "errors") ||
+		    (first && !json_equal(first, r)))
+			bad++;
+		if (!first)
+			first = r;
+		else
+			json_decref(r);
+	}
+	json_decref(first);
+	return (void *)bad;
+}
+
+static void test_one_schema_serves_many_threads(void **state)
+{
+	pthread_t t[4];
+	void *bad;
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, run_many, NULL),
+		                 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], &bad), 0);
+		assert_null(bad);
+	}
+}
+
 /* jansson's allocator failing on the nth call (curl's torture mode). */
 static long countdown = -1;
 
@@ -1306,6 +1352,7 @@ int main(void)
 			test_graphql_core_accepts_sdl_and_introspection),
 		cmocka_unit_test(test_bad_schema_tables_are_refused),
 		cmocka_unit_test(test_variables_must_be_an_object),
+		cmocka_unit_test(test_one_schema_serves_many_threads),
 		cmocka_unit_test(test_out_of_memory_fails_cleanly),
 	};
 
