@@ -32,6 +32,8 @@ test_pkgs+=(slapd ldap-utils)
 test_pkgs+=(groff-base man-db)
 # docker-registry: the upstream of the sync-* cases
 test_pkgs+=(docker-registry)
+# python3-graphql-core: unit/graphql checks the SDL and introspection with it
+test_pkgs+=(python3-graphql-core)
 bench_pkgs=(docker-registry nginx-light wrk)
 
 want=("${build_pkgs[@]}")
