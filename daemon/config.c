@@ -1260,6 +1260,8 @@ static int sync_registry_field(struct ctx *c, size_t which,
 		return get_bool(c, v, path, &r->preserve_digest);
 	case 10:
 		return get_duration(c, v, path, &r->sync_timeout_ms);
+	case 15: /* dray's own */
+		return get_duration(c, v, path, &r->tag_recheck_ms);
 	case 2:
 		break;
 	default:
@@ -1305,7 +1307,8 @@ static int sync_field(struct ctx *c, size_t which, const yaml_node_t *v,
 	                                        "maxRetryDelay",
 	                                        "syncLegacyCosignTags",
 	                                        "credentialHelper",
-	                                        "oauth2CredentialHelper"};
+	                                        "oauth2CredentialHelper",
+	                                        "tagRecheckInterval"};
 	struct sync_cfg *sc = arg;
 	yaml_node_item_t *it;
 
@@ -1327,7 +1330,9 @@ static int sync_field(struct ctx *c, size_t which, const yaml_node_t *v,
 		if (!grown)
 			return nomem(c->err);
 		sc->registries = grown;
-		grown[n] = (struct sync_registry){.tls_verify = true};
+		grown[n] = (struct sync_registry){
+			.tls_verify = true,
+			.tag_recheck_ms = SYNC_TAG_RECHECK_DEF_MS};
 		sc->n_registries++;
 		if (each_pair(c, rn, path, reg_names, ARRAY_SIZE(reg_names),
 		              sync_registry_field, &grown[n]) < 0)

@@ -70,6 +70,9 @@ struct xfer {
 	struct up_resp *resp;             /* filled as headers come */
 	struct err sink_err;              /* why the sink or a limit failed */
 	char challenge[UP_CHALLENGE_MAX]; /* WWW-Authenticate */
+	bool head;                        /* HEAD: no body asked for */
+	uint64_t timeout_ms;              /* whole request and connect, 0: as
+	                                     the registry says */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -257,7 +260,7 @@ static size_t on_body(char *buf, size_t sz, size_t n, void *arg)
 
 	(void)sz;
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200)
+	if (status != 200 || !x->sink)
 		return n; /* an error page: not kept */
 	if (x->max && x->resp->length + n > x->max) {
 		err_set(&x->sink_err, ERR_TOO_LARGE,
@@ -529,6 +532,13 @@ static int get_once(struct upstream *u, const char *url, const char *accept,
 		curl_easy_setopt(x->h, CURLOPT_PASSWORD,
 		                 u->pass ? u->pass : "");
 	}
+	if (x->head)
+		curl_easy_setopt(x->h, CURLOPT_NOBODY, 1L);
+	if (x->timeout_ms) {
+		curl_easy_setopt(x->h, CURLOPT_TIMEOUT_MS, (long)x->timeout_ms);
+		curl_easy_setopt(x->h, CURLOPT_CONNECTTIMEOUT_MS,
+		                 (long)x->timeout_ms);
+	}
 	curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, hdrs);
 	ret = perform(u, x, url, err);
 	goto out;
@@ -554,9 +564,11 @@ static void wait_ms(const struct upstream *u, uint64_t ms)
 	}
 }
 
-int up_get(struct upstream *u, const char *repo, const char *kind,
-           const char *ref, const char *accept, uint64_t max, up_sink_fn sink,
-           void *arg, struct up_resp *resp, struct err *err)
+/* up_get(), or with @head set a HEAD bounded by @timeout_ms, unretried. */
+static int request(struct upstream *u, const char *repo, const char *kind,
+                   const char *ref, const char *accept, uint64_t max,
+                   up_sink_fn sink, void *arg, bool head, uint64_t timeout_ms,
+                   struct up_resp *resp, struct err *err)
 {
 	struct xfer x;
 	struct sync_challenge ch;
@@ -573,8 +585,12 @@ int up_get(struct upstream *u, const char *repo, const char *kind,
 		struct err e = ERR_INIT;
 
 		*resp = (struct up_resp){0};
-		x = (struct xfer){
-			.sink = sink, .arg = arg, .max = max, .resp = resp};
+		x = (struct xfer){.sink = sink,
+		                  .arg = arg,
+		                  .max = max,
+		                  .resp = resp,
+		                  .head = head,
+		                  .timeout_ms = timeout_ms};
 		ret = get_once(u, url, accept, token, &x, &e);
 		if (ret == 0 && resp->status == 401 && !authed) {
 			authed = true;
@@ -603,8 +619,9 @@ int up_get(struct upstream *u, const char *repo, const char *kind,
 			continue;
 		}
 		/* Retry only what delivered nothing: the sink is not undone. */
-		if (resp->length == 0 && tries < u->reg->max_retries &&
-		    !stopping(u) && (ret < 0 ? e.code == ERR_IO : resp->status >= 500)) {
+		if (resp->length == 0 && !head && tries < u->reg->max_retries &&
+		    !stopping(u) &&
+		    (ret < 0 ? e.code == ERR_IO : resp->status >= 500)) {
 			tries++;
 			wait = u->reg->retry_delay_ms << (tries - 1);
 			wait_ms(u, wait > UP_RETRY_WAIT_MAX ? UP_RETRY_WAIT_MAX
@@ -639,4 +656,20 @@ int up_get(struct upstream *u, const char *repo, const char *kind,
 out:
 	free(token);
 	return ret;
+}
+
+int up_get(struct upstream *u, const char *repo, const char *kind,
+           const char *ref, const char *accept, uint64_t max, up_sink_fn sink,
+           void *arg, struct up_resp *resp, struct err *err)
+{
+	return request(u, repo, kind, ref, accept, max, sink, arg, false, 0,
+	               resp, err);
+}
+
+int up_head(struct upstream *u, const char *repo, const char *kind,
+            const char *ref, const char *accept, uint64_t timeout_ms,
+            struct up_resp *resp, struct err *err)
+{
+	return request(u, repo, kind, ref, accept, 0, NULL, NULL, true,
+	               timeout_ms, resp, err);
 }

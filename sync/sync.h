@@ -53,7 +53,12 @@ struct sync_registry {
 	uint64_t sync_timeout_ms;     /* syncTimeout: whole transfer, 0: none */
 	struct sync_content *content; /* content; none: every repository */
 	size_t n_content;             /* how many */
+	uint64_t tag_recheck_ms;      /* tagRecheckInterval (dray's own):
+	                                 SYNC_TAG_RECHECK_DEF_MS, 0: never */
 };
+
+/* tagRecheckInterval when not set: 5 minutes. */
+#define SYNC_TAG_RECHECK_DEF_MS (5 * 60 * 1000)
 
 /* extensions.sync */
 struct sync_cfg {
@@ -110,6 +115,29 @@ MUST_CHECK int sync_manifest(struct sync *s, const char *repo, const char *ref,
 /* The same for blob @d of @repo. */
 MUST_CHECK int sync_blob(struct sync *s, const char *repo,
                          const struct digest *d, struct err *err);
+
+/*
+ * Re-checking a mirrored tag. True if tag @tag of local repository @repo
+ * is due for a check upstream: an onDemand registry maps it (the first
+ * one's tagRecheckInterval counts; 0: never) and it was not checked
+ * within that interval. When true, the tag counts as checked from now
+ * on, so concurrent requests do not check it too; the caller then calls
+ * sync_recheck(). The check times are kept in memory, for the
+ * SYNC_CHECKS_MAX (repository, tag) pairs checked last.
+ */
+bool sync_recheck_due(struct sync *s, const char *repo, const char *tag);
+
+/*
+ * Ask the upstream which manifest tag @tag of @repo names now (a HEAD,
+ * bounded by SYNC_CHECK_TIMEOUT_MS); if it is not the one here, fetch it
+ * as sync_manifest() does and move the tag. Never fails the caller: an
+ * upstream that is down, slow, refuses or lacks the tag leaves the tag
+ * as it is, and is logged once (until a check of the tag succeeds).
+ */
+void sync_recheck(struct sync *s, const char *repo, const char *tag);
+
+#define SYNC_CHECKS_MAX       4096 /* (repository, tag) check times kept */
+#define SYNC_CHECK_TIMEOUT_MS 3000 /* a tag check's HEAD, connect included */
 
 /* What the module has done since sync_new(), for tests and metrics. */
 struct sync_stats {

@@ -158,3 +158,16 @@ sync_config() {
 		    registries:
 	EOF2
 }
+
+# up_settled NAME REGEX: up_requests once what was sent before is logged:
+# a marker request straight to upstream NAME is waited for in its log
+# first (the log is written after each answer).
+up_settled() {
+	local m=/v2/settled-$RANDOM$RANDOM/tags/list i
+	curl -s -o /dev/null --max-time 10 "$(up_url "$1")$m" || true
+	for ((i = 0; i < 300; i++)); do
+		grep -q "$m" "$WORK/up/$1/log" && break
+		sleep 0.1
+	done
+	up_requests "$1" "$2"
+}
