@@ -196,3 +196,32 @@ int pull_blob(struct http_req *req, const struct digest *d, int *fd,
 		return failed(err, OCI_BLOB_UNKNOWN);
 	return store_blob_open(st, req->name, d, fd, size, err);
 }
+
+/* Ask upstream for the referrers of job->digest. */
+static void job_referrers(struct conn_job *base)
+{
+	struct pull_job *job = (struct pull_job *)base;
+
+	test_hold("syncfetch", job->ref);
+	job->rc = sync_referrers(job->sync, job->name, &job->digest, &job->err);
+}
+
+int pull_referrers(struct http_req *req, const struct digest *subject,
+                   struct err *err)
+{
+	int rc;
+
+	if (!req->pull_job && /* not resumed */
+	    (!req->srv->opts.sync ||
+	     !sync_referrers_due(req->srv->opts.sync, req->name, subject)))
+		return 0;
+	rc = fetch(req, subject, job_referrers, err);
+	if (rc == HTTP_PENDING || rc == 0)
+		return rc;
+	if (err->code == ERR_BUSY || err->code == ERR_NOMEM ||
+	    err->code == ERR_INTERNAL)
+		return -1;
+	/* Logged by the sync module; what is here answers. */
+	*err = ERR_INIT;
+	return 0;
+}

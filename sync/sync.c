@@ -950,7 +950,8 @@ static int ensure_manifest(struct sync *s, const struct sreg *r,
 	return flight_leave(s, key, f, lead, ret, err);
 }
 
-static void check_mark(struct sync *s, const char *repo, const char *tag);
+static void check_mark(struct sync *s, char kind, const char *repo,
+                       const char *ref);
 
 /*
  * The onDemand registries that map @repo are asked in order; the first
@@ -978,7 +979,7 @@ int sync_manifest(struct sync *s, const char *repo, const char *ref,
 		if (ensure_manifest(s, &s->regs[i], repo, remote, ref, 0, &e) ==
 		    0) {
 			if (!ref_is_digest(ref)) /* just asked: checked now */
-				check_mark(s, repo, ref);
+				check_mark(s, 't', repo, ref);
 			return 0;
 		}
 		if (last.code == ERR_OK || last.code == ERR_NOT_FOUND)
@@ -1092,23 +1093,45 @@ static struct check *check_touch(struct sync *s, const char *key, uint64_t now)
 	return c;
 }
 
-static int check_key(char *key, size_t size, const char *repo, const char *tag)
+/* The key of a check: @kind 't' (tag @ref) or 'R' (referrers of @ref). */
+static int check_key(char *key, size_t size, char kind, const char *repo,
+                     const char *ref)
 {
 	struct err e = ERR_INIT;
 
-	return flight_key(key, size, 't', repo, tag, &e);
+	return flight_key(key, size, kind, repo, ref, &e);
 }
 
-/* Tag @tag of @repo was just fetched from upstream: checked now. */
-static void check_mark(struct sync *s, const char *repo, const char *tag)
+/* @ref of @repo was just asked upstream: checked now. */
+static void check_mark(struct sync *s, char kind, const char *repo,
+                       const char *ref)
 {
 	char key[REF_NAME_MAX + DIGEST_STR_MAX + 16];
 
-	if (check_key(key, sizeof(key), repo, tag) < 0)
+	if (check_key(key, sizeof(key), kind, repo, ref) < 0)
 		return;
 	pthread_mutex_lock(&s->lock);
 	(void)check_touch(s, key, clock_mono_ms());
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* Is check @key due with @every (0: never)? If so, it is made now. */
+static bool check_due(struct sync *s, const char *key, uint64_t every)
+{
+	uint64_t now = clock_mono_ms();
+	struct check *ck;
+	bool due;
+
+	if (!every)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	ck = hmap_get(s->checks, key);
+	due = !ck || now - ck->at_ms >= every;
+	/* Out of memory, no check: better than checking on every request. */
+	if (due && !check_touch(s, key, now))
+		due = false;
+	pthread_mutex_unlock(&s->lock);
+	return due;
 }
 
 bool sync_recheck_due(struct sync *s, const char *repo, const char *tag)
@@ -1117,9 +1140,6 @@ bool sync_recheck_due(struct sync *s, const char *repo, const char *tag)
 	char remote[REF_NAME_MAX + 1];
 	const struct sync_content *c;
 	const struct sync_registry *r = NULL;
-	uint64_t now = clock_mono_ms();
-	struct check *ck;
-	bool due;
 
 	if (!s || ref_is_digest(tag))
 		return false;
@@ -1129,17 +1149,9 @@ bool sync_recheck_due(struct sync *s, const char *repo, const char *tag)
 		             sizeof(remote)) &&
 		    sync_tag_allowed(c, tag))
 			r = &s->cfg->registries[i];
-	if (!r || !r->tag_recheck_ms ||
-	    check_key(key, sizeof(key), repo, tag) < 0)
+	if (!r || check_key(key, sizeof(key), 't', repo, tag) < 0)
 		return false;
-	pthread_mutex_lock(&s->lock);
-	ck = hmap_get(s->checks, key);
-	due = !ck || now - ck->at_ms >= r->tag_recheck_ms;
-	/* Out of memory, no check: better than checking on every request. */
-	if (due && !check_touch(s, key, now))
-		due = false;
-	pthread_mutex_unlock(&s->lock);
-	return due;
+	return check_due(s, key, r->tag_recheck_ms);
 }
 
 /*
@@ -1171,15 +1183,17 @@ static int recheck_reg(struct sync *s, const struct sreg *r, const char *repo,
 	return -1;
 }
 
-/* Say a failed check once, until a check of the same tag works again. */
-static void check_outcome(struct sync *s, const char *repo, const char *tag,
-                          int ret, const struct err *why)
+/* Say a failed check once, until a check of the same @ref works again. */
+static void check_outcome(struct sync *s, char kind, const char *repo,
+                          const char *ref, int ret, const struct err *why)
 {
 	char key[REF_NAME_MAX + DIGEST_STR_MAX + 16];
+	const char *what =
+		kind == 't' ? "re-check" : "ask for the referrers of";
 	struct check *ck;
 	bool was = false;
 
-	if (check_key(key, sizeof(key), repo, tag) < 0)
+	if (check_key(key, sizeof(key), kind, repo, ref) < 0)
 		return;
 	pthread_mutex_lock(&s->lock);
 	ck = hmap_get(s->checks, key);
@@ -1189,11 +1203,13 @@ static void check_outcome(struct sync *s, const char *repo, const char *tag,
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (ret < 0 && !was)
-		log_warn("cannot re-check %s:%s upstream, serving the copy "
-		         "here: %s",
-		         repo, tag, why->msg);
+		log_warn("cannot %s %s%c%s upstream, serving what is here: %s",
+		         what, repo, kind == 't' ? ':' : '@', ref, why->msg);
 	else if (ret == 0 && was)
-		log_info("re-check of %s:%s upstream works again", repo, tag);
+		log_info("%s %s%c%s upstream works again",
+		         kind == 't' ? "re-check of"
+		                     : "asking for the referrers of",
+		         repo, kind == 't' ? ':' : '@', ref);
 }
 
 void sync_recheck(struct sync *s, const char *repo, const char *tag)
@@ -1230,5 +1246,157 @@ void sync_recheck(struct sync *s, const char *repo, const char *tag)
 			log_info("tag %s:%s moved upstream: now %s, was %s",
 			         repo, tag, now, have);
 	}
-	check_outcome(s, repo, tag, ret, &last);
+	check_outcome(s, 't', repo, tag, ret, &last);
+}
+
+/* Referrers on demand. */
+
+/* Does anything here refer to @subject in @repo? */
+static bool have_referrers(struct sync *s, const char *repo,
+                           const struct digest *subject)
+{
+	struct err e = ERR_INIT;
+	char *json = NULL;
+	json_t *doc;
+	size_t len;
+	bool have;
+
+	if (store_referrers(s->st, repo, subject, NULL, &json, &len, &e) < 0)
+		return false;
+	doc = json_loadb(json, len, 0, NULL);
+	have = json_array_size(json_object_get(doc, "manifests")) > 0;
+	json_decref(doc);
+	free(json);
+	return have;
+}
+
+bool sync_referrers_due(struct sync *s, const char *repo,
+                        const struct digest *subject)
+{
+	char key[REF_NAME_MAX + DIGEST_STR_MAX + 16], dstr[DIGEST_STR_MAX];
+	char remote[REF_NAME_MAX + 1];
+	const struct sync_content *c;
+	const struct sync_registry *r = NULL;
+
+	if (!s)
+		return false;
+	for (size_t i = 0; !r && i < s->cfg->n_registries; i++)
+		if (s->cfg->registries[i].on_demand &&
+		    reg_maps(&s->cfg->registries[i], repo, &c, remote,
+		             sizeof(remote)))
+			r = &s->cfg->registries[i];
+	digest_format(subject, dstr);
+	if (!r || check_key(key, sizeof(key), 'R', repo, dstr) < 0)
+		return false;
+	if (!have_referrers(s, repo, subject))
+		return true;
+	return check_due(s, key, r->tag_recheck_ms);
+}
+
+/*
+ * Bring here every manifest that the referrers index @m of @remote at @r
+ * lists. What one failure leaves out does not stop the others.
+ */
+static int store_listed(struct sync *s, const struct sreg *r, const char *repo,
+                        const char *remote, const struct up_mem *m,
+                        struct err *err)
+{
+	struct err first = ERR_INIT;
+	json_t *doc, *item;
+	size_t i;
+
+	doc = json_loadb(m->p ? m->p : "", m->n, 0, NULL);
+	if (!json_is_array(json_object_get(doc, "manifests"))) {
+		json_decref(doc);
+		return err_set(err, ERR_INVALID,
+		               "upstream referrers of %s are no image index",
+		               remote);
+	}
+	json_array_foreach(json_object_get(doc, "manifests"), i, item)
+	{
+		const char *ds =
+			json_string_value(json_object_get(item, "digest"));
+		struct err e = ERR_INIT;
+
+		if (!ds || !ref_is_digest(ds))
+			err_set(&e, ERR_INVALID,
+			        "upstream referrers of %s list a bad "
+			        "descriptor",
+			        remote);
+		else if (ensure_manifest(s, r, repo, remote, ds, 0, &e) == 0)
+			continue;
+		if (first.code == ERR_OK)
+			first = e;
+	}
+	json_decref(doc);
+	if (first.code != ERR_OK) {
+		*err = first;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Ask the registries that map @repo for the referrers of @dstr: the
+ * first that answers (not 404) decides.
+ */
+static int ask_referrers(struct sync *s, const char *repo, const char *dstr,
+                         struct err *err)
+{
+	char remote[REF_NAME_MAX + 1];
+	const struct sync_content *c;
+	struct err last = ERR_INIT;
+
+	for (size_t i = 0; i < s->cfg->n_registries; i++) {
+		const struct sreg *r = &s->regs[i];
+
+		if (!r->cfg->on_demand ||
+		    !reg_maps(r->cfg, repo, &c, remote, sizeof(remote)))
+			continue;
+		for (size_t j = 0; j < r->cfg->n_urls; j++) {
+			struct up_mem m = {0};
+			struct up_resp resp;
+			struct err e = ERR_INIT;
+			int rc;
+
+			rc = up_get(r->ups[j], remote, "referrers", dstr,
+			            MT_OCI_INDEX, STORE_MANIFEST_MAX,
+			            up_sink_mem, &m, &resp, &e);
+			if (rc == 0)
+				rc = store_listed(s, r, repo, remote, &m, &e);
+			free(m.p);
+			if (rc == 0)
+				return 0;
+			/* 404: no referrers API (Distribution 2.8), or none */
+			if (e.code != ERR_NOT_FOUND && last.code == ERR_OK)
+				last = e;
+		}
+	}
+	if (last.code != ERR_OK) {
+		*err = last;
+		return -1;
+	}
+	return 0;
+}
+
+int sync_referrers(struct sync *s, const char *repo,
+                   const struct digest *subject, struct err *err)
+{
+	char key[REF_NAME_MAX + DIGEST_STR_MAX + 16], dstr[DIGEST_STR_MAX];
+	struct flight *f;
+	bool lead;
+	int ret = 0;
+
+	digest_format(subject, dstr);
+	if (flight_key(key, sizeof(key), 'R', repo, dstr, err) < 0)
+		return -1;
+	f = flight_join(s, key, &lead, err);
+	if (!f)
+		return -1;
+	if (lead) {
+		check_mark(s, 'R', repo, dstr);
+		ret = ask_referrers(s, repo, dstr, err);
+		check_outcome(s, 'R', repo, dstr, ret, err);
+	}
+	return flight_leave(s, key, f, lead, ret, err);
 }

@@ -6,10 +6,11 @@
  * index/ never sees it). sync_new() loads the credentials file and
  * compiles the content filters; http/ then asks sync_manifest() or
  * sync_blob() when a manifest or blob of a repository that a registry's
- * content maps is not here. What comes from upstream enters the store
- * through the same commit paths as a push: blobs through an upload
- * session (every byte hashed, kept only when it hashes to its digest),
- * manifests through store_manifest_put() after their blobs. Concurrent
+ * content maps is not here, sync_recheck() when a tag here is due for a
+ * check upstream, and sync_referrers() before answering referrers. What comes
+ * from upstream enters the store through the same commit paths as a push: blobs
+ * through an upload session (every byte hashed, kept only when it hashes to its
+ * digest), manifests through store_manifest_put() after their blobs. Concurrent
  * requests for the same missing thing share one upstream transfer.
  *
  * All functions are thread-safe. Periodic sync (pollInterval) is parsed
@@ -135,6 +136,27 @@ bool sync_recheck_due(struct sync *s, const char *repo, const char *tag);
  * as it is, and is logged once (until a check of the tag succeeds).
  */
 void sync_recheck(struct sync *s, const char *repo, const char *tag);
+
+/*
+ * Referrers on demand. True if the upstream should be asked for the
+ * referrers of @subject in @repo: an onDemand registry maps @repo, and
+ * nothing here refers to @subject, or the first such registry's
+ * tagRecheckInterval has passed since it was last asked (counted as
+ * sync_recheck_due() counts tags, in the same bounded map).
+ */
+bool sync_referrers_due(struct sync *s, const char *repo,
+                        const struct digest *subject);
+
+/*
+ * Ask the upstreams that map @repo for the referrers of @subject (the
+ * referrers API, first page) and bring each manifest listed here, with
+ * its blobs, as sync_manifest() does. An upstream without the API (404)
+ * has none. Returns 0, or -1 with the first failure (the errors of
+ * sync_manifest()); what was brought before a failure stays. Failures
+ * are logged once, as sync_recheck() logs them.
+ */
+MUST_CHECK int sync_referrers(struct sync *s, const char *repo,
+                              const struct digest *subject, struct err *err);
 
 #define SYNC_CHECKS_MAX       4096 /* (repository, tag) check times kept */
 #define SYNC_CHECK_TIMEOUT_MS 3000 /* a tag check's HEAD, connect included */

@@ -66,8 +66,14 @@ up_host() {
 }
 
 # up_requests NAME REGEX: how many requests in NAME's access log match
-# REGEX (matched against the request line, "GET /v2/... HTTP/1.1").
+# REGEX (matched against the request line, "GET /v2/... HTTP/1.1"; for
+# a dray upstream, "METHOD PATH" against its JSON access lines).
 up_requests() {
+	if [ -f "$WORK/up/$1/dray.yaml" ]; then
+		grep -Ec "\"method\":\"${2%% *}\",\"path\":\"${2#* }" \
+			"$WORK/up/$1/log" || true
+		return
+	fi
 	grep -Ec "\"$2[^\"]* HTTP/[0-9.]+\" [0-9]+ " "$WORK/up/$1/log" || true
 }
 
