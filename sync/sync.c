@@ -1338,7 +1338,8 @@ static int store_listed(struct sync *s, const struct sreg *r, const char *repo,
 
 /*
  * Ask the registries that map @repo for the referrers of @dstr: the
- * first that answers (not 404) decides.
+ * first URL whose list is brought in whole decides; a 404 (no API) or
+ * a failure gives way to the next.
  */
 static int ask_referrers(struct sync *s, const char *repo, const char *dstr,
                          struct err *err)
