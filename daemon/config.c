@@ -1263,6 +1263,8 @@ static int sync_registry_field(struct ctx *c, size_t which,
 		return get_bool(c, v, path, &r->preserve_digest);
 	case 10:
 		return get_duration(c, v, path, &r->sync_timeout_ms);
+	case 15: /* dray's own */
+		return get_duration(c, v, path, &r->tag_recheck_ms);
 	case 2:
 		break;
 	default:
@@ -1308,7 +1310,8 @@ static int sync_registry(struct ctx *c, size_t which, const yaml_node_t *v,
 	                                        "maxRetryDelay",
 	                                        "syncLegacyCosignTags",
 	                                        "credentialHelper",
-	                                        "oauth2CredentialHelper"};
+	                                        "oauth2CredentialHelper",
+	                                        "tagRecheckInterval"};
 	struct sync_cfg *sc = arg;
 	struct sync_registry *grown;
 	size_t n = sc->n_registries;
@@ -1318,7 +1321,8 @@ static int sync_registry(struct ctx *c, size_t which, const yaml_node_t *v,
 	if (!grown)
 		return nomem(c->err);
 	sc->registries = grown;
-	grown[n] = (struct sync_registry){.tls_verify = true};
+	grown[n] = (struct sync_registry){
+		.tls_verify = true, .tag_recheck_ms = SYNC_TAG_RECHECK_DEF_MS};
 	sc->n_registries++;
 	if (each_pair(c, v, path, reg_names, ARRAY_SIZE(reg_names),
 	              sync_registry_field, &grown[n]) < 0)

@@ -457,6 +457,14 @@ int pull_blob(struct http_req *req, const struct digest *d, int *fd,
 bool pull_pending(const struct http_req *req);
 /* req_free(): the fetch under way, if any, is left to finish alone. */
 void pull_drop(struct http_req *req);
+/*
+ * Before the referrers of @subject in req->name are read: asks upstream
+ * when sync_referrers_due() says so. 0 (also when the upstream failed:
+ * what is here is served), HTTP_PENDING as above, or -1 with @err for
+ * what failed here (ERR_NOMEM, ERR_BUSY, ERR_INTERNAL).
+ */
+int pull_referrers(struct http_req *req, const struct digest *subject,
+                   struct err *err);
 
 /*
  * Parse a digest the client sent; any failure carries DIGEST_INVALID

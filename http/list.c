@@ -185,9 +185,13 @@ int h_referrers(struct http_req *req, struct err *err)
 	struct digest d;
 	char *json = NULL;
 	size_t len;
+	int rc;
 
 	if (req_digest(req->ref, &d, err) < 0)
 		return -1;
+	rc = pull_referrers(req, &d, err); /* sync on demand */
+	if (rc != 0)
+		return rc;
 	if (filter && !*filter)
 		filter = NULL;
 	if (!store_repo_exists(req->srv->st, req->name)) {

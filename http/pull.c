@@ -6,7 +6,9 @@
  * answer starts once the whole object is stored. The fetch runs on the
  * server's pull pool with the connection suspended (a connection job,
  * offload.c), so a listener thread serves its other connections while an
- * upstream transfer lasts; when the pool is full, it runs inline.
+ * upstream transfer lasts; when the pool is full, it runs inline. A tag
+ * that is here is re-checked upstream the same way when it is due
+ * (sync_recheck_due()), then read again.
  */
 #define LOG_MODULE "http"
 #include <stdlib.h>
@@ -47,13 +49,23 @@ static void job_work(struct conn_job *base)
 		                        &job->err);
 }
 
+/* Re-check a mirrored tag upstream: never fails the request. */
+static void job_recheck(struct conn_job *base)
+{
+	struct pull_job *job = (struct pull_job *)base;
+
+	test_hold("syncfetch", job->ref);
+	sync_recheck(job->sync, job->name, job->ref);
+	job->rc = 0;
+}
+
 /*
  * Bring what @req names (blob @d, or the manifest req->ref when @d is
- * NULL) from upstream: 0, -1 with @err, or HTTP_PENDING with the
+ * NULL) from upstream by @work: 0, -1 with @err, or HTTP_PENDING with the
  * connection suspended. Called again once resumed, it gives the result.
  */
 static int fetch(struct http_req *req, const struct digest *d,
-                 struct err *err)
+                 void (*work)(struct conn_job *), struct err *err)
 {
 	struct pull_job *job = req->pull_job;
 	int rc;
@@ -63,7 +75,7 @@ static int fetch(struct http_req *req, const struct digest *d,
 		if (!job)
 			return err_set(err, ERR_NOMEM, "out of memory");
 		job->base.conn = req->conn;
-		job->base.work = job_work;
+		job->base.work = work;
 		job->base.release = job_release;
 		job->sync = req->srv->opts.sync;
 		memcpy(job->name, req->name, sizeof(job->name));
@@ -78,7 +90,7 @@ static int fetch(struct http_req *req, const struct digest *d,
 			          (unsigned long long)req->id);
 			return HTTP_PENDING;
 		}
-		job_work(&job->base); /* the pool is full: here */
+		work(&job->base); /* the pool is full: here */
 		job->base.ran = true;
 	}
 	req->pull_job = NULL;
@@ -134,17 +146,29 @@ int pull_manifest(struct http_req *req, struct manifest_desc *desc, char **body,
                   struct err *err)
 {
 	struct store *st = req->srv->st;
+	void (*work)(struct conn_job *) = job_work;
 	int rc;
 
 	if (!req->pull_job) { /* not resumed */
 		if (store_manifest_get(st, req->name, req->ref, desc, body,
-		                       err) == 0)
-			return 0;
-		if (!wants(req, err))
-			return -1;
-		*err = ERR_INIT;
+		                       err) == 0) {
+			/* A tag here, due for a check upstream? */
+			if (!req->srv->opts.sync ||
+			    !sync_recheck_due(req->srv->opts.sync, req->name,
+			                      req->ref))
+				return 0;
+			if (body) {
+				free(*body);
+				*body = NULL;
+			}
+			work = job_recheck;
+		} else {
+			if (!wants(req, err))
+				return -1;
+			*err = ERR_INIT;
+		}
 	}
-	rc = fetch(req, NULL, err);
+	rc = fetch(req, NULL, work, err);
 	if (rc == HTTP_PENDING)
 		return rc;
 	if (rc < 0)
@@ -165,10 +189,39 @@ int pull_blob(struct http_req *req, const struct digest *d, int *fd,
 			return -1;
 		*err = ERR_INIT;
 	}
-	rc = fetch(req, d, err);
+	rc = fetch(req, d, job_work, err);
 	if (rc == HTTP_PENDING)
 		return rc;
 	if (rc < 0)
 		return failed(err, OCI_BLOB_UNKNOWN);
 	return store_blob_open(st, req->name, d, fd, size, err);
+}
+
+/* Ask upstream for the referrers of job->digest. */
+static void job_referrers(struct conn_job *base)
+{
+	struct pull_job *job = (struct pull_job *)base;
+
+	test_hold("syncfetch", job->ref);
+	job->rc = sync_referrers(job->sync, job->name, &job->digest, &job->err);
+}
+
+int pull_referrers(struct http_req *req, const struct digest *subject,
+                   struct err *err)
+{
+	int rc;
+
+	if (!req->pull_job && /* not resumed */
+	    (!req->srv->opts.sync ||
+	     !sync_referrers_due(req->srv->opts.sync, req->name, subject)))
+		return 0;
+	rc = fetch(req, subject, job_referrers, err);
+	if (rc == HTTP_PENDING || rc == 0)
+		return rc;
+	if (err->code == ERR_BUSY || err->code == ERR_NOMEM ||
+	    err->code == ERR_INTERNAL)
+		return -1;
+	/* Logged by the sync module; what is here answers. */
+	*err = ERR_INIT;
+	return 0;
 }

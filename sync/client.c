@@ -70,7 +70,9 @@ struct xfer {
 	struct up_resp *resp;             /* filled as headers come */
 	struct err sink_err;              /* why the sink or a limit failed */
 	char challenge[UP_CHALLENGE_MAX]; /* WWW-Authenticate */
-	bool head;                        /* a HEAD request */
+	bool head;                        /* HEAD: no body asked for */
+	uint64_t timeout_ms;              /* whole request and connect, 0: as
+	                                     the registry says */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -263,7 +265,7 @@ static size_t on_body(char *buf, size_t sz, size_t n, void *arg)
 
 	(void)sz;
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200)
+	if (status != 200 || !x->sink)
 		return n; /* an error page: not kept */
 	if (x->max && x->resp->length + n > x->max) {
 		err_set(&x->sink_err, ERR_TOO_LARGE,
@@ -535,9 +537,14 @@ static int get_once(struct upstream *u, const char *url, const char *accept,
 		curl_easy_setopt(x->h, CURLOPT_PASSWORD,
 		                 u->pass ? u->pass : "");
 	}
-	curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, hdrs);
 	if (x->head)
 		curl_easy_setopt(x->h, CURLOPT_NOBODY, 1L);
+	if (x->timeout_ms) {
+		curl_easy_setopt(x->h, CURLOPT_TIMEOUT_MS, (long)x->timeout_ms);
+		curl_easy_setopt(x->h, CURLOPT_CONNECTTIMEOUT_MS,
+		                 (long)x->timeout_ms);
+	}
+	curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, hdrs);
 	ret = perform(u, x, url, err);
 	goto out;
 nomem:
@@ -562,10 +569,14 @@ static void wait_ms(const struct upstream *u, uint64_t ms)
 	}
 }
 
-int up_request(struct upstream *u, bool head, const char *path,
-               const char *repo, const char *accept, uint64_t max,
-               up_sink_fn sink, void *arg, struct up_resp *resp,
-               struct err *err)
+/*
+ * up_request(), with the whole request bounded by @timeout_ms (0: as the
+ * registry says) and then never retried.
+ */
+static int request(struct upstream *u, bool head, const char *path,
+                   const char *repo, const char *accept, uint64_t max,
+                   up_sink_fn sink, void *arg, uint64_t timeout_ms,
+                   struct up_resp *resp, struct err *err)
 {
 	struct xfer x;
 	struct sync_challenge ch;
@@ -586,7 +597,8 @@ int up_request(struct upstream *u, bool head, const char *path,
 		                  .arg = arg,
 		                  .max = max,
 		                  .resp = resp,
-		                  .head = head};
+		                  .head = head,
+		                  .timeout_ms = timeout_ms};
 		ret = get_once(u, url, accept, token, &x, &e);
 		if (ret == 0 && resp->status == 401 && !authed) {
 			authed = true;
@@ -615,8 +627,10 @@ int up_request(struct upstream *u, bool head, const char *path,
 			continue;
 		}
 		/* Retry only what delivered nothing: the sink is not undone. */
-		if (resp->length == 0 && tries < u->reg->max_retries &&
-		    !stopping(u) && (ret < 0 ? e.code == ERR_IO : resp->status >= 500)) {
+		if (resp->length == 0 && !timeout_ms &&
+		    tries < u->reg->max_retries &&
+		    !stopping(u) &&
+		    (ret < 0 ? e.code == ERR_IO : resp->status >= 500)) {
 			tries++;
 			wait = u->reg->retry_delay_ms << (tries - 1);
 			wait_ms(u, wait > UP_RETRY_WAIT_MAX ? UP_RETRY_WAIT_MAX
@@ -653,15 +667,44 @@ out:
 	return ret;
 }
 
+/* /v2/@repo/@kind/@ref into @path. */
+static int item_path(char *path, size_t size, const char *repo,
+                     const char *kind, const char *ref, struct err *err)
+{
+	if (snprintf(path, size, "/v2/%s/%s/%s", repo, kind, ref) >= (int)size)
+		return err_set(err, ERR_INVALID, "upstream URL too long");
+	return 0;
+}
+
 int up_get(struct upstream *u, const char *repo, const char *kind,
            const char *ref, const char *accept, uint64_t max, up_sink_fn sink,
            void *arg, struct up_resp *resp, struct err *err)
 {
 	char path[1024];
 
-	if (snprintf(path, sizeof(path), "/v2/%s/%s/%s", repo, kind, ref) >=
-	    (int)sizeof(path))
-		return err_set(err, ERR_INVALID, "upstream URL too long");
-	return up_request(u, false, path, repo, accept, max, sink, arg, resp,
-	                  err);
+	if (item_path(path, sizeof(path), repo, kind, ref, err) < 0)
+		return -1;
+	return request(u, false, path, repo, accept, max, sink, arg, 0, resp,
+	               err);
+}
+
+int up_request(struct upstream *u, bool head, const char *path,
+               const char *repo, const char *accept, uint64_t max,
+               up_sink_fn sink, void *arg, struct up_resp *resp,
+               struct err *err)
+{
+	return request(u, head, path, repo, accept, max, sink, arg, 0, resp,
+	               err);
+}
+
+int up_head(struct upstream *u, const char *repo, const char *kind,
+            const char *ref, const char *accept, uint64_t timeout_ms,
+            struct up_resp *resp, struct err *err)
+{
+	char path[1024];
+
+	if (item_path(path, sizeof(path), repo, kind, ref, err) < 0)
+		return -1;
+	return request(u, true, path, repo, accept, 0, NULL, NULL, timeout_ms,
+	               resp, err);
 }

@@ -28,6 +28,7 @@
 
 #include <jansson.h>
 
+#include "daemon/clock.h"
 #include "daemon/fsutil.h"
 #include "daemon/hmap.h"
 #include "daemon/log.h"
@@ -65,6 +66,9 @@ struct sync {
 	uint64_t manifests, blobs;  /* stored, atomic */
 	uint64_t shared;            /* joined a transfer, atomic */
 	int stopping;               /* sync_stop() was called, atomic */
+	struct hmap *checks;        /* tag checks by key, under lock */
+	struct check *oldest;       /* the check made longest ago, under lock */
+	struct check *newest;       /* the last one made, under lock */
 };
 
 /* Configuration. */
@@ -522,9 +526,10 @@ struct sync *sync_new(const struct sync_cfg *c, struct store *st,
 	s->st = st;
 	pthread_mutex_init(&s->lock, NULL);
 	s->flights = hmap_new();
+	s->checks = hmap_new();
 	s->regs =
 		calloc(c->n_registries ? c->n_registries : 1, sizeof(*s->regs));
-	if (!s->flights || !s->regs)
+	if (!s->flights || !s->checks || !s->regs)
 		goto nomem;
 	for (size_t i = 0; i < c->n_registries; i++) {
 		const struct sync_registry *r = &c->registries[i];
@@ -568,6 +573,8 @@ void sync_stop(struct sync *s)
 	log_info("sync stopping: upstream transfers under way end now");
 }
 
+static void checks_free(struct sync *s);
+
 void sync_free(struct sync *s)
 {
 	if (!s)
@@ -580,6 +587,7 @@ void sync_free(struct sync *s)
 	}
 	free(s->regs);
 	hmap_free(s->flights);
+	checks_free(s);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -938,6 +946,9 @@ static int ensure_manifest(struct sync *s, const struct sreg *r,
 	return flight_leave(s, key, f, lead, ret, err);
 }
 
+static void check_mark(struct sync *s, char kind, const char *repo,
+                       const char *ref);
+
 /*
  * The onDemand registries that map @repo are asked in order; the first
  * that has the manifest brings it. A 404 from one gives way to any more
@@ -962,8 +973,11 @@ int sync_manifest(struct sync *s, const char *repo, const char *ref,
 			continue;
 		}
 		if (ensure_manifest(s, &s->regs[i], repo, remote, ref, 0, &e) ==
-		    0)
+		    0) {
+			if (!ref_is_digest(ref)) /* just asked: checked now */
+				check_mark(s, 't', repo, ref);
 			return 0;
+		}
 		if (last.code == ERR_OK || last.code == ERR_NOT_FOUND)
 			last = e;
 	}
@@ -1033,4 +1047,386 @@ int sync_ensure_manifest(struct sync *s, size_t reg, const char *repo,
                          const char *remote, const char *ref, struct err *err)
 {
 	return ensure_manifest(s, &s->regs[reg], repo, remote, ref, 0, err);
+}
+
+/* Re-checking mirrored tags. */
+
+/* When a (repository, tag) was last checked upstream. */
+struct check {
+	struct check *older, *newer; /* in s->oldest..s->newest order */
+	uint64_t at_ms;              /* the last check began (monotonic) */
+	bool failed;                 /* the last check failed (and said so) */
+	char key[];                  /* its key in s->checks */
+};
+
+static void checks_free(struct sync *s)
+{
+	struct check *c, *next;
+
+	for (c = s->oldest; c; c = next) {
+		next = c->newer;
+		free(c);
+	}
+	hmap_free(s->checks);
+}
+
+static void check_unlink(struct sync *s, struct check *c)
+{
+	if (c->older)
+		c->older->newer = c->newer;
+	else
+		s->oldest = c->newer;
+	if (c->newer)
+		c->newer->older = c->older;
+	else
+		s->newest = c->older;
+	c->older = c->newer = NULL;
+}
+
+/*
+ * The check of @key, made the newest and dated @now; created if new,
+ * forgetting the oldest past SYNC_CHECKS_MAX. NULL when out of memory.
+ * Called with s->lock held.
+ */
+static struct check *check_touch(struct sync *s, const char *key, uint64_t now)
+{
+	struct check *c = hmap_get(s->checks, key);
+	size_t len = strlen(key);
+
+	if (c) {
+		check_unlink(s, c);
+	} else {
+		if (hmap_count(s->checks) >= SYNC_CHECKS_MAX && s->oldest) {
+			struct check *old = s->oldest;
+
+			check_unlink(s, old);
+			hmap_del(s->checks, old->key);
+			free(old);
+		}
+		c = calloc(1, sizeof(*c) + len + 1);
+		if (!c)
+			return NULL;
+		memcpy(c->key, key, len + 1);
+		if (hmap_put(s->checks, key, c) < 0) {
+			free(c);
+			return NULL;
+		}
+	}
+	c->at_ms = now;
+	c->older = s->newest;
+	if (s->newest)
+		s->newest->newer = c;
+	else
+		s->oldest = c;
+	s->newest = c;
+	return c;
+}
+
+/* The key of a check: @kind 't' (tag @ref) or 'R' (referrers of @ref). */
+static int check_key(char *key, size_t size, char kind, const char *repo,
+                     const char *ref)
+{
+	struct err e = ERR_INIT;
+
+	return flight_key(key, size, kind, repo, ref, &e);
+}
+
+/* @ref of @repo was just asked upstream: checked now. */
+static void check_mark(struct sync *s, char kind, const char *repo,
+                       const char *ref)
+{
+	char key[REF_NAME_MAX + DIGEST_STR_MAX + 16];
+
+	if (check_key(key, sizeof(key), kind, repo, ref) < 0)
+		return;
+	pthread_mutex_lock(&s->lock);
+	(void)check_touch(s, key, clock_mono_ms());
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Is check @key due with @every (0: never)? If so, it is made now. */
+static bool check_due(struct sync *s, const char *key, uint64_t every)
+{
+	uint64_t now = clock_mono_ms();
+	struct check *ck;
+	bool due;
+
+	if (!every)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	ck = hmap_get(s->checks, key);
+	due = !ck || now - ck->at_ms >= every;
+	/* Out of memory, no check: better than checking on every request. */
+	if (due && !check_touch(s, key, now))
+		due = false;
+	pthread_mutex_unlock(&s->lock);
+	return due;
+}
+
+bool sync_recheck_due(struct sync *s, const char *repo, const char *tag)
+{
+	char key[REF_NAME_MAX + DIGEST_STR_MAX + 16];
+	char remote[REF_NAME_MAX + 1];
+	const struct sync_content *c;
+	const struct sync_registry *r = NULL;
+
+	if (!s || ref_is_digest(tag))
+		return false;
+	for (size_t i = 0; !r && i < s->cfg->n_registries; i++)
+		if (s->cfg->registries[i].on_demand &&
+		    reg_maps(&s->cfg->registries[i], repo, &c, remote,
+		             sizeof(remote)) &&
+		    sync_tag_allowed(c, tag))
+			r = &s->cfg->registries[i];
+	if (!r || check_key(key, sizeof(key), 't', repo, tag) < 0)
+		return false;
+	return check_due(s, key, r->tag_recheck_ms);
+}
+
+/*
+ * Check tag @tag of @remote at @r: 0 if it names @have there, or once
+ * the manifest it names now is here, under the tag.
+ */
+static int recheck_reg(struct sync *s, const struct sreg *r, const char *repo,
+                       const char *remote, const char *tag, const char *have,
+                       struct err *err)
+{
+	struct err last = ERR_INIT;
+	struct up_resp resp;
+
+	for (size_t j = 0; j < r->cfg->n_urls; j++) {
+		struct err e = ERR_INIT;
+
+		if (up_head(r->ups[j], remote, "manifests", tag, SYNC_ACCEPT,
+		            SYNC_CHECK_TIMEOUT_MS, &resp, &e) < 0) {
+			if (last.code == ERR_OK || last.code == ERR_NOT_FOUND)
+				last = e;
+			continue;
+		}
+		if (resp.digest[0] && strcmp(resp.digest, have) == 0)
+			return 0;
+		/* Moved, or no digest said: the manifest itself tells. */
+		return fetch_manifest(s, r, repo, remote, tag, 0, err);
+	}
+	*err = last;
+	return -1;
+}
+
+/* Say a failed check once, until a check of the same @ref works again. */
+static void check_outcome(struct sync *s, char kind, const char *repo,
+                          const char *ref, int ret, const struct err *why)
+{
+	char key[REF_NAME_MAX + DIGEST_STR_MAX + 16];
+	const char *what =
+		kind == 't' ? "re-check" : "ask for the referrers of";
+	struct check *ck;
+	bool was = false;
+
+	if (check_key(key, sizeof(key), kind, repo, ref) < 0)
+		return;
+	pthread_mutex_lock(&s->lock);
+	ck = hmap_get(s->checks, key);
+	if (ck) {
+		was = ck->failed;
+		ck->failed = ret < 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (ret < 0 && !was)
+		log_warn("cannot %s %s%c%s upstream, serving what is here: %s",
+		         what, repo, kind == 't' ? ':' : '@', ref, why->msg);
+	else if (ret == 0 && was)
+		log_info("%s %s%c%s upstream works again",
+		         kind == 't' ? "re-check of"
+		                     : "asking for the referrers of",
+		         repo, kind == 't' ? ':' : '@', ref);
+}
+
+void sync_recheck(struct sync *s, const char *repo, const char *tag)
+{
+	char have[DIGEST_STR_MAX], now[DIGEST_STR_MAX];
+	char remote[REF_NAME_MAX + 1];
+	const struct sync_content *c;
+	struct manifest_desc desc;
+	struct err last = ERR_INIT, e = ERR_INIT;
+	int ret = -1;
+
+	if (store_manifest_get(s->st, repo, tag, &desc, NULL, &e) < 0)
+		return; /* gone meanwhile: the next request fetches it */
+	digest_format(&desc.digest, have);
+	for (size_t i = 0; ret < 0 && i < s->cfg->n_registries; i++) {
+		const struct sreg *r = &s->regs[i];
+
+		e = ERR_INIT;
+		if (!r->cfg->on_demand ||
+		    !reg_maps(r->cfg, repo, &c, remote, sizeof(remote)) ||
+		    !sync_tag_allowed(c, tag))
+			continue;
+		ret = recheck_reg(s, r, repo, remote, tag, have, &e);
+		if (ret < 0 &&
+		    (last.code == ERR_OK || last.code == ERR_NOT_FOUND))
+			last = e;
+	}
+	if (ret < 0 && last.code == ERR_OK)
+		return; /* no registry maps it now */
+	if (ret == 0 &&
+	    store_manifest_get(s->st, repo, tag, &desc, NULL, &e) == 0) {
+		digest_format(&desc.digest, now);
+		if (strcmp(now, have))
+			log_info("tag %s:%s moved upstream: now %s, was %s",
+			         repo, tag, now, have);
+	}
+	check_outcome(s, 't', repo, tag, ret, &last);
+}
+
+/* Referrers on demand. */
+
+/* Does anything here refer to @subject in @repo? */
+static bool have_referrers(struct sync *s, const char *repo,
+                           const struct digest *subject)
+{
+	struct err e = ERR_INIT;
+	char *json = NULL;
+	json_t *doc;
+	size_t len;
+	bool have;
+
+	if (store_referrers(s->st, repo, subject, NULL, &json, &len, &e) < 0)
+		return false;
+	doc = json_loadb(json, len, 0, NULL);
+	have = json_array_size(json_object_get(doc, "manifests")) > 0;
+	json_decref(doc);
+	free(json);
+	return have;
+}
+
+bool sync_referrers_due(struct sync *s, const char *repo,
+                        const struct digest *subject)
+{
+	char key[REF_NAME_MAX + DIGEST_STR_MAX + 16], dstr[DIGEST_STR_MAX];
+	char remote[REF_NAME_MAX + 1];
+	const struct sync_content *c;
+	const struct sync_registry *r = NULL;
+
+	if (!s)
+		return false;
+	for (size_t i = 0; !r && i < s->cfg->n_registries; i++)
+		if (s->cfg->registries[i].on_demand &&
+		    reg_maps(&s->cfg->registries[i], repo, &c, remote,
+		             sizeof(remote)))
+			r = &s->cfg->registries[i];
+	digest_format(subject, dstr);
+	if (!r || check_key(key, sizeof(key), 'R', repo, dstr) < 0)
+		return false;
+	if (!have_referrers(s, repo, subject))
+		return true;
+	return check_due(s, key, r->tag_recheck_ms);
+}
+
+/*
+ * Bring here every manifest that the referrers index @m of @remote at @r
+ * lists. What one failure leaves out does not stop the others.
+ */
+static int store_listed(struct sync *s, const struct sreg *r, const char *repo,
+                        const char *remote, const struct up_mem *m,
+                        struct err *err)
+{
+	struct err first = ERR_INIT;
+	json_t *doc, *item;
+	size_t i;
+
+	doc = json_loadb(m->p ? m->p : "", m->n, 0, NULL);
+	if (!json_is_array(json_object_get(doc, "manifests"))) {
+		json_decref(doc);
+		return err_set(err, ERR_INVALID,
+		               "upstream referrers of %s are no image index",
+		               remote);
+	}
+	json_array_foreach(json_object_get(doc, "manifests"), i, item)
+	{
+		const char *ds =
+			json_string_value(json_object_get(item, "digest"));
+		struct err e = ERR_INIT;
+
+		if (!ds || !ref_is_digest(ds))
+			err_set(&e, ERR_INVALID,
+			        "upstream referrers of %s list a bad "
+			        "descriptor",
+			        remote);
+		else if (ensure_manifest(s, r, repo, remote, ds, 0, &e) == 0)
+			continue;
+		if (first.code == ERR_OK)
+			first = e;
+	}
+	json_decref(doc);
+	if (first.code != ERR_OK) {
+		*err = first;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Ask the registries that map @repo for the referrers of @dstr: the
+ * first URL whose list is brought in whole decides; a 404 (no API) or
+ * a failure gives way to the next.
+ */
+static int ask_referrers(struct sync *s, const char *repo, const char *dstr,
+                         struct err *err)
+{
+	char remote[REF_NAME_MAX + 1];
+	const struct sync_content *c;
+	struct err last = ERR_INIT;
+
+	for (size_t i = 0; i < s->cfg->n_registries; i++) {
+		const struct sreg *r = &s->regs[i];
+
+		if (!r->cfg->on_demand ||
+		    !reg_maps(r->cfg, repo, &c, remote, sizeof(remote)))
+			continue;
+		for (size_t j = 0; j < r->cfg->n_urls; j++) {
+			struct up_mem m = {0};
+			struct up_resp resp;
+			struct err e = ERR_INIT;
+			int rc;
+
+			rc = up_get(r->ups[j], remote, "referrers", dstr,
+			            MT_OCI_INDEX, STORE_MANIFEST_MAX,
+			            up_sink_mem, &m, &resp, &e);
+			if (rc == 0)
+				rc = store_listed(s, r, repo, remote, &m, &e);
+			free(m.p);
+			if (rc == 0)
+				return 0;
+			/* 404: no referrers API (Distribution 2.8), or none */
+			if (e.code != ERR_NOT_FOUND && last.code == ERR_OK)
+				last = e;
+		}
+	}
+	if (last.code != ERR_OK) {
+		*err = last;
+		return -1;
+	}
+	return 0;
+}
+
+int sync_referrers(struct sync *s, const char *repo,
+                   const struct digest *subject, struct err *err)
+{
+	char key[REF_NAME_MAX + DIGEST_STR_MAX + 16], dstr[DIGEST_STR_MAX];
+	struct flight *f;
+	bool lead;
+	int ret = 0;
+
+	digest_format(subject, dstr);
+	if (flight_key(key, sizeof(key), 'R', repo, dstr, err) < 0)
+		return -1;
+	f = flight_join(s, key, &lead, err);
+	if (!f)
+		return -1;
+	if (lead) {
+		check_mark(s, 'R', repo, dstr);
+		ret = ask_referrers(s, repo, dstr, err);
+		check_outcome(s, 'R', repo, dstr, ret, err);
+	}
+	return flight_leave(s, key, f, lead, ret, err);
 }

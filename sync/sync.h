@@ -6,10 +6,11 @@
  * index/ never sees it). sync_new() loads the credentials file and
  * compiles the content filters; http/ then asks sync_manifest() or
  * sync_blob() when a manifest or blob of a repository that a registry's
- * content maps is not here. What comes from upstream enters the store
- * through the same commit paths as a push: blobs through an upload
- * session (every byte hashed, kept only when it hashes to its digest),
- * manifests through store_manifest_put() after their blobs. Concurrent
+ * content maps is not here, sync_recheck() when a tag here is due for a
+ * check upstream, and sync_referrers() before answering referrers. What comes
+ * from upstream enters the store through the same commit paths as a push: blobs
+ * through an upload session (every byte hashed, kept only when it hashes to its
+ * digest), manifests through store_manifest_put() after their blobs. Concurrent
  * requests for the same missing thing share one upstream transfer.
  *
  * All functions are thread-safe, except where their comment says not.
@@ -54,7 +55,12 @@ struct sync_registry {
 	uint64_t sync_timeout_ms;     /* syncTimeout: whole transfer, 0: none */
 	struct sync_content *content; /* content; none: every repository */
 	size_t n_content;             /* how many */
+	uint64_t tag_recheck_ms;      /* tagRecheckInterval (dray's own):
+	                                 SYNC_TAG_RECHECK_DEF_MS, 0: never */
 };
+
+/* tagRecheckInterval when not set: 5 minutes. */
+#define SYNC_TAG_RECHECK_DEF_MS (5 * 60 * 1000)
 
 /* extensions.sync */
 struct sync_cfg {
@@ -111,6 +117,50 @@ MUST_CHECK int sync_manifest(struct sync *s, const char *repo, const char *ref,
 /* The same for blob @d of @repo. */
 MUST_CHECK int sync_blob(struct sync *s, const char *repo,
                          const struct digest *d, struct err *err);
+
+/*
+ * Re-checking a mirrored tag. True if tag @tag of local repository @repo
+ * is due for a check upstream: an onDemand registry maps it (the first
+ * one's tagRecheckInterval counts; 0: never) and it was not checked
+ * within that interval. When true, the tag counts as checked from now
+ * on, so concurrent requests do not check it too; the caller then calls
+ * sync_recheck(). The check times are kept in memory, for the
+ * SYNC_CHECKS_MAX (repository, tag) pairs checked last.
+ */
+bool sync_recheck_due(struct sync *s, const char *repo, const char *tag);
+
+/*
+ * Ask the upstream which manifest tag @tag of @repo names now (a HEAD,
+ * bounded by SYNC_CHECK_TIMEOUT_MS); if it is not the one here, fetch it
+ * as sync_manifest() does and move the tag. Never fails the caller: an
+ * upstream that is down, slow, refuses or lacks the tag leaves the tag
+ * as it is, and is logged once (until a check of the tag succeeds).
+ */
+void sync_recheck(struct sync *s, const char *repo, const char *tag);
+
+/*
+ * Referrers on demand. True if the upstream should be asked for the
+ * referrers of @subject in @repo: an onDemand registry maps @repo, and
+ * nothing here refers to @subject, or the first such registry's
+ * tagRecheckInterval has passed since it was last asked (counted as
+ * sync_recheck_due() counts tags, in the same bounded map).
+ */
+bool sync_referrers_due(struct sync *s, const char *repo,
+                        const struct digest *subject);
+
+/*
+ * Ask the upstreams that map @repo for the referrers of @subject (the
+ * referrers API, first page) and bring each manifest listed here, with
+ * its blobs, as sync_manifest() does. An upstream without the API (404)
+ * has none. Returns 0, or -1 with the first failure (the errors of
+ * sync_manifest()); what was brought before a failure stays. Failures
+ * are logged once, as sync_recheck() logs them.
+ */
+MUST_CHECK int sync_referrers(struct sync *s, const char *repo,
+                              const struct digest *subject, struct err *err);
+
+#define SYNC_CHECKS_MAX       4096 /* (repository, tag) check times kept */
+#define SYNC_CHECK_TIMEOUT_MS 3000 /* a tag check's HEAD, connect included */
 
 /* What the module has done since sync_new(), for tests and metrics. */
 struct sync_stats {

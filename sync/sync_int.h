@@ -83,6 +83,15 @@ int up_request(struct upstream *u, bool head, const char *path,
                up_sink_fn sink, void *arg, struct up_resp *resp,
                struct err *err);
 
+/*
+ * HEAD /v2/@repo/@kind/@ref: as up_get() without a body, with the whole
+ * request (connect included) bounded by @timeout_ms and never retried,
+ * for a quick check (resp->digest is Docker-Content-Digest, if sent).
+ */
+int up_head(struct upstream *u, const char *repo, const char *kind,
+            const char *ref, const char *accept, uint64_t timeout_ms,
+            struct up_resp *resp, struct err *err);
+
 /* One-time process setup of libcurl (idempotent, thread-safe). */
 int up_global_init(struct err *err);
 

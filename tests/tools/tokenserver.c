@@ -47,6 +47,7 @@
 
 #include "daemon/ref.h"
 #include "tests/tools/jwtsign.h"
+#include "tests/tools/portfile.h"
 
 #define MAX_USERS  32
 #define MAX_RULES  64
@@ -340,22 +341,6 @@ static void load_key(const char *path, const char *alg)
 	ts.alg = alg;
 }
 
-/* Write @port to @path whole: a temporary, then a rename. */
-static void write_port(const char *path, unsigned port)
-{
-	char tmp[4096];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0 ||
-	    rename(tmp, path) != 0) {
-		fprintf(stderr, "tokenserver: cannot write '%s': %s\n", path,
-		        strerror(errno));
-		exit(1);
-	}
-}
-
 int main(int argc, char **argv)
 {
 	const char *key = NULL, *port_file = NULL, *alg = NULL;
@@ -427,7 +412,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	write_port(port_file, info->port);
+	port_file_write("tokenserver", port_file, info->port);
 	fprintf(stderr, "tokenserver: listening on 127.0.0.1:%u, %s\n",
 	        info->port, ts.alg);
 	while (sigwait(&set, &sig) != 0)

@@ -9,13 +9,19 @@ need_upstream() {
 }
 
 # upstream_start NAME [HTPASSWD]: start upstream NAME (again on its old
-# port and root if it ran before), with Basic auth from HTPASSWD if given.
+# port and root if it ran before), with Basic auth from HTPASSWD if given,
+# over HTTPS with $WORK/tls/$UP_TLS.crt and .key if UP_TLS is set.
 # Its URL is then $(up_url NAME); every request it served is in its log.
 upstream_start() {
-	local name=$1 htp=${2:-} d=$WORK/up/$1 try i p auth=
+	local name=$1 htp=${2:-} d=$WORK/up/$1 try i p auth="" tls="" scheme=http
 	need_upstream
 	mkdir -p "$d/root"
 	[ -z "$htp" ] || auth="auth: {htpasswd: {realm: $name, path: $htp}}"
+	if [ -n "${UP_TLS:-}" ]; then
+		tls=", tls: {certificate: $WORK/tls/$UP_TLS.crt, key: $WORK/tls/$UP_TLS.key}"
+		scheme=https
+	fi
+	echo "$scheme" >"$d/scheme"
 	for ((try = 0; try < 5; try++)); do
 		if [ -s "$d/port" ]; then
 			p=$(cat "$d/port")
@@ -29,7 +35,7 @@ upstream_start() {
 			storage:
 			  filesystem: {rootdirectory: $d/root}
 			  maintenance: {uploadpurging: {enabled: false}}
-			http: {addr: "127.0.0.1:$p", secret: dray-sync-test}
+			http: {addr: "127.0.0.1:$p", secret: dray-sync-test$tls}
 			$auth
 		CONF
 		/usr/bin/docker-registry serve "$d/config.yml" >>"$d/log" 2>&1 &
@@ -37,7 +43,7 @@ upstream_start() {
 		BG_PIDS+=($!)
 		for ((i = 0; i < 100; i++)); do
 			# 200, or 401 with auth: either way it answers
-			if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$p/v2/"; then
+			if curl -sk -o /dev/null --max-time 1 "$scheme://127.0.0.1:$p/v2/"; then
 				echo "$p" >"$d/port"
 				return 0
 			fi
@@ -58,7 +64,9 @@ upstream_stop() {
 }
 
 up_url() {
-	echo "http://127.0.0.1:$(cat "$WORK/up/$1/port")"
+	local scheme=http
+	[ ! -s "$WORK/up/$1/scheme" ] || scheme=$(cat "$WORK/up/$1/scheme")
+	echo "$scheme://127.0.0.1:$(cat "$WORK/up/$1/port")"
 }
 
 up_host() {
@@ -66,8 +74,14 @@ up_host() {
 }
 
 # up_requests NAME REGEX: how many requests in NAME's access log match
-# REGEX (matched against the request line, "GET /v2/... HTTP/1.1").
+# REGEX (matched against the request line, "GET /v2/... HTTP/1.1"; for
+# a dray upstream, "METHOD PATH" against its JSON access lines).
 up_requests() {
+	if [ -f "$WORK/up/$1/dray.yaml" ]; then
+		grep -Ec "\"method\":\"${2%% *}\",\"path\":\"${2#* }" \
+			"$WORK/up/$1/log" || true
+		return
+	fi
 	grep -Ec "\"$2[^\"]* HTTP/[0-9.]+\" [0-9]+ " "$WORK/up/$1/log" || true
 }
 
@@ -168,4 +182,37 @@ up_tag() {
 		-H "Content-Type: $(jq -r .mediaType "$m")" --data-binary "@$m" \
 		"$(up_url "$1")/v2/$4/manifests/$5")
 	[ "$st" = 201 ] || fail "upstream $1: manifest $3 as $4:$5: $st"
+}
+
+# up_settled NAME REGEX: up_requests once what was sent before is logged:
+# a marker request straight to upstream NAME is waited for in its log
+# first (the log is written after each answer).
+up_settled() {
+	local m=/v2/settled-$RANDOM$RANDOM/tags/list i
+	curl -s -o /dev/null --max-time 10 "$(up_url "$1")$m" || true
+	for ((i = 0; i < 300; i++)); do
+		grep -q "$m" "$WORK/up/$1/log" && break
+		sleep 0.1
+	done
+	up_requests "$1" "$2"
+}
+
+# badupstream_start NAME: tests/tools/badupstream (an upstream that sends
+# wrong bytes, lying digests, huge manifests, redirect loops) as upstream
+# NAME; its log (one "METHOD URL STATUS" line per request) in
+# $WORK/up/NAME/log. Stop it with upstream_stop.
+badupstream_start() {
+	local d=$WORK/up/$1 i
+	mkdir -p "$d"
+	rm -f "$d/port.tmp"
+	"$DRAY_BUILD/badupstream" --port-file "$d/port.tmp" 2>>"$d/log" &
+	echo $! >"$d/pid"
+	BG_PIDS+=($!)
+	for ((i = 0; i < 600; i++)); do
+		[ -s "$d/port.tmp" ] && break
+		kill -0 "$(cat "$d/pid")" 2>/dev/null || fail "badupstream $1 exited at startup"
+		sleep 0.1
+	done
+	[ -s "$d/port.tmp" ] || fail "badupstream $1 wrote no port"
+	tr -d ' \n' <"$d/port.tmp" >"$d/port"
 }
