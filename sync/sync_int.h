@@ -37,6 +37,8 @@ struct up_resp {
 	char content_type[256];          /* media type, parameters cut */
 	char digest[DIGEST_STR_MAX + 8]; /* Docker-Content-Digest, or "" */
 	uint64_t length;                 /* body bytes received */
+	int64_t expected; /* a 200's Content-Length, -1: none; set before
+	                     the sink's first call */
 };
 
 /*
