@@ -1253,7 +1253,8 @@ static enum sync_follow_state follow_look(struct sync_follow *r, uint64_t pos,
 {
 	struct flight *f = r->f;
 
-	if (!r->attempt && !f->done && f->fd >= 0) { /* begin */
+	if (!r->attempt && !f->done && f->fd >= 0 &&
+	    f->size > SYNC_STREAM_MIN) { /* begin */
 		int fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
 
 		if (fd < 0) {

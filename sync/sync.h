@@ -126,13 +126,20 @@ MUST_CHECK int sync_blob(struct sync *s, const char *repo,
  * its last byte before the blob is verified and stored); SYNC_WAIT:
  * nothing new, and @park(@arg) was called: @wake(@arg) follows once
  * there is (about every SYNC_WAKE_BYTES, and at the end); SYNC_STORED:
- * the transfer ended before this reader began, the blob is stored (read
- * it from the store); SYNC_FAILED: the transfer failed (@v->err says
- * why); a reader that had begun must cut its response. @park and @wake
- * run under the module's lock and must not call into it.
- * sync_follow_free() detaches the reader (never while parked).
+ * the transfer ended before this reader began (or the blob is too small
+ * to stream), the blob is stored (read it from the store); SYNC_FAILED:
+ * the transfer failed (@v->err says why); a reader that had begun must
+ * cut its response. @park and @wake run under the module's lock and must
+ * not call into it. sync_follow_free() detaches the reader (never while
+ * parked).
  */
 #define SYNC_WAKE_BYTES (64u << 10)
+/*
+ * Blobs up to this size are not streamed (their followers get
+ * SYNC_STORED or SYNC_FAILED): little time to gain, and a clear error
+ * rather than a cut response when upstream sends wrong bytes.
+ */
+#define SYNC_STREAM_MIN (1u << 20)
 struct sync_follow;
 struct sync_job;
 typedef void (*sync_wake_fn)(void *arg);
