@@ -40,11 +40,17 @@ int h_blob_get(struct http_req *req, struct err *err)
 		return reply_sized_empty(req, MHD_HTTP_OK,
 		                         "application/octet-stream", size, err);
 	}
-	rc = pull_blob(req, &d, &fd, &size, err);
+	/* A whole blob streams while it arrives; a range waits for it. */
+	if (req_header(req, MHD_HTTP_HEADER_RANGE))
+		rc = pull_blob(req, &d, &fd, &size, err);
+	else
+		rc = pull_blob_stream(req, &d, &fd, &size, err);
 	if (rc == HTTP_PENDING)
 		return rc;
 	if (rc < 0)
 		return blob_not_found(req, err);
+	if (fd < 0) /* streaming */
+		return 0;
 	reply_hdr(req, "Docker-Content-Digest", dstr);
 	switch (range_parse(req_header(req, MHD_HTTP_HEADER_RANGE), size,
 	                    &start, &end)) {

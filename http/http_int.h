@@ -121,6 +121,7 @@ struct http_req {
 	struct MHD_Connection *conn;  /* MHD's connection */
 	struct auth_job *auth_job;    /* a check under way (who.c) */
 	struct pull_job *pull_job;    /* a fetch under way (pull.c) */
+	struct pull_stream *stream;   /* a blob to stream (pull.c) */
 	uint64_t id;                  /* for the log */
 	const char *method;           /* borrowed from MHD */
 	const char *url;              /* borrowed from MHD (decoded path) */
@@ -317,6 +318,14 @@ int reply_fd(struct http_req *req, unsigned status, int fd, uint64_t off,
              uint64_t len, uint64_t total, struct err *err);
 int reply_sized_empty(struct http_req *req, unsigned status, const char *ctype,
                       uint64_t len, struct err *err);
+/*
+ * A 200 of @len bytes of application/octet-stream that @read produces
+ * as MHD asks for them; @done(@cls) runs when MHD lets go of it (also
+ * when this fails).
+ */
+int reply_stream(struct http_req *req, uint64_t len,
+                 MHD_ContentReaderCallback read, void *cls,
+                 MHD_ContentReaderFreeCallback done, struct err *err);
 /* Add a header to the response being built; see reply_hdr_*(). */
 void reply_hdr(struct http_req *req, const char *name, const char *value);
 void reply_hdr_location(struct http_req *req, const char *fmt, ...)
@@ -453,6 +462,15 @@ int pull_manifest(struct http_req *req, struct manifest_desc *desc, char **body,
                   struct err *err);
 int pull_blob(struct http_req *req, const struct digest *d, int *fd,
               uint64_t *size, struct err *err);
+/*
+ * A GET of a whole blob: as pull_blob(), but a blob being fetched is
+ * streamed to the client while it arrives (sync_follow()): the 200 is
+ * queued here as soon as the upstream's length and first bytes are in
+ * (0 with *@fd -1: answered). Without a length upstream, or once the
+ * blob is stored, *@fd is the stored blob, as pull_blob() gives.
+ */
+int pull_blob_stream(struct http_req *req, const struct digest *d, int *fd,
+                     uint64_t *size, struct err *err);
 /* Whether @req's fetch is still under way. */
 bool pull_pending(const struct http_req *req);
 /* req_free(): the fetch under way, if any, is left to finish alone. */

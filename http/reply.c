@@ -170,6 +170,24 @@ static struct MHD_Response *tls_body(int fd, uint64_t off, uint64_t len)
 	return resp;
 }
 
+int reply_stream(struct http_req *req, uint64_t len,
+                 MHD_ContentReaderCallback read, void *cls,
+                 MHD_ContentReaderFreeCallback done, struct err *err)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_callback(len, TLS_BLOCK, read, cls,
+	                                         done);
+	if (!resp) {
+		done(cls);
+		return err_set(err, ERR_NOMEM, "cannot create response");
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                        "application/octet-stream");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	return queue(req, resp, MHD_HTTP_OK, len, err);
+}
+
 int reply_fd(struct http_req *req, unsigned status, int fd, uint64_t off,
              uint64_t len, uint64_t total, struct err *err)
 {

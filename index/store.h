@@ -249,6 +249,16 @@ MUST_CHECK int store_upload_commit(struct upload *u, const struct digest *d,
 /* End the session and discard its data; @u is released. */
 void store_upload_cancel(struct upload *u);
 
+/*
+ * For readers that follow an upload while it is written (sync streams a
+ * blob as it arrives): from here on every byte store_upload_offset()
+ * counts is in the staging file (written through the page cache, not
+ * gathered in O_DIRECT blocks). Returns a new read-only descriptor of
+ * the staging file, which stays readable after commit or cancel remove
+ * its name; the caller closes it. -1 with ERR_IO.
+ */
+MUST_CHECK int store_upload_follow(struct upload *u, struct err *err);
+
 /* Remove sessions idle for longer than @idle_ms. Returns how many. */
 size_t store_upload_expire(struct store *st, uint64_t idle_ms);
 

@@ -510,6 +510,24 @@ void store_upload_cancel(struct upload *u)
 		upload_end(u);
 }
 
+int store_upload_follow(struct upload *u, struct err *err)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (u->borrowed)
+		return err_set(err, ERR_INVALID,
+		               "a borrowed upload has no bytes of its own");
+	if (upload_settle(u, err) < 0)
+		return -1;
+	if (staging_path(u, path, sizeof(path)) < 0)
+		return err_set(err, ERR_TOO_LARGE, "path too long");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set_errno(err, errno, "cannot open upload");
+	return fd;
+}
+
 struct expire_ctx {
 	uint64_t now;      /* clock_age_mono_ms() */
 	uint64_t idle_ms;  /* sessions idle longer than this go */

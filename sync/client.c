@@ -273,6 +273,14 @@ static size_t on_body(char *buf, size_t sz, size_t n, void *arg)
 		        (unsigned long long)x->max);
 		return 0;
 	}
+	if (x->resp->length == 0) {
+		curl_off_t cl = -1;
+
+		if (curl_easy_getinfo(x->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
+		                      &cl) != CURLE_OK)
+			cl = -1;
+		x->resp->expected = cl;
+	}
 	if (x->sink(x->arg, buf, n, &x->sink_err) < 0) {
 		if (x->sink_err.code == ERR_OK)
 			err_set(&x->sink_err, ERR_INTERNAL, "sink failed");

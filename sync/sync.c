@@ -19,12 +19,14 @@
 #define LOG_MODULE "sync"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -40,6 +42,7 @@
 #define SYNC_FLIGHTS_MAX 256   /* transfers in flight at once */
 #define SYNC_DEPTH_MAX   2     /* an index of indexes, no deeper */
 #define SYNC_CREDS_MAX   65536 /* bytes of a credentials file */
+#define BLOB_KEY_MAX     (REF_NAME_MAX + DIGEST_STR_MAX + 8) /* flight key */
 
 /* One configured registry and a client per URL. */
 struct sreg {
@@ -50,10 +53,41 @@ struct sreg {
 /* A transfer in flight, and its outcome once done. */
 struct flight {
 	pthread_cond_t cv; /* signalled when done */
-	unsigned refs;     /* the leader and the waiters */
+	unsigned refs;     /* the leader, the waiters and the followers */
 	bool done;         /* the outcome is in */
 	int ret;           /* 0 or -1 */
 	struct err err;    /* why, when -1 */
+	/* A blob's bytes as they land, for its followers (sync_follow). */
+	unsigned attempt;           /* bumped as an upstream answer begins
+	                               streaming, or fails */
+	int fd;                     /* its staging file, or -1 */
+	uint64_t size;              /* its Content-Length */
+	uint64_t written;           /* bytes in the file */
+	uint64_t woken;             /* written at the last wake */
+	struct sync_follow *parked; /* followers waiting for more */
+};
+
+/* A reader of a blob transfer (sync_follow()). */
+struct sync_follow {
+	struct sync *s;
+	struct flight *f;         /* holds a reference */
+	struct sync_follow *next; /* in f->parked */
+	bool parked;              /* in f->parked */
+	sync_wake_fn park, wake;  /* the caller's */
+	void *arg;                /* theirs */
+	unsigned attempt;         /* the answer it streams, 0: none yet */
+	int fd;                   /* its own descriptor of that file */
+	uint64_t size;            /* that answer's Content-Length */
+};
+
+/* A blob transfer to run, handed to the caller of sync_follow(). */
+struct sync_job {
+	struct sync *s;
+	struct flight *f; /* the leader's reference */
+	char key[BLOB_KEY_MAX];
+	char dstr[DIGEST_STR_MAX];
+	char repo[REF_NAME_MAX + 1];
+	struct digest d;
 };
 
 struct sync {
@@ -670,9 +704,35 @@ static struct flight *flight_join(struct sync *s, const char *key, bool *lead,
 	}
 	pthread_cond_init(&f->cv, NULL);
 	f->refs = 1;
+	f->fd = -1;
 	*lead = true;
 	pthread_mutex_unlock(&s->lock);
 	return f;
+}
+
+/* Resume every parked follower of @f; s->lock held. */
+static void wake_all(struct flight *f)
+{
+	struct sync_follow *r;
+
+	while ((r = f->parked)) {
+		f->parked = r->next;
+		r->next = NULL;
+		r->parked = false;
+		r->wake(r->arg);
+	}
+	f->woken = f->written;
+}
+
+/* Drop a reference to @f; s->lock held. */
+static void flight_put(struct flight *f)
+{
+	if (--f->refs)
+		return;
+	if (f->fd >= 0)
+		close(f->fd);
+	pthread_cond_destroy(&f->cv);
+	free(f);
 }
 
 /* Leave @f: the leader records the outcome; the last one out frees it. */
@@ -687,6 +747,11 @@ static int flight_leave(struct sync *s, const char *key, struct flight *f,
 			f->err = *err;
 		hmap_del(s->flights, key);
 		pthread_cond_broadcast(&f->cv);
+		/* Followers that began have their own descriptors. */
+		if (f->fd >= 0)
+			close(f->fd);
+		f->fd = -1;
+		wake_all(f);
 	} else {
 		while (!f->done)
 			pthread_cond_wait(&f->cv, &s->lock);
@@ -694,26 +759,96 @@ static int flight_leave(struct sync *s, const char *key, struct flight *f,
 		if (ret < 0)
 			*err = f->err;
 	}
-	if (--f->refs == 0) {
-		pthread_cond_destroy(&f->cv);
-		free(f);
-	}
+	flight_put(f);
 	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
 
 /* Blobs. */
 
-static int sink_upload(void *arg, const void *buf, size_t len, struct err *err)
+/*
+ * An upstream answer of @size bytes begins streaming into the staging
+ * file @fd (taken): followers that streamed an earlier one fail, the
+ * others may begin.
+ */
+static void flight_begin(struct sync *s, struct flight *f, int fd,
+                         uint64_t size)
 {
-	test_hold("syncbody", "a blob's bytes");
-	return store_upload_append(arg, buf, len, err);
+	pthread_mutex_lock(&s->lock);
+	f->attempt++;
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = fd;
+	f->size = size;
+	f->written = 0;
+	wake_all(f);
+	pthread_mutex_unlock(&s->lock);
 }
 
-/* Fetch blob @dstr of @remote from @r into @repo. */
+/* @written bytes are in the file: wake followers every so often. */
+static void flight_progress(struct sync *s, struct flight *f, uint64_t written)
+{
+	pthread_mutex_lock(&s->lock);
+	f->written = written;
+	if (f->fd >= 0 && written - f->woken >= SYNC_WAKE_BYTES)
+		wake_all(f);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The answer streaming failed: its followers fail now. */
+static void flight_abort(struct sync *s, struct flight *f)
+{
+	pthread_mutex_lock(&s->lock);
+	if (f->fd >= 0) {
+		close(f->fd);
+		f->fd = -1;
+		f->attempt++;
+		wake_all(f);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Where a blob's bytes go: an upload session, watched by a flight. */
+struct blob_sink {
+	struct sync *s;
+	struct flight *f;
+	struct upload *u;
+	const struct up_resp *resp; /* the answer's headers */
+	bool begun;                 /* its first bytes came */
+};
+
+static int sink_upload(void *arg, const void *buf, size_t len, struct err *err)
+{
+	struct blob_sink *k = arg;
+
+	test_hold("syncbody", "a blob's bytes");
+	if (!k->begun) {
+		k->begun = true;
+		/* Without a length followers wait for the stored blob. */
+		if (k->resp->expected >= 0) {
+			int fd;
+
+			/* No 200 announcing more than the store takes. */
+			if (store_upload_room(k->u, (uint64_t)k->resp->expected,
+			                      err) < 0)
+				return -1;
+			fd = store_upload_follow(k->u, err);
+			if (fd < 0)
+				return -1;
+			flight_begin(k->s, k->f, fd,
+			             (uint64_t)k->resp->expected);
+		}
+	}
+	if (store_upload_append(k->u, buf, len, err) < 0)
+		return -1;
+	flight_progress(k->s, k->f, store_upload_offset(k->u));
+	return 0;
+}
+
+/* Fetch blob @dstr of @remote from @r into @repo, for flight @f. */
 static int fetch_blob(struct sync *s, const struct sreg *r, const char *repo,
                       const char *remote, const struct digest *d,
-                      const char *dstr, struct err *err)
+                      const char *dstr, struct flight *f, struct err *err)
 {
 	char id[STORE_UPLOAD_ID_MAX];
 	struct up_resp resp;
@@ -722,14 +857,16 @@ static int fetch_blob(struct sync *s, const struct sreg *r, const char *repo,
 
 	for (size_t i = 0; i < r->cfg->n_urls; i++) {
 		struct err e = ERR_INIT;
+		struct blob_sink k = {s, f, NULL, &resp, false};
 
 		if (store_upload_start(s->st, repo, id, err) < 0)
 			return -1;
 		u = store_upload_get(s->st, repo, id, err);
 		if (!u)
 			return -1;
+		k.u = u;
 		if (up_get(r->ups[i], remote, "blobs", dstr, NULL, 0,
-		           sink_upload, u, &resp, &e) == 0 &&
+		           sink_upload, &k, &resp, &e) == 0 &&
 		    store_upload_commit(u, d, &e) == 0) {
 			__atomic_add_fetch(&s->blobs, 1, __ATOMIC_RELAXED);
 			log_info("synced blob %s of %s from %s", dstr, repo,
@@ -737,6 +874,7 @@ static int fetch_blob(struct sync *s, const struct sreg *r, const char *repo,
 			return 0;
 		}
 		store_upload_cancel(u);
+		flight_abort(s, f);
 		if (e.code == ERR_INVALID)
 			err_prefix(&e, "upstream %s sent wrong bytes for %s",
 			           up_url(r->ups[i]), dstr);
@@ -756,21 +894,32 @@ static int flight_key(char *key, size_t size, char kind, const char *repo,
 	return 0;
 }
 
+/*
+ * Join or lead (*@lead) the transfer of blob @d of @repo, whose key
+ * goes to @key (BLOB_KEY_MAX bytes) and digest string to @dstr.
+ */
+static struct flight *blob_flight(struct sync *s, const char *repo,
+                                  const struct digest *d, char *key, char *dstr,
+                                  bool *lead, struct err *err)
+{
+	digest_format(d, dstr);
+	if (flight_key(key, BLOB_KEY_MAX, 'b', repo, dstr, err) < 0)
+		return NULL;
+	return flight_join(s, key, lead, err);
+}
+
 /* Blob @d of @repo here, from @r (upstream name @remote). */
 static int ensure_blob(struct sync *s, const struct sreg *r, const char *repo,
                        const char *remote, const struct digest *d,
                        struct err *err)
 {
-	char key[REF_NAME_MAX + DIGEST_STR_MAX + 8], dstr[DIGEST_STR_MAX];
+	char key[BLOB_KEY_MAX], dstr[DIGEST_STR_MAX];
 	struct flight *f;
 	uint64_t size;
 	bool lead;
 	int ret;
 
-	digest_format(d, dstr);
-	if (flight_key(key, sizeof(key), 'b', repo, dstr, err) < 0)
-		return -1;
-	f = flight_join(s, key, &lead, err);
+	f = blob_flight(s, repo, d, key, dstr, &lead, err);
 	if (!f)
 		return -1;
 	ret = 0;
@@ -779,7 +928,7 @@ static int ensure_blob(struct sync *s, const struct sreg *r, const char *repo,
 
 		/* Someone may have finished it just before we came. */
 		if (store_blob_stat(s->st, repo, d, &size, &e) < 0)
-			ret = fetch_blob(s, r, repo, remote, d, dstr, err);
+			ret = fetch_blob(s, r, repo, remote, d, dstr, f, err);
 	}
 	return flight_leave(s, key, f, lead, ret, err);
 }
@@ -990,20 +1139,31 @@ int sync_manifest(struct sync *s, const char *repo, const char *ref,
 	                        : "is not synced from any upstream");
 }
 
-int sync_blob(struct sync *s, const char *repo, const struct digest *d,
-              struct err *err)
+/*
+ * Blob @d of @repo, for flight @f that this thread leads: the onDemand
+ * registries that map @repo are asked in order, as for a manifest.
+ */
+static int blob_lead(struct sync *s, const char *repo, const struct digest *d,
+                     struct flight *f, struct err *err)
 {
 	const struct sync_content *c;
-	char remote[REF_NAME_MAX + 1];
+	char remote[REF_NAME_MAX + 1], dstr[DIGEST_STR_MAX];
 	struct err last = ERR_INIT;
+	uint64_t size;
 
+	digest_format(d, dstr);
 	for (size_t i = 0; i < s->cfg->n_registries; i++) {
 		struct err e = ERR_INIT;
 
 		if (!s->regs[i].cfg->on_demand ||
 		    !reg_maps(s->regs[i].cfg, repo, &c, remote, sizeof(remote)))
 			continue;
-		if (ensure_blob(s, &s->regs[i], repo, remote, d, &e) == 0)
+		/* Someone may have finished it just before we came. */
+		if (store_blob_stat(s->st, repo, d, &size, &e) == 0)
+			return 0;
+		e = ERR_INIT;
+		if (fetch_blob(s, &s->regs[i], repo, remote, d, dstr, f, &e) ==
+		    0)
 			return 0;
 		if (last.code == ERR_OK || last.code == ERR_NOT_FOUND)
 			last = e;
@@ -1429,4 +1589,177 @@ int sync_referrers(struct sync *s, const char *repo,
 		check_outcome(s, 'R', repo, dstr, ret, err);
 	}
 	return flight_leave(s, key, f, lead, ret, err);
+}
+
+int sync_blob(struct sync *s, const char *repo, const struct digest *d,
+              struct err *err)
+{
+	char key[BLOB_KEY_MAX], dstr[DIGEST_STR_MAX];
+	struct flight *f;
+	bool lead;
+	int ret = 0;
+
+	f = blob_flight(s, repo, d, key, dstr, &lead, err);
+	if (!f)
+		return -1;
+	if (lead)
+		ret = blob_lead(s, repo, d, f, err);
+	return flight_leave(s, key, f, lead, ret, err);
+}
+
+/* Streaming. */
+
+struct sync_follow *sync_follow(struct sync *s, const char *repo,
+                                const struct digest *d, sync_wake_fn park,
+                                sync_wake_fn wake, void *arg,
+                                struct sync_job **job, struct err *err)
+{
+	struct sync_follow *r = calloc(1, sizeof(*r));
+	struct sync_job *j = calloc(1, sizeof(*j));
+	bool lead;
+
+	*job = NULL;
+	if (!r || !j) {
+		err_set(err, ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	r->f = blob_flight(s, repo, d, j->key, j->dstr, &lead, err);
+	if (!r->f)
+		goto fail;
+	r->s = s;
+	r->park = park;
+	r->wake = wake;
+	r->arg = arg;
+	r->fd = -1;
+	if (!lead) {
+		free(j);
+		return r;
+	}
+	pthread_mutex_lock(&s->lock);
+	r->f->refs++; /* the leader's is the job's */
+	pthread_mutex_unlock(&s->lock);
+	j->s = s;
+	j->f = r->f;
+	snprintf(j->repo, sizeof(j->repo), "%s", repo);
+	j->d = *d;
+	*job = j;
+	return r;
+fail:
+	free(r);
+	free(j);
+	return NULL;
+}
+
+int sync_job_run(struct sync_job *j, struct err *err)
+{
+	int ret = blob_lead(j->s, j->repo, &j->d, j->f, err);
+
+	/* No client may be left to say it: the log does. */
+	if (ret < 0)
+		log_warn("blob %s of %s not synced: %s", j->dstr, j->repo,
+		         err->msg);
+	ret = flight_leave(j->s, j->key, j->f, true, ret, err);
+	free(j);
+	return ret;
+}
+
+void sync_job_cancel(struct sync_job *j)
+{
+	struct err e = ERR_INIT;
+
+	err_set(&e, ERR_BUSY, "shutting down: not fetched");
+	(void)flight_leave(j->s, j->key, j->f, true, -1, &e);
+	free(j);
+}
+
+/* Is there more for @r past @pos? Decides, or parks @r; s->lock held. */
+static enum sync_follow_state follow_look(struct sync_follow *r, uint64_t pos,
+                                          struct sync_view *v)
+{
+	struct flight *f = r->f;
+
+	if (!r->attempt && !f->done && f->fd >= 0 &&
+	    f->size > SYNC_STREAM_MIN) { /* begin */
+		int fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
+
+		if (fd < 0) {
+			err_set_errno(&v->err, errno,
+			              "cannot follow the transfer");
+			return SYNC_FAILED;
+		}
+		r->attempt = f->attempt;
+		r->fd = fd;
+		r->size = f->size;
+	}
+	if (!r->attempt && f->done) {
+		if (f->ret == 0)
+			return SYNC_STORED;
+		v->err = f->err;
+		return SYNC_FAILED;
+	}
+	if (r->attempt) {
+		if (f->attempt != r->attempt || (f->done && f->ret < 0)) {
+			if (f->done)
+				v->err = f->err;
+			else
+				err_set(&v->err, ERR_IO,
+				        "the upstream transfer failed");
+			return SYNC_FAILED;
+		}
+		v->fd = r->fd;
+		v->size = r->size;
+		if (f->done) { /* stored: all of it */
+			if (f->written != r->size) {
+				err_set(&v->err, ERR_IO,
+				        "upstream sent %llu bytes, not %llu",
+				        (unsigned long long)f->written,
+				        (unsigned long long)r->size);
+				return SYNC_FAILED;
+			}
+			v->readable = r->size;
+			return SYNC_READY;
+		}
+		/* The last byte only once the blob is verified. */
+		v->readable = f->written < r->size ? f->written
+		              : r->size            ? r->size - 1
+		                                   : 0;
+		if (v->readable > pos)
+			return SYNC_READY;
+	}
+	r->parked = true;
+	r->next = f->parked;
+	f->parked = r;
+	r->park(r->arg);
+	return SYNC_WAIT;
+}
+
+enum sync_follow_state sync_follow_poll(struct sync_follow *r, uint64_t pos,
+                                        struct sync_view *v)
+{
+	enum sync_follow_state st;
+
+	*v = (struct sync_view){.fd = -1, .err = ERR_INIT};
+	pthread_mutex_lock(&r->s->lock);
+	st = follow_look(r, pos, v);
+	pthread_mutex_unlock(&r->s->lock);
+	return st;
+}
+
+void sync_follow_free(struct sync_follow *r)
+{
+	struct sync_follow **pp;
+
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->s->lock);
+	for (pp = &r->f->parked; r->parked && *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	flight_put(r->f);
+	pthread_mutex_unlock(&r->s->lock);
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r);
 }

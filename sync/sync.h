@@ -162,6 +162,58 @@ MUST_CHECK int sync_referrers(struct sync *s, const char *repo,
 #define SYNC_CHECKS_MAX       4096 /* (repository, tag) check times kept */
 #define SYNC_CHECK_TIMEOUT_MS 3000 /* a tag check's HEAD, connect included */
 
+/*
+ * Streaming a blob to clients while it arrives.
+ *
+ * sync_follow() attaches a reader to the transfer of blob @d of @repo
+ * under way (the one sync_blob() or a manifest's fetch runs), or starts
+ * one: then *@job is set and the caller runs it with sync_job_run() on a
+ * thread that may block (or sync_job_cancel() if it never will). NULL
+ * with ERR_BUSY (too many transfers) or ERR_NOMEM.
+ *
+ * sync_follow_poll(@f, @pos, @v) says what the reader may do once it has
+ * sent @pos bytes: SYNC_READY: bytes @pos .. v->readable of v->fd
+ * (v->size in all, the upstream's Content-Length; a stream never gets
+ * its last byte before the blob is verified and stored); SYNC_WAIT:
+ * nothing new, and @park(@arg) was called: @wake(@arg) follows once
+ * there is (about every SYNC_WAKE_BYTES, and at the end); SYNC_STORED:
+ * the transfer ended before this reader began (or the blob is too small
+ * to stream), the blob is stored (read it from the store); SYNC_FAILED:
+ * the transfer failed (@v->err says why); a reader that had begun must
+ * cut its response. @park and @wake run under the module's lock and must
+ * not call into it. sync_follow_free() detaches the reader (never while
+ * parked).
+ */
+#define SYNC_WAKE_BYTES (64u << 10)
+/*
+ * Blobs up to this size are not streamed (their followers get
+ * SYNC_STORED or SYNC_FAILED): little time to gain, and a clear error
+ * rather than a cut response when upstream sends wrong bytes.
+ */
+#define SYNC_STREAM_MIN (1u << 20)
+struct sync_follow;
+struct sync_job;
+typedef void (*sync_wake_fn)(void *arg);
+enum sync_follow_state { SYNC_READY, SYNC_WAIT, SYNC_STORED, SYNC_FAILED };
+struct sync_view {
+	int fd;            /* the staging file (the reader's own), or -1 */
+	uint64_t size;     /* the blob's size */
+	uint64_t readable; /* bytes that may be sent */
+	struct err err;    /* SYNC_FAILED: why */
+};
+MUST_CHECK struct sync_follow *sync_follow(struct sync *s, const char *repo,
+                                           const struct digest *d,
+                                           sync_wake_fn park, sync_wake_fn wake,
+                                           void *arg, struct sync_job **job,
+                                           struct err *err);
+enum sync_follow_state sync_follow_poll(struct sync_follow *f, uint64_t pos,
+                                        struct sync_view *v);
+void sync_follow_free(struct sync_follow *f);
+/* Run @job (the transfer), then free it: 0 or -1 as sync_blob(). */
+int sync_job_run(struct sync_job *job, struct err *err);
+/* @job will not run: its readers fail with ERR_BUSY. Frees @job. */
+void sync_job_cancel(struct sync_job *job);
+
 /* What the module has done since sync_new(), for tests and metrics. */
 struct sync_stats {
 	uint64_t upstream_requests; /* HTTP requests sent upstream */

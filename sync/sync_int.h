@@ -43,6 +43,8 @@ struct up_resp {
 	char digest[DIGEST_STR_MAX + 8]; /* Docker-Content-Digest, or "" */
 	uint64_t length;                 /* body bytes received */
 	char link[1024];                 /* Link header, or "" */
+	int64_t expected; /* a 200's Content-Length, -1: none; set before
+	                     the sink's first call */
 };
 
 /*

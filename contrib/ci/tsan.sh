@@ -2,8 +2,9 @@
 # tsan.sh - build dray with ThreadSanitizer (clang) and run the cases that
 # stress concurrency: GC racing pushes, concurrent pushes of one blob, the
 # mount beside HTTP, SIGHUP reloads under requests, credential checks on
-# the offload pool, upstream fetches on the pull pool, and the store,
-# index, reload and offload pool unit tests.
+# the offload pool, upstream fetches on the pull pool, blobs streamed to
+# clients as they arrive, and the store, index, reload and offload pool
+# unit tests.
 #
 #   contrib/ci/tsan.sh [BUILD_DIR]      (default build-tsan)
 #
@@ -18,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 src=$PWD
 build=${1:-build-tsan}
-cases=${DRAY_TSAN_CASES:-'^(unit/(store_blob|store_manifest|store_list|index|catalog|reload|offload|events)|it/(gc-race|concurrent-same-blob|mount-concurrent|ops-reload|http-offload|sync-offload))$'}
+cases=${DRAY_TSAN_CASES:-'^(unit/(store_blob|store_manifest|store_list|index|catalog|reload|offload|events)|it/(gc-race|concurrent-same-blob|mount-concurrent|ops-reload|http-offload|sync-offload|sync-stream))$'}
 
 CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug \
 	-DDRAY_SANITIZE=thread -DDRAY_WERROR=OFF >/dev/null

@@ -7,7 +7,9 @@
 # until <file> exists; syncbody:<file> stops one after its first bytes.
 #   - With as many fetches held as there are listener threads, /v2/, a
 #     push and a pull of local content are answered while none has been
-#     released; released, each held GET gets the upstream's bytes.
+#     released; released, each held GET gets the upstream's bytes. (These
+#     GETs ask for a range, which waits for the stored blob; a GET of a
+#     whole blob streams it, sync-stream.sh.)
 #   - A client that leaves while its fetch is held: the fetch goes on,
 #     the blob is stored, the daemon serves.
 #   - SIGTERM with a transfer half way: the transfer is ended, nothing
@@ -38,11 +40,12 @@ HTTP_EXTRA="  drainTimeout: 1s" dray_config_ext "$CFG" -- "extensions:
         content:
           - prefix: \"lib/**\""
 
-# get_blob DIGEST OUT: GET blob DIGEST of lib/app through dray into
-# OUT, the status into OUT.st; the curl process itself (run it with &).
+# get_blob DIGEST OUT [curl args]: GET blob DIGEST of lib/app through
+# dray into OUT, the status into OUT.st; the curl process itself (run it
+# with &).
 get_blob() {
-	exec curl -s -o "$2" -w '%{http_code}' "$URL/v2/lib/app/blobs/$1" \
-		>"$2.st" 2>/dev/null
+	exec curl -s -o "$2" -w '%{http_code}' "${@:3}" \
+		"$URL/v2/lib/app/blobs/$1" >"$2.st" 2>/dev/null
 }
 
 # --- fetches held; the listeners answer meanwhile
@@ -51,7 +54,7 @@ dray_start
 M=$(log_mark)
 HELD=()
 for ((i = 1; i <= N; i++)); do
-	get_blob "$L1" "$WORK/tmp/l1.$i" &
+	get_blob "$L1" "$WORK/tmp/l1.$i" -H 'Range: bytes=0-' &
 	HELD+=($!)
 done
 wait_log_n "$M" "test hold: syncfetch at $L1" "$N" "$N fetches held"
@@ -68,7 +71,7 @@ assert_true "a fetch was released while the others were answered" \
 touch "$HOLD"
 wait "${HELD[@]}" || true
 for ((i = 1; i <= N; i++)); do
-	assert_eq 200 "$(cat "$WORK/tmp/l1.$i.st")" "held GET $i once released"
+	assert_eq 206 "$(cat "$WORK/tmp/l1.$i.st")" "held GET $i once released"
 	assert_true "held GET $i has the upstream's bytes" \
 		cmp -s "$WORK/tmp/l1.$i" "$SRC/blobs/sha256/${L1#sha256:}"
 done
@@ -104,8 +107,9 @@ wait "$DRAY_PID" || RC=$?
 DRAY_PID=
 assert_eq 0 "$RC" "exit status after SIGTERM with a transfer under way"
 wait "$CLIENT" || true
+# Streamed: a 200 whose body is cut short, or no 200 at all.
 assert_true "the client did not get the blob" \
-	test "$(cat "$WORK/tmp/l2.st")" != 200
+	bash -c "! cmp -s '$WORK/tmp/l2' '$SRC/blobs/sha256/${L2#sha256:}'"
 assert_true "the transfer was ended" \
 	grep -q "shutting down, transfer ended" "$DAEMON_LOG"
 assert_true "nothing of the blob is kept" \

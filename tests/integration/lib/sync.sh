@@ -216,3 +216,39 @@ badupstream_start() {
 	[ -s "$d/port.tmp" ] || fail "badupstream $1 wrote no port"
 	tr -d ' \n' <"$d/port.tmp" >"$d/port"
 }
+
+# slowup_start DIR HOLD RELEASE: start tests/tools/slowup, an upstream
+# that serves DIR/<hex> as blob sha256:<hex> and holds the last HOLD
+# bytes of each until file RELEASE exists (RELEASE.cut: cuts it
+# instead), logging "holding <hex>" to $SLOWUP_LOG. Sets SLOWUP_URL.
+SLOWUP=$DRAY_BUILD/slowup
+SLOWUP_LOG=$WORK/logs/slowup.log
+slowup_start() {
+	local pf=$WORK/cfg/slowup.port i p=
+	[ -x "$SLOWUP" ] || fail "no slow upstream at $SLOWUP"
+	rm -f "$pf"
+	"$SLOWUP" --dir "$1" --hold "$2" --release "$3" --port-file "$pf" \
+		>>"$SLOWUP_LOG" 2>&1 &
+	BG_PIDS+=($!)
+	for ((i = 0; i < 600; i++)); do
+		if [ -s "$pf" ]; then
+			p=$(tr -d ' \n' <"$pf")
+			break
+		fi
+		kill -0 "${BG_PIDS[-1]}" 2>/dev/null || fail "slowup exited at startup"
+		sleep 0.1
+	done
+	[ -n "$p" ] || fail "slowup wrote no port"
+	SLOWUP_URL=http://127.0.0.1:$p
+}
+
+# wait_file_size FILE BYTES WHAT: wait (up to 120 s) until FILE holds at
+# least BYTES bytes.
+wait_file_size() {
+	local i
+	for ((i = 0; i < 1200; i++)); do
+		[ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	fail "$3: $1 has $(stat -c %s "$1" 2>/dev/null || echo 0) bytes, not $2, after 120 s"
+}
