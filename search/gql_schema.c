@@ -113,20 +113,24 @@ struct stype *tref_named(const struct tref *t)
 void tref_format(const struct tref *t, char *buf, size_t size)
 {
 	char inner[256];
+	int n = 0;
 
 	switch (t->kind) {
 	case TREF_NAMED:
-		snprintf(buf, size, "%s", t->name);
+		n = snprintf(buf, size, "%s", t->name);
 		break;
 	case TREF_LIST:
 		tref_format(t->of, inner, sizeof(inner));
-		snprintf(buf, size, "[%s]", inner);
+		n = snprintf(buf, size, "[%s]", inner);
 		break;
 	case TREF_NON_NULL:
 		tref_format(t->of, inner, sizeof(inner));
-		snprintf(buf, size, "%s!", inner);
+		n = snprintf(buf, size, "%s!", inner);
 		break;
 	}
+	/* A name too long is cut (snprintf ends it): only messages use it. */
+	if (n < 0 && size)
+		buf[0] = '\0';
 }
 
 /* Parse @src and resolve its named type; @input: must be an input type. */

@@ -59,16 +59,19 @@ start_dray() {
 	SPID[$1]=$!
 }
 
-# start_dist NAME [HTPASSWD]: Distribution (docker-registry) on a free
-# port, with auth.htpasswd when HTPASSWD is given; sets PORT and SPID.
+# start_dist NAME [HTPASSWD [EXTRA]]: Distribution (docker-registry) on a
+# free port, with auth.htpasswd when HTPASSWD is given (may be ""), and
+# the YAML line EXTRA (proxy: ...); its access log goes to WORK/NAME/log
+# when DIST_ACCESSLOG=1. Sets PORT and SPID.
 start_dist() {
-	local d=$WORK/$1 p a=
+	local d=$WORK/$1 p a= acc=true
 	mkdir -p "$d/root"
 	p=$(free_port)
 	[[ -z ${2:-} ]] || a="auth: {htpasswd: {realm: bench, path: $2}}"
+	[[ ${DIST_ACCESSLOG:-0} != 1 ]] || acc=false
 	cat >"$d/config.yml" <<EOF
 version: 0.1
-log: {level: error, accesslog: {disabled: true}}
+log: {level: error, accesslog: {disabled: $acc}}
 storage:
   filesystem: {rootdirectory: $d/root}
   cache: {blobdescriptor: inmemory}
@@ -76,6 +79,7 @@ storage:
   maintenance: {uploadpurging: {enabled: false}}
 http: {addr: "127.0.0.1:$p", secret: dray-bench}
 $a
+${3:-}
 EOF
 	docker-registry serve "$d/config.yml" >"$d/log" 2>&1 &
 	PIDS+=($!)

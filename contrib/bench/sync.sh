@@ -63,35 +63,6 @@ stop() {
 	rm -rf "${WORK:?}/$1"
 }
 
-# start_reg NAME [PROXY_URL]: docker-registry with its access log on (the
-# upstream) or as a pull-through proxy of PROXY_URL.
-start_reg() {
-	local d=$WORK/$1 p log px=
-	mkdir -p "$d/root"
-	p=$(free_port)
-	if [[ -n ${2:-} ]]; then
-		px="proxy: {remoteurl: $2}"
-		log="log: {level: error, accesslog: {disabled: true}}"
-	else
-		log="log: {level: error}"
-	fi
-	cat >"$d/config.yml" <<EOF
-version: 0.1
-$log
-storage:
-  filesystem: {rootdirectory: $d/root}
-  cache: {blobdescriptor: inmemory}
-  maintenance: {uploadpurging: {enabled: false}}
-http: {addr: "127.0.0.1:$p", secret: dray-bench}
-$px
-EOF
-	docker-registry serve "$d/config.yml" >"$d/log" 2>&1 &
-	PIDS+=($!)
-	wait_up "$p" "$!" || return 1
-	PORT[$1]=$p
-	SPID[$1]=$!
-}
-
 start_cache() { # start_cache NAME: dray or dist, empty
 	stop "$1"
 	if [[ $1 == dray ]]; then
@@ -99,7 +70,8 @@ start_cache() { # start_cache NAME: dray or dist, empty
 			"      - urls: [\"http://127.0.0.1:${PORT[up]}\"]" \
 			"        onDemand: true" "        tlsVerify: false"
 	else
-		retry start_reg dist "http://127.0.0.1:${PORT[up]}"
+		DIST_ACCESSLOG=0 retry start_dist dist "" \
+			"proxy: {remoteurl: http://127.0.0.1:${PORT[up]}}"
 	fi
 }
 
@@ -125,7 +97,7 @@ upstream_gets() {
 # --- the upstream and its image
 "$MKIMAGE" "$WORK/src" v1 --layers 4 --layer-size $((LAYER_MIB << 20)) \
 	--seed 5 >/dev/null
-retry start_reg up
+DIST_ACCESSLOG=1 retry start_dist up
 skopeo copy -q --dest-tls-verify=false "oci:$WORK/src:v1" \
 	"docker://127.0.0.1:${PORT[up]}/bench/big:v1" >/dev/null ||
 	die "push to the upstream failed"
