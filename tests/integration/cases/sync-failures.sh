@@ -91,8 +91,9 @@ assert_eq 200 "$(cat "$WORK/tmp/big.st")" "GET of the blob whose upstream died"
 assert_eq 18 "$(cat "$WORK/tmp/big.rc")" "curl's exit status for the cut blob"
 assert_true "the client got less than the blob" \
 	[ "$(stat -c %s "$WORK/tmp/big")" -lt "$(stat -c %s "$SRC/blobs/sha256/${BIG#sha256:}")" ]
-wait_log "$M" "blob stream cut after [0-9]* bytes: upstream $(up_url up): transfer closed with [0-9]* bytes remaining" \
-	"the cut stream logged with the upstream's failure"
+wait_log "$M" "not synced: upstream $(up_url up): transfer closed with [0-9]* bytes remaining" \
+	"the transfer's failure logged"
+wait_log "$M" "req=[0-9]*: blob stream cut after [0-9]* bytes" "the cut stream logged"
 nothing_kept lib/app "$BIG" "killed upstream"
 req HEAD "/v2/lib/app/blobs/$BIG"
 assert_status 404
