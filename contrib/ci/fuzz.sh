@@ -5,8 +5,8 @@
 #
 #   contrib/ci/fuzz.sh [BUILD_DIR]      (default build-fuzz)
 #
-# DRAY_FUZZ_SECONDS sets the time per harness (default 15; harnesses run
-# one per core at a time, so ten of them take about 75 s on 2 cores,
+# DRAY_FUZZ_SECONDS sets the time per harness (default 10; harnesses run
+# one per core at a time, so fourteen of them take about 70 s on 2 cores,
 # plus the build). Fails on any
 # crash, leak, hang (10 s per input) or broken invariant; prints execs/s
 # and libFuzzer's cov:/ft: figures per harness.
@@ -17,4 +17,4 @@ build=${1:-build-fuzz}
 CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DDRAY_SANITIZE=address,undefined -DDRAY_FUZZ=ON >/dev/null
 cmake --build "$build" --target fuzzers -j"$(nproc)" >/dev/null
-bash tests/fuzz/run.sh "$build" "${DRAY_FUZZ_SECONDS:-15}"
+bash tests/fuzz/run.sh "$build" "${DRAY_FUZZ_SECONDS:-10}"
