@@ -2,11 +2,14 @@
 /*
  * pull.c - reads that fall through to the sync extension: a manifest or
  * blob that is not here, in a repository an onDemand registry maps, is
- * fetched upstream (sync/sync.h), then read again. Fetch-then-serve for
- * manifests and blob ranges: the answer starts once the whole object is
- * stored. The fetch runs on the server's pull pool with the connection
- * suspended (a connection job, offload.c), so a listener thread serves
- * its other connections while an upstream transfer lasts; when the pool
+ * fetched upstream (sync/sync.h), then read again. A manifest is
+ * answered as soon as it is fetched and verified, from the sync
+ * module's pending copy (sync_manifest_early()), while its blobs come in
+ * the background; it is stored (and read from the store) once they are
+ * all here. Fetch-then-serve for blob ranges: the answer starts once the
+ * whole blob is stored. The fetch runs on the server's pull pool with the
+ * connection suspended (a connection job, offload.c), so a listener thread
+ * serves its other connections while an upstream transfer lasts; when the pool
  * is full, it runs inline. A tag that is here is re-checked upstream
  * the same way when it is due (sync_recheck_due()), then read again.
  *
@@ -44,11 +47,15 @@ struct pull_job {
 	bool blob;
 	int rc;
 	struct err err;
+	struct sync_manifest_copy copy; /* a manifest answered early */
 };
 
 static void job_release(struct conn_job *base)
 {
-	free(base);
+	struct pull_job *job = (struct pull_job *)base;
+
+	free(job->copy.body);
+	free(job);
 }
 
 static void job_work(struct conn_job *base)
@@ -59,9 +66,11 @@ static void job_work(struct conn_job *base)
 	if (job->blob)
 		job->rc = sync_blob(job->sync, job->name, &job->digest,
 		                    &job->err);
-	else
-		job->rc = sync_manifest(job->sync, job->name, job->ref,
-		                        &job->err);
+	else /* 1: answered from job->copy (never HTTP_PENDING) */
+		job->rc = sync_manifest_early(job->sync, job->name, job->ref,
+		                              &job->copy, &job->err) < 0
+		                  ? -1
+		                  : 0;
 }
 
 /* Re-check a mirrored tag upstream: never fails the request. */
@@ -80,7 +89,8 @@ static void job_recheck(struct conn_job *base)
  * connection suspended. Called again once resumed, it gives the result.
  */
 static int fetch(struct http_req *req, const struct digest *d,
-                 void (*work)(struct conn_job *), struct err *err)
+                 void (*work)(struct conn_job *),
+                 struct sync_manifest_copy *copy, struct err *err)
 {
 	struct pull_job *job = req->pull_job;
 	int rc;
@@ -114,6 +124,10 @@ static int fetch(struct http_req *req, const struct digest *d,
 	} else {
 		rc = job->rc;
 		*err = job->err;
+		if (copy) {
+			*copy = job->copy;
+			job->copy.body = NULL;
+		}
 	}
 	job_release(&job->base);
 	return rc;
@@ -162,11 +176,28 @@ static int failed(struct err *err, enum oci_code oci)
 	}
 }
 
+/* Answer from manifest @c (its body taken into *@body, if asked). */
+static int from_copy(struct sync_manifest_copy *c, struct manifest_desc *desc,
+                     char **body)
+{
+	desc->digest = c->digest;
+	snprintf(desc->media_type, sizeof(desc->media_type), "%s",
+	         c->media_type);
+	desc->size = c->len;
+	if (body)
+		*body = c->body;
+	else
+		free(c->body);
+	c->body = NULL;
+	return 0;
+}
+
 int pull_manifest(struct http_req *req, struct manifest_desc *desc, char **body,
                   struct err *err)
 {
 	struct store *st = req->srv->st;
 	void (*work)(struct conn_job *) = job_work;
+	struct sync_manifest_copy copy = {0};
 	int rc;
 
 	if (!req->pull_job) { /* not resumed */
@@ -186,13 +217,21 @@ int pull_manifest(struct http_req *req, struct manifest_desc *desc, char **body,
 			if (!wants(req, err))
 				return -1;
 			*err = ERR_INIT;
+			/* Answered already, its blobs still coming? */
+			rc = sync_pending_get(req->srv->opts.sync, req->name,
+			                      req->ref, &copy, err);
+			if (rc != 0)
+				return rc < 0 ? -1
+				              : from_copy(&copy, desc, body);
 		}
 	}
-	rc = fetch(req, NULL, work, err);
+	rc = fetch(req, NULL, work, &copy, err);
 	if (rc == HTTP_PENDING)
 		return rc;
 	if (rc < 0)
 		return failed(err, OCI_MANIFEST_UNKNOWN);
+	if (copy.body) /* pending: its blobs still coming */
+		return from_copy(&copy, desc, body);
 	return store_manifest_get(st, req->name, req->ref, desc, body, err);
 }
 
@@ -374,7 +413,7 @@ int pull_blob(struct http_req *req, const struct digest *d, int *fd,
 			return -1;
 		*err = ERR_INIT;
 	}
-	rc = fetch(req, d, job_work, err);
+	rc = fetch(req, d, job_work, NULL, err);
 	if (rc == HTTP_PENDING)
 		return rc;
 	if (rc < 0)
@@ -400,7 +439,7 @@ int pull_referrers(struct http_req *req, const struct digest *subject,
 	    (!req->srv->opts.sync ||
 	     !sync_referrers_due(req->srv->opts.sync, req->name, subject)))
 		return 0;
-	rc = fetch(req, subject, job_referrers, err);
+	rc = fetch(req, subject, job_referrers, NULL, err);
 	if (rc == HTTP_PENDING || rc == 0)
 		return rc;
 	if (err->code == ERR_BUSY || err->code == ERR_NOMEM ||

@@ -39,10 +39,12 @@
 #include "index/store.h"
 #include "sync/sync_int.h"
 
-#define SYNC_FLIGHTS_MAX 256   /* transfers in flight at once */
-#define SYNC_DEPTH_MAX   2     /* an index of indexes, no deeper */
-#define SYNC_CREDS_MAX   65536 /* bytes of a credentials file */
-#define BLOB_KEY_MAX     (REF_NAME_MAX + DIGEST_STR_MAX + 8) /* flight key */
+#define SYNC_FLIGHTS_MAX   256   /* transfers in flight at once */
+#define SYNC_DEPTH_MAX     2     /* an index of indexes, no deeper */
+#define SYNC_CREDS_MAX     65536 /* bytes of a credentials file */
+#define BLOB_KEY_MAX       (REF_NAME_MAX + DIGEST_STR_MAX + 8) /* flight key */
+#define SYNC_PENDING_MAX   32          /* manifests answered, not stored yet */
+#define SYNC_PENDING_BYTES (16u << 20) /* their bytes in all */
 
 /* One configured registry and a client per URL. */
 struct sreg {
@@ -90,6 +92,34 @@ struct sync_job {
 	struct digest d;
 };
 
+/*
+ * A manifest answered before what it references is here
+ * (sync_manifest_early()): its verified bytes, kept until a background
+ * thread has brought its blobs and stored it, or failed.
+ */
+struct pending {
+	struct pending *next;         /* in s->pending */
+	char repo[REF_NAME_MAX + 1];  /* local repository */
+	char tag[REF_NAME_MAX + 1];   /* the tag it was asked by, or "" */
+	char dstr[DIGEST_STR_MAX];    /* its digest */
+	struct digest digest;         /* the same, parsed */
+	char media_type[SYNC_MT_MAX]; /* as it will be stored */
+	char *body;                   /* its bytes */
+	size_t len;                   /* how many */
+	char url[512];                /* the upstream it came from */
+};
+
+/* The background thread storing a pending manifest. */
+struct bg {
+	struct bg *next; /* in s->bgs */
+	pthread_t thread;
+	bool done; /* about to return (under s->lock): join it */
+	struct sync *s;
+	const struct sreg *r;
+	char remote[REF_NAME_MAX + 1];
+	struct pending *p; /* in s->pending until the thread ends */
+};
+
 struct sync {
 	const struct sync_cfg *cfg; /* borrowed */
 	struct store *st;           /* where things go */
@@ -103,6 +133,10 @@ struct sync {
 	struct hmap *checks;        /* tag checks by key, under lock */
 	struct check *oldest;       /* the check made longest ago, under lock */
 	struct check *newest;       /* the last one made, under lock */
+	struct pending *pending;    /* manifests not stored yet, under lock */
+	size_t n_pending;           /* how many, under lock */
+	size_t pending_bytes;       /* their bytes, under lock */
+	struct bg *bgs;             /* background threads, under lock */
 };
 
 /* Configuration. */
@@ -608,11 +642,15 @@ void sync_stop(struct sync *s)
 }
 
 static void checks_free(struct sync *s);
+static void bg_reap(struct sync *s, bool all);
 
 void sync_free(struct sync *s)
 {
 	if (!s)
 		return;
+	/* Background stores end as their transfers do. */
+	__atomic_store_n(&s->stopping, 1, __ATOMIC_RELAXED);
+	bg_reap(s, true);
 	for (size_t i = 0; s->regs && i < s->cfg->n_registries; i++) {
 		for (size_t j = 0;
 		     s->regs[i].ups && j < s->cfg->registries[i].n_urls; j++)
@@ -1006,45 +1044,58 @@ static int check_digest(const char *want, const struct up_mem *m,
 	return 0;
 }
 
-/* Fetch manifest @ref of @remote from @r, its references, store it. */
-static int fetch_manifest(struct sync *s, const struct sreg *r,
-                          const char *repo, const char *remote, const char *ref,
-                          int depth, struct err *err)
+/*
+ * Manifest @ref of @remote from the first URL of @r that has it, checked
+ * against its digest (the reference's, and Docker-Content-Digest): the
+ * bytes in *@m (free m->p), the answer in *@resp, the URL's index in *@url.
+ */
+static int fetch_bytes(const struct sreg *r, const char *remote,
+                       const char *ref, struct up_mem *m, struct up_resp *resp,
+                       size_t *url, struct err *err)
 {
-	struct manifest_put_result res;
 	struct err last = ERR_INIT;
-	struct up_resp resp;
-	struct up_mem m = {0};
-	json_t *doc = NULL;
-	size_t i;
-	int ret = -1;
 
-	for (i = 0; i < r->cfg->n_urls; i++) {
+	*m = (struct up_mem){0};
+	for (size_t i = 0; i < r->cfg->n_urls; i++) {
 		struct err e = ERR_INIT;
 
-		free(m.p);
-		m = (struct up_mem){0};
+		free(m->p);
+		*m = (struct up_mem){0};
 		if (up_get(r->ups[i], remote, "manifests", ref, SYNC_ACCEPT,
-		           STORE_MANIFEST_MAX, up_sink_mem, &m, &resp,
-		           &e) == 0 &&
+		           STORE_MANIFEST_MAX, up_sink_mem, m, resp, &e) == 0 &&
 		    (!ref_is_digest(ref) ||
-		     check_digest(ref, &m, "digest", &e) == 0) &&
-		    (!resp.digest[0] ||
-		     check_digest(resp.digest, &m, "Docker-Content-Digest",
+		     check_digest(ref, m, "digest", &e) == 0) &&
+		    (!resp->digest[0] ||
+		     check_digest(resp->digest, m, "Docker-Content-Digest",
 		                  &e) == 0)) {
-			last = ERR_INIT;
-			break;
+			*url = i;
+			return 0;
 		}
 		if (e.code == ERR_TOO_LARGE)
 			err_oci(&e, OCI_SIZE_INVALID);
 		if (last.code == ERR_OK || last.code == ERR_NOT_FOUND)
 			last = e;
 	}
-	if (last.code != ERR_OK) {
-		*err = last;
-		goto out;
-	}
-	doc = json_loadb(m.p ? m.p : "", m.n, 0, NULL);
+	free(m->p);
+	*m = (struct up_mem){0};
+	*err = last;
+	return -1;
+}
+
+/*
+ * Manifest @body (@len bytes, upstream media type @ct) of @remote, as
+ * @ref of @repo: what it references brought here, then stored.
+ */
+static int store_fetched(struct sync *s, const struct sreg *r, const char *repo,
+                         const char *remote, const char *ref, int depth,
+                         const char *ct, const char *body, size_t len,
+                         const char *url, struct err *err)
+{
+	struct manifest_put_result res;
+	json_t *doc;
+	int ret = -1;
+
+	doc = json_loadb(body, len, 0, NULL);
 	if (!json_is_object(doc)) {
 		err_set(err, ERR_INVALID, "upstream manifest of %s is not JSON",
 		        remote);
@@ -1053,19 +1104,33 @@ static int fetch_manifest(struct sync *s, const struct sreg *r,
 	if (ensure_refs(s, r, repo, remote, doc, depth, err) < 0)
 		goto out;
 	if (store_manifest_put(s->st, repo, ref,
-	                       store_mt_is_manifest(resp.content_type)
-	                               ? resp.content_type
-	                               : NULL,
-	                       m.p ? m.p : "", m.n, &res, err) < 0) {
+	                       store_mt_is_manifest(ct) ? ct : NULL, body, len,
+	                       &res, err) < 0) {
 		err_prefix(err, "upstream manifest %s:%s", remote, ref);
 		goto out;
 	}
 	__atomic_add_fetch(&s->manifests, 1, __ATOMIC_RELAXED);
-	log_info("synced manifest %s:%s from %s/%s", repo, ref,
-	         up_url(r->ups[i]), remote);
+	log_info("synced manifest %s:%s from %s/%s", repo, ref, url, remote);
 	ret = 0;
 out:
 	json_decref(doc);
+	return ret;
+}
+
+/* Fetch manifest @ref of @remote from @r, its references, store it. */
+static int fetch_manifest(struct sync *s, const struct sreg *r,
+                          const char *repo, const char *remote, const char *ref,
+                          int depth, struct err *err)
+{
+	struct up_resp resp;
+	struct up_mem m;
+	size_t url;
+	int ret;
+
+	if (fetch_bytes(r, remote, ref, &m, &resp, &url, err) < 0)
+		return -1;
+	ret = store_fetched(s, r, repo, remote, ref, depth, resp.content_type,
+	                    m.p ? m.p : "", m.n, up_url(r->ups[url]), err);
 	free(m.p);
 	return ret;
 }
@@ -1098,18 +1163,274 @@ static int ensure_manifest(struct sync *s, const struct sreg *r,
 static void check_mark(struct sync *s, char kind, const char *repo,
                        const char *ref);
 
+/* Manifests answered before their blobs are here. */
+
+static void pending_free(struct pending *p)
+{
+	if (!p)
+		return;
+	free(p->body);
+	free(p);
+}
+
+/* The pending manifest @ref (a tag or a digest) of @repo; s->lock held. */
+static struct pending *pending_find(struct sync *s, const char *repo,
+                                    const char *ref)
+{
+	bool dig = ref_is_digest(ref);
+
+	for (struct pending *p = s->pending; p; p = p->next)
+		if (strcmp(p->repo, repo) == 0 &&
+		    strcmp(dig ? p->dstr : p->tag, ref) == 0)
+			return p;
+	return NULL;
+}
+
+int sync_pending_get(struct sync *s, const char *repo, const char *ref,
+                     struct sync_manifest_copy *out, struct err *err)
+{
+	struct pending *p;
+	int ret = 0;
+
+	*out = (struct sync_manifest_copy){0};
+	pthread_mutex_lock(&s->lock);
+	p = pending_find(s, repo, ref);
+	if (p) {
+		out->body = malloc(p->len + 1);
+		if (out->body) {
+			memcpy(out->body, p->body, p->len);
+			out->body[p->len] = '\0';
+			out->len = p->len;
+			out->digest = p->digest;
+			memcpy(out->media_type, p->media_type,
+			       sizeof(out->media_type));
+			ret = 1;
+		} else {
+			ret = err_set(err, ERR_NOMEM, "out of memory");
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+/*
+ * A pending manifest of @repo asked as @ref, from fetched @m (taken on
+ * success) with answer @resp: its digest as the store will compute it,
+ * its media type as the store will keep it. NULL (nothing taken) when
+ * it is no JSON object or its media type is not told: the caller then
+ * stores it before answering.
+ */
+static struct pending *pending_new(const char *repo, const char *ref,
+                                   struct up_mem *m, const struct up_resp *resp,
+                                   const char *url)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+	struct err e = ERR_INIT;
+	const char *mt = NULL;
+	json_t *doc;
+
+	if (!p)
+		return NULL;
+	doc = json_loadb(m->p ? m->p : "", m->n, 0, NULL);
+	if (store_mt_is_manifest(resp->content_type))
+		mt = resp->content_type;
+	else if (store_mt_is_manifest(
+			 json_string_value(json_object_get(doc, "mediaType"))))
+		mt = json_string_value(json_object_get(doc, "mediaType"));
+	if (!json_is_object(doc) || !mt ||
+	    snprintf(p->media_type, sizeof(p->media_type), "%s", mt) >=
+	            (int)sizeof(p->media_type) ||
+	    (ref_is_digest(ref) ? digest_parse(&p->digest, ref, strlen(ref), &e)
+	                        : digest_buffer(DIGEST_SHA256, m->p ? m->p : "",
+	                                        m->n, &p->digest, &e)) < 0) {
+		json_decref(doc);
+		free(p);
+		return NULL;
+	}
+	json_decref(doc);
+	snprintf(p->repo, sizeof(p->repo), "%s", repo);
+	if (!ref_is_digest(ref))
+		snprintf(p->tag, sizeof(p->tag), "%s", ref);
+	digest_format(&p->digest, p->dstr);
+	snprintf(p->url, sizeof(p->url), "%s", url);
+	p->body = m->p ? m->p : strdup("");
+	p->len = m->n;
+	m->p = NULL;
+	if (!p->body) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* Join the background threads that have ended (all, with @all). */
+static void bg_reap(struct sync *s, bool all)
+{
+	for (;;) {
+		struct bg **pp, *b = NULL;
+
+		pthread_mutex_lock(&s->lock);
+		for (pp = &s->bgs; *pp; pp = &(*pp)->next)
+			if (all || (*pp)->done) {
+				b = *pp;
+				*pp = b->next;
+				break;
+			}
+		pthread_mutex_unlock(&s->lock);
+		if (!b)
+			return;
+		pthread_join(b->thread, NULL);
+		free(b);
+	}
+}
+
+/*
+ * Store pending manifest b->p: its blobs (an index's manifests) first,
+ * then the manifest and its tag. On a failure nothing is stored (blobs
+ * that came stay, as after any failed pull); either way the entry goes.
+ */
+static void *bg_main(void *arg)
+{
+	struct bg *b = arg;
+	struct sync *s = b->s;
+	struct pending *p = b->p, **pp;
+	struct err e = ERR_INIT;
+	int ret;
+
+	ret = store_fetched(s, b->r, p->repo, b->remote,
+	                    p->tag[0] ? p->tag : p->dstr, 0, p->media_type,
+	                    p->body, p->len, p->url, &e);
+	pthread_mutex_lock(&s->lock);
+	for (pp = &s->pending; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	s->n_pending--;
+	s->pending_bytes -= p->len;
+	b->done = true;
+	pthread_mutex_unlock(&s->lock);
+	/* Said once it is gone: the next request fetches it again. */
+	if (ret < 0)
+		log_warn("manifest %s of %s not synced: %s", p->dstr, p->repo,
+		         e.msg);
+	pending_free(p);
+	return NULL;
+}
+
+/*
+ * Make @p pending and start the thread that stores it (@p is then the
+ * thread's). False, with nothing changed, when shutting down or over
+ * SYNC_PENDING_MAX or SYNC_PENDING_BYTES.
+ */
+static bool bg_start(struct sync *s, const struct sreg *r, const char *remote,
+                     struct pending *p)
+{
+	struct bg *b = calloc(1, sizeof(*b));
+	bool ok = false;
+
+	bg_reap(s, false);
+	if (!b)
+		return false;
+	b->s = s;
+	b->r = r;
+	b->p = p;
+	snprintf(b->remote, sizeof(b->remote), "%s", remote);
+	pthread_mutex_lock(&s->lock);
+	if (!sync_stopping(s) && s->n_pending < SYNC_PENDING_MAX &&
+	    s->pending_bytes + p->len <= SYNC_PENDING_BYTES &&
+	    pthread_create(&b->thread, NULL, bg_main, b) == 0) {
+		p->next = s->pending;
+		s->pending = p;
+		s->n_pending++;
+		s->pending_bytes += p->len;
+		b->next = s->bgs;
+		s->bgs = b;
+		ok = true;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!ok)
+		free(b);
+	return ok;
+}
+
+/*
+ * Leading the early fetch of manifest @ref of @remote at @r: nothing to
+ * do when it is stored or pending; else fetched, verified and made
+ * pending, or stored at once when it cannot be (no room, no media type).
+ */
+static int early_lead(struct sync *s, const struct sreg *r, const char *repo,
+                      const char *remote, const char *ref, struct err *err)
+{
+	struct manifest_desc desc;
+	struct up_resp resp;
+	struct err e = ERR_INIT;
+	struct pending *p;
+	struct up_mem m;
+	size_t url;
+	bool have;
+	int ret;
+
+	if (store_manifest_get(s->st, repo, ref, &desc, NULL, &e) == 0)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	have = pending_find(s, repo, ref) != NULL;
+	pthread_mutex_unlock(&s->lock);
+	if (have)
+		return 0;
+	if (fetch_bytes(r, remote, ref, &m, &resp, &url, err) < 0)
+		return -1;
+	p = pending_new(repo, ref, &m, &resp, up_url(r->ups[url]));
+	if (p && bg_start(s, r, remote, p))
+		return 0;
+	if (p) { /* the bytes back, to store them here */
+		m.p = p->body;
+		m.n = p->len;
+		p->body = NULL;
+		pending_free(p);
+	}
+	ret = store_fetched(s, r, repo, remote, ref, 0, resp.content_type,
+	                    m.p ? m.p : "", m.n, up_url(r->ups[url]), err);
+	free(m.p);
+	return ret;
+}
+
+/* sync_manifest_early() at registry @r: 1, 0 or -1 as it. */
+static int early_reg(struct sync *s, const struct sreg *r, const char *repo,
+                     const char *remote, const char *ref,
+                     struct sync_manifest_copy *out, struct err *err)
+{
+	char key[REF_NAME_MAX + DIGEST_STR_MAX + 16];
+	struct flight *f;
+	bool lead;
+	int ret = 0;
+
+	if (flight_key(key, sizeof(key), 'p', repo, ref, err) < 0)
+		return -1;
+	f = flight_join(s, key, &lead, err);
+	if (!f)
+		return -1;
+	if (lead)
+		ret = early_lead(s, r, repo, remote, ref, err);
+	if (flight_leave(s, key, f, lead, ret, err) < 0)
+		return -1;
+	return sync_pending_get(s, repo, ref, out, err);
+}
+
 /*
  * The onDemand registries that map @repo are asked in order; the first
- * that has the manifest brings it. A 404 from one gives way to any more
- * telling failure of another.
+ * that has the manifest brings it (@early: answers as
+ * sync_manifest_early()). A 404 from one gives way to any more telling
+ * failure of another.
  */
-int sync_manifest(struct sync *s, const char *repo, const char *ref,
-                  struct err *err)
+static int manifest_regs(struct sync *s, const char *repo, const char *ref,
+                         struct sync_manifest_copy *early, struct err *err)
 {
 	const struct sync_content *c;
 	char remote[REF_NAME_MAX + 1];
 	struct err last = ERR_INIT;
 	bool filtered = false;
+	int ret;
 
 	for (size_t i = 0; i < s->cfg->n_registries; i++) {
 		struct err e = ERR_INIT;
@@ -1121,11 +1442,14 @@ int sync_manifest(struct sync *s, const char *repo, const char *ref,
 			filtered = true;
 			continue;
 		}
-		if (ensure_manifest(s, &s->regs[i], repo, remote, ref, 0, &e) ==
-		    0) {
+		ret = early ? early_reg(s, &s->regs[i], repo, remote, ref,
+		                        early, &e)
+		            : ensure_manifest(s, &s->regs[i], repo, remote, ref,
+		                              0, &e);
+		if (ret >= 0) {
 			if (!ref_is_digest(ref)) /* just asked: checked now */
 				check_mark(s, 't', repo, ref);
-			return 0;
+			return ret;
 		}
 		if (last.code == ERR_OK || last.code == ERR_NOT_FOUND)
 			last = e;
@@ -1137,6 +1461,19 @@ int sync_manifest(struct sync *s, const char *repo, const char *ref,
 	return err_set(err, ERR_NOT_FOUND, "%s:%s %s", repo, ref,
 	               filtered ? "is left out by the sync content filters"
 	                        : "is not synced from any upstream");
+}
+
+int sync_manifest(struct sync *s, const char *repo, const char *ref,
+                  struct err *err)
+{
+	return manifest_regs(s, repo, ref, NULL, err);
+}
+
+int sync_manifest_early(struct sync *s, const char *repo, const char *ref,
+                        struct sync_manifest_copy *out, struct err *err)
+{
+	*out = (struct sync_manifest_copy){0};
+	return manifest_regs(s, repo, ref, out, err);
 }
 
 /*

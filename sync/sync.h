@@ -114,6 +114,41 @@ bool sync_wants(const struct sync *s, const char *repo);
 MUST_CHECK int sync_manifest(struct sync *s, const char *repo, const char *ref,
                              struct err *err);
 
+/*
+ * A manifest miss answered before its blobs are here. As sync_manifest(),
+ * but once the manifest is fetched and verified, its bytes are kept in
+ * memory as pending and a background thread brings what it references
+ * (the blobs' transfers are the ones sync_follow() and sync_blob() join)
+ * and then stores it, with its tag: until then, nothing of it is in the
+ * repository's index.json; if anything fails, nothing is stored and the
+ * pending copy goes (the next request fetches again). Returns 1 with
+ * *@out a copy of the pending manifest, 0 when it is stored (read it
+ * from the store), or -1 as sync_manifest(). With SYNC_PENDING_MAX
+ * manifests pending (or their bytes over the cap), or while stopping,
+ * it stores first, as sync_manifest() does. sync_stop() ends the
+ * background transfers (nothing is stored); sync_free() waits for the
+ * threads.
+ */
+#define SYNC_MT_MAX 256
+struct sync_manifest_copy {
+	char *body;                   /* its bytes, NUL-terminated: free() */
+	size_t len;                   /* how many */
+	char media_type[SYNC_MT_MAX]; /* the upstream's, as it is stored */
+	struct digest digest;         /* Docker-Content-Digest */
+};
+MUST_CHECK int sync_manifest_early(struct sync *s, const char *repo,
+                                   const char *ref,
+                                   struct sync_manifest_copy *out,
+                                   struct err *err);
+
+/*
+ * Is manifest @ref (a tag or a digest) of @repo pending? 1 with *@out a
+ * copy, 0 when not, -1 with ERR_NOMEM. Never asks upstream.
+ */
+MUST_CHECK int sync_pending_get(struct sync *s, const char *repo,
+                                const char *ref, struct sync_manifest_copy *out,
+                                struct err *err);
+
 /* The same for blob @d of @repo. */
 MUST_CHECK int sync_blob(struct sync *s, const char *repo,
                          const struct digest *d, struct err *err);
