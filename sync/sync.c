@@ -43,7 +43,8 @@
 #define SYNC_DEPTH_MAX     2     /* an index of indexes, no deeper */
 #define SYNC_CREDS_MAX     65536 /* bytes of a credentials file */
 #define BLOB_KEY_MAX       (REF_NAME_MAX + DIGEST_STR_MAX + 8) /* flight key */
-#define SYNC_PENDING_MAX   32          /* manifests answered, not stored yet */
+#define SYNC_MOUNT_SCAN    1024 /* repositories looked at for a local copy */
+#define SYNC_PENDING_MAX   32   /* manifests answered, not stored yet */
 #define SYNC_PENDING_BYTES (16u << 20) /* their bytes in all */
 
 /* One configured registry and a client per URL. */
@@ -946,6 +947,38 @@ static struct flight *blob_flight(struct sync *s, const char *repo,
 	return flight_join(s, key, lead, err);
 }
 
+/*
+ * Blob @d of @repo here already, or linked in from another repository
+ * here that holds it (store_blob_mount(), which checks its hash), among
+ * the first SYNC_MOUNT_SCAN of the catalog: true, or false when none
+ * does and upstream must be asked.
+ */
+static bool have_blob(struct sync *s, const char *repo, const struct digest *d)
+{
+	struct strvec names = {0};
+	struct err e = ERR_INIT;
+	uint64_t size;
+	bool more, ok;
+
+	if (store_blob_stat(s->st, repo, d, &size, &e) == 0)
+		return true;
+	e = ERR_INIT;
+	ok = false;
+	if (store_catalog(s->st, NULL, SYNC_MOUNT_SCAN, &names, &more, &e) < 0)
+		return false;
+	for (size_t i = 0; !ok && i < names.n; i++) {
+		e = ERR_INIT;
+		ok = strcmp(names.v[i], repo) != 0 &&
+		     store_blob_stat(s->st, names.v[i], d, &size, &e) == 0 &&
+		     store_blob_mount(s->st, repo, names.v[i], d, &e) == 0;
+		if (ok)
+			log_info("blob of %s linked from %s, not fetched", repo,
+			         names.v[i]);
+	}
+	strvec_release(&names);
+	return ok;
+}
+
 /* Blob @d of @repo here, from @r (upstream name @remote). */
 static int ensure_blob(struct sync *s, const struct sreg *r, const char *repo,
                        const char *remote, const struct digest *d,
@@ -953,7 +986,6 @@ static int ensure_blob(struct sync *s, const struct sreg *r, const char *repo,
 {
 	char key[BLOB_KEY_MAX], dstr[DIGEST_STR_MAX];
 	struct flight *f;
-	uint64_t size;
 	bool lead;
 	int ret;
 
@@ -961,13 +993,9 @@ static int ensure_blob(struct sync *s, const struct sreg *r, const char *repo,
 	if (!f)
 		return -1;
 	ret = 0;
-	if (lead) {
-		struct err e = ERR_INIT;
-
-		/* Someone may have finished it just before we came. */
-		if (store_blob_stat(s->st, repo, d, &size, &e) < 0)
-			ret = fetch_blob(s, r, repo, remote, d, dstr, f, err);
-	}
+	/* Someone may have finished it just before we came. */
+	if (lead && !have_blob(s, repo, d))
+		ret = fetch_blob(s, r, repo, remote, d, dstr, f, err);
 	return flight_leave(s, key, f, lead, ret, err);
 }
 
@@ -1486,7 +1514,6 @@ static int blob_lead(struct sync *s, const char *repo, const struct digest *d,
 	const struct sync_content *c;
 	char remote[REF_NAME_MAX + 1], dstr[DIGEST_STR_MAX];
 	struct err last = ERR_INIT;
-	uint64_t size;
 
 	digest_format(d, dstr);
 	for (size_t i = 0; i < s->cfg->n_registries; i++) {
@@ -1496,9 +1523,8 @@ static int blob_lead(struct sync *s, const char *repo, const struct digest *d,
 		    !reg_maps(s->regs[i].cfg, repo, &c, remote, sizeof(remote)))
 			continue;
 		/* Someone may have finished it just before we came. */
-		if (store_blob_stat(s->st, repo, d, &size, &e) == 0)
+		if (have_blob(s, repo, d))
 			return 0;
-		e = ERR_INIT;
 		if (fetch_blob(s, &s->regs[i], repo, remote, d, dstr, f, &e) ==
 		    0)
 			return 0;

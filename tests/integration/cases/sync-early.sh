@@ -10,6 +10,8 @@
 #     and an index's child manifest; the tag is not in the layout's
 #     index.json and no blob is stored. Released, the tag appears, the
 #     layout is valid, and the manifest is served from the store.
+#   - the same image in another repository: its blobs are linked from
+#     the first, none is fetched upstream again.
 #   - kill -9 with the blobs in flight: no tag, no blob, a valid layout;
 #     restarted, skopeo pulls the image through dray, bit-identical.
 #   - SIGTERM with the blobs in flight: a clean exit, nothing stored.
@@ -32,6 +34,7 @@ for t in v1 v2 v3 v4; do
 	up_put up "$SRC" "$(jq -r --arg t "$t" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' "$SRC/index.json")" lib/app "$t"
 done
 up_put up "$SRC" "$DI" lib/app multi
+up_put up "$SRC" "$D1" lib/copy v1
 echo '{}' >"$WORK/cfg/creds.json"
 sync_config "$WORK/cfg/creds.json"
 cat >>"$CFG" <<EOF2
@@ -102,6 +105,13 @@ req GET /v2/lib/app/manifests/v1 -H "Accept: $ACCEPT_MANIFESTS"
 assert_status 200
 assert_header Docker-Content-Digest "$D1"
 assert_content_type "$MT_OCI_MANIFEST"
+
+# --- blobs another repository here holds are linked, not fetched again
+req GET /v2/lib/copy/manifests/v1 -H "Accept: $ACCEPT_MANIFESTS"
+assert_status 200
+wait_log "$M" "synced manifest lib/copy:v1 from" "lib/copy:v1 stored"
+assert_eq 0 "$(up_settled up "GET /v2/lib/copy/blobs/")" "upstream blob GETs for lib/copy"
+check_layout "$WORK/data/lib/copy"
 
 # --- kill -9 while the blobs of v2 are in flight
 rm -f "$HOLD"

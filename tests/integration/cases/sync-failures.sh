@@ -106,19 +106,19 @@ rm -f "$WORK/tmp/big"
 # --- wrong bytes, a lying digest, a huge manifest, a redirect loop
 # A range waits for the stored blob, so it gets the clear error.
 req GET "/v2/wrong/app/blobs/$BIG" -H "Range: bytes=0-"
-assert_status 404
+assert_error 404 NAME_UNKNOWN
 assert_true "wrong bytes: said" grep -q "wrong bytes" "$RESP/body"
 nothing_kept wrong/app "$BIG" "wrong bytes"
 req GET /v2/lying/app/manifests/v1 -H "Accept: $ACCEPT_MANIFESTS"
-assert_status 404
+assert_error 404 NAME_UNKNOWN
 assert_true "lying digest: said" grep -q "Docker-Content-Digest" "$RESP/body"
 assert_true "lying digest: nothing stored" [ ! -e "$WORK/data/lying/app/index.json" ]
 req GET /v2/huge/app/manifests/v1 -H "Accept: $ACCEPT_MANIFESTS"
-assert_status 404
+assert_error 404 NAME_UNKNOWN
 assert_true "huge manifest: said" grep -q "larger than" "$RESP/body"
 assert_true "huge manifest: nothing stored" [ ! -e "$WORK/data/huge/app/index.json" ]
 req GET "/v2/loop/app/blobs/$BIG"
-assert_status 404
+assert_error 404 NAME_UNKNOWN
 assert_true "redirect loop: said" grep -qi "redirect" "$RESP/body"
 assert_eq 6 "$(grep -c "GET /v2/loop/app/blobs/$BIG 302" "$WORK/up/bad/log")" \
 	"the loop followed 5 redirects, then stopped"
@@ -130,7 +130,7 @@ req GET /v2/ca/app/manifests/v1 -H "Accept: $ACCEPT_MANIFESTS"
 assert_status 200
 assert_header Docker-Content-Digest "$D1"
 req GET /v2/noca/app/manifests/v1 -H "Accept: $ACCEPT_MANIFESTS"
-assert_status 404
+assert_error 404 NAME_UNKNOWN
 assert_true "unknown CA: said" grep -qi "certificate" "$RESP/body"
 assert_true "unknown CA: nothing stored" [ ! -e "$WORK/data/noca/app/index.json" ]
 req GET /v2/insecure/app/manifests/v1 -H "Accept: $ACCEPT_MANIFESTS"
