@@ -15,6 +15,15 @@
  * Transfers in flight are kept in a table keyed by kind, repository and
  * reference (at most SYNC_FLIGHTS_MAX); a request for something already
  * being fetched waits for that transfer and shares its outcome.
+ *
+ * A client's manifest miss does not wait for the blobs
+ * (sync_manifest_early()): the verified bytes are kept in a small table
+ * of pending manifests (SYNC_PENDING_MAX, SYNC_PENDING_BYTES) and
+ * answered from there, and a thread of its own per pending manifest
+ * brings the blobs (joining the transfers that the client's blob GETs
+ * start, or starting them for those to join) and then stores the
+ * manifest as above. The store never holds the manifest before its
+ * blobs; a failure stores nothing and drops the pending copy.
  */
 #define LOG_MODULE "sync"
 

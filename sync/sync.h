@@ -11,7 +11,10 @@
  * from upstream enters the store through the same commit paths as a push: blobs
  * through an upload session (every byte hashed, kept only when it hashes to its
  * digest), manifests through store_manifest_put() after their blobs. Concurrent
- * requests for the same missing thing share one upstream transfer.
+ * requests for the same missing thing share one upstream transfer. A
+ * client's manifest miss is answered from the verified upstream bytes
+ * before the blobs are here (sync_manifest_early()); the manifest is
+ * stored once they are.
  *
  * All functions are thread-safe, except where their comment says not.
  * Mirroring (periodic.c, below) lists what upstream has and brings every
