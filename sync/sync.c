@@ -114,7 +114,7 @@ struct pending {
 	char dstr[DIGEST_STR_MAX];    /* its digest */
 	struct digest digest;         /* the same, parsed */
 	char media_type[SYNC_MT_MAX]; /* as it will be stored */
-	char *body;                   /* its bytes */
+	char *body;                   /* its bytes, NUL-terminated */
 	size_t len;                   /* how many */
 	char url[512];                /* the upstream it came from */
 };
@@ -957,10 +957,28 @@ static struct flight *blob_flight(struct sync *s, const char *repo,
 }
 
 /*
+ * Does a pending manifest of @repo name blob @dstr? The upstream then
+ * has it there, so a client may have it from a copy here.
+ */
+static bool pending_names(struct sync *s, const char *repo, const char *dstr)
+{
+	bool named = false;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct pending *p = s->pending; p && !named; p = p->next)
+		named = strcmp(p->repo, repo) == 0 &&
+		        strstr(p->body, dstr) != NULL;
+	pthread_mutex_unlock(&s->lock);
+	return named;
+}
+
+/*
  * Blob @d of @repo here already, or linked in from another repository
  * here that holds it (store_blob_mount(), which checks its hash), among
  * the first SYNC_MOUNT_SCAN of the catalog: true, or false when none
- * does and upstream must be asked.
+ * does and upstream must be asked. Only for a blob that a manifest from
+ * upstream names (which upstream checked it has): a client's blob GET
+ * alone never gets another repository's blob.
  */
 static bool have_blob(struct sync *s, const char *repo, const struct digest *d)
 {
@@ -1523,6 +1541,7 @@ static int blob_lead(struct sync *s, const char *repo, const struct digest *d,
 	const struct sync_content *c;
 	char remote[REF_NAME_MAX + 1], dstr[DIGEST_STR_MAX];
 	struct err last = ERR_INIT;
+	uint64_t size;
 
 	digest_format(d, dstr);
 	for (size_t i = 0; i < s->cfg->n_registries; i++) {
@@ -1531,9 +1550,12 @@ static int blob_lead(struct sync *s, const char *repo, const struct digest *d,
 		if (!s->regs[i].cfg->on_demand ||
 		    !reg_maps(s->regs[i].cfg, repo, &c, remote, sizeof(remote)))
 			continue;
-		/* Someone may have finished it just before we came. */
-		if (have_blob(s, repo, d))
+		/* Someone may have finished it just before we came; a blob
+		 * a pending manifest names may be linked from elsewhere. */
+		if (store_blob_stat(s->st, repo, d, &size, &e) == 0 ||
+		    (pending_names(s, repo, dstr) && have_blob(s, repo, d)))
 			return 0;
+		e = ERR_INIT;
 		if (fetch_blob(s, &s->regs[i], repo, remote, d, dstr, f, &e) ==
 		    0)
 			return 0;

@@ -11,7 +11,8 @@
 #     index.json and no blob is stored. Released, the tag appears, the
 #     layout is valid, and the manifest is served from the store.
 #   - the same image in another repository: its blobs are linked from
-#     the first, none is fetched upstream again.
+#     the first, none is fetched upstream again (a blob GET alone, for a
+#     blob no manifest from upstream names, links nothing).
 #   - kill -9 with the blobs in flight: no tag, no blob, a valid layout;
 #     restarted, skopeo pulls the image through dray, bit-identical.
 #   - SIGTERM with the blobs in flight: a clean exit, nothing stored.
@@ -112,6 +113,11 @@ assert_status 200
 wait_log "$M" "synced manifest lib/copy:v1 from" "lib/copy:v1 stored"
 assert_eq 0 "$(up_settled up "GET /v2/lib/copy/blobs/")" "upstream blob GETs for lib/copy"
 check_layout "$WORK/data/lib/copy"
+# ...but a blob GET alone, in a repository upstream lacks, links nothing
+L1=$(jq -r '.layers[0].digest' "$SRC/blobs/sha256/${D1#sha256:}")
+req GET "/v2/lib/none/blobs/$L1"
+assert_error 404 NAME_UNKNOWN
+assert_true "nothing linked into lib/none" [ ! -e "$WORK/data/lib/none" ]
 
 # --- kill -9 while the blobs of v2 are in flight
 rm -f "$HOLD"
