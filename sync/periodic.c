@@ -9,7 +9,8 @@
  * tag's. A tag that differs comes through sync.c's on-demand machinery
  * (single flight, verified, stored like a push; what is here is not
  * fetched again): by tag when it is new here, by digest and then tagged
- * when it moved; its referrers come the same way (an upstream that
+ * when it moved; its referrers (and an index's, those of each manifest
+ * it lists) come the same way (an upstream that
  * answers 404 to the referrers API has none, and is not asked again in
  * the run). Every failure is logged and counted, and the run goes on.
  * The caller's should_stop() is asked between steps (a step ends with
@@ -305,13 +306,16 @@ uint64_t sync_mirror_interval(const struct sync_mirror *m)
 
 static bool run_stopping(const struct run *r)
 {
+	if (!r)
+		return false; /* on demand: ended by the client's stop */
 	return sync_stopping(r->m->s) ||
 	       (r->o->should_stop && r->o->should_stop(r->o->arg));
 }
 
 /*
  * GET @path of @u and each Link rel="next" page after it, adding the
- * elements of @key to @out. Authenticates for @repo.
+ * elements of @key to @out. Authenticates for @repo. @r NULL: not in a
+ * run (nothing asks it to stop but sync_stop()).
  */
 static int list_all(struct run *r, struct upstream *u, const char *path,
                     const char *repo, const char *accept, const char *key,
@@ -498,6 +502,40 @@ out:
 	strvec_release(&refs);
 }
 
+/*
+ * The referrers of manifest @dstr here, and when it is an index, those
+ * of each manifest it lists (a multi-platform image is signed per
+ * platform as often as whole).
+ */
+static void mirror_referrers_all(struct run *r, const struct job *j,
+                                 const char *dstr)
+{
+	struct store *st = sync_store(r->m->s);
+	struct manifest_desc desc;
+	struct err e = ERR_INIT;
+	char *body = NULL;
+	json_t *doc, *item;
+	size_t i;
+
+	mirror_referrers(r, j, dstr);
+	if (!has_referrers_api(r, sync_upstream(r->m->s, j->reg, j->url)) ||
+	    store_manifest_get(st, j->local, dstr, &desc, &body, &e) < 0)
+		return;
+	doc = json_loads(body, 0, NULL);
+	free(body);
+	json_array_foreach(json_object_get(doc, "manifests"), i, item)
+	{
+		const char *child =
+			json_string_value(json_object_get(item, "digest"));
+
+		if (run_stopping(r))
+			break;
+		if (child && ref_is_digest(child))
+			mirror_referrers(r, j, child);
+	}
+	json_decref(doc);
+}
+
 /* Local tag @tag of @repo points at manifest @dstr (stored already). */
 static int retag(struct store *st, const char *repo, const char *tag,
                  const char *dstr, struct err *err)
@@ -540,7 +578,7 @@ static void mirror_tag(struct run *r, const struct job *j, const char *tag)
 		digest_format(&desc.digest, here);
 		if (strcmp(here, resp.digest) == 0) {
 			r->st.tags_skipped++;
-			mirror_referrers(r, j, resp.digest);
+			mirror_referrers_all(r, j, resp.digest);
 			return;
 		}
 		moved = true;
@@ -572,7 +610,7 @@ static void mirror_tag(struct run *r, const struct job *j, const char *tag)
 	log_info("sync: mirrored %s:%s as %s:%s (%s)", j->remote, tag, j->local,
 	         tag, here);
 	r->st.tags_mirrored++;
-	mirror_referrers(r, j, here);
+	mirror_referrers_all(r, j, here);
 	return;
 fail:
 	if (e.code == ERR_BUSY && run_stopping(r))
@@ -705,5 +743,43 @@ int sync_mirror_run(struct sync_mirror *m, const struct sync_run_opts *o,
 out:
 	free(r.jobs);
 	free(r.refless);
+	return ret;
+}
+
+int sync_referrers_pages(struct upstream *u, const char *remote,
+                         const char *dstr, struct up_mem *out, struct err *err)
+{
+	struct strvec refs = {0};
+	char path[MIRROR_PATH_MAX];
+	json_t *doc = json_object(), *arr = json_array();
+	int ret = -1;
+
+	*out = (struct up_mem){0};
+	if (snprintf(path, sizeof(path), "/v2/%s/referrers/%s", remote, dstr) >=
+	    (int)sizeof(path)) {
+		err_set(err, ERR_INVALID, "upstream path too long");
+		goto out;
+	}
+	if (list_all(NULL, u, path, remote, MT_OCI_INDEX, "manifests", &refs,
+	             err) < 0)
+		goto out;
+	if (!doc || !arr || json_object_set(doc, "manifests", arr) < 0)
+		goto nomem;
+	for (size_t i = 0; i < refs.n; i++)
+		if (json_array_append_new(
+			    arr, json_pack("{s:s}", "digest", refs.v[i])) < 0)
+			goto nomem;
+	out->p = json_dumps(doc, JSON_COMPACT);
+	if (!out->p)
+		goto nomem;
+	out->n = strlen(out->p);
+	ret = 0;
+	goto out;
+nomem:
+	err_set(err, ERR_NOMEM, "out of memory");
+out:
+	json_decref(arr);
+	json_decref(doc);
+	strvec_release(&refs);
 	return ret;
 }

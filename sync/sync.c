@@ -1545,13 +1545,11 @@ static int ask_referrers(struct sync *s, const char *repo, const char *dstr,
 			continue;
 		for (size_t j = 0; j < r->cfg->n_urls; j++) {
 			struct up_mem m = {0};
-			struct up_resp resp;
 			struct err e = ERR_INIT;
 			int rc;
 
-			rc = up_get(r->ups[j], remote, "referrers", dstr,
-			            MT_OCI_INDEX, STORE_MANIFEST_MAX,
-			            up_sink_mem, &m, &resp, &e);
+			rc = sync_referrers_pages(r->ups[j], remote, dstr, &m,
+			                          &e);
 			if (rc == 0)
 				rc = store_listed(s, r, repo, remote, &m, &e);
 			free(m.p);

@@ -150,7 +150,7 @@ bool sync_referrers_due(struct sync *s, const char *repo,
 
 /*
  * Ask the upstreams that map @repo for the referrers of @subject (the
- * referrers API, first page) and bring each manifest listed here, with
+ * referrers API, every page) and bring each manifest listed here, with
  * its blobs, as sync_manifest() does. An upstream without the API (404)
  * has none. Returns 0, or -1 with the first failure (the errors of
  * sync_manifest()); what was brought before a failure stays. Failures

@@ -116,4 +116,14 @@ bool sync_stopping(const struct sync *s);
 int sync_ensure_manifest(struct sync *s, size_t reg, const char *repo,
                          const char *remote, const char *ref, struct err *err);
 
+/*
+ * The referrers of @dstr in upstream repository @remote of @u, every
+ * page of them (Link rel="next" followed), as one JSON object whose
+ * "manifests" lists {"digest": ...} for each, into @out (free(p)).
+ * Fails as up_request() (ERR_NOT_FOUND: no referrers API), ERR_INVALID
+ * (a page that is no list), ERR_NOMEM.
+ */
+int sync_referrers_pages(struct upstream *u, const char *remote,
+                         const char *dstr, struct up_mem *out, struct err *err);
+
 #endif
