@@ -21,6 +21,8 @@
  */
 #define LOG_MODULE "sync"
 
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,11 +41,19 @@
 #define MIRROR_LIST_MAX  4194304 /* bytes of one page */
 #define MIRROR_PATH_MAX  1024    /* a request path with its query */
 
+/* How a run ended (dray_sync_runs_total's result). */
+enum { RUN_OK, RUN_FAILED, RUN_STOPPED, RUN_RESULTS };
+
 struct sync_mirror {
 	struct sync *s;             /* what it mirrors with */
 	const struct sync_cfg *cfg; /* @s's configuration */
 	uint64_t *next_ms;          /* per registry: next run due (monotonic) */
 	unsigned page;              /* n= of list requests */
+	pthread_mutex_t lock;       /* protects what follows (metrics) */
+	struct sync_run_stats total;  /* what every run did */
+	uint64_t runs[RUN_RESULTS];   /* runs ended, by result */
+	uint64_t last_ms;             /* how long the last one took */
+	uint64_t last_end, last_good; /* wall ms it ended, ended ok; 0 */
 };
 
 /* One upstream repository to mirror in a run. */
@@ -266,6 +276,7 @@ struct sync_mirror *sync_mirror_new(struct sync *s, struct err *err)
 
 	if (!m)
 		goto nomem;
+	pthread_mutex_init(&m->lock, NULL);
 	m->s = s;
 	m->cfg = sync_config(s);
 	m->next_ms = calloc(m->cfg->n_registries ? m->cfg->n_registries : 1,
@@ -287,6 +298,7 @@ void sync_mirror_free(struct sync_mirror *m)
 {
 	if (!m)
 		return;
+	pthread_mutex_destroy(&m->lock);
 	free(m->next_ms);
 	free(m);
 }
@@ -668,6 +680,23 @@ static void add_stats(struct sync_run_stats *to,
 	to->referrers_failed += from->referrers_failed;
 }
 
+/* Run @st ended (@stopped: before its end), begun at @t0: for metrics. */
+static void ran(struct sync_mirror *m, const struct sync_run_stats *st,
+                bool stopped, uint64_t t0)
+{
+	bool failed =
+		st->repos_failed || st->tags_failed || st->referrers_failed;
+
+	pthread_mutex_lock(&m->lock);
+	add_stats(&m->total, st);
+	m->runs[stopped ? RUN_STOPPED : failed ? RUN_FAILED : RUN_OK]++;
+	m->last_ms = clock_mono_ms() - t0;
+	m->last_end = clock_wall_ms();
+	if (!stopped && !failed)
+		m->last_good = m->last_end;
+	pthread_mutex_unlock(&m->lock);
+}
+
 int sync_mirror_run(struct sync_mirror *m, const struct sync_run_opts *o,
                     struct sync_run_stats *out, struct err *err)
 {
@@ -735,6 +764,7 @@ int sync_mirror_run(struct sync_mirror *m, const struct sync_run_opts *o,
 	                              before.upstream_requests),
 	         (unsigned long long)(clock_mono_ms() - t0));
 	add_stats(out, &r.st);
+	ran(m, &r.st, stopped, t0);
 	if (stopped) {
 		err_set(err, ERR_BUSY, "sync run stopped");
 		goto out;
@@ -782,4 +812,146 @@ out:
 	json_decref(doc);
 	strvec_release(&refs);
 	return ret;
+}
+
+/* Metrics. */
+
+static void family(FILE *f, const char *name, const char *type,
+                   const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Counter family @name, one series per label @key="@v[i]", @n of them. */
+static void by(FILE *f, const char *name, const char *help, const char *key,
+               size_t n, const char *const *v, const uint64_t *val)
+{
+	family(f, name, "counter", help);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s{%s=\"%s\"} %" PRIu64 "\n", name, key, v[i],
+		        val[i]);
+}
+
+/* Milliseconds @ms as seconds. */
+static void secs(FILE *f, const char *name, uint64_t ms)
+{
+	fprintf(f, "%s %" PRIu64 ".%03" PRIu64 "\n", name, ms / 1000,
+	        ms % 1000);
+}
+
+/* The requests and bytes of every upstream client, by registry and URL. */
+static void render_upstreams(FILE *f, struct sync_mirror *m)
+{
+	static const char *const result[UP_RESULTS] = {"ok", "not_found",
+	                                               "denied", "error"};
+	const struct sync_cfg *c = m->cfg;
+	uint64_t n[UP_RESULTS], bytes;
+
+	family(f, "dray_sync_upstream_requests_total", "counter",
+	       "HTTP requests sent to each upstream URL, by result (ok: 2xx, "
+	       "not_found: 404, denied: 401/403, error: any other answer or "
+	       "none)");
+	for (size_t i = 0; i < c->n_registries; i++)
+		for (size_t j = 0; j < c->registries[i].n_urls; j++) {
+			up_counts(sync_upstream(m->s, i, j), n, &bytes);
+			for (int k = 0; k < UP_RESULTS; k++)
+				fprintf(f,
+				        "dray_sync_upstream_requests_total{"
+				        "registry=\"%zu\",url=\"%zu\","
+				        "result=\"%s\"} %" PRIu64 "\n",
+				        i, j, result[k], n[k]);
+		}
+	family(f, "dray_sync_upstream_bytes_total", "counter",
+	       "Body bytes received from each upstream URL");
+	for (size_t i = 0; i < c->n_registries; i++)
+		for (size_t j = 0; j < c->registries[i].n_urls; j++) {
+			up_counts(sync_upstream(m->s, i, j), n, &bytes);
+			fprintf(f,
+			        "dray_sync_upstream_bytes_total{registry=\"%"
+			        "zu\","
+			        "url=\"%zu\"} %" PRIu64 "\n",
+			        i, j, bytes);
+		}
+}
+
+/* On-demand fetches and what the module stored. */
+static void render_ondemand(FILE *f, struct sync_mirror *m)
+{
+	static const char *const kind[SYNC_OD_KINDS] = {"manifest", "blob",
+	                                                "referrers"};
+	static const char *const result[SYNC_OD_RESULTS] = {"ok", "not_found",
+	                                                    "error"};
+	uint64_t od[SYNC_OD_KINDS][SYNC_OD_RESULTS];
+	struct sync_stats st;
+
+	sync_ondemand_counts(m->s, od);
+	sync_stats(m->s, &st);
+	family(f, "dray_sync_ondemand_total", "counter",
+	       "On-demand fetches (a client asked for what is not here), by "
+	       "kind and result");
+	for (int k = 0; k < SYNC_OD_KINDS; k++)
+		for (int r = 0; r < SYNC_OD_RESULTS; r++)
+			fprintf(f,
+			        "dray_sync_ondemand_total{kind=\"%s\","
+			        "result=\"%s\"} %" PRIu64 "\n",
+			        kind[k], result[r], od[k][r]);
+	by(f, "dray_sync_stored_total",
+	   "Manifests and blobs stored from upstreams", "kind", 2,
+	   (const char *const[]){"manifest", "blob"},
+	   (const uint64_t[]){st.manifests, st.blobs});
+	family(f, "dray_sync_shared_total", "counter",
+	       "Requests that joined an upstream transfer under way");
+	fprintf(f, "dray_sync_shared_total %" PRIu64 "\n", st.shared);
+}
+
+/* What mirror runs did. */
+static void render_runs(FILE *f, struct sync_mirror *m)
+{
+	static const char *const result[RUN_RESULTS] = {"ok", "failed",
+	                                                "stopped"};
+	struct sync_run_stats t;
+	uint64_t runs[RUN_RESULTS], last_ms, last_end, last_good;
+
+	pthread_mutex_lock(&m->lock);
+	t = m->total;
+	memcpy(runs, m->runs, sizeof(runs));
+	last_ms = m->last_ms;
+	last_end = m->last_end;
+	last_good = m->last_good;
+	pthread_mutex_unlock(&m->lock);
+	by(f, "dray_sync_runs_total",
+	   "Mirror runs ended (ok; failed: something could not be mirrored; "
+	   "stopped: by shutdown)",
+	   "result", RUN_RESULTS, result, runs);
+	by(f, "dray_sync_tags_total",
+	   "Tags seen by mirror runs: mirrored (new or moved), skipped (here "
+	   "already), failed",
+	   "result", 3, (const char *const[]){"mirrored", "skipped", "failed"},
+	   (const uint64_t[]){t.tags_mirrored, t.tags_skipped, t.tags_failed});
+	by(f, "dray_sync_referrers_total",
+	   "Referrer manifests mirrored by runs, and failures", "result", 2,
+	   (const char *const[]){"mirrored", "failed"},
+	   (const uint64_t[]){t.referrers, t.referrers_failed});
+	by(f, "dray_sync_repositories_total",
+	   "Upstream repositories mirrored by runs, and those whose catalog "
+	   "or tag list could not be read",
+	   "result", 2, (const char *const[]){"ok", "failed"},
+	   (const uint64_t[]){t.repos, t.repos_failed});
+	family(f, "dray_sync_last_run_duration_seconds", "gauge",
+	       "How long the last mirror run took (0: none yet)");
+	secs(f, "dray_sync_last_run_duration_seconds", last_ms);
+	family(f, "dray_sync_last_run_timestamp_seconds", "gauge",
+	       "When the last mirror run ended, Unix time (0: none yet)");
+	secs(f, "dray_sync_last_run_timestamp_seconds", last_end);
+	family(f, "dray_sync_last_success_timestamp_seconds", "gauge",
+	       "When the last mirror run that failed nothing ended, Unix "
+	       "time (0: none yet)");
+	secs(f, "dray_sync_last_success_timestamp_seconds", last_good);
+}
+
+void sync_metrics(FILE *f, void *mirror)
+{
+	render_upstreams(f, mirror);
+	render_ondemand(f, mirror);
+	render_runs(f, mirror);
 }

@@ -103,6 +103,7 @@ struct sync {
 	struct hmap *checks;        /* tag checks by key, under lock */
 	struct check *oldest;       /* the check made longest ago, under lock */
 	struct check *newest;       /* the last one made, under lock */
+	uint64_t od[SYNC_OD_KINDS][SYNC_OD_RESULTS]; /* on demand, atomic */
 };
 
 /* Configuration. */
@@ -1103,8 +1104,8 @@ static void check_mark(struct sync *s, char kind, const char *repo,
  * that has the manifest brings it. A 404 from one gives way to any more
  * telling failure of another.
  */
-int sync_manifest(struct sync *s, const char *repo, const char *ref,
-                  struct err *err)
+static int manifest_od(struct sync *s, const char *repo, const char *ref,
+                       struct err *err)
 {
 	const struct sync_content *c;
 	char remote[REF_NAME_MAX + 1];
@@ -1567,8 +1568,8 @@ static int ask_referrers(struct sync *s, const char *repo, const char *dstr,
 	return 0;
 }
 
-int sync_referrers(struct sync *s, const char *repo,
-                   const struct digest *subject, struct err *err)
+static int referrers_od(struct sync *s, const char *repo,
+                        const struct digest *subject, struct err *err)
 {
 	char key[REF_NAME_MAX + DIGEST_STR_MAX + 16], dstr[DIGEST_STR_MAX];
 	struct flight *f;
@@ -1589,8 +1590,8 @@ int sync_referrers(struct sync *s, const char *repo,
 	return flight_leave(s, key, f, lead, ret, err);
 }
 
-int sync_blob(struct sync *s, const char *repo, const struct digest *d,
-              struct err *err)
+static int blob_od(struct sync *s, const char *repo, const struct digest *d,
+                   struct err *err)
 {
 	char key[BLOB_KEY_MAX], dstr[DIGEST_STR_MAX];
 	struct flight *f;
@@ -1648,7 +1649,7 @@ fail:
 	return NULL;
 }
 
-int sync_job_run(struct sync_job *j, struct err *err)
+static int job_run_od(struct sync_job *j, struct err *err)
 {
 	int ret = blob_lead(j->s, j->repo, &j->d, j->f, err);
 
@@ -1760,4 +1761,52 @@ void sync_follow_free(struct sync_follow *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	free(r);
+}
+
+/* On-demand fetches counted by kind and result. */
+
+static int od_count(struct sync *s, int kind, int ret, const struct err *err)
+{
+	int res = ret == 0                     ? SYNC_OD_OK
+	          : err->code == ERR_NOT_FOUND ? SYNC_OD_NOT_FOUND
+	                                       : SYNC_OD_ERROR;
+
+	__atomic_add_fetch(&s->od[kind][res], 1, __ATOMIC_RELAXED);
+	return ret;
+}
+
+int sync_manifest(struct sync *s, const char *repo, const char *ref,
+                  struct err *err)
+{
+	return od_count(s, SYNC_OD_MANIFEST, manifest_od(s, repo, ref, err),
+	                err);
+}
+
+int sync_blob(struct sync *s, const char *repo, const struct digest *d,
+              struct err *err)
+{
+	return od_count(s, SYNC_OD_BLOB, blob_od(s, repo, d, err), err);
+}
+
+int sync_job_run(struct sync_job *j, struct err *err)
+{
+	struct sync *s = j->s;
+
+	return od_count(s, SYNC_OD_BLOB, job_run_od(j, err), err);
+}
+
+int sync_referrers(struct sync *s, const char *repo,
+                   const struct digest *subject, struct err *err)
+{
+	return od_count(s, SYNC_OD_REFERRERS,
+	                referrers_od(s, repo, subject, err), err);
+}
+
+void sync_ondemand_counts(struct sync *s,
+                          uint64_t out[SYNC_OD_KINDS][SYNC_OD_RESULTS])
+{
+	for (int k = 0; k < SYNC_OD_KINDS; k++)
+		for (int r = 0; r < SYNC_OD_RESULTS; r++)
+			out[k][r] =
+				__atomic_load_n(&s->od[k][r], __ATOMIC_RELAXED);
 }

@@ -348,4 +348,15 @@ struct strvec;
 MUST_CHECK int sync_list_page(const char *body, size_t len, const char *key,
                               struct strvec *out, struct err *err);
 
+#include <stdio.h>
+
+/*
+ * The dray_sync_* metric families of @mirror's module (a struct
+ * sync_mirror): upstream requests by registry and URL index and result,
+ * bytes received, on-demand fetches by kind and result, what runs did
+ * and when the last one (and the last fully good one) ended. For
+ * metrics_add_extra(); thread-safe.
+ */
+void sync_metrics(FILE *f, void *mirror);
+
 #endif
