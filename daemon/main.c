@@ -1165,7 +1165,7 @@ static int cmd_serve(int argc, char **argv)
 		log_err("%s", err.msg);
 		goto out;
 	}
-	rl = (struct reload){cfg_path, cfg, rl.cfg, st, srv, sched};
+	rl = (struct reload){cfg_path, cfg, rl.cfg, st, srv, sched, mirror};
 	wait_for_signal(&set, srv, &rl);
 	http_set_ready(srv, false); /* /readyz: 503 from here on */
 	test_hold("shutdown", "readyz");

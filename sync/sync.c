@@ -229,10 +229,11 @@ int sync_cfg_check(const struct sync_cfg *c, struct err *err)
 					"extensions.sync: '%s' is not an "
 					"http:// or https:// URL",
 					r->urls[j]);
-		if (r->only_signed)
+		if (r->only_signed && r->on_demand)
 			return err_set(err, ERR_UNSUPPORTED,
 			               "extensions.sync.registries[%zu]: "
-			               "onlySigned is not supported yet",
+			               "onlySigned is not supported yet with "
+			               "onDemand",
 			               i);
 		for (size_t j = 0; j < r->n_content; j++) {
 			const struct sync_content *ct = &r->content[j];
