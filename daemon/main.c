@@ -1121,6 +1121,11 @@ static int cmd_serve(int argc, char **argv)
 		log_err("extensions.sync: %s", err.msg);
 		goto out;
 	}
+	if (metrics && mirror &&
+	    metrics_add_extra(metrics, sync_metrics, mirror, &err) < 0) {
+		log_err("extensions.sync: %s", err.msg);
+		goto out;
+	}
 	hopts.sync = sync;
 	srv = http_start(&hopts, st, &err);
 	if (!srv) {
@@ -1160,7 +1165,7 @@ static int cmd_serve(int argc, char **argv)
 		log_err("%s", err.msg);
 		goto out;
 	}
-	rl = (struct reload){cfg_path, cfg, rl.cfg, st, srv, sched};
+	rl = (struct reload){cfg_path, cfg, rl.cfg, st, srv, sched, mirror};
 	wait_for_signal(&set, srv, &rl);
 	http_set_ready(srv, false); /* /readyz: 503 from here on */
 	test_hold("shutdown", "readyz");
@@ -1169,8 +1174,8 @@ static int cmd_serve(int argc, char **argv)
 	ret = 0;
 out:
 	sched_stop(sched);
-	sync_mirror_free(mirror); /* after the scheduler: no run now */
 	http_stop(srv);
+	sync_mirror_free(mirror); /* no run now, no scrape reads it */
 	apikeys_close(apikeys); /* after HTTP: no request uses them now */
 	sync_free(sync); /* after HTTP: no request is using it */
 	metrics_free(metrics);

@@ -15,6 +15,7 @@
 #include "http/http.h"
 #include "http/ldap.h"
 #include "index/store.h"
+#include "sync/sync.h"
 
 /* How a restart-only field is compared. */
 enum rk_type { RK_STR, RK_SCALAR };
@@ -199,6 +200,30 @@ static void reschedule(struct sched *s, const struct cfg *old,
 		sched_set(s, "dedupe", 24 * 3600 * 1000ULL, 0);
 }
 
+/*
+ * extensions.sync: each registry's pollInterval applies now; the rest
+ * only at a restart, named in a warning.
+ */
+static void reload_sync(const struct reload *rl, const struct cfg *new)
+{
+	const struct sync_cfg *c = &new->extensions.sync;
+	char what[256];
+
+	if (!rl->mirror) {
+		if (c->enable && c->n_registries)
+			log_warn("extensions.sync changed but needs a restart "
+			         "(it was off at start); it stays off");
+		return;
+	}
+	if (sync_mirror_update(rl->mirror, c, what, sizeof(what)) && rl->sched)
+		sched_set(rl->sched, "sync", sync_mirror_interval(rl->mirror),
+		          sync_mirror_next_ms(rl->mirror));
+	if (what[0])
+		log_warn("%s changed but needs a restart; the running value "
+		         "stays in force",
+		         what);
+}
+
 int reload_run(struct reload *rl, struct err *err)
 {
 	struct live_ref *cur_ref, *new_ref, *rules = NULL, *pol = NULL;
@@ -238,6 +263,7 @@ int reload_run(struct reload *rl, struct err *err)
 	pol = NULL;
 	store_set_dedupe(rl->st, cfg->storage.dedupe);
 	reschedule(rl->sched, cur, cfg);
+	reload_sync(rl, cfg);
 	live_put(cur_ref);
 	live_publish(rl->cfg, live_hold(new_ref));
 	log_info("'%s' applied: gc %s every %llus (delay %llus), "

@@ -3,7 +3,9 @@
  * reload.h - SIGHUP: re-read the configuration file and apply, without a
  * restart, what zot applies so: storage.gc, gcDelay, gcInterval,
  * retention and dedupe, http.accessControl, http.auth (htpasswd path,
- * failDelay, bearer realm, service and cert) and extensions.lint. Keys
+ * failDelay, bearer realm, service and cert), extensions.lint and
+ * extensions.sync's pollIntervals (the rest of extensions.sync only at a
+ * restart: what changed is named in a warning). Keys
  * that only a restart applies are named in a warning and keep their
  * running values. A file that does not load, or whose htpasswd file or
  * bearer key does not, is refused whole: nothing of it is applied.
@@ -25,6 +27,7 @@
 
 struct live;
 struct sched;
+struct sync_mirror;
 
 struct reload {
 	const char *path;        /* the configuration file, NULL: none */
@@ -33,6 +36,7 @@ struct reload {
 	struct store *st;        /* its rules and dedupe follow */
 	struct http_server *srv; /* its policy follows, or NULL */
 	struct sched *sched;     /* gc's and dedupe's schedule, or NULL */
+	struct sync_mirror *mirror; /* extensions.sync's, or NULL */
 };
 
 /*

@@ -92,6 +92,11 @@ struct metrics {
 	char *version, *commit, *binary_type, *dist_spec_version, *root;
 	void (*extra)(FILE *f, void *arg); /* metrics_set_extra() */
 	void *extra_arg;
+	struct {
+		void (*fn)(FILE *f, void *arg);
+		void *arg;
+	} more[METRICS_MORE_MAX]; /* metrics_add_extra() */
+	size_t n_more;
 };
 
 static uint64_t add(uint64_t *p, uint64_t v)
@@ -754,6 +759,8 @@ int metrics_render(struct metrics *m, struct store *st, int inflight,
 	render_own(f, m, st, inflight);
 	if (m->extra)
 		m->extra(f, m->extra_arg);
+	for (size_t i = 0; i < m->n_more; i++)
+		m->more[i].fn(f, m->more[i].arg);
 	if (ferror(f))
 		ret = err_set(err, ERR_NOMEM, "cannot render the metrics");
 	if (fclose(f) != 0 && ret == 0)
@@ -889,4 +896,17 @@ void metrics_set_extra(struct metrics *m, void (*fn)(FILE *f, void *arg),
 {
 	m->extra = fn;
 	m->extra_arg = arg;
+}
+
+int metrics_add_extra(struct metrics *m, void (*fn)(FILE *f, void *arg),
+                      void *arg, struct err *err)
+{
+	if (m->n_more == METRICS_MORE_MAX)
+		return err_set(err, ERR_INVALID,
+		               "more than %d extra metrics writers",
+		               METRICS_MORE_MAX);
+	m->more[m->n_more].fn = fn;
+	m->more[m->n_more].arg = arg;
+	m->n_more++;
+	return 0;
 }

@@ -117,4 +117,14 @@ char *metrics_mgmt_json(const struct metrics_info *info,
 void metrics_set_extra(struct metrics *m, void (*fn)(FILE *f, void *arg),
                        void *arg);
 
+/*
+ * Another such writer (@fn with @arg), after the one metrics_set_extra()
+ * set; up to METRICS_MORE_MAX, each called in the order added. Before
+ * the server starts. ERR_INVALID past the limit.
+ */
+#define METRICS_MORE_MAX 4
+MUST_CHECK int metrics_add_extra(struct metrics *m,
+                                 void (*fn)(FILE *f, void *arg), void *arg,
+                                 struct err *err);
+
 #endif

@@ -59,6 +59,8 @@ struct upstream {
 	bool basic;                         /* the upstream asked for Basic */
 	char cainfo[PATH_MAX];              /* certDir/ca.crt, or "" */
 	char cert[PATH_MAX], key[PATH_MAX]; /* client certificate, or "" */
+	uint64_t results[UP_RESULTS];       /* requests by result, atomic */
+	uint64_t bytes;                     /* body bytes received, atomic */
 };
 
 /* One transfer. */
@@ -372,6 +374,15 @@ static int perform(struct upstream *u, struct xfer *x, const char *url,
 	__atomic_add_fetch(u->counter, 1, __ATOMIC_RELAXED);
 	rc = curl_easy_perform(x->h);
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->resp->status);
+	__atomic_add_fetch(
+		&u->results[rc != CURLE_OK               ? UP_ERROR
+	                    : x->resp->status / 100 == 2 ? UP_OK
+	                    : x->resp->status == 404     ? UP_NOT_FOUND
+	                    : x->resp->status == 401 || x->resp->status == 403
+	                            ? UP_DENIED
+	                            : UP_ERROR],
+		1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&u->bytes, x->resp->length, __ATOMIC_RELAXED);
 	if (rc == CURLE_OK)
 		return 0;
 	if (x->sink_err.code != ERR_OK) {
@@ -636,13 +647,12 @@ static int request(struct upstream *u, bool head, const char *path,
 		}
 		/* Retry only what delivered nothing: the sink is not undone. */
 		if (resp->length == 0 && !timeout_ms &&
-		    tries < u->reg->max_retries &&
-		    !stopping(u) &&
+		    tries < u->reg->max_retries && !stopping(u) &&
 		    (ret < 0 ? e.code == ERR_IO : resp->status >= 500)) {
 			tries++;
 			wait = u->reg->retry_delay_ms << (tries - 1);
 			wait_ms(u, wait > UP_RETRY_WAIT_MAX ? UP_RETRY_WAIT_MAX
-			                                 : wait);
+			                                    : wait);
 			continue;
 		}
 		if (ret < 0) {
@@ -715,4 +725,12 @@ int up_head(struct upstream *u, const char *repo, const char *kind,
 		return -1;
 	return request(u, true, path, repo, accept, 0, NULL, NULL, timeout_ms,
 	               resp, err);
+}
+
+void up_counts(struct upstream *u, uint64_t results[UP_RESULTS],
+               uint64_t *bytes)
+{
+	for (int i = 0; i < UP_RESULTS; i++)
+		results[i] = __atomic_load_n(&u->results[i], __ATOMIC_RELAXED);
+	*bytes = __atomic_load_n(&u->bytes, __ATOMIC_RELAXED);
 }

@@ -147,6 +147,7 @@ struct sync {
 	size_t n_pending;           /* how many, under lock */
 	size_t pending_bytes;       /* their bytes, under lock */
 	struct bg *bgs;             /* background threads, under lock */
+	uint64_t od[SYNC_OD_KINDS][SYNC_OD_RESULTS]; /* on demand, atomic */
 };
 
 /* Configuration. */
@@ -272,10 +273,11 @@ int sync_cfg_check(const struct sync_cfg *c, struct err *err)
 					"extensions.sync: '%s' is not an "
 					"http:// or https:// URL",
 					r->urls[j]);
-		if (r->only_signed)
+		if (r->only_signed && r->on_demand)
 			return err_set(err, ERR_UNSUPPORTED,
 			               "extensions.sync.registries[%zu]: "
-			               "onlySigned is not supported yet",
+			               "onlySigned is not supported yet with "
+			               "onDemand",
 			               i);
 		for (size_t j = 0; j < r->n_content; j++) {
 			const struct sync_content *ct = &r->content[j];
@@ -1518,19 +1520,6 @@ static int manifest_regs(struct sync *s, const char *repo, const char *ref,
 	                        : "is not synced from any upstream");
 }
 
-int sync_manifest(struct sync *s, const char *repo, const char *ref,
-                  struct err *err)
-{
-	return manifest_regs(s, repo, ref, NULL, err);
-}
-
-int sync_manifest_early(struct sync *s, const char *repo, const char *ref,
-                        struct sync_manifest_copy *out, struct err *err)
-{
-	*out = (struct sync_manifest_copy){0};
-	return manifest_regs(s, repo, ref, out, err);
-}
-
 /*
  * Blob @d of @repo, for flight @f that this thread leads: the onDemand
  * registries that map @repo are asked in order, as for a manifest.
@@ -1939,13 +1928,11 @@ static int ask_referrers(struct sync *s, const char *repo, const char *dstr,
 			continue;
 		for (size_t j = 0; j < r->cfg->n_urls; j++) {
 			struct up_mem m = {0};
-			struct up_resp resp;
 			struct err e = ERR_INIT;
 			int rc;
 
-			rc = up_get(r->ups[j], remote, "referrers", dstr,
-			            MT_OCI_INDEX, STORE_MANIFEST_MAX,
-			            up_sink_mem, &m, &resp, &e);
+			rc = sync_referrers_pages(r->ups[j], remote, dstr, &m,
+			                          &e);
 			if (rc == 0)
 				rc = store_listed(s, r, repo, remote, &m, &e);
 			free(m.p);
@@ -1963,8 +1950,8 @@ static int ask_referrers(struct sync *s, const char *repo, const char *dstr,
 	return 0;
 }
 
-int sync_referrers(struct sync *s, const char *repo,
-                   const struct digest *subject, struct err *err)
+static int referrers_od(struct sync *s, const char *repo,
+                        const struct digest *subject, struct err *err)
 {
 	char key[REF_NAME_MAX + DIGEST_STR_MAX + 16], dstr[DIGEST_STR_MAX];
 	struct flight *f;
@@ -1985,8 +1972,8 @@ int sync_referrers(struct sync *s, const char *repo,
 	return flight_leave(s, key, f, lead, ret, err);
 }
 
-int sync_blob(struct sync *s, const char *repo, const struct digest *d,
-              struct err *err)
+static int blob_od(struct sync *s, const char *repo, const struct digest *d,
+                   struct err *err)
 {
 	char key[BLOB_KEY_MAX], dstr[DIGEST_STR_MAX];
 	struct flight *f;
@@ -2044,7 +2031,7 @@ fail:
 	return NULL;
 }
 
-int sync_job_run(struct sync_job *j, struct err *err)
+static int job_run_od(struct sync_job *j, struct err *err)
 {
 	int ret = blob_lead(j->s, j->repo, &j->d, j->f, err);
 
@@ -2156,4 +2143,60 @@ void sync_follow_free(struct sync_follow *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	free(r);
+}
+
+/* On-demand fetches counted by kind and result. */
+
+static int od_count(struct sync *s, int kind, int ret, const struct err *err)
+{
+	int res = ret >= 0                     ? SYNC_OD_OK
+	          : err->code == ERR_NOT_FOUND ? SYNC_OD_NOT_FOUND
+	                                       : SYNC_OD_ERROR;
+
+	__atomic_add_fetch(&s->od[kind][res], 1, __ATOMIC_RELAXED);
+	return ret;
+}
+
+int sync_manifest(struct sync *s, const char *repo, const char *ref,
+                  struct err *err)
+{
+	return od_count(s, SYNC_OD_MANIFEST,
+	                manifest_regs(s, repo, ref, NULL, err), err);
+}
+
+int sync_manifest_early(struct sync *s, const char *repo, const char *ref,
+                        struct sync_manifest_copy *out, struct err *err)
+{
+	*out = (struct sync_manifest_copy){0};
+	return od_count(s, SYNC_OD_MANIFEST,
+	                manifest_regs(s, repo, ref, out, err), err);
+}
+
+int sync_blob(struct sync *s, const char *repo, const struct digest *d,
+              struct err *err)
+{
+	return od_count(s, SYNC_OD_BLOB, blob_od(s, repo, d, err), err);
+}
+
+int sync_job_run(struct sync_job *j, struct err *err)
+{
+	struct sync *s = j->s;
+
+	return od_count(s, SYNC_OD_BLOB, job_run_od(j, err), err);
+}
+
+int sync_referrers(struct sync *s, const char *repo,
+                   const struct digest *subject, struct err *err)
+{
+	return od_count(s, SYNC_OD_REFERRERS,
+	                referrers_od(s, repo, subject, err), err);
+}
+
+void sync_ondemand_counts(struct sync *s,
+                          uint64_t out[SYNC_OD_KINDS][SYNC_OD_RESULTS])
+{
+	for (int k = 0; k < SYNC_OD_KINDS; k++)
+		for (int r = 0; r < SYNC_OD_RESULTS; r++)
+			out[k][r] =
+				__atomic_load_n(&s->od[k][r], __ATOMIC_RELAXED);
 }

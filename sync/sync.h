@@ -53,7 +53,9 @@ struct sync_registry {
 	char *cert_dir;               /* certDir: ca.crt, client.cert/key */
 	uint64_t max_retries;         /* maxRetries, default 0 */
 	uint64_t retry_delay_ms;      /* retryDelay */
-	bool only_signed;             /* onlySigned (refused when true) */
+	bool only_signed;             /* onlySigned: mirror runs bring only
+	                                 signed images (refused with
+	                                 onDemand) */
 	bool preserve_digest;         /* preserveDigest (always so here) */
 	uint64_t sync_timeout_ms;     /* syncTimeout: whole transfer, 0: none */
 	struct sync_content *content; /* content; none: every repository */
@@ -82,7 +84,8 @@ void sync_cfg_release(struct sync_cfg *c);
  * Check what the configuration refers to: the credentials file reads as
  * JSON host[:port] -> {username, password}, every regex compiles, every
  * URL is http:// or https://. 0, or -1 with ERR_INVALID, ERR_NOT_FOUND or
- * ERR_IO (the credentials file), ERR_UNSUPPORTED (onlySigned: true).
+ * ERR_IO (the credentials file), ERR_UNSUPPORTED (onlySigned with
+ * onDemand).
  */
 MUST_CHECK int sync_cfg_check(const struct sync_cfg *c, struct err *err);
 
@@ -188,7 +191,7 @@ bool sync_referrers_due(struct sync *s, const char *repo,
 
 /*
  * Ask the upstreams that map @repo for the referrers of @subject (the
- * referrers API, first page) and bring each manifest listed here, with
+ * referrers API, every page) and bring each manifest listed here, with
  * its blobs, as sync_manifest() does. An upstream without the API (404)
  * has none. Returns 0, or -1 with the first failure (the errors of
  * sync_manifest()); what was brought before a failure stays. Failures
@@ -318,6 +321,7 @@ struct sync_run_stats {
 	uint64_t tags_failed;      /* tags that could not be mirrored */
 	uint64_t referrers;        /* referrer manifests stored */
 	uint64_t referrers_failed; /* referrer lists or manifests failed */
+	uint64_t tags_unsigned;    /* onlySigned: left out, no signature */
 };
 
 /* How a run goes. */
@@ -385,5 +389,32 @@ struct strvec;
  */
 MUST_CHECK int sync_list_page(const char *body, size_t len, const char *key,
                               struct strvec *out, struct err *err);
+
+#include <stdio.h>
+
+/*
+ * The dray_sync_* metric families of @mirror's module (a struct
+ * sync_mirror): upstream requests by registry and URL index and result,
+ * bytes received, on-demand fetches by kind and result, what runs did
+ * and when the last one (and the last fully good one) ended. For
+ * metrics_add_extra(); thread-safe.
+ */
+void sync_metrics(FILE *f, void *mirror);
+
+/*
+ * SIGHUP: @c is the configuration file's extensions.sync now. Each
+ * registry's pollInterval applies from now on (when @c lists as many
+ * registries, and a registry polled at start: the scheduler has a sync
+ * task); what else differs from the configuration in force cannot change
+ * live: the first such key is named in @what (@size bytes; "" if none)
+ * for the caller's warning. True if a pollInterval changed (then
+ * reschedule the sync task: sync_mirror_interval(), sync_mirror_next_ms()).
+ * One call at a time; a run may be under way.
+ */
+bool sync_mirror_update(struct sync_mirror *m, const struct sync_cfg *c,
+                        char *what, size_t size);
+
+/* How long until a polling registry is due (0: now). */
+uint64_t sync_mirror_next_ms(const struct sync_mirror *m);
 
 #endif

@@ -116,4 +116,33 @@ bool sync_stopping(const struct sync *s);
 int sync_ensure_manifest(struct sync *s, size_t reg, const char *repo,
                          const char *remote, const char *ref, struct err *err);
 
+/*
+ * The referrers of @dstr in upstream repository @remote of @u, every
+ * page of them (Link rel="next" followed), as one JSON object whose
+ * "manifests" lists {"digest": ...} for each, into @out (free(p)).
+ * Fails as up_request() (ERR_NOT_FOUND: no referrers API), ERR_INVALID
+ * (a page that is no list), ERR_NOMEM.
+ */
+int sync_referrers_pages(struct upstream *u, const char *remote,
+                         const char *dstr, struct up_mem *out, struct err *err);
+
+/*
+ * What client @u did: requests sent by result (UP_OK: 2xx, UP_NOT_FOUND:
+ * 404, UP_DENIED: 401 or 403, UP_ERROR: a transport failure or any
+ * other status; a 401 answered by authenticating counts once as
+ * denied), and the body bytes received.
+ */
+enum { UP_OK, UP_NOT_FOUND, UP_DENIED, UP_ERROR, UP_RESULTS };
+void up_counts(struct upstream *u, uint64_t results[UP_RESULTS],
+               uint64_t *bytes);
+
+/*
+ * On-demand fetches (sync_manifest(), sync_blob() and sync_job_run(),
+ * sync_referrers()) by kind and result, for the metrics.
+ */
+enum { SYNC_OD_MANIFEST, SYNC_OD_BLOB, SYNC_OD_REFERRERS, SYNC_OD_KINDS };
+enum { SYNC_OD_OK, SYNC_OD_NOT_FOUND, SYNC_OD_ERROR, SYNC_OD_RESULTS };
+void sync_ondemand_counts(struct sync *s,
+                          uint64_t out[SYNC_OD_KINDS][SYNC_OD_RESULTS]);
+
 #endif

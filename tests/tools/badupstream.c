@@ -10,6 +10,11 @@
  *                                 Docker-Content-Digest it does not have
  *   /v2/huge/.../manifests/R      200, 5 MiB (over any manifest cap)
  *   /v2/loop/...                  302 to the same URL, for ever
+ *   /v2/paged/.../referrers/D     two referrers, one per page: the first
+ *                                 page's Link rel="next" names the
+ *                                 second (?page=2); their manifests
+ *                                 (by digest, subject sha256:aaa...a)
+ *                                 and their config blob {}
  *   anything else                 404
  *
  * usage: badupstream --port-file FILE
@@ -43,6 +48,27 @@ static const char manifest[] =
 	"aaff8a\",\"size\":2},\"layers\":[]}";
 
 static char *huge;
+
+/* The referrers /v2/paged/ lists, a page each, and their digests. */
+#define PAGED_SUBJECT                                                         \
+	"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+	"aaaa"
+#define PAGED_MANIFEST(p)                                                      \
+	"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image."      \
+	"manifest.v1+json\",\"artifactType\":\"application/vnd.example.sig\"," \
+	"\"config\":{\"mediaType\":\"application/vnd.oci.empty.v1+json\","     \
+	"\"digest\":\"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8"  \
+	"310c060f61caaff8a\",\"size\":2},\"layers\":[],\"subject\":{"          \
+	"\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","        \
+	"\"digest\":\"" PAGED_SUBJECT "\",\"size\":2},\"annotations\":{"       \
+	"\"page\":\"" p "\"}}"
+static const char *const paged[2] = {PAGED_MANIFEST("1"), PAGED_MANIFEST("2")};
+static const char *const paged_digest[2] = {
+	"sha256:"
+	"50e3b9b4185d2cb39f28a3d6ae0bda4a11c1bcb29df1561604f98a4d44b75a0a",
+	"sha256:"
+	"9ebe326403503548f9218db66ecb9942192bb82324ae7f65f0d9d19d1bc11242",
+};
 
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned status,
                               const char *type, const void *body, size_t len,
@@ -100,6 +126,43 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url,
 		return answer(c, 200,
 		              "application/vnd.oci.image.manifest.v1+json",
 		              huge, HUGE_LEN, NULL, NULL);
+	}
+	if (is(url, "paged", "/referrers/")) {
+		static char body[2][512];
+		const char *page = MHD_lookup_connection_value(
+			c, MHD_GET_ARGUMENT_KIND, "page");
+		int i = page && strcmp(page, "2") == 0;
+		char link[512];
+
+		snprintf(body[i], sizeof(body[i]),
+		         "{\"schemaVersion\":2,\"mediaType\":\"application/"
+		         "vnd.oci.image.index.v1+json\",\"manifests\":[{"
+		         "\"mediaType\":\"application/vnd.oci.image.manifest."
+		         "v1+json\",\"artifactType\":\"application/vnd.example."
+		         "sig\",\"digest\":\"%s\",\"size\":%zu}]}",
+		         paged_digest[i], strlen(paged[i]));
+		snprintf(link, sizeof(link), "<%s?page=2>; rel=\"next\"", url);
+		*status = 200;
+		return answer(c, 200, "application/vnd.oci.image.index.v1+json",
+		              body[i], strlen(body[i]), i ? NULL : "Link",
+		              link);
+	}
+	for (int i = 0; i < 2; i++)
+		if (is(url, "paged", "/manifests/") &&
+		    strstr(url, paged_digest[i])) {
+			*status = 200;
+			return answer(
+				c, 200,
+				"application/vnd.oci.image.manifest.v1+json",
+				paged[i], strlen(paged[i]),
+				"Docker-Content-Digest", paged_digest[i]);
+		}
+	if (is(url, "paged",
+	       "/blobs/sha256:44136fa355b3678a1146ad16f7e8649e"
+	       "94fb4fc21fe77e8310c060f61caaff8a")) {
+		*status = 200;
+		return answer(c, 200, "application/octet-stream", "{}", 2, NULL,
+		              NULL);
 	}
 	if (is(url, "loop", NULL)) {
 		*status = 302;

@@ -108,6 +108,7 @@ static int setup_rfix(void **state)
 		live_new(live_ref_new(x->first, NULL, &err), &err),
 		x->f.st,
 		x->srv,
+		NULL,
 		NULL};
 	if (!x->srv || !x->rl.cfg)
 		return -1;

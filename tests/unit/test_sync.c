@@ -207,9 +207,10 @@ static void test_bad_sync_values_are_errors_at_their_line(void **state)
 	snprintf(text, sizeof(text),
 	         "%s    registries:\n"
 	         "      - urls: [http://a]\n"
+	         "        onDemand: true\n"
 	         "        onlySigned: true\n",
 	         head);
-	assert_refused(text, "onlySigned is not supported yet");
+	assert_refused(text, "onlySigned is not supported yet with onDemand");
 	snprintf(text, sizeof(text),
 	         "%s    registries:\n"
 	         "      - urls: [http://a]\n"

@@ -6,7 +6,8 @@
  * (zot's getRepoDestination, the inverse of sync_map_local()), which
  * content entry mirrors a repository; and a run's bookkeeping against an
  * upstream that does not answer: counted as failed, the run goes on, and
- * a registry is polled only once its pollInterval has passed.
+ * a registry is polled only once its pollInterval has passed; SIGHUP's
+ * update applies pollIntervals and names what else changed.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -286,6 +287,90 @@ static void test_a_run_counts_an_upstream_that_does_not_answer(void **state)
 	assert_int_equal(sync_mirror_interval(NULL), 0);
 }
 
+static void test_sighup_changes_poll_intervals_only(void **state)
+{
+	char *urls[] = {"http://127.0.0.1:1"};
+	struct sync_registry regs[] = {
+		{.urls = urls, .n_urls = 1, .poll_interval_ms = 3600 * 1000},
+		{.urls = urls, .n_urls = 1, .poll_interval_ms = 0},
+	};
+	struct sync_registry now[2];
+	struct sync_cfg cfg = {
+		.enable = true, .registries = regs, .n_registries = 2};
+	struct sync_cfg next = cfg;
+	struct sync_run_opts polled = {0};
+	struct sync_run_stats st = {0};
+	struct err err = ERR_INIT;
+	struct sync_mirror *m;
+	struct sync *s;
+	char what[256];
+
+	(void)state;
+	s = sync_new(&cfg, NULL, &err);
+	assert_non_null(s);
+	m = sync_mirror_new(s, &err);
+	assert_non_null(m);
+	assert_int_equal(sync_mirror_run(m, &polled, &st, &err), 0);
+	assert_int_equal(st.repos_failed, 1);
+	assert_true(sync_mirror_next_ms(m) > 3000 * 1000);
+
+	/* the same file: nothing changes, nothing to name */
+	assert_false(sync_mirror_update(m, &cfg, what, sizeof(what)));
+	assert_string_equal(what, "");
+
+	/* 1 h -> 1 ms, and the second registry polls too: in force now */
+	memcpy(now, regs, sizeof(now));
+	next.registries = now;
+	now[0].poll_interval_ms = 1;
+	now[1].poll_interval_ms = 2000;
+	assert_true(sync_mirror_update(m, &next, what, sizeof(what)));
+	assert_string_equal(what, "");
+	assert_int_equal(sync_mirror_interval(m), 1);
+	while (sync_mirror_next_ms(m) > 0)
+		; /* the 1 ms passing */
+	st = (struct sync_run_stats){0};
+	assert_int_equal(sync_mirror_run(m, &polled, &st, &err), 0);
+	assert_int_equal(st.repos_failed, 2); /* both were due */
+
+	/* what cannot change live is named; the interval still applies */
+	now[0].tls_verify = !regs[0].tls_verify;
+	now[0].poll_interval_ms = 5000;
+	assert_true(sync_mirror_update(m, &next, what, sizeof(what)));
+	assert_string_equal(what, "extensions.sync.registries[0].tlsVerify");
+	assert_int_equal(sync_mirror_interval(m), 2000);
+
+	/* another number of registries, or enable: nothing applies */
+	next.n_registries = 1;
+	now[0].poll_interval_ms = 7000;
+	assert_false(sync_mirror_update(m, &next, what, sizeof(what)));
+	assert_string_equal(what, "extensions.sync.registries (1 now, 2 in "
+	                          "force)");
+	next.n_registries = 2;
+	next.enable = false;
+	assert_false(sync_mirror_update(m, &next, what, sizeof(what)));
+	assert_string_equal(what, "extensions.sync.enable");
+	assert_int_equal(sync_mirror_interval(m), 2000);
+	sync_mirror_free(m);
+	sync_free(s);
+
+	/* nothing polled at start (no sync task): polling is refused */
+	regs[0].poll_interval_ms = 0;
+	s = sync_new(&cfg, NULL, &err);
+	assert_non_null(s);
+	m = sync_mirror_new(s, &err);
+	assert_non_null(m);
+	next = cfg;
+	next.registries = now;
+	memcpy(now, regs, sizeof(now));
+	now[1].poll_interval_ms = 1000;
+	assert_false(sync_mirror_update(m, &next, what, sizeof(what)));
+	assert_string_equal(what, "extensions.sync.registries[1].pollInterval "
+	                          "(no registry polled at start)");
+	assert_int_equal(sync_mirror_interval(m), 0);
+	sync_mirror_free(m);
+	sync_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +385,7 @@ int main(void)
 			test_list_page_survives_every_failed_allocation),
 		cmocka_unit_test(
 			test_a_run_counts_an_upstream_that_does_not_answer),
+		cmocka_unit_test(test_sighup_changes_poll_intervals_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,6 +45,10 @@ refmanifest() {
 }
 RA=$(refmanifest "$A1" 47)
 RS=$(refmanifest "$S1" 48)
+# a multi-platform index whose first child is signed, not the index
+M1=$("$MKIMAGE" "$SRC" m1 --index --layers 1 --layer-size 20000 --seed 50)
+M1C=$(jq -r '.manifests[0].digest' "$SRC/blobs/sha256/${M1#sha256:}")
+RM=$(refmanifest "$M1C" 51)
 
 upstream_start dist
 for t in v1:$A1 v2:$A2 dev:$A3; do up_put dist "$SRC" "${t#*:}" lib/alpha "${t%%:*}"; done
@@ -58,6 +62,8 @@ up_put dist "$SRC" "$G1" other/skipped v1
 upstream_dray_start second </dev/null
 up_put second "$SRC" "$S1" signed/app v1
 up_put second "$SRC" "$RS" signed/app "$RS"
+up_put second "$SRC" "$M1" signed/multi v1
+up_put second "$SRC" "$RM" signed/multi "$RM"
 
 sync_config "$WORK/cfg/none.json"
 echo '{}' >"$WORK/cfg/none.json"
@@ -83,9 +89,9 @@ dray_start
 wait_log "$mark" "sync run done" "first mirror run"
 first=$(tail -n +"$((mark + 1))" "$DAEMON_LOG" | grep -m1 "sync run done")
 note "${first#*sync run done: }"
-assert_true "first run: 4 repositories, none failed" grep -q '4 repositories (0 failed)' <<<"$first"
-assert_true "first run: 7 tags mirrored, none failed" grep -q 'tags: 7 mirrored, 0 here already, 0 failed' <<<"$first"
-assert_true "first run: 1 referrer, none failed" grep -q '1 referrers (0 failed)' <<<"$first"
+assert_true "first run: 5 repositories, none failed" grep -q '5 repositories (0 failed)' <<<"$first"
+assert_true "first run: 8 tags mirrored, none failed" grep -q 'tags: 8 mirrored, 0 here already, 0 failed' <<<"$first"
+assert_true "first run: 2 referrers, none failed" grep -q '2 referrers (0 failed)' <<<"$first"
 assert_true "the catalog was read in pages of 2" [ "$(up_requests dist "GET /v2/_catalog\\?last=")" -ge 1 ]
 
 # every allowed tag, with the upstream's digest; nothing else
@@ -118,6 +124,11 @@ for b in $(jq -r '.config.digest, .layers[].digest' "$SRC/blobs/sha256/${RS#sha2
 	req HEAD "/v2/signed/app/blobs/$b"
 	assert_status 200
 done
+# the referrer of the index's child, not of the index
+assert_true "signed/multi's child's referrer stored" [ -s "$WORK/data/signed/multi/blobs/sha256/${RM#sha256:}" ]
+req GET "/v2/signed/multi/referrers/$M1C"
+assert_status 200
+assert_eq "$RM" "$(bjq -r '.manifests[].digest')" "signed/multi:v1's child's referrer listed"
 assert_true "2.8 was asked for referrers (404)" [ "$(up_requests dist "GET /v2/lib/alpha/referrers/")" -ge 1 ]
 req HEAD "/v2/lib/alpha/manifests/$RA" -H "Accept: $ACCEPT_MANIFESTS"
 assert_status 404
@@ -128,7 +139,7 @@ gets=$(up_requests dist "GET /v2/[^ ]*/manifests/")
 mark=$(log_mark)
 wait_log "$mark" "sync run done" "second mirror run"
 again=$(tail -n +"$((mark + 1))" "$DAEMON_LOG" | grep -m1 "sync run done")
-assert_true "later run: nothing mirrored" grep -q 'tags: 0 mirrored, 7 here already, 0 failed' <<<"$again"
+assert_true "later run: nothing mirrored" grep -q 'tags: 0 mirrored, 8 here already, 0 failed' <<<"$again"
 assert_true "later run: nothing stored" grep -q '0 referrers (0 failed); 0 manifests, 0 blobs stored' <<<"$again"
 assert_eq "$blobs" "$(up_requests dist "GET /v2/[^ ]*/blobs/")" "no blob GET upstream in a later run"
 assert_eq "$gets" "$(up_requests dist "GET /v2/[^ ]*/manifests/")" "no manifest GET upstream in a later run"
@@ -166,4 +177,4 @@ assert_eq 0 "$rc" "exit status after SIGTERM in a run"
 stopped=$(tail -n +"$((mark + 1))" "$DAEMON_LOG" | grep -m1 "sync run " || true)
 assert_true "the run stopped before the other repositories: $stopped" \
 	grep -Eq "sync run stopped: [0-3] repositories" <<<"$stopped"
-pass "4 repositories mirrored every 1 s from 2 upstreams (filters, destination, referrers); a later run transfers nothing; a moved tag followed"
+pass "5 repositories mirrored every 1 s from 2 upstreams (filters, destination, referrers); a later run transfers nothing; a moved tag followed"
