@@ -1175,7 +1175,8 @@ static int cmd_serve(int argc, char **argv)
 out:
 	sched_stop(sched);
 	http_stop(srv);
-	sync_mirror_free(mirror); /* no run now, no scrape reads it */
+	/* After the scheduler and HTTP: no run now, no scrape reads it. */
+	sync_mirror_free(mirror);
 	apikeys_close(apikeys); /* after HTTP: no request uses them now */
 	sync_free(sync); /* after HTTP: no request is using it */
 	metrics_free(metrics);

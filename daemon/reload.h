@@ -30,12 +30,12 @@ struct sched;
 struct sync_mirror;
 
 struct reload {
-	const char *path;        /* the configuration file, NULL: none */
-	const struct cfg *boot;  /* at start: what restart-only keys keep */
-	struct live *cfg;        /* struct cfg in force */
-	struct store *st;        /* its rules and dedupe follow */
-	struct http_server *srv; /* its policy follows, or NULL */
-	struct sched *sched;     /* gc's and dedupe's schedule, or NULL */
+	const char *path;           /* the configuration file, NULL: none */
+	const struct cfg *boot;     /* at start: what restart-only keys keep */
+	struct live *cfg;           /* struct cfg in force */
+	struct store *st;           /* its rules and dedupe follow */
+	struct http_server *srv;    /* its policy follows, or NULL */
+	struct sched *sched;        /* gc's and dedupe's schedule, or NULL */
 	struct sync_mirror *mirror; /* extensions.sync's, or NULL */
 };
 

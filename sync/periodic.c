@@ -14,7 +14,11 @@
  * answers 404 to the referrers API has none, and is not asked again in
  * the run). Every failure is logged and counted, and the run goes on.
  * The caller's should_stop() is asked between steps (a step ends with
- * the transfer under way).
+ * the transfer under way). With onlySigned, a tag new or moved upstream
+ * comes only if its manifest has a signature there (cosign's tag
+ * sha256-<hex>.sig, or a cosign or notation signature referrer).
+ * sync_metrics() renders what runs and the upstream clients did;
+ * sync_mirror_update() applies SIGHUP's pollIntervals.
  *
  * DRAY_TEST_SYNC_PAGE (tests only) sets the n= of the list requests, so
  * a few repositories make several pages.

@@ -186,7 +186,7 @@ OUT=$RESULTS/sync-periodic-$(date -u +%Y%m%d-%H%M)-$(hostname -s).md
 	echo "| later, nothing changed (median) | $(awk -v m="$ms" 'BEGIN { printf "%.2f", m / 1000 }') | $req | $(ratio "$req" $((REPOS * TAGS))) |"
 	echo
 	echo "A nothing-changed run against the first: $(ratio "$ms" "$first_ms")x its time, $(ratio "$req" "$first_req")x its requests."
-	echo "Upstream requests counted: dray's run lines say $sent in all, the upstream's access log $logged (from dray's start to its stop); dray_sync_upstream_requests_total summed when the last measured run ended: $scraped."
+	echo "Upstream requests counted: dray's run lines say $sent in all, the upstream's access log $logged (from dray's start to its stop); dray_sync_upstream_requests_total summed right after the last measured run (the next one under way): $scraped."
 	echo
 	echo "Raw later runs: ${MS[*]} ms; ${REQ[*]} requests"
 } | tee "$OUT"

@@ -4,7 +4,8 @@
 # upstream, cosign's tag sha256-<hex>.sig or a referrer whose
 # artifactType is a cosign or notation signature's. cosign's tags come
 # too; a tag whose only referrer is an SBOM, and a tag with nothing, are
-# left out and counted. onlySigned with onDemand is refused.
+# left out and counted. (onlySigned with onDemand is refused:
+# unit/sync.)
 . "$(dirname "$0")/../lib.sh"
 require_dray "the sync extension"
 
@@ -53,11 +54,4 @@ assert_eq "$(printf 'cosign\nnotation\nsha256-%s.sig' "${C#sha256:}")" "$(layout
 assert_true "counted: $CLI_OUT" grep -q "tags: 3 mirrored, 0 here already, 0 failed, 2 unsigned left out" <<<"$CLI_OUT"
 assert_true "named: $CLI_OUT" grep -q "app:unsigned (${D[unsigned]}) has no signature upstream" <<<"$CLI_OUT"
 
-# with onDemand: refused
-cat >>"$CFG" <<EOF2
-        onDemand: true
-EOF2
-dray_cli sync "$CFG"
-assert_cli_rc 2 "onlySigned with onDemand"
-assert_true "says so: $CLI_OUT" grep -q "onlySigned is not supported yet with onDemand" <<<"$CLI_OUT"
-pass "onlySigned: cosign-tagged and notation-signed tags mirrored, an SBOM-only and an unsigned tag left out; refused with onDemand"
+pass "onlySigned: cosign-tagged and notation-signed tags mirrored, an SBOM-only and an unsigned tag left out"
