@@ -39,6 +39,13 @@ dray_start_cfg -- "extensions:
       updateInterval: 2h"
 as_user alice:pw-alice
 
+# blob REPO FILE: a monolithic upload (one request, as clients may).
+blob() {
+	req POST "/v2/$1/blobs/uploads/?digest=$(digest_of "$2")" \
+		-H 'Content-Type: application/octet-stream' --data-binary "@$2"
+	assert_status 201
+}
+
 # img REPO TAG CREATED ARCH VARIANT ANNOTATIONS LABELS LAYER...: push an
 # image manifest whose config says CREATED, linux/ARCH(/VARIANT), LABELS
 # and a history entry per layer (one empty entry first); sets
@@ -48,7 +55,7 @@ img() {
 	local descs=() ids=()
 	shift 7
 	for l in "$@"; do
-		push_blob "$repo" "$l"
+		blob "$repo" "$l"
 		descs+=("$(desc "$MT_OCI_LAYER" "$l")")
 		ids+=("$(digest_of "$l")")
 	done
@@ -61,7 +68,7 @@ img() {
 		    [$ARGS.positional[] | {created: $c, created_by: ("ADD " + .)}])}
 		 + (if $v == "" then {} else {variant: $v} end)' \
 		"${ids[@]}" >"$IMG_CFG"
-	push_blob "$repo" "$IMG_CFG"
+	blob "$repo" "$IMG_CFG"
 	IMG_MAN=$WORK/tmp/$RANDOM$RANDOM.man
 	mkmanifest "$IMG_MAN" "$(desc "$MT_OCI_CONFIG" "$IMG_CFG")" "${descs[@]}" \
 		-- "{\"annotations\": $ann}"
@@ -124,9 +131,9 @@ assert_status 202
 
 # A cosign signature (by tag) and an SBOM (by subject) of alpine:3.19.
 printf '{}' >"$L/empty"
-push_blob pub/alpine "$L/empty"
+blob pub/alpine "$L/empty"
 printf '{"spdxVersion":"SPDX-2.3"}' >"$L/sbom"
-push_blob pub/alpine "$L/sbom"
+blob pub/alpine "$L/sbom"
 mkmanifest "$L/sig" "$(desc application/vnd.dev.cosign.artifact.sig.v1+json "$L/empty")" \
 	"$(desc application/vnd.dev.cosign.simplesigning.v1+json "$L/sbom")"
 push_manifest pub/alpine "sha256-${A19#sha256:}.sig" "$L/sig" "$MT_OCI_MANIFEST"
