@@ -15,7 +15,7 @@
 . "$(dirname "$0")/../lib.sh"
 require_dray "extensions.search"
 need_htpasswd
-python3 -c 'import graphql' 2>/dev/null ||
+python3 -c 'import importlib.util as u, sys; sys.exit(not u.find_spec("graphql"))' ||
 	fail "python3-graphql-core is missing: contrib/install-deps.sh --test"
 
 USERS=$WORK/cfg/htpasswd
