@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <setjmp.h>
+#include <pthread.h>
 #include <cmocka.h>
 
 #include "tests/unit/testlib.h"
@@ -229,6 +230,61 @@ static void test_cve_queries_say_no_scanner(void **state)
 	zsearch_free(zs);
 }
 
+/* What each thread of the concurrency test does. */
+struct racer {
+	struct zsearch *zs; /* shared */
+	int ok;             /* answers with the two images */
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	struct zsearch_who who = {.may = not_priv};
+	static const char q[] = "{ImageList(repo: \"\") {Results {Tag "
+				"Manifests {Layers {Digest}}}}}";
+
+	for (int i = 0; i < 20; i++) {
+		struct err err = ERR_INIT;
+		json_t *out = zsearch_run(r->zs, q, strlen(q), NULL, NULL, &who,
+		                          &err);
+
+		r->ok +=
+			json_array_size(at(out, "data.ImageList.Results")) == 2;
+		json_decref(out);
+	}
+	return NULL;
+}
+
+/*
+ * Four threads query one zsearch whose cache holds one manifest, so
+ * they evict what the others read (TSan's CI job runs this).
+ */
+static void test_threads_share_one_cache(void **state)
+{
+	struct test_fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct racer r[4];
+	pthread_t t[4];
+	struct image a, b;
+	struct zsearch *zs;
+
+	make_image(f, "pub/a", "layer-a", "", &a);
+	put_image(f, "pub/a", "1", &a);
+	make_image(f, "pub/b", "layer-b", "", &b);
+	put_image(f, "pub/b", "1", &b);
+	zs = zsearch_new(f->st, 1, &err);
+	assert_non_null(zs);
+	for (int i = 0; i < 4; i++) {
+		r[i] = (struct racer){.zs = zs};
+		assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(r[i].ok, 20);
+	}
+	zsearch_free(zs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +293,7 @@ int main(void)
 		TF(test_queries_answer_from_the_store),
 		TF(test_pulls_count_per_repository),
 		TF(test_cve_queries_say_no_scanner),
+		TF(test_threads_share_one_cache),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
