@@ -1130,11 +1130,14 @@ static json_t *page_of(const struct gql_call *call, json_t *list,
 
 /* ---- walking repositories ------------------------------------------------ */
 
+static int rank_repo(const char *text, const char *name);
+
 /*
- * Call @fn for each repository the caller may read, in name order, with
- * its tags loaded. Stops at the first failure.
+ * Call @fn for each repository the caller may read whose name matches
+ * @query (NULL: every one), in name order, with its tags loaded. Stops
+ * at the first failure.
  */
-static int each_repo(struct zreq *zr,
+static int each_repo(struct zreq *zr, const char *query,
                      int (*fn)(struct zreq *zr, const struct zrepo *rp,
                                void *arg, struct err *err),
                      void *arg, struct err *err)
@@ -1154,7 +1157,9 @@ static int each_repo(struct zreq *zr,
 			struct err gone = ERR_INIT;
 			int rc;
 
-			if (!may(zr, names.v[i], ACCESS_READ))
+			/* A name that does not match costs no tag list. */
+			if ((query && rank_repo(query, names.v[i]) < 0) ||
+			    !may(zr, names.v[i], ACCESS_READ))
 				continue;
 			if (repo_load_tags(zr->zs, names.v[i], &rp, &gone) <
 			    0) {
@@ -1198,8 +1203,6 @@ static int collect_images(struct zreq *zr, const struct zrepo *rp, void *arg,
 
 	return repo_images(zr, rp, c->keep, c->keep_arg, c->out, err);
 }
-
-static int rank_repo(const char *text, const char *name);
 
 static int collect_repos(struct zreq *zr, const struct zrepo *rp, void *arg,
                          struct err *err)
@@ -1331,7 +1334,7 @@ static json_t *walk_page(const struct gql_call *call, struct collect *c,
 	c->out = json_array();
 	if (!c->out)
 		return nomem(err);
-	if (each_repo(req_of(call), fn, c, err) == 0)
+	if (each_repo(req_of(call), c->query, fn, c, err) == 0)
 		page = page_of(call, c->out, def, repos, err);
 	json_decref(c->out);
 	return page;
