@@ -230,6 +230,47 @@ static void test_cve_queries_say_no_scanner(void **state)
 	zsearch_free(zs);
 }
 
+/* The SDL has zot's types and fields with zot's types and nullability. */
+static void test_sdl_has_zots_types(void **state)
+{
+	static const char *const lines[] = {
+		"scalar Time\n",
+		"type ImageSummary {\n",
+		"  Referrers: [Referrer]\n",
+		"  Annotations: [Annotation]!\n",
+		"  TotalCount: Int!\n",
+		"  Results: [RepoSummary!]!\n",
+		"  Platform: Platform\n",
+		"input PageInput {\n",
+		"  sortBy: SortCriteria\n",
+		"input Filter {\n",
+		"  Os: [String]\n",
+		"input ImageInput {\n",
+		"  Repo: String!\n",
+		"enum SortCriteria {\n  RELEVANCE\n  UPDATE_TIME\n  "
+		"ALPHABETIC_ASC\n  ALPHABETIC_DSC\n  SEVERITY\n  STARS\n  "
+		"DOWNLOADS\n}",
+		"): PaginatedReposResult!\n",
+		"): RepoInfo!\n",
+		"): [Referrer]!\n",
+		"): ImageSummary!\n",
+		"): CVEResultForImage!\n",
+	};
+	struct test_fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct zsearch *zs = zsearch_new(f->st, 0, &err);
+	char *sdl;
+
+	assert_non_null(zs);
+	sdl = zsearch_sdl(zs, &err);
+	assert_non_null(sdl);
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		if (!strstr(sdl, lines[i]))
+			fail_msg("the SDL lacks '%s'", lines[i]);
+	free(sdl);
+	zsearch_free(zs);
+}
+
 /* What each thread of the concurrency test does. */
 struct racer {
 	struct zsearch *zs; /* shared */
@@ -294,6 +335,7 @@ int main(void)
 		TF(test_pulls_count_per_repository),
 		TF(test_cve_queries_say_no_scanner),
 		TF(test_threads_share_one_cache),
+		TF(test_sdl_has_zots_types),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
