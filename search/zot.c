@@ -737,6 +737,26 @@ static bool add_platform(json_t *list, json_t *m)
 }
 
 /*
+ * Referrers, IsSigned and SignatureInfo of image summary @o: an image
+ * manifest's are its manifest summary's (the first of @mans), read once.
+ */
+static bool same_refs(json_t *o, json_t *info, json_t *mans, struct zsearch *zs,
+                      const struct zrepo *rp, const char *dstr)
+{
+	static const char *const keys[] = {"Referrers", "IsSigned",
+	                                   "SignatureInfo"};
+	json_t *m = json_array_get(mans, 0);
+
+	if (!strcmp(str_of(info, "kind"), "index") || !m)
+		return set_refs(zs, rp, dstr, o);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (json_object_set(o, keys[i], json_object_get(m, keys[i])) <
+		    0)
+			return false;
+	return true;
+}
+
+/*
  * zot's ImageSummary of @tag (naming @dstr) in @rp, with our sort keys:
  * _name (repository, \1, tag), _t (LastUpdated in ns), _platforms. NULL
  * when it cannot be read (gone meanwhile) or out of memory.
@@ -810,7 +830,7 @@ static json_t *image_summary(struct zreq *zr, const struct zrepo *rp,
 	              may(zr, rp->name, ACCESS_DELETE), "ArtifactType",
 	              json_object_get(info, "ArtifactType"), "_platforms",
 	              plats, "_blobs", blobs);
-	if (!o || !set_refs(zs, rp, dstr, o) ||
+	if (!o || !same_refs(o, info, mans, zs, rp, dstr) ||
 	    !set_pulls(zs, rp->name, dstr, o, true) ||
 	    !set_annotations(o, info))
 		goto fail;
