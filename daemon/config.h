@@ -130,6 +130,8 @@ struct cfg {
 		struct sync_cfg sync;
 		/* extensions.events; .enable false without the section */
 		struct events_cfg events;
+		/* extensions.search.enable; as scrub */
+		bool search_enable;
 	} extensions;
 	struct {
 		char *mountpoint; /* fuse.mountpoint, or NULL: no mount */
