@@ -130,6 +130,7 @@ struct cfg {
 		struct sync_cfg sync;
 		/* extensions.events; .enable false without the section */
 		struct events_cfg events;
+		bool ui_enable; /* extensions.ui.enable, default false */
 	} extensions;
 	struct {
 		char *mountpoint; /* fuse.mountpoint, or NULL: no mount */

@@ -65,6 +65,8 @@ struct http_opts {
 	unsigned mtls_email_index;    /* which email SAN */
 	/* extensions.sync: misses fetched upstream; NULL: none. */
 	struct sync *sync;
+	/* extensions.ui: the web UI at / and /ui/ (http/ui.c) */
+	bool ui;
 };
 
 /*

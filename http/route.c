@@ -88,6 +88,9 @@ static const struct handler handlers[] = {
          h_apikey_post_end, NONE, NONE, 0},
 	{RT_APIKEY, GET, NULL, NULL, h_apikey_get, NONE, NONE, 0},
 	{RT_APIKEY, DELETE, NULL, NULL, h_apikey_delete, NONE, NONE, 0},
+	/* The web UI's files: open to all; its API requests are checked. */
+	{RT_UI, GET, NULL, NULL, h_ui, NONE, NONE, 0},
+	{RT_UI, HEAD, NULL, NULL, h_ui, NONE, NONE, 0},
 };
 
 bool route_names_repo(enum route_kind kind)
@@ -195,6 +198,10 @@ static int route_ops(struct http_req *req)
 	}
 	if (o && o->apikeys && strcmp(req->url, "/zot/auth/apikey") == 0) {
 		req->kind = RT_APIKEY;
+		return 0;
+	}
+	if (o && o->ui && ui_find(req->url)) {
+		req->kind = RT_UI;
 		return 0;
 	}
 	return -1;
