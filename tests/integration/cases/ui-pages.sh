@@ -1,0 +1,301 @@
+#!/bin/bash
+# ui-pages.sh - the web UI (extensions.ui) in headless Chromium: a dray
+# with known images (tags with layers and history, a two-platform index,
+# a signature, an SBOM and an attestation referring to one image), each
+# page loaded and what it shows checked: home, search as you type, a
+# repository, an image, an index, a failed request, deleting a tag, a
+# phone-sized screen; then, with authentication on, the login form, a
+# refused login, a user who may read but not delete. A PNG per page goes
+# to $DRAY_BUILD/it-out/ui-pages/ (docs/ui/ holds copies). Also: the
+# files' headers (CSP, ETag, 304), the config key, and / as 404 with the
+# UI off. No page may log a CSP violation or a script exception.
+. "$(dirname "$0")/../lib.sh"
+require_dray "the web UI"
+command -v chromium >/dev/null ||
+	fail "chromium is missing: contrib/install-deps.sh --test"
+need_htpasswd
+
+SHOTS=${UI_SHOTS:-$DRAY_BUILD/it-out/$CASE_NAME}
+mkdir -p "$SHOTS"
+UI_ON='extensions:
+  ui:
+    enable: true'
+
+# --- the config: extensions.ui takes enable only
+dray_config_ext "$WORK/cfg/bad.yaml" -- 'extensions:
+  ui:
+    enable: true
+    theme: dark'
+dray_cli verify "$WORK/cfg/bad.yaml"
+assert_cli_rc 2 "verify with extensions.ui.theme"
+assert_true "verify did not name the key: $CLI_OUT" grep -q "theme" <<<"$CLI_OUT"
+
+# --- UI off (the default): / is no endpoint, as before
+dray_start_cfg
+req GET /
+assert_status 404
+req GET /ui/app.js
+assert_status 404
+dray_stop
+
+# The images, written as OCI layouts before the start (the layouts are
+# the source of truth; dray indexes what it finds): quicker than pushing
+# each piece. library/app: v1 (2 layers; a signature, an SBOM and an
+# attestation refer to it) and v2 (3 layers); tools/multi: latest, an
+# index of linux/amd64 and linux/arm64. Prints v1's and v2's digests.
+read -r V1 V2 < <(python3 - "$WORK/data" <<'LAYOUT'
+import hashlib, json, os, sys
+root = sys.argv[1]
+OCI_M = "application/vnd.oci.image.manifest.v1+json"
+
+def blob(repo, data, mt):
+    if not isinstance(data, bytes):
+        data = json.dumps(data).encode()
+    d = hashlib.sha256(data).hexdigest()
+    os.makedirs(os.path.join(root, repo, "blobs/sha256"), exist_ok=True)
+    with open(os.path.join(root, repo, "blobs/sha256", d), "wb") as f:
+        f.write(data)
+    return {"mediaType": mt, "digest": "sha256:" + d, "size": len(data)}
+
+def image(repo, ref, arch, n, day, annotations=None):
+    layers = [blob(repo, os.urandom(3000 + 1000 * i),
+                   "application/vnd.oci.image.layer.v1.tar")
+              for i in range(n)]
+    hist = [{"created": "2025-11-01T09:00:00Z",
+             "created_by": "ENV PATH=/usr/bin", "empty_layer": True}]
+    hist += [{"created": "2025-11-01T09:00:00Z",
+              "created_by": "RUN build-step-%d" % i} for i in range(n)]
+    cfg = blob(repo, {"architecture": arch, "os": "linux",
+                      "created": "2025-11-%02dT10:00:00Z" % day,
+                      "config": {"Env": ["PATH=/usr/bin"],
+                                 "Cmd": ["/bin/app", "--serve"],
+                                 "Labels": {"org.opencontainers.image.title":
+                                            "app " + ref, "ui.test": arch}},
+                      "rootfs": {"type": "layers",
+                                 "diff_ids": [l["digest"] for l in layers]},
+                      "history": hist},
+               "application/vnd.oci.image.config.v1+json")
+    m = {"schemaVersion": 2, "mediaType": OCI_M, "config": cfg,
+         "layers": layers}
+    if annotations:
+        m["annotations"] = annotations
+    return blob(repo, m, OCI_M)
+
+def referrer(repo, subject, at, kind):
+    m = {"schemaVersion": 2, "mediaType": OCI_M, "artifactType": at,
+         "config": blob(repo, b"{}", "application/vnd.oci.empty.v1+json"),
+         "layers": [blob(repo, json.dumps({"kind": kind}).encode(), at)],
+         "subject": subject, "annotations": {"ui.test.kind": kind}}
+    return blob(repo, m, OCI_M)
+
+def layout(repo, manifests):
+    with open(os.path.join(root, repo, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    with open(os.path.join(root, repo, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2,
+                   "mediaType": "application/vnd.oci.image.index.v1+json",
+                   "manifests": manifests}, f)
+
+def tagged(d, tag):
+    return dict(d, annotations={"org.opencontainers.image.ref.name": tag})
+
+v1 = image("library/app", "v1", "amd64", 2, 2,
+           {"org.opencontainers.image.source": "https://example.com/app"})
+v2 = image("library/app", "v2", "amd64", 3, 3)
+refs = [referrer("library/app", v1, at, kind) for at, kind in (
+    ("application/vnd.dev.cosign.artifact.sig.v1+json", "signature"),
+    ("application/spdx+json", "sbom"),
+    ("application/vnd.in-toto+json", "attestation"))]
+layout("library/app", [tagged(v1, "v1"), tagged(v2, "v2")] + refs)
+a = dict(image("tools/multi", "amd64", "amd64", 1, 4),
+         platform={"os": "linux", "architecture": "amd64"})
+b = dict(image("tools/multi", "arm64", "arm64", 1, 4),
+         platform={"os": "linux", "architecture": "arm64"})
+idx = blob("tools/multi", {"schemaVersion": 2,
+                           "mediaType": "application/vnd.oci.image.index.v1+json",
+                           "manifests": [a, b]},
+           "application/vnd.oci.image.index.v1+json")
+layout("tools/multi", [tagged(idx, "latest")])
+print(v1["digest"], v2["digest"])
+LAYOUT
+)
+[ -n "$V2" ] || fail "the layouts were not written"
+dray_start_cfg -- "$UI_ON"
+
+# --- the files: types, a strict CSP, ETag and 304
+req GET /
+assert_status 200
+assert_content_type "text/html; charset=utf-8"
+assert_header_match Content-Security-Policy "default-src 'none'; script-src 'self'"
+assert_header_match Content-Security-Policy "frame-ancestors 'none'"
+assert_header X-Content-Type-Options nosniff
+assert_true "/ is not the page" grep -q '<script src="/ui/app.js"' "$RESP/body"
+ETAG=$(hdr ETag)
+req GET / -H "If-None-Match: $ETAG"
+assert_status 304
+req GET /ui/app.js
+assert_status 200
+assert_content_type "text/javascript; charset=utf-8"
+assert_ne "$ETAG" "$(hdr ETag)" "index.html and app.js have one ETag"
+req GET /ui/app.css -H 'If-None-Match: "0000000000000000"'
+assert_status 200
+assert_content_type "text/css; charset=utf-8"
+req GET /ui/nothing.js
+assert_status 404
+
+# --- the pages
+PYTHONPATH=$IT_DIR/lib python3 - "$URL" "$SHOTS" "$V1" "$V2" <<'EOF' ||
+import sys
+from browser import Browser, check
+url, shots, v1, v2 = sys.argv[1:]
+b = Browser(shots)
+try:
+    # Home: every repository of the catalog (no search extension here).
+    check(b.goto(url + "/", "home") == "ready", "home rendered")
+    home = b.text("#main")
+    for name in ("library/app", "tools/multi"):
+        check(name in home, "home lists " + name + ": " + home)
+    check("2 tags" in home, "home counts app's tags: " + home)
+    b.shot("home")
+
+    # Search as you type: "multi" leaves only tools/multi.
+    b.type("#q", "multi")
+    b.rendered("search")
+    b.wait("document.querySelector('#count')", "search results")
+    res = b.text("#main")
+    check("tools/multi" in res and "library/app" not in res,
+          "search for multi: " + res)
+    check(b.js("location.hash") == "#/search/multi", "search URL")
+    b.shot("search")
+
+    # A repository: its tags with digests, platforms, sizes, dates.
+    check(b.goto(url + "/#/repo/library%2Fapp", "repo") == "ready", "repo")
+    t = b.text("#tags")
+    check(b.count("#tags tbody tr") == 2, "two tags: " + t)
+    for s in ("v1", "v2", v1[:19], v2[:19], "linux/amd64", "2025-11-02",
+              "2025-11-03", "KiB"):
+        check(s in t, "repo page shows %s: %s" % (s, t))
+    check(b.js("document.querySelector('#pull input').value") ==
+          "docker pull %s/library/app:v2" % url.split("//", 1)[1],
+          "the repository's pull command names its newest tag")
+    b.shot("repo")
+
+    # An image: layers with history, config, annotations, referrers.
+    check(b.goto(url + "/#/image/library%2Fapp/v1", "image") == "ready",
+          "image")
+    check(b.text("#digest") == v1, "image digest")
+    check(b.count("#layers tbody tr") == 2, "two layers")
+    layers = b.text("#layers")
+    check("RUN build-step-0" in layers and "RUN build-step-1" in layers,
+          "layer history: " + layers)
+    cfg = b.text("table.config")
+    check("/bin/app" in cfg and "linux/amd64" in cfg, "config: " + cfg)
+    check("app v1" in b.text("table.labels"), "labels")
+    check("https://example.com/app" in b.text("table.annotations"),
+          "annotations")
+    refs = b.text("#referrers")
+    for kind in ("Signatures (1)", "SBOMs (1)", "Attestations (1)",
+                 "application/spdx+json", "ui.test.kind=signature"):
+        check(kind in refs, "referrers show %s: %s" % (kind, refs))
+    host = url.split("//", 1)[1]
+    pulls = b.js("[...document.querySelectorAll('#pull input')]"
+                 ".map(i => i.value).join('\\n')")
+    for cmd in ("docker pull %s/library/app:v1" % host,
+                "podman pull %s/library/app:v1" % host,
+                "skopeo copy docker://%s/library/app:v1 oci:app:v1" % host):
+        check(cmd in pulls, "pull command %s: %s" % (cmd, pulls))
+    b.click("#pull button")
+    b.wait("document.querySelector('#pull button').textContent === "
+           "'Copied'", "the copy button")
+    b.shot("image")
+
+    # An index: its platforms.
+    check(b.goto(url + "/#/image/tools%2Fmulti/latest", "image") == "ready",
+          "index")
+    p = b.text("#platforms")
+    check("linux/amd64" in p and "linux/arm64" in p, "platforms: " + p)
+    b.shot("index")
+
+    # A request that fails: the page says so.
+    check(b.goto(url + "/#/image/library%2Fapp/nosuchtag", "image") ==
+          "error", "a missing tag is an error")
+    err = b.text(".error")
+    check("404" in err and "MANIFEST_UNKNOWN" in err, "error: " + err)
+    b.shot("error")
+
+    # Deleting a tag: ask, confirm, the row goes.
+    b.goto(url + "/#/repo/library%2Fapp", "repo")
+    b.click("button.delete[data-tag='v2']")
+    b.click("button.confirm")
+    b.wait("document.querySelector('#deleted')", "the deletion")
+    check(b.count("#tags tbody tr") == 1, "one tag left")
+    b.shot("delete")
+
+    # A phone: nothing wider than the screen, the table stacked.
+    b.viewport(390, 844, True)
+    b.goto(url + "/#/image/library%2Fapp/v1", "image")
+    check(b.js("document.documentElement.scrollWidth") <= 390,
+          "no sideways scrolling on a phone")
+    check(b.js("getComputedStyle(document.querySelector('#layers thead'))"
+               ".display") == "none", "tables stack on a phone")
+    b.shot("phone", 1400)
+    check(not b.problems, "no CSP violation or exception: %s" % b.problems)
+finally:
+    b.close()
+EOF
+	fail "the pages (above)"
+req GET /v2/library/app/tags/list
+assert_json '.tags == ["v1"]' 'tags left'
+dray_stop
+
+# --- authentication on: the login form; bob may read, not delete
+htpasswd_users "$WORK/cfg/htpasswd" alice:pw-alice bob:pw-bob
+HTTP_EXTRA="  auth:
+    htpasswd:
+      path: $WORK/cfg/htpasswd
+  accessControl:
+    repositories:
+      \"**\":
+        policies:
+          - {users: [alice], actions: [read, create, update, delete]}
+          - {users: [bob], actions: [read]}"
+dray_start_cfg -- "$UI_ON"
+PYTHONPATH=$IT_DIR/lib python3 - "$URL" "$SHOTS" <<'EOF' ||
+import sys
+from browser import Browser, check
+url, shots = sys.argv[1:]
+b = Browser(shots)
+try:
+    check(b.goto(url + "/", "login") == "ready", "the login form first")
+    check(b.count("form#login input#pass") == 1, "a password field")
+    b.type("#user", "bob")
+    b.type("#pass", "wrong")
+    b.click("form#login button[type=submit]")
+    b.wait("document.querySelector('#loginerror')", "the refusal")
+    check("Login refused" in b.text("#loginerror"), "refused login")
+    b.shot("login")
+    b.js("document.querySelector('#pass').value = ''")
+    b.type("#pass", "pw-bob")
+    b.click("form#login button[type=submit]")
+    b.rendered("home")
+    check("library/app" in b.text("#main"), "bob sees the repositories")
+    check(b.text("#user-name") == "bob", "bob is shown logged in")
+    b.goto(url + "/#/repo/library%2Fapp", "repo")
+    b.click("button.delete[data-tag='v1']")
+    b.click("button.confirm")
+    b.wait("document.querySelector('#status .error')", "the refusal")
+    err = b.text("#status .error")
+    check("403" in err and "DENIED" in err, "delete refused: " + err)
+    check(b.count("button.delete") == 0, "delete buttons hidden after")
+    check(b.count("#tags tbody tr") == 1, "the tag is still listed")
+    b.shot("delete-refused")
+    check(not b.problems, "no CSP violation or exception: %s" % b.problems)
+finally:
+    b.close()
+EOF
+	fail "the login (above)"
+as_user alice:pw-alice
+req GET /v2/library/app/tags/list
+assert_json '.tags == ["v1"]' 'tags left'
+dray_stop
+pass "ui pages in Chromium, screenshots in $SHOTS"
