@@ -276,12 +276,20 @@ static const struct key lint_keys[] = {
 };
 /* clang-format on */
 
+static const struct key search_keys[] = {
+	/* As in zot, naming the search section turns search on. */
+	VALUE("enable", K_BOOL, extensions.search_enable, bool, "false",
+	      "true"),
+	/* No vulnerability scanner is packaged: accepted, warned about. */
+	ZOT_ONLY("cve"),
+};
+
 static const struct key ui_keys[] = {
 	BOOL("enable", extensions.ui_enable, "false"),
 };
 
 static const struct key extensions_keys[] = {
-	ZOT_ONLY("search"),  {.name = "sync", .kind = K_SYNC},
+	SECTION("search", search_keys),  {.name = "sync", .kind = K_SYNC},
 	SECTION("metrics", metrics_keys), SECTION("scrub", scrub_keys),
 	SECTION("lint", lint_keys), SECTION("ui", ui_keys),
 	SECTION("mgmt", mgmt_keys),    ZOT_ONLY("apiKey"),

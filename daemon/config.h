@@ -130,6 +130,8 @@ struct cfg {
 		struct sync_cfg sync;
 		/* extensions.events; .enable false without the section */
 		struct events_cfg events;
+		/* extensions.search.enable; as scrub */
+		bool search_enable;
 		bool ui_enable; /* extensions.ui.enable, default false */
 	} extensions;
 	struct {

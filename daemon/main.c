@@ -37,6 +37,7 @@
 #include "http/metrics.h"
 #include "index/apikey.h"
 #include "index/store.h"
+#include "search/zot.h"
 #include "sync/sync.h"
 #include "events/events.h"
 
@@ -988,6 +989,7 @@ static int cmd_serve(int argc, char **argv)
 	struct rfs *fs = NULL;
 	struct metrics *metrics = NULL;
 	struct sync *sync = NULL;
+	struct zsearch *search = NULL;
 	struct events *events = NULL;
 	struct sync_mirror *mirror = NULL;
 	struct metrics_info mi;
@@ -1123,6 +1125,12 @@ static int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	hopts.sync = sync;
+	if (cfg->extensions.search_enable &&
+	    !(search = zsearch_new(st, 0, &err))) {
+		log_err("extensions.search: %s", err.msg);
+		goto out;
+	}
+	hopts.search = search;
 	srv = http_start(&hopts, st, &err);
 	if (!srv) {
 		log_err("%s", err.msg);
@@ -1174,6 +1182,7 @@ out:
 	http_stop(srv);
 	apikeys_close(apikeys); /* after HTTP: no request uses them now */
 	sync_free(sync); /* after HTTP: no request is using it */
+	zsearch_free(search); /* after HTTP, as sync */
 	metrics_free(metrics);
 	free(mgmt);
 	rfs_stop(fs); /* after HTTP: no request can reach its hook now */

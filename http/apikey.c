@@ -222,18 +222,6 @@ static json_t *details(const struct apikey_info *info)
 	                 scopes ? scopes : json_null(), "uuid", info->id);
 }
 
-static int reply_json(struct http_req *req, unsigned status, json_t *body,
-                      struct err *err)
-{
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-
-	json_decref(body);
-	if (!text)
-		return err_set(err, ERR_NOMEM, "out of memory");
-	return reply_buf(req, status, "application/json", text, strlen(text),
-	                 true, err);
-}
-
 /* The request body into @n (strings borrowed from @body). */
 static int parse_new(json_t *body, struct apikey_new *n, const char **scopes,
                      struct err *err)

@@ -18,6 +18,7 @@ struct store;
 struct http_server;
 struct ldap_opts;
 struct sync;
+struct zsearch;
 
 struct http_opts {
 	const char *address;       /* listen address (IPv4, IPv6 or name) */
@@ -65,6 +66,8 @@ struct http_opts {
 	unsigned mtls_email_index;    /* which email SAN */
 	/* extensions.sync: misses fetched upstream; NULL: none. */
 	struct sync *sync;
+	/* extensions.search: zot's search API (search/zot.h); NULL: off. */
+	struct zsearch *search;
 	/* extensions.ui: the web UI at / and /ui/ (http/ui.c) */
 	bool ui;
 };

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <regex.h>
 
+#include <jansson.h>
 #include <microhttpd.h>
 
 #include "daemon/access.h"
@@ -45,6 +46,8 @@ enum route_kind {
 	RT_METRICS,   /* extensions.metrics.prometheus.path */
 	RT_MGMT,      /* /v2/_zot/ext/mgmt */
 	RT_APIKEY,    /* /zot/auth/apikey (http.auth.apikey) */
+	RT_SEARCH,    /* /v2/_zot/ext/search (extensions.search) */
+	RT_DISCOVER,  /* /v2/_oci/ext/discover: the extensions served */
 	RT_UI,        /* / and /ui/<file> (extensions.ui) */
 };
 
@@ -327,6 +330,15 @@ int reply_sized_empty(struct http_req *req, unsigned status, const char *ctype,
 int reply_stream(struct http_req *req, uint64_t len,
                  MHD_ContentReaderCallback read, void *cls,
                  MHD_ContentReaderFreeCallback done, struct err *err);
+/*
+ * Append @len bytes of a request body to req->buf (grown as needed);
+ * the caller checks its limit first. ERR_NOMEM.
+ */
+int req_body_append(struct http_req *req, const char *buf, size_t len,
+                    struct err *err);
+/* A JSON answer: @body (stolen, NULL: out of memory) as compact text. */
+int reply_json(struct http_req *req, unsigned status, json_t *body,
+               struct err *err);
 /* Add a header to the response being built; see reply_hdr_*(). */
 void reply_hdr(struct http_req *req, const char *name, const char *value);
 void reply_hdr_location(struct http_req *req, const char *fmt, ...)
@@ -445,6 +457,13 @@ int h_apikey_post_body(struct http_req *req, const char *buf, size_t len,
 int h_apikey_post_end(struct http_req *req, struct err *err);
 int h_apikey_get(struct http_req *req, struct err *err);
 int h_apikey_delete(struct http_req *req, struct err *err);
+
+/* search.c: zot's GraphQL search API, and the extensions' discovery. */
+int h_search_get(struct http_req *req, struct err *err);
+int h_search_post_body(struct http_req *req, const char *buf, size_t len,
+                       struct err *err);
+int h_search_post_end(struct http_req *req, struct err *err);
+int h_discover(struct http_req *req, struct err *err);
 
 /* metrics.c: the probes, /metrics and mgmt. */
 int h_health(struct http_req *req, struct err *err);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "http/http_int.h"
+#include "search/zot.h"
 
 /* ERR_NOT_FOUND means NAME_UNKNOWN when the repository itself is absent. */
 static int not_found(struct http_req *req, struct err *err)
@@ -64,6 +65,8 @@ int h_manifest_get(struct http_req *req, struct err *err)
 	if (head)
 		return reply_sized_empty(req, MHD_HTTP_OK, desc.media_type,
 		                         desc.size, err);
+	/* A download in zot's search answers (DownloadCount). */
+	zsearch_pulled(req->srv->opts.search, req->name, &desc.digest);
 	return reply_buf(req, MHD_HTTP_OK, desc.media_type, body, desc.size,
 	                 true, err);
 }
@@ -88,21 +91,7 @@ int h_manifest_put_body(struct http_req *req, const char *buf, size_t len,
 		return err_set(err, ERR_TOO_LARGE,
 		               "manifest larger than %u bytes",
 		               STORE_MANIFEST_MAX);
-	if (req->len + len > req->cap) {
-		size_t cap = req->cap ? req->cap : 16384;
-		char *p;
-
-		while (cap < req->len + len)
-			cap *= 2;
-		p = realloc(req->buf, cap);
-		if (!p)
-			return err_set(err, ERR_NOMEM, "out of memory");
-		req->buf = p;
-		req->cap = cap;
-	}
-	memcpy(req->buf + req->len, buf, len);
-	req->len += len;
-	return 0;
+	return req_body_append(req, buf, len, err);
 }
 
 /*

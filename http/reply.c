@@ -371,3 +371,35 @@ const char *req_header(struct http_req *req, const char *key)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, key);
 }
+
+int reply_json(struct http_req *req, unsigned status, json_t *body,
+               struct err *err)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	json_decref(body);
+	if (!text)
+		return err_set(err, ERR_NOMEM, "out of memory");
+	return reply_buf(req, status, "application/json", text, strlen(text),
+	                 true, err);
+}
+
+int req_body_append(struct http_req *req, const char *buf, size_t len,
+                    struct err *err)
+{
+	if (req->len + len > req->cap) {
+		size_t cap = req->cap ? req->cap : 16384;
+		char *p;
+
+		while (cap < req->len + len)
+			cap *= 2;
+		p = realloc(req->buf, cap);
+		if (!p)
+			return err_set(err, ERR_NOMEM, "out of memory");
+		req->buf = p;
+		req->cap = cap;
+	}
+	memcpy(req->buf + req->len, buf, len);
+	req->len += len;
+	return 0;
+}

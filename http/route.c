@@ -88,6 +88,11 @@ static const struct handler handlers[] = {
          h_apikey_post_end, NONE, NONE, 0},
 	{RT_APIKEY, GET, NULL, NULL, h_apikey_get, NONE, NONE, 0},
 	{RT_APIKEY, DELETE, NULL, NULL, h_apikey_delete, NONE, NONE, 0},
+	/* Search: open to all; answers show what the caller may read. */
+	{RT_SEARCH, GET, NULL, NULL, h_search_get, NONE, NONE, 0},
+	{RT_SEARCH, POST, NULL, h_search_post_body, h_search_post_end, NONE,
+         NONE, 0},
+	{RT_DISCOVER, GET, NULL, NULL, h_discover, NONE, NONE, 0},
 	/* The web UI's files: open to all; its API requests are checked. */
 	{RT_UI, GET, NULL, NULL, h_ui, NONE, NONE, 0},
 	{RT_UI, HEAD, NULL, NULL, h_ui, NONE, NONE, 0},
@@ -198,6 +203,14 @@ static int route_ops(struct http_req *req)
 	}
 	if (o && o->apikeys && strcmp(req->url, "/zot/auth/apikey") == 0) {
 		req->kind = RT_APIKEY;
+		return 0;
+	}
+	if (o && o->search && strcmp(req->url, "/v2/_zot/ext/search") == 0) {
+		req->kind = RT_SEARCH;
+		return 0;
+	}
+	if (strcmp(req->url, "/v2/_oci/ext/discover") == 0) {
+		req->kind = RT_DISCOVER;
 		return 0;
 	}
 	if (o && o->ui && ui_find(req->url)) {

@@ -606,17 +606,17 @@ static void test_every_unsupported_zot_section_is_accepted(void **state)
 	/* storage.retention, http.accessControl are implemented. */
 	/* So are http.readTimeout, http.writeTimeout, http.auth.failDelay. */
 	/* And extensions.metrics, extensions.mgmt, extensions.lint,
-	   extensions.sync and extensions.events. */
-	assert_int_equal(cfg->n_unsupported, 21);
+	   extensions.sync, extensions.events and extensions.search. */
+	assert_int_equal(cfg->n_unsupported, 20);
 	assert_true(cfg->storage.retention.dry_run);
 	assert_int_equal(cfg->http.read_timeout_ms, 30000);
 	assert_int_equal(cfg->http.write_timeout_ms, 30000);
 	assert_string_equal(cfg->unsupported[0], "goVersion (line 1)");
 	assert_string_equal(cfg->unsupported[6], "storage.redirectBlobURL "
 	                                         "(line 9)");
-	assert_string_equal(cfg->unsupported[17],
+	assert_string_equal(cfg->unsupported[16],
 	                    "extensions.apikey (line 31)");
-	assert_string_equal(cfg->unsupported[20], "cluster (line 35)");
+	assert_string_equal(cfg->unsupported[19], "cluster (line 35)");
 	cfg_free(cfg);
 }
 
@@ -1336,6 +1336,45 @@ static void test_http_connections_per_client_read_with_default(void **state)
 	               NAME ":2:", "http.maxConnectionsPerClient");
 }
 
+/*
+ * extensions.search (zot's SearchConfig): the section turns search on
+ * unless enable says false; cve is accepted and reported unsupported (no
+ * scanner is packaged); any other key is an error.
+ */
+static void test_search_section_turns_search_on(void **state)
+{
+	struct err err = ERR_INIT;
+	struct cfg *cfg;
+
+	(void)state;
+	cfg = parse("storage: {rootDirectory: /d}\n", &err);
+	assert_non_null(cfg);
+	assert_false(cfg->extensions.search_enable);
+	cfg_free(cfg);
+	cfg = parse("storage: {rootDirectory: /d}\n"
+	            "extensions:\n"
+	            "  search:\n"
+	            "    cve: {updateInterval: 2h}\n",
+	            &err);
+	assert_non_null(cfg);
+	assert_true(cfg->extensions.search_enable);
+	assert_int_equal(cfg->n_unsupported, 1);
+	assert_string_equal(cfg->unsupported[0],
+	                    "extensions.search.cve (line 4)");
+	cfg_free(cfg);
+	cfg = parse("storage: {rootDirectory: /d}\n"
+	            "extensions: {search: {enable: false}}\n",
+	            &err);
+	assert_non_null(cfg);
+	assert_false(cfg->extensions.search_enable);
+	cfg_free(cfg);
+	assert_invalid("storage: {rootDirectory: /d}\n"
+	               "extensions:\n"
+	               "  search:\n"
+	               "    enabled: true\n",
+	               NAME ":4:5:", "extensions.search.enabled: unknown key");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1393,6 +1432,7 @@ int main(void)
 		cmocka_unit_test(test_http_connection_keys_read_with_defaults),
 		cmocka_unit_test(
 			test_http_connections_per_client_read_with_default),
+		cmocka_unit_test(test_search_section_turns_search_on),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

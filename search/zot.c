@@ -1,0 +1,1801 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * zot.c - the resolvers of zot's search API: images, repositories and
+ * referrers built from the store as zot's convert package builds them
+ * (pkg/extensions/search/convert), then filtered, sorted and paged as
+ * zot's pagination package does.
+ *
+ * Every answer is a plain JSON value whose members are the schema's
+ * fields; members starting with '_' are ours (sort keys, layer lists)
+ * and no field reads them. What a manifest says is cached by digest
+ * (zsearch.cache, bounded: when full it is emptied); pulls are counted
+ * in zsearch.pulls. Both under zsearch.lock; the cache hands out copies,
+ * since jansson's reference counts are not thread-safe.
+ */
+#include <ctype.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "daemon/access.h"
+#include "daemon/clock.h"
+#include "daemon/hmap.h"
+#include "index/store.h"
+#include "search/zot.h"
+#include "search/zot_int.h"
+
+#define ZS_CACHE_DEFAULT 16384
+#define ZS_PULLS_MAX     (1u << 20)
+#define ZS_CONFIG_MAX    (4u << 20) /* largest image config read */
+#define ZS_PAGE          1000       /* names asked of the store at once */
+
+#define MT_COSIGN_SIG   "application/vnd.dev.cosign.artifact.sig.v1+json"
+#define MT_NOTATION_SIG "application/vnd.cncf.notary.signature"
+
+struct zsearch {
+	struct store *st;          /* what is searched */
+	struct gql_schema *schema; /* zot's */
+	pthread_mutex_t lock;      /* protects cache and pulls */
+	struct hmap *cache;        /* digest -> json_t (manifest info) */
+	size_t cache_max;          /* entries before it is emptied */
+	struct hmap *pulls;        /* "repo@digest" -> struct pulls */
+};
+
+/* The pulls of one manifest of one repository. */
+struct pulls {
+	uint64_t count;   /* GETs answered 200 */
+	uint64_t last_ms; /* the last one, ms since the epoch */
+};
+
+/* One request: what every resolver gets as gql_call.ctx. */
+struct zreq {
+	struct zsearch *zs;            /* the API */
+	const struct zsearch_who *who; /* the caller */
+};
+
+/* A repository as one request sees it. */
+struct zrepo {
+	const char *name; /* its name (borrowed) */
+	json_t *tags;     /* tag -> digest string, every tag */
+};
+
+static struct zreq *req_of(const struct gql_call *call)
+{
+	return call->ctx;
+}
+
+static bool may(const struct zreq *zr, const char *repo, unsigned action)
+{
+	return !zr->who || !zr->who->may ||
+	       zr->who->may(zr->who->arg, repo, action);
+}
+
+static json_t *nomem(struct err *err)
+{
+	err_set(err, ERR_NOMEM, "out of memory");
+	return NULL;
+}
+
+/* Set @key of @o to @v (stolen); false when out of memory. */
+static bool put(json_t *o, const char *key, json_t *v)
+{
+	return v && json_object_set_new(o, key, v) == 0;
+}
+
+static json_t *size_str(uint64_t n)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, n);
+	return json_string(buf);
+}
+
+static uint64_t size_of(json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	return s ? strtoull(s, NULL, 10) : (uint64_t)json_integer_value(v);
+}
+
+/* A string member of @o, or "". */
+static const char *str_of(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+/*
+ * RFC 3339 text into nanoseconds since the epoch (0: no time), for
+ * sorting; the text itself is what is shown.
+ */
+static int64_t time_ns(const char *s)
+{
+	int y, mo, d, h, mi, sec, n = 0;
+	int64_t days, t, frac = 0;
+	const char *p;
+
+	if (!s ||
+	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec,
+	           &n) != 6 ||
+	    n == 0 || mo < 1 || mo > 12)
+		return 0;
+	p = s + n;
+	if (*p == '.') {
+		int digits = 0;
+
+		for (p++; isdigit((unsigned char)*p); p++)
+			if (digits++ < 9)
+				frac = frac * 10 + (*p - '0');
+		while (digits++ < 9)
+			frac *= 10;
+	}
+	/* Days from the civil date (Howard Hinnant's algorithm). */
+	y -= mo <= 2;
+	{
+		int64_t era = (y >= 0 ? y : y - 399) / 400;
+		int64_t yoe = y - era * 400;
+		int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+		int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+		days = era * 146097 + doe - 719468;
+	}
+	t = days * 86400 + h * 3600 + mi * 60 + sec;
+	if (*p == '+' || *p == '-') {
+		int oh = 0, om = 0;
+
+		if (sscanf(p + 1, "%2d:%2d", &oh, &om) == 2)
+			t -= (*p == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+	}
+	return t * 1000000000 + frac;
+}
+
+static int drop_entry(const char *key, void *val, void *arg)
+{
+	(void)key;
+	(void)arg;
+	json_decref(val);
+	return 0;
+}
+
+static void cache_free(struct hmap *h)
+{
+	hmap_each(h, drop_entry, NULL);
+	hmap_free(h);
+}
+
+/* ---- reading the store ------------------------------------------------ */
+
+/* The JSON of blob @dstr of @repo, or NULL (absent, too large, not JSON). */
+static json_t *blob_json(struct store *st, const char *repo, const char *dstr)
+{
+	struct err err = ERR_INIT;
+	struct digest d;
+	uint64_t size;
+	json_t *v = NULL;
+	char *buf = NULL;
+	size_t got = 0;
+	int fd = -1;
+
+	if (!dstr || digest_parse(&d, dstr, strlen(dstr), &err) < 0 ||
+	    store_blob_open(st, repo, &d, &fd, &size, &err) < 0)
+		return NULL;
+	if (size > ZS_CONFIG_MAX || !(buf = malloc(size ? size : 1)))
+		goto out;
+	while (got < size) {
+		ssize_t n = read(fd, buf + got, size - got);
+
+		if (n <= 0)
+			goto out;
+		got += (size_t)n;
+	}
+	v = json_loadb(buf, size, 0, NULL);
+out:
+	free(buf);
+	close(fd);
+	return v;
+}
+
+/* Arch as zot shows it: "arm/v7" with a variant. */
+static json_t *platform_json(const char *os, const char *arch,
+                             const char *variant)
+{
+	char buf[256];
+
+	if (!os && !arch)
+		return json_null();
+	if (arch && variant && *variant) {
+		snprintf(buf, sizeof(buf), "%s/%s", arch, variant);
+		arch = buf;
+	}
+	return json_pack("{s:s?, s:s?}", "Os", os, "Arch", arch);
+}
+
+/* zot's HistoryDescription of config history entry @h. */
+static json_t *history_desc(json_t *h)
+{
+	return json_pack("{s:O?, s:O?, s:O?, s:O?, s:b}", "Created",
+	                 json_object_get(h, "created"), "CreatedBy",
+	                 json_object_get(h, "created_by"), "Author",
+	                 json_object_get(h, "author"), "Comment",
+	                 json_object_get(h, "comment"), "EmptyLayer",
+	                 json_is_true(json_object_get(h, "empty_layer")));
+}
+
+/* zot's layer history: each history entry with the layer it made. */
+static json_t *layer_history(json_t *layers, json_t *history)
+{
+	json_t *out = json_array(), *h, *l;
+	size_t i, li = 0;
+
+	if (!out)
+		return NULL;
+	if (!json_array_size(history)) {
+		json_array_foreach(layers, i, l)
+		{
+			if (json_array_append_new(
+				    out, json_pack("{s:O, s:n}", "Layer", l,
+			                           "HistoryDescription")) < 0)
+				goto fail;
+		}
+		return out;
+	}
+	json_array_foreach(history, i, h)
+	{
+		json_t *desc = history_desc(h), *e;
+
+		if (json_is_true(json_object_get(h, "empty_layer")) ||
+		    li >= json_array_size(layers))
+			e = json_pack("{s:n, s:o?}", "Layer",
+			              "HistoryDescription", desc);
+		else
+			e = json_pack("{s:O, s:o?}", "Layer",
+			              json_array_get(layers, li++),
+			              "HistoryDescription", desc);
+		if (json_array_append_new(out, e) < 0)
+			goto fail;
+	}
+	return out;
+fail:
+	json_decref(out);
+	return NULL;
+}
+
+/* What an image manifest says (@m its JSON, @msize its length). */
+static json_t *image_info(struct store *st, const char *repo, json_t *m,
+                          const char *mt, const char *dstr, uint64_t msize)
+{
+	json_t *cfgd = json_object_get(m, "config"), *cfg, *layers, *ldig, *l;
+	const char *cdig = json_string_value(json_object_get(cfgd, "digest"));
+	const char *at = json_string_value(json_object_get(m, "artifactType"));
+	uint64_t total = msize + (uint64_t)json_integer_value(
+					 json_object_get(cfgd, "size"));
+	json_t *info = NULL, *blobs, *labels, *hist, *created;
+	size_t i;
+
+	cfg = blob_json(st, repo, cdig);
+	layers = json_array();
+	ldig = json_array();
+	blobs = json_object();
+	if (!layers || !ldig || !blobs)
+		goto out;
+	json_object_set_new(blobs, dstr, json_integer((json_int_t)msize));
+	if (cdig)
+		json_object_set(blobs, cdig, json_object_get(cfgd, "size"));
+	json_array_foreach(json_object_get(m, "layers"), i, l)
+	{
+		json_t *ld = json_object_get(l, "digest");
+		uint64_t sz = (uint64_t)json_integer_value(
+			json_object_get(l, "size"));
+
+		total += sz;
+		if (json_array_append_new(layers,
+		                          json_pack("{s:o, s:O?}", "Size",
+		                                    size_str(sz), "Digest",
+		                                    ld)) < 0 ||
+		    json_array_append(ldig, ld ? ld : json_null()) < 0)
+			goto out;
+		if (json_is_string(ld))
+			json_object_set(blobs, json_string_value(ld),
+			                json_object_get(l, "size"));
+	}
+	if (!at)
+		at = json_string_value(json_object_get(cfgd, "mediaType"));
+	labels = json_object_get(json_object_get(cfg, "config"), "Labels");
+	created = json_object_get(cfg, "created");
+	hist = layer_history(layers, json_object_get(cfg, "history"));
+	info = json_pack(
+		"{s:s, s:s, s:s, s:s?, s:o, s:I, s:o, s:o, s:o?, s:O?, s:s?,"
+		" s:O, s:O, s:o}",
+		"kind", "image", "MediaType", mt, "Digest", dstr,
+		"ConfigDigest", cdig, "Size", size_str(total), "_size",
+		(json_int_t)total, "Layers", layers, "_layers", ldig, "History",
+		hist, "LastUpdated", json_is_string(created) ? created : NULL,
+		"ArtifactType", at, "_annotations",
+		json_is_object(json_object_get(m, "annotations"))
+			? json_object_get(m, "annotations")
+			: json_object(),
+		"_labels", json_is_object(labels) ? labels : json_object(),
+		"_blobs", blobs);
+	layers = ldig = blobs = NULL; /* taken, or freed by the failure */
+	if (info &&
+	    !put(info, "Platform",
+	         platform_json(
+			 json_string_value(json_object_get(cfg, "os")),
+			 json_string_value(
+				 json_object_get(cfg, "architecture")),
+			 json_string_value(json_object_get(cfg, "variant"))))) {
+		json_decref(info);
+		info = NULL;
+	}
+out:
+	json_decref(layers);
+	json_decref(ldig);
+	json_decref(blobs);
+	json_decref(cfg);
+	return info;
+}
+
+/* What an index says: its image manifests' digests, its annotations. */
+static json_t *index_info(json_t *m, const char *mt, const char *dstr,
+                          uint64_t msize)
+{
+	json_t *kids = json_array(), *d;
+	json_t *ann = json_object_get(m, "annotations");
+	size_t i;
+
+	if (!kids)
+		return NULL;
+	json_array_foreach(json_object_get(m, "manifests"), i, d)
+	{
+		const char *kmt =
+			json_string_value(json_object_get(d, "mediaType"));
+		json_t *kd = json_object_get(d, "digest");
+
+		/* As zot: only manifests (buildkit caches and such go). */
+		if (!json_is_string(kd) || (kmt && !store_mt_is_manifest(kmt)))
+			continue;
+		if (json_array_append(kids, kd) < 0) {
+			json_decref(kids);
+			return NULL;
+		}
+	}
+	return json_pack("{s:s, s:s, s:s, s:I, s:o, s:O?, s:O}", "kind",
+	                 "index", "MediaType", mt, "Digest", dstr, "_msize",
+	                 (json_int_t)msize, "_children", kids, "ArtifactType",
+	                 json_object_get(m, "artifactType"), "_annotations",
+	                 json_is_object(ann) ? ann : json_object());
+}
+
+/*
+ * What manifest @dstr of @repo says (image_info() or index_info()), a
+ * new reference the caller owns, from the cache when it is there; NULL
+ * when it cannot be read (gone since it was listed, say).
+ */
+static json_t *manifest_info(struct zsearch *zs, const char *repo,
+                             const char *dstr)
+{
+	struct manifest_desc desc;
+	struct err err = ERR_INIT;
+	json_t *info = NULL, *m, *hit;
+	char *body = NULL;
+
+	pthread_mutex_lock(&zs->lock);
+	hit = hmap_get(zs->cache, dstr);
+	info = hit ? json_deep_copy(hit) : NULL;
+	pthread_mutex_unlock(&zs->lock);
+	if (hit)
+		return info;
+	if (store_manifest_get(zs->st, repo, dstr, &desc, &body, &err) < 0)
+		return NULL;
+	m = json_loadb(body, desc.size, 0, NULL);
+	free(body);
+	if (!json_is_object(m))
+		goto out;
+	if (store_mt_is_index(desc.media_type))
+		info = index_info(m, desc.media_type, dstr, desc.size);
+	else
+		info = image_info(zs->st, repo, m, desc.media_type, dstr,
+		                  desc.size);
+	if (!info)
+		goto out;
+	pthread_mutex_lock(&zs->lock);
+	if (!hmap_get(zs->cache, dstr)) {
+		json_t *copy = json_deep_copy(info);
+
+		if (hmap_count(zs->cache) >= zs->cache_max) {
+			/* Full: start again rather than refuse. */
+			struct hmap *fresh = hmap_new();
+
+			if (fresh) {
+				cache_free(zs->cache);
+				zs->cache = fresh;
+			}
+		}
+		if (copy && hmap_put(zs->cache, dstr, copy) < 0)
+			json_decref(copy);
+	}
+	pthread_mutex_unlock(&zs->lock);
+out:
+	json_decref(m);
+	return info;
+}
+
+/* ---- referrers, signatures, pulls --------------------------------------- */
+
+/* zot's Referrer of descriptor @d. */
+static json_t *referrer_json(json_t *d)
+{
+	json_t *anns = json_array(), *v, *r;
+	const char *k;
+
+	if (!anns)
+		return NULL;
+	json_object_foreach(json_object_get(d, "annotations"), k, v)
+	{
+		if (json_array_append_new(anns, json_pack("{s:s, s:O}", "Key",
+		                                          k, "Value", v)) < 0) {
+			json_decref(anns);
+			return NULL;
+		}
+	}
+	r = json_pack("{s:O?, s:O?, s:O?, s:O?, s:o}", "MediaType",
+	              json_object_get(d, "mediaType"), "ArtifactType",
+	              json_object_get(d, "artifactType"), "Size",
+	              json_object_get(d, "size"), "Digest",
+	              json_object_get(d, "digest"), "Annotations", anns);
+	return r;
+}
+
+/* The referrers of @dstr in @repo as index descriptors (a new array). */
+static json_t *referrer_descs(struct zsearch *zs, const char *repo,
+                              const char *dstr)
+{
+	struct err err = ERR_INIT;
+	struct digest d;
+	json_t *list, *out;
+	char *text = NULL;
+	size_t len;
+
+	if (digest_parse(&d, dstr, strlen(dstr), &err) < 0 ||
+	    store_referrers(zs->st, repo, &d, NULL, &text, &len, &err) < 0)
+		return json_array();
+	list = json_loadb(text, len, 0, NULL);
+	free(text);
+	out = json_incref(json_object_get(list, "manifests"));
+	json_decref(list);
+	return json_is_array(out) ? out : json_array();
+}
+
+/*
+ * Set Referrers, IsSigned and SignatureInfo of @o for manifest @dstr of
+ * @rp: signatures are cosign's tag (sha256-<hex>.sig) and referrers of
+ * cosign's or notation's artifact type, as zot finds them.
+ */
+static bool set_refs(struct zsearch *zs, const struct zrepo *rp,
+                     const char *dstr, json_t *o)
+{
+	json_t *descs = referrer_descs(zs, rp->name, dstr), *d;
+	json_t *refs = json_array(), *sigs = json_array();
+	char tag[DIGEST_STR_MAX + 8];
+	bool ok = false;
+	size_t i;
+
+	if (!descs || !refs || !sigs)
+		goto out;
+	snprintf(tag, sizeof(tag), "%s.sig", dstr);
+	if (strncmp(tag, "sha256:", 7) == 0)
+		tag[6] = '-';
+	if (json_object_get(rp->tags, tag) &&
+	    json_array_append_new(sigs,
+	                          json_pack("{s:s, s:b, s:s}", "Tool", "cosign",
+	                                    "IsTrusted", 0, "Author", "")) < 0)
+		goto out;
+	json_array_foreach(descs, i, d)
+	{
+		const char *at = str_of(d, "artifactType");
+		const char *tool = !strcmp(at, MT_COSIGN_SIG)     ? "cosign"
+		                   : !strcmp(at, MT_NOTATION_SIG) ? "notation"
+		                                                  : NULL;
+
+		if (json_array_append_new(refs, referrer_json(d)) < 0)
+			goto out;
+		if (tool &&
+		    json_array_append_new(
+			    sigs, json_pack("{s:s, s:b, s:s}", "Tool", tool,
+		                            "IsTrusted", 0, "Author", "")) < 0)
+			goto out;
+	}
+	ok = put(o, "IsSigned", json_boolean(json_array_size(sigs) > 0)) &&
+	     put(o, "SignatureInfo", json_incref(sigs)) &&
+	     put(o, "Referrers", json_incref(refs));
+out:
+	json_decref(descs);
+	json_decref(refs);
+	json_decref(sigs);
+	return ok;
+}
+
+/* Set DownloadCount (and LastPullTimestamp) of @o from the pulls. */
+static bool set_pulls(struct zsearch *zs, const char *repo, const char *dstr,
+                      json_t *o, bool last)
+{
+	char key[1024];
+	struct pulls p = {0};
+	struct pulls *hit;
+
+	snprintf(key, sizeof(key), "%s@%s", repo, dstr);
+	pthread_mutex_lock(&zs->lock);
+	hit = hmap_get(zs->pulls, key);
+	if (hit)
+		p = *hit;
+	pthread_mutex_unlock(&zs->lock);
+	if (!put(o, "DownloadCount", json_integer((json_int_t)p.count)))
+		return false;
+	if (!last)
+		return true;
+	if (!p.count)
+		return put(o, "LastPullTimestamp", json_null());
+	{
+		time_t t = (time_t)(p.last_ms / 1000);
+		struct tm tm;
+		char buf[40];
+
+		gmtime_r(&t, &tm);
+		strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		return put(o, "LastPullTimestamp", json_string(buf));
+	}
+}
+
+void zsearch_pulled(struct zsearch *zs, const char *repo,
+                    const struct digest *d)
+{
+	char key[1024], dstr[DIGEST_STR_MAX];
+	struct pulls *p;
+
+	if (!zs)
+		return;
+	digest_format(d, dstr);
+	snprintf(key, sizeof(key), "%s@%s", repo, dstr);
+	pthread_mutex_lock(&zs->lock);
+	p = hmap_get(zs->pulls, key);
+	if (!p && hmap_count(zs->pulls) < ZS_PULLS_MAX &&
+	    (p = calloc(1, sizeof(*p))) && hmap_put(zs->pulls, key, p) < 0) {
+		free(p);
+		p = NULL;
+	}
+	if (p) {
+		p->count++;
+		p->last_ms = clock_wall_ms();
+	}
+	pthread_mutex_unlock(&zs->lock);
+}
+
+/* ---- images ------------------------------------------------------------- */
+
+/* A cosign signature's tag: not an image in zot. */
+static bool is_sig_tag(const char *tag)
+{
+	size_t n = strlen(tag);
+
+	return n == 7 + 64 + 4 && strncmp(tag, "sha256-", 7) == 0 &&
+	       strcmp(tag + n - 4, ".sig") == 0;
+}
+
+/* Load @name's tags into @rp (release with repo_release()). */
+static int repo_load_tags(struct zsearch *zs, const char *name,
+                          struct zrepo *rp, struct err *err)
+{
+	struct strvec tags = {0};
+	char *last = NULL;
+	bool more = true;
+
+	rp->name = name;
+	rp->tags = json_object();
+	if (!rp->tags)
+		return err_set(err, ERR_NOMEM, "out of memory");
+	while (more) {
+		tags = (struct strvec){0};
+		if (store_tags(zs->st, name, last, ZS_PAGE, &tags, &more, err) <
+		    0)
+			goto fail;
+		for (size_t i = 0; i < tags.n; i++) {
+			struct manifest_desc desc;
+			struct err ignored = ERR_INIT;
+			char dstr[DIGEST_STR_MAX];
+
+			/* A tag gone since the list: not there. */
+			if (store_manifest_get(zs->st, name, tags.v[i], &desc,
+			                       NULL, &ignored) < 0)
+				continue;
+			digest_format(&desc.digest, dstr);
+			json_object_set_new(rp->tags, tags.v[i],
+			                    json_string(dstr));
+		}
+		free(last);
+		last = tags.n ? strdup(tags.v[tags.n - 1]) : NULL;
+		strvec_release(&tags);
+		if (!last)
+			break;
+	}
+	free(last);
+	return 0;
+fail:
+	free(last);
+	strvec_release(&tags);
+	json_decref(rp->tags);
+	rp->tags = NULL;
+	return -1;
+}
+
+static void repo_release(struct zrepo *rp)
+{
+	json_decref(rp->tags);
+	rp->tags = NULL;
+}
+
+/* zot's value of an annotation, or of its label-schema name. */
+static const char *ann_value(json_t *map, const char *oci, const char *ls)
+{
+	const char *v = str_of(map, oci);
+
+	return *v || !ls ? v : str_of(map, ls);
+}
+
+static const struct {
+	const char *field, *oci, *ls;
+} ann_fields[] = {
+	{"Description", "org.opencontainers.image.description",
+         "org.label-schema.description"},
+	{"Licenses", "org.opencontainers.image.licenses",
+         "org.label-schema.license"},
+	{"Title", "org.opencontainers.image.title", "org.label-schema.name"},
+	{"Documentation", "org.opencontainers.image.documentation",
+         "org.label-schema.usage"},
+	{"Source", "org.opencontainers.image.source",
+         "org.label-schema.vcs-url"},
+	{"Vendor", "org.opencontainers.image.vendor",
+         "org.label-schema.vendor"},
+	{"Authors", "org.opencontainers.image.authors", NULL},
+	{"Labels", "org.label-schema.labels", NULL},
+};
+
+/*
+ * The annotation fields of @o from @info's annotations, then its labels
+ * (zot's GetAnnotations); fields @o has already (non-empty) are kept.
+ */
+static bool set_annotations(json_t *o, json_t *info)
+{
+	json_t *ann = json_object_get(info, "_annotations");
+	json_t *labels = json_object_get(info, "_labels");
+
+	for (size_t i = 0; i < sizeof(ann_fields) / sizeof(ann_fields[0]);
+	     i++) {
+		const char *v;
+
+		if (*str_of(o, ann_fields[i].field))
+			continue;
+		v = ann_value(ann, ann_fields[i].oci, ann_fields[i].ls);
+		if (!*v)
+			v = ann_value(labels, ann_fields[i].oci,
+			              ann_fields[i].ls);
+		if (!put(o, ann_fields[i].field, json_string(v)))
+			return false;
+	}
+	return true;
+}
+
+/* The ManifestSummary of image manifest @info in @rp (a new object). */
+static json_t *manifest_summary(struct zsearch *zs, const struct zrepo *rp,
+                                json_t *info)
+{
+	static const char *const keep[] = {
+		"Digest",   "ConfigDigest", "LastUpdated", "Size",
+		"Platform", "Layers",       "History",     "ArtifactType",
+		"_layers",  "_size",        "_blobs"};
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		json_t *v = json_object_get(info, keep[i]);
+
+		if (json_object_set(o, keep[i], v ? v : json_null()) < 0)
+			goto fail;
+	}
+	if (!put(o, "Vulnerabilities", json_null()) ||
+	    !set_refs(zs, rp, str_of(info, "Digest"), o) ||
+	    !set_pulls(zs, rp->name, str_of(info, "Digest"), o, false))
+		goto fail;
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+/* Add the platform of manifest summary @m to @list, once. */
+static bool add_platform(json_t *list, json_t *m)
+{
+	json_t *p = json_object_get(m, "Platform"), *q;
+	size_t i;
+
+	if (!json_is_object(p))
+		return true;
+	json_array_foreach(list, i, q)
+	{
+		if (json_equal(p, q))
+			return true;
+	}
+	return json_array_append(list, p) == 0;
+}
+
+/*
+ * zot's ImageSummary of @tag (naming @dstr) in @rp, with our sort keys:
+ * _name (repository, \1, tag), _t (LastUpdated in ns), _platforms. NULL
+ * when it cannot be read (gone meanwhile) or out of memory.
+ */
+static json_t *image_summary(struct zreq *zr, const struct zrepo *rp,
+                             const char *tag, const char *dstr)
+{
+	struct zsearch *zs = zr->zs;
+	json_t *info = manifest_info(zs, rp->name, dstr);
+	json_t *o = NULL, *mans = json_array(), *plats = json_array();
+	json_t *blobs = json_object(), *m;
+	const char *newest = NULL;
+	uint64_t size = 0;
+	char name[1024];
+	size_t i;
+
+	if (!info || !mans || !plats || !blobs)
+		goto fail;
+	if (!strcmp(str_of(info, "kind"), "index")) {
+		json_t *kid;
+
+		size = (uint64_t)json_integer_value(
+			json_object_get(info, "_msize"));
+		json_object_set_new(blobs, dstr,
+		                    json_integer((json_int_t)size));
+		json_array_foreach(json_object_get(info, "_children"), i, kid)
+		{
+			json_t *ki = manifest_info(zs, rp->name,
+			                           json_string_value(kid));
+
+			if (!ki || strcmp(str_of(ki, "kind"), "image")) {
+				json_decref(ki);
+				continue;
+			}
+			m = manifest_summary(zs, rp, ki);
+			if (!m || json_array_append_new(mans, m) < 0) {
+				json_decref(ki);
+				goto fail;
+			}
+			size += (uint64_t)json_integer_value(
+				json_object_get(ki, "_size"));
+			json_decref(ki);
+		}
+	} else {
+		m = manifest_summary(zs, rp, info);
+		if (!m || json_array_append_new(mans, m) < 0)
+			goto fail;
+		size = (uint64_t)json_integer_value(
+			json_object_get(info, "_size"));
+	}
+	json_array_foreach(mans, i, m)
+	{
+		const char *lu =
+			json_string_value(json_object_get(m, "LastUpdated"));
+
+		if (lu && (!newest || time_ns(lu) > time_ns(newest)))
+			newest = lu;
+		if (!add_platform(plats, m) ||
+		    json_object_update(blobs, json_object_get(m, "_blobs")) < 0)
+			goto fail;
+	}
+	snprintf(name, sizeof(name), "%s\1%s", rp->name, tag);
+	o = json_pack("{s:s, s:s, s:s, s:O, s:O, s:o, s:n, s:n, s:n, s:s?,"
+	              " s:I, s:s, s:n, s:b, s:O?, s:O, s:O}",
+	              "RepoName", rp->name, "Tag", tag, "Digest", dstr,
+	              "MediaType", json_object_get(info, "MediaType"),
+	              "Manifests", mans, "Size", size_str(size),
+	              "PushTimestamp", "PushedBy", "TaggedTimestamp",
+	              "LastUpdated", newest, "_t", (json_int_t)time_ns(newest),
+	              "_name", name, "Vulnerabilities", "IsDeletable",
+	              may(zr, rp->name, ACCESS_DELETE), "ArtifactType",
+	              json_object_get(info, "ArtifactType"), "_platforms",
+	              plats, "_blobs", blobs);
+	if (!o || !set_refs(zs, rp, dstr, o) ||
+	    !set_pulls(zs, rp->name, dstr, o, true) ||
+	    !set_annotations(o, info))
+		goto fail;
+	/* An index without annotations of its own shows its images'. */
+	json_array_foreach(json_object_get(info, "_children"), i, m)
+	{
+		json_t *ki = manifest_info(zs, rp->name, json_string_value(m));
+		bool ok = !ki || set_annotations(o, ki);
+
+		json_decref(ki);
+		if (!ok)
+			goto fail;
+	}
+	json_decref(info);
+	json_decref(mans);
+	json_decref(plats);
+	json_decref(blobs);
+	return o;
+fail:
+	json_decref(o);
+	json_decref(info);
+	json_decref(mans);
+	json_decref(plats);
+	json_decref(blobs);
+	return NULL;
+}
+
+/*
+ * The images of @rp's tags (cosign signatures left out, as zot keeps
+ * them apart), each kept when @keep (may be NULL) says so, appended to
+ * @out.
+ */
+static int repo_images(struct zreq *zr, const struct zrepo *rp,
+                       bool (*keep)(json_t *img, void *arg), void *arg,
+                       json_t *out, struct err *err)
+{
+	const char *tag;
+	json_t *d;
+
+	json_object_foreach(rp->tags, tag, d)
+	{
+		json_t *img;
+
+		if (is_sig_tag(tag))
+			continue;
+		img = image_summary(zr, rp, tag, json_string_value(d));
+		if (!img)
+			continue; /* gone since listed */
+		if (keep && !keep(img, arg)) {
+			json_decref(img);
+			continue;
+		}
+		if (json_array_append_new(out, img) < 0)
+			return err_set(err, ERR_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/*
+ * zot's RepoSummary of @rp from its images @imgs (NULL: none); Rank
+ * @rank (-1: null). Sort keys _name and _t as for images; _signed.
+ */
+static json_t *repo_summary(struct zreq *zr, const struct zrepo *rp,
+                            json_t *imgs, int rank)
+{
+	json_t *plats = json_array(), *vendors = json_array();
+	json_t *blobs = json_object(), *counted = json_object();
+	json_t *newest = NULL, *img, *o = NULL, *v;
+	json_int_t downloads = 0, best = 0;
+	bool signed_ = false;
+	uint64_t size = 0;
+	const char *k;
+	size_t i, j;
+
+	(void)zr;
+	if (!plats || !vendors || !blobs || !counted)
+		goto out;
+	json_array_foreach(imgs, i, img)
+	{
+		json_t *p;
+		const char *vendor = str_of(img, "Vendor");
+		const char *dig = str_of(img, "Digest");
+		json_int_t t = json_integer_value(json_object_get(img, "_t"));
+
+		if (!newest || t > best) {
+			newest = img;
+			best = t;
+		}
+		signed_ |= json_is_true(json_object_get(img, "IsSigned"));
+		if (!json_object_get(counted, dig)) {
+			downloads += json_integer_value(
+				json_object_get(img, "DownloadCount"));
+			json_object_set_new(counted, dig, json_true());
+		}
+		json_array_foreach(json_object_get(img, "_platforms"), j, p)
+		{
+			json_t *q;
+			size_t n;
+			bool seen = false;
+
+			json_array_foreach(plats, n, q) seen |=
+				json_equal(p, q);
+			if (!seen && json_array_append(plats, p) < 0)
+				goto out;
+		}
+		if (*vendor) {
+			bool seen = false;
+
+			json_array_foreach(vendors, j, v) seen |=
+				!strcmp(json_string_value(v), vendor);
+			if (!seen && json_array_append_new(
+					     vendors, json_string(vendor)) < 0)
+				goto out;
+		}
+		if (json_object_update(blobs, json_object_get(img, "_blobs")) <
+		    0)
+			goto out;
+	}
+	json_object_foreach(blobs, k, v) size += size_of(v);
+	o = json_pack("{s:s, s:O?, s:o, s:O, s:O, s:O?, s:I, s:i, s:b, s:b,"
+	              " s:s, s:I, s:b}",
+	              "Name", rp->name, "LastUpdated",
+	              newest ? json_object_get(newest, "LastUpdated") : NULL,
+	              "Size", size_str(size), "Platforms", plats, "Vendors",
+	              vendors, "NewestImage", newest, "DownloadCount",
+	              downloads, "StarCount", 0, "IsBookmarked", 0, "IsStarred",
+	              0, "_name", rp->name, "_t", best, "_signed", signed_);
+	if (o && !put(o, "Rank", rank < 0 ? json_null() : json_integer(rank))) {
+		json_decref(o);
+		o = NULL;
+	}
+out:
+	json_decref(plats);
+	json_decref(vendors);
+	json_decref(blobs);
+	json_decref(counted);
+	return o;
+}
+
+/* ---- filters, sorting, pages -------------------------------------------- */
+
+/* Does @list (a Filter's Os or Arch) allow @v? Empty entries: no filter. */
+static bool filter_allows(json_t *list, const char *v)
+{
+	json_t *e;
+	size_t i;
+	bool any = false;
+
+	json_array_foreach(list, i, e)
+	{
+		const char *s = json_string_value(e);
+
+		if (!s || !*s)
+			continue;
+		any = true;
+		if (v && !strcasecmp(s, v))
+			return true;
+	}
+	return !any;
+}
+
+/* zot's Filter on an image or repository (@signed, @platforms). */
+static bool filter_match(json_t *filter, json_t *platforms, bool signed_)
+{
+	json_t *os = json_object_get(filter, "Os");
+	json_t *arch = json_object_get(filter, "Arch"), *p;
+	bool os_ok = filter_allows(os, NULL),
+	     arch_ok = filter_allows(arch, NULL);
+	size_t i;
+
+	if (!json_is_object(filter))
+		return true;
+	json_array_foreach(platforms, i, p)
+	{
+		os_ok |= filter_allows(os, str_of(p, "Os"));
+		arch_ok |= filter_allows(arch, str_of(p, "Arch"));
+	}
+	if (!os_ok || !arch_ok)
+		return false;
+	if (json_is_true(json_object_get(filter, "HasToBeSigned")) && !signed_)
+		return false;
+	/* No user preferences are kept: nothing is bookmarked or starred. */
+	if (json_is_true(json_object_get(filter, "IsBookmarked")) ||
+	    json_is_true(json_object_get(filter, "IsStarred")))
+		return false;
+	return true;
+}
+
+static bool keep_filtered_image(json_t *img, void *arg)
+{
+	return filter_match(arg, json_object_get(img, "_platforms"),
+	                    json_is_true(json_object_get(img, "IsSigned")));
+}
+
+static int cmp_str(json_t *a, json_t *b, const char *key)
+{
+	return strcmp(str_of(a, key), str_of(b, key));
+}
+
+static int cmp_int(json_t *a, json_t *b, const char *key)
+{
+	json_int_t x = json_integer_value(json_object_get(a, key));
+	json_int_t y = json_integer_value(json_object_get(b, key));
+
+	return x < y ? -1 : x > y;
+}
+
+static int by_name(const void *pa, const void *pb)
+{
+	return cmp_str(*(json_t *const *)pa, *(json_t *const *)pb, "_name");
+}
+
+static int by_name_dsc(const void *pa, const void *pb)
+{
+	return -by_name(pa, pb);
+}
+
+/* Newest first; no time last (zot's UPDATE_TIME); then by name. */
+static int by_time(const void *pa, const void *pb)
+{
+	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+	int c = -cmp_int(a, b, "_t");
+
+	return c ? c : by_name(pa, pb);
+}
+
+static int by_downloads(const void *pa, const void *pb)
+{
+	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+	int c = -cmp_int(a, b, "DownloadCount");
+
+	return c ? c : by_name(pa, pb);
+}
+
+/* Best (lowest) rank first: zot's RELEVANCE for repositories. */
+static int by_rank(const void *pa, const void *pb)
+{
+	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+	int c = cmp_int(a, b, "Rank");
+
+	return c ? c : by_name(pa, pb);
+}
+
+static int by_stars(const void *pa, const void *pb)
+{
+	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+	int c = -cmp_int(a, b, "StarCount");
+
+	return c ? c : by_name(pa, pb);
+}
+
+/*
+ * Sort @list (an array of images, or of repositories with @repos) by
+ * requestedPage.sortBy (or @def), then cut the page: {Page, Results}.
+ * ERR_INVALID for a negative limit or offset, or an order zot refuses
+ * for the kind.
+ */
+static json_t *page_of(const struct gql_call *call, json_t *list,
+                       const char *def, bool repos, struct err *err)
+{
+	json_t *page = json_object_get(call->args, "requestedPage");
+	const char *sort = json_string_value(json_object_get(page, "sortBy"));
+	json_int_t limit = json_integer_value(json_object_get(page, "limit"));
+	json_int_t off = json_integer_value(json_object_get(page, "offset"));
+	int (*cmp)(const void *, const void *) = NULL;
+	size_t n = json_array_size(list), i;
+	json_t **v, *results;
+
+	if (limit < 0)
+		return err_set(err, ERR_INVALID, "limit is negative"), NULL;
+	if (off < 0)
+		return err_set(err, ERR_INVALID, "offset is negative"), NULL;
+	if (!sort)
+		sort = def;
+	if (!strcmp(sort, "ALPHABETIC_ASC"))
+		cmp = by_name;
+	else if (!strcmp(sort, "ALPHABETIC_DSC"))
+		cmp = by_name_dsc;
+	else if (!strcmp(sort, "UPDATE_TIME"))
+		cmp = by_time;
+	else if (!strcmp(sort, "DOWNLOADS"))
+		cmp = by_downloads;
+	else if (!strcmp(sort, "RELEVANCE"))
+		cmp = repos ? by_rank : by_name;
+	else if (!strcmp(sort, "STARS") && repos)
+		cmp = by_stars;
+	if (!cmp)
+		return err_set(err, ERR_INVALID,
+		               "sorting %s by '%s' is not supported",
+		               repos ? "repos" : "images", sort),
+		       NULL;
+	v = malloc((n ? n : 1) * sizeof(*v));
+	results = json_array();
+	if (!v || !results) {
+		free(v);
+		json_decref(results);
+		return nomem(err);
+	}
+	for (i = 0; i < n; i++)
+		v[i] = json_array_get(list, i);
+	qsort(v, n, sizeof(*v), cmp);
+	for (i = (size_t)off; i < n; i++) {
+		if (limit && json_array_size(results) >= (size_t)limit)
+			break;
+		if (json_array_append(results, v[i]) < 0) {
+			free(v);
+			json_decref(results);
+			return nomem(err);
+		}
+	}
+	free(v);
+	return json_pack("{s:{s:I, s:I}, s:o}", "Page", "TotalCount",
+	                 (json_int_t)n, "ItemCount",
+	                 (json_int_t)json_array_size(results), "Results",
+	                 results);
+}
+
+/* ---- walking repositories ------------------------------------------------ */
+
+/*
+ * Call @fn for each repository the caller may read, in name order, with
+ * its tags loaded. Stops at the first failure.
+ */
+static int each_repo(struct zreq *zr,
+                     int (*fn)(struct zreq *zr, const struct zrepo *rp,
+                               void *arg, struct err *err),
+                     void *arg, struct err *err)
+{
+	struct strvec names = {0};
+	char *last = NULL;
+	bool more = true;
+	int ret = -1;
+
+	while (more) {
+		names = (struct strvec){0};
+		if (store_catalog(zr->zs->st, last, ZS_PAGE, &names, &more,
+		                  err) < 0)
+			goto out;
+		for (size_t i = 0; i < names.n; i++) {
+			struct zrepo rp;
+			struct err gone = ERR_INIT;
+			int rc;
+
+			if (!may(zr, names.v[i], ACCESS_READ))
+				continue;
+			if (repo_load_tags(zr->zs, names.v[i], &rp, &gone) <
+			    0) {
+				if (gone.code == ERR_NOMEM) {
+					*err = gone;
+					goto out;
+				}
+				continue; /* deleted since listed */
+			}
+			rc = fn(zr, &rp, arg, err);
+			repo_release(&rp);
+			if (rc < 0)
+				goto out;
+		}
+		free(last);
+		last = names.n ? strdup(names.v[names.n - 1]) : NULL;
+		strvec_release(&names);
+		if (!last)
+			break;
+	}
+	ret = 0;
+out:
+	free(last);
+	strvec_release(&names);
+	return ret;
+}
+
+/* What a walk collecting images or repositories carries. */
+struct collect {
+	json_t *out;                    /* the list being filled */
+	json_t *filter;                 /* a Filter, or NULL */
+	const char *query;              /* GlobalSearch's, or NULL */
+	bool (*keep)(json_t *, void *); /* an image test, or NULL */
+	void *keep_arg;                 /* its argument */
+};
+
+static int collect_images(struct zreq *zr, const struct zrepo *rp, void *arg,
+                          struct err *err)
+{
+	struct collect *c = arg;
+
+	return repo_images(zr, rp, c->keep, c->keep_arg, c->out, err);
+}
+
+static int rank_repo(const char *text, const char *name);
+
+static int collect_repos(struct zreq *zr, const struct zrepo *rp, void *arg,
+                         struct err *err)
+{
+	struct collect *c = arg;
+	int rank = c->query ? rank_repo(c->query, rp->name) : -1;
+	json_t *imgs, *sum;
+	int ret = -1;
+
+	if (c->query && rank < 0)
+		return 0;
+	if (!(imgs = json_array()))
+		return err_set(err, ERR_NOMEM, "out of memory");
+	if (repo_images(zr, rp, NULL, NULL, imgs, err) < 0)
+		goto out;
+	ret = 0;
+	/* zot lists only repositories with images. */
+	if (!json_array_size(imgs))
+		goto out;
+	sum = repo_summary(zr, rp, imgs, rank);
+	if (!sum) {
+		ret = err_set(err, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (c->filter &&
+	    !filter_match(c->filter, json_object_get(sum, "Platforms"),
+	                  json_is_true(json_object_get(sum, "_signed")))) {
+		json_decref(sum);
+		goto out;
+	}
+	if (json_array_append_new(c->out, sum) < 0)
+		ret = err_set(err, ERR_NOMEM, "out of memory");
+out:
+	json_decref(imgs);
+	return ret;
+}
+
+/*
+ * zot's RankRepoName: how well @text matches repository @name, lower is
+ * better; -1 no match.
+ */
+static int rank_repo(const char *text, const char *name)
+{
+	char t[1024];
+	const char *last_n, *first_end, *hit;
+	size_t tl;
+	int tparts = 1, nparts = 1;
+
+	while (*text == '/')
+		text++;
+	tl = strlen(text);
+	while (tl && text[tl - 1] == '/')
+		tl--;
+	if (tl >= sizeof(t))
+		return -1;
+	memcpy(t, text, tl);
+	t[tl] = '\0';
+	for (const char *p = t; *p; p++)
+		tparts += *p == '/';
+	for (const char *p = name; *p; p++)
+		nparts += *p == '/';
+	if (tparts > nparts)
+		return -1;
+	if (!strcmp(t, name))
+		return 0;
+	last_n = strrchr(name, '/');
+	last_n = last_n ? last_n + 1 : name;
+	if (tparts == 1) {
+		char first[1024];
+		size_t fl;
+
+		if ((hit = strstr(last_n, t)))
+			return (int)(hit - last_n) + 1;
+		first_end = strchr(name, '/');
+		fl = first_end ? (size_t)(first_end - name) : strlen(name);
+		if (fl < sizeof(first)) {
+			memcpy(first, name, fl);
+			first[fl] = '\0';
+			if ((hit = strstr(first, t)))
+				return ((int)(hit - first) + 1) * 10;
+		}
+	} else {
+		/* Every directory of @t but the last is @name's, in order. */
+		const char *tlast = strrchr(t, '/');
+		size_t pl = (size_t)(tlast - t);
+
+		if (!strncmp(name, t, pl) && name[pl] == '/' &&
+		    (hit = strstr(last_n, tlast + 1)))
+			return (int)(hit - last_n) + 1;
+	}
+	if (!strncmp(name, t, strlen(t)))
+		return 10;
+	if ((hit = strstr(name, t)))
+		return ((int)(hit - name) + 1) * 100;
+	return -1;
+}
+
+/* ---- the queries ----------------------------------------------------------
+ */
+
+json_t *zq_cve(const struct gql_call *call, struct err *err)
+{
+	(void)call;
+	err_set(err, ERR_INVALID,
+	        "CVE scanning is not supported: dray packages no scanner");
+	return NULL;
+}
+
+json_t *zq_user_repos(const struct gql_call *call, struct err *err)
+{
+	json_t *none = json_array(), *page;
+
+	/* No user preferences are kept yet: nothing is starred. */
+	if (!none)
+		return nomem(err);
+	page = page_of(call, none, "UPDATE_TIME", true, err);
+	json_decref(none);
+	return page;
+}
+
+/* A walk collecting into a new list, then its page. */
+static json_t *walk_page(const struct gql_call *call, struct collect *c,
+                         int (*fn)(struct zreq *, const struct zrepo *, void *,
+                                   struct err *),
+                         const char *def, bool repos, struct err *err)
+{
+	json_t *page = NULL;
+
+	c->out = json_array();
+	if (!c->out)
+		return nomem(err);
+	if (each_repo(req_of(call), fn, c, err) == 0)
+		page = page_of(call, c->out, def, repos, err);
+	json_decref(c->out);
+	return page;
+}
+
+json_t *zq_repo_list(const struct gql_call *call, struct err *err)
+{
+	struct collect c = {0};
+
+	return walk_page(call, &c, collect_repos, "UPDATE_TIME", true, err);
+}
+
+/* Does image @img have a manifest, config or layer digest @arg? */
+static bool has_digest(json_t *img, void *arg)
+{
+	const char *id = arg;
+	json_t *m, *l;
+	size_t i, j;
+
+	if (!strncmp(str_of(img, "Digest"), id, strlen(id)))
+		return true;
+	json_array_foreach(json_object_get(img, "Manifests"), i, m)
+	{
+		if (!strncmp(str_of(m, "Digest"), id, strlen(id)) ||
+		    !strncmp(str_of(m, "ConfigDigest"), id, strlen(id)))
+			return true;
+		json_array_foreach(json_object_get(m, "_layers"), j, l)
+		{
+			const char *s = json_string_value(l);
+
+			if (s && !strncmp(s, id, strlen(id)))
+				return true;
+		}
+	}
+	return false;
+}
+
+json_t *zq_image_list_for_digest(const struct gql_call *call, struct err *err)
+{
+	const char *id = json_string_value(json_object_get(call->args, "id"));
+	struct collect c = {.keep = has_digest, .keep_arg = (void *)id};
+
+	if (!id || !*id)
+		return err_set(err, ERR_INVALID, "no digest given"), NULL;
+	return walk_page(call, &c, collect_images, "RELEVANCE", false, err);
+}
+
+/* Load repository @name for a query naming it: readable and there. */
+static int named_repo(struct zreq *zr, const char *name, struct zrepo *rp,
+                      struct err *err)
+{
+	/* One answer for "absent" and "hidden": names do not leak. */
+	if (!may(zr, name, ACCESS_READ) ||
+	    repo_load_tags(zr->zs, name, rp, err) < 0) {
+		if (err->code == ERR_NOMEM)
+			return -1;
+		*err = ERR_INIT;
+		return err_set(err, ERR_NOT_FOUND, "repository '%s' not found",
+		               name);
+	}
+	return 0;
+}
+
+json_t *zq_image_list(const struct gql_call *call, struct err *err)
+{
+	const char *repo =
+		json_string_value(json_object_get(call->args, "repo"));
+	struct zreq *zr = req_of(call);
+	struct collect c = {0};
+	struct zrepo rp;
+	json_t *page = NULL;
+
+	if (!repo || !*repo)
+		return walk_page(call, &c, collect_images, "RELEVANCE", false,
+		                 err);
+	if (!(c.out = json_array()))
+		return nomem(err);
+	/* zot answers an empty page for a repository it does not show. */
+	if (named_repo(zr, repo, &rp, err) == 0) {
+		if (repo_images(zr, &rp, NULL, NULL, c.out, err) == 0)
+			page = page_of(call, c.out, "RELEVANCE", false, err);
+		repo_release(&rp);
+	} else if (err->code == ERR_NOT_FOUND) {
+		*err = ERR_INIT;
+		page = page_of(call, c.out, "RELEVANCE", false, err);
+	}
+	json_decref(c.out);
+	return page;
+}
+
+json_t *zq_expanded(const struct gql_call *call, struct err *err)
+{
+	const char *repo =
+		json_string_value(json_object_get(call->args, "repo"));
+	struct zreq *zr = req_of(call);
+	json_t *imgs = NULL, *sum = NULL, *sorted = NULL, *out = NULL;
+	struct zrepo rp = {0};
+
+	/* zot: a repository the caller may not read is an empty answer. */
+	if (!may(zr, repo, ACCESS_READ))
+		return json_pack("{s:n, s:n}", "Images", "Summary");
+	if (named_repo(zr, repo, &rp, err) < 0)
+		return NULL;
+	if (!(imgs = json_array()) ||
+	    repo_images(zr, &rp, NULL, NULL, imgs, err) < 0)
+		goto out;
+	if (!(sum = repo_summary(zr, &rp, imgs, -1))) {
+		nomem(err);
+		goto out;
+	}
+	/* Newest first, as zot sorts them. */
+	{
+		struct gql_call by_time_call = *call;
+		json_t *args = json_pack("{s:{s:s}}", "requestedPage", "sortBy",
+		                         "UPDATE_TIME");
+
+		by_time_call.args = args;
+		sorted = args ? page_of(&by_time_call, imgs, "UPDATE_TIME",
+		                        false, err)
+		              : nomem(err);
+		json_decref(args);
+	}
+	if (sorted)
+		out = json_pack("{s:O, s:O}", "Images",
+		                json_object_get(sorted, "Results"), "Summary",
+		                sum);
+out:
+	repo_release(&rp);
+	json_decref(imgs);
+	json_decref(sum);
+	json_decref(sorted);
+	return out;
+}
+
+json_t *zq_global(const struct gql_call *call, struct err *err)
+{
+	const char *q = json_string_value(json_object_get(call->args, "query"));
+	json_t *filter = json_object_get(call->args, "filter");
+	const char *colon = q ? strchr(q, ':') : NULL;
+	struct zreq *zr = req_of(call);
+	json_t *page = NULL, *out = NULL;
+
+	if (!colon) {
+		struct collect c = {.filter = filter, .query = q ? q : ""};
+
+		page = walk_page(call, &c, collect_repos, "RELEVANCE", true,
+		                 err);
+		if (page)
+			out = json_pack("{s:O, s:[], s:O, s:[]}", "Page",
+			                json_object_get(page, "Page"), "Images",
+			                "Repos",
+			                json_object_get(page, "Results"),
+			                "Layers");
+	} else {
+		char repo[1024];
+		const char *tag = colon + 1;
+		size_t rl = (size_t)(colon - q);
+		json_t *imgs = json_array(), *img;
+		struct zrepo rp;
+		const char *t;
+		json_t *d;
+
+		if (!imgs)
+			return nomem(err);
+		if (strchr(tag, ':') || rl >= sizeof(repo)) {
+			json_decref(imgs);
+			return err_set(err, ERR_INVALID,
+			               "failed to parse search text, invalid "
+			               "format"),
+			       NULL;
+		}
+		memcpy(repo, q, rl);
+		repo[rl] = '\0';
+		if (named_repo(zr, repo, &rp, err) == 0) {
+			json_object_foreach(rp.tags, t, d)
+			{
+				if (is_sig_tag(t) ||
+				    strncmp(t, tag, strlen(tag)) != 0)
+					continue;
+				img = image_summary(zr, &rp, t,
+				                    json_string_value(d));
+				if (img && json_is_object(filter) &&
+				    !keep_filtered_image(img, filter)) {
+					json_decref(img);
+					continue;
+				}
+				if (img && json_array_append_new(imgs, img) < 0)
+					break;
+			}
+			repo_release(&rp);
+		}
+		if (err->code == ERR_NOT_FOUND)
+			*err = ERR_INIT;
+		if (!err->code)
+			page = page_of(call, imgs, "RELEVANCE", false, err);
+		if (page)
+			out = json_pack("{s:O, s:O, s:[], s:[]}", "Page",
+			                json_object_get(page, "Page"), "Images",
+			                json_object_get(page, "Results"),
+			                "Repos", "Layers");
+		json_decref(imgs);
+	}
+	json_decref(page);
+	if (!out && !err->code)
+		nomem(err);
+	return out;
+}
+
+/*
+ * Split "repo:tag" (or "repo@digest") @image: the image's summary, NULL
+ * with ERR_NOT_FOUND when there is none the caller may see.
+ */
+static json_t *named_image(struct zreq *zr, const char *image, struct err *err)
+{
+	const char *sep = image ? strpbrk(image, ":@") : NULL;
+	char repo[1024];
+	struct zrepo rp;
+	json_t *img = NULL, *d;
+
+	if (!sep || (size_t)(sep - image) >= sizeof(repo))
+		return err_set(err, ERR_INVALID,
+		               "image '%s' is not repository:tag",
+		               image ? image : ""),
+		       NULL;
+	memcpy(repo, image, (size_t)(sep - image));
+	repo[sep - image] = '\0';
+	if (named_repo(zr, repo, &rp, err) < 0)
+		return NULL;
+	if (*sep == ':') {
+		d = json_object_get(rp.tags, sep + 1);
+		if (d)
+			img = image_summary(zr, &rp, sep + 1,
+			                    json_string_value(d));
+	} else {
+		const char *t;
+
+		/* By digest: the first tag naming it, else untagged. */
+		json_object_foreach(rp.tags, t, d)
+		{
+			if (!strcmp(json_string_value(d), sep + 1)) {
+				img = image_summary(zr, &rp, t, sep + 1);
+				break;
+			}
+		}
+		if (!img)
+			img = image_summary(zr, &rp, "", sep + 1);
+	}
+	repo_release(&rp);
+	if (!img)
+		err_set(err, ERR_NOT_FOUND, "image '%s' not found", image);
+	return img;
+}
+
+json_t *zq_image(const struct gql_call *call, struct err *err)
+{
+	return named_image(
+		req_of(call),
+		json_string_value(json_object_get(call->args, "image")), err);
+}
+
+json_t *zq_referrers(const struct gql_call *call, struct err *err)
+{
+	const char *repo =
+		json_string_value(json_object_get(call->args, "repo"));
+	const char *dstr =
+		json_string_value(json_object_get(call->args, "digest"));
+	json_t *types = json_object_get(call->args, "type");
+	struct zreq *zr = req_of(call);
+	json_t *out, *descs, *d, *t;
+	struct digest dig;
+	size_t i, j;
+
+	if (!may(zr, repo, ACCESS_READ))
+		return json_array();
+	if (digest_parse(&dig, dstr, strlen(dstr), err) < 0) {
+		*err = ERR_INIT;
+		return err_set(err, ERR_INVALID,
+		               "bad digest string from request '%s'", dstr),
+		       NULL;
+	}
+	descs = referrer_descs(zr->zs, repo, dstr);
+	out = json_array();
+	if (!descs || !out) {
+		json_decref(descs);
+		json_decref(out);
+		return nomem(err);
+	}
+	json_array_foreach(descs, i, d)
+	{
+		bool want = !json_array_size(types);
+
+		/* zui sends type: "" for any type. */
+		json_array_foreach(types, j, t) want |=
+			!*json_string_value(t) ||
+			!strcmp(json_string_value(t),
+		                str_of(d, "artifactType"));
+		if (want && json_array_append_new(out, referrer_json(d)) < 0) {
+			json_decref(descs);
+			json_decref(out);
+			return nomem(err);
+		}
+	}
+	json_decref(descs);
+	return out;
+}
+
+/* The layer lists of the image's manifests (@digest: only that one). */
+static json_t *layer_sets(json_t *img, const char *digest)
+{
+	json_t *sets = json_array(), *m;
+	size_t i;
+
+	json_array_foreach(json_object_get(img, "Manifests"), i, m)
+	{
+		if (digest && strcmp(digest, str_of(m, "Digest")))
+			continue;
+		json_array_append(sets, json_object_get(m, "_layers"));
+	}
+	return sets;
+}
+
+/* Is @a a strict prefix of @b (lists of layer digests)? */
+static bool layers_prefix(json_t *a, json_t *b)
+{
+	size_t n = json_array_size(a);
+
+	if (!n || n >= json_array_size(b))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!json_equal(json_array_get(a, i), json_array_get(b, i)))
+			return false;
+	return true;
+}
+
+/* What DerivedImageList and BaseImageList compare with. */
+struct lineage {
+	json_t *sets;     /* the named image's layer lists */
+	const char *self; /* its "repo\1tag": never its own relative */
+	bool derived;     /* DerivedImageList, else BaseImageList */
+};
+
+static bool related(json_t *img, void *arg)
+{
+	struct lineage *lg = arg;
+	json_t *s, *m;
+	size_t i, j;
+
+	if (!strcmp(str_of(img, "_name"), lg->self))
+		return false;
+	json_array_foreach(lg->sets, i, s)
+	{
+		json_array_foreach(json_object_get(img, "Manifests"), j, m)
+		{
+			json_t *l = json_object_get(m, "_layers");
+
+			if (lg->derived ? layers_prefix(s, l)
+			                : layers_prefix(l, s))
+				return true;
+		}
+	}
+	return false;
+}
+
+static json_t *lineage_list(const struct gql_call *call, bool derived,
+                            struct err *err)
+{
+	const char *digest =
+		json_string_value(json_object_get(call->args, "digest"));
+	struct lineage lg = {.derived = derived};
+	struct collect c = {.keep = related, .keep_arg = &lg};
+	json_t *img, *page;
+
+	img = named_image(
+		req_of(call),
+		json_string_value(json_object_get(call->args, "image")), err);
+	if (!img)
+		return NULL;
+	lg.sets = layer_sets(img, digest);
+	lg.self = str_of(img, "_name");
+	page = lg.sets ? walk_page(call, &c, collect_images, "UPDATE_TIME",
+	                           false, err)
+	               : nomem(err);
+	json_decref(lg.sets);
+	json_decref(img);
+	return page;
+}
+
+json_t *zq_derived(const struct gql_call *call, struct err *err)
+{
+	return lineage_list(call, true, err);
+}
+
+json_t *zq_base(const struct gql_call *call, struct err *err)
+{
+	return lineage_list(call, false, err);
+}
+
+/* ---- the API --------------------------------------------------------------
+ */
+
+struct zsearch *zsearch_new(struct store *st, size_t cache_max, struct err *err)
+{
+	struct zsearch *zs = calloc(1, sizeof(*zs));
+
+	if (!zs) {
+		err_set(err, ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&zs->lock, NULL);
+	zs->st = st;
+	zs->cache_max = cache_max ? cache_max : ZS_CACHE_DEFAULT;
+	zs->cache = hmap_new();
+	zs->pulls = hmap_new();
+	if (!zs->cache || !zs->pulls) {
+		err_set(err, ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	zs->schema = gql_schema_new(zot_types, "Query", err);
+	if (!zs->schema) {
+		if (err->code != ERR_NOMEM)
+			err->code = ERR_INTERNAL;
+		goto fail;
+	}
+	return zs;
+fail:
+	zsearch_free(zs);
+	return NULL;
+}
+
+static int free_pull(const char *key, void *val, void *arg)
+{
+	(void)key;
+	(void)arg;
+	free(val);
+	return 0;
+}
+
+void zsearch_free(struct zsearch *zs)
+{
+	if (!zs)
+		return;
+	gql_schema_free(zs->schema);
+	if (zs->cache)
+		cache_free(zs->cache);
+	if (zs->pulls) {
+		hmap_each(zs->pulls, free_pull, NULL);
+		hmap_free(zs->pulls);
+	}
+	pthread_mutex_destroy(&zs->lock);
+	free(zs);
+}
+
+json_t *zsearch_run(struct zsearch *zs, const char *query, size_t len,
+                    json_t *variables, const char *operation,
+                    const struct zsearch_who *who, struct err *err)
+{
+	struct zreq zr = {.zs = zs, .who = who};
+	struct gql_request req = {.query = query,
+	                          .len = len,
+	                          .variables = variables,
+	                          .operation = operation,
+	                          .ctx = &zr};
+
+	return gql_execute(zs->schema, &req, NULL, err);
+}
+
+char *zsearch_sdl(const struct zsearch *zs, struct err *err)
+{
+	return gql_schema_sdl(zs->schema, err);
+}
