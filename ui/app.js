@@ -157,16 +157,29 @@ function repoPath(name) {
   return name.split('/').map(encodeURIComponent).join('/');
 }
 
+/*
+ * A manifest: its digest and type from a HEAD, its bytes from the blob
+ * store. A GET of the manifest would count as a pull (DownloadCount in
+ * the search answers) each time someone looks at it here.
+ */
 async function manifest(name, ref) {
-  const r = await api('/v2/' + repoPath(name) + '/manifests/' + encodeURIComponent(ref),
-    {headers: {Accept: MANIFEST_TYPES}});
+  const path = '/v2/' + repoPath(name);
+  const url = path + '/manifests/' + encodeURIComponent(ref);
+  const head = await api(url, {method: 'HEAD', headers: {Accept: MANIFEST_TYPES},
+    allow: [400, 401, 403, 404]});
+  if (!head.ok) /* a HEAD has no body: a GET says why (and counts nothing) */
+    await api(url, {headers: {Accept: MANIFEST_TYPES}});
+  const digest = head.headers.get('Docker-Content-Digest') ||
+    (ref.includes(':') ? ref : '');
+  if (!digest) throw new ApiError(0, 'HEAD ' + name + ':' + ref + ': no Docker-Content-Digest');
+  const r = await api(path + '/blobs/' + encodeURIComponent(digest));
   const body = await r.text();
   let m;
   try { m = JSON.parse(body); } catch (e) {
     throw new ApiError(r.status, 'manifest ' + name + ':' + ref + ' is not JSON');
   }
-  return {m, digest: r.headers.get('Docker-Content-Digest') || '',
-    type: m.mediaType || (r.headers.get('Content-Type') || '').split(';')[0],
+  return {m, digest,
+    type: m.mediaType || (head.headers.get('Content-Type') || '').split(';')[0],
     len: new TextEncoder().encode(body).length};
 }
 
@@ -371,7 +384,7 @@ async function deleteTag(name, row, tr, status) {
 }
 
 function deleteCell(name, row, status) {
-  if (state.noDelete[name] || row.error) return '';
+  if (state.noDelete[name] || row.error || row.deletable === false) return '';
   const cell = h('span', {});
   const ask = h('button', {type: 'button', class: 'danger delete',
     'data-tag': row.tag, onclick: () => {
@@ -392,19 +405,29 @@ async function pageRepo(main, name) {
     apiJSON('/v2/' + repoPath(name) + '/tags/list'),
     gql('query ($repo: String!) { ExpandedRepoInfo(repo: $repo) {' +
       ' Summary { Name LastUpdated Size DownloadCount }' +
-      ' Images { Tag Digest LastUpdated DownloadCount } } }', {repo: name})
+      ' Images { Tag Digest Size LastUpdated DownloadCount IsDeletable' +
+      ' Manifests { Platform { Os Arch } } } } }', {repo: name})
       .catch(e => ({failed: e})),
   ]);
   const list = (tags.tags || []).slice().sort();
-  const rows = await Promise.all(list.slice(0, MAX_TAGS).map(t => tagInfo(name, t)));
   const info = search && search.ExpandedRepoInfo;
   const pulls = {};
-  if (info)
+  let rows;
+  if (info) {
+    /* The search extension knows it all: no manifest to read here. */
+    const byTag = {};
     for (const im of info.Images || []) {
       pulls[im.Tag] = im.DownloadCount;
-      const row = rows.find(r => r.tag === im.Tag);
-      if (row && !row.created) row.created = im.LastUpdated;
+      byTag[im.Tag] = im;
     }
+    rows = list.slice(0, MAX_TAGS).map(t => byTag[t] ? {tag: t,
+      digest: byTag[t].Digest, size: byTag[t].Size, created: byTag[t].LastUpdated,
+      deletable: byTag[t].IsDeletable,
+      platforms: (byTag[t].Manifests || []).map(m => platformText(m.Platform))
+        .filter(Boolean)} : {tag: t});
+  } else {
+    rows = await Promise.all(list.slice(0, MAX_TAGS).map(t => tagInfo(name, t)));
+  }
   const status = h('div', {id: 'status'});
   const facts = h('div', {class: 'facts'}, h('span', {id: 'tagcount'}, list.length + ' tags'));
   if (info && info.Summary) {
