@@ -6,7 +6,8 @@
 # login form and a refused login, then (browsing without a login) home,
 # search as you type, a repository, an image, an index, a failed
 # request, deleting a tag, a phone-sized screen; then a user who may read
-# but not delete. A PNG per page goes to $DRAY_BUILD/it-out/ui-pages/
+# but not delete; then the pages without the search extension (the
+# catalog, the manifests read, a refused deletion). A PNG per page goes to $DRAY_BUILD/it-out/ui-pages/
 # (docs/ui/ holds copies). Also: the files' headers (CSP, ETag, 304), the
 # config key, and / as 404 with the UI off. No page may log a CSP
 # violation or a script exception.
@@ -304,5 +305,43 @@ assert_json '.tags == ["v1"]' 'the tags left'
 req POST /v2/_zot/ext/search -H 'Content-Type: application/json' \
 	--data '{"query": "{ ImageList(repo: \"library/app\") { Results { Tag DownloadCount } } }"}'
 assert_json '.data.ImageList.Results == [{"Tag": "v1", "DownloadCount": 2}]' 'pulls of v1'
+dray_stop
+
+# --- without the search extension: the catalog on the home page, each
+# tag's manifest and config read, and a refused DELETE shown as an error
+dray_start_cfg -- 'extensions:
+  ui:
+    enable: true'
+PYTHONPATH=$IT_DIR/lib python3 - "$URL" "$SHOTS" "$V1" <<'EOF' ||
+import sys
+from browser import Browser, check
+url, shots, v1 = sys.argv[1:]
+b = Browser(shots)
+try:
+    check(b.goto(url + "/#/login", "login") == "ready", "the login page")
+    b.type("#user", "bob")
+    b.type("#pass", "pw-bob")
+    b.click("form#login button[type=submit]")
+    check(b.rendered("home") == "ready", "home")
+    home = b.text("#catalog")
+    check("library/app" in home and "1 tags" in home, "catalog: " + home)
+    b.shot("home-catalog")
+    check(b.goto(url + "/#/repo/library%2Fapp", "repo") == "ready", "repo")
+    t = b.text("#tags")
+    check(v1[:19] in t and "linux/amd64" in t and "2025-11-02" in t,
+          "the tag from its manifest and config: " + t)
+    b.click("button.delete[data-tag='v1']")
+    b.click("button.confirm")
+    b.wait("document.querySelector('#status .error')", "the refusal")
+    err = b.text("#status .error")
+    check("403" in err and "DENIED" in err, "delete refused: " + err)
+    check(b.count("button.delete") == 0, "delete buttons gone after")
+    check(b.count("#tags tbody tr") == 1, "the tag is still listed")
+    b.shot("delete-refused")
+    check(not b.problems, "no CSP violation or exception: %s" % b.problems)
+finally:
+    b.close()
+EOF
+	fail "the pages without search (above)"
 dray_stop
 pass "ui pages in Chromium, screenshots in $SHOTS"
