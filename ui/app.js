@@ -640,6 +640,7 @@ async function render() {
   const out = h('div', {});
   body.dataset.state = 'loading';
   body.dataset.page = page;
+  if (page !== 'search') document.getElementById('q').value = '';
   main.replaceChildren(h('p', {class: 'muted'}, 'Loading…'));
   try {
     if (page === 'login') {
