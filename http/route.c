@@ -209,7 +209,8 @@ static int route_ops(struct http_req *req)
 		req->kind = RT_SEARCH;
 		return 0;
 	}
-	if (strcmp(req->url, "/v2/_oci/ext/discover") == 0) {
+	if (o && o->search &&
+	    strcmp(req->url, "/v2/_oci/ext/discover") == 0) {
 		req->kind = RT_DISCOVER;
 		return 0;
 	}

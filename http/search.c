@@ -88,12 +88,15 @@ int h_search_post_end(struct http_req *req, struct err *err)
 	return ret;
 }
 
-/* The distribution-spec's extension list, as zot answers it. */
+/*
+ * The distribution-spec's extension list, as zot answers it (routed
+ * only with search on: it is the one extension listed).
+ */
 int h_discover(struct http_req *req, struct err *err)
 {
 	json_t *exts = json_array();
 
-	if (exts && req->srv->opts.search)
+	if (exts)
 		json_array_append_new(
 			exts,
 			json_pack("{s:s, s:s, s:s, s:[s]}", "name", "_zot",

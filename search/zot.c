@@ -200,6 +200,12 @@ out:
 	return v;
 }
 
+/* A new reference to @v if it is an object, else to a new empty one. */
+static json_t *object_or_empty(json_t *v)
+{
+	return json_is_object(v) ? json_incref(v) : json_object();
+}
+
 /* Arch as zot shows it: "arm/v7" with a variant. */
 static json_t *platform_json(const char *os, const char *arch,
                              const char *variant)
@@ -310,17 +316,14 @@ static json_t *image_info(struct store *st, const char *repo, json_t *m,
 	hist = layer_history(layers, json_object_get(cfg, "history"));
 	info = json_pack(
 		"{s:s, s:s, s:s, s:s?, s:o, s:I, s:o, s:o, s:o?, s:O?, s:s?,"
-		" s:O, s:O, s:o}",
+		" s:o, s:o, s:o}",
 		"kind", "image", "MediaType", mt, "Digest", dstr,
 		"ConfigDigest", cdig, "Size", size_str(total), "_size",
 		(json_int_t)total, "Layers", layers, "_layers", ldig, "History",
 		hist, "LastUpdated", json_is_string(created) ? created : NULL,
 		"ArtifactType", at, "_annotations",
-		json_is_object(json_object_get(m, "annotations"))
-			? json_object_get(m, "annotations")
-			: json_object(),
-		"_labels", json_is_object(labels) ? labels : json_object(),
-		"_blobs", blobs);
+		object_or_empty(json_object_get(m, "annotations")), "_labels",
+		object_or_empty(labels), "_blobs", blobs);
 	layers = ldig = blobs = NULL; /* taken, or freed by the failure */
 	if (info &&
 	    !put(info, "Platform",
@@ -364,11 +367,11 @@ static json_t *index_info(json_t *m, const char *mt, const char *dstr,
 			return NULL;
 		}
 	}
-	return json_pack("{s:s, s:s, s:s, s:I, s:o, s:O?, s:O}", "kind",
+	return json_pack("{s:s, s:s, s:s, s:I, s:o, s:O?, s:o}", "kind",
 	                 "index", "MediaType", mt, "Digest", dstr, "_msize",
 	                 (json_int_t)msize, "_children", kids, "ArtifactType",
 	                 json_object_get(m, "artifactType"), "_annotations",
-	                 json_is_object(ann) ? ann : json_object());
+	                 object_or_empty(ann));
 }
 
 /*

@@ -15,7 +15,7 @@
 . "$(dirname "$0")/../lib.sh"
 require_dray "extensions.search"
 need_htpasswd
-python3 -c 'import graphql' 2>/dev/null ||
+python3 -c 'import importlib.util as u, sys; sys.exit(not u.find_spec("graphql"))' ||
 	fail "python3-graphql-core is missing: contrib/install-deps.sh --test"
 
 USERS=$WORK/cfg/htpasswd
@@ -38,6 +38,11 @@ dray_start_cfg -- "extensions:
     cve:
       updateInterval: 2h"
 as_user alice:pw-alice
+# zli looks for the endpoint here first.
+req GET /v2/_oci/ext/discover
+assert_status 200
+gql_is '[.extensions[] | select(.name == "_zot") | .endpoints[]]' \
+	'["/v2/_zot/ext/search"]' "discover lists search"
 
 # blob REPO FILE: a monolithic upload (one request, as clients may).
 blob() {
@@ -267,5 +272,7 @@ assert_true "cve warned about" grep -q 'extensions.search.cve' "$DAEMON_LOG" "$D
 dray_stop
 dray_start_cfg
 req GET "/v2/_zot/ext/search" -G --data-urlencode 'query={ImageList(repo:""){Page{TotalCount}}}'
+assert_status 404
+req GET /v2/_oci/ext/discover
 assert_status 404
 pass

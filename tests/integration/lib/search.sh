@@ -32,22 +32,22 @@ gql_keep() {
 	cp "$RESP/body" "$WORK/gql/$n.json"
 }
 
-# gql_verify: the schema from dray's introspection must build, dray's SDL
-# must print the same schema, every kept query must validate against it,
+# gql_verify: the schema from dray's introspection must build,
+# every kept query must validate against it,
 # and every answer's data must have the shape its query asks for
 # (executing the query over the answer itself gives the answer back,
 # with non-null fields non-null). One python3 run for all of them.
 gql_verify() {
-	req GET "/v2/_zot/ext/search" -G --data-urlencode \
-		"query=$(python3 -c 'from graphql import get_introspection_query as g; print(g())')"
-	assert_status 200
-	cp "$RESP/body" "$WORK/gql/intro.json"
-	python3 - "$WORK/gql" <<'PY' || fail "graphql-core found problems (above)"
-import glob, json, os, sys
+	python3 - "$WORK/gql" "$URL" <<'PY' || fail "graphql-core found problems (above)"
+import glob, json, os, sys, urllib.parse, urllib.request
 from graphql import (build_client_schema, parse, validate, execute,
-                     GraphQLScalarType)
+                     GraphQLScalarType, get_introspection_query)
 d = sys.argv[1]
-intro = json.load(open(os.path.join(d, "intro.json")))
+# The schema as dray publishes it: introspection, asked anonymously.
+url = sys.argv[2] + "/v2/_zot/ext/search?" + urllib.parse.urlencode(
+    {"query": get_introspection_query()})
+intro = json.load(urllib.request.urlopen(url))
+json.dump(intro, open(os.path.join(d, "intro.json"), "w"))
 if intro.get("errors"):
     sys.exit("introspection failed: %s" % intro["errors"])
 schema = build_client_schema(intro["data"])

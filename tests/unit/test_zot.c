@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_zot.c - zot's search API over a store (search/zot.h): answers
+ * built from images pushed through the store, the caller's rights,
+ * zot's repository ranking and time order (static helpers, tested by
+ * including zot.c), and the image cache when it holds one manifest.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <setjmp.h>
+#include <pthread.h>
+#include <cmocka.h>
+
+#include "tests/unit/testlib.h"
+
+#include <jansson.h>
+
+#include "tests/unit/storelib.h"
+#include "search/zot.c"
+
+static void test_rank_is_zots(void **state)
+{
+	(void)state;
+	assert_int_equal(rank_repo("pub/alpine", "pub/alpine"), 0);
+	assert_int_equal(rank_repo("alp", "pub/alpine"), 1);
+	assert_int_equal(rank_repo("pine", "pub/alpine"), 3);
+	assert_int_equal(rank_repo("pub", "pub/alpine"), 10);
+	assert_int_equal(rank_repo("foo/bar/epo", "foo/bar/baz/repo"), 2);
+	assert_int_equal(rank_repo("foo/bar/b", "foo/bar/baz/repo"), 10);
+	assert_int_equal(rank_repo("bar/ba", "foo/bar/baz/repo"), 500);
+	assert_int_equal(rank_repo("/alp/", "pub/alpine"), 1);
+	assert_int_equal(rank_repo("", "pub/alpine"), 1);
+	assert_int_equal(rank_repo("a/b/c", "a/b"), -1);
+	assert_int_equal(rank_repo("nginx", "pub/alpine"), -1);
+}
+
+static void test_times_order_across_offsets(void **state)
+{
+	(void)state;
+	assert_true(time_ns("1970-01-01T00:00:01Z") == 1000000000);
+	assert_true(time_ns("2024-01-01T10:00:00+01:00") ==
+	            time_ns("2024-01-01T09:00:00Z"));
+	assert_true(time_ns("2024-01-01T09:00:00.5Z") ==
+	            time_ns("2024-01-01T09:00:00Z") + 500000000);
+	assert_true(time_ns("2000-03-01T00:00:00Z") ==
+	            time_ns("2000-02-28T00:00:00Z") + 2 * 86400LL * 1000000000);
+	assert_true(time_ns("not a time") == 0);
+	assert_true(time_ns(NULL) == 0);
+}
+
+/* The caller of these tests: reads everything but "priv/..." */
+static bool not_priv(void *arg, const char *repo, unsigned action)
+{
+	(void)arg;
+	return strncmp(repo, "priv/", 5) != 0 &&
+	       (action == ACCESS_READ || !strcmp(repo, "pub/b"));
+}
+
+static json_t *run_query(struct zsearch *zs, const char *q)
+{
+	struct zsearch_who who = {.may = not_priv};
+	struct err err = ERR_INIT;
+	json_t *out = zsearch_run(zs, q, strlen(q), NULL, NULL, &who, &err);
+
+	if (!out)
+		fail_msg("%s", err.msg);
+	return out;
+}
+
+/* The answer's member at @path (a JSON pointer of sorts: "a.b.0.c"). */
+static json_t *at(json_t *v, const char *path)
+{
+	char buf[256], *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (tok = strtok_r(buf, ".", &save); tok && v;
+	     tok = strtok_r(NULL, ".", &save))
+		v = json_is_array(v) ? json_array_get(v, strtoul(tok, NULL, 10))
+		                     : json_object_get(v, tok);
+	return v;
+}
+
+static void assert_at(json_t *v, const char *path, const char *want)
+{
+	json_t *w = json_loads(want, JSON_DECODE_ANY, NULL);
+	json_t *got = at(v, path);
+
+	assert_non_null(w);
+	if (!got || !json_equal(got, w)) {
+		char *s = got ? json_dumps(got, JSON_ENCODE_ANY) : NULL;
+
+		fail_msg("%s is %s, not %s", path, s ? s : "(absent)", want);
+	}
+	json_decref(w);
+}
+
+static void test_queries_answer_from_the_store(void **state)
+{
+	struct test_fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct image a1, a2, b1, p1;
+	struct zsearch *zs;
+	json_t *r;
+
+	make_image(f, "pub/a", "layer-a1",
+	           ",\"annotations\":{\"org.opencontainers.image.vendor\":"
+	           "\"V\",\"org.label-schema.description\":\"old\"}",
+	           &a1);
+	put_image(f, "pub/a", "1", &a1);
+	make_image(f, "pub/a", "layer-a2", "", &a2);
+	put_image(f, "pub/a", "2", &a2);
+	make_image(f, "pub/b", "layer-b1", "", &b1);
+	put_image(f, "pub/b", "x", &b1);
+	make_image(f, "priv/p", "layer-p1", "", &p1);
+	put_image(f, "priv/p", "y", &p1);
+	/* One manifest cached at a time: every answer survives misses. */
+	zs = zsearch_new(f->st, 1, &err);
+	assert_non_null(zs);
+
+	r = run_query(zs, "{ImageList(repo: \"pub/a\", requestedPage: "
+	                  "{sortBy: ALPHABETIC_DSC}) {Page {TotalCount "
+	                  "ItemCount} Results {Tag Vendor Description Size "
+	                  "IsDeletable Manifests {Layers {Size}}}}}");
+	assert_at(r, "data.ImageList.Page",
+	          "{\"TotalCount\":2,\"ItemCount\":2}");
+	assert_at(r, "data.ImageList.Results.0.Tag", "\"2\"");
+	assert_at(r, "data.ImageList.Results.1.Vendor", "\"V\"");
+	assert_at(r, "data.ImageList.Results.1.Description", "\"old\"");
+	assert_at(r, "data.ImageList.Results.1.Manifests.0.Layers",
+	          "[{\"Size\":\"8\"}]");
+	assert_at(r, "data.ImageList.Results.1.IsDeletable", "false");
+	/* manifest + "{}" + the layer */
+	{
+		char want[32];
+
+		snprintf(want, sizeof(want), "\"%zu\"", a1.len + 2 + 8);
+		assert_at(r, "data.ImageList.Results.1.Size", want);
+	}
+	json_decref(r);
+
+	r = run_query(zs, "{GlobalSearch(query: \"\", requestedPage: {limit: "
+	                  "1, offset: 1, sortBy: ALPHABETIC_ASC}) {Page "
+	                  "{TotalCount ItemCount} Repos {Name Vendors} Images "
+	                  "{Tag}}}");
+	assert_at(r, "data.GlobalSearch.Page",
+	          "{\"TotalCount\":2,\"ItemCount\":1}");
+	assert_at(r, "data.GlobalSearch.Repos",
+	          "[{\"Name\":\"pub/b\",\"Vendors\":[]}]");
+	assert_at(r, "data.GlobalSearch.Images", "[]");
+	json_decref(r);
+
+	r = run_query(zs, "{ImageList(repo: \"\") {Results {RepoName Tag "
+	                  "IsDeletable}}}");
+	assert_at(
+		r, "data.ImageList.Results",
+		"[{\"RepoName\":\"pub/a\",\"Tag\":\"1\",\"IsDeletable\":false},"
+		"{\"RepoName\":\"pub/a\",\"Tag\":\"2\",\"IsDeletable\":false},"
+		"{\"RepoName\":\"pub/b\",\"Tag\":\"x\",\"IsDeletable\":true}]");
+	json_decref(r);
+
+	/* Hidden and absent are one answer. */
+	r = run_query(zs, "{Image(image: \"priv/p:y\") {Tag}}");
+	assert_at(r, "data", "null");
+	assert_at(r, "errors.0.message", "\"repository 'priv/p' not found\"");
+	json_decref(r);
+	r = run_query(zs, "{Image(image: \"pub/nope:y\") {Tag}}");
+	assert_at(r, "errors.0.message", "\"repository 'pub/nope' not found\"");
+	json_decref(r);
+
+	r = run_query(zs, "{ImageList(repo: \"pub/a\", requestedPage: "
+	                  "{sortBy: SEVERITY}) {Results {Tag}}}");
+	assert_at(r, "errors.0.message",
+	          "\"sorting images by 'SEVERITY' is not supported\"");
+	json_decref(r);
+	zsearch_free(zs);
+}
+
+static void test_pulls_count_per_repository(void **state)
+{
+	struct test_fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct image a;
+	struct zsearch *zs;
+	json_t *r;
+
+	make_image(f, "pub/a", "layer", "", &a);
+	put_image(f, "pub/a", "1", &a);
+	make_image(f, "pub/b", "layer", "", &a);
+	put_image(f, "pub/b", "1", &a);
+	zs = zsearch_new(f->st, 0, &err);
+	assert_non_null(zs);
+	zsearch_pulled(zs, "pub/a", &a.digest);
+	zsearch_pulled(zs, "pub/a", &a.digest);
+	zsearch_pulled(zs, "pub/b", &a.digest);
+	r = run_query(zs, "{RepoListWithNewestImage(requestedPage: {sortBy: "
+	                  "DOWNLOADS}) {Results {Name DownloadCount "
+	                  "NewestImage {DownloadCount LastPullTimestamp}}}}");
+	assert_at(r, "data.RepoListWithNewestImage.Results.0.Name",
+	          "\"pub/a\"");
+	assert_at(r, "data.RepoListWithNewestImage.Results.0.DownloadCount",
+	          "2");
+	assert_at(r, "data.RepoListWithNewestImage.Results.1.DownloadCount",
+	          "1");
+	assert_true(json_is_string(at(r, "data.RepoListWithNewestImage."
+	                                 "Results.0.NewestImage."
+	                                 "LastPullTimestamp")));
+	json_decref(r);
+	zsearch_free(zs);
+}
+
+static void test_cve_queries_say_no_scanner(void **state)
+{
+	struct test_fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct zsearch *zs = zsearch_new(f->st, 0, &err);
+	json_t *r;
+
+	assert_non_null(zs);
+	r = run_query(zs, "{ImageListForCVE(id: \"CVE-1\") {Results {Tag}}}");
+	assert_at(r, "data", "null");
+	assert_at(r, "errors.0.message",
+	          "\"CVE scanning is not supported: dray packages no "
+	          "scanner\"");
+	json_decref(r);
+	zsearch_free(zs);
+}
+
+/* What each thread of the concurrency test does. */
+struct racer {
+	struct zsearch *zs; /* shared */
+	int ok;             /* answers with the two images */
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	struct zsearch_who who = {.may = not_priv};
+	static const char q[] = "{ImageList(repo: \"\") {Results {Tag "
+				"Manifests {Layers {Digest}}}}}";
+
+	for (int i = 0; i < 20; i++) {
+		struct err err = ERR_INIT;
+		json_t *out = zsearch_run(r->zs, q, strlen(q), NULL, NULL, &who,
+		                          &err);
+
+		r->ok +=
+			json_array_size(at(out, "data.ImageList.Results")) == 2;
+		json_decref(out);
+	}
+	return NULL;
+}
+
+/*
+ * Four threads query one zsearch whose cache holds one manifest, so
+ * they evict what the others read (TSan's CI job runs this).
+ */
+static void test_threads_share_one_cache(void **state)
+{
+	struct test_fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct racer r[4];
+	pthread_t t[4];
+	struct image a, b;
+	struct zsearch *zs;
+
+	make_image(f, "pub/a", "layer-a", "", &a);
+	put_image(f, "pub/a", "1", &a);
+	make_image(f, "pub/b", "layer-b", "", &b);
+	put_image(f, "pub/b", "1", &b);
+	zs = zsearch_new(f->st, 1, &err);
+	assert_non_null(zs);
+	for (int i = 0; i < 4; i++) {
+		r[i] = (struct racer){.zs = zs};
+		assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(r[i].ok, 20);
+	}
+	zsearch_free(zs);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rank_is_zots),
+		cmocka_unit_test(test_times_order_across_offsets),
+		TF(test_queries_answer_from_the_store),
+		TF(test_pulls_count_per_repository),
+		TF(test_cve_queries_say_no_scanner),
+		TF(test_threads_share_one_cache),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
