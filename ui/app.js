@@ -661,6 +661,7 @@ async function render() {
     }
     if (gen !== state.gen) return; /* navigated away meanwhile */
     main.replaceChildren(out);
+    body.dataset.ms = Math.round(performance.now()); /* since navigation */
     body.dataset.state = 'ready';
   } catch (e) {
     if (gen !== state.gen) return;

@@ -188,6 +188,11 @@ try:
     # Home: recently updated (tools/multi's config is the newest) and
     # most pulled (library/app), from the search extension.
     check(b.rendered("home") == "ready", "home rendered")
+    # A figure, no condition: a fresh load of the home page (a new
+    # document) until it rendered, both search queries answered.
+    b.goto(url + "/?again#/", "home")
+    print("note: home page rendered %s ms after the navigation began" %
+          b.js("document.body.dataset.ms"), file=sys.stderr)
     recent = b.js("[...document.querySelectorAll('#recent .name')]"
                   ".map(e => e.innerText).join(' ')")
     check(recent == "tools/multi library/app", "recent: " + recent)
