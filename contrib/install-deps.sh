@@ -34,6 +34,8 @@ test_pkgs+=(groff-base man-db)
 test_pkgs+=(docker-registry)
 # python3-graphql-core: unit/graphql checks the SDL and introspection with it
 test_pkgs+=(python3-graphql-core)
+# chromium: it/ui-pages drives the web UI in it (headless, DevTools pipe)
+test_pkgs+=(chromium)
 bench_pkgs=(docker-registry nginx-light wrk)
 
 want=("${build_pkgs[@]}")

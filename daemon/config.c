@@ -284,10 +284,14 @@ static const struct key search_keys[] = {
 	ZOT_ONLY("cve"),
 };
 
+static const struct key ui_keys[] = {
+	BOOL("enable", extensions.ui_enable, "false"),
+};
+
 static const struct key extensions_keys[] = {
 	SECTION("search", search_keys),  {.name = "sync", .kind = K_SYNC},
 	SECTION("metrics", metrics_keys), SECTION("scrub", scrub_keys),
-	SECTION("lint", lint_keys), ZOT_ONLY("ui"),
+	SECTION("lint", lint_keys), SECTION("ui", ui_keys),
 	SECTION("mgmt", mgmt_keys),    ZOT_ONLY("apiKey"),
 	ZOT_ONLY("trust"),   {.name = "events", .kind = K_EVENTS},
 };

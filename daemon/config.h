@@ -132,6 +132,7 @@ struct cfg {
 		struct events_cfg events;
 		/* extensions.search.enable; as scrub */
 		bool search_enable;
+		bool ui_enable; /* extensions.ui.enable, default false */
 	} extensions;
 	struct {
 		char *mountpoint; /* fuse.mountpoint, or NULL: no mount */

@@ -1100,6 +1100,7 @@ static int cmd_serve(int argc, char **argv)
 	hopts.metrics = metrics;
 	hopts.metrics_path = cfg->extensions.metrics_path;
 	hopts.mgmt_json = mgmt;
+	hopts.ui = cfg->extensions.ui_enable;
 	hopts.tls_cert = cfg->http.tls_cert;
 	hopts.tls_key = cfg->http.tls_key;
 	hopts.tls_cacert = cfg->http.tls_cacert;

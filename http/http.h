@@ -68,6 +68,8 @@ struct http_opts {
 	struct sync *sync;
 	/* extensions.search: zot's search API (search/zot.h); NULL: off. */
 	struct zsearch *search;
+	/* extensions.ui: the web UI at / and /ui/ (http/ui.c) */
+	bool ui;
 };
 
 /*

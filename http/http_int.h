@@ -48,6 +48,7 @@ enum route_kind {
 	RT_APIKEY,    /* /zot/auth/apikey (http.auth.apikey) */
 	RT_SEARCH,    /* /v2/_zot/ext/search (extensions.search) */
 	RT_DISCOVER,  /* /v2/_oci/ext/discover: the extensions served */
+	RT_UI,        /* / and /ui/<file> (extensions.ui) */
 };
 
 /* One method of one route. */
@@ -514,5 +515,22 @@ int req_digest(const char *s, struct digest *out, struct err *err);
  * decimal digits, capped at the largest page. ERR_INVALID.
  */
 int page_size_parse(const char *s, size_t *n, struct err *err);
+
+/*
+ * ui.c: the web UI's files, built in from ui/ (ui/embed.cmake writes
+ * the table). Each is served at its path; index.html also at /.
+ */
+struct ui_asset {
+	const char *path;          /* "/ui/app.js" */
+	const char *ctype;         /* its Content-Type */
+	const char *etag;          /* quoted, from its content */
+	const unsigned char *data; /* its bytes */
+	size_t len;                /* how many */
+};
+extern const struct ui_asset ui_assets[];
+extern const size_t ui_n_assets;
+/* The asset at @url ("/" is index.html), or NULL. */
+const struct ui_asset *ui_find(const char *url);
+int h_ui(struct http_req *req, struct err *err);
 
 #endif

@@ -93,6 +93,9 @@ static const struct handler handlers[] = {
 	{RT_SEARCH, POST, NULL, h_search_post_body, h_search_post_end, NONE,
          NONE, 0},
 	{RT_DISCOVER, GET, NULL, NULL, h_discover, NONE, NONE, 0},
+	/* The web UI's files: open to all; its API requests are checked. */
+	{RT_UI, GET, NULL, NULL, h_ui, NONE, NONE, 0},
+	{RT_UI, HEAD, NULL, NULL, h_ui, NONE, NONE, 0},
 };
 
 bool route_names_repo(enum route_kind kind)
@@ -209,6 +212,10 @@ static int route_ops(struct http_req *req)
 	if (o && o->search &&
 	    strcmp(req->url, "/v2/_oci/ext/discover") == 0) {
 		req->kind = RT_DISCOVER;
+		return 0;
+	}
+	if (o && o->ui && ui_find(req->url)) {
+		req->kind = RT_UI;
 		return 0;
 	}
 	return -1;

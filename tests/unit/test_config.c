@@ -606,17 +606,18 @@ static void test_every_unsupported_zot_section_is_accepted(void **state)
 	/* storage.retention, http.accessControl are implemented. */
 	/* So are http.readTimeout, http.writeTimeout, http.auth.failDelay. */
 	/* And extensions.metrics, extensions.mgmt, extensions.lint,
-	   extensions.sync, extensions.events and extensions.search. */
-	assert_int_equal(cfg->n_unsupported, 20);
+	   extensions.sync, extensions.events, extensions.search and
+	   extensions.ui. */
+	assert_int_equal(cfg->n_unsupported, 19);
 	assert_true(cfg->storage.retention.dry_run);
 	assert_int_equal(cfg->http.read_timeout_ms, 30000);
 	assert_int_equal(cfg->http.write_timeout_ms, 30000);
 	assert_string_equal(cfg->unsupported[0], "goVersion (line 1)");
 	assert_string_equal(cfg->unsupported[6], "storage.redirectBlobURL "
 	                                         "(line 9)");
-	assert_string_equal(cfg->unsupported[16],
+	assert_string_equal(cfg->unsupported[15],
 	                    "extensions.apikey (line 31)");
-	assert_string_equal(cfg->unsupported[19], "cluster (line 35)");
+	assert_string_equal(cfg->unsupported[18], "cluster (line 35)");
 	cfg_free(cfg);
 }
 
@@ -1375,6 +1376,37 @@ static void test_search_section_turns_search_on(void **state)
 	               NAME ":4:5:", "extensions.search.enabled: unknown key");
 }
 
+/* extensions.ui: off unless enable is true (as zot); other keys refused. */
+static void test_ui_needs_enable(void **state)
+{
+	struct err err = ERR_INIT;
+	struct cfg *cfg;
+
+	(void)state;
+	cfg = parse("storage: {rootDirectory: /d}\n", &err);
+	assert_non_null(cfg);
+	assert_false(cfg->extensions.ui_enable);
+	cfg_free(cfg);
+	cfg = parse("storage: {rootDirectory: /d}\n"
+	            "extensions: {ui: {}}\n",
+	            &err);
+	assert_non_null(cfg);
+	assert_false(cfg->extensions.ui_enable);
+	assert_int_equal(cfg->n_unsupported, 0);
+	cfg_free(cfg);
+	cfg = parse("storage: {rootDirectory: /d}\n"
+	            "extensions: {ui: {enable: true}}\n",
+	            &err);
+	assert_non_null(cfg);
+	assert_true(cfg->extensions.ui_enable);
+	cfg_free(cfg);
+	assert_invalid("storage: {rootDirectory: /d}\n"
+	               "extensions:\n"
+	               "  ui:\n"
+	               "    theme: dark\n",
+	               NAME ":4:5:", "extensions.ui.theme: unknown key");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1433,6 +1465,7 @@ int main(void)
 		cmocka_unit_test(
 			test_http_connections_per_client_read_with_default),
 		cmocka_unit_test(test_search_section_turns_search_on),
+		cmocka_unit_test(test_ui_needs_enable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
