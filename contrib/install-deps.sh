@@ -34,6 +34,9 @@ test_pkgs+=(groff-base man-db)
 test_pkgs+=(docker-registry)
 # python3-graphql-core: unit/graphql checks the SDL and introspection with it
 test_pkgs+=(python3-graphql-core)
+# glusterfs-server, glusterfs-client: the cluster-* cases serve one tree
+# from a replicated GlusterFS volume (run by hand, in the case's work dir)
+test_pkgs+=(glusterfs-server glusterfs-client)
 bench_pkgs=(docker-registry nginx-light wrk)
 
 want=("${build_pkgs[@]}")
