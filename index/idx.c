@@ -501,7 +501,7 @@ int idx_open(struct store *st, bool rebuild, struct err *err)
 	struct err e2 = ERR_INIT;
 	bool existed;
 
-	if (snprintf(dir, sizeof(dir), "%s/.dray/index", st->root) >=
+	if (snprintf(dir, sizeof(dir), "%s/index", st->nodedir) >=
 	    (int)sizeof(dir))
 		return err_set(err, ERR_TOO_LARGE, "path too long");
 	if (rebuild && kv_destroy(dir, err) < 0)

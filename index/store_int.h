@@ -44,8 +44,12 @@ struct cas_known {
 
 struct store {
 	char *root;             /* storage root, absolute */
-	int lock_fd;            /* <root>/.dray/lock, flock()ed, or -1 */
-	char tmpdir[PATH_MAX];  /* <root>/.dray/tmp: temporaries */
+	int lock_fd;            /* <nodedir>/lock, flock()ed, or -1 */
+	char nodedir[PATH_MAX]; /* this node's own: storage.indexDirectory,
+	                           or <root>/.dray */
+	bool shared;            /* indexDirectory set: other nodes may
+	                           serve the same tree */
+	char tmpdir[PATH_MAX];  /* <root>/.dray/tmp[/<node id>]: temporaries */
 	char updir[PATH_MAX];   /* <root>/.dray/uploads: staging */
 	char casdir[PATH_MAX];  /* <root>/.dray/blobs: the content store */
 	struct store_opts opts; /* as opened; access, lint: see rules */
@@ -99,6 +103,8 @@ struct repo {
 	pthread_mutex_t lock; /* serialises index.json changes and the cache;
 	                         taken only through repo_lock() */
 	char *name;           /* repository name */
+	int lock_fd;          /* its lock file in the tree while repo_lock()
+	                         holds it on a shared tree, or -1 */
 	unsigned refs;        /* repo_ref() not yet repo_unref()ed; under
 	                         st->lock */
 	bool loaded;          /* the fields below describe a parsed file */
