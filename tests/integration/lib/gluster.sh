@@ -273,3 +273,16 @@ node_start() {
 	NODE_URL[i]=$URL
 	NODE_PORT[i]=$PORT
 }
+
+# node_wait_get STATUS TARGET WHAT: GET TARGET (a manifest: every manifest
+# type accepted) from the current node until it answers STATUS; logs how
+# long that took, as WHAT (no bound asserted: a loaded machine is slow).
+node_wait_get() {
+	local t0
+	t0=$(gl_now)
+	until req GET "$2" -H "Accept: $ACCEPT_MANIFESTS" && [ "$STATUS" = "$1" ]; do
+		assert_alive "node $NODE_CUR, waiting for $3"
+		sleep 0.05
+	done
+	log "  node $NODE_CUR: $3 after $(gl_since "$t0") s"
+}
