@@ -261,6 +261,8 @@ struct store *store_open_with(const char *root, const struct store_opts *opts,
 		goto fail;
 	}
 	st->shared = st->opts.index_dir != NULL;
+	if (!st->opts.recheck_ms)
+		st->opts.recheck_ms = 1000;
 	st->opts.index_dir = NULL; /* borrowed: nodedir is the copy */
 	if (fs_mkdir_p(dir, 0700, err) < 0 ||
 	    fs_mkdir_p(st->nodedir, 0700, err) < 0 ||
@@ -577,6 +579,15 @@ void repo_unref(struct store *st, struct repo *r)
 		free_repo(NULL, r, NULL);
 }
 
+/* CLOCK_MONOTONIC in milliseconds. */
+static uint64_t clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void repo_forget(struct repo *r)
 {
 	json_decref(r->index);
@@ -601,8 +612,12 @@ int repo_load(struct store *st, struct repo *r, struct err *err)
 	int ret = -1;
 
 	r->indexed_now = false;
+	if (r->loaded && st->shared && r->lock_fd < 0 &&
+	    clock_ms() - r->checked_ms < st->opts.recheck_ms)
+		return 0; /* a reader, and checked a moment ago */
 	if (repo_path(st, r->name, "index.json", path, sizeof(path), err) < 0)
 		return -1;
+	r->checked_ms = clock_ms();
 	if (stat(path, &sb) < 0) {
 		repo_forget(r);
 		return err_set_errno(err, errno, "repository '%s'", r->name);
@@ -908,6 +923,8 @@ static int open_lock_file(struct store *st, const char *repo, struct err *err)
  * opens the file anew, so that a lock is released by close() and no
  * descriptor stays open per repository. What the lock protects is read
  * again after it is taken: repo_load() stats index.json under it.
+ * Readers take repo_lock_read() instead: no round trip to other nodes,
+ * and repo_load() checks index.json at most every opts.recheck_ms.
  */
 void repo_lock(struct store *st, struct repo *r)
 {
@@ -933,6 +950,13 @@ void repo_lock(struct store *st, struct repo *r)
 		r->lock_fd = -1;
 		return;
 	}
+}
+
+void repo_lock_read(struct store *st, struct repo *r)
+{
+	(void)st;
+	opstat_lock(&r->lock); /* zot_storage_lock_latency_seconds */
+	r->lock_fd = -1;
 }
 
 void repo_unlock(struct store *st, struct repo *r)
@@ -1092,7 +1116,7 @@ int store_tags(struct store *st, const char *repo, const char *last,
 	r = repo_ref(st, repo, err);
 	if (!r)
 		return -1;
-	repo_lock(st, r);
+	repo_lock_read(st, r);
 	if (repo_load(st, r, err) < 0)
 		goto out;
 	/* The whole list is read from the index once per index change. */

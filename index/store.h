@@ -129,6 +129,12 @@ struct store_opts {
 	 * stay renames), and staging other nodes may own is left alone.
 	 */
 	const char *index_dir;
+	/*
+	 * On a shared tree, how long a reader trusts the index.json it last
+	 * checked before it stats it again (milliseconds; 0: 1000). Writers
+	 * always check, under the lock across nodes.
+	 */
+	uint64_t recheck_ms;
 };
 
 /*

@@ -105,6 +105,8 @@ struct repo {
 	char *name;           /* repository name */
 	int lock_fd;          /* its lock file in the tree while repo_lock()
 	                         holds it on a shared tree, or -1 */
+	uint64_t checked_ms;  /* when repo_load() last stat()ed index.json
+	                         (CLOCK_MONOTONIC) */
 	unsigned refs;        /* repo_ref() not yet repo_unref()ed; under
 	                         st->lock */
 	bool loaded;          /* the fields below describe a parsed file */
@@ -184,7 +186,14 @@ void repo_unref(struct store *st, struct repo *r);
  * tree) in one place. After taking it, re-check what was decided before.
  */
 void repo_lock(struct store *st, struct repo *r);
-/* Release what repo_lock() took. */
+/*
+ * For a request that only reads the repository: this process's threads
+ * kept in turn, other nodes not asked (index.json is replaced whole, by
+ * rename). On a shared tree, repo_load() under it checks index.json at
+ * most every opts.recheck_ms: another node's change is seen within that.
+ */
+void repo_lock_read(struct store *st, struct repo *r);
+/* Release what repo_lock() or repo_lock_read() took. */
 void repo_unlock(struct store *st, struct repo *r);
 /*
  * Is <root>/@name a repository? Its oci-layout is what makes a directory

@@ -19,11 +19,12 @@ static void node_dir(const struct test_fixture *f, int i, char *out)
 	path_of(f, out, "node%d", i);
 }
 
-static struct store *open_node(const struct test_fixture *f, int i,
-                               struct err *err)
+static struct store *open_node_with(const struct test_fixture *f, int i,
+                                    uint64_t recheck_ms, struct err *err)
 {
 	char tree[PATH_MAX], dir[PATH_MAX];
-	struct store_opts o = {.dedupe = true, .index_dir = dir};
+	struct store_opts o = {
+		.dedupe = true, .index_dir = dir, .recheck_ms = recheck_ms};
 
 	path_of(f, tree, "tree");
 	node_dir(f, i, dir);
@@ -37,6 +38,12 @@ static bool has(const struct test_fixture *f, const char *rel)
 
 	path_of(f, path, "%s", rel);
 	return exists(path);
+}
+
+static struct store *open_node(const struct test_fixture *f, int i,
+                               struct err *err)
+{
+	return open_node_with(f, i, 0, err);
 }
 
 /* cmocka setup: a fixture whose store is closed; the nodes open "tree". */
@@ -212,6 +219,65 @@ static void test_lock_across_nodes(void **state)
 	f->st = NULL;
 }
 
+/* The tag list @st serves for "r", in @out. */
+static void tags_on(struct test_fixture *f, struct store *st, char *out,
+                    size_t n)
+{
+	struct store *keep = f->st;
+
+	f->st = st;
+	tags_of(f, "r", out, n);
+	f->st = keep;
+}
+
+/*
+ * A reader trusts what it checked within recheck_ms: another node's tag
+ * is not seen (no stat of index.json per request) until then, or until a
+ * write, which checks under the lock across nodes. With the default 1 s
+ * it is seen soon after.
+ */
+static void test_readers_recheck_by_interval(void **state)
+{
+	struct test_fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct store *a, *b, *c;
+	struct image im;
+	char tags[256];
+
+	a = open_node_with(f, 1, 3600 * 1000, &err); /* an hour */
+	b = open_node(f, 2, &err);
+	c = open_node(f, 3, &err);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	f->st = a;
+	make_image(f, "r", "layer", "", &im);
+	put_image(f, "r", "one", &im);
+	tags_on(f, a, tags, sizeof(tags));
+	assert_string_equal(tags, "one");
+	tags_on(f, c, tags, sizeof(tags));
+	assert_string_equal(tags, "one");
+
+	f->st = b;
+	put_image(f, "r", "two", &im);
+	tags_on(f, a, tags, sizeof(tags));
+	assert_string_equal(tags, "one"); /* checked a moment ago */
+	/* c checks again within its second: no time bound asserted. */
+	do
+		tags_on(f, c, tags, sizeof(tags));
+	while (strcmp(tags, "one") == 0);
+	assert_string_equal(tags, "one two");
+
+	f->st = a;
+	put_image(f, "r", "three", &im); /* a write re-reads index.json */
+	tags_on(f, a, tags, sizeof(tags));
+	assert_string_equal(tags, "one three two");
+	f->st = NULL;
+	store_close(c);
+	store_close(b);
+	store_close(a);
+}
+
 /* Without indexDirectory, everything stays in <root>/.dray as before. */
 static void test_default_layout(void **state)
 {
@@ -233,6 +299,9 @@ int main(void)
 	                                        setup_nodes, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_across_nodes,
 	                                        setup_nodes, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_readers_recheck_by_interval, setup_nodes,
+			teardown),
 		TF(test_default_layout),
 	};
 
