@@ -36,6 +36,9 @@ test_pkgs+=(docker-registry)
 test_pkgs+=(python3-graphql-core)
 # chromium: it/ui-pages drives the web UI in it (headless, DevTools pipe)
 test_pkgs+=(chromium)
+# glusterfs-server, glusterfs-client: the cluster-* cases serve one tree
+# from a replicated GlusterFS volume (run by hand, in the case's work dir)
+test_pkgs+=(glusterfs-server glusterfs-client)
 bench_pkgs=(docker-registry nginx-light wrk)
 
 want=("${build_pkgs[@]}")

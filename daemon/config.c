@@ -233,6 +233,8 @@ static const struct key storage_keys[] = {
 	COUNT("maxUploadSessionsPerRepo", storage.max_upload_sessions_per_repo,
               "128"),
 	COUNT("maxBlobSize", storage.max_blob_size, "0"),
+	/* dray's own: what one node of several keeps to itself. */
+	PATH("indexDirectory", storage.index_directory),
 };
 
 static const struct key log_keys[] = {
@@ -2039,6 +2041,7 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->http.bearer_service);
 	free(cfg->http.bearer_cert);
 	free(cfg->storage.root_directory);
+	free(cfg->storage.index_directory);
 	free(cfg->log.output);
 	free(cfg->log.audit);
 	free(cfg->fuse.mountpoint);

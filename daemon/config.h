@@ -107,6 +107,9 @@ struct cfg {
 		                                   1024; 0: no limit */
 		uint64_t max_upload_sessions_per_repo; /* ...PerRepo, 128 */
 		uint64_t max_blob_size; /* storage.maxBlobSize, bytes; 0 */
+		char *index_directory;  /* storage.indexDirectory: this
+		                           node's own state, or NULL for
+		                           <rootDirectory>/.dray */
 	} storage;
 	struct {
 		enum log_level level; /* log.level, default LOG_INFO */

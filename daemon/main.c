@@ -608,6 +608,7 @@ static struct store *open_offline(const char *path,
 	}
 	warn_test_clock();
 	o.dedupe = (*cfgp)->storage.dedupe;
+	o.index_dir = (*cfgp)->storage.index_directory;
 	st = store_open_with((*cfgp)->storage.root_directory, &o, &err);
 	if (!st)
 		fprintf(stderr,
@@ -1046,6 +1047,7 @@ static int cmd_serve(int argc, char **argv)
 	sopts.max_uploads_per_repo =
 		(size_t)cfg->storage.max_upload_sessions_per_repo;
 	sopts.max_blob_size = cfg->storage.max_blob_size;
+	sopts.index_dir = cfg->storage.index_directory;
 	if (cfg->extensions.events.enable) {
 		events = events_open(&cfg->extensions.events,
 		                     cfg->storage.root_directory, &err);

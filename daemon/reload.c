@@ -59,6 +59,7 @@ static const struct rk restart_only[] = {
 	RK_V("storage.maxUploadSessionsPerRepo",
              storage.max_upload_sessions_per_repo),
 	RK_V("storage.maxBlobSize", storage.max_blob_size),
+	RK_S("storage.indexDirectory", storage.index_directory),
 	RK_V("log.level", log.level),
 	RK_S("log.output", log.output),
 	RK_S("log.audit", log.audit),

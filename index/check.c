@@ -136,7 +136,7 @@ static void scrub_refs(struct store *st, const char *repo, store_report_fn fn,
 
 	if (!r)
 		return;
-	repo_lock(st, r);
+	repo_lock_read(st, r);
 	if (repo_load(st, r, &e2) < 0) {
 		report(fn, arg, rep, "%s: %s", repo, e2.msg);
 		goto out;

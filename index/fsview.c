@@ -1189,7 +1189,7 @@ int store_fs_status(struct store *st, const char *rel, char **out,
 		repo_unref(st, r);
 		return err_set(err, ERR_NOMEM, "out of memory");
 	}
-	repo_lock(st, r);
+	repo_lock_read(st, r);
 	status_of(st, r, f);
 	repo_unlock(st, r);
 	repo_unref(st, r);

@@ -275,7 +275,7 @@ static void warm_summaries(struct store *st, struct repo *r)
 	json_t *entry;
 	size_t n = 0, i;
 
-	repo_lock(st, r);
+	repo_lock_read(st, r);
 	if (repo_load(st, r, &ignored) == 0) {
 		json_t *mans = json_object_get(r->index, "manifests");
 

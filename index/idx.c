@@ -366,7 +366,7 @@ static int reconcile_repo(struct store *st, const char *name,
 	r = repo_ref(st, name, err);
 	if (!r)
 		return -1;
-	repo_lock(st, r);
+	repo_lock_read(st, r);
 	have = get_rec(st, name, &rec, &ignored) == 0;
 	blob_dir_mtimes(st, name, bm);
 	blobs = !have || bm[0] != rec.blobs_mtime_ns[0] ||
@@ -409,7 +409,7 @@ static int drop_if_gone(struct store *st, const char *name, bool *dropped,
 	r = repo_ref(st, name, err);
 	if (!r)
 		return -1;
-	repo_lock(st, r);
+	repo_lock_read(st, r);
 	if (!repo_has_layout(st, name)) {
 		*dropped = true;
 		ret = drop_repo(st, name, err);
@@ -501,7 +501,7 @@ int idx_open(struct store *st, bool rebuild, struct err *err)
 	struct err e2 = ERR_INIT;
 	bool existed;
 
-	if (snprintf(dir, sizeof(dir), "%s/.dray/index", st->root) >=
+	if (snprintf(dir, sizeof(dir), "%s/index", st->nodedir) >=
 	    (int)sizeof(dir))
 		return err_set(err, ERR_TOO_LARGE, "path too long");
 	if (rebuild && kv_destroy(dir, err) < 0)

@@ -404,7 +404,7 @@ int store_manifest_get(struct store *st, const char *repo, const char *ref,
 	r = repo_ref(st, repo, err);
 	if (!r)
 		return -1;
-	repo_lock(st, r);
+	repo_lock_read(st, r);
 	if (repo_load(st, r, err) < 0)
 		goto out;
 	json_t *mans = json_object_get(r->index, "manifests");
@@ -884,7 +884,7 @@ int store_referrers(struct store *st, const char *repo,
 		repo_unref(st, r);
 		return err_set(err, ERR_NOMEM, "cannot list referrers");
 	}
-	repo_lock(st, r);
+	repo_lock_read(st, r);
 	if (repo_load(st, r, err) < 0 ||
 	    idx_referrers(st, repo, subject, artifact_type,
 	                  json_object_get(out, "manifests"), err) < 0)

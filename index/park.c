@@ -164,8 +164,13 @@ int upload_restore_all(struct store *st, struct err *err)
 		if (park_path(st, id, path, sizeof(path)) == 0)
 			unlink(path);
 	}
-	/* Whatever no session owns is left over from a crash. */
+	/*
+	 * Whatever no session owns is left over from a crash, unless other
+	 * nodes share the tree: it may be one of their sessions' then.
+	 */
 	rewinddir(d);
+	if (st->shared)
+		goto out;
 	while ((de = readdir(d))) {
 		char path[PATH_MAX];
 
@@ -175,6 +180,7 @@ int upload_restore_all(struct store *st, struct err *err)
 		             de->d_name) < (int)sizeof(path))
 			unlink(path);
 	}
+out:
 	closedir(d);
 	if (restored)
 		log_info("store: %zu upload session(s) resumed", restored);

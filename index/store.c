@@ -27,6 +27,7 @@
 #include "daemon/opstat.h"
 #include "daemon/ref.h"
 #include "daemon/testhold.h"
+#include <openssl/rand.h>
 #include <xxhash.h>
 
 #include "daemon/live.h"
@@ -116,9 +117,10 @@ static int clear_dir(const char *path, struct err *err)
 }
 
 /*
- * One process per storage root: a second one would clear the first one's
- * staging files and fight over the index. The lock goes with the process,
- * so a crash leaves nothing to clean.
+ * One process per storage root (per index directory, where several nodes
+ * share the tree): a second one would clear the first one's staging files
+ * and fight over the index. The lock goes with the process, so a crash
+ * leaves nothing to clean.
  */
 static int lock_root(struct store *st, const char *dray_dir, struct err *err)
 {
@@ -135,15 +137,71 @@ static int lock_root(struct store *st, const char *dray_dir, struct err *err)
 		n = (int)pread(st->lock_fd, pid, sizeof(pid) - 1, 0);
 		pid[n > 0 ? n : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
-		return err_set(err, ERR_BUSY,
-		               "storage '%s' is in use by another dray (pid %s)",
-		               st->root, pid[0] ? pid : "?");
+		return err_set(
+			err, ERR_BUSY,
+			"storage '%s' is in use by another dray (pid %s)",
+			st->shared ? st->nodedir : st->root,
+			pid[0] ? pid : "?");
 	}
 	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	if (ftruncate(st->lock_fd, 0) == 0 &&
 	    pwrite(st->lock_fd, pid, (size_t)n, 0) != n)
 		return err_set_errno(err, errno, "cannot write '%s'", path);
 	return 0;
+}
+
+/*
+ * This node's temporaries on a shared tree: <root>/.dray/tmp/<id>, the id
+ * made once and kept in <nodedir>/node-id, so that clearing them at start
+ * leaves other nodes' alone.
+ */
+static int node_tmpdir(struct store *st, struct err *err)
+{
+	char path[PATH_MAX], *id = NULL;
+	unsigned char rnd[8];
+	size_t len;
+	int ret = -1;
+	struct err e2 = ERR_INIT;
+
+	if (snprintf(path, sizeof(path), "%s/node-id", st->nodedir) >=
+	    (int)sizeof(path))
+		return err_set(err, ERR_TOO_LARGE, "path too long");
+
+	if (fs_read_file(path, 64, &id, &len, &e2) < 0) {
+		char hex[2 * sizeof(rnd) + 2];
+
+		if (e2.code != ERR_NOT_FOUND) {
+			*err = e2;
+			return -1;
+		}
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+			return err_set(err, ERR_INTERNAL, "no random bytes");
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+		strcat(hex, "\n");
+		if (fs_write_atomic(st->nodedir, path, hex, strlen(hex), err) <
+		    0)
+			return -1;
+		hex[2 * sizeof(rnd)] = '\0';
+		id = strdup(hex);
+		if (!id)
+			return err_set(err, ERR_NOMEM, "cannot allocate");
+	}
+	id[strcspn(id, "\n")] = '\0';
+	if (strlen(id) != 2 * sizeof(rnd) ||
+	    strspn(id, "0123456789abcdef") != 2 * sizeof(rnd)) {
+		err_set(err, ERR_INVALID, "'%s' holds no node id", path);
+		goto out;
+	}
+	if (snprintf(st->tmpdir, sizeof(st->tmpdir), "%s/.dray/tmp/%s",
+	             st->root, id) >= (int)sizeof(st->tmpdir)) {
+		err_set(err, ERR_TOO_LARGE, "storage root path too long");
+		goto out;
+	}
+	ret = 0;
+out:
+	free(id);
+	return ret;
 }
 
 struct store *store_open(const char *root, struct err *err)
@@ -195,11 +253,21 @@ struct store *store_open_with(const char *root, const struct store_opts *opts,
 	    snprintf(st->casdir, sizeof(st->casdir), "%s/.dray/blobs",
 	             st->root) >= (int)sizeof(st->casdir) - 16 ||
 	    snprintf(dir, sizeof(dir), "%s/.dray", st->root) >=
-	            (int)sizeof(dir)) {
+	            (int)sizeof(dir) ||
+	    snprintf(st->nodedir, sizeof(st->nodedir), "%s",
+	             st->opts.index_dir ? st->opts.index_dir : dir) >=
+	            (int)sizeof(st->nodedir)) {
 		err_set(err, ERR_TOO_LARGE, "storage root path too long");
 		goto fail;
 	}
-	if (fs_mkdir_p(dir, 0700, err) < 0 || lock_root(st, dir, err) < 0)
+	st->shared = st->opts.index_dir != NULL;
+	if (!st->opts.recheck_ms)
+		st->opts.recheck_ms = 1000;
+	st->opts.index_dir = NULL; /* borrowed: nodedir is the copy */
+	if (fs_mkdir_p(dir, 0700, err) < 0 ||
+	    fs_mkdir_p(st->nodedir, 0700, err) < 0 ||
+	    lock_root(st, st->nodedir, err) < 0 ||
+	    (st->shared && node_tmpdir(st, err) < 0))
 		goto fail;
 	/* Sessions parked by a clean stop resume; other staging is junk. */
 	if (clear_dir(st->tmpdir, err) < 0 ||
@@ -472,6 +540,7 @@ struct repo *repo_ref(struct store *st, const char *name, struct err *err)
 		}
 		if (r) {
 			pthread_mutex_init(&r->lock, NULL);
+			r->lock_fd = -1;
 			if (hmap_put(st->repos, name, r) < 0) {
 				free_repo(NULL, r, NULL);
 				r = NULL;
@@ -510,6 +579,15 @@ void repo_unref(struct store *st, struct repo *r)
 		free_repo(NULL, r, NULL);
 }
 
+/* CLOCK_MONOTONIC in milliseconds. */
+static uint64_t clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void repo_forget(struct repo *r)
 {
 	json_decref(r->index);
@@ -534,8 +612,12 @@ int repo_load(struct store *st, struct repo *r, struct err *err)
 	int ret = -1;
 
 	r->indexed_now = false;
+	if (r->loaded && st->shared && r->lock_fd < 0 &&
+	    clock_ms() - r->checked_ms < st->opts.recheck_ms)
+		return 0; /* a reader, and checked a moment ago */
 	if (repo_path(st, r->name, "index.json", path, sizeof(path), err) < 0)
 		return -1;
+	r->checked_ms = clock_ms();
 	if (stat(path, &sb) < 0) {
 		repo_forget(r);
 		return err_set_errno(err, errno, "repository '%s'", r->name);
@@ -807,15 +889,83 @@ bool store_repo_exists(struct store *st, const char *repo)
 	return ref_name_check(repo, &ignored) == 0 && repo_has_layout(st, repo);
 }
 
+/*
+ * "<root>/.dray/locks/<repo>.lock", opened (created, with its parent
+ * directories, if missing). -1 with ERR_IO.
+ */
+static int open_lock_file(struct store *st, const char *repo, struct err *err)
+{
+	char path[PATH_MAX], *slash;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/.dray/locks/%s.lock", st->root,
+	             repo) >= (int)sizeof(path))
+		return err_set(err, ERR_TOO_LARGE, "path too long");
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT) {
+		slash = strrchr(path, '/');
+		*slash = '\0';
+		if (fs_mkdir_p(path, 0755, err) < 0)
+			return -1;
+		*slash = '/';
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	}
+	if (fd < 0)
+		return err_set_errno(err, errno, "cannot open '%s'", path);
+	return fd;
+}
+
+/*
+ * On a tree other nodes share (storage.indexDirectory set), the lock is
+ * also an OFD lock on the repository's lock file in the tree, so that it
+ * holds across nodes; the mutex in front keeps this process's threads in
+ * turn (OFD locks belong to an open file, not a thread), and each turn
+ * opens the file anew, so that a lock is released by close() and no
+ * descriptor stays open per repository. What the lock protects is read
+ * again after it is taken: repo_load() stats index.json under it.
+ * Readers take repo_lock_read() instead: no round trip to other nodes,
+ * and repo_load() checks index.json at most every opts.recheck_ms.
+ */
 void repo_lock(struct store *st, struct repo *r)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	struct err err = ERR_INIT;
+
+	opstat_lock(&r->lock); /* zot_storage_lock_latency_seconds */
+	r->lock_fd = -1;
+	if (!st->shared)
+		return;
+	r->lock_fd = open_lock_file(st, r->name, &err);
+	if (r->lock_fd < 0) {
+		log_err("repository '%s': no lock across nodes: %s", r->name,
+		        err.msg);
+		return;
+	}
+	while (fcntl(r->lock_fd, F_OFD_SETLKW, &fl) < 0) {
+		if (errno == EINTR)
+			continue;
+		log_err("repository '%s': no lock across nodes: %s", r->name,
+		        strerror(errno));
+		close(r->lock_fd);
+		r->lock_fd = -1;
+		return;
+	}
+}
+
+void repo_lock_read(struct store *st, struct repo *r)
 {
 	(void)st;
 	opstat_lock(&r->lock); /* zot_storage_lock_latency_seconds */
+	r->lock_fd = -1;
 }
 
 void repo_unlock(struct store *st, struct repo *r)
 {
 	(void)st;
+	if (r->lock_fd >= 0) {
+		close(r->lock_fd); /* releases the OFD lock */
+		r->lock_fd = -1;
+	}
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -966,7 +1116,7 @@ int store_tags(struct store *st, const char *repo, const char *last,
 	r = repo_ref(st, repo, err);
 	if (!r)
 		return -1;
-	repo_lock(st, r);
+	repo_lock_read(st, r);
 	if (repo_load(st, r, err) < 0)
 		goto out;
 	/* The whole list is read from the index once per index change. */

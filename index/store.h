@@ -120,6 +120,21 @@ struct store_opts {
 	void (*on_change)(void *arg, const struct store_change *c);
 	void (*on_change_end)(void *arg, bool published);
 	void *on_change_arg;
+	/*
+	 * storage.indexDirectory: where this node keeps what it must not
+	 * share with other nodes serving the same tree (its RocksDB index,
+	 * its lock, its id). NULL: <root>/.dray, the tree is this process's
+	 * alone. Set, the tree may be shared: temporaries go to
+	 * <root>/.dray/tmp/<node id> (on the tree's file system, so renames
+	 * stay renames), and staging other nodes may own is left alone.
+	 */
+	const char *index_dir;
+	/*
+	 * On a shared tree, how long a reader trusts the index.json it last
+	 * checked before it stats it again (milliseconds; 0: 1000). Writers
+	 * always check, under the lock across nodes.
+	 */
+	uint64_t recheck_ms;
 };
 
 /*

@@ -44,8 +44,12 @@ struct cas_known {
 
 struct store {
 	char *root;             /* storage root, absolute */
-	int lock_fd;            /* <root>/.dray/lock, flock()ed, or -1 */
-	char tmpdir[PATH_MAX];  /* <root>/.dray/tmp: temporaries */
+	int lock_fd;            /* <nodedir>/lock, flock()ed, or -1 */
+	char nodedir[PATH_MAX]; /* this node's own: storage.indexDirectory,
+	                           or <root>/.dray */
+	bool shared;            /* indexDirectory set: other nodes may
+	                           serve the same tree */
+	char tmpdir[PATH_MAX];  /* <root>/.dray/tmp[/<node id>]: temporaries */
 	char updir[PATH_MAX];   /* <root>/.dray/uploads: staging */
 	char casdir[PATH_MAX];  /* <root>/.dray/blobs: the content store */
 	struct store_opts opts; /* as opened; access, lint: see rules */
@@ -99,6 +103,10 @@ struct repo {
 	pthread_mutex_t lock; /* serialises index.json changes and the cache;
 	                         taken only through repo_lock() */
 	char *name;           /* repository name */
+	int lock_fd;          /* its lock file in the tree while repo_lock()
+	                         holds it on a shared tree, or -1 */
+	uint64_t checked_ms;  /* when repo_load() last stat()ed index.json
+	                         (CLOCK_MONOTONIC) */
 	unsigned refs;        /* repo_ref() not yet repo_unref()ed; under
 	                         st->lock */
 	bool loaded;          /* the fields below describe a parsed file */
@@ -178,7 +186,14 @@ void repo_unref(struct store *st, struct repo *r);
  * tree) in one place. After taking it, re-check what was decided before.
  */
 void repo_lock(struct store *st, struct repo *r);
-/* Release what repo_lock() took. */
+/*
+ * For a request that only reads the repository: this process's threads
+ * kept in turn, other nodes not asked (index.json is replaced whole, by
+ * rename). On a shared tree, repo_load() under it checks index.json at
+ * most every opts.recheck_ms: another node's change is seen within that.
+ */
+void repo_lock_read(struct store *st, struct repo *r);
+/* Release what repo_lock() or repo_lock_read() took. */
 void repo_unlock(struct store *st, struct repo *r);
 /*
  * Is <root>/@name a repository? Its oci-layout is what makes a directory

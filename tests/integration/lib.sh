@@ -77,7 +77,7 @@ LEGACY_ERROR_CODES="TAG_INVALID MANIFEST_UNVERIFIED"
 
 # The helpers, one file per job. Helpers may call helpers of any file, so
 # all are sourced before a case runs anything.
-for _lib in report daemon http assert content layout store mount gc limits auth token metrics tls ldap sync events search; do
+for _lib in report daemon http assert content layout store mount gc limits auth token metrics tls ldap sync events search gluster; do
 	# shellcheck source=/dev/null
 	. "$IT_DIR/lib/$_lib.sh"
 done

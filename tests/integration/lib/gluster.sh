@@ -1,0 +1,288 @@
+# SPDX-License-Identifier: Apache-2.0
+# lib/gluster.sh - a replicated GlusterFS volume on loopback, mounted once
+# per node, and several dray nodes serving it (the cluster-*.sh cases).
+# Sourced by lib.sh; not run on its own.
+#
+# The volume is the one issue 14 measured: two bricks in the case's work
+# dir (replica 2, created with force), the client caches off
+# (stat-prefetch, quick-read, open-behind, flush-behind; strict-o-direct
+# on) and every mount with attribute-, entry- and negative-timeout 0. Its
+# glusterd runs by hand as root (no systemd) with its state, run and log
+# directories in the work dir, listening on 127.0.0.2 only. Bricks and
+# clients find glusterd on port 24007 whatever it listens on, so one
+# volume exists on the machine at a time: gluster_up holds a lock file
+# until the case ends. Everything it started (glusterd, the bricks, the
+# self-heal daemon, the fuse clients) has the case's gluster dir on its
+# command line, and gluster_down ends those processes by PID.
+
+GL_DIR=$WORK/gluster
+GL_HOST=127.0.0.2
+GL_VOL=dray
+GL_MNT=()
+GL_CLIENT_PIDS=()
+GL_GLUSTERD_PID=
+GL_LOCK_FD=
+
+# need_gluster: skip (77) only where a volume genuinely cannot come up
+# (not root, no /dev/fuse); missing programs are a broken install.
+need_gluster() {
+	if [ "$(id -u)" -ne 0 ]; then
+		log "SKIP $CASE_NAME: glusterd needs root"
+		exit 77
+	fi
+	need_fuse
+	local p
+	for p in glusterd gluster glusterfs; do
+		command -v "$p" >/dev/null ||
+			fail "$p is missing (contrib/install-deps.sh --test installs glusterfs-server and glusterfs-client)"
+	done
+}
+
+gl_cli() {
+	gluster --mode=script --glusterd-sock="$GL_DIR/run/glusterd.socket" "$@"
+}
+
+gl_now() {
+	printf '%s' "${EPOCHREALTIME/,/.}"
+}
+
+# gl_since T0: seconds since T0 (a gl_now value), 2 decimals.
+gl_since() {
+	awk -v a="$1" -v b="$(gl_now)" 'BEGIN { printf "%.2f", b - a }'
+}
+
+gl_is_mounted() {
+	awk -v m="$1" '$2 == m && $3 == "fuse.glusterfs" { f = 1 } END { exit !f }' \
+		/proc/mounts
+}
+
+# Bricks of $GL_VOL that glusterd reports online.
+gl_bricks_online() {
+	gl_cli volume status "$GL_VOL" --xml 2>/dev/null | awk -v h="$GL_HOST" '
+		/<node>/ { host = ""; st = "" }
+		/<hostname>/ { gsub(/.*<hostname>|<\/hostname>.*/, ""); host = $0 }
+		/<status>/ { gsub(/.*<status>|<\/status>.*/, ""); st = $0 }
+		/<\/node>/ { if (host == h && st == "1") n++ }
+		END { print n + 0 }'
+}
+
+# gluster_up N: the volume, started, and mounted N times at
+# $GL_DIR/mnt1..N (GL_MNT[1..N]). Logs how long bring-up took.
+gluster_up() {
+	local n=$1 i t0 tp lockf=/run/lock/dray-it-gluster.lock
+	need_gluster
+	[ -d /run/lock ] || lockf=/tmp/dray-it-gluster.lock
+	trap gluster_on_exit EXIT
+	mkdir -p "$GL_DIR/state" "$GL_DIR/run" "$GL_DIR/log" \
+		"$GL_DIR/brick1" "$GL_DIR/brick2"
+	# Wait for any other case's volume to be gone (no time limit: a hang
+	# is ctest's timeout).
+	exec {GL_LOCK_FD}>"$lockf"
+	flock "$GL_LOCK_FD"
+	t0=$(gl_now)
+	! port_in_use 24007 || fail "something already listens on port 24007 (a system glusterd?)"
+	cat >"$GL_DIR/glusterd.vol" <<EOF
+volume management
+    type mgmt/glusterd
+    option working-directory $GL_DIR/state
+    option run-directory $GL_DIR/run
+    option logging-directory $GL_DIR/log
+    option glusterd-sockfile $GL_DIR/run/glusterd.socket
+    option transport-type socket
+    option transport.socket.bind-address $GL_HOST
+    option ping-timeout 0
+    option event-threads 1
+end-volume
+EOF
+	# At every start glusterd runs geo-replication's Python helper some
+	# 20 times (13 s on a loaded 2-core machine). No case uses
+	# geo-replication: in a mount namespace of its own, glusterd (and the
+	# bricks it starts) see a stand-in that only answers --version.
+	printf '#!/bin/sh\n[ "$1" != --version ] || echo "gsyncd.py 4.0.0"\n' \
+		>"$GL_DIR/gsyncd"
+	chmod +x "$GL_DIR/gsyncd"
+	local gsyncd
+	for gsyncd in /usr/lib/*/glusterfs/gsyncd /usr/libexec/glusterfs/gsyncd; do
+		[ -x "$gsyncd" ] && break
+	done
+	unshare -m --propagation private sh -c 'mount --bind "$1" "$2" &&
+		shift 2 && exec "$@"' sh "$GL_DIR/gsyncd" "$gsyncd" \
+		glusterd -N -f "$GL_DIR/glusterd.vol" -l "$GL_DIR/log/glusterd.log" \
+		-p "$GL_DIR/run/glusterd.pid" >>"$GL_DIR/log/glusterd.out" 2>&1 &
+	GL_GLUSTERD_PID=$!
+	until gl_cli pool list >/dev/null 2>&1; do
+		kill -0 "$GL_GLUSTERD_PID" 2>/dev/null ||
+			fail "glusterd exited during startup: $(tail -n 5 "$GL_DIR/log/glusterd.log")"
+		sleep 0.1
+	done
+	tp="glusterd $(gl_since "$t0")"
+	gl_cli volume create "$GL_VOL" replica 2 "$GL_HOST:$GL_DIR/brick1" \
+		"$GL_HOST:$GL_DIR/brick2" force >>"$GL_DIR/log/cli.log" 2>&1 ||
+		fail "gluster volume create failed: $(tail -n 3 "$GL_DIR/log/cli.log")"
+	gl_cli volume set "$GL_VOL" performance.stat-prefetch off \
+		performance.quick-read off performance.open-behind off \
+		performance.flush-behind off performance.strict-o-direct on \
+		>>"$GL_DIR/log/cli.log" 2>&1 ||
+		fail "gluster volume set failed: $(tail -n 3 "$GL_DIR/log/cli.log")"
+	tp="$tp, create+set $(gl_since "$t0")"
+	gl_cli volume start "$GL_VOL" >>"$GL_DIR/log/cli.log" 2>&1 ||
+		fail "gluster volume start failed: $(tail -n 3 "$GL_DIR/log/cli.log")"
+	until [ "$(gl_bricks_online)" -ge 2 ]; do
+		kill -0 "$GL_GLUSTERD_PID" 2>/dev/null || fail "glusterd exited"
+		sleep 0.1
+	done
+	tp="$tp, bricks online $(gl_since "$t0")"
+	for ((i = 1; i <= n; i++)); do
+		GL_MNT[i]=$GL_DIR/mnt$i
+		mkdir -p "${GL_MNT[i]}"
+		glusterfs -N --volfile-server="$GL_HOST" --volfile-id="$GL_VOL" \
+			--attribute-timeout=0 --entry-timeout=0 --negative-timeout=0 \
+			-l "$GL_DIR/log/mnt$i.log" "${GL_MNT[i]}" \
+			>>"$GL_DIR/log/mnt$i.out" 2>&1 &
+		GL_CLIENT_PIDS[i]=$!
+	done
+	for ((i = 1; i <= n; i++)); do
+		until gl_is_mounted "${GL_MNT[i]}" && stat "${GL_MNT[i]}/." >/dev/null 2>&1; do
+			kill -0 "${GL_CLIENT_PIDS[i]}" 2>/dev/null ||
+				fail "gluster client $i exited: $(tail -n 5 "$GL_DIR/log/mnt$i.log")"
+			sleep 0.05
+		done
+	done
+	log "gluster: volume up and mounted $n times in $(gl_since "$t0") s ($tp)"
+}
+
+# The PIDs of the processes gluster_up started: every one names $GL_DIR
+# on its command line (glusterd's volfile, a brick's path, a pid file, a
+# mount point), and no other process does.
+gl_pids() {
+	local f pid
+	for f in $(grep -laF -- "$GL_DIR/" /proc/[0-9]*/cmdline 2>/dev/null); do
+		pid=${f#/proc/}
+		pid=${pid%/cmdline}
+		[ "$pid" = "$$" ] || [ "$pid" = "$BASHPID" ] || echo "$pid"
+	done
+}
+
+# gl_end_pids PID...: SIGTERM, up to 5 s for each to go, then SIGKILL.
+gl_end_pids() {
+	local p i
+	[ $# -gt 0 ] || return 0
+	kill -TERM "$@" 2>/dev/null
+	for p in "$@"; do
+		for ((i = 0; i < 100; i++)); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	return 0
+}
+
+# gluster_down: unmount every mount, end the clients, bricks, self-heal
+# daemon and glusterd, remove the brick sockets glusterd put in
+# /var/run/gluster, and release the lock. Logs how long it took.
+gluster_down() {
+	local t0 i m socks=() pids
+	[ -n "$GL_GLUSTERD_PID" ] || [ ${#GL_CLIENT_PIDS[@]} -gt 0 ] || return 0
+	t0=$(gl_now)
+	for i in "${!GL_MNT[@]}"; do
+		m=${GL_MNT[i]}
+		gl_is_mounted "$m" && umount "$m" 2>/dev/null
+	done
+	gl_end_pids "${GL_CLIENT_PIDS[@]}"
+	for m in "${GL_MNT[@]}"; do
+		gl_is_mounted "$m" && umount -l "$m" 2>/dev/null
+	done
+	pids=$(gl_pids)
+	for i in $pids; do
+		# Brick and daemon sockets: "-S /var/run/gluster/<hash>.socket".
+		m=$(tr '\0' '\n' <"/proc/$i/cmdline" 2>/dev/null | grep -A1 -x -- -S | tail -n +2)
+		[ -z "$m" ] || socks+=("$m")
+	done
+	# shellcheck disable=SC2086
+	gl_end_pids $pids
+	[ ${#socks[@]} -eq 0 ] || rm -f "${socks[@]}"
+	GL_GLUSTERD_PID=
+	GL_CLIENT_PIDS=()
+	[ -z "$GL_LOCK_FD" ] || exec {GL_LOCK_FD}>&-
+	GL_LOCK_FD=
+	log "gluster: torn down in $(gl_since "$t0") s"
+}
+
+# The EXIT handler of a gluster case: stop every node, take the volume
+# down, then lib.sh's own handler (which removes the work dir: never
+# while a mount is in it).
+gluster_on_exit() {
+	local rc=$? i
+	trap - ERR
+	set +e
+	[ -z "${NODE_CUR:-}" ] || NODE_PID[NODE_CUR]=$DRAY_PID
+	for i in "${!NODE_PID[@]}"; do
+		[ -z "${NODE_PID[i]}" ] || stop_pid "${NODE_PID[i]}"
+		if [ "$rc" -ne 0 ] && [ "$i" != "${NODE_CUR:-}" ] &&
+			[ -s "$WORK/logs/node$i.log" ]; then
+			log "--- tail of node $i's log:"
+			tail -n 15 "$WORK/logs/node$i.log" | cut -c1-300 >&2
+		fi
+	done
+	NODE_PID=()
+	DRAY_PID=
+	gluster_down
+	(exit "$rc")
+	on_exit
+}
+
+# --- dray nodes on the volume ---------------------------------------------
+# Node I serves ${GL_MNT[I]}/tree (the one shared tree) with its own
+# config, port, logs and index directory. node_use I makes node I the one
+# that lib.sh's helpers (req, dray_stop, wait_log, ...) talk to.
+NODE_PID=()
+NODE_URL=()
+NODE_PORT=()
+NODE_CUR=
+
+node_use() {
+	local i=$1
+	[ -z "$NODE_CUR" ] || NODE_PID[NODE_CUR]=$DRAY_PID
+	NODE_CUR=$i
+	CFG=$WORK/cfg/node$i.yaml
+	PORTFILE=$WORK/cfg/port$i
+	DAEMON_LOG=$WORK/logs/node$i.log
+	DAEMON_ERR=$WORK/logs/node$i.stderr.log
+	DRAY_PID=${NODE_PID[i]:-}
+	URL=${NODE_URL[i]:-}
+	PORT=${NODE_PORT[i]:-}
+}
+
+# node_start I [STORAGE_LINE...]: start node I on mount I (its config
+# written anew, the extra storage lines added) and make it current.
+node_start() {
+	local i=$1
+	shift
+	node_use "$i"
+	mkdir -p "${GL_MNT[i]}/tree" "$WORK/node$i"
+	{
+		printf 'distSpecVersion: 1.1.0\nhttp:\n  address: 127.0.0.1\n  port: 0\n'
+		printf 'storage:\n  rootDirectory: %s\n' "${GL_MNT[i]}/tree"
+		[ $# -eq 0 ] || printf '  %s\n' "$@"
+		printf 'log:\n  level: debug\n  output: %s\n' "$DAEMON_LOG"
+	} >"$CFG"
+	dray_start
+	NODE_PID[i]=$DRAY_PID
+	NODE_URL[i]=$URL
+	NODE_PORT[i]=$PORT
+}
+
+# node_wait_get STATUS TARGET WHAT: GET TARGET (a manifest: every manifest
+# type accepted) from the current node until it answers STATUS; logs how
+# long that took, as WHAT (no bound asserted: a loaded machine is slow).
+node_wait_get() {
+	local t0
+	t0=$(gl_now)
+	until req GET "$2" -H "Accept: $ACCEPT_MANIFESTS" && [ "$STATUS" = "$1" ]; do
+		assert_alive "node $NODE_CUR, waiting for $3"
+		sleep 0.05
+	done
+	log "  node $NODE_CUR: $3 after $(gl_since "$t0") s"
+}
