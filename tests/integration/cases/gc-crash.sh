@@ -175,7 +175,7 @@ assert_eq 4 "$MID_GC" "SIGKILLs that landed during a GC pass"
 # --- a complete pass now: the garbage goes, everything tagged stays
 off=$(wc -l <"$DAEMON_LOG")
 dray_start
-wait_log "$off" 'gc: [0-9]* tags' "a complete GC pass"
+wait_log_follow "$off" 'gc: [0-9]* tags' "a complete GC pass"
 assert_true "a complete GC pass ran" bash -c "tail -n +$((off + 1)) '$DAEMON_LOG' | grep -q 'gc: [0-9]* tags'"
 dray_stop
 start_off
