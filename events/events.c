@@ -542,29 +542,46 @@ static int queue_event(struct events *ev, struct sink *s, uint64_t seq)
 	return rc;
 }
 
-/* Make pending event @seq deliverable: <seq>.pending becomes <seq>.json. */
-static void promote(struct events *ev, uint64_t seq)
+/*
+ * Make pending event @seq of @s deliverable: <seq>.pending becomes
+ * <seq>.json and is queued for sending. Not synced: a crash leaves
+ * .pending, which recovery judges. Returns 0 once queued; 1 when the
+ * rename failed (logged; the .pending file is judged at the next start);
+ * -1 with ERR_NOMEM when it could not be queued (the .json file is sent
+ * at the next start).
+ */
+static int ready(struct events *ev, struct sink *s, uint64_t seq,
+                 struct err *err)
 {
 	char from[PATH_MAX], to[PATH_MAX];
+	int rc;
 
+	pending_path(s, seq, from);
+	event_path(s, seq, to);
+	if (rename(from, to) < 0) {
+		log_err("cannot rename '%s': %s; it is judged at the next "
+		        "start",
+		        from, strerror(errno));
+		return 1;
+	}
+	pthread_mutex_lock(&ev->lock);
+	rc = queue_event(ev, s, seq);
+	pthread_mutex_unlock(&ev->lock);
+	if (rc < 0)
+		return err_set(err, ERR_NOMEM,
+		               "out of memory: '%s' is sent at the next start",
+		               to);
+	return 0;
+}
+
+/* Make pending event @seq deliverable in every sink, after a publication. */
+static void promote(struct events *ev, uint64_t seq)
+{
 	for (size_t i = 0; i < ev->n_sinks; i++) {
-		struct sink *s = &ev->sinks[i];
+		struct err err = ERR_INIT;
 
-		pending_path(s, seq, from);
-		event_path(s, seq, to);
-		/* Not synced: a crash leaves .pending, which recovery judges.
-		 */
-		if (rename(from, to) < 0) {
-			log_err("cannot rename '%s': %s; it is judged at the "
-			        "next start",
-			        from, strerror(errno));
-			continue;
-		}
-		pthread_mutex_lock(&ev->lock);
-		if (queue_event(ev, s, seq) < 0)
-			log_err("out of memory: '%s' is sent at the next start",
-			        to);
-		pthread_mutex_unlock(&ev->lock);
+		if (ready(ev, &ev->sinks[i], seq, &err) < 0)
+			log_err("%s", err.msg);
 	}
 	pthread_mutex_lock(&ev->lock);
 	ev->stats.posted++;
@@ -675,8 +692,8 @@ int events_recover(struct events *ev, events_verify_fn fn, void *arg,
 			return err_set_errno(err, errno, "cannot open '%s'",
 			                     s->dir);
 		while ((de = readdir(d))) {
-			char to[PATH_MAX];
 			uint64_t seq;
+			int rc;
 
 			if (!pending_name(de->d_name, &seq))
 				continue;
@@ -686,19 +703,13 @@ int events_recover(struct events *ev, events_verify_fn fn, void *arg,
 				dropped++;
 				continue;
 			}
-			event_path(s, seq, to);
-			if (rename(path, to) < 0) {
-				log_err("cannot rename '%s': %s", path,
-				        strerror(errno));
-				continue;
-			}
-			pthread_mutex_lock(&ev->lock);
-			if (queue_event(ev, s, seq) < 0) {
-				pthread_mutex_unlock(&ev->lock);
+			rc = ready(ev, s, seq, err);
+			if (rc < 0) {
 				closedir(d);
-				return err_set(err, ERR_NOMEM, "out of memory");
+				return -1;
 			}
-			pthread_mutex_unlock(&ev->lock);
+			if (rc > 0)
+				continue;
 			kept++;
 		}
 		closedir(d);

@@ -122,11 +122,7 @@ verify_store() {
 	dray_cli scrub "$CFG_OFF"
 	assert_cli_rc 0 "$what: dray scrub (no blob fails its digest, no reference dangles)"
 	start_off
-	while read -r repo tag d; do
-		req HEAD "/v2/$repo/manifests/$tag" -H "Accept: $ACCEPT_MANIFESTS"
-		assert_status 200
-		assert_header Docker-Content-Digest "$d"
-	done <"$TAGS"
+	assert_manifests_each "$TAGS" "$what" -H "Accept: $ACCEPT_MANIFESTS"
 	req GET "/v2/crash/r01/referrers/$SUBJ"
 	assert_status 200
 	assert_json "any(.manifests[]; .digest == \"$REFERRER\")" "$what: the referrer survives"
@@ -179,10 +175,7 @@ assert_eq 4 "$MID_GC" "SIGKILLs that landed during a GC pass"
 # --- a complete pass now: the garbage goes, everything tagged stays
 off=$(wc -l <"$DAEMON_LOG")
 dray_start
-for ((i = 0; i < 1200; i++)); do
-	tail -n +"$((off + 1))" "$DAEMON_LOG" | grep -q 'gc: [0-9]* tags' && break
-	sleep 0.1
-done
+wait_log_follow "$off" 'gc: [0-9]* tags' "a complete GC pass"
 assert_true "a complete GC pass ran" bash -c "tail -n +$((off + 1)) '$DAEMON_LOG' | grep -q 'gc: [0-9]* tags'"
 dray_stop
 start_off

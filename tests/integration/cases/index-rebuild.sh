@@ -77,16 +77,26 @@ N=0
 # rec DIR METHOD TARGET [curl args]: status, headers (minus Date) and body
 # of one request into DIR/<n>.
 rec() {
-	local dir=$1 method=$2 target=$3
+	local dir=$1 method=$2 target=$3 line out
 	shift 3
 	req "$method" "$target" "$@"
 	N=$((N + 1))
+	printf -v out '%s/%04d' "$dir" "$N"
 	{
 		printf '%s %s -> %s\n' "$method" "$target" "$STATUS"
-		tr -d '\r' <"$RESP/headers" | grep -v -i -e '^date:' -e '^HTTP/' | tr 'A-Z' 'a-z' | sort
+		# The headers but Date and the status line, lowercased, sorted
+		# (one process: hundreds of answers are recorded).
+		while IFS= read -r line || [ -n "$line" ]; do
+			line=${line//$'\r'/}
+			line=${line,,}
+			case $line in
+			date:* | http/*) continue ;;
+			esac
+			printf '%s\n' "$line"
+		done <"$RESP/headers" | sort
 		printf -- '--\n'
 		cat "$RESP/body"
-	} >"$dir/$(printf '%04d' "$N")"
+	} >"$out"
 }
 # rec_pages DIR TARGET: a paginated list, page by page (Link: next).
 rec_pages() {

@@ -4,8 +4,9 @@
 
 # digest_of FILE [sha256|sha512] -> "alg:hex"
 digest_of() {
-	local alg=${2:-sha256}
-	printf '%s:%s' "$alg" "$("${alg}sum" <"$1" | cut -d' ' -f1)"
+	local alg=${2:-sha256} h _
+	read -r h _ < <("${alg}sum" <"$1") || true # one process, no pipeline
+	printf '%s:%s' "$alg" "$h"
 }
 
 # Deterministic pseudo-random bytes: mkblob FILE SIZE [SEED]

@@ -50,9 +50,12 @@ check_layout() {
 }
 
 # check_descs LAYOUT TSV DEPTH: TSV lines "mediaType digest size"; follow
-# manifests and indexes recursively, each blob checked once.
+# manifests and indexes recursively, each blob checked once. One level at a
+# time, with one stat and one jq per kind for the whole level: a layout may
+# hold hundreds of manifests.
 check_descs() {
-	local dir=$1 tsv=$2 depth=$3 mt dg sz f
+	local dir=$1 tsv=$2 depth=$3 mt dg sz f got i=0 out
+	local files=() sizes=() digs=() idx=() man=()
 	[ "$depth" -lt 8 ] || fail "layout $dir: descriptors nest deeper than 8"
 	while IFS=$'\t' read -r mt dg sz; do
 		[ -n "$dg" ] || continue
@@ -62,19 +65,42 @@ check_descs() {
 			fail "layout $dir: malformed digest '$dg' in a descriptor"
 		f=$dir/blobs/${dg%%:*}/${dg#*:}
 		[ -f "$f" ] || fail "layout $dir: descriptor $dg ($mt) has no blob"
-		[ "$(stat -c %s "$f")" = "$sz" ] ||
-			fail "layout $dir: blob $dg has size $(stat -c %s "$f"), descriptor says $sz"
+		files+=("$f")
+		sizes+=("$sz")
+		digs+=("$dg")
 		case $mt in
-		"$MT_OCI_INDEX" | "$MT_DOCKER_LIST")
-			check_descs "$dir" "$(jq -r '.manifests[]? | [.mediaType // "", .digest, .size] | @tsv' "$f")" \
-				$((depth + 1))
-			;;
-		"$MT_OCI_MANIFEST" | "$MT_DOCKER_MANIFEST")
-			check_descs "$dir" "$(jq -r '((.config // empty), .layers[]?) | [.mediaType // "", .digest, .size] | @tsv' "$f")" \
-				$((depth + 1))
-			;;
+		"$MT_OCI_INDEX" | "$MT_DOCKER_LIST") idx+=("$f") ;;
+		"$MT_OCI_MANIFEST" | "$MT_DOCKER_MANIFEST") man+=("$f") ;;
 		esac
 	done <<<"$tsv"
+	[ "${#files[@]}" -gt 0 ] || return 0
+	while read -r got; do
+		[ "$got" = "${sizes[i]}" ] ||
+			fail "layout $dir: blob ${digs[i]} has size $got, descriptor says ${sizes[i]}"
+		i=$((i + 1))
+	done < <(stat -c %s -- "${files[@]}")
+	[ "$i" -eq "${#files[@]}" ] ||
+		fail "layout $dir: stat gave the size of $i of ${#files[@]} blobs"
+	if [ "${#idx[@]}" -gt 0 ]; then
+		out=$(descs_of '.manifests[]?' "${idx[@]}")
+		check_descs "$dir" "$out" $((depth + 1))
+	fi
+	if [ "${#man[@]}" -gt 0 ]; then
+		out=$(descs_of '(.config // empty), .layers[]?' "${man[@]}")
+		check_descs "$dir" "$out" $((depth + 1))
+	fi
+}
+
+# descs_of FILTER FILE...: the descriptors FILTER picks from each JSON
+# FILE, as check_descs's TSV lines; one jq for all of them, or one per
+# file if that one fails (a blob that is not JSON hides none after it).
+descs_of() {
+	local filter="$1 | [.mediaType // \"\", .digest, .size] | @tsv" f
+	shift
+	jq -r "$filter" "$@" 2>/dev/null && return 0
+	for f in "$@"; do
+		jq -r "$filter" "$f" 2>/dev/null || true
+	done
 }
 
 # Every repository under ROOT (a directory with oci-layout, outside .dray)

@@ -83,3 +83,15 @@ wait_log_n() {
 	done
 	fail "$4: fewer than $3 log lines matching '$2' in 120 s"
 }
+
+# wait_log_follow MARK PATTERN WHAT: wait_log without polling, for long
+# waits on a growing log: follows the daemon log (tail -f) from line
+# MARK + 1 until a line matches PATTERN (grep -E). Fails if the daemon
+# exits first. No time limit (a loaded machine is slow, not broken; a
+# hang is ctest's timeout).
+wait_log_follow() {
+	# tail ends on SIGPIPE once grep has its line, or with the daemon.
+	grep -qE "$2" < <(tail -n +"$(($1 + 1))" -f --pid="$DRAY_PID" \
+		"$DAEMON_LOG" 2>/dev/null || true) && return 0
+	fail "$3: the daemon exited with no log line matching '$2'"
+}
