@@ -648,6 +648,17 @@ static bool detect_collision(struct store *st, const char *repo)
 	return on;
 }
 
+int store_manifest_check(const char *body, size_t len,
+                         const char *content_type, struct err *err)
+{
+	struct msum *m = msum_parse(body, len, content_type, err);
+
+	if (!m)
+		return err_oci(err, OCI_MANIFEST_INVALID);
+	msum_free(m);
+	return 0;
+}
+
 int store_manifest_put(struct store *st, const char *repo, const char *ref,
                        const char *content_type, const char *body, size_t len,
                        struct manifest_put_result *res, struct err *err)

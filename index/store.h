@@ -320,6 +320,15 @@ MUST_CHECK int store_manifest_put(struct store *st, const char *repo,
                                   struct err *err);
 
 /*
+ * What store_manifest_put() checks of @body before it looks at the
+ * repository (well-formed JSON, schemaVersion, media types, descriptors):
+ * 0, or -1 with ERR_INVALID (err->oci MANIFEST_INVALID) or ERR_NOMEM.
+ * For bytes that are answered before they are stored (sync).
+ */
+MUST_CHECK int store_manifest_check(const char *body, size_t len,
+                                    const char *content_type, struct err *err);
+
+/*
  * Delete by tag (the tag goes; the manifest stays, untagged) or by digest
  * (the manifest and every tag naming it go). ERR_NOT_FOUND.
  */

@@ -1274,8 +1274,9 @@ int sync_pending_get(struct sync *s, const char *repo, const char *ref,
  * A pending manifest of @repo asked as @ref, from fetched @m (taken on
  * success) with answer @resp: its digest as the store will compute it,
  * its media type as the store will keep it. NULL (nothing taken) when
- * it is no JSON object or its media type is not told: the caller then
- * stores it before answering.
+ * it is no JSON object, its media type is not told, or the store would
+ * refuse it (store_manifest_check()): the caller then stores it before
+ * answering, and so answers the store's error.
  */
 static struct pending *pending_new(const char *repo, const char *ref,
                                    struct up_mem *m, const struct up_resp *resp,
@@ -1295,6 +1296,11 @@ static struct pending *pending_new(const char *repo, const char *ref,
 			 json_string_value(json_object_get(doc, "mediaType"))))
 		mt = json_string_value(json_object_get(doc, "mediaType"));
 	if (!json_is_object(doc) || !mt ||
+	    store_manifest_check(m->p ? m->p : "", m->n,
+	                         store_mt_is_manifest(resp->content_type)
+	                                 ? resp->content_type
+	                                 : NULL,
+	                         &e) < 0 ||
 	    snprintf(p->media_type, sizeof(p->media_type), "%s", mt) >=
 	            (int)sizeof(p->media_type) ||
 	    (ref_is_digest(ref) ? digest_parse(&p->digest, ref, strlen(ref), &e)

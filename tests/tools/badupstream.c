@@ -9,6 +9,8 @@
  *   /v2/lying/.../manifests/R     200, a well-formed image manifest with a
  *                                 Docker-Content-Digest it does not have
  *   /v2/huge/.../manifests/R      200, 5 MiB (over any manifest cap)
+ *   /v2/invalid/.../manifests/R   200, JSON that is no valid manifest
+ *                                 (schemaVersion 1)
  *   /v2/loop/...                  302 to the same URL, for ever
  *   /v2/paged/.../referrers/D     two referrers, one per page: the first
  *                                 page's Link rel="next" names the
@@ -120,6 +122,15 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url,
 			manifest, sizeof(manifest) - 1, "Docker-Content-Digest",
 			"sha256:00000000000000000000000000000000000000000"
 			"00000000000000000000000");
+	}
+	if (is(url, "invalid", "/manifests/")) {
+		static const char v1[] = "{\"schemaVersion\":1,\"name\":"
+					 "\"invalid/app\",\"tag\":\"v1\"}";
+
+		*status = 200;
+		return answer(c, 200,
+		              "application/vnd.oci.image.manifest.v1+json", v1,
+		              sizeof(v1) - 1, NULL, NULL);
 	}
 	if (is(url, "huge", "/manifests/")) {
 		*status = 200;

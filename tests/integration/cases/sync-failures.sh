@@ -48,6 +48,7 @@ cat >>"$CFG" <<EOF2
           - prefix: "wrong/**"
           - prefix: "lying/**"
           - prefix: "huge/**"
+          - prefix: "invalid/**"
           - prefix: "loop/**"
       - urls: ["$(up_url sec)"]
         onDemand: true
@@ -103,7 +104,7 @@ assert_eq 200 "$(cat "$WORK/tmp/big.st")" "the blob once the upstream is back"
 assert_true "the blob whole" cmp -s "$WORK/tmp/big" "$SRC/blobs/sha256/${BIG#sha256:}"
 rm -f "$WORK/tmp/big"
 
-# --- wrong bytes, a lying digest, a huge manifest, a redirect loop
+# --- wrong bytes, a lying digest, a huge or invalid manifest, a redirect loop
 # A range waits for the stored blob, so it gets the clear error.
 req GET "/v2/wrong/app/blobs/$BIG" -H "Range: bytes=0-"
 assert_error 404 NAME_UNKNOWN
@@ -117,6 +118,12 @@ req GET /v2/huge/app/manifests/v1 -H "Accept: $ACCEPT_MANIFESTS"
 assert_error 404 NAME_UNKNOWN
 assert_true "huge manifest: said" grep -q "larger than" "$RESP/body"
 assert_true "huge manifest: nothing stored" [ ! -e "$WORK/data/huge/app/index.json" ]
+# Checked as a push would be before it is answered: never a 200 for
+# bytes the store refuses.
+req GET /v2/invalid/app/manifests/v1 -H "Accept: $ACCEPT_MANIFESTS"
+assert_error 404 NAME_UNKNOWN
+assert_true "invalid manifest: said" grep -q "schemaVersion" "$RESP/body"
+assert_true "invalid manifest: nothing stored" [ ! -e "$WORK/data/invalid/app/index.json" ]
 req GET "/v2/loop/app/blobs/$BIG"
 assert_error 404 NAME_UNKNOWN
 assert_true "redirect loop: said" grep -qi "redirect" "$RESP/body"
