@@ -11,7 +11,7 @@
  * so a reader sees the old or the new inode, never a missing file.
  */
 #define _GNU_SOURCE /* mkostemp */
-#define LOG_MODULE "dedupe"
+#define LOG_MODULE  "dedupe"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,10 +151,13 @@ static int to_copy(struct store *st, struct repo *r, const char *path,
 
 /* What convert_one() works with. */
 struct convert_ctx {
-	struct store *st; /* the store */
-	struct repo *r;   /* whose blobs */
-	size_t *n;        /* files converted */
-	struct err *err;  /* the caller's */
+	struct store *st;         /* the store */
+	struct repo *r;           /* whose blobs */
+	size_t *n;                /* files converted */
+	struct err *err;          /* the caller's */
+	bool (*yield)(void *arg); /* true: stop (a shutdown), or NULL */
+	void *arg;                /* for yield */
+	bool stopped;             /* yield said stop */
 };
 
 static int convert_one(const struct blob_file *bf, void *arg)
@@ -162,6 +165,12 @@ static int convert_one(const struct blob_file *bf, void *arg)
 	struct convert_ctx *c = arg;
 	int rc;
 
+	/* Asked before each file: a repository may hold thousands of
+	 * blobs, and a shutdown must not wait for all of them. */
+	if (c->yield && c->yield(c->arg)) {
+		c->stopped = true;
+		return 1;
+	}
 	if (dedupe_on(c->st))
 		rc = to_link(c->st, c->r, bf->path, &bf->digest, c->err);
 	else if (bf->sb->st_nlink > 1)
@@ -177,24 +186,26 @@ static int convert_one(const struct blob_file *bf, void *arg)
 /*
  * Convert the blobs of @repo. Its lock is taken per file and only for the
  * swap: hashing and copying whole blobs happen outside it, so manifest
- * requests on the repository do not wait behind them.
+ * requests on the repository do not wait behind them. 1 when @yield
+ * stopped it.
  */
-static int convert_repo(struct store *st, const char *repo, size_t *n,
+static int convert_repo(struct store *st, const char *repo,
+                        bool (*yield)(void *arg), void *arg, size_t *n,
                         struct err *err)
 {
 	struct repo *r = repo_ref(st, repo, err);
-	struct convert_ctx c = {st, r, n, err};
+	struct convert_ctx c = {st, r, n, err, yield, arg, false};
 	int ret;
 
 	if (!r)
 		return -1;
 	ret = repo_each_blob(st, repo, convert_one, &c) ? -1 : 0;
 	repo_unref(st, r);
-	return ret;
+	return c.stopped ? 1 : ret;
 }
 
-int store_dedupe_convert(struct store *st, bool (*yield)(void *arg),
-                         void *arg, size_t *converted, struct err *err)
+int store_dedupe_convert(struct store *st, bool (*yield)(void *arg), void *arg,
+                         size_t *converted, struct err *err)
 {
 	struct strvec repos = {0};
 	int ret = -1;
@@ -203,9 +214,12 @@ int store_dedupe_convert(struct store *st, bool (*yield)(void *arg),
 	if (store_walk(st, &repos, err) < 0)
 		goto out;
 	for (size_t i = 0; i < repos.n; i++) {
-		if (yield && yield(arg))
+		int rc = convert_repo(st, repos.v[i], yield, arg, converted,
+		                      err);
+
+		if (rc > 0)
 			break;
-		if (convert_repo(st, repos.v[i], converted, err) < 0) {
+		if (rc < 0) {
 			log_warn("cannot convert '%s': %s", repos.v[i],
 			         err->msg);
 			*err = ERR_INIT;
