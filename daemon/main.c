@@ -802,7 +802,7 @@ static int sync_run(struct store *st, const struct cfg *cfg, struct offline *o)
 	struct err err = ERR_INIT;
 	struct sync *s = NULL;
 	uint64_t failed;
-	char took[32];
+	char took[32], unsigned_s[48] = "";
 	int ret = 1;
 
 	if (!cfg->extensions.sync.n_registries) {
@@ -828,11 +828,15 @@ static int sync_run(struct store *st, const struct cfg *cfg, struct offline *o)
 	}
 	offline_end(o, false, took, sizeof(took));
 	failed = rs.repos_failed + rs.tags_failed + rs.referrers_failed;
+	if (rs.tags_unsigned) /* onlySigned */
+		snprintf(unsigned_s, sizeof(unsigned_s),
+		         ", %llu unsigned left out",
+		         (unsigned long long)rs.tags_unsigned);
 	printf("sync: %llu repositories, %llu tags mirrored, %llu here "
-	       "already, %llu referrers, %llu failed in %s\n",
+	       "already%s, %llu referrers, %llu failed in %s\n",
 	       (unsigned long long)rs.repos,
 	       (unsigned long long)rs.tags_mirrored,
-	       (unsigned long long)rs.tags_skipped,
+	       (unsigned long long)rs.tags_skipped, unsigned_s,
 	       (unsigned long long)rs.referrers, (unsigned long long)failed,
 	       took);
 	if (failed)

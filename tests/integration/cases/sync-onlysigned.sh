@@ -52,6 +52,7 @@ assert_eq "$CSIG" "$(layout_tag_digest "$WORK/data/app" "sha256-${C#sha256:}.sig
 assert_eq "$(printf 'cosign\nnotation\nsha256-%s.sig' "${C#sha256:}")" "$(layout_tags "$WORK/data/app" | sort)" \
 	"sbomonly and unsigned left out"
 assert_true "counted: $CLI_OUT" grep -q "tags: 3 mirrored, 0 here already, 0 failed, 2 unsigned left out" <<<"$CLI_OUT"
+assert_true "summary: $CLI_OUT" grep -Eq "^sync: 1 repositories, 3 tags mirrored, 0 here already, 2 unsigned left out, " <<<"$CLI_OUT"
 assert_true "named: $CLI_OUT" grep -q "app:unsigned (${D[unsigned]}) has no signature upstream" <<<"$CLI_OUT"
 
 pass "onlySigned: cosign-tagged and notation-signed tags mirrored, an SBOM-only and an unsigned tag left out"
