@@ -579,15 +579,6 @@ void repo_unref(struct store *st, struct repo *r)
 		free_repo(NULL, r, NULL);
 }
 
-/* CLOCK_MONOTONIC in milliseconds. */
-static uint64_t clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void repo_forget(struct repo *r)
 {
 	json_decref(r->index);
@@ -613,11 +604,11 @@ int repo_load(struct store *st, struct repo *r, struct err *err)
 
 	r->indexed_now = false;
 	if (r->loaded && st->shared && r->lock_fd < 0 &&
-	    clock_ms() - r->checked_ms < st->opts.recheck_ms)
+	    clock_mono_ms() - r->checked_ms < st->opts.recheck_ms)
 		return 0; /* a reader, and checked a moment ago */
 	if (repo_path(st, r->name, "index.json", path, sizeof(path), err) < 0)
 		return -1;
-	r->checked_ms = clock_ms();
+	r->checked_ms = clock_mono_ms();
 	if (stat(path, &sb) < 0) {
 		repo_forget(r);
 		return err_set_errno(err, errno, "repository '%s'", r->name);
