@@ -15,6 +15,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -248,6 +249,34 @@ int store_blob_mount(struct store *st, const char *repo, const char *from,
 		return err_set(err, ERR_NOT_FOUND, "'%s' does not hash to %s",
 		               from, d->hex);
 	return blob_store_locked(st, repo, src, d, false, true, err);
+}
+
+/* Repositories store_blob_adopt() tries. */
+#define ADOPT_TRIES 8
+
+int store_blob_adopt(struct store *st, const char *repo,
+                     const struct digest *d, struct err *err)
+{
+	struct strvec holders = {0};
+	int ret = -1;
+
+	if (ref_name_check(repo, err) < 0 ||
+	    idx_blob_holders(st, d, ADOPT_TRIES, &holders, err) < 0)
+		return -1;
+	for (size_t i = 0; i < holders.n && ret < 0; i++) {
+		struct err e = ERR_INIT;
+
+		/* The index may lag a delete: store_blob_mount() checks the
+		 * holder's file and its hash. */
+		if (strcmp(holders.v[i], repo) != 0 &&
+		    store_blob_mount(st, repo, holders.v[i], d, &e) == 0)
+			ret = 0;
+	}
+	if (ret < 0)
+		err_set(err, ERR_NOT_FOUND, "no other repository holds %s",
+		        d->hex);
+	strvec_release(&holders);
+	return ret;
 }
 
 /* Surveys of the content store tried before one is made under the lock. */

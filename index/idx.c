@@ -667,3 +667,36 @@ int idx_referrers(struct store *st, const char *repo,
 	kv_iter_free(it);
 	return rc < 0 ? -1 : 0;
 }
+
+int idx_blob_holders(struct store *st, const struct digest *d, size_t max,
+                     struct strvec *out, struct err *err)
+{
+	char pre[KEY_MAX], dstr[DIGEST_STR_MAX];
+	struct kv_iter *it;
+	const char *k, *v;
+	size_t klen, vlen, plen;
+	int rc = 0;
+
+	digest_format(d, dstr);
+	plen = prefix(pre, 'L', dstr, NULL);
+	it = kv_iter_new(st->kv, pre, plen, NULL, 0);
+	if (!it)
+		return err_set(err, ERR_NOMEM, "cannot list holders");
+	while (out->n < max &&
+	       (rc = kv_iter_next(it, &k, &klen, &v, &vlen, err)) > 0) {
+		char name[REF_NAME_MAX + 1];
+
+		if (klen - plen > REF_NAME_MAX)
+			continue;
+		memcpy(name, k + plen, klen - plen);
+		name[klen - plen] = '\0';
+		if (strvec_push(out, name) < 0) {
+			rc = err_set(err, ERR_NOMEM, "cannot list holders");
+			break;
+		}
+	}
+	if (out->n >= max)
+		rc = 0;
+	kv_iter_free(it);
+	return rc < 0 ? -1 : 0;
+}

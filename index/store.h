@@ -219,6 +219,17 @@ MUST_CHECK int store_blob_mount(struct store *st, const char *repo,
                                 struct err *err);
 
 /*
+ * Make blob @d part of @repo by linking it from another repository that
+ * the index says holds it (store_blob_mount(), hash checked): a lookup,
+ * never a walk of the tree. ERR_NOT_FOUND when no other one does. Only
+ * for a blob @repo has a reason to hold (a manifest being stored names
+ * it): a caller must never use it to hand one repository's blob to a
+ * client of another.
+ */
+MUST_CHECK int store_blob_adopt(struct store *st, const char *repo,
+                                const struct digest *d, struct err *err);
+
+/*
  * Start an upload into @repo; its id is written to @id. ERR_BUSY when
  * opts.max_uploads or opts.max_uploads_per_repo sessions are open.
  */

@@ -284,6 +284,9 @@ int idx_catalog(struct store *st, const char *last, size_t n,
 int idx_referrers(struct store *st, const char *repo,
                   const struct digest *subject, const char *artifact_type,
                   json_t *list, struct err *err);
+/* Up to @max repositories the index says link blob @d, appended to @out. */
+int idx_blob_holders(struct store *st, const struct digest *d, size_t max,
+                     struct strvec *out, struct err *err);
 
 /* blob.c, cas.c, upload.c, upload_io.c, park.c */
 int blob_renew(const char *path, struct err *err);

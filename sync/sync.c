@@ -52,7 +52,6 @@
 #define SYNC_DEPTH_MAX     2     /* an index of indexes, no deeper */
 #define SYNC_CREDS_MAX     65536 /* bytes of a credentials file */
 #define BLOB_KEY_MAX       (REF_NAME_MAX + DIGEST_STR_MAX + 8) /* flight key */
-#define SYNC_MOUNT_SCAN    1024 /* repositories looked at for a local copy */
 #define SYNC_PENDING_MAX   32   /* manifests answered, not stored yet */
 #define SYNC_PENDING_BYTES (16u << 20) /* their bytes in all */
 
@@ -976,36 +975,24 @@ static bool pending_names(struct sync *s, const char *repo, const char *dstr)
 
 /*
  * Blob @d of @repo here already, or linked in from another repository
- * here that holds it (store_blob_mount(), which checks its hash), among
- * the first SYNC_MOUNT_SCAN of the catalog: true, or false when none
- * does and upstream must be asked. Only for a blob that a manifest from
- * upstream names (which upstream checked it has): a client's blob GET
- * alone never gets another repository's blob.
+ * here that the index says holds it (store_blob_adopt(), which checks its
+ * hash): true, or false when upstream must be asked. Only for a blob that
+ * a manifest from upstream names (which upstream checked it has): a
+ * client's blob GET alone never gets another repository's blob.
  */
 static bool have_blob(struct sync *s, const char *repo, const struct digest *d)
 {
-	struct strvec names = {0};
 	struct err e = ERR_INIT;
 	uint64_t size;
-	bool more, ok;
 
 	if (store_blob_stat(s->st, repo, d, &size, &e) == 0)
 		return true;
 	e = ERR_INIT;
-	ok = false;
-	if (store_catalog(s->st, NULL, SYNC_MOUNT_SCAN, &names, &more, &e) < 0)
+	if (store_blob_adopt(s->st, repo, d, &e) < 0)
 		return false;
-	for (size_t i = 0; !ok && i < names.n; i++) {
-		e = ERR_INIT;
-		ok = strcmp(names.v[i], repo) != 0 &&
-		     store_blob_stat(s->st, names.v[i], d, &size, &e) == 0 &&
-		     store_blob_mount(s->st, repo, names.v[i], d, &e) == 0;
-		if (ok)
-			log_info("blob of %s linked from %s, not fetched", repo,
-			         names.v[i]);
-	}
-	strvec_release(&names);
-	return ok;
+	log_info("blob of %s linked from another repository, not fetched",
+	         repo);
+	return true;
 }
 
 /* Blob @d of @repo here, from @r (upstream name @remote). */

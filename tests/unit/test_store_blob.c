@@ -669,6 +669,32 @@ static void test_blob_mount_of_missing_blob_is_not_found(void **state)
 	assert_int_equal(err.code, ERR_INVALID);
 }
 
+static void test_blob_adopt_links_from_a_holder(void **state)
+{
+	struct test_fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct digest d, absent = digest_of(DIGEST_SHA256, "absent", 6);
+	char src[PATH_MAX];
+	uint64_t size;
+
+	d = push_blob(f, "from", "adopted content");
+	assert_int_equal(store_blob_adopt(f->st, "to", &d, &err), 0);
+	assert_int_equal(store_blob_stat(f->st, "to", &d, &size, &err), 0);
+	assert_int_equal(size, strlen("adopted content"));
+	/* Nobody holds it: not found, and no repository made. */
+	assert_int_equal(store_blob_adopt(f->st, "other", &absent, &err), -1);
+	assert_int_equal(err.code, ERR_NOT_FOUND);
+	assert_false(store_repo_exists(f->st, "other"));
+	/* A file gone behind the index's back is not taken on its word. */
+	err = ERR_INIT;
+	blob_file(f, "from", &d, src);
+	assert_int_equal(unlink(src), 0);
+	blob_file(f, "to", &d, src);
+	assert_int_equal(unlink(src), 0);
+	assert_int_equal(store_blob_adopt(f->st, "third", &d, &err), -1);
+	assert_int_equal(err.code, ERR_NOT_FOUND);
+}
+
 static void test_delete_of_referenced_blob_is_refused(void **state)
 {
 	struct test_fixture *f = *state;
@@ -858,6 +884,7 @@ int main(void)
 		TF(test_blob_stat_of_unknown_blob_is_not_found),
 		TF(test_blob_mount_links_the_same_inode),
 		TF(test_blob_mount_of_missing_blob_is_not_found),
+		TF(test_blob_adopt_links_from_a_holder),
 		TF(test_delete_of_referenced_blob_is_refused),
 		TF(test_delete_of_unreferenced_blob_removes_it),
 		TF(test_upload_sessions_are_capped_in_all_and_per_repository),
