@@ -47,6 +47,11 @@ struct hmap *hmap_new(void)
 
 void hmap_free(struct hmap *m)
 {
+	hmap_free_with(m, NULL);
+}
+
+void hmap_free_with(struct hmap *m, void (*free_val)(void *val))
+{
 	if (!m)
 		return;
 	for (size_t i = 0; i < m->nb; i++) {
@@ -54,6 +59,9 @@ void hmap_free(struct hmap *m)
 
 		while (n) {
 			struct node *next = n->next;
+
+			if (free_val)
+				free_val(n->val);
 			free(n);
 			n = next;
 		}

@@ -16,6 +16,8 @@ struct hmap;
 struct hmap *hmap_new(void);
 /* Free the map and its keys (not the values). Accepts NULL. */
 void hmap_free(struct hmap *m);
+/* hmap_free(), and @free_val (NULL: nothing) on every value first. */
+void hmap_free_with(struct hmap *m, void (*free_val)(void *val));
 /* The value stored under @key, or NULL. */
 void *hmap_get(const struct hmap *m, const char *key);
 /* Store @val under @key, replacing any value. -1 only when out of memory. */

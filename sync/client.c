@@ -169,25 +169,19 @@ nomem:
 	return NULL;
 }
 
-static int free_token(const char *key, void *val, void *arg)
+static void free_token(void *val)
 {
 	struct token *t = val;
 
-	(void)key;
-	(void)arg;
 	free(t->value);
 	free(t);
-	return 0;
 }
 
 void up_free(struct upstream *u)
 {
 	if (!u)
 		return;
-	if (u->tokens) {
-		(void)hmap_each(u->tokens, free_token, NULL);
-		hmap_free(u->tokens);
-	}
+	hmap_free_with(u->tokens, free_token);
 	if (u->share)
 		curl_share_cleanup(u->share);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)

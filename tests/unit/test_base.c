@@ -754,6 +754,34 @@ static void test_hmap_grows_to_ten_thousand_keys(void **state)
 	hmap_free(m);
 }
 
+static size_t freed_vals;
+
+static void count_free(void *val)
+{
+	freed_vals++;
+	free(val);
+}
+
+/* Every value is handed to the free function once (ASan sees the rest). */
+static void test_hmap_free_with_frees_every_value(void **state)
+{
+	struct hmap *m = hmap_new();
+	char key[32];
+
+	(void)state;
+	assert_non_null(m);
+	for (int i = 0; i < 100; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(hmap_put(m, key, strdup(key)), 0);
+	}
+	free(hmap_del(m, "k7"));
+	freed_vals = 0;
+	hmap_free_with(m, count_free);
+	assert_int_equal(freed_vals, 99);
+	hmap_free_with(NULL, count_free);
+	assert_int_equal(freed_vals, 99);
+}
+
 struct each_ctx {
 	unsigned char seen[1000]; /* times each value was visited */
 	size_t calls;             /* callback invocations */
@@ -1247,6 +1275,7 @@ int main(void)
 		T(test_ref_glob_match_reads_globs_as_zot_does),
 		T(test_hmap_put_get_replace_and_del),
 		T(test_hmap_grows_to_ten_thousand_keys),
+		T(test_hmap_free_with_frees_every_value),
 		T(test_hmap_each_visits_every_entry_once),
 		TF(test_write_atomic_replaces_and_leaves_no_temporaries),
 		TF(test_failed_write_atomic_keeps_target_and_cleans_up),
