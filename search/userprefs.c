@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/clock.h"
@@ -390,6 +391,29 @@ static void rescan(struct userprefs *up, bool force)
 	up->scanned_ms = now;
 }
 
+/*
+ * Remove what a crash left between a temporary file and its rename: a
+ * temporary older than an hour (a younger one may be another node's
+ * write under way). Nothing here can fail; what stays is only space.
+ */
+static void remove_stale_temps(const struct userprefs *up)
+{
+	time_t before = time(NULL) - 3600;
+	struct dirent *de;
+	struct stat sb;
+	DIR *d = opendir(up->dir);
+
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, "atomic.", 7) == 0 &&
+		    fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) ==
+		            0 &&
+		    S_ISREG(sb.st_mode) && sb.st_mtime < before)
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+}
+
 struct userprefs *userprefs_open(const char *root,
                                  const struct userprefs_opts *opts,
                                  struct err *err)
@@ -435,6 +459,7 @@ struct userprefs *userprefs_open(const char *root,
 		goto fail;
 	}
 	close(fd);
+	remove_stale_temps(up);
 	rescan(up, true);
 	return up;
 fail:

@@ -2,7 +2,8 @@
 /*
  * test_userprefs.c - stars and bookmarks (search/userprefs.h): toggles,
  * counts across users, persistence across a reopen, a crash between the
- * temporary file and the rename leaving the old file, the bounds, a
+ * temporary file and the rename leaving the old file (and the temporary
+ * removed once an hour old), the bounds, a
  * damaged file left alone, and two instances on one tree seeing each
  * other's changes once they re-check.
  */
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +27,9 @@
 #include "testlib.h"
 
 #include "search/userprefs.h"
+
+/* While it is missing, a toggle holds before its rename (main()). */
+static char release[96];
 
 struct fx {
 	char root[64];
@@ -157,25 +162,39 @@ static bool has_temp(const char *dir)
 	return found;
 }
 
+/* Make the temporary files in @dir @secs seconds old. */
+static void age_temps(const char *dir, time_t secs)
+{
+	struct timespec t[2] = {{.tv_sec = time(NULL) - secs},
+	                        {.tv_sec = time(NULL) - secs}};
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "atomic.", 7))
+			assert_int_equal(utimensat(dirfd(d), de->d_name, t, 0),
+			                 0);
+	closedir(d);
+}
+
 static void test_crash_before_rename(void **state)
 {
 	const struct timespec tick = {.tv_nsec = 10 * 1000 * 1000};
 	struct fx *f = *state;
 	struct userprefs *up = open_up(f, NULL);
-	char hold[256];
 	pid_t pid;
 	int status;
 
 	assert_true(toggle(up, "alice", USERPREFS_STAR, "pub/a"));
 	userprefs_close(up);
-	snprintf(hold, sizeof(hold), "userprefs-rename:%s/never", f->root);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct err err = ERR_INIT;
 
 		/* Held after the temporary file is written, before rename. */
-		setenv("DRAY_TEST_HOLD", hold, 1);
+		unlink(release);
 		up = userprefs_open(f->root, NULL, &err);
 		if (up && userprefs_toggle(up, "alice", USERPREFS_STAR, "pub/b",
 		                           NULL, &err) == 0)
@@ -189,6 +208,7 @@ static void test_crash_before_rename(void **state)
 	kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status));
+	fclose(fopen(release, "w"));
 
 	up = open_up(f, NULL);
 	list_is(up, "alice", USERPREFS_STAR, "pub/a");
@@ -197,6 +217,15 @@ static void test_crash_before_rename(void **state)
 	assert_true(toggle(up, "alice", USERPREFS_STAR, "pub/c"));
 	list_is(up, "alice", USERPREFS_STAR, "pub/a,pub/c");
 	userprefs_close(up);
+	/* The temporary stays while it may be another node's write under
+	   way; an hour later an open removes it. */
+	up = open_up(f, NULL);
+	userprefs_close(up);
+	assert_true(has_temp(f->dir));
+	age_temps(f->dir, 7200);
+	up = open_up(f, NULL);
+	userprefs_close(up);
+	assert_false(has_temp(f->dir));
 }
 
 static void test_bounds(void **state)
@@ -320,6 +349,16 @@ static void test_two_instances(void **state)
 
 int main(void)
 {
+	static char dir[64], hold[128];
+
+	/* test_hold() reads DRAY_TEST_HOLD once: set here, for the crash
+	   test's child, and released (the file exists) for everyone else. */
+	if (test_mkdtemp(dir, sizeof(dir), "userprefs-hold") < 0)
+		return 1;
+	snprintf(release, sizeof(release), "%s/release", dir);
+	snprintf(hold, sizeof(hold), "userprefs-rename:%s", release);
+	fclose(fopen(release, "w"));
+	setenv("DRAY_TEST_HOLD", hold, 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_toggle_and_reopen, setup,
 	                                        teardown),
@@ -332,5 +371,8 @@ int main(void)
 	                                        teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+
+	test_rm_tree(dir);
+	return rc;
 }
