@@ -7,11 +7,12 @@
  * as JSON objects used as sets, and what its file looked like when read:
  * inode, size, mtime), up->stars maps each starred repository to its
  * count. Both under up->lock. A read calls rescan(), which at most every
- * recheck_ms lists the directory, stats each file and reads the changed
- * ones, so that what other nodes wrote is seen; counts follow each
- * user's change. A toggle takes the user's stripe mutex, then the OFD
- * lock of the user's byte of the lock file, reads the file, writes the
- * new one and only then takes up->lock to publish it.
+ * recheck_ms stats the directory and, if it changed (or its mtime is too
+ * recent to trust, or a minute passed), lists it, stats each file and
+ * reads the changed ones, so that what other nodes wrote is seen; counts
+ * follow each user's change. A toggle takes the user's stripe mutex, then the
+ * OFD lock of the user's byte of the lock file, reads the file, writes the new
+ * one and only then takes up->lock to publish it.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -37,8 +38,12 @@
 #define UP_REPOS_DEFAULT 1000
 #define UP_FILE_DEFAULT  (256u << 10)
 #define UP_RECHECK_MS    1000
-#define UP_STRIPES       16
-#define UP_NAME_MAX      240 /* longest escaped user name (NAME_MAX 255) */
+#define UP_FULL_MS       60000 /* a full rescan at least this often */
+#define UP_RACY_NS                                   \
+	(5 * 1000000000ll) /* a directory mtime this \
+	                     recent is not trusted */
+#define UP_STRIPES  16
+#define UP_NAME_MAX 240 /* longest escaped user name (NAME_MAX 255) */
 
 static const char *const list_key[] = {"starred", "bookmarked"};
 
@@ -59,7 +64,9 @@ struct userprefs {
 	pthread_mutex_t lock;               /* protects what follows */
 	struct hmap *users;                 /* user -> struct uentry */
 	struct hmap *stars;                 /* repo -> count (uintptr_t) */
-	uint64_t scanned_ms;                /* last rescan (mono) */
+	uint64_t scanned_ms;                /* last re-check (mono) */
+	uint64_t full_ms;                   /* last full rescan (mono) */
+	int64_t dir_mtim_ns;                /* the directory's, then */
 	bool scanned;                       /* one rescan was done */
 	unsigned gen;                       /* rescan generation */
 };
@@ -345,11 +352,32 @@ static void rescan(struct userprefs *up, bool force)
 	struct dirent *de;
 	DIR *d;
 
+	struct stat ds;
+	int64_t dm;
+
 	if (!force && up->scanned && now - up->scanned_ms < up->o.recheck_ms)
 		return;
+	if (stat(up->dir, &ds) < 0)
+		return;
+	/*
+	 * A file is only ever renamed into the directory, which changes its
+	 * mtime: while that is the one seen at the last full rescan, nothing
+	 * changed. Unless it is recent (two renames in one timestamp tick,
+	 * or another node's clock a little off), and at least once a minute
+	 * in any case.
+	 */
+	dm = (int64_t)ds.st_mtim.tv_sec * 1000000000 + ds.st_mtim.tv_nsec;
+	if (!force && up->scanned && dm == up->dir_mtim_ns &&
+	    now - up->full_ms < UP_FULL_MS &&
+	    (int64_t)clock_wall_ms() * 1000000 - dm > UP_RACY_NS) {
+		up->scanned_ms = now;
+		return;
+	}
 	d = opendir(up->dir);
 	if (!d)
 		return;
+	up->dir_mtim_ns = dm;
+	up->full_ms = now;
 	up->gen++;
 	while ((de = readdir(d))) {
 		char user[UP_NAME_MAX + 1], path[PATH_MAX];

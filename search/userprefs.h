@@ -14,9 +14,11 @@
  *
  * Every user's lists are held in memory (at most opts.max_users users),
  * with a star count per repository built from them; reads re-check the
- * directory (a stat per file, a read of the changed ones) at most every
- * opts.recheck_ms, so a change made by another node shows here within
- * that time, star counts included. A repository that is deleted keeps
+ * directory at most every opts.recheck_ms (a stat of it; when it changed,
+ * a stat per file and a read of the changed ones), so a change made by
+ * another node shows here within that time, star counts included. (A
+ * file changed in place rather than renamed, by hand, shows within a
+ * minute.) A repository that is deleted keeps
  * its stars and bookmarks (as in zot): the search API leaves out what
  * no longer exists, and they show again if it comes back.
  * Thread-safe: one struct userprefs serves every request.

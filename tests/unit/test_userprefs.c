@@ -5,12 +5,14 @@
  * temporary file and the rename leaving the old file (and the temporary
  * removed once an hour old), the bounds, a
  * damaged file left alone, and two instances on one tree seeing each
- * other's changes once they re-check.
+ * other's changes once they re-check (listing the directory only when
+ * it changed).
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -317,6 +319,29 @@ static void test_damaged_file(void **state)
 	userprefs_close(up);
 }
 
+/* Make @path's mtime @secs seconds old. */
+static void set_mtime(const char *path, time_t secs)
+{
+	struct timespec t[2] = {{.tv_sec = time(NULL) - secs},
+	                        {.tv_sec = time(NULL) - secs}};
+
+	assert_int_equal(utimensat(AT_FDCWD, path, t, 0), 0);
+}
+
+/* Overwrite @name in the preferences directory in place. */
+static void write_file(const struct fx *f, const char *name, const char *text)
+{
+	char path[256];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	fp = fopen(path, "r+");
+	assert_non_null(fp);
+	assert_int_equal(ftruncate(fileno(fp), 0), 0);
+	fputs(text, fp);
+	fclose(fp);
+}
+
 static void test_two_instances(void **state)
 {
 	struct fx *f = *state;
@@ -339,6 +364,21 @@ static void test_two_instances(void **state)
 	assert_int_equal(userprefs_stars(a, "pub/x"), 2);
 	assert_false(toggle(a, "bob", USERPREFS_STAR, "pub/x"));
 	assert_int_equal(userprefs_stars(b, "pub/x"), 1);
+	/*
+	 * A re-check lists the directory only when its mtime changed (every
+	 * toggle renames into it) or is recent: an old, unchanged directory
+	 * costs one stat, and a file changed in place goes unseen until the
+	 * directory changes (or a minute passed).
+	 */
+	assert_true(toggle(a, "alice", USERPREFS_STAR, "pub/w"));
+	set_mtime(f->dir, 60);
+	assert_true(userprefs_has(b, "alice", USERPREFS_STAR, "pub/w"));
+	write_file(f, "alice.json", "{\"starred\": []}");
+	set_mtime(f->dir, 60);
+	assert_true(userprefs_has(b, "alice", USERPREFS_STAR, "pub/w"));
+	assert_true(toggle(a, "carol", USERPREFS_STAR, "pub/w"));
+	assert_false(userprefs_has(b, "alice", USERPREFS_STAR, "pub/w"));
+	assert_int_equal(userprefs_stars(b, "pub/w"), 1);
 	/* Until it re-checks, a reader answers from what it holds. */
 	assert_int_equal(userprefs_stars(c, "pub/x"), 0);
 	list_is(c, "alice", USERPREFS_STAR, "");
