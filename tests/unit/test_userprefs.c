@@ -6,13 +6,14 @@
  * removed once an hour old), the bounds, a
  * damaged file left alone, and two instances on one tree seeing each
  * other's changes once they re-check (listing the directory only when
- * it changed).
+ * it changed), and concurrent toggles by two instances losing none.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -387,6 +388,63 @@ static void test_two_instances(void **state)
 	userprefs_close(c);
 }
 
+struct racer {
+	struct userprefs *up; /* its instance (a node) */
+	int id;               /* which racer: its repositories' names */
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	char repo[32];
+
+	for (int i = 0; i < 20; i++) {
+		struct err err = ERR_INIT;
+
+		snprintf(repo, sizeof(repo), "r%d/%02d", r->id, i);
+		if (userprefs_toggle(r->up, "alice", USERPREFS_STAR, repo, NULL,
+		                     &err) < 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+/*
+ * Two instances (nodes), two threads each, toggling for one user at
+ * once: each toggle reads the file under the user's lock across
+ * instances, so none is lost.
+ */
+static void test_concurrent_toggles(void **state)
+{
+	struct fx *f = *state;
+	struct userprefs_opts now = {.recheck_ms = 0};
+	struct userprefs *a = open_up(f, &now), *b = open_up(f, &now);
+	struct racer r[4];
+	pthread_t t[4];
+	json_t *l;
+	struct err err = ERR_INIT;
+
+	for (int i = 0; i < 4; i++) {
+		r[i] = (struct racer){.up = i % 2 ? b : a, .id = i};
+		assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		void *rc;
+
+		assert_int_equal(pthread_join(t[i], &rc), 0);
+		assert_null(rc);
+	}
+	l = userprefs_list(a, "alice", USERPREFS_STAR, &err);
+	assert_int_equal(json_array_size(l), 80);
+	json_decref(l);
+	l = userprefs_list(b, "alice", USERPREFS_STAR, &err);
+	assert_int_equal(json_array_size(l), 80);
+	json_decref(l);
+	assert_int_equal(userprefs_stars(b, "r3/19"), 1);
+	userprefs_close(a);
+	userprefs_close(b);
+}
+
 int main(void)
 {
 	static char dir[64], hold[128];
@@ -408,6 +466,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_damaged_file, setup,
 	                                        teardown),
 		cmocka_unit_test_setup_teardown(test_two_instances, setup,
+	                                        teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_toggles, setup,
 	                                        teardown),
 	};
 
