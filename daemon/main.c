@@ -37,6 +37,7 @@
 #include "http/metrics.h"
 #include "index/apikey.h"
 #include "index/store.h"
+#include "search/userprefs.h"
 #include "search/zot.h"
 #include "sync/sync.h"
 #include "events/events.h"
@@ -995,6 +996,7 @@ static int cmd_serve(int argc, char **argv)
 	struct metrics *metrics = NULL;
 	struct sync *sync = NULL;
 	struct zsearch *search = NULL;
+	struct userprefs *prefs = NULL;
 	struct events *events = NULL;
 	struct sync_mirror *mirror = NULL;
 	struct metrics_info mi;
@@ -1142,6 +1144,16 @@ static int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	hopts.search = search;
+	/* zot keeps user preferences when search and the UI are on. */
+	if (search && cfg->extensions.ui_enable) {
+		prefs = userprefs_open(cfg->storage.root_directory, NULL, &err);
+		if (!prefs) {
+			log_err("user preferences: %s", err.msg);
+			goto out;
+		}
+		zsearch_set_userprefs(search, prefs);
+	}
+	hopts.userprefs = prefs;
 	srv = http_start(&hopts, st, &err);
 	if (!srv) {
 		log_err("%s", err.msg);
@@ -1195,6 +1207,7 @@ out:
 	apikeys_close(apikeys); /* after HTTP: no request uses them now */
 	sync_free(sync); /* after HTTP: no request is using it */
 	zsearch_free(search); /* after HTTP, as sync */
+	userprefs_close(prefs);
 	metrics_free(metrics);
 	free(mgmt);
 	rfs_stop(fs); /* after HTTP: no request can reach its hook now */

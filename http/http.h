@@ -19,6 +19,7 @@ struct http_server;
 struct ldap_opts;
 struct sync;
 struct zsearch;
+struct userprefs;
 
 struct http_opts {
 	const char *address;       /* listen address (IPv4, IPv6 or name) */
@@ -70,6 +71,9 @@ struct http_opts {
 	struct zsearch *search;
 	/* extensions.ui: the web UI at / and /ui/ (http/ui.c) */
 	bool ui;
+	/* Stars and bookmarks (search/userprefs.h): zot serves them when
+	   search and ui are both on; NULL: off. */
+	struct userprefs *userprefs;
 };
 
 /*

@@ -49,6 +49,7 @@ enum route_kind {
 	RT_SEARCH,    /* /v2/_zot/ext/search (extensions.search) */
 	RT_DISCOVER,  /* /v2/_oci/ext/discover: the extensions served */
 	RT_UI,        /* / and /ui/<file> (extensions.ui) */
+	RT_USERPREFS, /* /v2/_zot/ext/userprefs (search and ui on) */
 };
 
 /* One method of one route. */
@@ -464,6 +465,8 @@ int h_search_post_body(struct http_req *req, const char *buf, size_t len,
                        struct err *err);
 int h_search_post_end(struct http_req *req, struct err *err);
 int h_discover(struct http_req *req, struct err *err);
+/* userprefs.c: zot's stars and bookmarks (search/userprefs.h). */
+int h_userprefs_put(struct http_req *req, struct err *err);
 
 /* metrics.c: the probes, /metrics and mgmt. */
 int h_health(struct http_req *req, struct err *err);

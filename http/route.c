@@ -96,6 +96,8 @@ static const struct handler handlers[] = {
 	/* The web UI's files: open to all; its API requests are checked. */
 	{RT_UI, GET, NULL, NULL, h_ui, NONE, NONE, 0},
 	{RT_UI, HEAD, NULL, NULL, h_ui, NONE, NONE, 0},
+	/* Stars and bookmarks: the handler checks the login and the read. */
+	{RT_USERPREFS, PUT, NULL, NULL, h_userprefs_put, NONE, NONE, 0},
 };
 
 bool route_names_repo(enum route_kind kind)
@@ -212,6 +214,11 @@ static int route_ops(struct http_req *req)
 	if (o && o->search &&
 	    strcmp(req->url, "/v2/_oci/ext/discover") == 0) {
 		req->kind = RT_DISCOVER;
+		return 0;
+	}
+	if (o && o->userprefs &&
+	    strcmp(req->url, "/v2/_zot/ext/userprefs") == 0) {
+		req->kind = RT_USERPREFS;
 		return 0;
 	}
 	if (o && o->ui && ui_find(req->url)) {

@@ -33,7 +33,8 @@ static int bad_request(struct http_req *req, const char *msg, struct err *err)
 static int run(struct http_req *req, const char *query, json_t *vars,
                const char *op, struct err *err)
 {
-	struct zsearch_who who = {.may = caller_may, .arg = req};
+	struct zsearch_who who = {
+		.may = caller_may, .arg = req, .user = req->who.user};
 	json_t *out;
 
 	if (!query)
@@ -95,16 +96,21 @@ int h_search_post_end(struct http_req *req, struct err *err)
 int h_discover(struct http_req *req, struct err *err)
 {
 	json_t *exts = json_array();
+	json_t *ends = json_pack("[s]", "/v2/_zot/ext/search");
 
-	if (exts)
+	/* zot lists the userprefs endpoint after search when it is on. */
+	if (ends && req->srv->opts.userprefs)
+		json_array_append_new(ends,
+		                      json_string("/v2/_zot/ext/userprefs"));
+	if (exts && ends)
 		json_array_append_new(
 			exts,
-			json_pack("{s:s, s:s, s:s, s:[s]}", "name", "_zot",
-		                  "url",
+			json_pack("{s:s, s:s, s:s, s:O}", "name", "_zot", "url",
 		                  "https://github.com/project-zot/zot/blob/"
 		                  "main/pkg/extensions/_zot.md",
 		                  "description", "zot registry extensions",
-		                  "endpoints", "/v2/_zot/ext/search"));
+		                  "endpoints", ends));
+	json_decref(ends);
 	return reply_json(req, MHD_HTTP_OK,
 	                  exts ? json_pack("{s:o}", "extensions", exts) : NULL,
 	                  err);

@@ -25,6 +25,7 @@
 #include "daemon/clock.h"
 #include "daemon/hmap.h"
 #include "index/store.h"
+#include "search/userprefs.h"
 #include "search/zot.h"
 #include "search/zot_int.h"
 
@@ -43,6 +44,7 @@ struct zsearch {
 	struct hmap *cache;        /* digest -> json_t (manifest info) */
 	size_t cache_max;          /* entries before it is emptied */
 	struct hmap *pulls;        /* "repo@digest" -> struct pulls */
+	struct userprefs *prefs;   /* stars and bookmarks, or NULL */
 };
 
 /* The pulls of one manifest of one repository. */
@@ -958,6 +960,12 @@ static json_t *repo_summary(struct zreq *zr, const struct zrepo *rp,
 	              vendors, "NewestImage", newest, "DownloadCount",
 	              downloads, "StarCount", 0, "IsBookmarked", 0, "IsStarred",
 	              0, "_name", rp->name, "_t", best, "_signed", signed_);
+	if (o && zr->zs->prefs &&
+	    userprefs_summary(zr->zs->prefs, zr->who ? zr->who->user : NULL,
+	                      rp->name, o) < 0) {
+		json_decref(o);
+		o = NULL;
+	}
 	if (o && !put(o, "Rank", rank < 0 ? json_null() : json_integer(rank))) {
 		json_decref(o);
 		o = NULL;
@@ -992,8 +1000,12 @@ static bool filter_allows(json_t *list, const char *v)
 	return !any;
 }
 
-/* zot's Filter on an image or repository (@signed, @platforms). */
-static bool filter_match(json_t *filter, json_t *platforms, bool signed_)
+/*
+ * zot's Filter on an image or repository (@signed, @platforms; @prefs
+ * has IsStarred and IsBookmarked, NULL: neither).
+ */
+static bool filter_match(json_t *filter, json_t *platforms, bool signed_,
+                         json_t *prefs)
 {
 	json_t *os = json_object_get(filter, "Os");
 	json_t *arch = json_object_get(filter, "Arch"), *p;
@@ -1012,17 +1024,24 @@ static bool filter_match(json_t *filter, json_t *platforms, bool signed_)
 		return false;
 	if (json_is_true(json_object_get(filter, "HasToBeSigned")) && !signed_)
 		return false;
-	/* No user preferences are kept: nothing is bookmarked or starred. */
-	if (json_is_true(json_object_get(filter, "IsBookmarked")) ||
-	    json_is_true(json_object_get(filter, "IsStarred")))
-		return false;
+	/* As zot: a preference given must be the repository's. */
+	for (int n = 0; n < 2; n++) {
+		const char *k = n ? "IsStarred" : "IsBookmarked";
+		json_t *want = json_object_get(filter, k);
+
+		if (json_is_boolean(want) &&
+		    json_is_true(want) !=
+		            json_is_true(json_object_get(prefs, k)))
+			return false;
+	}
 	return true;
 }
 
 static bool keep_filtered_image(json_t *img, void *arg)
 {
 	return filter_match(arg, json_object_get(img, "_platforms"),
-	                    json_is_true(json_object_get(img, "IsSigned")));
+	                    json_is_true(json_object_get(img, "IsSigned")),
+	                    NULL);
 }
 
 static int cmp_str(json_t *a, json_t *b, const char *key)
@@ -1249,7 +1268,7 @@ static int collect_repos(struct zreq *zr, const struct zrepo *rp, void *arg,
 	}
 	if (c->filter &&
 	    !filter_match(c->filter, json_object_get(sum, "Platforms"),
-	                  json_is_true(json_object_get(sum, "_signed")))) {
+	                  json_is_true(json_object_get(sum, "_signed")), sum)) {
 		json_decref(sum);
 		goto out;
 	}
@@ -1331,15 +1350,49 @@ json_t *zq_cve(const struct gql_call *call, struct err *err)
 	return NULL;
 }
 
+static int named_repo(struct zreq *zr, const char *name, struct zrepo *rp,
+                      struct err *err);
+
+/* StarredRepos, BookmarkedRepos: those the caller may read and that exist. */
 json_t *zq_user_repos(const struct gql_call *call, struct err *err)
 {
-	json_t *none = json_array(), *page;
+	struct zreq *zr = req_of(call);
+	struct collect c = {0};
+	json_t *names, *v, *page = NULL;
+	size_t i;
 
-	/* No user preferences are kept yet: nothing is starred. */
-	if (!none)
-		return nomem(err);
-	page = page_of(call, none, "UPDATE_TIME", true, err);
-	json_decref(none);
+	names = zr->zs->prefs && zr->who
+	                ? userprefs_list(zr->zs->prefs, zr->who->user,
+	                                 strcmp(call->field, "StarredRepos")
+	                                         ? USERPREFS_BOOKMARK
+	                                         : USERPREFS_STAR,
+	                                 err)
+	                : json_array();
+	if (!names || !(c.out = json_array())) {
+		json_decref(names);
+		return err->code ? NULL : nomem(err);
+	}
+	json_array_foreach(names, i, v)
+	{
+		struct zrepo rp;
+
+		/* Deleted or no longer readable: left out, kept (as zot). */
+		if (named_repo(zr, json_string_value(v), &rp, err) < 0) {
+			if (err->code == ERR_NOMEM)
+				goto out;
+			*err = ERR_INIT;
+			continue;
+		}
+		if (collect_repos(zr, &rp, &c, err) < 0) {
+			repo_release(&rp);
+			goto out;
+		}
+		repo_release(&rp);
+	}
+	page = page_of(call, c.out, "UPDATE_TIME", true, err);
+out:
+	json_decref(names);
+	json_decref(c.out);
 	return page;
 }
 
@@ -1819,6 +1872,11 @@ json_t *zsearch_run(struct zsearch *zs, const char *query, size_t len,
 	                          .ctx = &zr};
 
 	return gql_execute(zs->schema, &req, NULL, err);
+}
+
+void zsearch_set_userprefs(struct zsearch *zs, struct userprefs *up)
+{
+	zs->prefs = up;
 }
 
 char *zsearch_sdl(const struct zsearch *zs, struct err *err)

@@ -35,6 +35,7 @@ struct zsearch; /* opaque */
 struct zsearch_who {
 	bool (*may)(void *arg, const char *repo, unsigned action);
 	void *arg;
+	const char *user; /* who is asking (NULL: anonymous) */
 };
 
 /*
@@ -68,5 +69,14 @@ MUST_CHECK char *zsearch_sdl(const struct zsearch *zs, struct err *err);
  */
 void zsearch_pulled(struct zsearch *zs, const char *repo,
                     const struct digest *d);
+
+struct userprefs;
+
+/*
+ * Answer StarredRepos, BookmarkedRepos, IsStarred, IsBookmarked and
+ * StarCount from @up (search/userprefs.h; borrowed, it must outlive @zs;
+ * NULL: nothing is starred). Call before the first zsearch_run().
+ */
+void zsearch_set_userprefs(struct zsearch *zs, struct userprefs *up);
 
 #endif

@@ -258,6 +258,7 @@ async function pageHome(main) {
     main.append(h('h1', {}, 'Repositories'),
       h('h2', {}, 'Recently updated'), repoCards(data.Recent.Results, 'recent'),
       h('h2', {}, 'Most pulled'), repoCards(data.Popular.Results, 'popular'));
+    await homeBookmarks(main);
     return;
   }
   /* Without the search extension: the catalog, each with its tag count. */
@@ -436,6 +437,7 @@ async function pageRepo(main, name) {
       h('span', {class: 'pulls'}, info.Summary.DownloadCount + ' pulls'));
   }
   main.append(facts, status);
+  await prefsToggles(main, name);
   if (search && search.failed) main.append(errorBox('Pull counts', search.failed));
   if (list.length > MAX_TAGS)
     main.append(h('p', {class: 'muted'}, 'The first ' + MAX_TAGS + ' tags are shown.'));
@@ -700,6 +702,66 @@ async function boot() {
   document.getElementById('search').addEventListener('submit', ev => ev.preventDefault());
   window.addEventListener('hashchange', render);
   render();
+}
+
+/* ---- stars and bookmarks (zot's userprefs extension) ---- */
+
+const USERPREFS = '/v2/_zot/ext/userprefs';
+
+/*
+ * A logged-in caller's star and bookmark toggles for repository @name,
+ * each a PUT of zot's toggle; the buttons say what is now so.
+ */
+async function prefsToggles(main, name) {
+  if (!state.auth || state.search === false) return;
+  let s;
+  try {
+    const d = await gql('query ($repo: String!) { ExpandedRepoInfo(repo: $repo) {' +
+      ' Summary { StarCount IsStarred IsBookmarked } } }', {repo: name});
+    s = d && d.ExpandedRepoInfo && d.ExpandedRepoInfo.Summary;
+  } catch (e) {
+    main.append(errorBox('Stars and bookmarks', e));
+    return;
+  }
+  if (!s) return;
+  const msg = h('span', {id: 'prefs-status', role: 'status'});
+  const star = h('button', {type: 'button', id: 'star'});
+  const mark = h('button', {type: 'button', id: 'bookmark'});
+  const show = () => {
+    star.textContent = (s.IsStarred ? '★ Starred' : '☆ Star') + ' · ' + s.StarCount;
+    star.setAttribute('aria-pressed', String(!!s.IsStarred));
+    mark.textContent = s.IsBookmarked ? '✓ Bookmarked' : 'Bookmark';
+    mark.setAttribute('aria-pressed', String(!!s.IsBookmarked));
+  };
+  const toggle = async (action, key) => {
+    msg.replaceChildren();
+    try {
+      await api(USERPREFS + '?action=' + action + '&repo=' + encodeURIComponent(name),
+        {method: 'PUT'});
+      s[key] = !s[key];
+      if (key === 'IsStarred') s.StarCount += s.IsStarred ? 1 : -1;
+      show();
+    } catch (e) {
+      msg.append(errorBox('Cannot change it', e));
+    }
+  };
+  star.addEventListener('click', () => toggle('toggleStar', 'IsStarred'));
+  mark.addEventListener('click', () => toggle('toggleBookmark', 'IsBookmarked'));
+  show();
+  main.append(h('div', {class: 'facts', id: 'prefs'}, star, ' ', mark, msg));
+}
+
+/* The home page's "Your bookmarks", for a logged-in caller. */
+async function homeBookmarks(main) {
+  if (!state.auth) return;
+  try {
+    const d = await gql('{ BookmarkedRepos(requestedPage: {limit: 12, offset: 0,' +
+      ' sortBy: ALPHABETIC_ASC}) { Results { ' + REPO_FIELDS + ' } } }');
+    if (d) main.append(h('h2', {}, 'Your bookmarks'),
+      repoCards(d.BookmarkedRepos.Results, 'bookmarks'));
+  } catch (e) {
+    main.append(errorBox('Your bookmarks', e));
+  }
 }
 
 boot();

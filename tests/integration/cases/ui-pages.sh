@@ -7,7 +7,8 @@
 # search as you type, a repository, an image, an index, a failed
 # request, deleting a tag, a phone-sized screen; then a user who may
 # read but not delete; then the pages without the search extension (the
-# catalog, the manifests read, a refused deletion). A PNG per page goes
+# catalog, the manifests read, a refused deletion); bob also stars and
+# bookmarks a repository, and home lists his bookmark. A PNG per page goes
 # to $DRAY_BUILD/it-out/ui-pages/ (docs/ui/ holds copies). Also: the
 # files' headers (CSP, ETag, 304), and / as 404 with the UI off (the
 # config key: unit/config). No page may log a CSP violation or a script
@@ -214,6 +215,7 @@ try:
     check(b.js("document.querySelector('#pull input').value") ==
           "docker pull %s/library/app:v2" % url.split("//", 1)[1],
           "the repository's pull command names its newest tag")
+    check(b.count("#star") == 0, "no star toggle without a login")
     b.shot("repo")
 
     # An image: layers with history, config, annotations, referrers.
@@ -290,6 +292,24 @@ try:
     check(b.count("#tags tbody tr") == 1, "bob sees the tag")
     check(b.count("button.delete") == 0, "no delete button for bob")
     b.shot("repo-readonly")
+    # bob stars and bookmarks it (zot's userprefs); home lists his bookmark.
+    check(b.js("document.querySelector('#star').getAttribute('aria-pressed')")
+          == "false", "not starred yet: " + b.text("#prefs"))
+    b.click("#star")
+    b.wait("document.querySelector('#star').getAttribute('aria-pressed') "
+           "=== 'true'", "the star")
+    b.click("#bookmark")
+    b.wait("document.querySelector('#bookmark').getAttribute('aria-pressed') "
+           "=== 'true'", "the bookmark")
+    check(b.goto(url + "/#/", "home") == "ready", "home again")
+    check("library/app" in b.text("#bookmarks"),
+          "bob's bookmarks: " + b.text("#main"))
+    b.shot("home-bookmarks")
+    b.goto(url + "/#/repo/library%2Fapp", "repo")
+    check("Starred · 1" in b.text("#star") and
+          "Bookmarked" in b.text("#bookmark"),
+          "kept by the registry: " + b.text("#prefs"))
+    b.shot("repo-starred")
     check(not b.problems, "no CSP violation or exception: %s" % b.problems)
 finally:
     b.close()
