@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 src=$PWD
 build=${1:-build-tsan}
-cases=${DRAY_TSAN_CASES:-'^(unit/(store_blob|store_manifest|store_list|index|catalog|reload|offload|events|zot)|it/(gc-race|concurrent-same-blob|mount-concurrent|ops-reload|http-offload|sync-offload|sync-stream))$'}
+cases=${DRAY_TSAN_CASES:-'^(unit/(store_blob|store_manifest|store_list|index|catalog|reload|offload|events|zot|userprefs)|it/(gc-race|concurrent-same-blob|mount-concurrent|ops-reload|http-offload|sync-offload|sync-stream))$'}
 
 CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug \
 	-DDRAY_SANITIZE=thread -DDRAY_WERROR=OFF >/dev/null
