@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_xupload.c - upload sessions on a tree several nodes share (issue
- * 14): two stores, each with an index directory of its own, on one tree;
- * a session started on one continues, ends or is cancelled on the other.
+ * test_xupload.c - upload sessions and caches on a tree several nodes
+ * share (issue 14): two stores, each with an index directory of its own,
+ * on one tree; a session started on one continues, ends or is cancelled
+ * on the other, and what one creates reaches the other's catalog.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -345,6 +346,66 @@ static void test_crash_mid_upload_then_other_finishes(void **state)
 	store_close(b);
 }
 
+/* Does @st's catalog list @repo? */
+static bool listed(struct store *st, const char *repo)
+{
+	struct strvec sv = {0};
+	struct err err = ERR_INIT;
+	bool more, found = false;
+
+	if (store_catalog(st, NULL, 1000, &sv, &more, &err) < 0)
+		fail_msg("catalog: %s", err.msg);
+	for (size_t i = 0; i < sv.n; i++)
+		found = found || strcmp(sv.v[i], repo) == 0;
+	strvec_release(&sv);
+	return found;
+}
+
+/* Ask @st's catalog until it lists @repo (@want) or not: the event. */
+static void wait_listed(struct store *st, const char *repo, bool want)
+{
+	while (listed(st, repo) != want)
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+}
+
+/*
+ * A repository another node creates below an existing directory (the
+ * root's mtime does not change), or withdraws through its mount, reaches
+ * this node's catalog after the recheck interval; the mount's cache is
+ * bounded by the same interval on a shared tree only.
+ */
+static void test_catalog_sees_other_nodes_repositories(void **state)
+{
+	struct test_fixture *f = *state;
+	struct store_opts o = {.recheck_ms = 1};
+	struct store *a = node(f, 1, o), *b = node(f, 2, o);
+	struct test_fixture fa = *f;
+	struct err err = ERR_INIT;
+
+	char local[PATH_MAX];
+	struct store *c = node(f, 3, (struct store_opts){0});
+
+	/* The mount's bound: the recheck interval, none on a local tree. */
+	assert_int_equal(store_fs_recheck_ms(b), 1);
+	assert_int_equal(store_fs_recheck_ms(c), 1000);
+	store_close(c);
+	path_of(f, local, "local");
+	c = store_open(local, &err);
+	assert_non_null(c);
+	assert_int_equal(store_fs_recheck_ms(c), 0);
+	store_close(c);
+	fa.st = a;
+	push_blob(&fa, "ns/one", "one");
+	wait_listed(b, "ns/one", true);
+	push_blob(&fa, "ns/two", "two");
+	wait_listed(b, "ns/two", true);
+	assert_int_equal(store_fs_unlink(a, "ns/two/oci-layout", &err), 0);
+	wait_listed(b, "ns/two", false);
+	assert_true(listed(b, "ns/one"));
+	store_close(a);
+	store_close(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +424,9 @@ int main(void)
 	                                        setup_tree, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_crash_mid_upload_then_other_finishes, setup_tree,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_catalog_sees_other_nodes_repositories, setup_tree,
 			teardown),
 	};
 
