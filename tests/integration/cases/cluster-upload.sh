@@ -67,6 +67,27 @@ done
 
 log "  chunked upload across the nodes done: $(gl_since "$T_CASE") s"
 
+# --- streamed PATCHes (no Content-Range, as docker and skopeo send)
+# on node 1 then node 2, closed by a PUT on node 1
+node_use 1
+upload_open cl/up
+cat "$WORK/tmp/chunk2" "$WORK/tmp/chunk3" >"$WORK/tmp/streamed"
+D2=$(digest_of "$WORK/tmp/streamed")
+for i in 1 2; do
+	node_use "$i"
+	req PATCH "$(abs_url "$LOC")" -H 'Content-Type: application/octet-stream' \
+		--data-binary "@$WORK/tmp/chunk$((i + 1))"
+	assert_status 202
+	LOC=$(hdr Location)
+done
+node_use 1
+req PUT "$(with_query "$(abs_url "$LOC")" "digest=$D2")"
+assert_status 201
+node_use 2
+req GET "/v2/cl/up/blobs/$D2"
+assert_status 200
+assert_body_digest "$D2"
+
 # --- a streamed PATCH on node 1, cancelled on node 2
 node_use 1
 upload_open cl/up
