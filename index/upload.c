@@ -258,7 +258,7 @@ void upload_release(struct upload *u)
 			u->aio_lost = false;
 		}
 		u->grown = 0;
-		if (u->st->shared)
+		if (u->st->shared && !u->adopted)
 			shared_upload_seen(u);
 		close(u->fd); /* on a shared tree: its lock goes */
 		u->fd = -1;
