@@ -195,7 +195,6 @@ struct upload *store_upload_get(struct store *st, const char *repo,
                                 const char *id, struct err *err)
 {
 	struct upload *u;
-
 	bool known;
 
 	pthread_mutex_lock(&st->lock);
