@@ -85,6 +85,9 @@ struct store {
 	unsigned aio_n;         /* how many */
 	/* Verified store copies, by inode (cas.c); under lock. */
 	struct cas_known cas_known[STORE_CAS_KNOWN];
+	/* Shared tree (catalog.c), under rc_lock: */
+	uint64_t cat_checked_ms;  /* when the marker was last stat()ed */
+	uint64_t cat_seen;        /* its inode and mtime then, mixed */
 };
 
 /*
@@ -288,6 +291,19 @@ int idx_referrers(struct store *st, const char *repo,
 int idx_blob_holders(struct store *st, const struct digest *d, size_t max,
                      struct strvec *out, struct err *err);
 
+/*
+ * catalog.c: on a shared tree, tell the other nodes that a repository
+ * was created or withdrawn here (does nothing on a tree of its own).
+ */
+void catalog_changed(struct store *st);
+/*
+ * Before a catalog answer: -1 when checked less than opts.recheck_ms
+ * ago (nothing to do), else 0, or 1 when another node changed the list
+ * (the root's noted mtime is cleared, so that a reconcile is asked for).
+ * Always 0 on a tree of its own.
+ */
+int catalog_recheck(struct store *st);
+
 /* blob.c, cas.c, upload.c, upload_io.c, park.c */
 int blob_renew(const char *path, struct err *err);
 /*
@@ -427,6 +443,15 @@ struct upload {
 	bool borrowed;                /* the staging file is a link to the
 	                                 content store's copy, open read-only:
 	                                 bytes are hashed, never written */
+	/* Shared tree only (upload_shared.c): */
+	bool adopted;                 /* started by another node, taken up
+	                                 from the tree for one request; not in
+	                                 st->uploads */
+	ino_t seen_ino;               /* the staging file as this node left
+	                                 it (0: unknown): if it differs at the
+	                                 next take, another node wrote */
+	off_t seen_size;              /* ... its size then */
+	struct timespec seen_mtime;   /* ... and its mtime */
 };
 
 /* cas.c */
@@ -445,6 +470,32 @@ int count_in(struct store *st, const char *repo, struct err *err);
 void count_out(struct store *st, const char *repo);
 void upload_release(struct upload *u);
 void upload_end(struct upload *u);
+
+/*
+ * upload_shared.c: sessions on a shared tree (store->shared). Record
+ * @u's repository beside its staging file (write-fsync-rename), or
+ * remove that record. ERR_IO.
+ */
+int shared_upload_record(struct upload *u, struct err *err);
+void shared_upload_unrecord(struct upload *u);
+/*
+ * Session @id of @repo that another node started, from its record: a new
+ * upload, taken (busy), not in st->uploads; ERR_NOT_FOUND.
+ */
+struct upload *shared_upload_adopt(struct store *st, const char *repo,
+                                   const char *id, struct err *err);
+/*
+ * Lock @u's open staging file against every other request (waits a
+ * moment, then ERR_BUSY), check it is still the session's (ERR_NOT_FOUND
+ * once another node ended it) and read the offset from it.
+ */
+int shared_upload_lock(struct upload *u, struct err *err);
+/* Remember the staging file as this node leaves it (before its close). */
+void shared_upload_seen(struct upload *u);
+/* Remove sessions whose files are idle past @idle_ms; how many. */
+size_t shared_upload_sweep(struct store *st, uint64_t idle_ms);
+/* Forget this node's sessions that another node ended; how many. */
+size_t shared_upload_prune(struct store *st);
 
 /* upload_io.c */
 void aio_put(struct store *st, aio_context_t ctx);
