@@ -18,6 +18,10 @@
 require_dray
 need_mkimage
 
+# The guide's node config is one dray takes.
+ASSERTS=$((ASSERTS + 1))
+"$DRAY_BIN" verify "$DRAY_SRC/contrib/cluster/dray.yaml" >/dev/null ||
+	fail "contrib/cluster/dray.yaml does not verify"
 cluster_up 3
 
 # lb_settle STATUS TARGET WHAT: every node answers STATUS to GET TARGET

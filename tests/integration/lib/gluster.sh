@@ -354,8 +354,10 @@ nginx_up() {
 		! grep -q 'example:5000\|listen 5000' "$NGX_DIR/nginx.conf" ||
 			fail "nginx_up: contrib/cluster/nginx.conf no longer has the lines the case replaces"
 		: >"$NGX_DIR/error.log"
+		# Without the volume's lock: a balancer left behind must not
+		# hold up every other case's volume.
 		"$ngx" -p "$NGX_DIR" -c "$NGX_DIR/nginx.conf" -g 'daemon off;' \
-			>>"$NGX_DIR/stderr.log" 2>&1 &
+			>>"$NGX_DIR/stderr.log" 2>&1 {GL_LOCK_FD}>&- &
 		NGX_PID=$!
 		until curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$p/v2/"; do
 			kill -0 "$NGX_PID" 2>/dev/null || break
