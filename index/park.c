@@ -46,6 +46,12 @@ void upload_park(struct upload *u)
 	                 (unsigned long long)used);
 	int fd, ret = -1;
 
+	/* On a shared tree the session is in the tree already. */
+	if (u->st->shared && !u->no_layout) {
+		upload_release(u);
+		upload_free(u);
+		return;
+	}
 	/* A mount writer's upload ends with its file. */
 	if (u->no_layout || n < 0 || (size_t)n >= sizeof(text))
 		goto out;
@@ -148,6 +154,9 @@ int upload_restore_all(struct store *st, struct err *err)
 
 	if (fs_mkdir_p(st->updir, 0755, err) < 0)
 		return -1;
+	/* Shared: sessions live in the tree, swept by age (upload_shared.c). */
+	if (st->shared)
+		return 0;
 	d = opendir(st->updir);
 	if (!d)
 		return err_set_errno(err, errno, "cannot read '%s'", st->updir);
@@ -164,13 +173,8 @@ int upload_restore_all(struct store *st, struct err *err)
 		if (park_path(st, id, path, sizeof(path)) == 0)
 			unlink(path);
 	}
-	/*
-	 * Whatever no session owns is left over from a crash, unless other
-	 * nodes share the tree: it may be one of their sessions' then.
-	 */
+	/* Whatever no session owns is left over from a crash. */
 	rewinddir(d);
-	if (st->shared)
-		goto out;
 	while ((de = readdir(d))) {
 		char path[PATH_MAX];
 
@@ -180,7 +184,6 @@ int upload_restore_all(struct store *st, struct err *err)
 		             de->d_name) < (int)sizeof(path))
 			unlink(path);
 	}
-out:
 	closedir(d);
 	if (restored)
 		log_info("store: %zu upload session(s) resumed", restored);

@@ -424,6 +424,15 @@ struct upload {
 	bool borrowed;                /* the staging file is a link to the
 	                                 content store's copy, open read-only:
 	                                 bytes are hashed, never written */
+	/* Shared tree only (upload_shared.c): */
+	bool adopted;                 /* started by another node, taken up
+	                                 from the tree for one request; not in
+	                                 st->uploads */
+	ino_t seen_ino;               /* the staging file as this node left
+	                                 it (0: unknown): if it differs at the
+	                                 next take, another node wrote */
+	off_t seen_size;              /* ... its size then */
+	struct timespec seen_mtime;   /* ... and its mtime */
 };
 
 /* cas.c */
@@ -442,6 +451,32 @@ int count_in(struct store *st, const char *repo, struct err *err);
 void count_out(struct store *st, const char *repo);
 void upload_release(struct upload *u);
 void upload_end(struct upload *u);
+
+/*
+ * upload_shared.c: sessions on a shared tree (store->shared). Record
+ * @u's repository beside its staging file (write-fsync-rename), or
+ * remove that record. ERR_IO.
+ */
+int shared_upload_record(struct upload *u, struct err *err);
+void shared_upload_unrecord(struct upload *u);
+/*
+ * Session @id of @repo that another node started, from its record: a new
+ * upload, taken (busy), not in st->uploads; ERR_NOT_FOUND.
+ */
+struct upload *shared_upload_adopt(struct store *st, const char *repo,
+                                   const char *id, struct err *err);
+/*
+ * Lock @u's open staging file against every other request (waits a
+ * moment, then ERR_BUSY), check it is still the session's (ERR_NOT_FOUND
+ * once another node ended it) and read the offset from it.
+ */
+int shared_upload_lock(struct upload *u, struct err *err);
+/* Remember the staging file as this node leaves it (before its close). */
+void shared_upload_seen(struct upload *u);
+/* Remove sessions whose files are idle past @idle_ms; how many. */
+size_t shared_upload_sweep(struct store *st, uint64_t idle_ms);
+/* Forget this node's sessions that another node ended; how many. */
+size_t shared_upload_prune(struct store *st);
 
 /* upload_io.c */
 void aio_put(struct store *st, aio_context_t ctx);

@@ -76,9 +76,12 @@ static int upload_open(struct upload *u, int flags, struct err *err)
 		return err_set_errno(err, errno, "cannot open upload");
 	u->direct = false;
 	/* Some file systems refuse O_DIRECT: those are written through the
-	 * page cache, as are all with buffered_uploads. */
-	if (!u->st->opts.buffered_uploads && !u->scattered && !u->borrowed &&
-	    u->offset % UPLOAD_ALIGN == 0) {
+	 * page cache, as are all with buffered_uploads, and a shared tree,
+	 * where the file must hold every byte counted at each release (the
+	 * next request may be another node's) and a network file system may
+	 * fail a direct write only at fsync. */
+	if (!u->st->opts.buffered_uploads && !u->st->shared && !u->scattered &&
+	    !u->borrowed && u->offset % UPLOAD_ALIGN == 0) {
 		int fl = fcntl(u->fd, F_GETFL);
 
 		u->direct =
@@ -124,6 +127,8 @@ int store_upload_start(struct store *st, const char *repo,
 	static const char hexdig[] = "0123456789abcdef";
 	unsigned char rnd[UPLOAD_ID_LEN / 2];
 	struct upload *u;
+	size_t pruned;
+	int rc;
 
 	if (ref_name_check(repo, err) < 0)
 		return -1;
@@ -148,7 +153,16 @@ int store_upload_start(struct store *st, const char *repo,
 	}
 	/* The place is taken before the file is made: no file past a cap. */
 	pthread_mutex_lock(&st->lock);
-	if (count_in(st, repo, err) < 0) {
+	rc = count_in(st, repo, err);
+	if (rc < 0 && st->shared) {
+		/* Sessions other nodes ended still count here: drop them. */
+		pthread_mutex_unlock(&st->lock);
+		pruned = shared_upload_prune(st);
+		pthread_mutex_lock(&st->lock);
+		if (pruned)
+			rc = count_in(st, repo, err);
+	}
+	if (rc < 0) {
 		pthread_mutex_unlock(&st->lock);
 		goto fail;
 	}
@@ -160,10 +174,13 @@ int store_upload_start(struct store *st, const char *repo,
 	}
 	u->busy = true; /* nobody knows the id yet */
 	pthread_mutex_unlock(&st->lock);
-	if (upload_open(u, O_CREAT | O_EXCL, err) < 0) {
+	if (upload_open(u, O_CREAT | O_EXCL, err) < 0 ||
+	    (st->shared && shared_upload_record(u, err) < 0)) {
 		upload_end(u);
 		return -1;
 	}
+	if (st->shared)
+		shared_upload_seen(u);
 	close(u->fd);
 	u->fd = -1;
 	store_upload_put(u);
@@ -179,8 +196,11 @@ struct upload *store_upload_get(struct store *st, const char *repo,
 {
 	struct upload *u;
 
+	bool known;
+
 	pthread_mutex_lock(&st->lock);
 	u = hmap_get(st->uploads, id);
+	known = u != NULL;
 	if (!u || strcmp(u->repo, repo) != 0) {
 		u = NULL;
 		err_set(err, ERR_NOT_FOUND, "upload unknown");
@@ -191,8 +211,24 @@ struct upload *store_upload_get(struct store *st, const char *repo,
 		u->busy = true;
 	}
 	pthread_mutex_unlock(&st->lock);
-	if (u && upload_open(u, 0, err) < 0) {
-		store_upload_put(u);
+	/* On a shared tree the session may be another node's. */
+	if (!known && st->shared) {
+		*err = ERR_INIT;
+		u = shared_upload_adopt(st, repo, id, err);
+	}
+	if (!u)
+		return NULL;
+	if (upload_open(u, 0, err) < 0 ||
+	    (st->shared && shared_upload_lock(u, err) < 0)) {
+		/* Gone: committed or cancelled, here or by another node. */
+		if (st->shared &&
+		    (err->code == ERR_NOT_FOUND || err->sys_errno == ENOENT)) {
+			*err = ERR_INIT;
+			err_set(err, ERR_NOT_FOUND, "upload unknown");
+			upload_end(u);
+		} else {
+			store_upload_put(u);
+		}
 		return NULL;
 	}
 	return u;
@@ -222,7 +258,9 @@ void upload_release(struct upload *u)
 			u->aio_lost = false;
 		}
 		u->grown = 0;
-		close(u->fd);
+		if (u->st->shared)
+			shared_upload_seen(u);
+		close(u->fd); /* on a shared tree: its lock goes */
 		u->fd = -1;
 	}
 	free(u->blocks);
@@ -235,6 +273,10 @@ void store_upload_put(struct upload *u)
 	if (!u)
 		return;
 	upload_release(u);
+	if (u->adopted) { /* the tree keeps it; another node started it */
+		upload_free(u);
+		return;
+	}
 	pthread_mutex_lock(&u->st->lock);
 	u->busy = false;
 	u->last_ms = clock_age_mono_ms();
@@ -279,8 +321,9 @@ void upload_borrow(struct upload *u, const struct digest *d)
 	struct err err = ERR_INIT;
 	int fd;
 
-	if (!dedupe_on(u->st) || d->alg != DIGEST_SHA256 || u->offset ||
-	    u->scattered || u->borrowed || u->fd < 0 ||
+	/* On a shared tree the file must hold the bytes (see upload_open). */
+	if (u->st->shared || !dedupe_on(u->st) || d->alg != DIGEST_SHA256 ||
+	    u->offset || u->scattered || u->borrowed || u->fd < 0 ||
 	    staging_path(u, path, sizeof(path)) < 0 ||
 	    staging_temp(u, "borrow", tmp, sizeof(tmp)) < 0)
 		return;
@@ -436,10 +479,14 @@ void upload_end(struct upload *u)
 
 	if (u->st->uploads) {
 		pthread_mutex_lock(&u->st->lock);
-		if (hmap_del(u->st->uploads, u->id))
+		if (hmap_get(u->st->uploads, u->id) == u &&
+		    hmap_del(u->st->uploads, u->id))
 			count_out(u->st, u->repo);
 		pthread_mutex_unlock(&u->st->lock);
 	}
+	/* On a shared tree, still under the session's lock (u->fd open). */
+	if (u->st->shared)
+		shared_upload_unrecord(u);
 	if (staging_path(u, path, sizeof(path)) == 0)
 		unlink(path);
 	upload_free(u);
@@ -549,6 +596,11 @@ size_t store_upload_expire(struct store *st, uint64_t idle_ms)
 {
 	struct expire_ctx c = {.now = clock_age_mono_ms(), .idle_ms = idle_ms};
 	size_t n = 0;
+
+	/* Whichever node sweeps: idle is judged by the files' times. */
+	if (st->shared)
+		return shared_upload_sweep(st, idle_ms) +
+		       shared_upload_prune(st);
 
 	pthread_mutex_lock(&st->lock);
 	hmap_each(st->uploads, find_idle, &c);
