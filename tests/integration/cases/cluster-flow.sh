@@ -111,6 +111,15 @@ mkmanifest "$WORK/tmp/m2" "$(desc "$MT_OCI_CONFIG" "$WORK/tmp/config")" \
 	"$(desc "$MT_OCI_LAYER" "$WORK/tmp/mono")"
 push_manifest "$R" "$(digest_of "$WORK/tmp/m2")" "$WORK/tmp/m2" "$MT_OCI_MANIFEST"
 M2=$MANIFEST_DIGEST
+# Read right after the push, through the balancer: a node that looked at
+# the repository less than a second ago may not serve it yet (logged, not
+# asserted: that is the bound issue 14 sets).
+miss=0
+for i in 1 2 3; do
+	req HEAD "/v2/$R/manifests/v1" -H "Accept: $MT_OCI_MANIFEST"
+	[ "$STATUS" = 200 ] || miss=$((miss + 1))
+done
+log "  right after the push, $miss of 3 HEADs through the balancer were not 200"
 lb_settle 200 "/v2/$R/manifests/v1" "the tag v1"
 lb_settle 200 "/v2/$R/manifests/$M2" "the manifest pushed by digest"
 
