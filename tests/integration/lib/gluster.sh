@@ -78,7 +78,9 @@ gluster_up() {
 	# Wait for any other case's volume to be gone (no time limit: a hang
 	# is ctest's timeout).
 	exec {GL_LOCK_FD}>"$lockf"
+	t0=$(gl_now)
 	flock "$GL_LOCK_FD"
+	log "gluster: waited $(gl_since "$t0") s for another case's volume to go"
 	t0=$(gl_now)
 	! port_in_use 24007 || fail "something already listens on port 24007 (a system glusterd?)"
 	cat >"$GL_DIR/glusterd.vol" <<EOF
