@@ -44,12 +44,18 @@ command -v docker-registry >/dev/null || { echo "docker-registry is missing" >&2
 # The integration harness: gluster_up, node_use, nginx_up, ... Its work
 # dir is $WORK; its EXIT handler stops every node and takes the volume
 # down.
-# contrib/bench/lib.sh first, for median, ratio and interleave (its PORT
-# table would shadow the harness's PORT).
+# contrib/bench/lib.sh first, for median, ratio, interleave and
+# start_dist (its PORT table would shadow the harness's PORT).
 . "$SRC/contrib/bench/lib.sh"
 unset PORT
 . "$SRC/tests/integration/lib.sh"
-die() { fail "$*"; }
+# die (contrib/bench/lib.sh's helpers call it): the servers those helpers
+# started (PIDS) go too; the harness's EXIT handler does the rest.
+die() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	fail "$*"
+}
 B=$WORK/bench
 mkdir -p "$B"
 PUSH=$SRC/contrib/bench/push.sh
@@ -72,12 +78,14 @@ bench_node() {
 # the same http.secret for all) on mount I's dist/.
 dist_node() {
 	local i=$1
+	# start_dist notes its port in PORT[NAME]: a table of its own here,
+	# not the harness's PORT.
+	local -A PORT=()
 	mkdir -p "$WORK/dist$i" "${GL_MNT[i]}/dist"
 	ln -sfn "${GL_MNT[i]}/dist" "$WORK/dist$i/root"
 	retry start_dist "dist$i"
 	NODE_PID[i]=${SPID[dist$i]}
-	# (its PORT[NAME] is the harness's PORT here: read the config)
-	NODE_PORT[i]=$(sed -n 's/.*addr: "127.0.0.1:\([0-9]*\)".*/\1/p' "$WORK/dist$i/config.yml")
+	NODE_PORT[i]=${PORT[dist$i]}
 }
 
 # --- content: repository b/app with v1 (layers of 1 MiB and 64 MiB) and
