@@ -97,14 +97,18 @@ int view_stat(struct rfs *fs, const char *path, struct stat *sb,
  * repository links it: its name and pages are kept long, its attributes
  * briefly.
  */
-double attr_ttl_for(const char *path)
+double attr_ttl_for(const struct rfs *fs, const char *path)
 {
-	return store_fs_is_blob(path) ? BLOB_ATTR_TTL : META_TTL;
+	double t = store_fs_is_blob(path) ? BLOB_ATTR_TTL : META_TTL;
+
+	return fs->ttl_max && t > fs->ttl_max ? fs->ttl_max : t;
 }
 
-double ttl_for(const char *path)
+double ttl_for(const struct rfs *fs, const char *path)
 {
-	return store_fs_is_blob(path) ? BLOB_TTL : META_TTL;
+	double t = store_fs_is_blob(path) ? BLOB_TTL : META_TTL;
+
+	return fs->ttl_max && t > fs->ttl_max ? fs->ttl_max : t;
 }
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -137,7 +141,7 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	show_attr(fs, &sb, ino);
-	fuse_reply_attr(req, &sb, attr_ttl_for(path));
+	fuse_reply_attr(req, &sb, attr_ttl_for(fs, path));
 }
 
 /* Apply what @to_set asks of @attr to staged @path (not a layout file). */

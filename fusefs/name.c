@@ -38,8 +38,8 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	show_attr(fs, &e.attr, n->ino);
 	e.ino = n->ino;
-	e.entry_timeout = ttl_for(path);
-	e.attr_timeout = attr_ttl_for(path);
+	e.entry_timeout = ttl_for(fs, path);
+	e.attr_timeout = attr_ttl_for(fs, path);
 	if (fuse_reply_entry(req, &e) != 0)
 		node_forget(fs, n->ino, 1);
 }

@@ -253,6 +253,7 @@ struct rfs *rfs_start(struct store *st, const struct rfs_opts *opts,
 		goto fail;
 	}
 	fs->opts.mountpoint = fs->mountpoint;
+	fs->ttl_max = (double)store_fs_recheck_ms(st) / 1000.0;
 	/*
 	 * Other users get in only with the kernel checking the modes and
 	 * owners shown (the daemon itself could do anything for them).

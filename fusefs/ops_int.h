@@ -68,6 +68,10 @@ struct rfs {
 	struct open_file *files; /* open files the kernel holds; protected
 	                            by lock (freed at stop if never released) */
 	bool unmounted;          /* rfs_unmount() ran */
+	double ttl_max;          /* on a tree other nodes change too, what
+	                            the kernel caches lives no longer than
+	                            this (s), as nothing tells this node of
+	                            their changes; 0: no bound */
 	struct hmap *refused;    /* path -> why its last close or rename
 	                            was refused (malloc()ed text), for
 	                            user.dray.status; protected by lock */
@@ -129,8 +133,12 @@ bool writable_child(struct rfs *fs, fuse_req_t req, fuse_ino_t parent,
 void show_attr(const struct rfs *fs, struct stat *sb, uint64_t nodeid);
 int view_stat(struct rfs *fs, const char *path, struct stat *sb,
               struct err *err);
-double attr_ttl_for(const char *path);
-double ttl_for(const char *path);
+/*
+ * How long the kernel may keep @path's attributes, and its name: long
+ * for blobs, short for the rest, and never past fs->ttl_max.
+ */
+double attr_ttl_for(const struct rfs *fs, const char *path);
+double ttl_for(const struct rfs *fs, const char *path);
 void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                 struct fuse_file_info *fi);

@@ -394,6 +394,11 @@ int store_fs_open(struct store *st, const char *rel, int *fd, struct err *err)
 	return 0;
 }
 
+uint64_t store_fs_recheck_ms(const struct store *st)
+{
+	return st->shared ? st->opts.recheck_ms : 0;
+}
+
 bool store_fs_is_blob(const char *rel)
 {
 	return strstr(rel, "/blobs/sha256/") || strstr(rel, "/blobs/sha512/");
@@ -1594,6 +1599,7 @@ static int withdraw(struct store *st, struct repo *r, struct err *err)
 	layout_show(st, r);
 	if (fs_fsync_parent(path, err) < 0)
 		return -1;
+	catalog_changed(st);
 	/* The cached index.json goes: the repository is unknown now. */
 	r->loaded = false;
 	if (repo_load(st, r, &ignored) == 0)

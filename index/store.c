@@ -731,10 +731,12 @@ int repo_write_marker(struct store *st, const char *name, struct err *err)
 {
 	char path[PATH_MAX];
 
-	if (repo_path(st, name, "oci-layout", path, sizeof(path), err) < 0)
+	if (repo_path(st, name, "oci-layout", path, sizeof(path), err) < 0 ||
+	    fs_write_atomic(st->tmpdir, path, oci_layout_json,
+	                    strlen(oci_layout_json), err) < 0)
 		return -1;
-	return fs_write_atomic(st->tmpdir, path, oci_layout_json,
-	                       strlen(oci_layout_json), err);
+	catalog_changed(st);
+	return 0;
 }
 
 static int write_file(const char *dir, const char *name, const char *text,
@@ -797,8 +799,12 @@ int repo_create(struct store *st, const char *name, struct err *err)
 		return 0;
 	if (repo_path(st, name, NULL, final, sizeof(final), err) < 0)
 		return -1;
-	if (access(final, F_OK) == 0)
-		return layout_in_place(st, final, err);
+	if (access(final, F_OK) == 0) {
+		if (layout_in_place(st, final, err) < 0)
+			return -1;
+		catalog_changed(st);
+		return 0;
+	}
 	/* Parents of nested names are plain directories. */
 	slash = strrchr(final, '/');
 	*slash = '\0';
@@ -837,6 +843,7 @@ int repo_create(struct store *st, const char *name, struct err *err)
 	}
 	if (fs_fsync_parent(final, err) < 0)
 		goto out;
+	catalog_changed(st);
 	ret = 0;
 out:
 	if (tmp[0]) {
@@ -1093,8 +1100,13 @@ int store_walk(struct store *st, struct strvec *out, struct err *err)
 int store_catalog(struct store *st, const char *last, size_t n,
                   struct strvec *out, bool *more, struct err *err)
 {
-	/* A layout copied in at the top level changes the root's mtime. */
-	reconcile_if_root_changed(st);
+	/*
+	 * A layout copied in at the top level changes the root's mtime;
+	 * on a shared tree both that and other nodes' repositories are
+	 * checked at most once per recheck interval (catalog.c).
+	 */
+	if (catalog_recheck(st) >= 0)
+		reconcile_if_root_changed(st);
 	return idx_catalog(st, last, n, out, more, err);
 }
 

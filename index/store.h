@@ -555,6 +555,14 @@ struct statvfs;
 MUST_CHECK int store_fs_statfs(struct store *st, struct statvfs *out,
                                struct err *err);
 
+/*
+ * How long the mount may keep what it shows before it asks again: on a
+ * tree other nodes share, their changes reach this node only by asking
+ * (storage.indexDirectory; opts.recheck_ms); 0 on a tree of its own,
+ * where every change is this process's and the watch tells of it.
+ */
+uint64_t store_fs_recheck_ms(const struct store *st);
+
 /* True if @rel is a blob of a layout: content that never changes. */
 bool store_fs_is_blob(const char *rel);
 

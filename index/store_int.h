@@ -85,6 +85,9 @@ struct store {
 	unsigned aio_n;         /* how many */
 	/* Verified store copies, by inode (cas.c); under lock. */
 	struct cas_known cas_known[STORE_CAS_KNOWN];
+	/* Shared tree (catalog.c), under rc_lock: */
+	uint64_t cat_checked_ms;  /* when the marker was last stat()ed */
+	uint64_t cat_seen;        /* its inode and mtime then, mixed */
 };
 
 /*
@@ -284,6 +287,19 @@ int idx_catalog(struct store *st, const char *last, size_t n,
 int idx_referrers(struct store *st, const char *repo,
                   const struct digest *subject, const char *artifact_type,
                   json_t *list, struct err *err);
+
+/*
+ * catalog.c: on a shared tree, tell the other nodes that a repository
+ * was created or withdrawn here (does nothing on a tree of its own).
+ */
+void catalog_changed(struct store *st);
+/*
+ * Before a catalog answer: -1 when checked less than opts.recheck_ms
+ * ago (nothing to do), else 0, or 1 when another node changed the list
+ * (the root's noted mtime is cleared, so that a reconcile is asked for).
+ * Always 0 on a tree of its own.
+ */
+int catalog_recheck(struct store *st);
 
 /* blob.c, cas.c, upload.c, upload_io.c, park.c */
 int blob_renew(const char *path, struct err *err);

@@ -195,7 +195,6 @@ struct upload *store_upload_get(struct store *st, const char *repo,
                                 const char *id, struct err *err)
 {
 	struct upload *u;
-
 	bool known;
 
 	pthread_mutex_lock(&st->lock);
@@ -258,7 +257,7 @@ void upload_release(struct upload *u)
 			u->aio_lost = false;
 		}
 		u->grown = 0;
-		if (u->st->shared)
+		if (u->st->shared && !u->adopted)
 			shared_upload_seen(u);
 		close(u->fd); /* on a shared tree: its lock goes */
 		u->fd = -1;

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_xupload.c - upload sessions on a tree several nodes share (issue
- * 14): two stores, each with an index directory of its own, on one tree;
- * a session started on one continues, ends or is cancelled on the other.
+ * test_xupload.c - upload sessions and caches on a tree several nodes
+ * share (issue 14): two stores, each with an index directory of its own,
+ * on one tree; a session started on one continues, ends or is cancelled
+ * on the other, and what one creates reaches the other's catalog.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 #include "testlib.h"
@@ -98,6 +100,9 @@ static void assert_blob(struct store *st, const void *buf, size_t len)
 }
 
 static const char data[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+
+/* An upload id's length (index/store_int.h's UPLOAD_ID_LEN). */
+#define UPLOAD_ID_CHARS 32
 
 /* Started on node 1, continued and committed on node 2. */
 static void test_started_on_one_finished_on_other(void **state)
@@ -304,36 +309,56 @@ static void test_expiry_by_file_age(void **state)
 }
 
 /*
+ * The node that dies, a process of its own ("test_xupload --crash
+ * ROOT", spawned: a fork of this multi-threaded process could not start
+ * RocksDB's threads under TSan): node 1 starts a session, writes 10
+ * bytes, takes it again for 7 more, prints the id and ends in the middle
+ * of that request, nothing released.
+ */
+static int crash_child(const char *root)
+{
+	struct test_fixture f = {0};
+	char id[STORE_UPLOAD_ID_MAX];
+	struct err err = ERR_INIT;
+	struct store *a;
+	struct upload *u;
+
+	snprintf(f.root, sizeof(f.root), "%s", root);
+	a = node(&f, 1, (struct store_opts){0});
+	if (store_upload_start(a, "r", id, &err) < 0)
+		_exit(1);
+	append(a, id, data, 10);
+	u = store_upload_get(a, "r", id, &err);
+	if (!u || store_upload_append(u, data + 10, 7, &err) < 0 ||
+	    printf("%s\n", id) < 0 || fflush(stdout) != 0)
+		_exit(1);
+	_exit(0);
+}
+
+/*
  * Node 1 dies mid-chunk, its session taken (no store_close, no release):
  * node 2 finishes the upload from what reached the file.
  */
 static void test_crash_mid_upload_then_other_finishes(void **state)
 {
 	struct test_fixture *f = *state;
-	char id[STORE_UPLOAD_ID_MAX];
-	struct err err = ERR_INIT;
+	char *argv[] = {"/proc/self/exe", "--crash", f->root, NULL};
+	char id[STORE_UPLOAD_ID_MAX + 1];
+	posix_spawn_file_actions_t fa;
 	struct store *b;
 	int fds[2], status;
 	pid_t pid;
 
 	assert_int_equal(pipe(fds), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct store *a = node(f, 1, (struct store_opts){0});
-		struct upload *u;
-
-		if (store_upload_start(a, "r", id, &err) < 0)
-			_exit(1);
-		append(a, id, data, 10);
-		u = store_upload_get(a, "r", id, &err);
-		if (!u || store_upload_append(u, data + 10, 7, &err) < 0 ||
-		    write(fds[1], id, sizeof(id)) != (ssize_t)sizeof(id))
-			_exit(1);
-		_exit(0); /* mid-request: nothing released */
-	}
+	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, fds[1], 1), 0);
+	assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ),
+	                 0);
+	posix_spawn_file_actions_destroy(&fa);
 	close(fds[1]);
-	assert_int_equal(read(fds[0], id, sizeof(id)), (ssize_t)sizeof(id));
+	assert_int_equal(read(fds[0], id, UPLOAD_ID_CHARS + 1),
+	                 UPLOAD_ID_CHARS + 1);
+	id[UPLOAD_ID_CHARS] = '\0';
 	close(fds[0]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -345,7 +370,67 @@ static void test_crash_mid_upload_then_other_finishes(void **state)
 	store_close(b);
 }
 
-int main(void)
+/* Does @st's catalog list @repo? */
+static bool listed(struct store *st, const char *repo)
+{
+	struct strvec sv = {0};
+	struct err err = ERR_INIT;
+	bool more, found = false;
+
+	if (store_catalog(st, NULL, 1000, &sv, &more, &err) < 0)
+		fail_msg("catalog: %s", err.msg);
+	for (size_t i = 0; i < sv.n; i++)
+		found = found || strcmp(sv.v[i], repo) == 0;
+	strvec_release(&sv);
+	return found;
+}
+
+/* Ask @st's catalog until it lists @repo (@want) or not: the event. */
+static void wait_listed(struct store *st, const char *repo, bool want)
+{
+	while (listed(st, repo) != want)
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+}
+
+/*
+ * A repository another node creates below an existing directory (the
+ * root's mtime does not change), or withdraws through its mount, reaches
+ * this node's catalog after the recheck interval; the mount's cache is
+ * bounded by the same interval on a shared tree only.
+ */
+static void test_catalog_sees_other_nodes_repositories(void **state)
+{
+	struct test_fixture *f = *state;
+	struct store_opts o = {.recheck_ms = 1};
+	struct store *a = node(f, 1, o), *b = node(f, 2, o);
+	struct test_fixture fa = *f;
+	struct err err = ERR_INIT;
+
+	char local[PATH_MAX];
+	struct store *c = node(f, 3, (struct store_opts){0});
+
+	/* The mount's bound: the recheck interval, none on a local tree. */
+	assert_int_equal(store_fs_recheck_ms(b), 1);
+	assert_int_equal(store_fs_recheck_ms(c), 1000);
+	store_close(c);
+	path_of(f, local, "local");
+	c = store_open(local, &err);
+	assert_non_null(c);
+	assert_int_equal(store_fs_recheck_ms(c), 0);
+	store_close(c);
+	fa.st = a;
+	push_blob(&fa, "ns/one", "one");
+	wait_listed(b, "ns/one", true);
+	push_blob(&fa, "ns/two", "two");
+	wait_listed(b, "ns/two", true);
+	assert_int_equal(store_fs_unlink(a, "ns/two/oci-layout", &err), 0);
+	wait_listed(b, "ns/two", false);
+	assert_true(listed(b, "ns/one"));
+	store_close(a);
+	store_close(b);
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
@@ -364,7 +449,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_crash_mid_upload_then_other_finishes, setup_tree,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_catalog_sees_other_nodes_repositories, setup_tree,
+			teardown),
 	};
 
+	if (argc == 3 && strcmp(argv[1], "--crash") == 0)
+		return crash_child(argv[2]);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

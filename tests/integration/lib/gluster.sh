@@ -415,3 +415,30 @@ cluster_up() {
 	nginx_up "$n"
 	lb_use
 }
+
+# node_start_mount I DIR [STORAGE_LINE...]: node_start with the node's
+# FUSE mount at DIR, cleared at exit even when the node could not
+# unmount it.
+NODE_MNT=()
+node_start_mount() {
+	local i=$1 dir=$2
+	shift 2
+	NODE_MNT[i]=$dir
+	mkdir -p "$dir"
+	trap gluster_mount_on_exit EXIT
+	# The last storage line carries the top-level fuse section.
+	node_start "$i" "$@" "dedupe: true
+fuse:
+  mountpoint: $dir"
+	MNT=$dir wait_mounted
+}
+
+gluster_mount_on_exit() {
+	local rc=$? m
+	set +e
+	for m in "${NODE_MNT[@]}"; do
+		MNT=$m mount_clear
+	done
+	(exit "$rc")
+	gluster_on_exit
+}
