@@ -39,6 +39,9 @@ test_pkgs+=(chromium)
 # glusterfs-server, glusterfs-client: the cluster-* cases serve one tree
 # from a replicated GlusterFS volume (run by hand, in the case's work dir)
 test_pkgs+=(glusterfs-server glusterfs-client)
+# nginx-light: the cluster-* cases put the balancer of contrib/cluster/nginx.conf
+# in front of the nodes (run by hand, in the case's work dir)
+test_pkgs+=(nginx-light)
 bench_pkgs=(docker-registry nginx-light wrk)
 
 want=("${build_pkgs[@]}")

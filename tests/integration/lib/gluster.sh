@@ -78,7 +78,9 @@ gluster_up() {
 	# Wait for any other case's volume to be gone (no time limit: a hang
 	# is ctest's timeout).
 	exec {GL_LOCK_FD}>"$lockf"
+	t0=$(gl_now)
 	flock "$GL_LOCK_FD"
+	log "gluster: waited $(gl_since "$t0") s for another case's volume to go"
 	t0=$(gl_now)
 	! port_in_use 24007 || fail "something already listens on port 24007 (a system glusterd?)"
 	cat >"$GL_DIR/glusterd.vol" <<EOF
@@ -228,6 +230,7 @@ gluster_on_exit() {
 	done
 	NODE_PID=()
 	DRAY_PID=
+	nginx_down
 	gluster_down
 	(exit "$rc")
 	on_exit
@@ -285,6 +288,132 @@ node_wait_get() {
 		sleep 0.05
 	done
 	log "  node $NODE_CUR: $3 after $(gl_since "$t0") s"
+}
+
+# node_restart I: start node I again (after node_kill or a stop) on the
+# port it had, so that the balancer's configuration still names it.
+node_restart() {
+	local i=$1
+	node_use "$i"
+	[ -z "$DRAY_PID" ] || fail "node_restart $i: node $i is running"
+	sed -i "s/^  port: .*/  port: ${NODE_PORT[i]}/" "$CFG"
+	dray_start
+	NODE_PID[i]=$DRAY_PID
+	[ "$PORT" = "${NODE_PORT[i]}" ] ||
+		fail "node $i came back on port $PORT, not ${NODE_PORT[i]}"
+}
+
+# node_kill I: SIGKILL node I (no clean shutdown: locks, sessions and
+# staging files left as a crash leaves them).
+node_kill() {
+	local i=$1 pid=${NODE_PID[$1]}
+	[ -n "$pid" ] || fail "node_kill $i: node $i is not running"
+	[ "$NODE_CUR" != "$i" ] || DRAY_PID=
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null || true
+	NODE_PID[i]=
+}
+
+# --- nginx round robin in front of the nodes --------------------------------
+# The balancer runs contrib/cluster/nginx.conf itself (the deployment
+# guide's file), with only the node addresses, its listen address, and its
+# paths (pid, logs, temp dirs) replaced by the case's. It runs as root in
+# the foreground (daemon off) and is stopped by PID.
+NGX_DIR=$WORK/nginx
+NGX_PID=
+LB_URL=
+LB_PORT=
+
+need_nginx() {
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] ||
+		fail "nginx is missing (contrib/install-deps.sh --test installs it)"
+}
+
+# nginx_up N: the balancer, round robin over nodes 1..N, on a free
+# loopback port (LB_URL, LB_PORT); its access log names the node
+# (up=127.0.0.1:PORT) that answered each request.
+nginx_up() {
+	local n=$1 i try p ngx sub=()
+	need_nginx
+	ngx=$(command -v nginx || echo /usr/sbin/nginx)
+	mkdir -p "$NGX_DIR/tmp"
+	for ((i = 1; i <= 3; i++)); do
+		if ((i <= n)); then
+			sub+=(-e "s/server node$i\.example:5000/server 127.0.0.1:${NODE_PORT[i]}/")
+		else
+			sub+=(-e "/server node$i\.example:5000/d")
+		fi
+	done
+	for ((try = 0; try < 10; try++)); do
+		p=$((20000 + RANDOM % 30000))
+		port_in_use "$p" && continue
+		sed -e "s|^user .*|user root;|" \
+			-e "s|^pid .*|pid $NGX_DIR/nginx.pid;|" \
+			-e "s|/var/log/nginx/dray-|$NGX_DIR/|" \
+			-e "s|/var/lib/nginx/|$NGX_DIR/tmp/|" \
+			-e "s|^\(\s*\)listen 5000;|\1listen 127.0.0.1:$p;|" \
+			"${sub[@]}" "$DRAY_SRC/contrib/cluster/nginx.conf" >"$NGX_DIR/nginx.conf"
+		! grep -q 'example:5000\|listen 5000' "$NGX_DIR/nginx.conf" ||
+			fail "nginx_up: contrib/cluster/nginx.conf no longer has the lines the case replaces"
+		: >"$NGX_DIR/error.log"
+		# Without the volume's lock: a balancer left behind must not
+		# hold up every other case's volume.
+		"$ngx" -p "$NGX_DIR" -c "$NGX_DIR/nginx.conf" -g 'daemon off;' \
+			>>"$NGX_DIR/stderr.log" 2>&1 {GL_LOCK_FD}>&- &
+		NGX_PID=$!
+		until curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$p/v2/"; do
+			kill -0 "$NGX_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		if kill -0 "$NGX_PID" 2>/dev/null; then
+			LB_PORT=$p
+			LB_URL=http://127.0.0.1:$p
+			log "nginx: round robin over $n nodes at $LB_URL"
+			return 0
+		fi
+		wait "$NGX_PID" 2>/dev/null || true
+		NGX_PID=
+		grep -q 'Address already in use' "$NGX_DIR/error.log" "$NGX_DIR/stderr.log" ||
+			fail "nginx did not start: $(tail -n 5 "$NGX_DIR/stderr.log" "$NGX_DIR/error.log")"
+	done
+	fail "nginx_up: no free port in 10 tries"
+}
+
+nginx_down() {
+	[ -n "$NGX_PID" ] || return 0
+	stop_pid "$NGX_PID"
+	NGX_PID=
+}
+
+# lb_use: lib.sh's helpers (req, push_image, ...) talk to the balancer;
+# the current node (for assert_alive, logs) stays what it was.
+lb_use() {
+	URL=$LB_URL
+	PORT=$LB_PORT
+}
+
+# lb_nodes_since LINE: the distinct nodes (upstream ports) that answered
+# the requests the balancer logged after access-log line LINE.
+lb_nodes_since() {
+	tail -n "+$(($1 + 1))" "$NGX_DIR/access.log" |
+		grep -o 'up=[0-9.:, ]*' | grep -o ':[0-9]*' | sort -u | tr -d ':' | xargs
+}
+
+lb_log_lines() {
+	wc -l <"$NGX_DIR/access.log"
+}
+
+# cluster_up N: the volume mounted N times, node I on mount I with its own
+# index directory ($WORK/nodeI) and port, and nginx round robin in front;
+# helpers then talk to the balancer (lb_use).
+cluster_up() {
+	local n=$1 i
+	gluster_up "$n"
+	for ((i = 1; i <= n; i++)); do
+		node_start "$i" "indexDirectory: $WORK/node$i"
+	done
+	nginx_up "$n"
+	lb_use
 }
 
 # node_start_mount I DIR [STORAGE_LINE...]: node_start with the node's
