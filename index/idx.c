@@ -198,7 +198,8 @@ int64_t store_time_ns(const char *s)
 	if (!s ||
 	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec,
 	           &n) != 6 ||
-	    n == 0 || mo < 1 || mo > 12)
+	    n == 0 || y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 ||
+	    h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
 		return 0;
 	p = s + n;
 	if (*p == '.') {
@@ -224,9 +225,15 @@ int64_t store_time_ns(const char *s)
 	if (*p == '+' || *p == '-') {
 		int oh = 0, om = 0;
 
-		if (sscanf(p + 1, "%2d:%2d", &oh, &om) == 2)
+		if (sscanf(p + 1, "%2d:%2d", &oh, &om) == 2 && oh >= 0 &&
+		    om >= 0)
 			t -= (*p == '+' ? 1 : -1) * (oh * 3600 + om * 60);
 	}
+	/* Nanoseconds reach 1677..2262: beyond, the ends (for sorting). */
+	if (t >= INT64_MAX / 1000000000)
+		return INT64_MAX;
+	if (t <= INT64_MIN / 1000000000)
+		return INT64_MIN;
 	return t * 1000000000 + frac;
 }
 

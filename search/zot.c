@@ -24,6 +24,7 @@
 #include "daemon/clock.h"
 #include "daemon/hmap.h"
 #include "daemon/log.h"
+#include "daemon/testhold.h"
 #include "index/store.h"
 #include "search/zot.h"
 #include "search/zot_int.h"
@@ -94,11 +95,14 @@ static json_t *size_str(uint64_t n)
 	return json_string(buf);
 }
 
+/* A size as text or a number; 0 for anything else, or below 0. */
 static uint64_t size_of(json_t *v)
 {
 	const char *s = json_string_value(v);
 
-	return s ? strtoull(s, NULL, 10) : (uint64_t)json_integer_value(v);
+	if (s)
+		return strtoull(s, NULL, 10);
+	return json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
 }
 
 /* A string member of @o, or "". */
@@ -172,13 +176,12 @@ static json_t *image_info(json_t *rec, const char *dstr)
 {
 	json_t *m = json_object_get(rec, "m"), *cfg = json_object_get(rec, "c");
 	const char *mt = str_of(rec, "mt");
-	uint64_t msize =
-		(uint64_t)json_integer_value(json_object_get(rec, "size"));
+	uint64_t msize = size_of(json_object_get(rec, "size"));
 	json_t *cfgd = json_object_get(m, "config"), *layers, *ldig, *l;
 	const char *cdig = json_string_value(json_object_get(cfgd, "digest"));
 	const char *at = json_string_value(json_object_get(m, "artifactType"));
-	uint64_t total = msize + (uint64_t)json_integer_value(
-					 json_object_get(cfgd, "size"));
+	uint64_t csize = size_of(json_object_get(cfgd, "size"));
+	uint64_t total = msize + csize;
 	json_t *info = NULL, *blobs, *labels, *hist, *created;
 	size_t i;
 
@@ -189,12 +192,15 @@ static json_t *image_info(json_t *rec, const char *dstr)
 		goto out;
 	json_object_set_new(blobs, dstr, json_integer((json_int_t)msize));
 	if (cdig)
-		json_object_set(blobs, cdig, json_object_get(cfgd, "size"));
+		json_object_set_new(blobs, cdig,
+		                    json_integer((json_int_t)csize));
 	json_array_foreach(json_object_get(m, "layers"), i, l)
 	{
 		json_t *ld = json_object_get(l, "digest");
-		uint64_t sz = (uint64_t)json_integer_value(
-			json_object_get(l, "size"));
+		uint64_t sz = size_of(json_object_get(l, "size"));
+
+		if (!json_is_string(ld))
+			ld = NULL; /* a digest is text, or none */
 
 		total += sz;
 		if (json_array_append_new(layers,
@@ -204,8 +210,8 @@ static json_t *image_info(json_t *rec, const char *dstr)
 		    json_array_append(ldig, ld ? ld : json_null()) < 0)
 			goto out;
 		if (json_is_string(ld))
-			json_object_set(blobs, json_string_value(ld),
-			                json_object_get(l, "size"));
+			json_object_set_new(blobs, json_string_value(ld),
+			                    json_integer((json_int_t)sz));
 	}
 	if (!at)
 		at = json_string_value(json_object_get(cfgd, "mediaType"));
@@ -1484,25 +1490,28 @@ json_t *zq_repo_list(const struct gql_call *call, struct err *err)
 	return repo_page(call, NULL, NULL, "UPDATE_TIME", err);
 }
 
-/* Does image @img have a manifest, config or layer digest @arg? */
+/*
+ * Does image @img have a manifest, config or layer digest containing @arg
+ * (zot's FilterByDigest: a part of one, "sha256:" or not)?
+ */
 static bool has_digest(json_t *img, void *arg)
 {
 	const char *id = arg;
 	json_t *m, *l;
 	size_t i, j;
 
-	if (!strncmp(str_of(img, "Digest"), id, strlen(id)))
+	if (strstr(str_of(img, "Digest"), id))
 		return true;
 	json_array_foreach(json_object_get(img, "Manifests"), i, m)
 	{
-		if (!strncmp(str_of(m, "Digest"), id, strlen(id)) ||
-		    !strncmp(str_of(m, "ConfigDigest"), id, strlen(id)))
+		if (strstr(str_of(m, "Digest"), id) ||
+		    strstr(str_of(m, "ConfigDigest"), id))
 			return true;
 		json_array_foreach(json_object_get(m, "_layers"), j, l)
 		{
 			const char *s = json_string_value(l);
 
-			if (s && !strncmp(s, id, strlen(id)))
+			if (s && strstr(s, id))
 				return true;
 		}
 	}
@@ -1570,11 +1579,17 @@ json_t *zq_expanded(const struct gql_call *call, struct err *err)
 	json_t *imgs = NULL, *sum = NULL, *sorted = NULL, *out = NULL;
 	struct zrepo rp = {0};
 
-	/* zot: a repository the caller may not read is an empty answer. */
-	if (!may(zr, repo, ACCESS_READ))
+	/*
+	 * zot answers an empty RepoInfo for a repository the caller may not
+	 * read but an error for an absent one; here both are empty, so that
+	 * hidden names cannot be told from absent ones.
+	 */
+	if (named_repo(zr, repo, &rp, err) < 0) {
+		if (err->code != ERR_NOT_FOUND)
+			return NULL;
+		*err = ERR_INIT;
 		return json_pack("{s:n, s:n}", "Images", "Summary");
-	if (named_repo(zr, repo, &rp, err) < 0)
-		return NULL;
+	}
 	if (!(imgs = json_array()) ||
 	    repo_images(zr, &rp, NULL, NULL, imgs, err) < 0)
 		goto out;
@@ -1695,6 +1710,17 @@ static json_t *named_image(struct zreq *zr, const char *image, struct err *err)
 		       NULL;
 	memcpy(repo, image, (size_t)(sep - image));
 	repo[sep - image] = '\0';
+	if (*sep == '@') {
+		struct digest dg;
+
+		/* A digest, nothing else (a tag there would be resolved). */
+		if (digest_parse(&dg, sep + 1, strlen(sep + 1), err) < 0) {
+			*err = ERR_INIT;
+			return err_set(err, ERR_NOT_FOUND,
+			               "image '%s' not found", image),
+			       NULL;
+		}
+	}
 	if (named_repo(zr, repo, &rp, err) < 0)
 		return NULL;
 	if (*sep == ':') {
@@ -1925,6 +1951,7 @@ json_t *zsearch_run(struct zsearch *zs, const char *query, size_t len,
 	                          .operation = operation,
 	                          .ctx = &zr};
 
+	test_hold("search", "query");
 	return gql_execute(zs->schema, &req, NULL, err);
 }
 
