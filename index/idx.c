@@ -14,9 +14,10 @@
  *   S<repo>\0<digest>       -> what search shows of a manifest (JSON:
  *                              mt, size, mtime, the manifest m, the
  *                              config's facts c, plat, t, kids)
- *   N<repo>                 -> what search ranks a repository by (JSON:
- *                              n images, t newest, plats, signed); only
- *                              for repositories with an image
+ *   N<repo>                 -> what search ranks a repository by:
+ *                              "<images> <newest, ns> <signed 0|1>\n"
+ *                              and its platforms (JSON); only for
+ *                              repositories with an image
  *   P<repo>\0<digest>       -> last pull, ms (retention.c's)
  *   D<repo>\0<digest>       -> "<pulls>\0<last pull, ms>" (kept)
  *   W<repo>\0<digest>       -> "<push time, ms>\0<user>" (kept)
@@ -45,7 +46,7 @@
 #include "index/kv.h"
 #include "index/store_int.h"
 
-#define SCHEMA "2"
+#define SCHEMA  "3"
 #define KEY_MAX (2 + REF_NAME_MAX + 2 * DIGEST_STR_MAX + REF_TAG_MAX + 8)
 
 /* What a repository looked like when it was last indexed. */
@@ -598,15 +599,32 @@ static int index_search(struct store *st, struct repo *r, struct kv_batch *b,
 	}
 	rec = repo_search_record(r, have);
 	if (rec) {
-		char *text = json_dumps(rec, JSON_COMPACT);
+		/* "<n> <t> <signed>\n<plats>": the numbers read without JSON.
+		 */
+		char *plats =
+			json_dumps(json_object_get(rec, "plats"), JSON_COMPACT);
+		size_t sz = plats ? strlen(plats) + 80 : 0;
+		char *text = plats ? malloc(sz) : NULL;
+		int n = -1;
 
+		if (text)
+			n = snprintf(
+				text, sz, "%" PRId64 " %" PRId64 " %d\n%s",
+				(int64_t)json_integer_value(
+					json_object_get(rec, "n")),
+				(int64_t)json_integer_value(
+					json_object_get(rec, "t")),
+				json_is_true(json_object_get(rec, "signed")),
+				plats);
 		json_decref(rec);
-		if (!text) {
+		free(plats);
+		if (n < 0 || (size_t)n >= sz) {
+			free(text);
 			err_set(err, ERR_NOMEM, "cannot index");
 			goto out;
 		}
 		kv_batch_put(b, k, key(k, 'N', r->name, NULL, NULL), text,
-		             strlen(text));
+		             (size_t)n);
 		free(text);
 	} else {
 		kv_batch_del(b, k, key(k, 'N', r->name, NULL, NULL));

@@ -805,9 +805,10 @@ MUST_CHECK int store_search_manifest(struct store *st, const char *repo,
 
 /*
  * Call @fn for each repository with an image, in name order, with its
- * summary (JSON text of @len bytes, valid during the call: "n" images,
- * "t" the newest one's creation in ns, "plats" their platforms, "signed"
- * one is). @fn's failure (-1) stops the walk: ERR_NOMEM.
+ * summary (@len bytes, not NUL-terminated, valid during the call):
+ * "<images> <the newest one's creation, ns> <one is signed: 0|1>\n" and
+ * their platforms as a JSON array of {"Os","Arch"}. @fn's failure (-1)
+ * stops the walk: ERR_NOMEM.
  */
 MUST_CHECK int store_search_repos(struct store *st,
                                   int (*fn)(const char *repo, const char *rec,

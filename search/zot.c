@@ -1238,17 +1238,33 @@ static int add_cand(const char *repo, const char *text, size_t len, void *arg)
 		return 0;
 	if (!may(c->zr, repo, ACCESS_READ))
 		return 0;
-	rec = json_loadb(text, len, 0, NULL);
-	if (!rec)
-		return 0; /* not ours to fix: the next sync rewrites it */
-	cd.t = json_integer_value(json_object_get(rec, "t"));
-	if (c->filter &&
-	    !filter_match(c->filter, json_object_get(rec, "plats"),
-	                  json_is_true(json_object_get(rec, "signed")))) {
-		json_decref(rec);
-		return 0;
+	{
+		/* "<images> <t> <signed>\n<platforms>" (store.h) */
+		const char *nl = memchr(text, '\n', len);
+		char head[80];
+		long long n, t;
+		int signed_;
+
+		if (!nl || (size_t)(nl - text) >= sizeof(head))
+			return 0; /* not ours to fix: the next sync rewrites it
+			           */
+		memcpy(head, text, (size_t)(nl - text));
+		head[nl - text] = '\0';
+		if (sscanf(head, "%lld %lld %d", &n, &t, &signed_) != 3)
+			return 0;
+		cd.t = (int64_t)t;
+		/* Only a Filter needs the platforms. */
+		if (c->filter) {
+			bool keep;
+
+			rec = json_loadb(nl + 1, len - (size_t)(nl + 1 - text),
+			                 0, NULL);
+			keep = filter_match(c->filter, rec, signed_ != 0);
+			json_decref(rec);
+			if (!keep)
+				return 0;
+		}
 	}
-	json_decref(rec);
 	if (c->ord == BY_DOWNLOADS)
 		cd.downloads = store_pulls_repo(c->zr->zs->st, repo);
 	if (c->n == c->cap) {

@@ -42,11 +42,24 @@ static json_t *manifest_rec(struct test_fixture *f, const char *repo,
 	return v;
 }
 
+/* Add @repo's N record to @arg as {"n", "t", "signed", "plats"}. */
 static int add_repo(const char *repo, const char *rec, size_t len, void *arg)
 {
-	json_t *all = arg;
+	const char *nl = memchr(rec, '\n', len);
+	char head[80] = "";
+	long long n, t;
+	int sig;
 
-	return json_object_set_new(all, repo, json_loadb(rec, len, 0, NULL));
+	assert_non_null(nl);
+	assert_true((size_t)(nl - rec) < sizeof(head));
+	memcpy(head, rec, (size_t)(nl - rec));
+	assert_int_equal(sscanf(head, "%lld %lld %d", &n, &t, &sig), 3);
+	return json_object_set_new(
+		arg, repo,
+		json_pack("{s:I, s:I, s:b, s:o}", "n", (json_int_t)n, "t",
+	                  (json_int_t)t, "signed", sig, "plats",
+	                  json_loadb(nl + 1, len - (size_t)(nl + 1 - rec), 0,
+	                             NULL)));
 }
 
 /* Every N record: repository -> summary. */
