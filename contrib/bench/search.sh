@@ -94,6 +94,7 @@ for ((i = 0; i < 300; i++)); do
 	(($(ticks "$DPID") - a < 5)) && break
 done
 QUIET_S=$(($(date +%s) - t0))
+RSS_UP=$(awk '/VmRSS/ {print $2}' "/proc/$DPID/status")
 
 # --- queries ---
 declare -A P50 P99 CPU
@@ -179,6 +180,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a > 0) printf "%.1f", b / a; else 
 	echo "| start until /v2/ answers | $UP_MS ms |"
 	echo "| then until dray's CPU was quiet (compactions) | $QUIET_S s |"
 	echo "| index size on disk | $((INDEX_KB / 1024)) MiB |"
+	echo "| dray VmRSS once built and quiet, before any query | $((RSS_UP / 1024)) MiB |"
 	echo "| dray VmHWM after the run | $((HWM / 1024)) MiB (VmRSS $((RSS / 1024)) MiB) |"
 	echo
 	echo "Each query $BENCH_N times, one curl (one connection) each: curl's time_total, and dray's CPU time (user + system from /proc) per request:"
