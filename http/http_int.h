@@ -110,6 +110,7 @@ struct http_server {
 	struct delay *fail_delay; /* http.auth.failDelay's refusals */
 	struct offload *offload;  /* slow steps off the listener threads */
 	struct offload *pulls;    /* upstream fetches (sync on demand) */
+	struct offload *searches; /* search queries (extensions.search) */
 	int port;                 /* bound port */
 	uint64_t next_id;         /* request ids, atomic */
 	int inflight;             /* requests not completed, atomic */
@@ -126,6 +127,7 @@ struct http_req {
 	struct MHD_Connection *conn;  /* MHD's connection */
 	struct auth_job *auth_job;    /* a check under way (who.c) */
 	struct pull_job *pull_job;    /* a fetch under way (pull.c) */
+	struct search_job *search_job; /* a query under way (search.c) */
 	struct pull_stream *stream;   /* a blob to stream (pull.c) */
 	uint64_t id;                  /* for the log */
 	const char *method;           /* borrowed from MHD */
@@ -202,6 +204,9 @@ struct offload_job {
 /* The pool for upstream fetches (sync on demand): transfers are long. */
 #define PULL_WORKERS 8
 #define PULL_QUEUE   1024
+/* Search queries run here, below the registry's priority. */
+#define SEARCH_WORKERS 2
+#define SEARCH_QUEUE   256
 struct offload;
 struct offload *offload_new(unsigned workers, size_t max_queued, int nice,
                             struct err *err);
@@ -464,6 +469,9 @@ int h_search_get(struct http_req *req, struct err *err);
 int h_search_post_body(struct http_req *req, const char *buf, size_t len,
                        struct err *err);
 int h_search_post_end(struct http_req *req, struct err *err);
+/* A query of @req is under way; the request is gone (its query too). */
+bool search_pending(const struct http_req *req);
+void search_drop(struct http_req *req);
 int h_discover(struct http_req *req, struct err *err);
 /* userprefs.c: zot's stars and bookmarks (search/userprefs.h). */
 int h_userprefs_put(struct http_req *req, struct err *err);

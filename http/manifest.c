@@ -127,9 +127,9 @@ int h_manifest_put_end(struct http_req *req, struct err *err)
 	         hdr ? (int)strcspn(hdr, "; \t") : 0, hdr ? hdr : "");
 	if (moves_a_tag(req) && http_denied(req, req->name, ACCESS_UPDATE, err))
 		return -1;
-	if (store_manifest_put(req->srv->st, req->name, req->ref, ctype,
-	                       req->buf ? req->buf : "", req->len, &res,
-	                       err) < 0)
+	if (store_manifest_put_as(req->srv->st, req->name, req->ref, ctype,
+	                          req->buf ? req->buf : "", req->len,
+	                          req->who.user, &res, err) < 0)
 		return -1;
 	digest_format(&res.digest, dstr);
 	digest_header(req, &res.digest);

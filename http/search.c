@@ -5,9 +5,19 @@
  * of {"query", "variables", "operationName"}, answered in GraphQL's
  * response format by search/zot.h, showing only repositories the caller
  * may read. Also /v2/_oci/ext/discover, where zli looks for it.
+ *
+ * A query runs on the search pool (srv->searches, niced), its connection
+ * suspended meanwhile, so that a slow one never holds a listener thread
+ * that registry requests wait on; when the pool's queue is full it runs
+ * here, as offload.c's callers do. The job reads the caller's rights
+ * through the request: MHD neither closes nor times out a suspended
+ * connection, and the server joins the pool's workers before it stops
+ * MHD, so the request outlives the work.
  */
 #include <stdlib.h>
 #include <string.h>
+
+#include "daemon/log.h"
 
 #include <jansson.h>
 
@@ -30,22 +40,103 @@ static int bad_request(struct http_req *req, const char *msg, struct err *err)
 	                  err);
 }
 
+/* A query on the search pool: a connection job (offload.c). */
+struct search_job {
+	struct conn_job base; /* first */
+	struct http_req *req; /* whose rights (see the top) */
+	char *query;
+	json_t *vars; /* an object or NULL */
+	char *op;     /* or NULL */
+	json_t *out;  /* the answer, or NULL with err */
+	struct err err;
+};
+
+static void job_release(struct conn_job *base)
+{
+	struct search_job *job = (struct search_job *)base;
+
+	free(job->query);
+	free(job->op);
+	json_decref(job->vars);
+	json_decref(job->out);
+	free(job);
+}
+
+static void job_work(struct conn_job *base)
+{
+	struct search_job *job = (struct search_job *)base;
+	struct zsearch_who who = {
+		.may = caller_may, .arg = job->req, .user = job->req->who.user};
+
+	job->out = zsearch_run(job->req->srv->opts.search, job->query,
+	                       strlen(job->query), job->vars, job->op, &who,
+	                       &job->err);
+}
+
+bool search_pending(const struct http_req *req)
+{
+	return req->search_job && conn_job_pending(&req->search_job->base);
+}
+
+void search_drop(struct http_req *req)
+{
+	if (!req->search_job)
+		return;
+	conn_job_drop(&req->search_job->base);
+	req->search_job = NULL;
+}
+
+/* The answer of the job that ran for @req (resumed): reply. */
+static int finish(struct http_req *req, struct err *err)
+{
+	struct search_job *job = req->search_job;
+	json_t *out = job->out;
+	int ret;
+
+	req->search_job = NULL;
+	job->out = NULL;
+	if (!job->base.ran)
+		ret = err_set(err, ERR_BUSY, "shutting down: not searched");
+	else if (!out)
+		ret = (*err = job->err, -1);
+	else
+		ret = reply_json(req, MHD_HTTP_OK, out, err);
+	job_release(&job->base);
+	return ret;
+}
+
 static int run(struct http_req *req, const char *query, json_t *vars,
                const char *op, struct err *err)
 {
-	struct zsearch_who who = {
-		.may = caller_may, .arg = req, .user = req->who.user};
-	json_t *out;
+	struct search_job *job;
 
 	if (!query)
 		return bad_request(req, "no query given", err);
 	if (vars && !json_is_object(vars) && !json_is_null(vars))
 		return bad_request(req, "variables must be an object", err);
-	out = zsearch_run(req->srv->opts.search, query, strlen(query),
-	                  json_is_object(vars) ? vars : NULL, op, &who, err);
-	if (!out)
-		return -1;
-	return reply_json(req, MHD_HTTP_OK, out, err);
+	job = calloc(1, sizeof(*job));
+	if (!job || !(job->query = strdup(query)) ||
+	    (op && !(job->op = strdup(op)))) {
+		if (job)
+			job_release(&job->base);
+		return err_set(err, ERR_NOMEM, "out of memory");
+	}
+	job->base.conn = req->conn;
+	job->base.work = job_work;
+	job->base.release = job_release;
+	job->req = req;
+	job->vars = json_is_object(vars) ? json_incref(vars) : NULL;
+	job->err = ERR_INIT;
+	req->search_job = job;
+	if (req->srv->searches &&
+	    conn_job_submit(req->srv->searches, &job->base)) {
+		log_debug("req=%llu: search offloaded",
+		          (unsigned long long)req->id);
+		return HTTP_PENDING;
+	}
+	job_work(&job->base); /* no pool, or it is full: here */
+	job->base.ran = true;
+	return finish(req, err);
 }
 
 int h_search_get(struct http_req *req, struct err *err)
@@ -54,6 +145,8 @@ int h_search_get(struct http_req *req, struct err *err)
 	json_t *vars = NULL;
 	int ret;
 
+	if (req->search_job) /* resumed */
+		return finish(req, err);
 	if (v && *v && !(vars = json_loads(v, 0, NULL)))
 		return bad_request(req, "variables are not JSON", err);
 	ret = run(req, req_arg(req, "query"), vars,
@@ -74,9 +167,12 @@ int h_search_post_body(struct http_req *req, const char *buf, size_t len,
 
 int h_search_post_end(struct http_req *req, struct err *err)
 {
-	json_t *body = json_loadb(req->buf ? req->buf : "", req->len, 0, NULL);
+	json_t *body;
 	int ret;
 
+	if (req->search_job) /* resumed */
+		return finish(req, err);
+	body = json_loadb(req->buf ? req->buf : "", req->len, 0, NULL);
 	if (!json_is_object(body)) {
 		json_decref(body);
 		return bad_request(req, "the body is not a JSON object", err);

@@ -35,6 +35,7 @@ static void req_free(struct http_req *req)
 {
 	http_auth_drop(req);
 	pull_drop(req);
+	search_drop(req);
 	jwt_claims_free(req->claims);
 	live_put(req->pol_ref);
 	store_upload_put(req->up);
@@ -345,7 +346,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	}
 	if (!req->h || req->failed)
 		return fail(req, &req->route_err);
-	if (pull_pending(req)) {
+	if (pull_pending(req) || search_pending(req)) {
 		log_err("req=%llu: resumed before its fetch was done",
 		        (unsigned long long)req->id);
 		return MHD_NO;
@@ -589,6 +590,12 @@ struct http_server *http_start(const struct http_opts *opts, struct store *st,
 		if (!srv->pulls)
 			goto fail;
 	}
+	if (opts->search) {
+		srv->searches = offload_new(SEARCH_WORKERS, SEARCH_QUEUE,
+		                            OFFLOAD_NICE, err);
+		if (!srv->searches)
+			goto fail;
+	}
 	/* Never clear text when TLS is configured: its failure is fatal. */
 	srv->tls = tls_new(opts, err);
 	if (!srv->tls && (opts->tls_cert || opts->tls_key || opts->tls_cacert))
@@ -630,6 +637,8 @@ fail:
 	offload_free(srv->offload);
 	offload_stop(srv->pulls);
 	offload_free(srv->pulls);
+	offload_stop(srv->searches);
+	offload_free(srv->searches);
 	delay_stop(srv->fail_delay);
 	delay_free(srv->fail_delay);
 	live_free(srv->pol);
@@ -676,10 +685,12 @@ void http_stop(struct http_server *srv)
 	offload_stop(srv->offload);
 	sync_stop(srv->opts.sync);
 	offload_stop(srv->pulls);
+	offload_stop(srv->searches);
 	for (unsigned i = 0; i < srv->n_mhd; i++)
 		MHD_stop_daemon(srv->mhd[i]);
 	offload_free(srv->offload);
 	offload_free(srv->pulls);
+	offload_free(srv->searches);
 	conn_watch_free(srv->watch);
 	delay_free(srv->fail_delay);
 	live_free(srv->pol);

@@ -11,7 +11,19 @@
  *   K<repo>\0<digest>       -> "" (the repository links this blob)
  *   L<digest>\0<repo>       -> "" (the same, by blob)
  *   B<digest>               -> "<size>" (the blob's size)
+ *   S<repo>\0<digest>       -> what search shows of a manifest (JSON:
+ *                              mt, size, mtime, the manifest m, the
+ *                              config's facts c, plat, t, kids)
+ *   N<repo>                 -> what search ranks a repository by:
+ *                              "<images> <newest, ns> <signed 0|1>\n"
+ *                              and its platforms (JSON); only for
+ *                              repositories with an image
+ *   P<repo>\0<digest>       -> last pull, ms (retention.c's)
+ *   D<repo>\0<digest>       -> "<pulls>\0<last pull, ms>" (kept)
+ *   W<repo>\0<digest>       -> "<push time, ms>\0<user>" (kept)
  *   V                       -> schema version
+ * D and W are not derived from the layouts: a rebuild keeps them. They
+ * go with the manifest (its S entry) or the repository.
  * The layouts are the truth: every change to one is followed by the
  * matching index change in one batch, and a change made behind dray's
  * back is found by comparing stat and an xxh3 hash with repo_rec.
@@ -34,7 +46,7 @@
 #include "index/kv.h"
 #include "index/store_int.h"
 
-#define SCHEMA "1"
+#define SCHEMA  "3"
 #define KEY_MAX (2 + REF_NAME_MAX + 2 * DIGEST_STR_MAX + REF_TAG_MAX + 8)
 
 /* What a repository looked like when it was last indexed. */
@@ -171,7 +183,460 @@ static int scan_blobs(struct store *st, const char *repo, struct kv_batch *b,
 	return 0;
 }
 
-/* Queue the T and F entries for r->index into @b. */
+/* ---- what search needs (S, N; D and W are kept) -------------------------- */
+
+#define CONFIG_MAX (4u << 20) /* the largest image config summarised */
+
+#define MT_COSIGN_SIG   "application/vnd.dev.cosign.artifact.sig.v1+json"
+#define MT_NOTATION_SIG "application/vnd.cncf.notary.signature"
+
+int64_t store_time_ns(const char *s)
+{
+	int y, mo, d, h, mi, sec, n = 0;
+	int64_t days, t, frac = 0;
+	const char *p;
+
+	if (!s ||
+	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec,
+	           &n) != 6 ||
+	    n == 0 || y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 ||
+	    h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
+		return 0;
+	p = s + n;
+	if (*p == '.') {
+		int digits = 0;
+
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			if (digits++ < 9)
+				frac = frac * 10 + (*p - '0');
+		while (digits++ < 9)
+			frac *= 10;
+	}
+	/* Days from the civil date (Howard Hinnant's algorithm). */
+	y -= mo <= 2;
+	{
+		int64_t era = (y >= 0 ? y : y - 399) / 400;
+		int64_t yoe = y - era * 400;
+		int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+		int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+		days = era * 146097 + doe - 719468;
+	}
+	t = days * 86400 + h * 3600 + mi * 60 + sec;
+	if (*p == '+' || *p == '-') {
+		int oh = 0, om = 0;
+
+		if (sscanf(p + 1, "%2d:%2d", &oh, &om) == 2 && oh >= 0 &&
+		    om >= 0)
+			t -= (*p == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+	}
+	/* Nanoseconds reach 1677..2262: beyond, the ends (for sorting). */
+	if (t >= INT64_MAX / 1000000000)
+		return INT64_MAX;
+	if (t <= INT64_MIN / 1000000000)
+		return INT64_MIN;
+	return t * 1000000000 + frac;
+}
+
+/* Blob @dstr of @repo as JSON (NULL: absent, over @max, not JSON). */
+static json_t *blob_json(struct store *st, const char *repo, const char *dstr,
+                         size_t max, uint64_t *mtime_ms)
+{
+	struct err ignored = ERR_INIT;
+	char path[PATH_MAX], *buf = NULL;
+	struct digest d;
+	struct stat sb;
+	json_t *v = NULL;
+	size_t len;
+
+	if (!dstr || digest_parse(&d, dstr, strlen(dstr), &ignored) < 0 ||
+	    blob_path(st, repo, &d, path, sizeof(path), &ignored) < 0)
+		return NULL;
+	if (mtime_ms && stat(path, &sb) == 0)
+		*mtime_ms = clock_ts_ns(&sb.st_mtim) / 1000000;
+	if (fs_read_file(path, max, &buf, &len, &ignored) == 0)
+		v = json_loadb(buf, len, 0, NULL);
+	free(buf);
+	return v;
+}
+
+/* Os and Arch as zot shows them ("arm/v7" with a variant), or NULL. */
+static json_t *platform_of(json_t *cfg)
+{
+	const char *os = json_string_value(json_object_get(cfg, "os"));
+	const char *arch =
+		json_string_value(json_object_get(cfg, "architecture"));
+	const char *variant =
+		json_string_value(json_object_get(cfg, "variant"));
+	char buf[256];
+
+	if (!os && !arch)
+		return NULL;
+	if (arch && variant && *variant) {
+		snprintf(buf, sizeof(buf), "%s/%s", arch, variant);
+		arch = buf;
+	}
+	return json_pack("{s:s?, s:s?}", "Os", os, "Arch", arch);
+}
+
+/* The S record of manifest @dstr of @repo (a new object), or NULL. */
+static json_t *search_record(struct store *st, const char *repo,
+                             const char *dstr)
+{
+	uint64_t mtime = 0;
+	json_t *m = blob_json(st, repo, dstr, STORE_MANIFEST_MAX, &mtime);
+	const char *mt = json_string_value(json_object_get(m, "mediaType"));
+	json_t *rec = NULL, *cfg = NULL, *facts, *kids, *d;
+	size_t i;
+
+	if (!json_is_object(m))
+		goto out;
+	if (!mt)
+		mt = json_object_get(m, "manifests") ? MT_OCI_INDEX
+		                                     : MT_OCI_MANIFEST;
+	rec = json_pack("{s:s, s:i, s:I, s:O}", "mt", mt, "size", 0, "mtime",
+	                (json_int_t)mtime, "m", m);
+	if (!rec)
+		goto out;
+	{
+		/* The manifest's own length, not its re-encoding's. */
+		char path[PATH_MAX];
+		struct err ignored = ERR_INIT;
+		struct digest dg;
+		struct stat sb;
+
+		if (digest_parse(&dg, dstr, strlen(dstr), &ignored) == 0 &&
+		    blob_path(st, repo, &dg, path, sizeof(path), &ignored) ==
+		            0 &&
+		    stat(path, &sb) == 0)
+			json_object_set_new(rec, "size",
+			                    json_integer(sb.st_size));
+	}
+	if (store_mt_is_index(mt)) {
+		kids = json_array();
+		json_array_foreach(json_object_get(m, "manifests"), i, d)
+		{
+			const char *kmt = json_string_value(
+				json_object_get(d, "mediaType"));
+			json_t *kd = json_object_get(d, "digest");
+
+			/* As zot: only manifests (buildkit caches go). */
+			if (json_is_string(kd) &&
+			    (!kmt || store_mt_is_manifest(kmt)))
+				json_array_append(kids, kd);
+		}
+		json_object_set_new(rec, "kids", kids);
+		goto out;
+	}
+	cfg = blob_json(st, repo,
+	                json_string_value(json_object_get(
+				json_object_get(m, "config"), "digest")),
+	                CONFIG_MAX, NULL);
+	facts = json_pack(
+		"{s:O?, s:O?, s:O?, s:O?, s:O?, s:{s:O?}}", "os",
+		json_object_get(cfg, "os"), "architecture",
+		json_object_get(cfg, "architecture"), "variant",
+		json_object_get(cfg, "variant"), "created",
+		json_object_get(cfg, "created"), "history",
+		json_object_get(cfg, "history"), "config", "Labels",
+		json_object_get(json_object_get(cfg, "config"), "Labels"));
+	if (facts)
+		json_object_set_new(rec, "c", facts);
+	d = platform_of(cfg);
+	if (d)
+		json_object_set_new(rec, "plat", d);
+	json_object_set_new(rec, "t",
+	                    json_integer(store_time_ns(json_string_value(
+				    json_object_get(cfg, "created")))));
+out:
+	json_decref(cfg);
+	json_decref(m);
+	return rec;
+}
+
+/* Is record @rec a signature (cosign's or notation's artifact)? */
+static const char *signed_subject(json_t *rec)
+{
+	json_t *m = json_object_get(rec, "m");
+	const char *at = json_string_value(json_object_get(m, "artifactType"));
+
+	if (!at)
+		at = json_string_value(json_object_get(
+			json_object_get(m, "config"), "mediaType"));
+	if (!at || (strcmp(at, MT_COSIGN_SIG) && strcmp(at, MT_NOTATION_SIG)))
+		return NULL;
+	return json_string_value(
+		json_object_get(json_object_get(m, "subject"), "digest"));
+}
+
+/* A cosign signature's tag ("sha256-<hex>.sig"): not an image in zot. */
+bool store_is_sig_tag(const char *tag)
+{
+	size_t n = strlen(tag);
+
+	return n == 7 + 64 + 4 && strncmp(tag, "sha256-", 7) == 0 &&
+	       strcmp(tag + n - 4, ".sig") == 0;
+}
+
+/* Add the platform of record @rec to @plats, once. */
+static void add_plat(json_t *plats, json_t *rec)
+{
+	json_t *p = json_object_get(rec, "plat"), *q;
+	size_t i;
+
+	if (!p)
+		return;
+	json_array_foreach(plats, i, q)
+	{
+		if (json_equal(p, q))
+			return;
+	}
+	json_array_append(plats, p);
+}
+
+/*
+ * The N record of @r from the S records @have (digest -> record): its
+ * images (tags but cosign's signatures), the newest one's time, their
+ * platforms, whether one is signed. NULL: no image.
+ */
+static json_t *repo_search_record(struct repo *r, json_t *have)
+{
+	json_t *plats = json_array(), *sigs = json_object(), *e, *rec;
+	const char *k;
+	json_int_t n = 0, newest = 0;
+	size_t i;
+
+	if (!plats || !sigs)
+		goto fail;
+	json_object_foreach(have, k, rec)
+	{
+		const char *subj = signed_subject(rec);
+
+		if (subj)
+			json_object_set_new(sigs, subj, json_true());
+	}
+	/* cosign's tag "sha256-<hex>.sig" signs "sha256:<hex>". */
+	json_array_foreach(json_object_get(r->index, "manifests"), i, e)
+	{
+		const char *tag = entry_tag(e);
+		char subj[DIGEST_STR_MAX];
+
+		if (!tag || !store_is_sig_tag(tag))
+			continue;
+		snprintf(subj, sizeof(subj), "sha256:%.64s", tag + 7);
+		json_object_set_new(sigs, subj, json_true());
+	}
+	json_array_foreach(json_object_get(r->index, "manifests"), i, e)
+	{
+		const char *tag = entry_tag(e);
+		const char *ds =
+			json_string_value(json_object_get(e, "digest"));
+		json_t *kid, *kids;
+		json_int_t t;
+		size_t j;
+
+		if (!tag || !ds || store_is_sig_tag(tag) ||
+		    !(rec = json_object_get(have, ds)))
+			continue;
+		n++;
+		t = json_integer_value(json_object_get(rec, "t"));
+		add_plat(plats, rec);
+		kids = json_object_get(rec, "kids");
+		json_array_foreach(kids, j, kid)
+		{
+			json_t *kr =
+				json_object_get(have, json_string_value(kid));
+			json_int_t kt =
+				json_integer_value(json_object_get(kr, "t"));
+
+			if (kt > t)
+				t = kt;
+			add_plat(plats, kr);
+		}
+		if (t > newest)
+			newest = t;
+	}
+	if (!n)
+		goto fail;
+	{
+		bool any = false;
+
+		json_array_foreach(json_object_get(r->index, "manifests"), i, e)
+		{
+			const char *tag = entry_tag(e);
+			const char *ds =
+				json_string_value(json_object_get(e, "digest"));
+
+			if (tag && ds && !store_is_sig_tag(tag) &&
+			    json_object_get(sigs, ds))
+				any = true;
+		}
+		rec = json_pack("{s:I, s:I, s:O, s:b}", "n", n, "t", newest,
+		                "plats", plats, "signed", any);
+	}
+	json_decref(plats);
+	json_decref(sigs);
+	return rec;
+fail:
+	json_decref(plats);
+	json_decref(sigs);
+	return NULL;
+}
+
+/* Queue the deletion of @dstr's kept entries (D, W) in @repo into @b. */
+static void drop_kept(struct kv_batch *b, const char *repo, const char *dstr)
+{
+	char k[KEY_MAX];
+
+	kv_batch_del(b, k, key(k, 'D', repo, dstr, NULL));
+	kv_batch_del(b, k, key(k, 'W', repo, dstr, NULL));
+}
+
+/*
+ * Queue the S and N entries of r->index into @b: the S entries of the
+ * manifests it no longer holds go (with their D and W), those of new
+ * ones (and of an index's manifests) are built, the rest are kept.
+ */
+static int index_search(struct store *st, struct repo *r, struct kv_batch *b,
+                        struct err *err)
+{
+	json_t *want = json_object(), *have = json_object(), *e, *rec;
+	char k[KEY_MAX], pre[KEY_MAX];
+	struct kv_iter *it = NULL;
+	const char *ik, *iv, *ds;
+	size_t iklen, ivlen, plen, i;
+	int rc = -1;
+
+	if (!want || !have) {
+		err_set(err, ERR_NOMEM, "cannot index");
+		goto out;
+	}
+	json_array_foreach(json_object_get(r->index, "manifests"), i, e)
+	{
+		ds = json_string_value(json_object_get(e, "digest"));
+		if (ds && strlen(ds) < DIGEST_STR_MAX)
+			json_object_set_new(want, ds, json_true());
+	}
+	plen = prefix(pre, 'S', r->name, NULL);
+	it = kv_iter_new(st->kv, pre, plen, NULL, 0);
+	if (!it) {
+		err_set(err, ERR_NOMEM, "cannot index");
+		goto out;
+	}
+	while ((rc = kv_iter_next(it, &ik, &iklen, &iv, &ivlen, err)) > 0) {
+		char dstr[DIGEST_STR_MAX];
+		size_t dl = iklen - plen;
+
+		if (dl >= sizeof(dstr))
+			continue;
+		memcpy(dstr, ik + plen, dl);
+		dstr[dl] = '\0';
+		rec = json_loadb(iv, ivlen, 0, NULL);
+		if (rec)
+			json_object_set_new(have, dstr, rec);
+	}
+	kv_iter_free(it);
+	if (rc < 0)
+		goto out;
+	rc = -1;
+	/* New manifests, and the manifests of new indexes. */
+	for (;;) {
+		bool more = false;
+		void *iter;
+
+		for (iter = json_object_iter(want); iter;
+		     iter = json_object_iter_next(want, iter)) {
+			json_t *kid;
+			size_t j;
+
+			ds = json_object_iter_key(iter);
+			rec = json_object_get(have, ds);
+			if (!rec) {
+				rec = search_record(st, r->name, ds);
+				if (!rec)
+					continue; /* unreadable: not shown */
+				json_object_set_new(have, ds, rec);
+				char *text = json_dumps(rec, JSON_COMPACT);
+
+				if (!text) {
+					err_set(err, ERR_NOMEM, "cannot index");
+					goto out;
+				}
+				kv_batch_put(b, k,
+				             key(k, 'S', r->name, ds, NULL),
+				             text, strlen(text));
+				free(text);
+			}
+			json_array_foreach(json_object_get(rec, "kids"), j, kid)
+			{
+				const char *kd = json_string_value(kid);
+
+				if (kd && strlen(kd) < DIGEST_STR_MAX &&
+				    !json_object_get(want, kd)) {
+					json_object_set_new(want, kd,
+					                    json_true());
+					more = true;
+				}
+			}
+		}
+		if (!more)
+			break;
+	}
+	/* Manifests the repository no longer holds. */
+	{
+		void *iter = json_object_iter(have);
+
+		while (iter) {
+			const char *hd = json_object_iter_key(iter);
+
+			iter = json_object_iter_next(have, iter);
+			if (json_object_get(want, hd))
+				continue;
+			kv_batch_del(b, k, key(k, 'S', r->name, hd, NULL));
+			drop_kept(b, r->name, hd);
+			json_object_del(have, hd);
+		}
+	}
+	rec = repo_search_record(r, have);
+	if (rec) {
+		/* "<n> <t> <signed>\n<plats>": the numbers read without JSON.
+		 */
+		char *plats =
+			json_dumps(json_object_get(rec, "plats"), JSON_COMPACT);
+		size_t sz = plats ? strlen(plats) + 80 : 0;
+		char *text = plats ? malloc(sz) : NULL;
+		int n = -1;
+
+		if (text)
+			n = snprintf(
+				text, sz, "%" PRId64 " %" PRId64 " %d\n%s",
+				(int64_t)json_integer_value(
+					json_object_get(rec, "n")),
+				(int64_t)json_integer_value(
+					json_object_get(rec, "t")),
+				json_is_true(json_object_get(rec, "signed")),
+				plats);
+		json_decref(rec);
+		free(plats);
+		if (n < 0 || (size_t)n >= sz) {
+			free(text);
+			err_set(err, ERR_NOMEM, "cannot index");
+			goto out;
+		}
+		kv_batch_put(b, k, key(k, 'N', r->name, NULL, NULL), text,
+		             (size_t)n);
+		free(text);
+	} else {
+		kv_batch_del(b, k, key(k, 'N', r->name, NULL, NULL));
+	}
+	rc = 0;
+out:
+	json_decref(want);
+	json_decref(have);
+	return rc;
+}
+
+/* Queue the T, F, S and N entries for r->index into @b. */
 static int index_manifests(struct store *st, struct repo *r,
                            struct kv_batch *b, struct err *err)
 {
@@ -239,7 +704,7 @@ static int index_manifests(struct store *st, struct repo *r,
 		}
 		msum_put(st, m);
 	}
-	return 0;
+	return index_search(st, r, b, err);
 }
 
 int idx_sync_repo(struct store *st, struct repo *r, bool blobs,
@@ -324,6 +789,22 @@ int idx_blob_removed(struct store *st, const char *repo,
 	return ret;
 }
 
+/* Queue the deletion of @repo's S, N, D and W entries into @b. */
+static int drop_search(struct store *st, struct kv_batch *b, const char *repo,
+                       struct err *err)
+{
+	static const char tables[] = "SDW";
+	char k[KEY_MAX], pre[KEY_MAX];
+
+	for (size_t i = 0; i < sizeof(tables) - 1; i++)
+		if (kv_batch_del_prefix(st->kv, b, pre,
+		                        prefix(pre, tables[i], repo, NULL),
+		                        err) < 0)
+			return -1;
+	kv_batch_del(b, k, key(k, 'N', repo, NULL, NULL));
+	return 0;
+}
+
 /* Remove everything the index holds about @repo. */
 static int drop_repo(struct store *st, const char *repo, struct err *err)
 {
@@ -343,7 +824,8 @@ static int drop_repo(struct store *st, const char *repo, struct err *err)
 		                        err) == 0 &&
 		    kv_batch_del_prefix(st->kv, b, pre,
 		                        prefix(pre, 'F', repo, NULL),
-		                        err) == 0) {
+		                        err) == 0 &&
+		    drop_search(st, b, repo, err) == 0) {
 			kv_batch_del(b, k, key(k, 'R', repo, NULL, NULL));
 			ret = kv_commit(st->kv, b, err);
 		}
@@ -494,23 +976,43 @@ out:
 	return ret;
 }
 
+/* Queue what @kv holds in the kept tables (D, W) into @b. */
+static void keep_tables(struct kv *kv, struct kv_batch *b)
+{
+	struct err ignored = ERR_INIT;
+
+	for (const char *t = "DW"; *t; t++) {
+		struct kv_iter *it = kv_iter_new(kv, t, 1, NULL, 0);
+		const char *k, *v;
+		size_t klen, vlen;
+
+		while (it &&
+		       kv_iter_next(it, &k, &klen, &v, &vlen, &ignored) > 0)
+			kv_batch_put(b, k, klen, v, vlen);
+		kv_iter_free(it);
+	}
+}
+
 int idx_open(struct store *st, bool rebuild, struct err *err)
 {
 	char dir[PATH_MAX], *v = NULL;
 	size_t vlen;
 	struct err e2 = ERR_INIT;
+	struct kv_batch *b;
 	bool existed;
+	int ret = -1;
 
 	if (snprintf(dir, sizeof(dir), "%s/index", st->nodedir) >=
 	    (int)sizeof(dir))
 		return err_set(err, ERR_TOO_LARGE, "path too long");
-	if (rebuild && kv_destroy(dir, err) < 0)
-		return -1;
+	if (!(b = kv_batch_new()))
+		return err_set(err, ERR_NOMEM, "cannot index");
 	existed = access(dir, F_OK) == 0;
 	st->kv = kv_open(dir, &e2);
-	if (st->kv && kv_get(st->kv, "V", 1, &v, &vlen, &e2) == 0 &&
+	if (!rebuild && st->kv && kv_get(st->kv, "V", 1, &v, &vlen, &e2) == 0 &&
 	    strcmp(v, SCHEMA) == 0) {
 		free(v);
+		kv_batch_free(b);
 		return 0;
 	}
 	free(v);
@@ -518,20 +1020,21 @@ int idx_open(struct store *st, bool rebuild, struct err *err)
 	if (!rebuild && existed)
 		log_warn("index in '%s' is unusable (%s): rebuilding", dir,
 		         e2.msg);
+	/* What the layouts cannot tell survives the rebuild. */
+	if (st->kv)
+		keep_tables(st->kv, b);
 	kv_close(st->kv);
 	st->kv = NULL;
 	if (kv_destroy(dir, err) < 0) {
 		if (fs_remove_tree(dir, err) < 0)
-			return -1;
+			goto out;
 	}
 	st->kv = kv_open(dir, err);
 	if (!st->kv)
-		return -1;
-	struct kv_batch *b = kv_batch_new();
-	if (!b)
-		return err_set(err, ERR_NOMEM, "cannot index");
+		goto out;
 	kv_batch_put(b, "V", 1, SCHEMA, strlen(SCHEMA));
-	int ret = kv_commit(st->kv, b, err);
+	ret = kv_commit(st->kv, b, err);
+out:
 	kv_batch_free(b);
 	return ret;
 }
@@ -699,4 +1202,164 @@ int idx_blob_holders(struct store *st, const struct digest *d, size_t max,
 		rc = 0;
 	kv_iter_free(it);
 	return rc < 0 ? -1 : 0;
+}
+/* ---- search's reads, and the kept tables -------------------------------- */
+
+int store_search_manifest(struct store *st, const char *repo, const char *dstr,
+                          char **text, size_t *len, struct err *err)
+{
+	char k[KEY_MAX];
+
+	if (strlen(repo) > REF_NAME_MAX || strlen(dstr) >= DIGEST_STR_MAX)
+		return err_set(err, ERR_NOT_FOUND, "manifest unknown");
+	return kv_get(st->kv, k, key(k, 'S', repo, dstr, NULL), text, len, err);
+}
+
+int store_search_repos(struct store *st,
+                       int (*fn)(const char *repo, const char *rec, size_t len,
+                                 void *arg),
+                       void *arg, struct err *err)
+{
+	struct kv_iter *it = kv_iter_new(st->kv, "N", 1, NULL, 0);
+	const char *k, *v;
+	size_t klen, vlen;
+	int rc;
+
+	if (!it)
+		return err_set(err, ERR_NOMEM, "cannot list");
+	while ((rc = kv_iter_next(it, &k, &klen, &v, &vlen, err)) > 0) {
+		char name[REF_NAME_MAX + 1];
+
+		if (klen - 1 > REF_NAME_MAX)
+			continue;
+		memcpy(name, k + 1, klen - 1);
+		name[klen - 1] = '\0';
+		if (fn(name, v, vlen, arg) < 0) {
+			rc = err_set(err, ERR_NOMEM, "out of memory");
+			break;
+		}
+	}
+	kv_iter_free(it);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Parse "<a>\0<b>" (the values of D and W). */
+static void two_fields(const char *v, size_t vlen, uint64_t *a, const char **b)
+{
+	const char *nul = memchr(v, '\0', vlen);
+
+	*a = strtoull(v, NULL, 10);
+	*b = nul ? nul + 1 : NULL;
+}
+
+void store_pulls_get(struct store *st, const char *repo, const char *dstr,
+                     uint64_t *count, uint64_t *last_ms)
+{
+	struct err ignored = ERR_INIT;
+	char k[KEY_MAX], *v = NULL;
+	const char *last;
+	size_t vlen;
+
+	*count = *last_ms = 0;
+	if (strlen(repo) > REF_NAME_MAX || strlen(dstr) >= DIGEST_STR_MAX ||
+	    kv_get(st->kv, k, key(k, 'D', repo, dstr, NULL), &v, &vlen,
+	           &ignored) < 0)
+		return;
+	two_fields(v, vlen, count, &last);
+	if (last)
+		*last_ms = strtoull(last, NULL, 10);
+	free(v);
+}
+
+uint64_t store_pulls_repo(struct store *st, const char *repo)
+{
+	struct err ignored = ERR_INIT;
+	char pre[KEY_MAX];
+	struct kv_iter *it;
+	const char *k, *v;
+	size_t klen, vlen;
+	uint64_t total = 0;
+
+	if (strlen(repo) > REF_NAME_MAX)
+		return 0;
+	it = kv_iter_new(st->kv, pre, prefix(pre, 'D', repo, NULL), NULL, 0);
+	if (!it)
+		return 0;
+	while (kv_iter_next(it, &k, &klen, &v, &vlen, &ignored) > 0)
+		total += strtoull(v, NULL, 10);
+	kv_iter_free(it);
+	return total;
+}
+
+int store_pulls_add(struct store *st, const struct store_pull *p, size_t n,
+                    struct err *err)
+{
+	struct kv_batch *b = kv_batch_new();
+	int ret;
+
+	if (!b)
+		return err_set(err, ERR_NOMEM, "cannot count pulls");
+	for (size_t i = 0; i < n; i++) {
+		char k[KEY_MAX], val[48];
+		uint64_t count, last;
+		int len;
+
+		if (strlen(p[i].repo) > REF_NAME_MAX ||
+		    strlen(p[i].digest) >= DIGEST_STR_MAX)
+			continue;
+		store_pulls_get(st, p[i].repo, p[i].digest, &count, &last);
+		len = snprintf(val, sizeof(val), "%" PRIu64 "%c%" PRIu64,
+		               count + p[i].count, 0, p[i].last_ms);
+		kv_batch_put(b, k, key(k, 'D', p[i].repo, p[i].digest, NULL),
+		             val, (size_t)len);
+	}
+	ret = kv_commit(st->kv, b, err);
+	kv_batch_free(b);
+	return ret;
+}
+
+int idx_pushed(struct store *st, const char *repo, const struct digest *d,
+               const char *user, struct err *err)
+{
+	char k[KEY_MAX], dstr[DIGEST_STR_MAX], val[48 + 256], *old = NULL;
+	struct err e2 = ERR_INIT;
+	struct kv_batch *b;
+	size_t klen, olen;
+	int len, ret;
+
+	digest_format(d, dstr);
+	klen = key(k, 'W', repo, dstr, NULL);
+	/* The first push is the one shown, as zot keeps it. */
+	if (kv_get(st->kv, k, klen, &old, &olen, &e2) == 0) {
+		free(old);
+		return 0;
+	}
+	len = snprintf(val, sizeof(val), "%" PRIu64 "%c%s", clock_wall_ms(), 0,
+	               user ? user : "");
+	if (len < 0 || (size_t)len >= sizeof(val))
+		return err_set(err, ERR_TOO_LARGE, "user name too long");
+	if (!(b = kv_batch_new()))
+		return err_set(err, ERR_NOMEM, "cannot index");
+	kv_batch_put(b, k, klen, val, (size_t)len);
+	ret = kv_commit(st->kv, b, err);
+	kv_batch_free(b);
+	return ret;
+}
+
+int store_pushed_get(struct store *st, const char *repo, const char *dstr,
+                     uint64_t *ms, char *user, size_t usz)
+{
+	struct err ignored = ERR_INIT;
+	char k[KEY_MAX], *v = NULL;
+	const char *who;
+	size_t vlen;
+
+	if (strlen(repo) > REF_NAME_MAX || strlen(dstr) >= DIGEST_STR_MAX ||
+	    kv_get(st->kv, k, key(k, 'W', repo, dstr, NULL), &v, &vlen,
+	           &ignored) < 0)
+		return -1;
+	two_fields(v, vlen, ms, &who);
+	snprintf(user, usz, "%s", who ? who : "");
+	free(v);
+	return 0;
 }

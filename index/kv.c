@@ -84,6 +84,18 @@ struct kv *kv_open(const char *dir, struct err *err)
 		kv->table, rocksdb_filterpolicy_create_bloom(10));
 	rocksdb_block_based_options_set_cache_index_and_filter_blocks(
 		kv->table, 1);
+	/*
+	 * Index and filter in 4 KiB partitions: a whole index block of a
+	 * large table is bigger than a shard of the cache, so it would be
+	 * read from the file again for every lookup.
+	 */
+	rocksdb_block_based_options_set_index_type(
+		kv->table,
+		rocksdb_block_based_table_index_type_two_level_index_search);
+	rocksdb_block_based_options_set_partition_filters(kv->table, 1);
+	rocksdb_block_based_options_set_metadata_block_size(kv->table, 4096);
+	rocksdb_block_based_options_set_pin_top_level_index_and_filter(
+		kv->table, 1);
 	rocksdb_options_set_block_based_table_factory(kv->opts, kv->table);
 	rocksdb_options_set_create_if_missing(kv->opts, 1);
 	rocksdb_options_set_max_open_files(kv->opts, 256);

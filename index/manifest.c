@@ -7,6 +7,7 @@
  * (struct msum) of manifests are cached by digest: content-addressed data
  * never changes, so the cache cannot go stale.
  */
+#define LOG_MODULE "index"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "daemon/access.h"
 #include "daemon/fsutil.h"
 #include "daemon/live.h"
+#include "daemon/log.h"
 #include "daemon/ref.h"
 #include "index/store_int.h"
 
@@ -663,6 +665,15 @@ int store_manifest_put(struct store *st, const char *repo, const char *ref,
                        const char *content_type, const char *body, size_t len,
                        struct manifest_put_result *res, struct err *err)
 {
+	return store_manifest_put_as(st, repo, ref, content_type, body, len,
+	                             NULL, res, err);
+}
+
+int store_manifest_put_as(struct store *st, const char *repo, const char *ref,
+                          const char *content_type, const char *body,
+                          size_t len, const char *user,
+                          struct manifest_put_result *res, struct err *err)
+{
 	char path[PATH_MAX];
 	struct msum *parsed = NULL;
 	const struct msum *m = NULL;
@@ -746,6 +757,13 @@ int store_manifest_put(struct store *st, const char *repo, const char *ref,
 	}
 	ret = repo_save(st, r, index, err);
 	index = NULL;
+	if (ret == 0) {
+		struct err e2 = ERR_INIT;
+
+		/* Search's PushTimestamp and PushedBy: not worth a failure. */
+		if (idx_pushed(st, repo, &res->digest, user, &e2) < 0)
+			log_warn("push of %s not recorded: %s", repo, e2.msg);
+	}
 out_unlock:
 	repo_unlock(st, r);
 	repo_unref(st, r);

@@ -331,6 +331,19 @@ MUST_CHECK int store_manifest_put(struct store *st, const char *repo,
                                   struct err *err);
 
 /*
+ * store_manifest_put() by @user (NULL: anonymous), who search shows as
+ * the manifest's pusher (PushedBy) with the time (PushTimestamp) of its
+ * first push into @repo.
+ */
+MUST_CHECK int store_manifest_put_as(struct store *st, const char *repo,
+                                     const char *ref,
+                                     const char *content_type,
+                                     const char *body, size_t len,
+                                     const char *user,
+                                     struct manifest_put_result *res,
+                                     struct err *err);
+
+/*
  * What store_manifest_put() checks of @body before it looks at the
  * repository (well-formed JSON, schemaVersion, media types, descriptors):
  * 0, or -1 with ERR_INVALID (err->oci MANIFEST_INVALID) or ERR_NOMEM.
@@ -794,5 +807,64 @@ MUST_CHECK int store_import(struct store *st, const char *dir, const char *repo,
  * upload in flight counts as a link while it lasts. 0 without dedupe.
  */
 uint64_t store_dedupe_saved(struct store *st);
+
+/* What search reads of the index (idx.c). */
+
+/*
+ * The summary search keeps of manifest @dstr of @repo: JSON text in a
+ * new buffer (*text, free()) of *len bytes, with "mt" (media type),
+ * "size", "mtime" (of its file, ms), "m" (the manifest), and for an image
+ * "c" (its config's os, architecture, variant, created, history and
+ * config.Labels), "plat" ({"Os","Arch"}), "t" (created, ns), or for an
+ * index "kids" (its manifests' digests). ERR_NOT_FOUND.
+ */
+MUST_CHECK int store_search_manifest(struct store *st, const char *repo,
+                                     const char *dstr, char **text,
+                                     size_t *len, struct err *err);
+
+/*
+ * Call @fn for each repository with an image, in name order, with its
+ * summary (@len bytes, not NUL-terminated, valid during the call):
+ * "<images> <the newest one's creation, ns> <one is signed: 0|1>\n" and
+ * their platforms as a JSON array of {"Os","Arch"}. @fn's failure (-1)
+ * stops the walk: ERR_NOMEM.
+ */
+MUST_CHECK int store_search_repos(struct store *st,
+                                  int (*fn)(const char *repo, const char *rec,
+                                            size_t len, void *arg),
+                                  void *arg, struct err *err);
+
+/* RFC 3339 text into nanoseconds since the epoch (0: not a time). */
+int64_t store_time_ns(const char *s);
+
+/* A cosign signature's tag ("sha256-<hex>.sig"). */
+bool store_is_sig_tag(const char *tag);
+
+/* Pulls counted for manifest @digest of @repo since it was pushed. */
+struct store_pull {
+	const char *repo;
+	const char *digest;
+	uint64_t count;   /* pulls to add */
+	uint64_t last_ms; /* the last one, ms since the epoch */
+};
+
+/* Add @n counts to the index, in one write. ERR_NOMEM, ERR_IO. */
+MUST_CHECK int store_pulls_add(struct store *st, const struct store_pull *p,
+                               size_t n, struct err *err);
+
+/* The counted pulls of @dstr in @repo (0, 0: none). */
+void store_pulls_get(struct store *st, const char *repo, const char *dstr,
+                     uint64_t *count, uint64_t *last_ms);
+
+/* The counted pulls of all of @repo's manifests. */
+uint64_t store_pulls_repo(struct store *st, const char *repo);
+
+/*
+ * When manifest @dstr was first pushed into @repo (*ms) and by whom
+ * (@user, "" for anonymous); -1 when no push was recorded (published
+ * through the mount, say).
+ */
+int store_pushed_get(struct store *st, const char *repo, const char *dstr,
+                     uint64_t *ms, char *user, size_t usz);
 
 #endif

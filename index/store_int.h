@@ -278,6 +278,9 @@ int idx_reconcile(struct store *st, struct idx_stats *stats, struct err *err);
  * reconcile would do for it, without walking the tree.
  */
 int idx_repo_gone(struct store *st, const char *name, struct err *err);
+/* Record the first push of @d into @repo by @user (NULL: anonymous). */
+int idx_pushed(struct store *st, const char *repo, const struct digest *d,
+               const char *user, struct err *err);
 int idx_tag_get(struct store *st, const char *repo, const char *tag,
                 struct manifest_desc *out, struct err *err);
 int idx_tags(struct store *st, const char *repo, const char *last, size_t n,

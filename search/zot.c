@@ -7,12 +7,11 @@
  *
  * Every answer is a plain JSON value whose members are the schema's
  * fields; members starting with '_' are ours (sort keys, layer lists)
- * and no field reads them. What a manifest says is cached by digest
- * (zsearch.cache, bounded: when full it is emptied); pulls are counted
- * in zsearch.pulls. Both under zsearch.lock; the cache hands out copies,
- * since jansson's reference counts are not thread-safe.
+ * and no field reads them. What a manifest says, and what a repository
+ * is ranked by, are read from the index (store_search_manifest(),
+ * store_search_repos()), so a search reads no file. Pulls are counted in
+ * zsearch.pulls (under zsearch.lock) and written to the index in batches.
  */
-#include <ctype.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,15 +23,16 @@
 #include "daemon/access.h"
 #include "daemon/clock.h"
 #include "daemon/hmap.h"
+#include "daemon/log.h"
+#include "daemon/testhold.h"
 #include "index/store.h"
 #include "search/userprefs.h"
 #include "search/zot.h"
 #include "search/zot_int.h"
 
-#define ZS_CACHE_DEFAULT 16384
-#define ZS_PULLS_MAX     (1u << 20)
-#define ZS_CONFIG_MAX    (4u << 20) /* largest image config read */
-#define ZS_PAGE          1000       /* names asked of the store at once */
+#define ZS_BATCH_DEFAULT 1024 /* pulls counted before they are written */
+#define ZS_FLUSH_MS      5000 /* ... or when the oldest is this old */
+#define ZS_PAGE          1000 /* names asked of the store at once */
 
 #define MT_COSIGN_SIG   "application/vnd.dev.cosign.artifact.sig.v1+json"
 #define MT_NOTATION_SIG "application/vnd.cncf.notary.signature"
@@ -40,11 +40,12 @@
 struct zsearch {
 	struct store *st;          /* what is searched */
 	struct gql_schema *schema; /* zot's */
-	pthread_mutex_t lock;      /* protects cache and pulls */
-	struct hmap *cache;        /* digest -> json_t (manifest info) */
-	size_t cache_max;          /* entries before it is emptied */
-	struct hmap *pulls;        /* "repo@digest" -> struct pulls */
-	struct userprefs *prefs;   /* stars and bookmarks, or NULL */
+	pthread_mutex_t lock;      /* protects pulls, pending, since_ms */
+	struct hmap *pulls; /* "repo@digest" -> struct pulls, unwritten */
+	size_t pending;     /* pulls counted in it */
+	size_t batch;       /* pending pulls before they are written */
+	uint64_t since_ms;  /* when the oldest unwritten one came */
+	struct userprefs *prefs; /* stars and bookmarks, or NULL */
 };
 
 /* The pulls of one manifest of one repository. */
@@ -96,11 +97,14 @@ static json_t *size_str(uint64_t n)
 	return json_string(buf);
 }
 
+/* A size as text or a number; 0 for anything else, or below 0. */
 static uint64_t size_of(json_t *v)
 {
 	const char *s = json_string_value(v);
 
-	return s ? strtoull(s, NULL, 10) : (uint64_t)json_integer_value(v);
+	if (s)
+		return strtoull(s, NULL, 10);
+	return json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
 }
 
 /* A string member of @o, or "". */
@@ -111,116 +115,12 @@ static const char *str_of(json_t *o, const char *key)
 	return s ? s : "";
 }
 
-/*
- * RFC 3339 text into nanoseconds since the epoch (0: no time), for
- * sorting; the text itself is what is shown.
- */
-static int64_t time_ns(const char *s)
-{
-	int y, mo, d, h, mi, sec, n = 0;
-	int64_t days, t, frac = 0;
-	const char *p;
-
-	if (!s ||
-	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec,
-	           &n) != 6 ||
-	    n == 0 || mo < 1 || mo > 12)
-		return 0;
-	p = s + n;
-	if (*p == '.') {
-		int digits = 0;
-
-		for (p++; isdigit((unsigned char)*p); p++)
-			if (digits++ < 9)
-				frac = frac * 10 + (*p - '0');
-		while (digits++ < 9)
-			frac *= 10;
-	}
-	/* Days from the civil date (Howard Hinnant's algorithm). */
-	y -= mo <= 2;
-	{
-		int64_t era = (y >= 0 ? y : y - 399) / 400;
-		int64_t yoe = y - era * 400;
-		int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-		int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-		days = era * 146097 + doe - 719468;
-	}
-	t = days * 86400 + h * 3600 + mi * 60 + sec;
-	if (*p == '+' || *p == '-') {
-		int oh = 0, om = 0;
-
-		if (sscanf(p + 1, "%2d:%2d", &oh, &om) == 2)
-			t -= (*p == '+' ? 1 : -1) * (oh * 3600 + om * 60);
-	}
-	return t * 1000000000 + frac;
-}
-
-static int drop_entry(const char *key, void *val, void *arg)
-{
-	(void)key;
-	(void)arg;
-	json_decref(val);
-	return 0;
-}
-
-static void cache_free(struct hmap *h)
-{
-	hmap_each(h, drop_entry, NULL);
-	hmap_free(h);
-}
-
 /* ---- reading the store ------------------------------------------------ */
-
-/* The JSON of blob @dstr of @repo, or NULL (absent, too large, not JSON). */
-static json_t *blob_json(struct store *st, const char *repo, const char *dstr)
-{
-	struct err err = ERR_INIT;
-	struct digest d;
-	uint64_t size;
-	json_t *v = NULL;
-	char *buf = NULL;
-	size_t got = 0;
-	int fd = -1;
-
-	if (!dstr || digest_parse(&d, dstr, strlen(dstr), &err) < 0 ||
-	    store_blob_open(st, repo, &d, &fd, &size, &err) < 0)
-		return NULL;
-	if (size > ZS_CONFIG_MAX || !(buf = malloc(size ? size : 1)))
-		goto out;
-	while (got < size) {
-		ssize_t n = read(fd, buf + got, size - got);
-
-		if (n <= 0)
-			goto out;
-		got += (size_t)n;
-	}
-	v = json_loadb(buf, size, 0, NULL);
-out:
-	free(buf);
-	close(fd);
-	return v;
-}
 
 /* A new reference to @v if it is an object, else to a new empty one. */
 static json_t *object_or_empty(json_t *v)
 {
 	return json_is_object(v) ? json_incref(v) : json_object();
-}
-
-/* Arch as zot shows it: "arm/v7" with a variant. */
-static json_t *platform_json(const char *os, const char *arch,
-                             const char *variant)
-{
-	char buf[256];
-
-	if (!os && !arch)
-		return json_null();
-	if (arch && variant && *variant) {
-		snprintf(buf, sizeof(buf), "%s/%s", arch, variant);
-		arch = buf;
-	}
-	return json_pack("{s:s?, s:s?}", "Os", os, "Arch", arch);
 }
 
 /* zot's HistoryDescription of config history entry @h. */
@@ -273,19 +173,20 @@ fail:
 	return NULL;
 }
 
-/* What an image manifest says (@m its JSON, @msize its length). */
-static json_t *image_info(struct store *st, const char *repo, json_t *m,
-                          const char *mt, const char *dstr, uint64_t msize)
+/* What an image manifest says (@rec its record in the index). */
+static json_t *image_info(json_t *rec, const char *dstr)
 {
-	json_t *cfgd = json_object_get(m, "config"), *cfg, *layers, *ldig, *l;
+	json_t *m = json_object_get(rec, "m"), *cfg = json_object_get(rec, "c");
+	const char *mt = str_of(rec, "mt");
+	uint64_t msize = size_of(json_object_get(rec, "size"));
+	json_t *cfgd = json_object_get(m, "config"), *layers, *ldig, *l;
 	const char *cdig = json_string_value(json_object_get(cfgd, "digest"));
 	const char *at = json_string_value(json_object_get(m, "artifactType"));
-	uint64_t total = msize + (uint64_t)json_integer_value(
-					 json_object_get(cfgd, "size"));
+	uint64_t csize = size_of(json_object_get(cfgd, "size"));
+	uint64_t total = msize + csize;
 	json_t *info = NULL, *blobs, *labels, *hist, *created;
 	size_t i;
 
-	cfg = blob_json(st, repo, cdig);
 	layers = json_array();
 	ldig = json_array();
 	blobs = json_object();
@@ -293,12 +194,15 @@ static json_t *image_info(struct store *st, const char *repo, json_t *m,
 		goto out;
 	json_object_set_new(blobs, dstr, json_integer((json_int_t)msize));
 	if (cdig)
-		json_object_set(blobs, cdig, json_object_get(cfgd, "size"));
+		json_object_set_new(blobs, cdig,
+		                    json_integer((json_int_t)csize));
 	json_array_foreach(json_object_get(m, "layers"), i, l)
 	{
 		json_t *ld = json_object_get(l, "digest");
-		uint64_t sz = (uint64_t)json_integer_value(
-			json_object_get(l, "size"));
+		uint64_t sz = size_of(json_object_get(l, "size"));
+
+		if (!json_is_string(ld))
+			ld = NULL; /* a digest is text, or none */
 
 		total += sz;
 		if (json_array_append_new(layers,
@@ -308,8 +212,8 @@ static json_t *image_info(struct store *st, const char *repo, json_t *m,
 		    json_array_append(ldig, ld ? ld : json_null()) < 0)
 			goto out;
 		if (json_is_string(ld))
-			json_object_set(blobs, json_string_value(ld),
-			                json_object_get(l, "size"));
+			json_object_set_new(blobs, json_string_value(ld),
+			                    json_integer((json_int_t)sz));
 	}
 	if (!at)
 		at = json_string_value(json_object_get(cfgd, "mediaType"));
@@ -327,13 +231,12 @@ static json_t *image_info(struct store *st, const char *repo, json_t *m,
 		object_or_empty(json_object_get(m, "annotations")), "_labels",
 		object_or_empty(labels), "_blobs", blobs);
 	layers = ldig = blobs = NULL; /* taken, or freed by the failure */
-	if (info &&
-	    !put(info, "Platform",
-	         platform_json(
-			 json_string_value(json_object_get(cfg, "os")),
-			 json_string_value(
-				 json_object_get(cfg, "architecture")),
-			 json_string_value(json_object_get(cfg, "variant"))))) {
+	if (info && (json_object_set(info, "Platform",
+	                             json_object_get(rec, "plat")
+	                                     ? json_object_get(rec, "plat")
+	                                     : json_null()) < 0 ||
+	             json_object_set(info, "_mtime",
+	                             json_object_get(rec, "mtime")) < 0)) {
 		json_decref(info);
 		info = NULL;
 	}
@@ -341,92 +244,50 @@ out:
 	json_decref(layers);
 	json_decref(ldig);
 	json_decref(blobs);
-	json_decref(cfg);
 	return info;
 }
 
-/* What an index says: its image manifests' digests, its annotations. */
-static json_t *index_info(json_t *m, const char *mt, const char *dstr,
-                          uint64_t msize)
+/* What an index says (@rec): its image manifests, its annotations. */
+static json_t *index_info(json_t *rec, const char *dstr)
 {
-	json_t *kids = json_array(), *d;
-	json_t *ann = json_object_get(m, "annotations");
-	size_t i;
+	json_t *m = json_object_get(rec, "m");
+	json_t *kids = json_object_get(rec, "kids");
 
-	if (!kids)
-		return NULL;
-	json_array_foreach(json_object_get(m, "manifests"), i, d)
-	{
-		const char *kmt =
-			json_string_value(json_object_get(d, "mediaType"));
-		json_t *kd = json_object_get(d, "digest");
-
-		/* As zot: only manifests (buildkit caches and such go). */
-		if (!json_is_string(kd) || (kmt && !store_mt_is_manifest(kmt)))
-			continue;
-		if (json_array_append(kids, kd) < 0) {
-			json_decref(kids);
-			return NULL;
-		}
-	}
-	return json_pack("{s:s, s:s, s:s, s:I, s:o, s:O?, s:o}", "kind",
-	                 "index", "MediaType", mt, "Digest", dstr, "_msize",
-	                 (json_int_t)msize, "_children", kids, "ArtifactType",
+	return json_pack("{s:s, s:s, s:s, s:O, s:O, s:O?, s:o, s:O}", "kind",
+	                 "index", "MediaType", str_of(rec, "mt"), "Digest",
+	                 dstr, "_msize", json_object_get(rec, "size"),
+	                 "_children", kids ? kids : json_null(), "ArtifactType",
 	                 json_object_get(m, "artifactType"), "_annotations",
-	                 object_or_empty(ann));
+	                 object_or_empty(json_object_get(m, "annotations")),
+	                 "_mtime", json_object_get(rec, "mtime"));
 }
 
 /*
- * What manifest @dstr of @repo says (image_info() or index_info()), a
- * new reference the caller owns, from the cache when it is there; NULL
- * when it cannot be read (gone since it was listed, say).
+ * What manifest @dstr of @repo says (image_info() or index_info()) from
+ * its summary in the index, a new reference the caller owns; NULL when
+ * the index has none (gone since it was listed, say).
  */
 static json_t *manifest_info(struct zsearch *zs, const char *repo,
                              const char *dstr)
 {
-	struct manifest_desc desc;
 	struct err err = ERR_INIT;
-	json_t *info = NULL, *m, *hit;
-	char *body = NULL;
+	json_t *info = NULL, *rec;
+	char *text = NULL;
+	size_t len;
 
-	pthread_mutex_lock(&zs->lock);
-	hit = hmap_get(zs->cache, dstr);
-	info = hit ? json_deep_copy(hit) : NULL;
-	pthread_mutex_unlock(&zs->lock);
-	if (hit)
-		return info;
-	if (store_manifest_get(zs->st, repo, dstr, &desc, &body, &err) < 0)
+	if (!dstr ||
+	    store_search_manifest(zs->st, repo, dstr, &text, &len, &err) < 0)
 		return NULL;
-	m = json_loadb(body, desc.size, 0, NULL);
-	free(body);
-	if (!json_is_object(m))
+	rec = json_loadb(text, len, 0, NULL);
+	free(text);
+	if (!json_is_object(rec))
 		goto out;
-	if (store_mt_is_index(desc.media_type))
-		info = index_info(m, desc.media_type, dstr, desc.size);
+	if (json_object_get(rec, "kids"))
+		info = index_info(rec, dstr);
 	else
-		info = image_info(zs->st, repo, m, desc.media_type, dstr,
-		                  desc.size);
-	if (!info)
-		goto out;
-	pthread_mutex_lock(&zs->lock);
-	if (!hmap_get(zs->cache, dstr)) {
-		json_t *copy = json_deep_copy(info);
-
-		if (hmap_count(zs->cache) >= zs->cache_max) {
-			/* Full: start again rather than refuse. */
-			struct hmap *fresh = hmap_new();
-
-			if (fresh) {
-				cache_free(zs->cache);
-				zs->cache = fresh;
-			}
-		}
-		if (copy && hmap_put(zs->cache, dstr, copy) < 0)
-			json_decref(copy);
-	}
-	pthread_mutex_unlock(&zs->lock);
+		info = image_info(rec, dstr);
 out:
-	json_decref(m);
+	json_decref(rec);
 	return info;
 }
 
@@ -525,6 +386,18 @@ out:
 	return ok;
 }
 
+/* @ms since the epoch as RFC 3339 text (to the second, UTC). */
+static json_t *time_json(uint64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char buf[40];
+
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
 /* Set DownloadCount (and LastPullTimestamp) of @o from the pulls. */
 static bool set_pulls(struct zsearch *zs, const char *repo, const char *dstr,
                       json_t *o, bool last)
@@ -533,33 +406,101 @@ static bool set_pulls(struct zsearch *zs, const char *repo, const char *dstr,
 	struct pulls p = {0};
 	struct pulls *hit;
 
+	store_pulls_get(zs->st, repo, dstr, &p.count, &p.last_ms);
 	snprintf(key, sizeof(key), "%s@%s", repo, dstr);
 	pthread_mutex_lock(&zs->lock);
 	hit = hmap_get(zs->pulls, key);
-	if (hit)
-		p = *hit;
+	if (hit) {
+		p.count += hit->count;
+		p.last_ms = hit->last_ms;
+	}
 	pthread_mutex_unlock(&zs->lock);
 	if (!put(o, "DownloadCount", json_integer((json_int_t)p.count)))
 		return false;
 	if (!last)
 		return true;
-	if (!p.count)
-		return put(o, "LastPullTimestamp", json_null());
-	{
-		time_t t = (time_t)(p.last_ms / 1000);
-		struct tm tm;
-		char buf[40];
+	return put(o, "LastPullTimestamp",
+	           p.count ? time_json(p.last_ms) : json_null());
+}
 
-		gmtime_r(&t, &tm);
-		strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		return put(o, "LastPullTimestamp", json_string(buf));
+/* What write_pulls() gathers. */
+struct pull_list {
+	struct store_pull *v;
+	size_t n;
+};
+
+/* "repo@digest": a copy split at the '@' that ends the name. */
+static int gather_pull(const char *key, void *val, void *arg)
+{
+	struct pull_list *l = arg;
+	const struct pulls *p = val;
+	char *repo = strdup(key), *at = repo ? strrchr(repo, '@') : NULL;
+
+	if (!at) {
+		free(repo);
+		return -1;
 	}
+	*at = '\0';
+	l->v[l->n++] = (struct store_pull){.repo = repo,
+	                                   .digest = at + 1,
+	                                   .count = p->count,
+	                                   .last_ms = p->last_ms};
+	return 0;
+}
+
+static int free_pull(const char *key, void *val, void *arg)
+{
+	(void)key;
+	(void)arg;
+	free(val);
+	return 0;
+}
+
+/*
+ * Write the pulls counted in memory to the index, in one batch (caller
+ * holds zs->lock). Kept for the next try when the write fails.
+ */
+static int write_pulls(struct zsearch *zs, struct err *err)
+{
+	struct pull_list l = {0};
+	struct hmap *fresh;
+	size_t n = hmap_count(zs->pulls);
+	int ret = -1;
+
+	if (!n)
+		return 0;
+	fresh = hmap_new();
+	l.v = calloc(n, sizeof(*l.v));
+	if (!fresh || !l.v) {
+		err_set(err, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (hmap_each(zs->pulls, gather_pull, &l) != 0) {
+		err_set(err, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (store_pulls_add(zs->st, l.v, l.n, err) < 0)
+		goto out;
+	hmap_each(zs->pulls, free_pull, NULL);
+	hmap_free(zs->pulls);
+	zs->pulls = fresh;
+	fresh = NULL;
+	zs->pending = 0;
+	ret = 0;
+out:
+	for (size_t i = 0; l.v && i < l.n; i++)
+		free((char *)l.v[i].repo);
+	free(l.v);
+	if (fresh)
+		hmap_free(fresh);
+	return ret;
 }
 
 void zsearch_pulled(struct zsearch *zs, const char *repo,
                     const struct digest *d)
 {
 	char key[1024], dstr[DIGEST_STR_MAX];
+	uint64_t now = clock_wall_ms();
 	struct pulls *p;
 
 	if (!zs)
@@ -568,28 +509,27 @@ void zsearch_pulled(struct zsearch *zs, const char *repo,
 	snprintf(key, sizeof(key), "%s@%s", repo, dstr);
 	pthread_mutex_lock(&zs->lock);
 	p = hmap_get(zs->pulls, key);
-	if (!p && hmap_count(zs->pulls) < ZS_PULLS_MAX &&
-	    (p = calloc(1, sizeof(*p))) && hmap_put(zs->pulls, key, p) < 0) {
+	if (!p && (p = calloc(1, sizeof(*p))) &&
+	    hmap_put(zs->pulls, key, p) < 0) {
 		free(p);
 		p = NULL;
 	}
 	if (p) {
+		if (!zs->pending++)
+			zs->since_ms = now;
 		p->count++;
-		p->last_ms = clock_wall_ms();
+		p->last_ms = now;
+	}
+	if (zs->pending >= zs->batch || now - zs->since_ms >= ZS_FLUSH_MS) {
+		struct err err = ERR_INIT;
+
+		if (write_pulls(zs, &err) < 0)
+			log_warn("pull counts not written: %s", err.msg);
 	}
 	pthread_mutex_unlock(&zs->lock);
 }
 
 /* ---- images ------------------------------------------------------------- */
-
-/* A cosign signature's tag: not an image in zot. */
-static bool is_sig_tag(const char *tag)
-{
-	size_t n = strlen(tag);
-
-	return n == 7 + 64 + 4 && strncmp(tag, "sha256-", 7) == 0 &&
-	       strcmp(tag + n - 4, ".sig") == 0;
-}
 
 /* Load @name's tags into @rp (release with repo_release()). */
 static int repo_load_tags(struct zsearch *zs, const char *name,
@@ -759,6 +699,25 @@ static bool same_refs(json_t *o, json_t *info, json_t *mans, struct zsearch *zs,
 }
 
 /*
+ * PushTimestamp and PushedBy of @o, image @dstr of @repo (@info): as
+ * recorded at its push, else its file's time and no one (published
+ * through the mount, or pushed before dray kept them).
+ */
+static bool set_pushed(struct zsearch *zs, const char *repo, const char *dstr,
+                       json_t *info, json_t *o)
+{
+	char user[256];
+	uint64_t ms;
+
+	if (store_pushed_get(zs->st, repo, dstr, &ms, user, sizeof(user)) == 0)
+		return put(o, "PushTimestamp", time_json(ms)) &&
+		       put(o, "PushedBy", json_string(user));
+	ms = (uint64_t)json_integer_value(json_object_get(info, "_mtime"));
+	return put(o, "PushTimestamp", ms ? time_json(ms) : json_null()) &&
+	       put(o, "PushedBy", json_null());
+}
+
+/*
  * zot's ImageSummary of @tag (naming @dstr) in @rp, with our sort keys:
  * _name (repository, \1, tag), _t (LastUpdated in ns), _platforms. NULL
  * when it cannot be read (gone meanwhile) or out of memory.
@@ -814,25 +773,27 @@ static json_t *image_summary(struct zreq *zr, const struct zrepo *rp,
 		const char *lu =
 			json_string_value(json_object_get(m, "LastUpdated"));
 
-		if (lu && (!newest || time_ns(lu) > time_ns(newest)))
+		if (lu &&
+		    (!newest || store_time_ns(lu) > store_time_ns(newest)))
 			newest = lu;
 		if (!add_platform(plats, m) ||
 		    json_object_update(blobs, json_object_get(m, "_blobs")) < 0)
 			goto fail;
 	}
 	snprintf(name, sizeof(name), "%s\1%s", rp->name, tag);
-	o = json_pack("{s:s, s:s, s:s, s:O, s:O, s:o, s:n, s:n, s:n, s:s?,"
+	o = json_pack("{s:s, s:s, s:s, s:O, s:O, s:o, s:n, s:s?,"
 	              " s:I, s:s, s:n, s:b, s:O?, s:O, s:O}",
 	              "RepoName", rp->name, "Tag", tag, "Digest", dstr,
 	              "MediaType", json_object_get(info, "MediaType"),
 	              "Manifests", mans, "Size", size_str(size),
-	              "PushTimestamp", "PushedBy", "TaggedTimestamp",
-	              "LastUpdated", newest, "_t", (json_int_t)time_ns(newest),
-	              "_name", name, "Vulnerabilities", "IsDeletable",
+	              "TaggedTimestamp", "LastUpdated", newest, "_t",
+	              (json_int_t)store_time_ns(newest), "_name", name,
+	              "Vulnerabilities", "IsDeletable",
 	              may(zr, rp->name, ACCESS_DELETE), "ArtifactType",
 	              json_object_get(info, "ArtifactType"), "_platforms",
 	              plats, "_blobs", blobs);
 	if (!o || !same_refs(o, info, mans, zs, rp, dstr) ||
+	    !set_pushed(zs, rp->name, dstr, info, o) ||
 	    !set_pulls(zs, rp->name, dstr, o, true) ||
 	    !set_annotations(o, info))
 		goto fail;
@@ -876,7 +837,7 @@ static int repo_images(struct zreq *zr, const struct zrepo *rp,
 	{
 		json_t *img;
 
-		if (is_sig_tag(tag))
+		if (store_is_sig_tag(tag))
 			continue;
 		img = image_summary(zr, rp, tag, json_string_value(d));
 		if (!img)
@@ -1101,46 +1062,69 @@ static int by_stars(const void *pa, const void *pb)
 	return c ? c : by_name(pa, pb);
 }
 
+/* The orders of zot's SortCriteria. */
+enum order { BY_NAME, BY_NAME_DSC, BY_TIME, BY_DOWNLOADS, BY_RANK, BY_STARS };
+
+/*
+ * requestedPage of @call: its order (sortBy, or @def), limit and offset.
+ * ERR_INVALID for a negative limit or offset, or an order zot refuses
+ * for the kind (repositories with @repos, else images).
+ */
+static int page_args(const struct gql_call *call, const char *def, bool repos,
+                     enum order *ord, json_int_t *limit, json_int_t *off,
+                     struct err *err)
+{
+	json_t *page = json_object_get(call->args, "requestedPage");
+	const char *sort = json_string_value(json_object_get(page, "sortBy"));
+	static const struct {
+		const char *name;
+		enum order image, repo; /* BY_STARS for images: refused */
+	} orders[] = {
+		{"ALPHABETIC_ASC", BY_NAME, BY_NAME},
+		{"ALPHABETIC_DSC", BY_NAME_DSC, BY_NAME_DSC},
+		{"UPDATE_TIME", BY_TIME, BY_TIME},
+		{"DOWNLOADS", BY_DOWNLOADS, BY_DOWNLOADS},
+		{"RELEVANCE", BY_NAME, BY_RANK},
+		{"STARS", BY_STARS, BY_STARS},
+	};
+
+	*limit = json_integer_value(json_object_get(page, "limit"));
+	*off = json_integer_value(json_object_get(page, "offset"));
+	if (*limit < 0)
+		return err_set(err, ERR_INVALID, "limit is negative");
+	if (*off < 0)
+		return err_set(err, ERR_INVALID, "offset is negative");
+	if (!sort)
+		sort = def;
+	for (size_t i = 0; i < sizeof(orders) / sizeof(orders[0]); i++) {
+		*ord = repos ? orders[i].repo : orders[i].image;
+		if (!strcmp(sort, orders[i].name) &&
+		    (repos || *ord != BY_STARS))
+			return 0;
+	}
+	return err_set(err, ERR_INVALID, "sorting %s by '%s' is not supported",
+	               repos ? "repos" : "images", sort);
+}
+
 /*
  * Sort @list (an array of images, or of repositories with @repos) by
  * requestedPage.sortBy (or @def), then cut the page: {Page, Results}.
- * ERR_INVALID for a negative limit or offset, or an order zot refuses
- * for the kind.
+ * Fails as page_args().
  */
 static json_t *page_of(const struct gql_call *call, json_t *list,
                        const char *def, bool repos, struct err *err)
 {
-	json_t *page = json_object_get(call->args, "requestedPage");
-	const char *sort = json_string_value(json_object_get(page, "sortBy"));
-	json_int_t limit = json_integer_value(json_object_get(page, "limit"));
-	json_int_t off = json_integer_value(json_object_get(page, "offset"));
-	int (*cmp)(const void *, const void *) = NULL;
+	static int (*const cmps[])(const void *, const void *) = {
+		[BY_NAME] = by_name, [BY_NAME_DSC] = by_name_dsc,
+		[BY_TIME] = by_time, [BY_DOWNLOADS] = by_downloads,
+		[BY_RANK] = by_rank, [BY_STARS] = by_stars};
+	json_int_t limit, off;
+	enum order ord;
 	size_t n = json_array_size(list), i;
 	json_t **v, *results;
 
-	if (limit < 0)
-		return err_set(err, ERR_INVALID, "limit is negative"), NULL;
-	if (off < 0)
-		return err_set(err, ERR_INVALID, "offset is negative"), NULL;
-	if (!sort)
-		sort = def;
-	if (!strcmp(sort, "ALPHABETIC_ASC"))
-		cmp = by_name;
-	else if (!strcmp(sort, "ALPHABETIC_DSC"))
-		cmp = by_name_dsc;
-	else if (!strcmp(sort, "UPDATE_TIME"))
-		cmp = by_time;
-	else if (!strcmp(sort, "DOWNLOADS"))
-		cmp = by_downloads;
-	else if (!strcmp(sort, "RELEVANCE"))
-		cmp = repos ? by_rank : by_name;
-	else if (!strcmp(sort, "STARS") && repos)
-		cmp = by_stars;
-	if (!cmp)
-		return err_set(err, ERR_INVALID,
-		               "sorting %s by '%s' is not supported",
-		               repos ? "repos" : "images", sort),
-		       NULL;
+	if (page_args(call, def, repos, &ord, &limit, &off, err) < 0)
+		return NULL;
 	v = malloc((n ? n : 1) * sizeof(*v));
 	results = json_array();
 	if (!v || !results) {
@@ -1150,7 +1134,7 @@ static json_t *page_of(const struct gql_call *call, json_t *list,
 	}
 	for (i = 0; i < n; i++)
 		v[i] = json_array_get(list, i);
-	qsort(v, n, sizeof(*v), cmp);
+	qsort(v, n, sizeof(*v), cmps[ord]);
 	for (i = (size_t)off; i < n; i++) {
 		if (limit && json_array_size(results) >= (size_t)limit)
 			break;
@@ -1243,40 +1227,240 @@ static int collect_images(struct zreq *zr, const struct zrepo *rp, void *arg,
 	return repo_images(zr, rp, c->keep, c->keep_arg, c->out, err);
 }
 
-static int collect_repos(struct zreq *zr, const struct zrepo *rp, void *arg,
-                         struct err *err)
+/* ---- repositories ranked from the index ---------------------------------- */
+
+/* A repository as it is ranked, before its page is built. */
+struct cand {
+	char *name;
+	int rank;           /* rank_repo()'s, -1: not searched */
+	int64_t t;          /* its newest image's time (ns) */
+	uint64_t downloads; /* counted pulls, with DOWNLOADS */
+	uint64_t stars;     /* users who starred it, with STARS */
+};
+
+/* What a walk over the repositories' summaries carries. */
+struct cands {
+	struct zreq *zr;
+	const char *query; /* GlobalSearch's, or NULL */
+	json_t *filter;    /* a Filter, or NULL */
+	enum order ord;
+	struct cand *v;
+	size_t n, cap;
+};
+
+/* The caller's IsStarred and IsBookmarked of @repo, for filter_match(). */
+static json_t *cand_prefs(const struct zreq *zr, const char *repo)
 {
-	struct collect *c = arg;
-	int rank = c->query ? rank_repo(c->query, rp->name) : -1;
-	json_t *imgs, *sum;
+	const char *user = zr->who ? zr->who->user : NULL;
+	struct userprefs *up = zr->zs->prefs;
+
+	if (!up)
+		return NULL;
+	return json_pack("{s:b, s:b}", "IsStarred",
+	                 userprefs_has(up, user, USERPREFS_STAR, repo),
+	                 "IsBookmarked",
+	                 userprefs_has(up, user, USERPREFS_BOOKMARK, repo));
+}
+
+static int add_cand(const char *repo, const char *text, size_t len, void *arg)
+{
+	struct cands *c = arg;
+	struct cand cd = {.rank = -1};
+	json_t *rec;
+
+	if (c->query && (cd.rank = rank_repo(c->query, repo)) < 0)
+		return 0;
+	if (!may(c->zr, repo, ACCESS_READ))
+		return 0;
+	{
+		/* "<images> <t> <signed>\n<platforms>" (store.h) */
+		const char *nl = memchr(text, '\n', len);
+		char head[80];
+		long long n, t;
+		int signed_;
+
+		if (!nl || (size_t)(nl - text) >= sizeof(head))
+			return 0; /* not ours to fix: the next sync rewrites it
+			           */
+		memcpy(head, text, (size_t)(nl - text));
+		head[nl - text] = '\0';
+		if (sscanf(head, "%lld %lld %d", &n, &t, &signed_) != 3)
+			return 0;
+		cd.t = (int64_t)t;
+		/* Only a Filter needs the platforms. */
+		if (c->filter) {
+			bool keep;
+
+			json_t *prefs = cand_prefs(c->zr, repo);
+
+			rec = json_loadb(nl + 1, len - (size_t)(nl + 1 - text),
+			                 0, NULL);
+			keep = filter_match(c->filter, rec, signed_ != 0,
+			                    prefs);
+			json_decref(rec);
+			json_decref(prefs);
+			if (!keep)
+				return 0;
+		}
+	}
+	if (c->ord == BY_DOWNLOADS)
+		cd.downloads = store_pulls_repo(c->zr->zs->st, repo);
+	if (c->ord == BY_STARS && c->zr->zs->prefs)
+		cd.stars = userprefs_stars(c->zr->zs->prefs, repo);
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 256;
+		struct cand *v = realloc(c->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		c->v = v;
+		c->cap = cap;
+	}
+	if (!(cd.name = strdup(repo)))
+		return -1;
+	c->v[c->n++] = cd;
+	return 0;
+}
+
+static int cand_name(const void *pa, const void *pb)
+{
+	return strcmp(((const struct cand *)pa)->name,
+	              ((const struct cand *)pb)->name);
+}
+
+static int cand_name_dsc(const void *pa, const void *pb)
+{
+	return -cand_name(pa, pb);
+}
+
+static int cand_time(const void *pa, const void *pb)
+{
+	const struct cand *a = pa, *b = pb;
+
+	if (a->t != b->t)
+		return a->t > b->t ? -1 : 1;
+	return cand_name(pa, pb);
+}
+
+static int cand_downloads(const void *pa, const void *pb)
+{
+	const struct cand *a = pa, *b = pb;
+
+	if (a->downloads != b->downloads)
+		return a->downloads > b->downloads ? -1 : 1;
+	return cand_name(pa, pb);
+}
+
+static int cand_stars(const void *pa, const void *pb)
+{
+	const struct cand *a = pa, *b = pb;
+
+	if (a->stars != b->stars)
+		return a->stars > b->stars ? -1 : 1;
+	return cand_name(pa, pb);
+}
+
+static int cand_rank(const void *pa, const void *pb)
+{
+	const struct cand *a = pa, *b = pb;
+
+	if (a->rank != b->rank)
+		return a->rank < b->rank ? -1 : 1;
+	return cand_name(pa, pb);
+}
+
+/*
+ * The summary of @rp (@rank: GlobalSearch's, -1: none) appended to @out,
+ * or nothing when it has no image (zot lists only repositories with
+ * images). -1 only on error.
+ */
+static int repo_built(struct zreq *zr, const struct zrepo *rp, int rank,
+                      json_t *out, struct err *err)
+{
+	json_t *imgs = json_array(), *sum = NULL;
 	int ret = -1;
 
-	if (c->query && rank < 0)
-		return 0;
-	if (!(imgs = json_array()))
-		return err_set(err, ERR_NOMEM, "out of memory");
-	if (repo_images(zr, rp, NULL, NULL, imgs, err) < 0)
+	if (!imgs || repo_images(zr, rp, NULL, NULL, imgs, err) < 0)
 		goto out;
 	ret = 0;
-	/* zot lists only repositories with images. */
 	if (!json_array_size(imgs))
 		goto out;
 	sum = repo_summary(zr, rp, imgs, rank);
-	if (!sum) {
-		ret = err_set(err, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if (c->filter &&
-	    !filter_match(c->filter, json_object_get(sum, "Platforms"),
-	                  json_is_true(json_object_get(sum, "_signed")), sum)) {
-		json_decref(sum);
-		goto out;
-	}
-	if (json_array_append_new(c->out, sum) < 0)
-		ret = err_set(err, ERR_NOMEM, "out of memory");
+	if (!sum || json_array_append_new(out, sum) < 0)
+		ret = -1;
 out:
 	json_decref(imgs);
+	if (ret < 0 && !err->code)
+		nomem(err);
 	return ret;
+}
+
+/*
+ * A page of repositories ({Page, Results}): ranked, filtered and sorted
+ * over their summaries in the index, then built in full for the page
+ * alone. @query: GlobalSearch's text (NULL: every repository, no Rank).
+ */
+static json_t *repo_page(const struct gql_call *call, const char *query,
+                         json_t *filter, const char *def, struct err *err)
+{
+	static int (*const cmps[])(const void *, const void *) = {
+		[BY_NAME] = cand_name, [BY_NAME_DSC] = cand_name_dsc,
+		[BY_TIME] = cand_time, [BY_DOWNLOADS] = cand_downloads,
+		[BY_RANK] = cand_rank, [BY_STARS] = cand_stars};
+	struct cands c = {.zr = req_of(call), .query = query};
+	json_t *results = NULL, *out = NULL;
+	json_int_t limit, off;
+
+	c.filter = json_is_object(filter) ? filter : NULL;
+	if (page_args(call, def, true, &c.ord, &limit, &off, err) < 0)
+		return NULL;
+	if (c.ord == BY_DOWNLOADS) {
+		struct err ignored = ERR_INIT;
+
+		/* Counts still in memory join those in the index. */
+		pthread_mutex_lock(&c.zr->zs->lock);
+		if (write_pulls(c.zr->zs, &ignored) < 0)
+			log_warn("pull counts not written: %s", ignored.msg);
+		pthread_mutex_unlock(&c.zr->zs->lock);
+	}
+	if (store_search_repos(c.zr->zs->st, add_cand, &c, err) < 0)
+		goto out;
+	if (c.n)
+		qsort(c.v, c.n, sizeof(*c.v), cmps[c.ord]);
+	if (!(results = json_array())) {
+		nomem(err);
+		goto out;
+	}
+	for (size_t i = (size_t)off; i < c.n; i++) {
+		struct err gone = ERR_INIT;
+		int ret;
+		struct zrepo rp;
+
+		if (limit && json_array_size(results) >= (size_t)limit)
+			break;
+		if (repo_load_tags(c.zr->zs, c.v[i].name, &rp, &gone) < 0) {
+			if (gone.code != ERR_NOMEM)
+				continue; /* deleted since listed */
+			*err = gone;
+			goto out;
+		}
+		ret = repo_built(c.zr, &rp, c.v[i].rank, results, err);
+		repo_release(&rp);
+		if (ret < 0)
+			goto out;
+	}
+	out = json_pack("{s:{s:I, s:I}, s:O}", "Page", "TotalCount",
+	                (json_int_t)c.n, "ItemCount",
+	                (json_int_t)json_array_size(results), "Results",
+	                results);
+	if (!out)
+		nomem(err);
+out:
+	for (size_t i = 0; i < c.n; i++)
+		free(c.v[i].name);
+	free(c.v);
+	json_decref(results);
+	return out;
 }
 
 /*
@@ -1360,6 +1544,7 @@ json_t *zq_user_repos(const struct gql_call *call, struct err *err)
 	struct collect c = {0};
 	json_t *names, *v, *page = NULL;
 	size_t i;
+	int ret;
 
 	names = zr->zs->prefs && zr->who
 	                ? userprefs_list(zr->zs->prefs, zr->who->user,
@@ -1383,11 +1568,10 @@ json_t *zq_user_repos(const struct gql_call *call, struct err *err)
 			*err = ERR_INIT;
 			continue;
 		}
-		if (collect_repos(zr, &rp, &c, err) < 0) {
-			repo_release(&rp);
-			goto out;
-		}
+		ret = repo_built(zr, &rp, -1, c.out, err);
 		repo_release(&rp);
+		if (ret < 0)
+			goto out;
 	}
 	page = page_of(call, c.out, "UPDATE_TIME", true, err);
 out:
@@ -1415,30 +1599,31 @@ static json_t *walk_page(const struct gql_call *call, struct collect *c,
 
 json_t *zq_repo_list(const struct gql_call *call, struct err *err)
 {
-	struct collect c = {0};
-
-	return walk_page(call, &c, collect_repos, "UPDATE_TIME", true, err);
+	return repo_page(call, NULL, NULL, "UPDATE_TIME", err);
 }
 
-/* Does image @img have a manifest, config or layer digest @arg? */
+/*
+ * Does image @img have a manifest, config or layer digest containing @arg
+ * (zot's FilterByDigest: a part of one, "sha256:" or not)?
+ */
 static bool has_digest(json_t *img, void *arg)
 {
 	const char *id = arg;
 	json_t *m, *l;
 	size_t i, j;
 
-	if (!strncmp(str_of(img, "Digest"), id, strlen(id)))
+	if (strstr(str_of(img, "Digest"), id))
 		return true;
 	json_array_foreach(json_object_get(img, "Manifests"), i, m)
 	{
-		if (!strncmp(str_of(m, "Digest"), id, strlen(id)) ||
-		    !strncmp(str_of(m, "ConfigDigest"), id, strlen(id)))
+		if (strstr(str_of(m, "Digest"), id) ||
+		    strstr(str_of(m, "ConfigDigest"), id))
 			return true;
 		json_array_foreach(json_object_get(m, "_layers"), j, l)
 		{
 			const char *s = json_string_value(l);
 
-			if (s && !strncmp(s, id, strlen(id)))
+			if (s && strstr(s, id))
 				return true;
 		}
 	}
@@ -1506,11 +1691,17 @@ json_t *zq_expanded(const struct gql_call *call, struct err *err)
 	json_t *imgs = NULL, *sum = NULL, *sorted = NULL, *out = NULL;
 	struct zrepo rp = {0};
 
-	/* zot: a repository the caller may not read is an empty answer. */
-	if (!may(zr, repo, ACCESS_READ))
+	/*
+	 * zot answers an empty RepoInfo for a repository the caller may not
+	 * read but an error for an absent one; here both are empty, so that
+	 * hidden names cannot be told from absent ones.
+	 */
+	if (named_repo(zr, repo, &rp, err) < 0) {
+		if (err->code != ERR_NOT_FOUND)
+			return NULL;
+		*err = ERR_INIT;
 		return json_pack("{s:n, s:n}", "Images", "Summary");
-	if (named_repo(zr, repo, &rp, err) < 0)
-		return NULL;
+	}
 	if (!(imgs = json_array()) ||
 	    repo_images(zr, &rp, NULL, NULL, imgs, err) < 0)
 		goto out;
@@ -1551,10 +1742,7 @@ json_t *zq_global(const struct gql_call *call, struct err *err)
 	json_t *page = NULL, *out = NULL;
 
 	if (!colon) {
-		struct collect c = {.filter = filter, .query = q ? q : ""};
-
-		page = walk_page(call, &c, collect_repos, "RELEVANCE", true,
-		                 err);
+		page = repo_page(call, q ? q : "", filter, "RELEVANCE", err);
 		if (page)
 			out = json_pack("{s:O, s:[], s:O, s:[]}", "Page",
 			                json_object_get(page, "Page"), "Images",
@@ -1584,7 +1772,7 @@ json_t *zq_global(const struct gql_call *call, struct err *err)
 		if (named_repo(zr, repo, &rp, err) == 0) {
 			json_object_foreach(rp.tags, t, d)
 			{
-				if (is_sig_tag(t) ||
+				if (store_is_sig_tag(t) ||
 				    strncmp(t, tag, strlen(tag)) != 0)
 					continue;
 				img = image_summary(zr, &rp, t,
@@ -1634,6 +1822,17 @@ static json_t *named_image(struct zreq *zr, const char *image, struct err *err)
 		       NULL;
 	memcpy(repo, image, (size_t)(sep - image));
 	repo[sep - image] = '\0';
+	if (*sep == '@') {
+		struct digest dg;
+
+		/* A digest, nothing else (a tag there would be resolved). */
+		if (digest_parse(&dg, sep + 1, strlen(sep + 1), err) < 0) {
+			*err = ERR_INIT;
+			return err_set(err, ERR_NOT_FOUND,
+			               "image '%s' not found", image),
+			       NULL;
+		}
+	}
 	if (named_repo(zr, repo, &rp, err) < 0)
 		return NULL;
 	if (*sep == ':') {
@@ -1808,7 +2007,7 @@ json_t *zq_base(const struct gql_call *call, struct err *err)
 /* ---- the API --------------------------------------------------------------
  */
 
-struct zsearch *zsearch_new(struct store *st, size_t cache_max, struct err *err)
+struct zsearch *zsearch_new(struct store *st, size_t batch, struct err *err)
 {
 	struct zsearch *zs = calloc(1, sizeof(*zs));
 
@@ -1818,10 +2017,9 @@ struct zsearch *zsearch_new(struct store *st, size_t cache_max, struct err *err)
 	}
 	pthread_mutex_init(&zs->lock, NULL);
 	zs->st = st;
-	zs->cache_max = cache_max ? cache_max : ZS_CACHE_DEFAULT;
-	zs->cache = hmap_new();
+	zs->batch = batch ? batch : ZS_BATCH_DEFAULT;
 	zs->pulls = hmap_new();
-	if (!zs->cache || !zs->pulls) {
+	if (!zs->pulls) {
 		err_set(err, ERR_NOMEM, "out of memory");
 		goto fail;
 	}
@@ -1837,22 +2035,16 @@ fail:
 	return NULL;
 }
 
-static int free_pull(const char *key, void *val, void *arg)
-{
-	(void)key;
-	(void)arg;
-	free(val);
-	return 0;
-}
-
 void zsearch_free(struct zsearch *zs)
 {
 	if (!zs)
 		return;
 	gql_schema_free(zs->schema);
-	if (zs->cache)
-		cache_free(zs->cache);
 	if (zs->pulls) {
+		struct err err = ERR_INIT;
+
+		if (write_pulls(zs, &err) < 0)
+			log_warn("pull counts lost: %s", err.msg);
 		hmap_each(zs->pulls, free_pull, NULL);
 		hmap_free(zs->pulls);
 	}
@@ -1871,6 +2063,7 @@ json_t *zsearch_run(struct zsearch *zs, const char *query, size_t len,
 	                          .operation = operation,
 	                          .ctx = &zr};
 
+	test_hold("search", "query");
 	return gql_execute(zs->schema, &req, NULL, err);
 }
 

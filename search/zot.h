@@ -7,9 +7,9 @@
  * shape.
  *
  * What an image manifest says (config, layers, history, platform,
- * annotations and labels) never changes for its digest, so it is kept in
- * a bounded cache by digest; tags, referrers, signatures and pull counts
- * are read for each request. Vulnerability (CVE) queries answer a
+ * annotations and labels) and what a repository is ranked by are kept in
+ * the store's index as images come and go; each request reads them, its
+ * tags, referrers, pushes and pull counts from there. Vulnerability (CVE) queries answer a
  * GraphQL error: no scanner is packaged; CVE-typed fields are null.
  * Thread-safe: one struct zsearch serves every request.
  */
@@ -39,14 +39,15 @@ struct zsearch_who {
 };
 
 /*
- * The search API over @st (borrowed; it must outlive the result), its
- * image cache holding at most @cache_max manifests (0: a default).
+ * The search API over @st (borrowed; it must outlive the result), pulls
+ * written to the index @batch at a time (0: a default) or every few
+ * seconds, and by zsearch_free().
  * NULL with ERR_NOMEM, or ERR_INTERNAL (the schema tables are bad).
  */
-MUST_CHECK struct zsearch *zsearch_new(struct store *st, size_t cache_max,
+MUST_CHECK struct zsearch *zsearch_new(struct store *st, size_t batch,
                                        struct err *err);
 
-/* Release @zs. Accepts NULL. */
+/* Write the pulls still counted in memory and release @zs. Accepts NULL. */
 void zsearch_free(struct zsearch *zs);
 
 /*
@@ -65,7 +66,8 @@ MUST_CHECK char *zsearch_sdl(const struct zsearch *zs, struct err *err);
 
 /*
  * Manifest @d of @repo was pulled (a GET of it answered 200): counted in
- * DownloadCount and LastPullTimestamp. Kept in memory (lost on restart).
+ * DownloadCount and LastPullTimestamp, kept in the index (written in
+ * batches: see zsearch_new()).
  */
 void zsearch_pulled(struct zsearch *zs, const char *repo,
                     const struct digest *d);

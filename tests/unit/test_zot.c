@@ -42,15 +42,16 @@ static void test_rank_is_zots(void **state)
 static void test_times_order_across_offsets(void **state)
 {
 	(void)state;
-	assert_true(time_ns("1970-01-01T00:00:01Z") == 1000000000);
-	assert_true(time_ns("2024-01-01T10:00:00+01:00") ==
-	            time_ns("2024-01-01T09:00:00Z"));
-	assert_true(time_ns("2024-01-01T09:00:00.5Z") ==
-	            time_ns("2024-01-01T09:00:00Z") + 500000000);
-	assert_true(time_ns("2000-03-01T00:00:00Z") ==
-	            time_ns("2000-02-28T00:00:00Z") + 2 * 86400LL * 1000000000);
-	assert_true(time_ns("not a time") == 0);
-	assert_true(time_ns(NULL) == 0);
+	assert_true(store_time_ns("1970-01-01T00:00:01Z") == 1000000000);
+	assert_true(store_time_ns("2024-01-01T10:00:00+01:00") ==
+	            store_time_ns("2024-01-01T09:00:00Z"));
+	assert_true(store_time_ns("2024-01-01T09:00:00.5Z") ==
+	            store_time_ns("2024-01-01T09:00:00Z") + 500000000);
+	assert_true(store_time_ns("2000-03-01T00:00:00Z") ==
+	            store_time_ns("2000-02-28T00:00:00Z") +
+	                    2 * 86400LL * 1000000000);
+	assert_true(store_time_ns("not a time") == 0);
+	assert_true(store_time_ns(NULL) == 0);
 }
 
 /* The caller of these tests: reads everything but "priv/..." */
@@ -61,15 +62,23 @@ static bool not_priv(void *arg, const char *repo, unsigned action)
 	       (action == ACCESS_READ || !strcmp(repo, "pub/b"));
 }
 
-static json_t *run_query(struct zsearch *zs, const char *q)
+/* Run @q for @who (NULL: with every right, an administrator say). */
+static json_t *run_as(struct zsearch *zs, const char *q,
+                      const struct zsearch_who *who)
 {
-	struct zsearch_who who = {.may = not_priv};
 	struct err err = ERR_INIT;
-	json_t *out = zsearch_run(zs, q, strlen(q), NULL, NULL, &who, &err);
+	json_t *out = zsearch_run(zs, q, strlen(q), NULL, NULL, who, &err);
 
 	if (!out)
 		fail_msg("%s", err.msg);
 	return out;
+}
+
+static json_t *run_query(struct zsearch *zs, const char *q)
+{
+	struct zsearch_who who = {.may = not_priv};
+
+	return run_as(zs, q, &who);
 }
 
 /* The answer's member at @path (a JSON pointer of sorts: "a.b.0.c"). */
@@ -230,6 +239,124 @@ static void test_cve_queries_say_no_scanner(void **state)
 	zsearch_free(zs);
 }
 
+/*
+ * zot-review.md 1 and 2: an image is looked up in the repository named,
+ * never found through another one (a digest read there first, or a tag
+ * after '@').
+ */
+static void test_images_stay_in_their_repository(void **state)
+{
+	struct test_fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct image p, b;
+	struct zsearch *zs;
+	char q[512], dstr[DIGEST_STR_MAX];
+	json_t *r;
+
+	make_image(f, "priv/p", "secret layer",
+	           ",\"annotations\":{\"org.opencontainers.image.vendor\":"
+	           "\"SECRET\"}",
+	           &p);
+	put_image(f, "priv/p", "y", &p);
+	make_image(f, "pub/b", "layer-b", "", &b);
+	put_image(f, "pub/b", "x", &b);
+	zs = zsearch_new(f->st, 0, &err);
+	assert_non_null(zs);
+	digest_format(&p.digest, dstr);
+	/* Someone who may read priv/p looks at it first. */
+	snprintf(q, sizeof(q), "{Image(image: \"priv/p@%s\") {Vendor}}", dstr);
+	r = run_as(zs, q, NULL);
+	assert_at(r, "data.Image.Vendor", "\"SECRET\"");
+	json_decref(r);
+	snprintf(q, sizeof(q), "{Image(image: \"pub/b@%s\") {RepoName Vendor}}",
+	         dstr);
+	r = run_query(zs, q);
+	assert_at(r, "data", "null");
+	json_decref(r);
+	r = run_as(zs, "{Image(image: \"priv/p@y\") {Vendor}}", NULL);
+	assert_at(r, "errors.0.message", "\"image 'priv/p@y' not found\"");
+	json_decref(r);
+	r = run_query(zs, "{Image(image: \"pub/b@y\") {Vendor}}");
+	assert_at(r, "errors.0.message", "\"image 'pub/b@y' not found\"");
+	json_decref(r);
+	zsearch_free(zs);
+}
+
+/* zot-review.md 3: ExpandedRepoInfo of a hidden and of an absent name. */
+static void test_expanded_hides_existence(void **state)
+{
+	struct test_fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct zsearch *zs;
+	struct image p;
+	json_t *hidden, *absent;
+
+	make_image(f, "priv/p", "layer-p", "", &p);
+	put_image(f, "priv/p", "y", &p);
+	zs = zsearch_new(f->st, 0, &err);
+	assert_non_null(zs);
+	hidden = run_query(zs, "{ExpandedRepoInfo(repo: \"priv/p\") {Summary "
+	                       "{Name}}}");
+	absent = run_query(zs, "{ExpandedRepoInfo(repo: \"pub/nope\") "
+	                       "{Summary {Name}}}");
+	assert_true(json_equal(hidden, absent));
+	assert_at(hidden, "data.ExpandedRepoInfo.Summary", "null");
+	json_decref(hidden);
+	json_decref(absent);
+	zsearch_free(zs);
+}
+
+/*
+ * zot-review.md 4 and 7: a config created after 2262 is a time (no
+ * overflow), and ImageListForDigest finds a part of a digest (zot's
+ * strings.Contains).
+ */
+static void test_odd_manifests(void **state)
+{
+	struct test_fixture *f = *state;
+	struct err err = ERR_INIT;
+	char cfg[DIGEST_STR_MAX], lay[DIGEST_STR_MAX], body[1024], q[256];
+	const char *conf = "{\"created\":\"9999-12-31T23:59:59Z\"}";
+	struct manifest_put_result res;
+	struct digest c, l;
+	struct zsearch *zs;
+	json_t *r;
+	int n;
+
+	assert_true(store_time_ns("9999-12-31T23:59:59Z") == INT64_MAX);
+	assert_true(store_time_ns("0001-01-01T00:00:00Z") == INT64_MIN);
+	assert_true(store_time_ns("2024-13-01T00:00:00Z") == 0);
+	c = push_blob(f, "pub/odd", conf);
+	l = push_blob(f, "pub/odd", "a layer");
+	digest_format(&c, cfg);
+	digest_format(&l, lay);
+	n = snprintf(body, sizeof(body),
+	             "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST
+	             "\",\"config\":{\"mediaType\":\"" MT_CONFIG
+	             "\",\"digest\":\"%s\",\"size\":%zu},\"layers\":[{"
+	             "\"mediaType\":\"" MT_LAYER
+	             "\",\"digest\":\"%s\",\"size\":7}]}",
+	             cfg, strlen(conf), lay);
+	put_ok(f, "pub/odd", "far", MT_OCI_MANIFEST, body, (size_t)n, &res);
+	zs = zsearch_new(f->st, 0, &err);
+	assert_non_null(zs);
+	r = run_query(zs,
+	              "{ImageList(repo: \"pub/odd\", requestedPage: "
+	              "{sortBy: UPDATE_TIME}) {Results {Tag LastUpdated}}}");
+	assert_at(r, "data.ImageList.Results",
+	          "[{\"Tag\":\"far\",\"LastUpdated\":"
+	          "\"9999-12-31T23:59:59Z\"}]");
+	json_decref(r);
+	/* The hex part of the layer's digest, without "sha256:". */
+	snprintf(q, sizeof(q),
+	         "{ImageListForDigest(id: \"%.20s\") {Results {Tag}}}",
+	         lay + 7);
+	r = run_query(zs, q);
+	assert_at(r, "data.ImageListForDigest.Results", "[{\"Tag\":\"far\"}]");
+	json_decref(r);
+	zsearch_free(zs);
+}
+
 /* The SDL has zot's types and fields with zot's types and nullability. */
 static void test_sdl_has_zots_types(void **state)
 {
@@ -336,6 +463,9 @@ int main(void)
 		TF(test_cve_queries_say_no_scanner),
 		TF(test_threads_share_one_cache),
 		TF(test_sdl_has_zots_types),
+		TF(test_images_stay_in_their_repository),
+		TF(test_expanded_hides_existence),
+		TF(test_odd_manifests),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

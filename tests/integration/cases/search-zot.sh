@@ -265,6 +265,30 @@ gql '{ImageList(repo: "pub/alpine") { Results { Tag IsDeletable } } }'
 gql_is '[.data.ImageList.Results[].IsDeletable]' '[false,false]' "anonymous may not delete"
 as_user alice:pw-alice
 
+# --- PushTimestamp, PushedBy and DownloadCount outlive a restart and a
+# rebuild of the index ---
+PUSHQ='{Image(image: "pub/alpine:3.19") {PushTimestamp PushedBy DownloadCount}}'
+gql "$PUSHQ"
+gql_is '.data.Image.PushedBy' '"alice"' "pushed by alice"
+gql_is '.data.Image.DownloadCount' '2' "pulled twice"
+PUSHED=$(jq -c .data.Image.PushTimestamp "$RESP/body")
+assert_true "a push time: $PUSHED" grep -Eq '^"20[0-9-]+T[0-9:]+Z"$' <<<"$PUSHED"
+SEARCH_CFG="extensions:
+  search:
+    enable: true"
+dray_stop
+dray_start_cfg -- "$SEARCH_CFG"
+gql "$PUSHQ"
+gql_is '.data.Image' "{\"PushTimestamp\":$PUSHED,\"PushedBy\":\"alice\",\"DownloadCount\":2}" "after a restart"
+req GET /v2/pub/alpine/manifests/3.19 -H "Accept: $MT_OCI_MANIFEST"
+assert_status 200
+dray_stop
+dray_cli fsck "$CFG" --rebuild
+assert_cli_rc 0 "fsck --rebuild"
+dray_start_cfg -- "$SEARCH_CFG"
+gql "$PUSHQ"
+gql_is '.data.Image' "{\"PushTimestamp\":$PUSHED,\"PushedBy\":\"alice\",\"DownloadCount\":3}" "after a rebuild"
+
 gql_verify
 assert_true "cve warned about" grep -q 'extensions.search.cve' "$DAEMON_LOG" "$DAEMON_ERR"
 
