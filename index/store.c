@@ -263,6 +263,8 @@ struct store *store_open_with(const char *root, const struct store_opts *opts,
 	st->shared = st->opts.index_dir != NULL;
 	if (!st->opts.recheck_ms)
 		st->opts.recheck_ms = 1000;
+	if (!st->opts.repo_cache)
+		st->opts.repo_cache = STORE_REPO_CACHE;
 	st->opts.index_dir = NULL; /* borrowed: nodedir is the copy */
 	if (fs_mkdir_p(dir, 0700, err) < 0 ||
 	    fs_mkdir_p(st->nodedir, 0700, err) < 0 ||
@@ -571,7 +573,7 @@ void repo_unref(struct store *st, struct repo *r)
 	 */
 	drop = --r->refs == 0 && !r->dropped && !r->layout_came &&
 	       !r->layout_hidden &&
-	       (!r->loaded || hmap_count(st->repos) > REPO_CACHE_MAX);
+	       (!r->loaded || hmap_count(st->repos) > st->opts.repo_cache);
 	if (drop)
 		hmap_del(st->repos, r->name);
 	pthread_mutex_unlock(&st->lock);

@@ -135,7 +135,15 @@ struct store_opts {
 	 * always check, under the lock across nodes.
 	 */
 	uint64_t recheck_ms;
+	/*
+	 * Most repositories whose parsed index.json is kept while nobody
+	 * holds them (0: STORE_REPO_CACHE). Past it, a repository is dropped
+	 * when its last holder lets go, and parsed again when next asked.
+	 */
+	size_t repo_cache;
 };
+
+#define STORE_REPO_CACHE 1024
 
 /*
  * Open the store rooted at @root, creating it (and .dray/) if missing, and

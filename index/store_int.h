@@ -91,15 +91,9 @@ struct store {
 };
 
 /*
- * Most repositories kept in st->repos while nobody holds them; past this
- * a repository is dropped from the table when its last holder lets go.
- */
-#define REPO_CACHE_MAX 16384
-
-/*
  * A repository's cached index.json. It stays in st->repos while held
  * (refs > 0), and after that only while it describes a layout and the
- * table is below REPO_CACHE_MAX: a name without a repository costs
+ * table is below opts.repo_cache: a name without a repository costs
  * nothing once its request is done.
  */
 struct repo {

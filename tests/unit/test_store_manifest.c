@@ -31,7 +31,38 @@
 #include "daemon/log.h"
 #include "daemon/ref.h"
 #include "index/store.h"
+#include "index/store_int.h"
 #include "tests/unit/storelib.h"
+
+/* ---- the repository cache ---- */
+
+/*
+ * Past opts.repo_cache the table of parsed index.json files stops
+ * growing, and every repository still answers (parsed again).
+ */
+static void test_repo_cache_is_bounded(void **state)
+{
+	struct test_fixture *f = *state;
+	struct store_opts o = {.repo_cache = 4};
+	struct err err = ERR_INIT;
+	struct image im[12];
+	char repo[32];
+
+	store_close(f->st);
+	f->st = store_open_with(f->root, &o, &err);
+	assert_non_null(f->st);
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < 12; i++) {
+			snprintf(repo, sizeof(repo), "cache/r%02d", i);
+			if (!round) {
+				make_image(f, repo, repo, "", &im[i]);
+				put_image(f, repo, "v1", &im[i]);
+			}
+			assert_manifest(f, repo, "v1", im[i].body, im[i].len,
+			                &im[i].digest, MT_OCI_MANIFEST);
+			assert_true(hmap_count(f->st->repos) <= 4 + 1);
+		}
+}
 
 /* ---- manifests ---- */
 
@@ -786,6 +817,7 @@ int main(void)
 		TF(test_referrers_filter_by_artifact_type),
 		TF(test_referrer_without_artifact_type_uses_config_type),
 		TF(test_deleted_referrer_is_no_longer_listed),
+		TF(test_repo_cache_is_bounded),
 	};
 	struct err err = ERR_INIT;
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # limits-missing-names.sh - GETs of names that exist nowhere leave
-# nothing behind: 400,000 manifest GETs (24 times the repository cache's
-# bound, REPO_CACHE_MAX), each of a different random
+# nothing behind: 400,000 manifest GETs (390 times the repository cache's
+# bound, STORE_REPO_CACHE), each of a different random
 # repository name, all 404 NAME_UNKNOWN, and the daemon's RSS after all
 # of them is what it was after the first 10%. Repositories that exist
 # keep answering meanwhile.
