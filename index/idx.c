@@ -130,10 +130,24 @@ bool idx_repo_current(struct store *st, const char *repo,
 	       rec.mtime_ns == clock_ts_ns(&sb->st_mtim) && rec.xxh3 == xxh3;
 }
 
+/* Marks in scan_ctx.known: a blob the index had, found again or not. */
+static char blob_unseen, blob_seen;
+
 struct scan_ctx {
 	struct kv_batch *b; /* where the entries go */
 	const char *repo;   /* whose blobs */
+	struct hmap *known; /* digest -> &blob_unseen / &blob_seen */
 };
+
+/* repo_each_blob_new()'s @known: a blob the index has needs no stat. */
+static bool blob_known(const char *dstr, void *arg)
+{
+	struct scan_ctx *c = arg;
+
+	/* Replacing an existing key's value allocates nothing. */
+	return hmap_get(c->known, dstr) &&
+	       hmap_put(c->known, dstr, &blob_seen) == 0;
+}
 
 static int put_blob(const struct blob_file *bf, void *arg)
 {
@@ -148,21 +162,41 @@ static int put_blob(const struct blob_file *bf, void *arg)
 	return 0;
 }
 
-/* Queue the K/L/B entries of every blob file of @repo into @b. */
+/* A blob the index had and the directory no longer does: forgotten. */
+static int drop_unseen(const char *dstr, void *val, void *arg)
+{
+	struct scan_ctx *c = arg;
+	char k[KEY_MAX];
+
+	if (val == &blob_unseen) {
+		kv_batch_del(c->b, k, key(k, 'K', c->repo, dstr, NULL));
+		kv_batch_del(c->b, k, key(k, 'L', dstr, c->repo, NULL));
+	}
+	return 0;
+}
+
+/*
+ * Queue into @b what changed in @repo's blob files since the index last
+ * looked: K/L/B entries for new files (stat()ed), K/L removals for files
+ * gone. Files the index already has cost no stat: on a shared file
+ * system that is one round trip each, and their content never changes.
+ */
 static int scan_blobs(struct store *st, const char *repo, struct kv_batch *b,
                       struct err *err)
 {
-	char k[KEY_MAX], pre[KEY_MAX];
+	char pre[KEY_MAX];
+	struct scan_ctx c = {b, repo, hmap_new()};
 	struct kv_iter *it;
 	const char *ik, *iv;
 	size_t iklen, ivlen, plen;
 	int rc;
 
-	/* Forget what the repository linked before. */
 	plen = prefix(pre, 'K', repo, NULL);
-	it = kv_iter_new(st->kv, pre, plen, NULL, 0);
-	if (!it)
+	it = c.known ? kv_iter_new(st->kv, pre, plen, NULL, 0) : NULL;
+	if (!it) {
+		hmap_free(c.known);
 		return err_set(err, ERR_NOMEM, "cannot scan index");
+	}
 	while ((rc = kv_iter_next(it, &ik, &iklen, &iv, &ivlen, err)) > 0) {
 		char dstr[DIGEST_STR_MAX];
 		size_t dl = iklen - plen;
@@ -171,16 +205,18 @@ static int scan_blobs(struct store *st, const char *repo, struct kv_batch *b,
 			continue;
 		memcpy(dstr, ik + plen, dl);
 		dstr[dl] = '\0';
-		kv_batch_del(b, k, key(k, 'L', dstr, repo, NULL));
+		if (hmap_put(c.known, dstr, &blob_unseen) < 0) {
+			rc = err_set(err, ERR_NOMEM, "cannot scan index");
+			break;
+		}
 	}
 	kv_iter_free(it);
-	if (rc < 0 || kv_batch_del_prefix(st->kv, b, pre, plen, err) < 0)
-		return -1;
-
-	struct scan_ctx c = {b, repo};
-
-	repo_each_blob(st, repo, put_blob, &c);
-	return 0;
+	if (rc == 0) {
+		repo_each_blob_new(st, repo, blob_known, put_blob, &c);
+		(void)hmap_each(c.known, drop_unseen, &c);
+	}
+	hmap_free(c.known);
+	return rc < 0 ? -1 : 0;
 }
 
 /* ---- what search needs (S, N; D and W are kept) -------------------------- */

@@ -1045,6 +1045,14 @@ int repo_each_blob(struct store *st, const char *repo,
                    int (*fn)(const struct blob_file *bf, void *arg),
                    void *arg)
 {
+	return repo_each_blob_new(st, repo, NULL, fn, arg);
+}
+
+int repo_each_blob_new(struct store *st, const char *repo,
+                       bool (*known)(const char *dstr, void *arg),
+                       int (*fn)(const struct blob_file *bf, void *arg),
+                       void *arg)
+{
 	int ret = 0;
 
 	for (int a = DIGEST_SHA256; a <= DIGEST_SHA512 && !ret; a++) {
@@ -1070,7 +1078,8 @@ int repo_each_blob(struct store *st, const char *repo,
 			                 &ignored) < 0 ||
 			    snprintf(path, sizeof(path), "%s/%s", dir,
 			             de->d_name) >= (int)sizeof(path) ||
-			    stat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
+			    (known && known(dstr, arg)) || stat(path, &sb) < 0 ||
+			    !S_ISREG(sb.st_mode))
 				continue;
 			bf.sb = &sb;
 			ret = fn(&bf, arg);

@@ -247,6 +247,11 @@ struct blob_file {
 int repo_each_blob(struct store *st, const char *repo,
                    int (*fn)(const struct blob_file *bf, void *arg),
                    void *arg);
+/* repo_each_blob() for the files @known (NULL: none) says are not known. */
+int repo_each_blob_new(struct store *st, const char *repo,
+                       bool (*known)(const char *dstr, void *arg),
+                       int (*fn)(const struct blob_file *bf, void *arg),
+                       void *arg);
 
 /* Parse the digest of index.json entry @e; false if it has none. */
 bool entry_digest(json_t *e, struct digest *out);
