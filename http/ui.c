@@ -7,17 +7,24 @@
  * for everything, with the caller's credentials: serving the files needs
  * no login and reveals nothing. Every response carries a strict
  * Content-Security-Policy (scripts, styles and requests from this origin
- * only, no inline code, no framing) and an ETag from the file's content;
- * browsers revalidate (no-cache) and get 304 while the binary is the same.
+ * only, no inline code, no framing, Trusted Types) and an ETag from the file's
+ * content; browsers revalidate (no-cache) and get 304 while the binary is the
+ * same.
  */
 #include <string.h>
 
 #include "http/http_int.h"
 
+/*
+ * Trusted Types: the browser refuses any string where HTML or a script
+ * URL would be parsed (innerHTML and the like), so a slip in app.js
+ * cannot turn what the registry returns into markup.
+ */
 #define UI_CSP                                                        \
 	"default-src 'none'; script-src 'self'; style-src 'self'; "   \
 	"img-src 'self' data:; connect-src 'self'; base-uri 'none'; " \
-	"form-action 'none'; frame-ancestors 'none'"
+	"form-action 'none'; frame-ancestors 'none'; "                \
+	"require-trusted-types-for 'script'; trusted-types 'none'"
 
 const struct ui_asset *ui_find(const char *url)
 {
@@ -58,6 +65,9 @@ int h_ui(struct http_req *req, struct err *err)
 	reply_hdr(req, "Content-Security-Policy", UI_CSP);
 	reply_hdr(req, "X-Content-Type-Options", "nosniff");
 	reply_hdr(req, "Referrer-Policy", "no-referrer");
+	/* No window shared with another origin's pages (the sixth and last
+	 * header a reply has room for: http_int.h). */
+	reply_hdr(req, "Cross-Origin-Opener-Policy", "same-origin");
 	if (inm && etag_matches(inm, a->etag))
 		return reply_buf(req, MHD_HTTP_NOT_MODIFIED, NULL, "", 0, false,
 		                 err);

@@ -520,13 +520,45 @@ fail:
 	return NULL;
 }
 
+/*
+ * Root fields (other than introspection's) a query may ask, once merged.
+ * A root resolver may do the whole request's work (zot's walk every
+ * repository), so 1,000 aliases of one, within max_selections and
+ * costing little max_work to complete, would do that work 1,000 times.
+ */
+#define ROOT_FIELDS_MAX 32
+
+/* Refuse a query over ROOT_FIELDS_MAX root fields (the request fails). */
+static bool roots_within_limit(struct exec *ex, const struct group *g)
+{
+	char msg[96];
+	json_t *e;
+	unsigned n = 0;
+
+	for (; g; g = g->next) {
+		if (!strncmp(g->name, "__", 2) || ++n <= ROOT_FIELDS_MAX)
+			continue;
+		snprintf(msg, sizeof(msg),
+		         "Query asks too many root fields (more than %u).",
+		         ROOT_FIELDS_MAX);
+		ex->over = true;
+		ex->stop = true;
+		e = gql_error_json(msg, g->fields->sel->loc);
+		if (!e || json_array_append_new(ex->errors, e) < 0)
+			out_of_memory(ex);
+		return false;
+	}
+	return true;
+}
+
 json_t *exec_query(struct exec *ex, const struct op *o)
 {
 	struct group *groups = NULL;
 	for (struct frag *f = ex->d->frags; f; f = f->next)
 		f->mark = 0;
 	ex->gen = 1;
-	if (collect(ex, ex->s->query, o->sel, &groups) < 0)
+	if (collect(ex, ex->s->query, o->sel, &groups) < 0 ||
+	    !roots_within_limit(ex, groups))
 		return NULL;
 	return execute_fields(ex, ex->s->query, ex->root, groups, NULL);
 }

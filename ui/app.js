@@ -71,12 +71,22 @@ function table(cols, rows, attrs) {
       cols.map(c => h('td', {'data-label': c[0]}, c[1](r)))))));
 }
 
+/* @v if it is an array, else an empty one: registry JSON may be any shape. */
+function arr(v) {
+  return Array.isArray(v) ? v : [];
+}
+
+/* A value from the registry as text: strings as they are, the rest as JSON. */
+function asText(v) {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
 function kvTable(obj, cls) {
   const keys = Object.keys(obj || {});
   if (!keys.length) return h('p', {class: 'muted'}, 'None.');
   return h('table', {class: 'kv stack ' + (cls || '')}, h('tbody', {},
     keys.sort().map(k => h('tr', {}, h('th', {}, k),
-      h('td', {'data-label': k, class: 'mono'}, String(obj[k]))))));
+      h('td', {'data-label': k, class: 'mono'}, asText(obj[k]))))));
 }
 
 function fmtSize(n) {
@@ -96,7 +106,7 @@ function fmtTime(t) {
 }
 
 function short(digest) {
-  return digest ? digest.replace(/^(sha\d+:)(.{12}).*$/, '$1$2') : '';
+  return digest ? String(digest).replace(/^(sha\d+:)(.{12}).*$/, '$1$2') : '';
 }
 
 function repoLink(name) {
@@ -188,7 +198,7 @@ function isIndex(t) { return INDEX_TYPES.includes(t); }
 function imageSize(mf) {
   const m = mf.m;
   return mf.len + (m.config ? m.config.size || 0 : 0) +
-    (m.layers || []).reduce((a, l) => a + (l.size || 0), 0);
+    arr(m.layers).reduce((a, l) => a + (l.size || 0), 0);
 }
 
 async function blobJSON(name, digest) {
@@ -335,7 +345,7 @@ async function tagInfo(name, tag) {
     const mf = await manifest(name, tag);
     row.digest = mf.digest;
     if (isIndex(mf.type)) {
-      const subs = (mf.m.manifests || []).filter(d => d.platform &&
+      const subs = arr(mf.m.manifests).filter(d => d && d.platform &&
         d.platform.os !== 'unknown');
       row.platforms = subs.map(d => platformText(d.platform));
       row.size = mf.len + subs.reduce((a, d) => a + (d.size || 0), 0);
@@ -412,11 +422,11 @@ async function pageRepo(main, name) {
   ]);
   const list = (tags.tags || []).slice().sort();
   const info = search && search.ExpandedRepoInfo;
-  const pulls = {};
+  const pulls = Object.create(null); /* a tag may be "__proto__" */
   let rows;
   if (info) {
     /* The search extension knows it all: no manifest to read here. */
-    const byTag = {};
+    const byTag = Object.create(null);
     for (const im of info.Images || []) {
       pulls[im.Tag] = im.DownloadCount;
       byTag[im.Tag] = im;
@@ -510,7 +520,7 @@ function configSection(cfg) {
   if (c.WorkingDir) facts.WorkingDir = c.WorkingDir;
   if (c.Entrypoint) facts.Entrypoint = JSON.stringify(c.Entrypoint);
   if (c.Cmd) facts.Cmd = JSON.stringify(c.Cmd);
-  if (c.Env) facts.Env = c.Env.join('\n');
+  if (c.Env) facts.Env = Array.isArray(c.Env) ? c.Env.join('\n') : asText(c.Env);
   if (c.ExposedPorts) facts.ExposedPorts = Object.keys(c.ExposedPorts).join(', ');
   return [h('h2', {}, 'Config'), kvTable(facts, 'config'),
     h('h2', {}, 'Labels'), kvTable(c.Labels, 'labels'),
@@ -519,9 +529,9 @@ function configSection(cfg) {
 
 /* Layers with the history entries that made them (empty ones skipped). */
 function layersSection(m, cfg) {
-  const hist = (cfg && cfg.history) || [];
+  const hist = arr(cfg && cfg.history).filter(e => e && typeof e === 'object');
   const made = hist.filter(e => !e.empty_layer);
-  const layers = (m.layers || []).map((l, i) => Object.assign({n: i + 1, hist: made[i]}, l));
+  const layers = arr(m.layers).map((l, i) => Object.assign({n: i + 1, hist: made[i]}, l));
   return [h('h2', {}, 'Layers (' + layers.length + ')'), table([
     ['#', l => String(l.n)],
     ['Digest', l => h('code', {title: l.digest}, short(l.digest))],
@@ -544,14 +554,14 @@ async function pageImage(main, name, ref) {
     h('span', {}, 'digest ', h('code', {id: 'digest'}, mf.digest)),
     h('span', {}, h('code', {}, mf.type)),
     h('span', {}, fmtSize(isIndex(mf.type) ? mf.len +
-      (m.manifests || []).reduce((a, d) => a + (d.size || 0), 0) : imageSize(mf)))));
+      arr(m.manifests).reduce((a, d) => a + ((d && d.size) || 0), 0) : imageSize(mf)))));
   main.append(h('h2', {}, 'Pull'), pullCommands(name, ref));
   if (isIndex(mf.type)) {
     main.append(h('h2', {}, 'Platforms'), table([
       ['Platform', d => d.platform ? platformText(d.platform) : '—'],
       ['Manifest', d => h('a', {href: imageHref(name, d.digest)}, h('code', {}, short(d.digest)))],
       ['Size', d => fmtSize(d.size)],
-    ], m.manifests || [], {id: 'platforms'}));
+    ], arr(m.manifests).filter(Boolean), {id: 'platforms'}));
   } else {
     let cfg = null;
     const cd = m.config || {};
@@ -636,8 +646,8 @@ function renderWho() {
 async function render() {
   const gen = ++state.gen;
   const main = document.getElementById('main');
-  const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
-  const page = parts[0] || 'home';
+  const raw = location.hash.replace(/^#\/?/, '').split('/');
+  const page = raw[0] || 'home';
   const body = document.body;
   const out = h('div', {});
   body.dataset.state = 'loading';
@@ -645,6 +655,8 @@ async function render() {
   if (page !== 'search') document.getElementById('q').value = '';
   main.replaceChildren(h('p', {class: 'muted'}, 'Loading…'));
   try {
+    /* A name's '/' may come encoded or not: #/repo/library/app works too. */
+    const parts = raw.map(decodeURIComponent);
     if (page === 'login') {
       pageLogin(out, null);
     } else if (state.authOn && !state.auth && !state.anon) {
@@ -655,15 +667,16 @@ async function render() {
     } else if (page === 'search') {
       await pageSearch(out, parts.slice(1).join('/'));
     } else if (page === 'repo' && parts[1]) {
-      await pageRepo(out, parts[1]);
-    } else if (page === 'image' && parts[1] && parts[2]) {
-      await pageImage(out, parts[1], parts[2]);
+      await pageRepo(out, parts.slice(1).join('/'));
+    } else if (page === 'image' && parts.length > 2 && parts[1] && parts[parts.length - 1]) {
+      await pageImage(out, parts.slice(1, -1).join('/'), parts[parts.length - 1]);
     } else {
       throw new Error('no such page: ' + location.hash);
     }
     if (gen !== state.gen) return; /* navigated away meanwhile */
     main.replaceChildren(out);
     body.dataset.ms = Math.round(performance.now()); /* since navigation */
+    performance.mark('dray:ready', {detail: page}); /* contrib/bench/ui.sh */
     body.dataset.state = 'ready';
   } catch (e) {
     if (gen !== state.gen) return;

@@ -914,6 +914,32 @@ static void test_fan_out_through_fragments_runs_out_of_work(void **state)
 	json_decref(r);
 }
 
+/* Aliases of a root field: each would run its resolver's whole walk. */
+static void test_root_fields_are_bounded(void **state)
+{
+	char q[40 * 16], *p;
+	json_t *r;
+
+	(void)state;
+	p = q + sprintf(q, "{__typename ");
+	for (int i = 0; i < 32; i++)
+		p += sprintf(p, "a%d:Whoami ", i);
+	sprintf(p, "}");
+	r = run_full(q, strlen(q), NULL, NULL, NULL, NULL);
+	assert_non_null(json_object_get(json_object_get(r, "data"), "a31"));
+	assert_null(json_object_get(r, "errors"));
+	json_decref(r);
+	sprintf(p, "a32:Whoami}");
+	r = run_full(q, strlen(q), NULL, NULL, NULL, NULL);
+	assert_true(json_is_null(json_object_get(r, "data")));
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_array_get(json_object_get(r, "errors"), 0),
+			"message")),
+		"Query asks too many root fields (more than 32).");
+	json_decref(r);
+}
+
 static void test_introspection_answers_generic_tools(void **state)
 {
 	(void)state;
@@ -1345,6 +1371,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_documents_get_errors),
 		cmocka_unit_test(
 			test_fan_out_through_fragments_runs_out_of_work),
+		cmocka_unit_test(test_root_fields_are_bounded),
 		cmocka_unit_test(test_introspection_answers_generic_tools),
 		cmocka_unit_test(test_introspection_lists_every_type),
 		cmocka_unit_test(test_sdl_prints_the_schema),

@@ -113,6 +113,27 @@ idx = blob("tools/multi", {"schemaVersion": 2,
                            "manifests": [a, b]},
            "application/vnd.oci.image.index.v1+json")
 layout("tools/multi", [tagged(idx, "latest")])
+# edge/cases: what any pusher may write, shown as text and breaking
+# nothing: markup and a javascript: URL in annotations, a config whose
+# Env is no list and whose history holds a null, and the tag __proto__
+# (a valid tag, and a key every JavaScript object has).
+el = blob("edge/cases", os.urandom(2000),
+          "application/vnd.oci.image.layer.v1.tar")
+ecfg = blob("edge/cases", {"architecture": "amd64", "os": "linux",
+                           "created": "2025-10-01T10:00:00Z",
+                           "config": {"Env": "PATH=/bin",
+                                      "Labels": {"n": [1, 2]}},
+                           "rootfs": {"type": "layers",
+                                      "diff_ids": [el["digest"]]},
+                           "history": [None, {"created_by": "<b>RUN</b>"}]},
+            "application/vnd.oci.image.config.v1+json")
+em = blob("edge/cases", {"schemaVersion": 2, "mediaType": OCI_M,
+                         "config": ecfg, "layers": [el], "annotations": {
+    "org.opencontainers.image.source":
+        "javascript:document.body.dataset.pwned=1",
+    "org.opencontainers.image.description":
+        "<img src=x onerror=\"document.body.dataset.pwned=1\">"}}, OCI_M)
+layout("edge/cases", [tagged(em, "__proto__")])
 print(v1["digest"], v2["digest"])
 LAYOUT
 )
@@ -140,6 +161,8 @@ assert_content_type "text/html; charset=utf-8"
 assert_header_match Content-Security-Policy "default-src 'none'; script-src 'self'"
 assert_header_match Content-Security-Policy "frame-ancestors 'none'"
 assert_header X-Content-Type-Options nosniff
+assert_header_match Content-Security-Policy "require-trusted-types-for 'script'; trusted-types 'none'"
+assert_header Cross-Origin-Opener-Policy same-origin
 assert_true "/ is not the page" grep -q '<script src="/ui/app.js"' "$RESP/body"
 ETAG=$(hdr ETag)
 req GET / -H "If-None-Match: $ETAG"
@@ -188,7 +211,16 @@ try:
           b.js("document.body.dataset.ms"), file=sys.stderr)
     recent = b.js("[...document.querySelectorAll('#recent .name')]"
                   ".map(e => e.innerText).join(' ')")
-    check(recent == "tools/multi library/app", "recent: " + recent)
+    check(recent == "tools/multi library/app edge/cases", "recent: " + recent)
+    check(b.js("performance.getEntriesByName('dray:ready').length") == 1,
+          "the mark contrib/bench/ui.sh reads")
+    # Trusted Types (the CSP): no string becomes markup, even by mistake.
+    n = len(b.problems)
+    check(b.js("(() => { try { document.createElement('div').innerHTML ="
+               " '<b>x</b>'; return 'allowed'; } catch (e) {"
+               " return 'refused'; } })()") == "refused",
+          "Trusted Types refuse innerHTML")
+    del b.problems[n:]  # the refusal's own report
     top = b.text("#popular .card")
     check("library/app" in top and "2 pulls" in top, "most pulled: " + top)
     b.shot("home")
@@ -217,6 +249,27 @@ try:
           "the repository's pull command names its newest tag")
     check(b.count("#star") == 0, "no star toggle without a login")
     b.shot("repo")
+    # The name's '/' typed as it is; a malformed escape is an error page.
+    check(b.goto(url + "/#/repo/library/app", "repo") == "ready" and
+          b.text("h1") == "library/app", "#/repo/library/app: " +
+          b.text("#main"))
+    check(b.goto(url + "/#/repo/%E0%A4%A", "repo") == "error",
+          "a malformed URL is an error page")
+
+    # What a pusher wrote is text, and odd shapes break no page.
+    check(b.goto(url + "/#/repo/edge%2Fcases", "repo") == "ready", "edge")
+    check(b.js("document.querySelector('#tags tbody tr "
+               "td[data-label=Pulls]').innerText") == "0",
+          "the tag __proto__: " + b.text("#tags"))
+    check(b.goto(url + "/#/image/edge%2Fcases/__proto__", "image") ==
+          "ready", "an image with an odd config: " + b.text("#main"))
+    ann = b.text("table.annotations")
+    check("<img src=x onerror=" in ann and "javascript:document" in ann,
+          "annotations as text: " + ann)
+    check("<b>RUN</b>" in b.text("#layers"), "history as text")
+    check(b.count("#main img, #main b, #main a[href^=javascript]") == 0 and
+          not b.js("document.body.dataset.pwned"), "no markup made")
+    b.shot("edge")
 
     # An image: layers with history, config, annotations, referrers.
     check(b.goto(url + "/#/image/library%2Fapp/v1", "image") == "ready",

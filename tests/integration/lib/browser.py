@@ -148,14 +148,21 @@ class Browser:
     # ---- what the tests use ----
 
     def wait(self, expr, what):
-        """Until @expr is truthy in the page; returns its value."""
+        """Until @expr is truthy in the page; returns its value. A script
+        exception meanwhile ends the wait (BrowserError): a page whose
+        script died would never get there."""
         start = last = time.monotonic()
+        seen = len(self.problems)
         # An element found is true (returnByValue would make it {}).
         expr = "(v => v && typeof v === 'object' ? true : v)(%s)" % expr
         while True:
             v = self.js(expr)
             if v:
                 return v
+            died = [p for p in self.problems[seen:]
+                    if p.startswith("exception:")]
+            if died:
+                raise BrowserError("waiting for %s: %s" % (what, died))
             now = time.monotonic()
             if now - last > 10:
                 sys.stderr.write("browser: still waiting (%d s) for %s\n"
