@@ -552,9 +552,13 @@ int store_gc(struct store *st, const struct gc_opts *opts,
 	held = store_lease_take(st, STORE_LEASE_GC, err);
 	if (held <= 0) {
 		rep->skipped = held == 0;
-		if (held == 0)
-			log_debug("gc: another node holds the lease");
-		return held;
+		if (held < 0)
+			return -1;
+		log_debug("gc: another node holds the lease");
+		/* Sessions open on this node are its own to end. */
+		if (!opts->dry_run)
+			rep->uploads += store_upload_expire(st, opts->delay_ms);
+		return 0;
 	}
 	/* Retention reads pull times from the index. */
 	if (pull_flush(st, err) < 0 || store_walk(st, &repos, err) < 0)

@@ -653,6 +653,33 @@ static void test_metrics_node_label(void **state)
 	f->st = NULL;
 }
 
+/*
+ * A node that leaves GC to the lease holder still ends its own idle
+ * upload sessions (they live in its memory, no other node sees them).
+ */
+static void test_skipping_node_ends_its_idle_uploads(void **state)
+{
+	struct test_fixture *f = *state;
+	char id[STORE_UPLOAD_ID_MAX];
+	struct err err = ERR_INIT;
+	struct store *a, *b;
+	struct gc_report rep;
+
+	a = open_node(f, 1, &err);
+	b = open_node(f, 2, &err);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_false(gc_on(a).skipped);
+	assert_int_equal(store_upload_start(b, "r", id, &err), 0);
+	age_all();
+	rep = gc_on(b);
+	assert_true(rep.skipped);
+	assert_int_equal(rep.uploads, 1);
+	assert_null(store_upload_get(b, "r", id, &err));
+	store_close(b);
+	store_close(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -683,6 +710,9 @@ int main(void)
 	                                        setup_nodes, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics_node_label,
 	                                        setup_nodes, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_skipping_node_ends_its_idle_uploads, setup_nodes,
+			teardown),
 	};
 
 	int failed;
