@@ -62,17 +62,18 @@ for i in 1 2 3; do
 	node_start "$i" "indexDirectory: $WORK/node$i" "gcInterval: 1s" \
 		"gcDelay: 1h"
 done
+log "  3 nodes up at $(gl_since "$t_case") s"
 
 # Pushes through every node while GC runs; remember what each pushed.
 images=()
-for round in 1 2; do
-	for i in 1 2 3; do
-		node_use "$i"
-		push_image "cl/n$i" "r$round" 1 2048
-		images+=("cl/n$i r$round $MANIFEST_DIGEST ${IMG_LAYERS[*]} $IMG_CONFIG")
-	done
+for i in 1 2 3; do
+	node_use "$i"
+	push_image "cl/n$i" v1 1 2048
+	images+=("cl/n$i v1 $MANIFEST_DIGEST ${IMG_LAYERS[*]} $IMG_CONFIG")
 done
+log "  pushed at $(gl_since "$t_case") s"
 wait_passes 4 1 2 3
+log "  4 GC passes at $(gl_since "$t_case") s"
 
 # Exactly one node collects; the others count the passes they left.
 read -r -a lead <<<"$(leaders 1 2 3)"
@@ -102,6 +103,8 @@ for i in 1 2 3; do
 		pull_all "$i" $im
 	done
 done
+
+log "  pulled at $(gl_since "$t_case") s"
 
 # A blob nobody names, made old; then the leader dies.
 node_use 2
