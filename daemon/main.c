@@ -456,10 +456,14 @@ static void task_gc(struct sched *s, void *arg)
 	uint64_t t0 = clock_mono_ms();
 	struct metrics_gc m;
 
-	if (store_gc(bg->st, &opts, gc_should_stop, s, &rep, &err) < 0)
+	if (store_gc(bg->st, &opts, gc_should_stop, s, &rep, &err) < 0) {
 		log_err("gc: %s", err.msg);
-	else
+	} else if (rep.skipped) {
+		live_put(ref); /* another node's pass (dray_gc_lease_skips) */
+		return;
+	} else {
 		log_gc(&rep, false);
+	}
 	m = (struct metrics_gc){.failed = err.code != ERR_OK,
 	                        .ms = clock_mono_ms() - t0,
 	                        .manifests = rep.manifests,
@@ -708,6 +712,12 @@ static int gc_run(struct store *st, const struct cfg *cfg, struct offline *o)
 		progress_free(o->shown);
 		fprintf(stderr, "dray: gc: %s\n", err.msg);
 		return err_exit_code(&err);
+	}
+	if (rep.skipped) {
+		progress_free(o->shown);
+		fprintf(stderr, "dray: gc: another node holds the GC lease; "
+		                "it collects\n");
+		return 1;
 	}
 	offline_end(o, false, took, sizeof(took));
 	progress_fmt_bytes(rep.bytes, bytes, sizeof(bytes));

@@ -29,6 +29,7 @@
 #include "daemon/opstat.h"
 #include "http/http_int.h"
 #include "http/metrics.h"
+#include "index/lease.h"
 
 #define SHARDS     OPSTAT_SHARDS
 #define N_METHODS  8 /* methods[] and "other" */
@@ -733,6 +734,62 @@ static void render_own(FILE *f, struct metrics *m, struct store *st,
 	}
 }
 
+/* Issue 14: which node does GC and how often the others left it. */
+static void render_lease(FILE *f, struct store *st)
+{
+	struct store_lease_stats ls;
+
+	if (!st)
+		return;
+	store_lease_stats(st, &ls);
+	header(f, "dray_gc_lease_held", "gauge",
+	       "1 while this node holds the GC lease: it runs GC and "
+	       "retention for every node on the tree");
+	fprintf(f, "dray_gc_lease_held %d\n", ls.gc_held ? 1 : 0);
+	header(f, "dray_gc_lease_skips_total", "counter",
+	       "GC passes this node left to the node holding the lease");
+	fprintf(f, "dray_gc_lease_skips_total %" PRIu64 "\n", ls.gc_skips);
+	header(f, "dray_sync_lease_skips_total", "counter",
+	       "Registry polls this node left to the node holding its lease");
+	fprintf(f, "dray_sync_lease_skips_total %" PRIu64 "\n", ls.other_skips);
+	header(f, "dray_gc_nodes_swept_total", "counter",
+	       "Staging directories of dead nodes removed");
+	fprintf(f, "dray_gc_nodes_swept_total %" PRIu64 "\n", ls.nodes_swept);
+}
+
+/*
+ * Copy @n bytes of exposition @in to @f, each dray_ sample labelled
+ * node="@node" (where several nodes serve one tree).
+ */
+static void label_node(FILE *f, const char *in, size_t n, const char *node)
+{
+	const char *p = in, *end = in + n;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p), k = 0;
+
+		if (l > 5 && !memcmp(p, "dray_", 5)) {
+			while (k < l && (p[k] == '_' || p[k] == ':' ||
+			                 (p[k] >= 'a' && p[k] <= 'z') ||
+			                 (p[k] >= 'A' && p[k] <= 'Z') ||
+			                 (p[k] >= '0' && p[k] <= '9')))
+				k++;
+			fwrite(p, 1, k, f);
+			fprintf(f, "{node=\"%s\"", node);
+			if (k < l && p[k] == '{') {
+				k++;
+				if (k < l && p[k] != '}')
+					fputc(',', f);
+			} else {
+				fputc('}', f);
+			}
+		}
+		fwrite(p + k, 1, l - k, f);
+		p += l;
+	}
+}
+
 int metrics_render(struct metrics *m, struct store *st, int inflight,
                    char **out, size_t *len, struct err *err)
 {
@@ -757,6 +814,7 @@ int metrics_render(struct metrics *m, struct store *st, int inflight,
 	render_locks_sched(f, m, &o);
 	render_mount(f, st, &o);
 	render_own(f, m, st, inflight);
+	render_lease(f, st);
 	if (m->extra)
 		m->extra(f, m->extra_arg);
 	for (size_t i = 0; i < m->n_more; i++)
@@ -766,6 +824,26 @@ int metrics_render(struct metrics *m, struct store *st, int inflight,
 	if (fclose(f) != 0 && ret == 0)
 		ret = err_set(err, ERR_NOMEM, "cannot render the metrics");
 	pthread_mutex_unlock(&m->lock);
+	if (ret == 0 && st && store_node_id(st)) {
+		char *plain = *out;
+		size_t plen = *len;
+
+		f = open_memstream(out, len);
+		if (!f) {
+			*out = plain;
+			ret = err_set(err, ERR_NOMEM,
+			              "cannot render the metrics");
+		} else {
+			bool bad;
+
+			label_node(f, plain, plen, store_node_id(st));
+			bad = ferror(f) != 0;
+			if (fclose(f) != 0 || bad)
+				ret = err_set(err, ERR_NOMEM,
+				              "cannot render the metrics");
+			free(plain);
+		}
+	}
 	if (ret < 0) {
 		free(*out);
 		*out = NULL;

@@ -124,7 +124,10 @@ int store_blob_delete(struct store *st, const char *repo,
 	r = repo_ref(st, repo, err);
 	if (!r)
 		return -1;
-	repo_lock(st, r);
+	if (repo_lock(st, r, err) < 0) {
+		repo_unref(st, r);
+		return -1;
+	}
 	if (repo_load(st, r, err) < 0 ||
 	    blob_path(st, repo, d, path, sizeof(path), err) < 0)
 		goto out;
@@ -327,7 +330,10 @@ int blob_store_locked(struct store *st, const char *repo,
 			ret = -1;
 			break;
 		}
-		repo_lock(st, r);
+		if (repo_lock(st, r, err) < 0) {
+			ret = -1;
+			break;
+		}
 		ret = layout ? repo_create(st, repo, err) : 0;
 		if (ret == 0)
 			ret = place_seen(st, repo, src, d, src_is_private, sp,

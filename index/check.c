@@ -265,7 +265,11 @@ int store_fsck(struct store *st, store_report_fn fn, void *arg,
 		rep->checked++;
 		if (!r)
 			continue;
-		repo_lock(st, r);
+		if (repo_lock(st, r, &e2) < 0) {
+			report(fn, arg, rep, "%s: %s", repos.v[i], e2.msg);
+			repo_unref(st, r);
+			continue;
+		}
 		if (repo_load(st, r, &e2) < 0) {
 			report(fn, arg, rep, "%s: %s", repos.v[i], e2.msg);
 			repo_unlock(st, r);

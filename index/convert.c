@@ -42,7 +42,8 @@ static int link_locked(struct store *st, struct repo *r, const char *path,
 	if (snprintf(tmp, sizeof(tmp), "%s/dedupe.%s", st->tmpdir, d->hex) >=
 	    (int)sizeof(tmp))
 		return err_set(err, ERR_TOO_LARGE, "path too long");
-	repo_lock(st, r);
+	if (repo_lock(st, r, err) < 0)
+		return -1;
 	/* Still wanted and still the file hashed: else the next pass. */
 	if (stat(path, &now) < 0 || !blob_unchanged(a, &now)) {
 		ret = 0;
@@ -135,7 +136,10 @@ static int to_copy(struct store *st, struct repo *r, const char *path,
 	if (fs_copy_to_temp(path, st->tmpdir, tmp, err) < 0)
 		return -1;
 	test_hold("dedupe", path);
-	repo_lock(st, r);
+	if (repo_lock(st, r, err) < 0) {
+		unlink(tmp);
+		return -1;
+	}
 	if (stat(path, &now) < 0 || !blob_unchanged(&a, &now)) {
 		ret = 0; /* changed meanwhile: the next pass looks again */
 	} else if (rename(tmp, path) < 0) {

@@ -1292,7 +1292,10 @@ static int do_commit(struct fs_writer *w, struct err *err)
 	r = repo_ref(w->st, w->repo, err);
 	if (!r)
 		return -1;
-	repo_lock(w->st, r);
+	if (repo_lock(w->st, r, err) < 0) {
+		repo_unref(w->st, r);
+		return -1;
+	}
 	if (w->kind == W_LAYOUT) {
 		/* Published already: the mount shows dray's from now on. */
 		r->layout_came = !repo_has_layout(w->st, w->repo);
@@ -1618,7 +1621,10 @@ static int unlink_other(struct store *st, const struct fs_writer *w,
 
 	if (!r)
 		return -1;
-	repo_lock(st, r);
+	if (repo_lock(st, r, err) < 0) {
+		repo_unref(st, r);
+		return -1;
+	}
 	live = repo_has_layout(st, w->repo);
 	/* A removal ends the copy: `rm -r` needs to see oci-layout. */
 	if (live)
@@ -1721,7 +1727,10 @@ static int restore_one(struct store *st, const char *repo, const char *path,
 	r = repo_ref(st, repo, err);
 	if (!r)
 		return -1;
-	repo_lock(st, r);
+	if (repo_lock(st, r, err) < 0) {
+		repo_unref(st, r);
+		return -1;
+	}
 	/* Withdrawn or deleted meanwhile: it has nothing to wait for. */
 	if (!has_file(st, repo, "oci-layout")) {
 		pending_drop(st, repo);

@@ -13,9 +13,11 @@
  * that could keep something but cannot be read stops the repository's
  * pass before anything is removed.
  */
-#define LOG_MODULE "gc"
+#define _GNU_SOURCE /* nftw */
+#define LOG_MODULE  "gc"
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@
 #include "daemon/fsutil.h"
 #include "daemon/log.h"
 #include "daemon/testhold.h"
+#include "index/lease.h"
 #include "index/store_int.h"
 
 /* One index.json entry as the planner sees it. */
@@ -325,7 +328,10 @@ int store_gc_repo(struct store *st, const char *repo,
 	if (!r)
 		return -1;
 	warm_summaries(st, r);
-	repo_lock(st, r);
+	if (repo_lock(st, r, err) < 0) {
+		repo_unref(st, r);
+		return -1;
+	}
 	if (repo_load(st, r, err) < 0)
 		goto out;
 	pol = opts->retention ? retention_policy(opts->retention, repo) : NULL;
@@ -418,7 +424,14 @@ out:
 	return ret;
 }
 
-/* Remove content store copies that no repository links any more. */
+/*
+ * Remove content store copies that no repository links any more. A link
+ * count alone decides nothing (another node may link the copy right
+ * after it was read): a copy also has to be older than the delay by
+ * ctime, which every link(2) to it renews. And a copy removed as another
+ * node links it loses no data: the repository's link keeps the inode,
+ * and cas_link() meets ENOENT by entering its own copy.
+ */
 static int sweep_store(struct store *st, const struct gc_opts *opts,
                        struct gc_report *rep, struct err *err)
 {
@@ -457,13 +470,96 @@ static int sweep_store(struct store *st, const struct gc_opts *opts,
 	return 0;
 }
 
+/* What sweep_lock() works with. */
+struct locks_ctx {
+	struct store *st;
+	size_t root_len; /* of "<root>/.dray/locks/" */
+	struct gc_report *rep;
+};
+
+/*
+ * Remove the lock file of a repository that is gone: only while holding
+ * it, and only if the repository's directory is still missing then.
+ * lock_path() makes a node that waited on the removed file take the new
+ * one instead.
+ */
+static _Thread_local struct locks_ctx *locks_at;
+
+static int sweep_lock(const char *path, const struct stat *sb, int type,
+                      struct FTW *ftw)
+{
+	struct locks_ctx *c = locks_at;
+	char name[PATH_MAX], dir[PATH_MAX];
+	struct err ignored = ERR_INIT;
+	size_t len = strlen(path);
+	int fd;
+
+	(void)ftw;
+	if (type != FTW_F || !S_ISREG(sb->st_mode) || len <= c->root_len + 5 ||
+	    strcmp(path + len - 5, ".lock"))
+		return 0;
+	snprintf(name, sizeof(name), "%.*s", (int)(len - c->root_len - 5),
+	         path + c->root_len);
+	if (snprintf(dir, sizeof(dir), "%s/%s", c->st->root, name) >=
+	            (int)sizeof(dir) ||
+	    access(dir, F_OK) == 0)
+		return 0;
+	fd = lock_path(path, false, &ignored);
+	if (fd < 0)
+		return 0; /* in use: the next pass */
+	if (access(dir, F_OK) < 0 && errno == ENOENT && unlink(path) == 0) {
+		log_debug("lock file of '%s', which is gone, removed", name);
+		c->rep->locks++;
+	}
+	close(fd);
+	return 0;
+}
+
+/* The upkeep of a shared tree that the GC lease holder does. */
+static void sweep_shared(struct store *st, const struct gc_opts *opts,
+                         struct gc_report *rep)
+{
+	char dir[PATH_MAX];
+	struct err err = ERR_INIT;
+	struct locks_ctx c = {st, 0, rep};
+	int n;
+
+	if (!st->shared || opts->dry_run)
+		return;
+	n = snprintf(dir, sizeof(dir), "%s/.dray/locks/", st->root);
+	if (n > 0 && n < (int)sizeof(dir)) {
+		c.root_len = (size_t)n;
+		locks_at = &c;
+		if (nftw(dir, sweep_lock, 16, FTW_PHYS) < 0 && errno != ENOENT)
+			log_warn("lock files: %s", strerror(errno));
+		locks_at = NULL;
+	}
+	n = sweep_dead_nodes(st, opts->delay_ms, &err);
+	if (n < 0)
+		log_warn("staging of nodes that are gone: %s", err.msg);
+	else
+		rep->nodes += (size_t)n;
+}
+
 int store_gc(struct store *st, const struct gc_opts *opts,
              bool (*yield)(void *arg), void *arg, struct gc_report *rep,
              struct err *err)
 {
 	struct strvec repos = {0};
-	int ret = -1;
+	int ret = -1, held;
 
+	/* One node of those sharing the tree collects (lease.h). */
+	held = store_lease_take(st, STORE_LEASE_GC, err);
+	if (held <= 0) {
+		rep->skipped = held == 0;
+		if (held < 0)
+			return -1;
+		log_debug("gc: another node holds the lease");
+		/* Sessions open on this node are its own to end. */
+		if (!opts->dry_run)
+			rep->uploads += store_upload_expire(st, opts->delay_ms);
+		return 0;
+	}
 	/* Retention reads pull times from the index. */
 	if (pull_flush(st, err) < 0 || store_walk(st, &repos, err) < 0)
 		goto out;
@@ -487,6 +583,7 @@ int store_gc(struct store *st, const struct gc_opts *opts,
 	              rep->bytes, 0);
 	if (!opts->dry_run)
 		rep->uploads += store_upload_expire(st, opts->delay_ms);
+	sweep_shared(st, opts, rep);
 	ret = 0;
 out:
 	strvec_release(&repos);

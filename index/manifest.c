@@ -713,7 +713,10 @@ int store_manifest_put_as(struct store *st, const char *repo, const char *ref,
 	r = repo_ref(st, repo, err);
 	if (!r)
 		goto out;
-	repo_lock(st, r);
+	if (repo_lock(st, r, err) < 0) {
+		repo_unref(st, r);
+		goto out;
+	}
 	if (check_refs(st, repo, parsed, err) < 0 ||
 	    store_lint(st, repo, body, len, err) < 0)
 		goto out_unlock;
@@ -821,7 +824,10 @@ int store_manifest_delete(struct store *st, const char *repo,
 	r = repo_ref(st, repo, err);
 	if (!r)
 		return -1;
-	repo_lock(st, r);
+	if (repo_lock(st, r, err) < 0) {
+		repo_unref(st, r);
+		return -1;
+	}
 	if (repo_load(st, r, err) < 0)
 		goto out;
 	index = json_deep_copy(r->index);

@@ -198,6 +198,7 @@ static int node_tmpdir(struct store *st, struct err *err)
 		err_set(err, ERR_TOO_LARGE, "storage root path too long");
 		goto out;
 	}
+	snprintf(st->node_id, sizeof(st->node_id), "%s", id);
 	ret = 0;
 out:
 	free(id);
@@ -225,6 +226,8 @@ struct store *store_open_with(const char *root, const struct store_opts *opts,
 	pthread_mutex_init(&st->rc_lock, NULL);
 	pthread_cond_init(&st->rc_wake, NULL);
 	st->lock_fd = -1;
+	if (lease_init(st, err) < 0)
+		goto fail;
 	st->opts = opts ? *opts : (struct store_opts){.dedupe = true};
 	st->repos = hmap_new();
 	st->uploads = hmap_new();
@@ -269,7 +272,8 @@ struct store *store_open_with(const char *root, const struct store_opts *opts,
 	if (fs_mkdir_p(dir, 0700, err) < 0 ||
 	    fs_mkdir_p(st->nodedir, 0700, err) < 0 ||
 	    lock_root(st, st->nodedir, err) < 0 ||
-	    (st->shared && node_tmpdir(st, err) < 0))
+	    (st->shared && node_tmpdir(st, err) < 0) ||
+	    (st->shared && node_alive(st, err) < 0))
 		goto fail;
 	/* Sessions parked by a clean stop resume; other staging is junk. */
 	if (clear_dir(st->tmpdir, err) < 0 ||
@@ -383,6 +387,7 @@ void store_close(struct store *st)
 		hmap_free(st->pending);
 	}
 	idx_close(st);
+	lease_close(st);
 	blob_aio_drain(st);
 	pthread_mutex_destroy(&st->aio_lock);
 	live_free(st->rules);
@@ -890,66 +895,39 @@ bool store_repo_exists(struct store *st, const char *repo)
 }
 
 /*
- * "<root>/.dray/locks/<repo>.lock", opened (created, with its parent
- * directories, if missing). -1 with ERR_IO.
- */
-static int open_lock_file(struct store *st, const char *repo, struct err *err)
-{
-	char path[PATH_MAX], *slash;
-	int fd;
-
-	if (snprintf(path, sizeof(path), "%s/.dray/locks/%s.lock", st->root,
-	             repo) >= (int)sizeof(path))
-		return err_set(err, ERR_TOO_LARGE, "path too long");
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0 && errno == ENOENT) {
-		slash = strrchr(path, '/');
-		*slash = '\0';
-		if (fs_mkdir_p(path, 0755, err) < 0)
-			return -1;
-		*slash = '/';
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	}
-	if (fd < 0)
-		return err_set_errno(err, errno, "cannot open '%s'", path);
-	return fd;
-}
-
-/*
  * On a tree other nodes share (storage.indexDirectory set), the lock is
- * also an OFD lock on the repository's lock file in the tree, so that it
- * holds across nodes; the mutex in front keeps this process's threads in
- * turn (OFD locks belong to an open file, not a thread), and each turn
- * opens the file anew, so that a lock is released by close() and no
- * descriptor stays open per repository. What the lock protects is read
- * again after it is taken: repo_load() stats index.json under it.
- * Readers take repo_lock_read() instead: no round trip to other nodes,
- * and repo_load() checks index.json at most every opts.recheck_ms.
+ * also an OFD lock on the repository's lock file in the tree,
+ * "<root>/.dray/locks/<repo>.lock" (lock_path()), so that it holds across
+ * nodes; the mutex in front keeps this process's threads in turn (OFD
+ * locks belong to an open file, not a thread), and each turn opens the
+ * file anew, so that a lock is released by close() and no descriptor
+ * stays open per repository. What the lock protects is read again after
+ * it is taken: repo_load() stats index.json under it. A node that cannot
+ * take it changes nothing: the caller fails with ERR_IO. Readers take
+ * repo_lock_read() instead: no round trip to other nodes, and
+ * repo_load() checks index.json at most every opts.recheck_ms.
  */
-void repo_lock(struct store *st, struct repo *r)
+int repo_lock(struct store *st, struct repo *r, struct err *err)
 {
-	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-	struct err err = ERR_INIT;
+	char path[PATH_MAX];
 
 	opstat_lock(&r->lock); /* zot_storage_lock_latency_seconds */
 	r->lock_fd = -1;
 	if (!st->shared)
-		return;
-	r->lock_fd = open_lock_file(st, r->name, &err);
-	if (r->lock_fd < 0) {
-		log_err("repository '%s': no lock across nodes: %s", r->name,
-		        err.msg);
-		return;
-	}
-	while (fcntl(r->lock_fd, F_OFD_SETLKW, &fl) < 0) {
-		if (errno == EINTR)
-			continue;
-		log_err("repository '%s': no lock across nodes: %s", r->name,
-		        strerror(errno));
-		close(r->lock_fd);
-		r->lock_fd = -1;
-		return;
-	}
+		return 0;
+	if (snprintf(path, sizeof(path), "%s/.dray/locks/%s.lock", st->root,
+	             r->name) >= (int)sizeof(path))
+		err_set(err, ERR_TOO_LARGE, "path too long");
+	else
+		r->lock_fd = lock_path(path, true, err);
+	if (r->lock_fd >= 0)
+		return 0;
+	log_err("repository '%s': no lock across nodes: %s", r->name, err->msg);
+	pthread_mutex_unlock(&r->lock);
+	err->code = ERR_IO;
+	err_prefix(err, "repository '%s' cannot be locked across nodes",
+	           r->name);
+	return -1;
 }
 
 void repo_lock_read(struct store *st, struct repo *r)

@@ -493,6 +493,9 @@ struct gc_report {
 	size_t store_blobs; /* content store copies no repository links */
 	size_t uploads;     /* idle upload sessions dropped */
 	uint64_t bytes;     /* bytes freed (content store copies) */
+	bool skipped;       /* another node holds the GC lease: no pass */
+	size_t locks;       /* lock files of deleted repositories removed */
+	size_t nodes;       /* dead nodes' staging directories removed */
 };
 
 /*
@@ -508,7 +511,10 @@ MUST_CHECK int store_gc_repo(struct store *st, const char *repo,
 /*
  * store_gc_repo() for every repository, one at a time, then the content
  * store and idle uploads. @yield (may be NULL) is called between
- * repositories; when it returns true the pass stops early.
+ * repositories; when it returns true the pass stops early. On a shared
+ * tree only the node holding the GC lease (index/lease.h) runs a pass,
+ * and it also removes the lock files of deleted repositories and the
+ * staging of nodes that are gone; elsewhere rep->skipped is set.
  */
 MUST_CHECK int store_gc(struct store *st, const struct gc_opts *opts,
                         bool (*yield)(void *arg), void *arg,

@@ -88,6 +88,14 @@ struct store {
 	/* Shared tree (catalog.c), under rc_lock: */
 	uint64_t cat_checked_ms;  /* when the marker was last stat()ed */
 	uint64_t cat_seen;        /* its inode and mtime then, mixed */
+	/* lease.c; on a shared tree only. */
+	char node_id[20];             /* this node's id, or "" */
+	int alive_fd;                 /* its liveness file, locked, or -1 */
+	pthread_mutex_t lease_lock;   /* protects leases */
+	struct hmap *leases;          /* lease name -> its fd + 1, held */
+	_Atomic uint64_t gc_skips;    /* GC passes left to another node */
+	_Atomic uint64_t other_skips; /* other leases held elsewhere */
+	_Atomic uint64_t nodes_swept; /* dead nodes' staging removed */
 };
 
 /*
@@ -181,8 +189,11 @@ void repo_unref(struct store *st, struct repo *r);
  * Take @r's lock: the only way a per-repository lock is taken, so that it
  * can become a lock on a file in the tree (several nodes on one shared
  * tree) in one place. After taking it, re-check what was decided before.
+ * On a shared tree it can fail (the lock file cannot be opened or
+ * locked): then nothing is held and -1 returned with ERR_IO; the caller
+ * changes nothing.
  */
-void repo_lock(struct store *st, struct repo *r);
+MUST_CHECK int repo_lock(struct store *st, struct repo *r, struct err *err);
 /*
  * For a request that only reads the repository: this process's threads
  * kept in turn, other nodes not asked (index.json is replaced whole, by
@@ -558,5 +569,25 @@ static inline void progress_note(const struct store_progress_cb *cb,
 		cb->fn(cb->arg, &(struct store_progress){unit, done, total,
 		                                         bytes, bytes_total});
 }
+
+/* lease.c */
+/*
+ * Open @path (created, with its parents, if missing) and take an OFD
+ * write lock on it, waiting with @wait; the lock is on the file that is
+ * at @path once taken (one removed meanwhile is let go, the new one
+ * taken). The descriptor (close() releases the lock), or -1: ERR_BUSY
+ * (held elsewhere, without @wait), ERR_IO.
+ */
+int lock_path(const char *path, bool wait, struct err *err);
+int lease_init(struct store *st, struct err *err);
+void lease_close(struct store *st);
+/* Lock this node's liveness file (st->node_id set), for the store's life. */
+int node_alive(struct store *st, struct err *err);
+/*
+ * Remove the staging (<root>/.dray/tmp/<id>) of nodes whose liveness file
+ * nobody holds: entries older than @delay_ms by ctime, then the directory
+ * once empty. Only the GC lease holder calls it. Directories removed.
+ */
+int sweep_dead_nodes(struct store *st, uint64_t delay_ms, struct err *err);
 
 #endif

@@ -37,6 +37,7 @@
 #include "daemon/clock.h"
 #include "daemon/log.h"
 #include "daemon/ref.h"
+#include "index/lease.h"
 #include "index/store.h"
 #include "sync/sync_int.h"
 
@@ -822,6 +823,37 @@ static void ran(struct sync_mirror *m, const struct sync_run_stats *st,
 	pthread_mutex_unlock(&m->lock);
 }
 
+/*
+ * On a tree several nodes share, one node at a time polls a registry:
+ * the one holding its lease, "sync-" and the start of the sha256 of its
+ * first URL (lease.h). 1 this node polls it, 0 another does, -1 failed.
+ */
+static int registry_lease(struct sync_mirror *m,
+                          const struct sync_registry *reg)
+{
+	char name[sizeof("sync-") + 16];
+	struct err e = ERR_INIT;
+	struct store *st = sync_store(m->s);
+	struct digest d;
+	int held;
+
+	if (!st)
+		return 1; /* no store: nothing is shared */
+	if (digest_buffer(DIGEST_SHA256, reg->urls[0], strlen(reg->urls[0]), &d,
+	                  &e) < 0) {
+		log_warn("sync: registry %s: %s", reg->urls[0], e.msg);
+		return -1;
+	}
+	snprintf(name, sizeof(name), "sync-%.16s", d.hex);
+	held = store_lease_take(st, name, &e);
+	if (held < 0)
+		log_warn("sync: registry %s: %s", reg->urls[0], e.msg);
+	else if (!held)
+		log_debug("sync: registry %s: another node polls it",
+		          reg->urls[0]);
+	return held;
+}
+
 int sync_mirror_run(struct sync_mirror *m, const struct sync_run_opts *o,
                     struct sync_run_stats *out, struct err *err)
 {
@@ -843,6 +875,8 @@ int sync_mirror_run(struct sync_mirror *m, const struct sync_run_opts *o,
 			continue;
 		if (!o->all)
 			__atomic_store_n(&m->ran_ms[i], t0, __ATOMIC_RELAXED);
+		if (!o->all && registry_lease(m, reg) <= 0)
+			continue;
 		if (run_stopping(&r)) {
 			stopped = true;
 			break;

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <setjmp.h>
@@ -22,9 +23,11 @@
 #include <jansson.h>
 
 #include "daemon/clock.h"
+#include "index/lease.h"
 #include "index/store.h"
 #include "sync/sync.h"
 #include "tests/unit/oomlib.h"
+#include "tests/unit/testlib.h"
 
 /* The next page of @link, or NULL when sync_link_next() finds none. */
 static const char *next_of(const char *link)
@@ -288,6 +291,75 @@ static void test_a_run_counts_an_upstream_that_does_not_answer(void **state)
 	assert_int_equal(sync_mirror_interval(NULL), 0);
 }
 
+/* A store on "<dir>/tree" as node @i of several (index in "<dir>/node<i>"). */
+static struct store *open_node(const char *dir, int i)
+{
+	char tree[PATH_MAX], idx[PATH_MAX];
+	struct store_opts o = {.dedupe = true, .index_dir = idx};
+	struct err err = ERR_INIT;
+	struct store *st;
+
+	snprintf(tree, sizeof(tree), "%s/tree", dir);
+	snprintf(idx, sizeof(idx), "%s/node%d", dir, i);
+	st = store_open_with(tree, &o, &err);
+	if (!st)
+		fail_msg("node %d: %s", i, err.msg);
+	return st;
+}
+
+/*
+ * Nodes sharing a tree poll a registry one at a time: the one holding
+ * its lease; another polls it once that node is gone.
+ */
+static void test_one_node_polls_a_registry(void **state)
+{
+	char *urls[] = {"http://127.0.0.1:1"};
+	struct sync_registry regs[] = {
+		{.urls = urls, .n_urls = 1, .poll_interval_ms = 3600 * 1000},
+	};
+	struct sync_cfg cfg = {
+		.enable = true, .registries = regs, .n_registries = 1};
+	struct sync_run_opts polled = {0};
+	struct sync_run_stats st = {0};
+	struct store_lease_stats ls;
+	struct err err = ERR_INIT;
+	struct sync_mirror *ma, *mb;
+	struct store *a, *b;
+	struct sync *sa, *sb;
+	char dir[64];
+
+	(void)state;
+	assert_int_equal(test_mkdtemp(dir, sizeof(dir), "sync-lease"), 0);
+	a = open_node(dir, 1);
+	b = open_node(dir, 2);
+	sa = sync_new(&cfg, a, &err);
+	sb = sync_new(&cfg, b, &err);
+	assert_non_null(sa);
+	assert_non_null(sb);
+	ma = sync_mirror_new(sa, &err);
+	mb = sync_mirror_new(sb, &err);
+	assert_non_null(ma);
+	assert_non_null(mb);
+	assert_int_equal(sync_mirror_run(ma, &polled, &st, &err), 0);
+	assert_int_equal(st.repos_failed, 1); /* a polled it */
+	assert_int_equal(sync_mirror_run(mb, &polled, &st, &err), 0);
+	assert_int_equal(st.repos_failed, 1); /* b left it to a */
+	store_lease_stats(b, &ls);
+	assert_int_equal(ls.other_skips, 1);
+	sync_mirror_free(ma);
+	sync_free(sa);
+	store_close(a); /* a is gone */
+	sync_mirror_free(mb);
+	mb = sync_mirror_new(sb, &err); /* its interval anew */
+	assert_non_null(mb);
+	assert_int_equal(sync_mirror_run(mb, &polled, &st, &err), 0);
+	assert_int_equal(st.repos_failed, 2); /* b polled it */
+	sync_mirror_free(mb);
+	sync_free(sb);
+	store_close(b);
+	test_rm_tree(dir);
+}
+
 static void test_sighup_changes_poll_intervals_only(void **state)
 {
 	char *urls[] = {"http://127.0.0.1:1"};
@@ -391,6 +463,7 @@ int main(void)
 		cmocka_unit_test(
 			test_a_run_counts_an_upstream_that_does_not_answer),
 		cmocka_unit_test(test_sighup_changes_poll_intervals_only),
+		cmocka_unit_test(test_one_node_polls_a_registry),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -259,7 +259,8 @@ node_use() {
 }
 
 # node_start I [STORAGE_LINE...]: start node I on mount I (its config
-# written anew, the extra storage lines added) and make it current.
+# written anew, the extra storage lines and $NODE_EXTRA added) and make it
+# current.
 node_start() {
 	local i=$1
 	shift
@@ -270,6 +271,8 @@ node_start() {
 		printf 'storage:\n  rootDirectory: %s\n' "${GL_MNT[i]}/tree"
 		[ $# -eq 0 ] || printf '  %s\n' "$@"
 		printf 'log:\n  level: debug\n  output: %s\n' "$DAEMON_LOG"
+		# Further top-level YAML for every node (e.g. extensions).
+		[ -z "${NODE_EXTRA:-}" ] || printf '%s\n' "$NODE_EXTRA"
 	} >"$CFG"
 	dray_start
 	NODE_PID[i]=$DRAY_PID
