@@ -153,30 +153,15 @@ static void *loop(void *arg)
 	return NULL;
 }
 
-static int free_node(const char *key, void *val, void *arg)
+static void free_node(void *val)
 {
-	(void)key;
-	(void)arg;
 	node_free(val);
-	return 0;
-}
-
-static int free_text(const char *key, void *val, void *arg)
-{
-	(void)key;
-	(void)arg;
-	free(val);
-	return 0;
 }
 
 static void rfs_free(struct rfs *fs)
 {
-	if (fs->refused)
-		hmap_each(fs->refused, free_text, NULL);
-	hmap_free(fs->refused);
-	if (fs->by_ino)
-		hmap_each(fs->by_ino, free_node, NULL);
-	hmap_free(fs->by_ino);
+	hmap_free_with(fs->refused, free);
+	hmap_free_with(fs->by_ino, free_node);
 	hmap_free(fs->by_path);
 	hmap_free(fs->writing);
 	node_free(fs->root);

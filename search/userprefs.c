@@ -156,12 +156,9 @@ static void entry_free(struct uentry *e)
 	free(e);
 }
 
-static int free_entry(const char *key, void *val, void *arg)
+static void free_entry(void *val)
 {
-	(void)key;
-	(void)arg;
 	entry_free(val);
-	return 0;
 }
 
 /*
@@ -499,10 +496,7 @@ void userprefs_close(struct userprefs *up)
 {
 	if (!up)
 		return;
-	if (up->users) {
-		hmap_each(up->users, free_entry, NULL);
-		hmap_free(up->users);
-	}
+	hmap_free_with(up->users, free_entry);
 	hmap_free(up->stars);
 	for (int i = 0; i < UP_STRIPES; i++)
 		pthread_mutex_destroy(&up->stripe[i]);

@@ -448,14 +448,6 @@ static int gather_pull(const char *key, void *val, void *arg)
 	return 0;
 }
 
-static int free_pull(const char *key, void *val, void *arg)
-{
-	(void)key;
-	(void)arg;
-	free(val);
-	return 0;
-}
-
 /*
  * Write the pulls counted in memory to the index, in one batch (caller
  * holds zs->lock). Kept for the next try when the write fails.
@@ -481,8 +473,7 @@ static int write_pulls(struct zsearch *zs, struct err *err)
 	}
 	if (store_pulls_add(zs->st, l.v, l.n, err) < 0)
 		goto out;
-	hmap_each(zs->pulls, free_pull, NULL);
-	hmap_free(zs->pulls);
+	hmap_free_with(zs->pulls, free);
 	zs->pulls = fresh;
 	fresh = NULL;
 	zs->pending = 0;
@@ -2045,8 +2036,7 @@ void zsearch_free(struct zsearch *zs)
 
 		if (write_pulls(zs, &err) < 0)
 			log_warn("pull counts lost: %s", err.msg);
-		hmap_each(zs->pulls, free_pull, NULL);
-		hmap_free(zs->pulls);
+		hmap_free_with(zs->pulls, free);
 	}
 	pthread_mutex_destroy(&zs->lock);
 	free(zs);
