@@ -596,10 +596,16 @@ size_t store_upload_expire(struct store *st, uint64_t idle_ms)
 	struct expire_ctx c = {.now = clock_age_mono_ms(), .idle_ms = idle_ms};
 	size_t n = 0;
 
-	/* Whichever node sweeps: idle is judged by the files' times. */
-	if (st->shared)
-		return shared_upload_sweep(st, idle_ms) +
-		       shared_upload_prune(st);
+	/*
+	 * Whichever node sweeps: idle is judged by the files' times. Then
+	 * the sessions whose files are gone leave this node's memory: not
+	 * expiries of their own (the sweep counted those it removed).
+	 */
+	if (st->shared) {
+		n = shared_upload_sweep(st, idle_ms);
+		(void)shared_upload_prune(st);
+		return n;
+	}
 
 	pthread_mutex_lock(&st->lock);
 	hmap_each(st->uploads, find_idle, &c);
