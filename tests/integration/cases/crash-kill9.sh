@@ -132,10 +132,12 @@ verify_after_restart() {
 		assert_body_file "$f"
 	done
 	# Hundreds of them: one curl for all (req_each).
-	cat /dev/null "$CR"/ok.* | sed 's|^|crash/tags |' >"$CR/ok.all"
-	assert_manifests_each "$CR/ok.all" "manifest PUT answered before the kill" \
+	# The list is named outside the ok.* glob: cat expands that glob while
+	# the other side of the pipe may already have created the list.
+	cat /dev/null "$CR"/ok.* | sed 's|^|crash/tags |' >"$CR/answered.all"
+	assert_manifests_each "$CR/answered.all" "manifest PUT answered before the kill" \
 		-H "Accept: $MT_OCI_MANIFEST"
-	n=$(wc -l <"$CR/ok.all")
+	n=$(wc -l <"$CR/answered.all")
 	if [ -s "$CR/small.ok" ]; then
 		req_each HEAD "$CR/small.heads" < <(sed 's|^\([^ ]*\) .*|/v2/crash/small/blobs/\1|' "$CR/small.ok")
 		cut -d' ' -f2 "$CR/small.ok" | xargs stat -c %s >"$CR/small.sizes"
