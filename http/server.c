@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -228,6 +229,42 @@ static void authorize(struct http_req *req)
 		req->h = NULL;
 }
 
+/* Counts the request's Content-Length headers into *cls. */
+static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind,
+                                    const char *key, const char *value)
+{
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		(*(unsigned *)cls)++;
+	return MHD_YES;
+}
+
+/*
+ * A body whose length two headers give (two Content-Length headers, or
+ * one beside Transfer-Encoding) is framed two ways: a proxy in front may
+ * read one and dray the other, and the bytes between become a request
+ * nobody sent (request smuggling). Refused with the connection, as nginx
+ * does, before any of the body is read.
+ */
+static int framing_check(struct http_req *req, struct err *err)
+{
+	unsigned lengths = 0;
+
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_length,
+	                          &lengths);
+	if (lengths > 1)
+		err_set(err, ERR_INVALID, "%u Content-Length headers", lengths);
+	else if (lengths &&
+	         req_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+		err_set(err, ERR_INVALID,
+		        "Content-Length beside Transfer-Encoding");
+	else
+		return 0;
+	err_oci(err, OCI_SIZE_INVALID);
+	return -1;
+}
+
 /* The request says a body follows. */
 static bool body_announced(struct http_req *req)
 {
@@ -289,6 +326,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			log_debug("req=%llu tls client '%s'",
 			          (unsigned long long)req->id, req->tls_user);
 		http_pol_take(req);
+		if (framing_check(req, &err) < 0) {
+			conn_linger(conn);
+			return fail(req, &err);
+		}
 		start(req);
 		if (req->auth_job) /* suspended until checked */
 			return MHD_YES;
