@@ -51,6 +51,8 @@ static int queue(struct http_req *req, struct MHD_Response *resp,
 		return err_set(err, ERR_NOMEM, "cannot create response");
 	MHD_add_response_header(resp, "Docker-Distribution-API-Version",
 	                        "registry/2.0");
+	/* A blob is whatever was pushed: no browser guesses it is HTML. */
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	for (int i = 0; i < req->nhdrs; i++)
 		MHD_add_response_header(resp, req->hdrs[i].name,
 		                        req->hdrs[i].value);

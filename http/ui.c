@@ -63,10 +63,9 @@ int h_ui(struct http_req *req, struct err *err)
 	reply_hdr(req, MHD_HTTP_HEADER_ETAG, a->etag);
 	reply_hdr(req, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	reply_hdr(req, "Content-Security-Policy", UI_CSP);
-	reply_hdr(req, "X-Content-Type-Options", "nosniff");
 	reply_hdr(req, "Referrer-Policy", "no-referrer");
-	/* No window shared with another origin's pages (the sixth and last
-	 * header a reply has room for: http_int.h). */
+	/* No window shared with another origin's pages (X-Content-Type-Options
+	 * is on every reply: reply.c). */
 	reply_hdr(req, "Cross-Origin-Opener-Policy", "same-origin");
 	if (inm && etag_matches(inm, a->etag))
 		return reply_buf(req, MHD_HTTP_NOT_MODIFIED, NULL, "", 0, false,

@@ -55,6 +55,9 @@ for i in 0 1; do
 	assert_body_file "$f"
 	assert_header Docker-Content-Digest "$d"
 	assert_content_length "$(filesize "$f")"
+	if dray_only "X-Content-Type-Options on a blob"; then
+		assert_header X-Content-Type-Options nosniff
+	fi
 
 	req HEAD "/v2/$REPO/blobs/$d"
 	assert_status 200
