@@ -18,12 +18,13 @@
  *                              "<images> <newest, ns> <signed 0|1>\n"
  *                              and its platforms (JSON); only for
  *                              repositories with an image
- *   P<repo>\0<digest>       -> last pull, ms (retention.c's)
+ *   P<repo>\0<digest>       -> last pull, ms (retention.c's; kept)
  *   D<repo>\0<digest>       -> "<pulls>\0<last pull, ms>" (kept)
  *   W<repo>\0<digest>       -> "<push time, ms>\0<user>" (kept)
  *   V                       -> schema version
- * D and W are not derived from the layouts: a rebuild keeps them. They
- * go with the manifest (its S entry) or the repository.
+ * P, D and W are not derived from the layouts: a rebuild keeps them (a
+ * lost pull time would let retention's pulledWithin delete a tag pulled
+ * yesterday). They go with the manifest (its S entry) or the repository.
  * The layouts are the truth: every change to one is followed by the
  * matching index change in one batch, and a change made behind dray's
  * back is found by comparing stat and an xxh3 hash with repo_rec.
@@ -519,11 +520,12 @@ fail:
 	return NULL;
 }
 
-/* Queue the deletion of @dstr's kept entries (D, W) in @repo into @b. */
+/* Queue the deletion of @dstr's kept entries (P, D, W) in @repo into @b. */
 static void drop_kept(struct kv_batch *b, const char *repo, const char *dstr)
 {
 	char k[KEY_MAX];
 
+	kv_batch_del(b, k, key(k, 'P', repo, dstr, NULL));
 	kv_batch_del(b, k, key(k, 'D', repo, dstr, NULL));
 	kv_batch_del(b, k, key(k, 'W', repo, dstr, NULL));
 }
@@ -825,11 +827,11 @@ int idx_blob_removed(struct store *st, const char *repo,
 	return ret;
 }
 
-/* Queue the deletion of @repo's S, N, D and W entries into @b. */
+/* Queue the deletion of @repo's S, N, P, D and W entries into @b. */
 static int drop_search(struct store *st, struct kv_batch *b, const char *repo,
                        struct err *err)
 {
-	static const char tables[] = "SDW";
+	static const char tables[] = "SPDW";
 	char k[KEY_MAX], pre[KEY_MAX];
 
 	for (size_t i = 0; i < sizeof(tables) - 1; i++)
@@ -1012,12 +1014,12 @@ out:
 	return ret;
 }
 
-/* Queue what @kv holds in the kept tables (D, W) into @b. */
+/* Queue what @kv holds in the kept tables (P, D, W) into @b. */
 static void keep_tables(struct kv *kv, struct kv_batch *b)
 {
 	struct err ignored = ERR_INIT;
 
-	for (const char *t = "DW"; *t; t++) {
+	for (const char *t = "PDW"; *t; t++) {
 		struct kv_iter *it = kv_iter_new(kv, t, 1, NULL, 0);
 		const char *k, *v;
 		size_t klen, vlen;

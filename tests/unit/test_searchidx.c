@@ -21,6 +21,8 @@
 
 #include "tests/unit/storelib.h"
 #include "search/zot.h"
+#include "index/kv.h"
+#include "index/store_int.h"
 
 /* The S record of @ref's manifest in @repo (NULL: none). */
 static json_t *manifest_rec(struct test_fixture *f, const char *repo,
@@ -230,6 +232,21 @@ static void test_summaries_rebuilt(void **state)
 	json_decref(repos);
 }
 
+/* How many last-pull records (table P) the index holds. */
+static size_t retention_pulled(struct test_fixture *f)
+{
+	struct err ignored = ERR_INIT;
+	struct kv_iter *it = kv_iter_new(f->st->kv, "P", 1, NULL, 0);
+	const char *k, *v;
+	size_t klen, vlen, n = 0;
+
+	assert_non_null(it);
+	while (kv_iter_next(it, &k, &klen, &v, &vlen, &ignored) > 0)
+		n++;
+	kv_iter_free(it);
+	return n;
+}
+
 static void test_pulls_and_pushes_survive(void **state)
 {
 	struct test_fixture *f = *state;
@@ -264,12 +281,27 @@ static void test_pulls_and_pushes_survive(void **state)
 	assert_true(count == 3);
 	assert_true(last > 0);
 
+	/* Retention's last pull (P): written by a pull of the manifest. */
+	{
+		struct manifest_desc md;
+		char *body = NULL;
+
+		assert_int_equal(store_manifest_get(f->st, "s/p", "1", &md,
+		                                    &body, &err),
+		                 0);
+		free(body);
+		assert_int_equal(pull_flush(f->st, &err), 0);
+	}
+	assert_true(retention_pulled(f) > 0);
+
 	reopen(f, false);
 	store_pulls_get(f->st, "s/p", dstr, &count, &last);
 	assert_true(count == 3);
 	reopen(f, true);
 	store_pulls_get(f->st, "s/p", dstr, &count, &last);
 	assert_true(count == 3);
+	/* A lost pull time would let pulledWithin delete a pulled tag. */
+	assert_true(retention_pulled(f) > 0);
 	assert_true(store_pulls_repo(f->st, "s/p") == 3);
 	assert_int_equal(
 		store_pushed_get(f->st, "s/p", dstr, &ms, user, sizeof(user)),
@@ -281,6 +313,7 @@ static void test_pulls_and_pushes_survive(void **state)
 	assert_int_equal(store_manifest_delete(f->st, "s/p", dstr, &err), 0);
 	store_pulls_get(f->st, "s/p", dstr, &count, &last);
 	assert_true(count == 0);
+	assert_true(retention_pulled(f) == 0);
 	assert_int_equal(
 		store_pushed_get(f->st, "s/p", dstr, &ms, user, sizeof(user)),
 		-1);
