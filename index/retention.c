@@ -6,7 +6,10 @@
  * it: the tag matches one of the rule's patterns (all tags when it has
  * none) and meets one of its criteria (pushedWithin, pulledWithin, among
  * the mostRecentlyPushedCount / mostRecentlyPulledCount newest of the
- * tags the rule matches) or the rule has no criteria. A policy with no
+ * tags the rule matches) or the rule has no criteria. A push time is the
+ * manifest's first push to this repository (the index's W record), not
+ * its file's mtime: deduplicated content shares one inode, stamped by
+ * whichever repository got it first. A policy with no
  * keepTags keeps every tag. A removed tag leaves an untagged manifest,
  * which GC then collects after retention.delay.
  *
@@ -134,58 +137,82 @@ const struct store_policy *retention_policy(const struct store_retention *ret,
 /* One tagged entry, as the rules see it. */
 struct tagged {
 	const char *tag;  /* the tag */
-	uint64_t pushed;  /* manifest file mtime, ms */
+	uint64_t pushed;  /* first push to this repository, ms */
 	uint64_t pulled;  /* last pull, ms, 0 if never */
 	bool keep;        /* out */
 	bool match;       /* scratch: matches the current rule */
+	size_t by_push;   /* scratch: rank among matches, newest push first */
+	size_t by_pull;   /* scratch: the same by last pull */
 };
 
-static bool tag_matches(const struct store_keep_tags *k, const char *tag)
+/* Mark the entries whose tag one of @k's patterns matches, whole. */
+static void match_rule(const struct store_keep_tags *k, struct tagged *t,
+                       size_t n)
 {
-	if (!k->n_patterns)
-		return true;
-	for (size_t i = 0; i < k->n_patterns; i++) {
+	for (size_t i = 0; i < n; i++)
+		t[i].match = !k->n_patterns;
+	for (size_t p = 0; p < k->n_patterns; p++) {
 		char anchored[512];
 		regex_t re;
-		bool hit;
 
-		/* zot matches the whole tag. */
-		snprintf(anchored, sizeof(anchored), "^(%s)$", k->patterns[i]);
+		/* zot matches the whole tag; config.c checked each pattern. */
+		snprintf(anchored, sizeof(anchored), "^(%s)$", k->patterns[p]);
 		if (regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB) != 0)
 			continue;
-		hit = regexec(&re, tag, 0, NULL, 0) == 0;
+		for (size_t i = 0; i < n; i++)
+			if (!t[i].match &&
+			    regexec(&re, t[i].tag, 0, NULL, 0) == 0)
+				t[i].match = true;
 		regfree(&re);
-		if (hit)
-			return true;
 	}
-	return false;
 }
 
-/* Rank of @t among matching entries by @field (0 = newest). */
-static size_t rank(const struct tagged *all, size_t n, const struct tagged *t,
-                   bool by_pull)
+/* A time and where it came from, to rank entries by it. */
+struct stamp {
+	uint64_t ms;
+	size_t i;
+};
+
+/* Newest first; among equal times, the earlier entry in index.json. */
+static int newest_first(const void *a, const void *b)
 {
-	uint64_t mine = by_pull ? t->pulled : t->pushed;
-	size_t r = 0;
+	const struct stamp *x = a, *y = b;
 
-	for (size_t i = 0; i < n; i++) {
-		uint64_t other = by_pull ? all[i].pulled : all[i].pushed;
+	if (x->ms != y->ms)
+		return x->ms > y->ms ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
 
-		if (all[i].match && &all[i] != t &&
-		    (other > mine || (other == mine && &all[i] < t)))
-			r++;
+/* Rank the matching entries by push and by pull (0 = newest): sorted
+ * once, so a repository with 100,000 tags costs n log n, not n squared. */
+static void rank_rule(struct tagged *t, size_t n, struct stamp *s)
+{
+	size_t m;
+
+	for (int by_pull = 0; by_pull < 2; by_pull++) {
+		m = 0;
+		for (size_t i = 0; i < n; i++)
+			if (t[i].match)
+				s[m++] = (struct stamp){
+					by_pull ? t[i].pulled : t[i].pushed, i};
+		qsort(s, m, sizeof(*s), newest_first);
+		for (size_t r = 0; r < m; r++) {
+			if (by_pull)
+				t[s[r].i].by_pull = r;
+			else
+				t[s[r].i].by_push = r;
+		}
 	}
-	return r;
 }
 
 static void apply_rule(const struct store_keep_tags *k, struct tagged *t,
-                       size_t n, uint64_t now)
+                       size_t n, struct stamp *scratch, uint64_t now)
 {
 	bool criteria = k->pushed_within_ms || k->pulled_within_ms ||
 	                k->pushed_count >= 0 || k->pulled_count >= 0;
 
-	for (size_t i = 0; i < n; i++)
-		t[i].match = tag_matches(k, t[i].tag);
+	match_rule(k, t, n);
+	rank_rule(t, n, scratch);
 	for (size_t i = 0; i < n; i++) {
 		if (!t[i].match)
 			continue;
@@ -195,11 +222,29 @@ static void apply_rule(const struct store_keep_tags *k, struct tagged *t,
 		    (k->pulled_within_ms && t[i].pulled &&
 		     t[i].pulled + k->pulled_within_ms > now) ||
 		    (k->pushed_count >= 0 &&
-		     rank(t, n, &t[i], false) < (size_t)k->pushed_count) ||
+		     t[i].by_push < (size_t)k->pushed_count) ||
 		    (k->pulled_count >= 0 && t[i].pulled &&
-		     rank(t, n, &t[i], true) < (size_t)k->pulled_count))
+		     t[i].by_pull < (size_t)k->pulled_count))
 			t[i].keep = true;
 	}
+}
+
+/*
+ * When @ds was first pushed to @repo, on the age clock: the index's push
+ * record. Content that came in without a push (a layout copied into the
+ * mount) has none; then the manifest file's mtime, which for deduplicated
+ * content is the first copy's, in whichever repository that was.
+ */
+static uint64_t push_time(struct store *st, const char *repo, const char *ds,
+                          const struct stat *sb)
+{
+	char user[8];
+	uint64_t ms;
+
+	if (store_pushed_get(st, repo, ds, &ms, user, sizeof(user)) == 0 &&
+	    ms)
+		return clock_age_wall_of(ms);
+	return clock_age_wall_of(clock_ts_ms(&sb->st_mtim));
 }
 
 int retention_apply(struct store *st, struct repo *r,
@@ -234,7 +279,7 @@ int retention_apply(struct store *st, struct repo *r,
 			t[i].keep = true;
 			continue;
 		}
-		t[i].pushed = clock_age_wall_of(clock_ts_ms(&sb.st_mtim));
+		t[i].pushed = push_time(st, r->name, ds, &sb);
 		if (pull_time(st, r->name, ds, &t[i].pulled, err) < 0) {
 			free(t);
 			err_prefix(err, "retention of '%s' not applied",
@@ -245,6 +290,7 @@ int retention_apply(struct store *st, struct repo *r,
 	/* Rules see tagged entries only. */
 	struct tagged *tags = calloc(n, sizeof(*tags));
 	size_t nt = 0, *where = calloc(n, sizeof(*where));
+	struct stamp *scratch = NULL;
 
 	if (!tags || !where) {
 		ret = err_set(err, ERR_NOMEM, "cannot apply retention");
@@ -255,8 +301,13 @@ int retention_apply(struct store *st, struct repo *r,
 			where[nt] = i;
 			tags[nt++] = t[i];
 		}
+	scratch = calloc(nt ? nt : 1, sizeof(*scratch));
+	if (!scratch) {
+		ret = err_set(err, ERR_NOMEM, "cannot apply retention");
+		goto out;
+	}
 	for (size_t k = 0; k < pol->n_keep_tags; k++)
-		apply_rule(&pol->keep_tags[k], tags, nt, now);
+		apply_rule(&pol->keep_tags[k], tags, nt, scratch, now);
 	for (i = 0; i < nt; i++)
 		if (!tags[i].keep) {
 			log_info("%s%s: tag %s not kept by retention policy",
@@ -300,6 +351,7 @@ int retention_apply(struct store *st, struct repo *r,
 	}
 	json_decref(old);
 out:
+	free(scratch);
 	free(where);
 	free(tags);
 	free(t);
