@@ -124,6 +124,18 @@ static void push_tag(struct test_fixture *f, const char *repo, const char *tag,
 	put_image(f, repo, tag, im);
 }
 
+/* A pull of @repo:@tag, as a client's GET of the manifest. */
+static void pull(struct test_fixture *f, const char *repo, const char *tag)
+{
+	struct manifest_desc md;
+	struct err err = ERR_INIT;
+	char *body = NULL;
+
+	if (store_manifest_get(f->st, repo, tag, &md, &body, &err) < 0)
+		fail_msg("pull %s:%s: %s", repo, tag, err.msg);
+	free(body);
+}
+
 static void assert_tags(struct test_fixture *f, const char *repo,
                         const char *want)
 {
@@ -213,17 +225,12 @@ static void test_pulled_within_survives_rebuild(void **state)
 {
 	struct test_fixture *f = *state;
 	struct store_keep_tags k[] = {rule(NULL, 0, DAY_S, -1, -1)};
-	struct manifest_desc md;
-	struct err err = ERR_INIT;
 	struct image im;
-	char *body = NULL;
 
 	push_tag(f, "q/a", "pulled", &im);
 	push_tag(f, "q/a", "idle", &im);
 	advance(3 * DAY_S);
-	assert_int_equal(
-		store_manifest_get(f->st, "q/a", "pulled", &md, &body, &err), 0);
-	free(body);
+	pull(f, "q/a", "pulled");
 	reopen(f, false); /* the pull is written at close */
 	reopen(f, true);
 	advance(HOUR_S);
@@ -236,10 +243,7 @@ static void test_most_recently_pulled(void **state)
 {
 	struct test_fixture *f = *state;
 	struct store_keep_tags k[] = {rule(NULL, 0, 0, -1, 1)};
-	struct manifest_desc md;
-	struct err err = ERR_INIT;
 	struct image im;
-	char *body = NULL;
 
 	push_tag(f, "r/a", "a", &im);
 	push_tag(f, "r/a", "b", &im);
@@ -248,11 +252,7 @@ static void test_most_recently_pulled(void **state)
 
 	for (size_t i = 0; i < 2; i++) {
 		advance(HOUR_S);
-		assert_int_equal(store_manifest_get(f->st, "r/a", order[i], &md,
-		                                    &body, &err),
-		                 0);
-		free(body);
-		body = NULL;
+		pull(f, "r/a", order[i]);
 	}
 	assert_int_equal(retain(f, "r/a", k, 1), 2);
 	assert_tags(f, "r/a", "a");
