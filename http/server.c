@@ -229,34 +229,46 @@ static void authorize(struct http_req *req)
 		req->h = NULL;
 }
 
-/* Counts the request's Content-Length headers into *cls. */
-static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind,
-                                    const char *key, const char *value)
+/* What count_lengths() found: how many, and whether they all agree. */
+struct lengths {
+	unsigned n;
+	const char *first;
+	bool differ;
+};
+
+static enum MHD_Result count_lengths(void *cls, enum MHD_ValueKind kind,
+                                     const char *key, const char *value)
 {
+	struct lengths *l = cls;
+
 	(void)kind;
-	(void)value;
-	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
-		(*(unsigned *)cls)++;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
+		return MHD_YES;
+	if (l->n++ == 0)
+		l->first = value;
+	else if (strcmp(l->first, value ? value : "") != 0)
+		l->differ = true;
 	return MHD_YES;
 }
 
 /*
- * A body whose length two headers give (two Content-Length headers, or
- * one beside Transfer-Encoding) is framed two ways: a proxy in front may
- * read one and dray the other, and the bytes between become a request
- * nobody sent (request smuggling). Refused with the connection, as nginx
- * does, before any of the body is read.
+ * A body whose length two headers give differently (Content-Length
+ * headers that disagree, or one beside Transfer-Encoding) is framed two
+ * ways: a proxy in front may read one and dray the other, and the bytes
+ * between become a request nobody sent (request smuggling). Refused with
+ * the connection, before any of the body is read. Repeated equal values
+ * are one length (RFC 9110, 8.6).
  */
 static int framing_check(struct http_req *req, struct err *err)
 {
-	unsigned lengths = 0;
+	struct lengths l = {0};
 
-	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_length,
-	                          &lengths);
-	if (lengths > 1)
-		err_set(err, ERR_INVALID, "%u Content-Length headers", lengths);
-	else if (lengths &&
-	         req_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_lengths,
+	                          &l);
+	if (l.differ)
+		err_set(err, ERR_INVALID, "%u Content-Length headers that differ",
+		        l.n);
+	else if (l.n && req_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING))
 		err_set(err, ERR_INVALID,
 		        "Content-Length beside Transfer-Encoding");
 	else

@@ -3,12 +3,13 @@
 # refused before its body is read, and its connection closed, so the bytes
 # after it are never taken as a request of their own (request smuggling:
 # a proxy in front may frame the body one way and dray the other).
-#   - two Content-Length headers (0 and N, and N twice);
+#   - two Content-Length headers that differ (0 and N, 5 and 6);
 #   - Content-Length beside Transfer-Encoding: chunked;
 # each answers 400 SIZE_INVALID with Connection: close, and the request
 # hidden in the body (a DELETE of a tag) never reaches the daemon: the
-# tag is still there and the access log has no such request. One
-# Content-Length with pipelined requests after it is served as before.
+# tag is still there and the access log has no such request. The same
+# length twice is one length, and one Content-Length with pipelined
+# requests after it is served as before.
 . "$(dirname "$0")/../lib.sh"
 require_dray
 
@@ -48,8 +49,8 @@ refused() {
 body="hello"
 raw two-lengths "POST /v2/framing/app/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: ${#HIDDEN}\r\n\r\n$HIDDEN"
 refused two-lengths
-raw same-length-twice "POST /v2/framing/app/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n$body$HIDDEN"
-refused same-length-twice
+raw lengths-differ "POST /v2/framing/app/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n$body$HIDDEN"
+refused lengths-differ
 raw length-and-chunked "POST /v2/framing/app/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n$HIDDEN"
 refused length-and-chunked
 
@@ -59,6 +60,12 @@ assert_status 200
 assert_header Docker-Content-Digest "$M"
 assert_true "no DELETE reached the daemon" \
 	bash -c "! grep -q '\"method\":\"DELETE\"' '$DAEMON_LOG'"
+
+# The same length twice is one length (RFC 9110, 8.6): served, and the
+# connection stays open for the next request.
+raw same-length-twice "POST /v2/framing/app/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\nGET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+assert_eq "202 200" "$(grep -o 'HTTP/1.1 [0-9]* ' "$WORK/tmp/same-length-twice" | cut -d' ' -f2 | xargs)" \
+	"the same length twice, then a request"
 
 # One Content-Length, then two pipelined requests: all three answered.
 raw pipelined "POST /v2/framing/app/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\nGET /v2/ HTTP/1.1\r\nHost: x\r\n\r\nGET /v2/framing/app/tags/list HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
