@@ -1241,14 +1241,27 @@ int idx_blob_holders(struct store *st, const struct digest *d, size_t max,
 }
 /* ---- search's reads, and the kept tables -------------------------------- */
 
-int store_search_manifest(struct store *st, const char *repo, const char *dstr,
-                          char **text, size_t *len, struct err *err)
+/*
+ * The value of <table><repo>\0<dstr> (a new buffer, free()), checking
+ * the lengths first: ERR_NOT_FOUND for names no key can hold, and as
+ * kv_get().
+ */
+static int get_repo_digest(struct store *st, char table, const char *repo,
+                           const char *dstr, char **v, size_t *vlen,
+                           struct err *err)
 {
 	char k[KEY_MAX];
 
 	if (strlen(repo) > REF_NAME_MAX || strlen(dstr) >= DIGEST_STR_MAX)
 		return err_set(err, ERR_NOT_FOUND, "manifest unknown");
-	return kv_get(st->kv, k, key(k, 'S', repo, dstr, NULL), text, len, err);
+	return kv_get(st->kv, k, key(k, table, repo, dstr, NULL), v, vlen,
+	              err);
+}
+
+int store_search_manifest(struct store *st, const char *repo, const char *dstr,
+                          char **text, size_t *len, struct err *err)
+{
+	return get_repo_digest(st, 'S', repo, dstr, text, len, err);
 }
 
 int store_search_repos(struct store *st,
@@ -1292,14 +1305,12 @@ void store_pulls_get(struct store *st, const char *repo, const char *dstr,
                      uint64_t *count, uint64_t *last_ms)
 {
 	struct err ignored = ERR_INIT;
-	char k[KEY_MAX], *v = NULL;
+	char *v = NULL;
 	const char *last;
 	size_t vlen;
 
 	*count = *last_ms = 0;
-	if (strlen(repo) > REF_NAME_MAX || strlen(dstr) >= DIGEST_STR_MAX ||
-	    kv_get(st->kv, k, key(k, 'D', repo, dstr, NULL), &v, &vlen,
-	           &ignored) < 0)
+	if (get_repo_digest(st, 'D', repo, dstr, &v, &vlen, &ignored) < 0)
 		return;
 	two_fields(v, vlen, count, &last);
 	if (last)
@@ -1386,13 +1397,11 @@ int store_pushed_get(struct store *st, const char *repo, const char *dstr,
                      uint64_t *ms, char *user, size_t usz)
 {
 	struct err ignored = ERR_INIT;
-	char k[KEY_MAX], *v = NULL;
+	char *v = NULL;
 	const char *who;
 	size_t vlen;
 
-	if (strlen(repo) > REF_NAME_MAX || strlen(dstr) >= DIGEST_STR_MAX ||
-	    kv_get(st->kv, k, key(k, 'W', repo, dstr, NULL), &v, &vlen,
-	           &ignored) < 0)
+	if (get_repo_digest(st, 'W', repo, dstr, &v, &vlen, &ignored) < 0)
 		return -1;
 	two_fields(v, vlen, ms, &who);
 	snprintf(user, usz, "%s", who ? who : "");
