@@ -1062,23 +1062,6 @@ static int by_downloads(const void *pa, const void *pb)
 	return c ? c : by_name(pa, pb);
 }
 
-/* Best (lowest) rank first: zot's RELEVANCE for repositories. */
-static int by_rank(const void *pa, const void *pb)
-{
-	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
-	int c = cmp_int(a, b, "Rank");
-
-	return c ? c : by_name(pa, pb);
-}
-
-static int by_stars(const void *pa, const void *pb)
-{
-	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
-	int c = -cmp_int(a, b, "StarCount");
-
-	return c ? c : by_name(pa, pb);
-}
-
 /* The orders of zot's SortCriteria. */
 enum order { BY_NAME, BY_NAME_DSC, BY_TIME, BY_DOWNLOADS, BY_RANK, BY_STARS };
 
@@ -1124,23 +1107,24 @@ static int page_args(const struct gql_call *call, const char *def, bool repos,
 }
 
 /*
- * Sort @list (an array of images, or of repositories with @repos) by
- * requestedPage.sortBy (or @def), then cut the page: {Page, Results}.
- * Fails as page_args().
+ * Sort @list (an array of images) by requestedPage.sortBy (or @def),
+ * then cut the page: {Page, Results}. Fails as page_args().
+ * (Repositories are ranked as candidates: repo_page().)
  */
 static json_t *page_of(const struct gql_call *call, json_t *list,
-                       const char *def, bool repos, struct err *err)
+                       const char *def, struct err *err)
 {
+	/* Images have no rank or stars: RELEVANCE is by name. */
 	static int (*const cmps[])(const void *, const void *) = {
-		[BY_NAME] = by_name, [BY_NAME_DSC] = by_name_dsc,
-		[BY_TIME] = by_time, [BY_DOWNLOADS] = by_downloads,
-		[BY_RANK] = by_rank, [BY_STARS] = by_stars};
+		[BY_NAME] = by_name,   [BY_NAME_DSC] = by_name_dsc,
+		[BY_TIME] = by_time,   [BY_DOWNLOADS] = by_downloads,
+		[BY_RANK] = by_name,   [BY_STARS] = by_name};
 	json_int_t limit, off;
 	enum order ord;
 	size_t n = json_array_size(list), i;
 	json_t **v, *results;
 
-	if (page_args(call, def, repos, &ord, &limit, &off, err) < 0)
+	if (page_args(call, def, false, &ord, &limit, &off, err) < 0)
 		return NULL;
 	v = malloc((n ? n : 1) * sizeof(*v));
 	results = json_array();
@@ -1264,6 +1248,7 @@ struct cands {
 	struct zreq *zr;
 	const char *query; /* GlobalSearch's, or NULL */
 	json_t *filter;    /* a Filter, or NULL */
+	json_t *only;      /* names to rank (keys), or NULL: all */
 	enum order ord;
 	int (*cmp)(const void *, const void *); /* the order's */
 	struct cand *v;
@@ -1418,6 +1403,8 @@ static int add_cand(const struct store_srepo *r, void *arg)
 	struct cands *c = arg;
 	struct cand cd = {.name = (char *)r->name, .rank = -1, .t = r->t};
 
+	if (c->only && !json_object_get(c->only, r->name))
+		return 0;
 	if (c->query && (cd.rank = rank_repo(c->query, r->name)) < 0)
 		return 0;
 	if (!may(c->zr, r->name, ACCESS_READ))
@@ -1511,16 +1498,18 @@ static int repo_quick(struct zreq *zr, const struct zrepo *rp, int rank,
  * A page of repositories ({Page, Results}): ranked, filtered and sorted
  * over their records in memory (store_search_repos()), keeping only the
  * page's best, then built for the page alone. @query: GlobalSearch's
- * text (NULL: every repository, no Rank).
+ * text (NULL: every repository, no Rank); @only: the names to rank (an
+ * object's keys), or NULL for every one.
  */
 static json_t *repo_page(const struct gql_call *call, const char *query,
-                         json_t *filter, const char *def, struct err *err)
+                         json_t *filter, json_t *only, const char *def,
+                         struct err *err)
 {
 	static int (*const cmps[])(const void *, const void *) = {
 		[BY_NAME] = cand_name, [BY_NAME_DSC] = cand_name_dsc,
 		[BY_TIME] = cand_time, [BY_DOWNLOADS] = cand_downloads,
 		[BY_RANK] = cand_rank, [BY_STARS] = cand_stars};
-	struct cands c = {.zr = req_of(call), .query = query};
+	struct cands c = {.zr = req_of(call), .query = query, .only = only};
 	json_t *results = NULL, *out = NULL;
 	json_int_t limit, off;
 
@@ -1651,17 +1640,15 @@ json_t *zq_cve(const struct gql_call *call, struct err *err)
 	return NULL;
 }
 
-static int named_repo(struct zreq *zr, const char *name, struct zrepo *rp,
-                      struct err *err);
-
-/* StarredRepos, BookmarkedRepos: those the caller may read and that exist. */
+/*
+ * StarredRepos, BookmarkedRepos: those the caller may read and that have
+ * an image, ranked as RepoListWithNewestImage ranks every repository.
+ */
 json_t *zq_user_repos(const struct gql_call *call, struct err *err)
 {
 	struct zreq *zr = req_of(call);
-	struct collect c = {0};
-	json_t *names, *v, *page = NULL;
+	json_t *names, *only, *v, *page = NULL;
 	size_t i;
-	int ret;
 
 	names = zr->zs->prefs && zr->who
 	                ? userprefs_list(zr->zs->prefs, zr->who->user,
@@ -1670,30 +1657,25 @@ json_t *zq_user_repos(const struct gql_call *call, struct err *err)
 	                                         : USERPREFS_STAR,
 	                                 err)
 	                : json_array();
-	if (!names || !(c.out = json_array())) {
+	only = json_object();
+	if (!names || !only) {
 		json_decref(names);
+		json_decref(only);
 		return err->code ? NULL : nomem(err);
 	}
+	/* Deleted or no longer readable: left out, kept (as zot). */
 	json_array_foreach(names, i, v)
 	{
-		struct zrepo rp;
-
-		/* Deleted or no longer readable: left out, kept (as zot). */
-		if (named_repo(zr, json_string_value(v), &rp, err) < 0) {
-			if (err->code == ERR_NOMEM)
-				goto out;
-			*err = ERR_INIT;
-			continue;
-		}
-		ret = repo_built(zr, &rp, -1, c.out, err);
-		repo_release(&rp);
-		if (ret < 0)
+		if (json_is_string(v) &&
+		    json_object_set(only, json_string_value(v), json_true()) < 0)
 			goto out;
 	}
-	page = page_of(call, c.out, "UPDATE_TIME", true, err);
+	page = repo_page(call, NULL, NULL, only, "UPDATE_TIME", err);
 out:
+	if (!page && !err->code)
+		nomem(err);
 	json_decref(names);
-	json_decref(c.out);
+	json_decref(only);
 	return page;
 }
 
@@ -1701,7 +1683,7 @@ out:
 static json_t *walk_page(const struct gql_call *call, struct collect *c,
                          int (*fn)(struct zreq *, const struct zrepo *, void *,
                                    struct err *),
-                         const char *def, bool repos, struct err *err)
+                         const char *def, struct err *err)
 {
 	json_t *page = NULL;
 
@@ -1709,14 +1691,14 @@ static json_t *walk_page(const struct gql_call *call, struct collect *c,
 	if (!c->out)
 		return nomem(err);
 	if (each_repo(req_of(call), c->query, fn, c, err) == 0)
-		page = page_of(call, c->out, def, repos, err);
+		page = page_of(call, c->out, def, err);
 	json_decref(c->out);
 	return page;
 }
 
 json_t *zq_repo_list(const struct gql_call *call, struct err *err)
 {
-	return repo_page(call, NULL, NULL, "UPDATE_TIME", err);
+	return repo_page(call, NULL, NULL, NULL, "UPDATE_TIME", err);
 }
 
 /*
@@ -1754,7 +1736,7 @@ json_t *zq_image_list_for_digest(const struct gql_call *call, struct err *err)
 
 	if (!id || !*id)
 		return err_set(err, ERR_INVALID, "no digest given"), NULL;
-	return walk_page(call, &c, collect_images, "RELEVANCE", false, err);
+	return walk_page(call, &c, collect_images, "RELEVANCE", err);
 }
 
 /* Load repository @name for a query naming it: readable and there. */
@@ -1783,18 +1765,17 @@ json_t *zq_image_list(const struct gql_call *call, struct err *err)
 	json_t *page = NULL;
 
 	if (!repo || !*repo)
-		return walk_page(call, &c, collect_images, "RELEVANCE", false,
-		                 err);
+		return walk_page(call, &c, collect_images, "RELEVANCE", err);
 	if (!(c.out = json_array()))
 		return nomem(err);
 	/* zot answers an empty page for a repository it does not show. */
 	if (named_repo(zr, repo, &rp, err) == 0) {
 		if (repo_images(zr, &rp, NULL, NULL, c.out, err) == 0)
-			page = page_of(call, c.out, "RELEVANCE", false, err);
+			page = page_of(call, c.out, "RELEVANCE", err);
 		repo_release(&rp);
 	} else if (err->code == ERR_NOT_FOUND) {
 		*err = ERR_INIT;
-		page = page_of(call, c.out, "RELEVANCE", false, err);
+		page = page_of(call, c.out, "RELEVANCE", err);
 	}
 	json_decref(c.out);
 	return page;
@@ -1834,7 +1815,7 @@ json_t *zq_expanded(const struct gql_call *call, struct err *err)
 
 		by_time_call.args = args;
 		sorted = args ? page_of(&by_time_call, imgs, "UPDATE_TIME",
-		                        false, err)
+		                        err)
 		              : nomem(err);
 		json_decref(args);
 	}
@@ -1859,7 +1840,8 @@ json_t *zq_global(const struct gql_call *call, struct err *err)
 	json_t *page = NULL, *out = NULL;
 
 	if (!colon) {
-		page = repo_page(call, q ? q : "", filter, "RELEVANCE", err);
+		page = repo_page(call, q ? q : "", filter, NULL, "RELEVANCE",
+		                 err);
 		if (page)
 			out = json_pack("{s:O, s:[], s:O, s:[]}", "Page",
 			                json_object_get(page, "Page"), "Images",
@@ -1907,7 +1889,7 @@ json_t *zq_global(const struct gql_call *call, struct err *err)
 		if (err->code == ERR_NOT_FOUND)
 			*err = ERR_INIT;
 		if (!err->code)
-			page = page_of(call, imgs, "RELEVANCE", false, err);
+			page = page_of(call, imgs, "RELEVANCE", err);
 		if (page)
 			out = json_pack("{s:O, s:O, s:[], s:[]}", "Page",
 			                json_object_get(page, "Page"), "Images",
@@ -2104,7 +2086,7 @@ static json_t *lineage_list(const struct gql_call *call, bool derived,
 	lg.sets = layer_sets(img, digest);
 	lg.self = str_of(img, "_name");
 	page = lg.sets ? walk_page(call, &c, collect_images, "UPDATE_TIME",
-	                           false, err)
+	                           err)
 	               : nomem(err);
 	json_decref(lg.sets);
 	json_decref(img);
