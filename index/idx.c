@@ -19,6 +19,9 @@
  *                              signed, plats; size, Platforms, Vendors,
  *                              digests, tag, digest); only for
  *                              repositories with an image
+ *   M<repo>                 -> what N is computed from, per manifest with
+ *                              an S entry (JSON: digest -> t, plat,
+ *                              kids, sig, lu, v, b; see facts_of())
  *   P<repo>\0<digest>       -> last pull, ms (retention.c's)
  *   D<repo>\0<digest>       -> "<pulls>\0<last pull, ms>" (kept)
  *   W<repo>\0<digest>       -> "<push time, ms>\0<user>" (kept)
@@ -421,8 +424,8 @@ out:
 	return rec;
 }
 
-/* Is record @rec a signature (cosign's or notation's artifact)? */
-static const char *signed_subject(json_t *rec)
+/* The subject of S record @rec if it is a signature (cosign, notation). */
+static const char *sig_subject(json_t *rec)
 {
 	json_t *m = json_object_get(rec, "m");
 	const char *at = json_string_value(json_object_get(m, "artifactType"));
@@ -434,6 +437,12 @@ static const char *signed_subject(json_t *rec)
 		return NULL;
 	return json_string_value(
 		json_object_get(json_object_get(m, "subject"), "digest"));
+}
+
+/* Is facts record @f a signature? Its subject, or NULL. */
+static const char *signed_subject(json_t *f)
+{
+	return json_string_value(json_object_get(f, "sig"));
 }
 
 /* A cosign signature's tag ("sha256-<hex>.sig"): not an image in zot. */
@@ -600,34 +609,82 @@ static void add_unique(json_t *list, json_t *p)
 	json_array_append(list, p);
 }
 
-/* Set image record @rec's blobs (manifest, config, layers) in @blobs. */
-static void image_blobs(json_t *rec, const char *dstr, json_t *blobs)
+/* Append [@d, @size] to @list. */
+static void add_blob(json_t *list, const char *d, json_int_t size)
 {
-	json_t *m = json_object_get(rec, "m"), *l;
+	json_array_append_new(list, json_pack("[s, I]", d, size));
+}
+
+/*
+ * The blobs search counts of S record @rec (of @dstr): an image's
+ * manifest, config and layers, an index's own manifest; [digest, size]
+ * each, in order.
+ */
+static json_t *blobs_of(json_t *rec, const char *dstr)
+{
+	json_t *m = json_object_get(rec, "m"), *l, *out = json_array();
 	json_t *cfgd = json_object_get(m, "config");
 	const char *cdig = json_string_value(json_object_get(cfgd, "digest"));
 	size_t i;
 
-	json_object_set_new(blobs, dstr,
-	                    json_integer(shown_size(json_object_get(rec, "size"))));
+	if (!out)
+		return NULL;
+	if (json_object_get(rec, "kids")) {
+		add_blob(out, dstr,
+		         json_integer_value(json_object_get(rec, "size")));
+		return out;
+	}
+	add_blob(out, dstr, shown_size(json_object_get(rec, "size")));
 	if (cdig)
-		json_object_set_new(
-			blobs, cdig,
-			json_integer(shown_size(json_object_get(cfgd, "size"))));
+		add_blob(out, cdig, shown_size(json_object_get(cfgd, "size")));
 	json_array_foreach(json_object_get(m, "layers"), i, l)
 	{
 		const char *ld = json_string_value(json_object_get(l, "digest"));
 
 		if (ld)
-			json_object_set_new(
-				blobs, ld,
-				json_integer(shown_size(json_object_get(l, "size"))));
+			add_blob(out, ld, shown_size(json_object_get(l, "size")));
 	}
+	return out;
+}
+
+/*
+ * What N is computed from, of S record @rec (of @dstr), kept in the
+ * repository's M record so that a change reads no S record: "t",
+ * "plat", "kids" as in S; "sig" (the signed subject), "lu" (the
+ * creation text), "v" (the vendor), "b" (blobs_of()).
+ */
+static json_t *facts_of(json_t *rec, const char *dstr)
+{
+	json_t *c = json_object_get(rec, "c");
+	const char *created = json_string_value(json_object_get(c, "created"));
+	bool idx = json_object_get(rec, "kids") != NULL;
+	const char *vendor = vendor_of(
+		json_object_get(json_object_get(rec, "m"), "annotations"),
+		idx ? NULL
+		    : json_object_get(json_object_get(c, "config"), "Labels"));
+
+	return json_pack("{s:O*, s:O*, s:O*, s:s*, s:s*, s:s*, s:o}", "t",
+	                 json_object_get(rec, "t"), "plat",
+	                 json_object_get(rec, "plat"), "kids",
+	                 json_object_get(rec, "kids"), "sig", sig_subject(rec),
+	                 "lu", created, "v", *vendor ? vendor : NULL, "b",
+	                 blobs_of(rec, dstr));
+}
+
+/* Set the blobs of facts @fr in @blobs (digest -> size). */
+static void set_blobs(json_t *fr, json_t *blobs)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(fr, "b"), i, e)
+		json_object_set(blobs, json_string_value(json_array_get(e, 0)),
+		                json_array_get(e, 1));
 }
 
 /* What repo_facts() gathers, image by image. */
 struct facts {
-	json_t *have;    /* digest -> S record */
+	json_t *have;    /* digest -> facts_of() */
 	json_t *blobs;   /* digest -> size, over every image */
 	json_t *plats;   /* the images' platforms, in order */
 	json_t *vendors; /* their vendors, once each */
@@ -636,72 +693,42 @@ struct facts {
 	int64_t best;
 };
 
-/* The creation time of image record @rec as search shows it, or NULL. */
-static const char *created_of(json_t *rec)
-{
-	return json_string_value(
-		json_object_get(json_object_get(rec, "c"), "created"));
-}
-
 /*
- * Add tag @tag's image @dstr (S record @rec) to @f as search's summary
- * of it sees it: its manifests (an index's image manifests), their
- * blobs, platforms and newest creation, its vendor.
+ * Add tag @tag's image @dstr (facts @rec) to @f as search's summary of
+ * it sees it: its manifests (an index's image manifests), their blobs,
+ * platforms and newest creation, its vendor.
  */
 static void add_image(struct facts *f, const char *tag, const char *dstr,
                       json_t *rec)
 {
-	const char *vendor, *newest = NULL;
+	const char *vendor = member(rec, "v"), *newest = NULL;
 	json_t *kid;
 	int64_t t;
 	size_t i;
 
+	set_blobs(rec, f->blobs);
 	if (!json_object_get(rec, "kids")) {
-		image_blobs(rec, dstr, f->blobs);
 		add_unique(f->plats, json_object_get(rec, "plat"));
-		newest = created_of(rec);
-		vendor = vendor_of(json_object_get(json_object_get(rec, "m"),
-		                                   "annotations"),
-		                   json_object_get(json_object_get(
-					   json_object_get(rec, "c"), "config"),
-		                                   "Labels"));
-	} else {
-		json_object_set_new(
-			f->blobs, dstr,
-			json_integer(json_integer_value(
-				json_object_get(rec, "size"))));
-		vendor = vendor_of(json_object_get(json_object_get(rec, "m"),
-		                                   "annotations"),
-		                   NULL);
-		json_array_foreach(json_object_get(rec, "kids"), i, kid)
-		{
-			const char *kd = json_string_value(kid);
-			json_t *kr = kd ? json_object_get(f->have, kd) : NULL;
-			const char *lu;
+		newest = json_string_value(json_object_get(rec, "lu"));
+	}
+	json_array_foreach(json_object_get(rec, "kids"), i, kid)
+	{
+		const char *kd = json_string_value(kid);
+		json_t *kr = kd ? json_object_get(f->have, kd) : NULL;
+		const char *lu;
 
-			if (!json_is_object(kr))
-				continue;
-			if (!*vendor)
-				vendor = vendor_of(
-					json_object_get(json_object_get(kr, "m"),
-				                        "annotations"),
-					json_object_get(kr, "kids")
-						? NULL
-						: json_object_get(
-							  json_object_get(
-								  json_object_get(
-									  kr, "c"),
-								  "config"),
-							  "Labels"));
-			if (json_object_get(kr, "kids"))
-				continue; /* only image manifests are shown */
-			image_blobs(kr, kd, f->blobs);
-			add_unique(f->plats, json_object_get(kr, "plat"));
-			lu = created_of(kr);
-			if (lu && (!newest ||
-			           store_time_ns(lu) > store_time_ns(newest)))
-				newest = lu;
-		}
+		if (!json_is_object(kr))
+			continue;
+		if (!*vendor)
+			vendor = member(kr, "v");
+		if (json_object_get(kr, "kids"))
+			continue; /* only image manifests are shown */
+		set_blobs(kr, f->blobs);
+		add_unique(f->plats, json_object_get(kr, "plat"));
+		lu = json_string_value(json_object_get(kr, "lu"));
+		if (lu &&
+		    (!newest || store_time_ns(lu) > store_time_ns(newest)))
+			newest = lu;
 	}
 	if (*vendor) {
 		json_t *v;
@@ -745,7 +772,7 @@ static int tagged_cmp(const void *pa, const void *pb)
 
 /*
  * What search's summary of @r shows beyond N's ranking fields, from the
- * S records @have, into @rec: "size" (of every blob of its images,
+ * facts @have (digest -> facts_of()), into @rec: "size" (of every blob of its images,
  * once), "Platforms", "Vendors", the newest image ("tag", "digest") and
  * "digests" (its images'), the images taken as search lists them: the
  * T table's tags in order, cosign's signature tags left out.
@@ -818,23 +845,81 @@ static void drop_kept(struct kv_batch *b, const char *repo, const char *dstr)
 	kv_batch_del(b, k, key(k, 'W', repo, dstr, NULL));
 }
 
+/* The facts of @repo's manifests kept in its M record, or NULL: none. */
+static json_t *kept_facts(struct store *st, const char *repo)
+{
+	struct err ignored = ERR_INIT;
+	char k[KEY_MAX], *v = NULL;
+	json_t *have = NULL;
+	size_t vlen;
+
+	if (kv_get(st->kv, k, key(k, 'M', repo, NULL, NULL), &v, &vlen,
+	           &ignored) == 0)
+		have = json_loadb(v, vlen, 0, NULL);
+	free(v);
+	if (have && !json_is_object(have)) {
+		json_decref(have);
+		have = NULL;
+	}
+	return have;
+}
+
+/* The facts of @repo's manifests from its S records (a new object). */
+static json_t *scan_facts(struct store *st, const char *repo, struct err *err)
+{
+	char pre[KEY_MAX];
+	size_t plen = prefix(pre, 'S', repo, NULL), iklen, ivlen;
+	struct kv_iter *it = kv_iter_new(st->kv, pre, plen, NULL, 0);
+	json_t *have = json_object();
+	const char *ik, *iv;
+	int rc;
+
+	if (!it || !have) {
+		kv_iter_free(it);
+		json_decref(have);
+		err_set(err, ERR_NOMEM, "cannot index");
+		return NULL;
+	}
+	while ((rc = kv_iter_next(it, &ik, &iklen, &iv, &ivlen, err)) > 0) {
+		char dstr[DIGEST_STR_MAX];
+		size_t dl = iklen - plen;
+		json_t *rec;
+
+		if (dl >= sizeof(dstr))
+			continue;
+		memcpy(dstr, ik + plen, dl);
+		dstr[dl] = '\0';
+		rec = json_loadb(iv, ivlen, 0, NULL);
+		if (rec)
+			json_object_set_new(have, dstr, facts_of(rec, dstr));
+		json_decref(rec);
+	}
+	kv_iter_free(it);
+	if (rc < 0) {
+		json_decref(have);
+		return NULL;
+	}
+	return have;
+}
+
 /*
- * Queue the S and N entries of r->index into @b: the S entries of the
+ * Queue the S, M and N entries of r->index into @b: the S entries of the
  * manifests it no longer holds go (with their D and W), those of new
- * ones (and of an index's manifests) are built, the rest are kept.
+ * ones (and of an index's manifests) are built, the rest are kept. N
+ * is computed from M (what it needs of each S record), so a push reads
+ * one record, not every S record of the repository.
  * *nrec: the N record queued (a new reference), or NULL for none.
  */
 static int index_search(struct store *st, struct repo *r, struct kv_batch *b,
                         json_t **nrec, struct err *err)
 {
-	json_t *want = json_object(), *have = json_object(), *e, *rec;
-	char k[KEY_MAX], pre[KEY_MAX];
-	struct kv_iter *it = NULL;
-	const char *ik, *iv, *ds;
-	size_t iklen, ivlen, plen, i;
+	json_t *want = json_object(), *have = NULL, *e, *rec;
+	char k[KEY_MAX];
+	const char *ds;
+	size_t i;
 	int rc = -1;
 
-	if (!want || !have) {
+	if (!want) {
 		err_set(err, ERR_NOMEM, "cannot index");
 		goto out;
 	}
@@ -844,28 +929,10 @@ static int index_search(struct store *st, struct repo *r, struct kv_batch *b,
 		if (ds && strlen(ds) < DIGEST_STR_MAX)
 			json_object_set_new(want, ds, json_true());
 	}
-	plen = prefix(pre, 'S', r->name, NULL);
-	it = kv_iter_new(st->kv, pre, plen, NULL, 0);
-	if (!it) {
-		err_set(err, ERR_NOMEM, "cannot index");
+	/* What N is computed from: kept in M, else read from S once. */
+	have = kept_facts(st, r->name);
+	if (!have && !(have = scan_facts(st, r->name, err)))
 		goto out;
-	}
-	while ((rc = kv_iter_next(it, &ik, &iklen, &iv, &ivlen, err)) > 0) {
-		char dstr[DIGEST_STR_MAX];
-		size_t dl = iklen - plen;
-
-		if (dl >= sizeof(dstr))
-			continue;
-		memcpy(dstr, ik + plen, dl);
-		dstr[dl] = '\0';
-		rec = json_loadb(iv, ivlen, 0, NULL);
-		if (rec)
-			json_object_set_new(have, dstr, rec);
-	}
-	kv_iter_free(it);
-	if (rc < 0)
-		goto out;
-	rc = -1;
 	/* New manifests, and the manifests of new indexes. */
 	for (;;) {
 		bool more = false;
@@ -879,13 +946,17 @@ static int index_search(struct store *st, struct repo *r, struct kv_batch *b,
 			ds = json_object_iter_key(iter);
 			rec = json_object_get(have, ds);
 			if (!rec) {
-				rec = search_record(st, r->name, ds);
-				if (!rec)
-					continue; /* unreadable: not shown */
-				json_object_set_new(have, ds, rec);
-				char *text = json_dumps(rec, JSON_COMPACT);
+				json_t *sr = search_record(st, r->name, ds);
+				char *text;
 
-				if (!text) {
+				if (!sr)
+					continue; /* unreadable: not shown */
+				text = json_dumps(sr, JSON_COMPACT);
+				rec = facts_of(sr, ds);
+				json_decref(sr);
+				if (!text || !rec ||
+				    json_object_set_new(have, ds, rec) < 0) {
+					free(text);
 					err_set(err, ERR_NOMEM, "cannot index");
 					goto out;
 				}
@@ -923,6 +994,19 @@ static int index_search(struct store *st, struct repo *r, struct kv_batch *b,
 			drop_kept(b, r->name, hd);
 			json_object_del(have, hd);
 		}
+	}
+	if (json_object_size(have)) {
+		char *text = json_dumps(have, JSON_COMPACT);
+
+		if (!text) {
+			err_set(err, ERR_NOMEM, "cannot index");
+			goto out;
+		}
+		kv_batch_put(b, k, key(k, 'M', r->name, NULL, NULL), text,
+		             strlen(text));
+		free(text);
+	} else {
+		kv_batch_del(b, k, key(k, 'M', r->name, NULL, NULL));
 	}
 	rec = repo_search_record(r, have);
 	if (rec) {
@@ -1103,7 +1187,7 @@ int idx_blob_removed(struct store *st, const char *repo,
 	return ret;
 }
 
-/* Queue the deletion of @repo's S, N, D and W entries into @b. */
+/* Queue the deletion of @repo's S, M, N, D and W entries into @b. */
 static int drop_search(struct store *st, struct kv_batch *b, const char *repo,
                        struct err *err)
 {
@@ -1116,6 +1200,7 @@ static int drop_search(struct store *st, struct kv_batch *b, const char *repo,
 		                        err) < 0)
 			return -1;
 	kv_batch_del(b, k, key(k, 'N', repo, NULL, NULL));
+	kv_batch_del(b, k, key(k, 'M', repo, NULL, NULL));
 	return 0;
 }
 

@@ -79,12 +79,18 @@ static json_t *repo_recs(struct test_fixture *f)
 		json_t *rec = NULL;
 
 		assert_int_equal(store_search_repo(f->st, name, &rec, &err), 0);
-		assert_true(json_equal(json_object_get(rec, "t"),
-		                       json_object_get(m, "t")));
-		assert_true(json_equal(json_object_get(rec, "signed"),
-		                       json_object_get(m, "signed")));
-		assert_true(json_equal(json_object_get(rec, "plats"),
-		                       json_object_get(m, "plats")));
+		for (int i = 0; i < 3; i++) {
+			const char *k = i == 0 ? "t" : i == 1 ? "signed" : "plats";
+
+			if (!json_equal(json_object_get(rec, k),
+			                json_object_get(m, k)))
+				fail_msg("%s: %s is %s in the index, %s in memory",
+				         name, k,
+				         json_dumps(json_object_get(rec, k),
+				                    JSON_ENCODE_ANY),
+				         json_dumps(json_object_get(m, k),
+				                    JSON_ENCODE_ANY));
+		}
 		json_object_set(rec, "pulls", json_object_get(m, "pulls"));
 		json_object_set_new(all, name, rec);
 	}

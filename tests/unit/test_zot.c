@@ -469,6 +469,19 @@ static void test_quick_summary_is_the_built_one(void **state)
 	zs = zsearch_new(f->st, 0, &err);
 	assert_non_null(zs);
 	assert_quick_is_built(zs, "q/r");
+	/* A push after the reopen changes the record kept in the index. */
+	put_image(f, "q/r", "3", &b);
+	assert_quick_is_built(zs, "q/r");
+	zsearch_free(zs);
+	/* Rebuilt: the records are made again from the layout. */
+	store_close(f->st);
+	f->st = store_open_with(f->root,
+	                        &(struct store_opts){.rebuild_index = true},
+	                        &err);
+	assert_non_null(f->st);
+	zs = zsearch_new(f->st, 0, &err);
+	assert_non_null(zs);
+	assert_quick_is_built(zs, "q/r");
 	zsearch_free(zs);
 }
 
