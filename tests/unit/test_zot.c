@@ -357,30 +357,6 @@ static void test_odd_manifests(void **state)
 	zsearch_free(zs);
 }
 
-/* An image of config @cfg (JSON text) and @layer, with @extra members. */
-static void make_cfg_image(struct test_fixture *f, const char *repo,
-                           const char *cfg, const char *layer,
-                           const char *extra, struct image *im)
-{
-	char cd[DIGEST_STR_MAX], ld[DIGEST_STR_MAX];
-	int n;
-
-	im->config = push_blob(f, repo, cfg);
-	im->layer = push_blob(f, repo, layer);
-	digest_format(&im->config, cd);
-	digest_format(&im->layer, ld);
-	n = snprintf(im->body, sizeof(im->body),
-	             "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST
-	             "\",\"config\":{\"mediaType\":\"" MT_CONFIG
-	             "\",\"digest\":\"%s\",\"size\":%zu},\"layers\":[{"
-	             "\"mediaType\":\"" MT_LAYER
-	             "\",\"digest\":\"%s\",\"size\":%zu}]%s}",
-	             cd, strlen(cfg), ld, strlen(layer), extra);
-	assert_true(n > 0 && (size_t)n < sizeof(im->body));
-	im->len = (size_t)n;
-	im->digest = digest_of(DIGEST_SHA256, im->body, im->len);
-}
-
 /* repo_quick() and repo_built() of @repo must give the same summary. */
 static void assert_quick_is_built(struct zsearch *zs, const char *repo)
 {
