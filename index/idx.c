@@ -14,10 +14,14 @@
  *   S<repo>\0<digest>       -> what search shows of a manifest (JSON:
  *                              mt, size, mtime, the manifest m, the
  *                              config's facts c, plat, t, kids)
- *   N<repo>                 -> what search ranks a repository by:
- *                              "<images> <newest, ns> <signed 0|1>\n"
- *                              and its platforms (JSON); only for
+ *   N<repo>                 -> what search ranks a repository by and
+ *                              what its summary shows (JSON: n, t,
+ *                              signed, plats; size, Platforms, Vendors,
+ *                              digests, tag, digest); only for
  *                              repositories with an image
+ *   M<repo>                 -> what N is computed from, per manifest with
+ *                              an S entry (JSON: digest -> t, plat,
+ *                              kids, sig, lu, v, b; see facts_of())
  *   P<repo>\0<digest>       -> last pull, ms (retention.c's; kept)
  *   D<repo>\0<digest>       -> "<pulls>\0<last pull, ms>" (kept)
  *   W<repo>\0<digest>       -> "<push time, ms>\0<user>" (kept)
@@ -25,6 +29,10 @@
  * P, D and W are not derived from the layouts: a rebuild keeps them (a
  * lost pull time would let retention's pulledWithin delete a tag pulled
  * yesterday). They go with the manifest (its S entry) or the repository.
+ * The ranking fields of N, with each repository's pulls (D), are also
+ * kept in memory (struct srch: some 100 bytes a repository), changed
+ * with every commit that writes N or D, so a search ranks every
+ * repository without reading the index.
  * The layouts are the truth: every change to one is followed by the
  * matching index change in one batch, and a change made behind dray's
  * back is found by comparing stat and an xxh3 hash with repo_rec.
@@ -33,6 +41,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +56,33 @@
 #include "index/kv.h"
 #include "index/store_int.h"
 
-#define SCHEMA  "3"
+#define SCHEMA  "4"
 #define KEY_MAX (2 + REF_NAME_MAX + 2 * DIGEST_STR_MAX + REF_TAG_MAX + 8)
+
+/* One repository with an image: what it is ranked and filtered by. */
+struct srec {
+	int64_t t;
+	uint64_t pulls;
+	bool is_signed;
+	uint32_t nplats;
+	char *plats; /* in the same block, after name */
+	char name[];
+};
+
+struct srch {
+	pthread_rwlock_t lock; /* protects v, n, cap and the records' pulls */
+	pthread_mutex_t pull_lock; /* held across a commit and its record
+	                              change, so pulls are counted once */
+	struct srec **v; /* by name */
+	size_t n, cap;
+};
+
+static int srch_commit(struct store *st, struct kv_batch *b, const char *name,
+                       json_t *nrec, struct err *err);
+static void srch_pulls(struct srch *s, const struct store_pull *p, size_t n);
+static int srch_load(struct store *st, struct err *err);
+static struct srch *srch_new(void);
+static void srch_free(struct srch *s);
 
 /* What a repository looked like when it was last indexed. */
 struct repo_rec {
@@ -391,8 +425,8 @@ out:
 	return rec;
 }
 
-/* Is record @rec a signature (cosign's or notation's artifact)? */
-static const char *signed_subject(json_t *rec)
+/* The subject of S record @rec if it is a signature (cosign, notation). */
+static const char *sig_subject(json_t *rec)
 {
 	json_t *m = json_object_get(rec, "m");
 	const char *at = json_string_value(json_object_get(m, "artifactType"));
@@ -404,6 +438,12 @@ static const char *signed_subject(json_t *rec)
 		return NULL;
 	return json_string_value(
 		json_object_get(json_object_get(m, "subject"), "digest"));
+}
+
+/* Is facts record @f a signature? Its subject, or NULL. */
+static const char *signed_subject(json_t *f)
+{
+	return json_string_value(json_object_get(f, "sig"));
 }
 
 /* A cosign signature's tag ("sha256-<hex>.sig"): not an image in zot. */
@@ -520,6 +560,283 @@ fail:
 	return NULL;
 }
 
+/* ---- what a repository's summary shows (N's page fields) -------------- */
+
+/* A size as search shows it: text or a number, 0 for anything else. */
+static json_int_t shown_size(json_t *v)
+{
+	const char *s = json_string_value(v);
+	json_int_t n = s ? (json_int_t)strtoull(s, NULL, 10)
+	                 : json_integer_value(v);
+
+	return n > 0 ? n : 0;
+}
+
+/* A string member of @o, or "". */
+static const char *member(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "";
+}
+
+/* zot's Vendor from an annotation map, then a label map (may be NULL). */
+static const char *vendor_of(json_t *ann, json_t *labels)
+{
+	static const char *const keys[] = {"org.opencontainers.image.vendor",
+	                                   "org.label-schema.vendor"};
+	json_t *maps[2] = {ann, labels};
+
+	for (int m = 0; m < 2; m++)
+		for (int k = 0; k < 2; k++)
+			if (*member(maps[m], keys[k]))
+				return member(maps[m], keys[k]);
+	return "";
+}
+
+/* Add @p to @list unless an equal one is there. */
+static void add_unique(json_t *list, json_t *p)
+{
+	json_t *q;
+	size_t i;
+
+	if (!json_is_object(p))
+		return;
+	json_array_foreach(list, i, q)
+	{
+		if (json_equal(p, q))
+			return;
+	}
+	json_array_append(list, p);
+}
+
+/* Append [@d, @size] to @list. */
+static void add_blob(json_t *list, const char *d, json_int_t size)
+{
+	json_array_append_new(list, json_pack("[s, I]", d, size));
+}
+
+/*
+ * The blobs search counts of S record @rec (of @dstr): an image's
+ * manifest, config and layers, an index's own manifest; [digest, size]
+ * each, in order.
+ */
+static json_t *blobs_of(json_t *rec, const char *dstr)
+{
+	json_t *m = json_object_get(rec, "m"), *l, *out = json_array();
+	json_t *cfgd = json_object_get(m, "config");
+	const char *cdig = json_string_value(json_object_get(cfgd, "digest"));
+	size_t i;
+
+	if (!out)
+		return NULL;
+	if (json_object_get(rec, "kids")) {
+		add_blob(out, dstr,
+		         json_integer_value(json_object_get(rec, "size")));
+		return out;
+	}
+	add_blob(out, dstr, shown_size(json_object_get(rec, "size")));
+	if (cdig)
+		add_blob(out, cdig, shown_size(json_object_get(cfgd, "size")));
+	json_array_foreach(json_object_get(m, "layers"), i, l)
+	{
+		const char *ld = json_string_value(json_object_get(l, "digest"));
+
+		if (ld)
+			add_blob(out, ld, shown_size(json_object_get(l, "size")));
+	}
+	return out;
+}
+
+/*
+ * What N is computed from, of S record @rec (of @dstr), kept in the
+ * repository's M record so that a change reads no S record: "t",
+ * "plat", "kids" as in S; "sig" (the signed subject), "lu" (the
+ * creation text), "v" (the vendor), "b" (blobs_of()).
+ */
+static json_t *facts_of(json_t *rec, const char *dstr)
+{
+	json_t *c = json_object_get(rec, "c");
+	const char *created = json_string_value(json_object_get(c, "created"));
+	bool idx = json_object_get(rec, "kids") != NULL;
+	const char *vendor = vendor_of(
+		json_object_get(json_object_get(rec, "m"), "annotations"),
+		idx ? NULL
+		    : json_object_get(json_object_get(c, "config"), "Labels"));
+
+	return json_pack("{s:O*, s:O*, s:O*, s:s*, s:s*, s:s*, s:o}", "t",
+	                 json_object_get(rec, "t"), "plat",
+	                 json_object_get(rec, "plat"), "kids",
+	                 json_object_get(rec, "kids"), "sig", sig_subject(rec),
+	                 "lu", created, "v", *vendor ? vendor : NULL, "b",
+	                 blobs_of(rec, dstr));
+}
+
+/* Set the blobs of facts @fr in @blobs (digest -> size). */
+static void set_blobs(json_t *fr, json_t *blobs)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(fr, "b"), i, e)
+		json_object_set(blobs, json_string_value(json_array_get(e, 0)),
+		                json_array_get(e, 1));
+}
+
+/* What repo_facts() gathers, image by image. */
+struct facts {
+	json_t *have;    /* digest -> facts_of() */
+	json_t *blobs;   /* digest -> size, over every image */
+	json_t *plats;   /* the images' platforms, in order */
+	json_t *vendors; /* their vendors, once each */
+	json_t *digests; /* their digests, once each */
+	const char *tag, *digest; /* the newest image */
+	int64_t best;
+};
+
+/*
+ * Add tag @tag's image @dstr (facts @rec) to @f as search's summary of
+ * it sees it: its manifests (an index's image manifests), their blobs,
+ * platforms and newest creation, its vendor.
+ */
+static void add_image(struct facts *f, const char *tag, const char *dstr,
+                      json_t *rec)
+{
+	const char *vendor = member(rec, "v"), *newest = NULL;
+	json_t *kid;
+	int64_t t;
+	size_t i;
+
+	set_blobs(rec, f->blobs);
+	if (!json_object_get(rec, "kids")) {
+		add_unique(f->plats, json_object_get(rec, "plat"));
+		newest = json_string_value(json_object_get(rec, "lu"));
+	}
+	json_array_foreach(json_object_get(rec, "kids"), i, kid)
+	{
+		const char *kd = json_string_value(kid);
+		json_t *kr = kd ? json_object_get(f->have, kd) : NULL;
+		const char *lu;
+
+		if (!json_is_object(kr))
+			continue;
+		if (!*vendor)
+			vendor = member(kr, "v");
+		if (json_object_get(kr, "kids"))
+			continue; /* only image manifests are shown */
+		set_blobs(kr, f->blobs);
+		add_unique(f->plats, json_object_get(kr, "plat"));
+		lu = json_string_value(json_object_get(kr, "lu"));
+		if (lu &&
+		    (!newest || store_time_ns(lu) > store_time_ns(newest)))
+			newest = lu;
+	}
+	if (*vendor) {
+		json_t *v;
+		bool seen = false;
+
+		json_array_foreach(f->vendors, i, v) seen |=
+			!strcmp(json_string_value(v), vendor);
+		if (!seen)
+			json_array_append_new(f->vendors, json_string(vendor));
+	}
+	{
+		json_t *d;
+		bool seen = false;
+
+		json_array_foreach(f->digests, i, d) seen |=
+			!strcmp(json_string_value(d), dstr);
+		if (!seen)
+			json_array_append_new(f->digests, json_string(dstr));
+	}
+	t = store_time_ns(newest);
+	if (!f->tag || t > f->best) {
+		f->tag = tag;
+		f->digest = dstr;
+		f->best = t;
+	}
+}
+
+/* An entry of r->index with a tag, as the T table keeps it. */
+struct tagged {
+	const char *tag, *digest;
+	size_t at; /* its place in index.json: the last one wins */
+};
+
+static int tagged_cmp(const void *pa, const void *pb)
+{
+	const struct tagged *a = pa, *b = pb;
+	int c = strcmp(a->tag, b->tag);
+
+	return c ? c : a->at < b->at ? -1 : a->at > b->at;
+}
+
+/*
+ * What search's summary of @r shows beyond N's ranking fields, from the
+ * facts @have (digest -> facts_of()), into @rec: "size" (of every blob of its images,
+ * once), "Platforms", "Vendors", the newest image ("tag", "digest") and
+ * "digests" (its images'), the images taken as search lists them: the
+ * T table's tags in order, cosign's signature tags left out.
+ */
+static int repo_facts(struct repo *r, json_t *have, json_t *rec)
+{
+	json_t *mans = json_object_get(r->index, "manifests"), *e, *v;
+	struct facts f = {.have = have,
+	                  .blobs = json_object(),
+	                  .plats = json_array(),
+	                  .vendors = json_array(),
+	                  .digests = json_array()};
+	struct tagged *tv = calloc(json_array_size(mans) + 1, sizeof(*tv));
+	json_int_t size = 0;
+	size_t i, n = 0;
+	const char *k;
+	int ret = -1;
+
+	if (!tv || !f.blobs || !f.plats || !f.vendors || !f.digests)
+		goto out;
+	json_array_foreach(mans, i, e)
+	{
+		struct err ignored = ERR_INIT;
+		const char *tag = entry_tag(e);
+		const char *ds = json_string_value(json_object_get(e, "digest"));
+		struct digest d;
+
+		if (!tag || !ds || !json_is_integer(json_object_get(e, "size")) ||
+		    digest_parse(&d, ds, strlen(ds), &ignored) < 0 ||
+		    ref_tag_check(tag, &ignored) < 0)
+			continue;
+		tv[n++] = (struct tagged){tag, ds, i};
+	}
+	qsort(tv, n, sizeof(*tv), tagged_cmp);
+	for (i = 0; i < n; i++) {
+		json_t *sr;
+
+		if (i + 1 < n && !strcmp(tv[i].tag, tv[i + 1].tag))
+			continue; /* a later entry names the tag again */
+		sr = json_object_get(have, tv[i].digest);
+		if (store_is_sig_tag(tv[i].tag) || !json_is_object(sr))
+			continue;
+		add_image(&f, tv[i].tag, tv[i].digest, sr);
+	}
+	json_object_foreach(f.blobs, k, v) size += json_integer_value(v);
+	if (json_object_set_new(rec, "size", json_integer(size)) < 0 ||
+	    json_object_set(rec, "Platforms", f.plats) < 0 ||
+	    json_object_set(rec, "Vendors", f.vendors) < 0 ||
+	    json_object_set(rec, "digests", f.digests) < 0 ||
+	    (f.tag && (json_object_set_new(rec, "tag", json_string(f.tag)) < 0 ||
+	               json_object_set_new(rec, "digest",
+	                                   json_string(f.digest)) < 0)))
+		goto out;
+	ret = 0;
+out:
+	free(tv);
+	json_decref(f.blobs);
+	json_decref(f.plats);
+	json_decref(f.vendors);
+	json_decref(f.digests);
+	return ret;
+}
+
 /* Queue the deletion of @dstr's kept entries (P, D, W) in @repo into @b. */
 static void drop_kept(struct kv_batch *b, const char *repo, const char *dstr)
 {
@@ -530,22 +847,81 @@ static void drop_kept(struct kv_batch *b, const char *repo, const char *dstr)
 	kv_batch_del(b, k, key(k, 'W', repo, dstr, NULL));
 }
 
+/* The facts of @repo's manifests kept in its M record, or NULL: none. */
+static json_t *kept_facts(struct store *st, const char *repo)
+{
+	struct err ignored = ERR_INIT;
+	char k[KEY_MAX], *v = NULL;
+	json_t *have = NULL;
+	size_t vlen;
+
+	if (kv_get(st->kv, k, key(k, 'M', repo, NULL, NULL), &v, &vlen,
+	           &ignored) == 0)
+		have = json_loadb(v, vlen, 0, NULL);
+	free(v);
+	if (have && !json_is_object(have)) {
+		json_decref(have);
+		have = NULL;
+	}
+	return have;
+}
+
+/* The facts of @repo's manifests from its S records (a new object). */
+static json_t *scan_facts(struct store *st, const char *repo, struct err *err)
+{
+	char pre[KEY_MAX];
+	size_t plen = prefix(pre, 'S', repo, NULL), iklen, ivlen;
+	struct kv_iter *it = kv_iter_new(st->kv, pre, plen, NULL, 0);
+	json_t *have = json_object();
+	const char *ik, *iv;
+	int rc;
+
+	if (!it || !have) {
+		kv_iter_free(it);
+		json_decref(have);
+		err_set(err, ERR_NOMEM, "cannot index");
+		return NULL;
+	}
+	while ((rc = kv_iter_next(it, &ik, &iklen, &iv, &ivlen, err)) > 0) {
+		char dstr[DIGEST_STR_MAX];
+		size_t dl = iklen - plen;
+		json_t *rec;
+
+		if (dl >= sizeof(dstr))
+			continue;
+		memcpy(dstr, ik + plen, dl);
+		dstr[dl] = '\0';
+		rec = json_loadb(iv, ivlen, 0, NULL);
+		if (rec)
+			json_object_set_new(have, dstr, facts_of(rec, dstr));
+		json_decref(rec);
+	}
+	kv_iter_free(it);
+	if (rc < 0) {
+		json_decref(have);
+		return NULL;
+	}
+	return have;
+}
+
 /*
- * Queue the S and N entries of r->index into @b: the S entries of the
+ * Queue the S, M and N entries of r->index into @b: the S entries of the
  * manifests it no longer holds go (with their D and W), those of new
- * ones (and of an index's manifests) are built, the rest are kept.
+ * ones (and of an index's manifests) are built, the rest are kept. N
+ * is computed from M (what it needs of each S record), so a push reads
+ * one record, not every S record of the repository.
+ * *nrec: the N record queued (a new reference), or NULL for none.
  */
 static int index_search(struct store *st, struct repo *r, struct kv_batch *b,
-                        struct err *err)
+                        json_t **nrec, struct err *err)
 {
-	json_t *want = json_object(), *have = json_object(), *e, *rec;
-	char k[KEY_MAX], pre[KEY_MAX];
-	struct kv_iter *it = NULL;
-	const char *ik, *iv, *ds;
-	size_t iklen, ivlen, plen, i;
+	json_t *want = json_object(), *have = NULL, *e, *rec;
+	char k[KEY_MAX];
+	const char *ds;
+	size_t i;
 	int rc = -1;
 
-	if (!want || !have) {
+	if (!want) {
 		err_set(err, ERR_NOMEM, "cannot index");
 		goto out;
 	}
@@ -555,28 +931,10 @@ static int index_search(struct store *st, struct repo *r, struct kv_batch *b,
 		if (ds && strlen(ds) < DIGEST_STR_MAX)
 			json_object_set_new(want, ds, json_true());
 	}
-	plen = prefix(pre, 'S', r->name, NULL);
-	it = kv_iter_new(st->kv, pre, plen, NULL, 0);
-	if (!it) {
-		err_set(err, ERR_NOMEM, "cannot index");
+	/* What N is computed from: kept in M, else read from S once. */
+	have = kept_facts(st, r->name);
+	if (!have && !(have = scan_facts(st, r->name, err)))
 		goto out;
-	}
-	while ((rc = kv_iter_next(it, &ik, &iklen, &iv, &ivlen, err)) > 0) {
-		char dstr[DIGEST_STR_MAX];
-		size_t dl = iklen - plen;
-
-		if (dl >= sizeof(dstr))
-			continue;
-		memcpy(dstr, ik + plen, dl);
-		dstr[dl] = '\0';
-		rec = json_loadb(iv, ivlen, 0, NULL);
-		if (rec)
-			json_object_set_new(have, dstr, rec);
-	}
-	kv_iter_free(it);
-	if (rc < 0)
-		goto out;
-	rc = -1;
 	/* New manifests, and the manifests of new indexes. */
 	for (;;) {
 		bool more = false;
@@ -590,13 +948,17 @@ static int index_search(struct store *st, struct repo *r, struct kv_batch *b,
 			ds = json_object_iter_key(iter);
 			rec = json_object_get(have, ds);
 			if (!rec) {
-				rec = search_record(st, r->name, ds);
-				if (!rec)
-					continue; /* unreadable: not shown */
-				json_object_set_new(have, ds, rec);
-				char *text = json_dumps(rec, JSON_COMPACT);
+				json_t *sr = search_record(st, r->name, ds);
+				char *text;
 
-				if (!text) {
+				if (!sr)
+					continue; /* unreadable: not shown */
+				text = json_dumps(sr, JSON_COMPACT);
+				rec = facts_of(sr, ds);
+				json_decref(sr);
+				if (!text || !rec ||
+				    json_object_set_new(have, ds, rec) < 0) {
+					free(text);
 					err_set(err, ERR_NOMEM, "cannot index");
 					goto out;
 				}
@@ -635,35 +997,33 @@ static int index_search(struct store *st, struct repo *r, struct kv_batch *b,
 			json_object_del(have, hd);
 		}
 	}
+	if (json_object_size(have)) {
+		char *text = json_dumps(have, JSON_COMPACT);
+
+		if (!text) {
+			err_set(err, ERR_NOMEM, "cannot index");
+			goto out;
+		}
+		kv_batch_put(b, k, key(k, 'M', r->name, NULL, NULL), text,
+		             strlen(text));
+		free(text);
+	} else {
+		kv_batch_del(b, k, key(k, 'M', r->name, NULL, NULL));
+	}
 	rec = repo_search_record(r, have);
 	if (rec) {
-		/* "<n> <t> <signed>\n<plats>": the numbers read without JSON.
-		 */
-		char *plats =
-			json_dumps(json_object_get(rec, "plats"), JSON_COMPACT);
-		size_t sz = plats ? strlen(plats) + 80 : 0;
-		char *text = plats ? malloc(sz) : NULL;
-		int n = -1;
+		char *text = NULL;
 
-		if (text)
-			n = snprintf(
-				text, sz, "%" PRId64 " %" PRId64 " %d\n%s",
-				(int64_t)json_integer_value(
-					json_object_get(rec, "n")),
-				(int64_t)json_integer_value(
-					json_object_get(rec, "t")),
-				json_is_true(json_object_get(rec, "signed")),
-				plats);
-		json_decref(rec);
-		free(plats);
-		if (n < 0 || (size_t)n >= sz) {
-			free(text);
+		if (repo_facts(r, have, rec) < 0 ||
+		    !(text = json_dumps(rec, JSON_COMPACT))) {
+			json_decref(rec);
 			err_set(err, ERR_NOMEM, "cannot index");
 			goto out;
 		}
 		kv_batch_put(b, k, key(k, 'N', r->name, NULL, NULL), text,
-		             (size_t)n);
+		             strlen(text));
 		free(text);
+		*nrec = rec;
 	} else {
 		kv_batch_del(b, k, key(k, 'N', r->name, NULL, NULL));
 	}
@@ -674,9 +1034,9 @@ out:
 	return rc;
 }
 
-/* Queue the T, F, S and N entries for r->index into @b. */
+/* Queue the T, F, S and N entries for r->index into @b (*nrec: N's). */
 static int index_manifests(struct store *st, struct repo *r,
-                           struct kv_batch *b, struct err *err)
+                           struct kv_batch *b, json_t **nrec, struct err *err)
 {
 	char k[KEY_MAX], pre[KEY_MAX];
 	json_t *e;
@@ -742,7 +1102,7 @@ static int index_manifests(struct store *st, struct repo *r,
 		}
 		msum_put(st, m);
 	}
-	return index_search(st, r, b, err);
+	return index_search(st, r, b, nrec, err);
 }
 
 int idx_sync_repo(struct store *st, struct repo *r, bool blobs,
@@ -750,6 +1110,7 @@ int idx_sync_repo(struct store *st, struct repo *r, bool blobs,
 {
 	struct kv_batch *b = kv_batch_new();
 	struct repo_rec rec = {0};
+	json_t *nrec = NULL;
 	char k[KEY_MAX];
 	int ret = -1;
 
@@ -757,7 +1118,7 @@ int idx_sync_repo(struct store *st, struct repo *r, bool blobs,
 		return err_set(err, ERR_NOMEM, "cannot index");
 	r->tags_cached = false;
 	strvec_release(&r->tags);
-	if (index_manifests(st, r, b, err) < 0)
+	if (index_manifests(st, r, b, &nrec, err) < 0)
 		goto out;
 	if (blobs && scan_blobs(st, r->name, b, err) < 0)
 		goto out;
@@ -769,8 +1130,9 @@ int idx_sync_repo(struct store *st, struct repo *r, bool blobs,
 	blob_dir_mtimes(st, r->name, rec.blobs_mtime_ns);
 	kv_batch_put(b, k, key(k, 'R', r->name, NULL, NULL), (char *)&rec,
 	             sizeof(rec));
-	ret = kv_commit(st->kv, b, err);
+	ret = srch_commit(st, b, r->name, nrec, err);
 out:
+	json_decref(nrec);
 	kv_batch_free(b);
 	return ret;
 }
@@ -827,7 +1189,7 @@ int idx_blob_removed(struct store *st, const char *repo,
 	return ret;
 }
 
-/* Queue the deletion of @repo's S, N, P, D and W entries into @b. */
+/* Queue the deletion of @repo's S, M, N, P, D and W entries into @b. */
 static int drop_search(struct store *st, struct kv_batch *b, const char *repo,
                        struct err *err)
 {
@@ -840,6 +1202,7 @@ static int drop_search(struct store *st, struct kv_batch *b, const char *repo,
 		                        err) < 0)
 			return -1;
 	kv_batch_del(b, k, key(k, 'N', repo, NULL, NULL));
+	kv_batch_del(b, k, key(k, 'M', repo, NULL, NULL));
 	return 0;
 }
 
@@ -865,7 +1228,7 @@ static int drop_repo(struct store *st, const char *repo, struct err *err)
 		                        err) == 0 &&
 		    drop_search(st, b, repo, err) == 0) {
 			kv_batch_del(b, k, key(k, 'R', repo, NULL, NULL));
-			ret = kv_commit(st->kv, b, err);
+			ret = srch_commit(st, b, repo, NULL, err);
 		}
 	}
 	kv_batch_free(b);
@@ -1043,6 +1406,8 @@ int idx_open(struct store *st, bool rebuild, struct err *err)
 	if (snprintf(dir, sizeof(dir), "%s/index", st->nodedir) >=
 	    (int)sizeof(dir))
 		return err_set(err, ERR_TOO_LARGE, "path too long");
+	if (!st->srch && !(st->srch = srch_new()))
+		return err_set(err, ERR_NOMEM, "cannot index");
 	if (!(b = kv_batch_new()))
 		return err_set(err, ERR_NOMEM, "cannot index");
 	existed = access(dir, F_OK) == 0;
@@ -1051,7 +1416,7 @@ int idx_open(struct store *st, bool rebuild, struct err *err)
 	    strcmp(v, SCHEMA) == 0) {
 		free(v);
 		kv_batch_free(b);
-		return 0;
+		return srch_load(st, err);
 	}
 	free(v);
 	/* Missing, corrupt or of another schema: rebuild from the layouts. */
@@ -1081,6 +1446,8 @@ void idx_close(struct store *st)
 {
 	kv_close(st->kv);
 	st->kv = NULL;
+	srch_free(st->srch);
+	st->srch = NULL;
 }
 
 /* Parse a T value into @out. */
@@ -1243,42 +1610,27 @@ int idx_blob_holders(struct store *st, const struct digest *d, size_t max,
 }
 /* ---- search's reads, and the kept tables -------------------------------- */
 
-int store_search_manifest(struct store *st, const char *repo, const char *dstr,
-                          char **text, size_t *len, struct err *err)
+/*
+ * The value of <table><repo>\0<dstr> (a new buffer, free()), checking
+ * the lengths first: ERR_NOT_FOUND for names no key can hold, and as
+ * kv_get().
+ */
+static int get_repo_digest(struct store *st, char table, const char *repo,
+                           const char *dstr, char **v, size_t *vlen,
+                           struct err *err)
 {
 	char k[KEY_MAX];
 
 	if (strlen(repo) > REF_NAME_MAX || strlen(dstr) >= DIGEST_STR_MAX)
 		return err_set(err, ERR_NOT_FOUND, "manifest unknown");
-	return kv_get(st->kv, k, key(k, 'S', repo, dstr, NULL), text, len, err);
+	return kv_get(st->kv, k, key(k, table, repo, dstr, NULL), v, vlen,
+	              err);
 }
 
-int store_search_repos(struct store *st,
-                       int (*fn)(const char *repo, const char *rec, size_t len,
-                                 void *arg),
-                       void *arg, struct err *err)
+int store_search_manifest(struct store *st, const char *repo, const char *dstr,
+                          char **text, size_t *len, struct err *err)
 {
-	struct kv_iter *it = kv_iter_new(st->kv, "N", 1, NULL, 0);
-	const char *k, *v;
-	size_t klen, vlen;
-	int rc;
-
-	if (!it)
-		return err_set(err, ERR_NOMEM, "cannot list");
-	while ((rc = kv_iter_next(it, &k, &klen, &v, &vlen, err)) > 0) {
-		char name[REF_NAME_MAX + 1];
-
-		if (klen - 1 > REF_NAME_MAX)
-			continue;
-		memcpy(name, k + 1, klen - 1);
-		name[klen - 1] = '\0';
-		if (fn(name, v, vlen, arg) < 0) {
-			rc = err_set(err, ERR_NOMEM, "out of memory");
-			break;
-		}
-	}
-	kv_iter_free(it);
-	return rc < 0 ? -1 : 0;
+	return get_repo_digest(st, 'S', repo, dstr, text, len, err);
 }
 
 /* Parse "<a>\0<b>" (the values of D and W). */
@@ -1294,14 +1646,12 @@ void store_pulls_get(struct store *st, const char *repo, const char *dstr,
                      uint64_t *count, uint64_t *last_ms)
 {
 	struct err ignored = ERR_INIT;
-	char k[KEY_MAX], *v = NULL;
+	char *v = NULL;
 	const char *last;
 	size_t vlen;
 
 	*count = *last_ms = 0;
-	if (strlen(repo) > REF_NAME_MAX || strlen(dstr) >= DIGEST_STR_MAX ||
-	    kv_get(st->kv, k, key(k, 'D', repo, dstr, NULL), &v, &vlen,
-	           &ignored) < 0)
+	if (get_repo_digest(st, 'D', repo, dstr, &v, &vlen, &ignored) < 0)
 		return;
 	two_fields(v, vlen, count, &last);
 	if (last)
@@ -1351,7 +1701,11 @@ int store_pulls_add(struct store *st, const struct store_pull *p, size_t n,
 		kv_batch_put(b, k, key(k, 'D', p[i].repo, p[i].digest, NULL),
 		             val, (size_t)len);
 	}
+	pthread_mutex_lock(&st->srch->pull_lock);
 	ret = kv_commit(st->kv, b, err);
+	if (ret == 0)
+		srch_pulls(st->srch, p, n);
+	pthread_mutex_unlock(&st->srch->pull_lock);
 	kv_batch_free(b);
 	return ret;
 }
@@ -1388,16 +1742,344 @@ int store_pushed_get(struct store *st, const char *repo, const char *dstr,
                      uint64_t *ms, char *user, size_t usz)
 {
 	struct err ignored = ERR_INIT;
-	char k[KEY_MAX], *v = NULL;
+	char *v = NULL;
 	const char *who;
 	size_t vlen;
 
-	if (strlen(repo) > REF_NAME_MAX || strlen(dstr) >= DIGEST_STR_MAX ||
-	    kv_get(st->kv, k, key(k, 'W', repo, dstr, NULL), &v, &vlen,
-	           &ignored) < 0)
+	if (get_repo_digest(st, 'W', repo, dstr, &v, &vlen, &ignored) < 0)
 		return -1;
 	two_fields(v, vlen, ms, &who);
 	snprintf(user, usz, "%s", who ? who : "");
 	free(v);
 	return 0;
+}
+
+/* ---- search's repository records, in memory ------------------------------ */
+
+/* Where @name is, or goes, in srch->v; *found says which. */
+static size_t srch_find(const struct srch *s, const char *name, bool *found)
+{
+	size_t lo = 0, hi = s->n;
+
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(s->v[mid]->name, name);
+
+		if (!c) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* A record for @name from its N record @nrec (NULL: out of memory). */
+static struct srec *srec_new(const char *name, json_t *nrec)
+{
+	json_t *plats = json_object_get(nrec, "plats"), *p;
+	size_t nl = strlen(name) + 1, pl = 0, i;
+	struct srec *r;
+	char *w;
+
+	json_array_foreach(plats, i, p) pl += strlen(member(p, "Os")) +
+	                                      strlen(member(p, "Arch")) + 2;
+	r = malloc(sizeof(*r) + nl + pl);
+	if (!r)
+		return NULL;
+	r->t = json_integer_value(json_object_get(nrec, "t"));
+	r->pulls = 0;
+	r->is_signed = json_is_true(json_object_get(nrec, "signed"));
+	r->nplats = (uint32_t)json_array_size(plats);
+	memcpy(r->name, name, nl);
+	w = r->plats = r->name + nl;
+	json_array_foreach(plats, i, p)
+	{
+		for (int f = 0; f < 2; f++) {
+			const char *v = member(p, f ? "Arch" : "Os");
+			size_t l = strlen(v) + 1;
+
+			memcpy(w, v, l);
+			w += l;
+		}
+	}
+	return r;
+}
+
+/* Put @r in place of @name's record (@r NULL: none); frees the old one. */
+static void srch_set(struct srch *s, const char *name, struct srec *r)
+{
+	struct srec *old = NULL;
+	bool found;
+	size_t at;
+
+	pthread_rwlock_wrlock(&s->lock);
+	at = srch_find(s, name, &found);
+	if (found) {
+		old = s->v[at];
+		if (r) {
+			s->v[at] = r;
+		} else {
+			memmove(s->v + at, s->v + at + 1,
+			        (s->n - at - 1) * sizeof(*s->v));
+			s->n--;
+		}
+	} else if (r) {
+		if (s->n == s->cap) {
+			size_t cap = s->cap ? 2 * s->cap : 64;
+			struct srec **v = realloc(s->v, cap * sizeof(*v));
+
+			if (!v) {
+				pthread_rwlock_unlock(&s->lock);
+				log_warn("repository '%s' not searchable: out "
+				         "of memory",
+				         name);
+				free(r);
+				return;
+			}
+			s->v = v;
+			s->cap = cap;
+		}
+		memmove(s->v + at + 1, s->v + at, (s->n - at) * sizeof(*s->v));
+		s->v[at] = r;
+		s->n++;
+	}
+	pthread_rwlock_unlock(&s->lock);
+	free(old);
+}
+
+/*
+ * Commit @b, which writes @name's N record @nrec (NULL: removes it), and
+ * make the record in memory match: its pulls counted again from the D
+ * table as committed.
+ */
+static int srch_commit(struct store *st, struct kv_batch *b, const char *name,
+                       json_t *nrec, struct err *err)
+{
+	struct srch *s = st->srch;
+	struct srec *r = NULL;
+	int ret;
+
+	pthread_mutex_lock(&s->pull_lock);
+	ret = kv_commit(st->kv, b, err);
+	if (ret == 0) {
+		if (nrec && !(r = srec_new(name, nrec)))
+			log_warn("repository '%s' not searchable: out of memory",
+			         name);
+		if (r)
+			r->pulls = store_pulls_repo(st, name);
+		srch_set(s, name, r);
+	}
+	pthread_mutex_unlock(&s->pull_lock);
+	return ret;
+}
+
+/* Load the records from the N and D tables (an index just opened). */
+static int srch_load(struct store *st, struct err *err)
+{
+	struct srch *s = st->srch;
+	struct kv_iter *it = kv_iter_new(st->kv, "N", 1, NULL, 0);
+	const char *k, *v;
+	size_t klen, vlen;
+	int rc;
+
+	if (!it)
+		return err_set(err, ERR_NOMEM, "cannot load search records");
+	while ((rc = kv_iter_next(it, &k, &klen, &v, &vlen, err)) > 0) {
+		char name[REF_NAME_MAX + 1];
+		json_t *nrec;
+		struct srec *r;
+
+		if (klen - 1 > REF_NAME_MAX)
+			continue;
+		memcpy(name, k + 1, klen - 1);
+		name[klen - 1] = '\0';
+		nrec = json_loadb(v, vlen, 0, NULL);
+		r = json_is_object(nrec) ? srec_new(name, nrec) : NULL;
+		json_decref(nrec);
+		if (r)
+			srch_set(s, name, r); /* in name order: appended */
+	}
+	kv_iter_free(it);
+	if (rc < 0)
+		return -1;
+	it = kv_iter_new(st->kv, "D", 1, NULL, 0);
+	if (!it)
+		return err_set(err, ERR_NOMEM, "cannot load search records");
+	while ((rc = kv_iter_next(it, &k, &klen, &v, &vlen, err)) > 0) {
+		const char *nul = memchr(k + 1, '\0', klen - 1);
+		char name[REF_NAME_MAX + 1], num[24];
+		size_t nl = nul ? (size_t)(nul - k - 1) : 0;
+		bool found;
+		size_t at;
+
+		if (!nul || nl > REF_NAME_MAX)
+			continue;
+		memcpy(name, k + 1, nl);
+		name[nl] = '\0';
+		at = srch_find(s, name, &found);
+		if (!found)
+			continue;
+		nl = vlen < sizeof(num) ? vlen : sizeof(num) - 1;
+		memcpy(num, v, nl);
+		num[nl] = '\0';
+		s->v[at]->pulls += strtoull(num, NULL, 10);
+	}
+	kv_iter_free(it);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Count @n pulls just written into the records. */
+static void srch_pulls(struct srch *s, const struct store_pull *p, size_t n)
+{
+	pthread_rwlock_wrlock(&s->lock);
+	for (size_t i = 0; i < n; i++) {
+		bool found;
+		size_t at = srch_find(s, p[i].repo, &found);
+
+		if (found)
+			s->v[at]->pulls += p[i].count;
+	}
+	pthread_rwlock_unlock(&s->lock);
+}
+
+static struct srch *srch_new(void)
+{
+	struct srch *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	pthread_rwlock_init(&s->lock, NULL);
+	pthread_mutex_init(&s->pull_lock, NULL);
+	return s;
+}
+
+static void srch_free(struct srch *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	pthread_rwlock_destroy(&s->lock);
+	pthread_mutex_destroy(&s->pull_lock);
+	free(s);
+}
+
+int store_search_repos(struct store *st,
+                       int (*fn)(const struct store_srepo *rec, void *arg),
+                       void *arg, struct err *err)
+{
+	struct srch *s = st->srch;
+	int ret = 0;
+
+	pthread_rwlock_rdlock(&s->lock);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct srec *r = s->v[i];
+		struct store_srepo view = {.name = r->name,
+		                           .t = r->t,
+		                           .pulls = r->pulls,
+		                           .is_signed = r->is_signed,
+		                           .nplats = r->nplats,
+		                           .plats = r->plats};
+
+		if (fn(&view, arg) < 0) {
+			ret = err_set(err, ERR_NOMEM, "out of memory");
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&s->lock);
+	return ret;
+}
+
+int store_search_repo(struct store *st, const char *repo, json_t **rec,
+                      struct err *err)
+{
+	char k[KEY_MAX], *v = NULL;
+	size_t vlen;
+
+	if (strlen(repo) > REF_NAME_MAX)
+		return err_set(err, ERR_NOT_FOUND, "repository unknown");
+	if (kv_get(st->kv, k, key(k, 'N', repo, NULL, NULL), &v, &vlen, err) <
+	    0)
+		return -1;
+	*rec = json_loadb(v, vlen, 0, NULL);
+	free(v);
+	if (!json_is_object(*rec)) {
+		json_decref(*rec);
+		*rec = NULL;
+		return err_set(err, ERR_NOT_FOUND, "repository unknown");
+	}
+	return 0;
+}
+
+/* Add @repo's T entries to @tags (tag -> digest string). */
+static int tags_of(struct store *st, const char *repo, json_t *tags,
+                   struct err *err)
+{
+	char pre[KEY_MAX];
+	size_t plen = prefix(pre, 'T', repo, NULL), klen, vlen;
+	struct kv_iter *it = kv_iter_new(st->kv, pre, plen, NULL, 0);
+	const char *k, *v;
+	int rc;
+
+	if (!it)
+		return err_set(err, ERR_NOMEM, "cannot list tags");
+	while ((rc = kv_iter_next(it, &k, &klen, &v, &vlen, err)) > 0) {
+		struct err ignored = ERR_INIT;
+		char tag[REF_NAME_MAX + 1], dstr[DIGEST_STR_MAX];
+		struct manifest_desc desc;
+
+		if (klen - plen > REF_NAME_MAX ||
+		    parse_tag_val(v, vlen, &desc, &ignored) < 0)
+			continue;
+		memcpy(tag, k + plen, klen - plen);
+		tag[klen - plen] = '\0';
+		digest_format(&desc.digest, dstr);
+		if (json_object_set_new(tags, tag, json_string(dstr)) < 0) {
+			rc = err_set(err, ERR_NOMEM, "cannot list tags");
+			break;
+		}
+	}
+	kv_iter_free(it);
+	return rc < 0 ? -1 : 0;
+}
+
+int store_search_tags(struct store *st, const char *repo, json_t **tags,
+                      struct err *err)
+{
+	struct repo *r = repo_ref(st, repo, err);
+	int ret = -1;
+
+	if (!r)
+		return -1;
+	if (!(*tags = json_object())) {
+		repo_unref(st, r);
+		return err_set(err, ERR_NOMEM, "cannot list tags");
+	}
+	repo_lock_read(st, r);
+	if (repo_load(st, r, err) == 0 && tags_of(st, repo, *tags, err) == 0)
+		ret = 0;
+	repo_unlock(st, r);
+	repo_unref(st, r);
+	if (ret < 0) {
+		json_decref(*tags);
+		*tags = NULL;
+	}
+	return ret;
+}
+
+int store_search_referrers(struct store *st, const char *repo,
+                           const char *dstr, json_t *list, struct err *err)
+{
+	struct digest d;
+
+	if (strlen(repo) > REF_NAME_MAX ||
+	    digest_parse(&d, dstr, strlen(dstr), err) < 0)
+		return err_set(err, ERR_INVALID, "bad digest");
+	return idx_referrers(st, repo, &d, NULL, list, err);
 }

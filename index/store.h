@@ -26,6 +26,8 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
 #include "daemon/digest.h"
 #include "daemon/err.h"
 
@@ -837,16 +839,56 @@ MUST_CHECK int store_search_manifest(struct store *st, const char *repo,
                                      size_t *len, struct err *err);
 
 /*
+ * What search ranks and filters a repository by, kept in memory for
+ * every repository with an image (its N record's ranking fields) and
+ * kept current as the index changes.
+ */
+struct store_srepo {
+	const char *name;
+	int64_t t;          /* its newest image's creation, ns */
+	uint64_t pulls;     /* the counted pulls of all its manifests */
+	bool is_signed;     /* one of its images is signed */
+	size_t nplats;      /* its platforms: */
+	const char *plats;  /* nplats pairs of strings "os\0arch\0" ("" when
+	                       absent) */
+};
+
+/*
  * Call @fn for each repository with an image, in name order, with its
- * summary (@len bytes, not NUL-terminated, valid during the call):
- * "<images> <the newest one's creation, ns> <one is signed: 0|1>\n" and
- * their platforms as a JSON array of {"Os","Arch"}. @fn's failure (-1)
- * stops the walk: ERR_NOMEM.
+ * record (valid during the call; @fn must not write to the index). @fn's
+ * failure (-1) stops the walk: ERR_NOMEM.
  */
 MUST_CHECK int store_search_repos(struct store *st,
-                                  int (*fn)(const char *repo, const char *rec,
-                                            size_t len, void *arg),
+                                  int (*fn)(const struct store_srepo *rec,
+                                            void *arg),
                                   void *arg, struct err *err);
+
+/*
+ * What search's summary of @repo shows (its N record, a new object):
+ * "n", "t", "signed", "plats" (ranking), "size" (of every blob of its
+ * images, once), "Platforms", "Vendors", "digests" (its images'), and
+ * its newest image's "tag" and "digest". ERR_NOT_FOUND (no image),
+ * ERR_NOMEM.
+ */
+MUST_CHECK int store_search_repo(struct store *st, const char *repo,
+                                 json_t **rec, struct err *err);
+
+/*
+ * @repo's tags as an object, tag -> digest string, in tag order (*tags,
+ * a new object), its layout loaded (and re-indexed if it changed) once.
+ * ERR_NOT_FOUND, ERR_IO, ERR_NOMEM.
+ */
+MUST_CHECK int store_search_tags(struct store *st, const char *repo,
+                                 json_t **tags, struct err *err);
+
+/*
+ * Append the referrers of @dstr in @repo (descriptors) to @list, as
+ * store_referrers() lists them but without loading the layout: for a
+ * request that just did (store_search_tags()). ERR_INVALID, ERR_NOMEM.
+ */
+MUST_CHECK int store_search_referrers(struct store *st, const char *repo,
+                                      const char *dstr, json_t *list,
+                                      struct err *err);
 
 /* RFC 3339 text into nanoseconds since the epoch (0: not a time). */
 int64_t store_time_ns(const char *s);

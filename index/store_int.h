@@ -62,6 +62,7 @@ struct store {
 	struct msum *msum_newest; /* cached msums, most recently used first */
 	struct msum *msum_oldest; /* ... and last: the next one evicted */
 	struct kv *kv;          /* the RocksDB index (idx.c) */
+	struct srch *srch;      /* search's repository records (idx.c) */
 	struct hmap *pulls;     /* "repo@digest" -> uint64_t ms, unflushed */
 	struct hmap *pending;   /* repo -> struct pending (fsview.c) */
 	void (*watch)(void *arg, const char *rel); /* change hook, or NULL */

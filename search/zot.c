@@ -317,6 +317,23 @@ static json_t *referrer_json(json_t *d)
 	return r;
 }
 
+/*
+ * The referrers of @dstr in @repo as index descriptors (a new array),
+ * for a request that loaded @repo already (repo_load_tags()).
+ */
+static json_t *loaded_referrers(struct zsearch *zs, const char *repo,
+                                const char *dstr)
+{
+	struct err err = ERR_INIT;
+	json_t *list = json_array();
+
+	if (list && store_search_referrers(zs->st, repo, dstr, list, &err) < 0) {
+		json_decref(list);
+		return json_array();
+	}
+	return list;
+}
+
 /* The referrers of @dstr in @repo as index descriptors (a new array). */
 static json_t *referrer_descs(struct zsearch *zs, const char *repo,
                               const char *dstr)
@@ -345,7 +362,7 @@ static json_t *referrer_descs(struct zsearch *zs, const char *repo,
 static bool set_refs(struct zsearch *zs, const struct zrepo *rp,
                      const char *dstr, json_t *o)
 {
-	json_t *descs = referrer_descs(zs, rp->name, dstr), *d;
+	json_t *descs = loaded_referrers(zs, rp->name, dstr), *d;
 	json_t *refs = json_array(), *sigs = json_array();
 	char tag[DIGEST_STR_MAX + 8];
 	bool ok = false;
@@ -398,9 +415,9 @@ static json_t *time_json(uint64_t ms)
 	return json_string(buf);
 }
 
-/* Set DownloadCount (and LastPullTimestamp) of @o from the pulls. */
-static bool set_pulls(struct zsearch *zs, const char *repo, const char *dstr,
-                      json_t *o, bool last)
+/* The pulls of @dstr in @repo: those in the index and those in memory. */
+static struct pulls pulls_of(struct zsearch *zs, const char *repo,
+                             const char *dstr)
 {
 	char key[1024];
 	struct pulls p = {0};
@@ -415,6 +432,15 @@ static bool set_pulls(struct zsearch *zs, const char *repo, const char *dstr,
 		p.last_ms = hit->last_ms;
 	}
 	pthread_mutex_unlock(&zs->lock);
+	return p;
+}
+
+/* Set DownloadCount (and LastPullTimestamp) of @o from the pulls. */
+static bool set_pulls(struct zsearch *zs, const char *repo, const char *dstr,
+                      json_t *o, bool last)
+{
+	struct pulls p = pulls_of(zs, repo, dstr);
+
 	if (!put(o, "DownloadCount", json_integer((json_int_t)p.count)))
 		return false;
 	if (!last)
@@ -522,50 +548,15 @@ void zsearch_pulled(struct zsearch *zs, const char *repo,
 
 /* ---- images ------------------------------------------------------------- */
 
-/* Load @name's tags into @rp (release with repo_release()). */
+/*
+ * Load @name's tags into @rp (release with repo_release()): its layout
+ * loaded once, each tag with its digest.
+ */
 static int repo_load_tags(struct zsearch *zs, const char *name,
                           struct zrepo *rp, struct err *err)
 {
-	struct strvec tags = {0};
-	char *last = NULL;
-	bool more = true;
-
 	rp->name = name;
-	rp->tags = json_object();
-	if (!rp->tags)
-		return err_set(err, ERR_NOMEM, "out of memory");
-	while (more) {
-		tags = (struct strvec){0};
-		if (store_tags(zs->st, name, last, ZS_PAGE, &tags, &more, err) <
-		    0)
-			goto fail;
-		for (size_t i = 0; i < tags.n; i++) {
-			struct manifest_desc desc;
-			struct err ignored = ERR_INIT;
-			char dstr[DIGEST_STR_MAX];
-
-			/* A tag gone since the list: not there. */
-			if (store_manifest_get(zs->st, name, tags.v[i], &desc,
-			                       NULL, &ignored) < 0)
-				continue;
-			digest_format(&desc.digest, dstr);
-			json_object_set_new(rp->tags, tags.v[i],
-			                    json_string(dstr));
-		}
-		free(last);
-		last = tags.n ? strdup(tags.v[tags.n - 1]) : NULL;
-		strvec_release(&tags);
-		if (!last)
-			break;
-	}
-	free(last);
-	return 0;
-fail:
-	free(last);
-	strvec_release(&tags);
-	json_decref(rp->tags);
-	rp->tags = NULL;
-	return -1;
+	return store_search_tags(zs->st, name, &rp->tags, err);
 }
 
 static void repo_release(struct zrepo *rp)
@@ -843,6 +834,44 @@ static int repo_images(struct zreq *zr, const struct zrepo *rp,
 	return 0;
 }
 
+/* What a RepoSummary shows of its images (borrowed). */
+struct agg {
+	json_t *newest;      /* its newest image's summary, or NULL */
+	json_int_t downloads; /* of its images, each digest once */
+	json_int_t best;     /* the newest image's time, ns */
+	uint64_t size;       /* of its images' blobs, each once */
+	json_t *plats;       /* Platforms */
+	json_t *vendors;     /* Vendors */
+	bool signed_;
+};
+
+/* zot's RepoSummary of repository @name from @a; Rank @rank (-1: null). */
+static json_t *summary_of(struct zreq *zr, const char *name,
+                          const struct agg *a, int rank)
+{
+	json_t *o = json_pack(
+		"{s:s, s:O?, s:o, s:O, s:O, s:O?, s:I, s:i, s:b, s:b,"
+		" s:s, s:I, s:b}",
+		"Name", name, "LastUpdated",
+		a->newest ? json_object_get(a->newest, "LastUpdated") : NULL,
+		"Size", size_str(a->size), "Platforms", a->plats, "Vendors",
+		a->vendors, "NewestImage", a->newest, "DownloadCount",
+		a->downloads, "StarCount", 0, "IsBookmarked", 0, "IsStarred", 0,
+		"_name", name, "_t", a->best, "_signed", a->signed_);
+
+	if (o && zr->zs->prefs &&
+	    userprefs_summary(zr->zs->prefs, zr->who ? zr->who->user : NULL,
+	                      name, o) < 0) {
+		json_decref(o);
+		o = NULL;
+	}
+	if (o && !put(o, "Rank", rank < 0 ? json_null() : json_integer(rank))) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
+}
+
 /*
  * zot's RepoSummary of @rp from its images @imgs (NULL: none); Rank
  * @rank (-1: null). Sort keys _name and _t as for images; _signed.
@@ -859,7 +888,6 @@ static json_t *repo_summary(struct zreq *zr, const struct zrepo *rp,
 	const char *k;
 	size_t i, j;
 
-	(void)zr;
 	if (!plats || !vendors || !blobs || !counted)
 		goto out;
 	json_array_foreach(imgs, i, img)
@@ -904,24 +932,10 @@ static json_t *repo_summary(struct zreq *zr, const struct zrepo *rp,
 			goto out;
 	}
 	json_object_foreach(blobs, k, v) size += size_of(v);
-	o = json_pack("{s:s, s:O?, s:o, s:O, s:O, s:O?, s:I, s:i, s:b, s:b,"
-	              " s:s, s:I, s:b}",
-	              "Name", rp->name, "LastUpdated",
-	              newest ? json_object_get(newest, "LastUpdated") : NULL,
-	              "Size", size_str(size), "Platforms", plats, "Vendors",
-	              vendors, "NewestImage", newest, "DownloadCount",
-	              downloads, "StarCount", 0, "IsBookmarked", 0, "IsStarred",
-	              0, "_name", rp->name, "_t", best, "_signed", signed_);
-	if (o && zr->zs->prefs &&
-	    userprefs_summary(zr->zs->prefs, zr->who ? zr->who->user : NULL,
-	                      rp->name, o) < 0) {
-		json_decref(o);
-		o = NULL;
-	}
-	if (o && !put(o, "Rank", rank < 0 ? json_null() : json_integer(rank))) {
-		json_decref(o);
-		o = NULL;
-	}
+	o = summary_of(zr, rp->name,
+	               &(struct agg){newest, downloads, best, size, plats,
+	                             vendors, signed_},
+	               rank);
 out:
 	json_decref(plats);
 	json_decref(vendors);
@@ -952,27 +966,26 @@ static bool filter_allows(json_t *list, const char *v)
 	return !any;
 }
 
-/*
- * zot's Filter on an image or repository (@signed, @platforms; @prefs
- * has IsStarred and IsBookmarked, NULL: neither).
- */
-static bool filter_match(json_t *filter, json_t *platforms, bool signed_,
-                         json_t *prefs)
+/* Does platform @os/@arch pass a Filter's Os (ok[0]) and Arch (ok[1])? */
+static void filter_plat(json_t *filter, const char *os, const char *arch,
+                        bool ok[2])
 {
-	json_t *os = json_object_get(filter, "Os");
-	json_t *arch = json_object_get(filter, "Arch"), *p;
-	bool os_ok = filter_allows(os, NULL),
-	     arch_ok = filter_allows(arch, NULL);
-	size_t i;
+	ok[0] |= filter_allows(json_object_get(filter, "Os"), os);
+	ok[1] |= filter_allows(json_object_get(filter, "Arch"), arch);
+}
 
+/*
+ * zot's Filter on an image or repository: @ok from filter_plat() over
+ * its platforms (starting false), @signed_; @prefs has IsStarred and
+ * IsBookmarked (NULL: neither).
+ */
+static bool filter_rest(json_t *filter, bool ok[2], bool signed_,
+                        json_t *prefs)
+{
 	if (!json_is_object(filter))
 		return true;
-	json_array_foreach(platforms, i, p)
-	{
-		os_ok |= filter_allows(os, str_of(p, "Os"));
-		arch_ok |= filter_allows(arch, str_of(p, "Arch"));
-	}
-	if (!os_ok || !arch_ok)
+	filter_plat(filter, NULL, NULL, ok);
+	if (!ok[0] || !ok[1])
 		return false;
 	if (json_is_true(json_object_get(filter, "HasToBeSigned")) && !signed_)
 		return false;
@@ -987,6 +1000,19 @@ static bool filter_match(json_t *filter, json_t *platforms, bool signed_,
 			return false;
 	}
 	return true;
+}
+
+/* zot's Filter on an image with @platforms (summaries' Platform). */
+static bool filter_match(json_t *filter, json_t *platforms, bool signed_,
+                         json_t *prefs)
+{
+	bool ok[2] = {false, false};
+	json_t *p;
+	size_t i;
+
+	json_array_foreach(platforms, i, p)
+		filter_plat(filter, str_of(p, "Os"), str_of(p, "Arch"), ok);
+	return filter_rest(filter, ok, signed_, prefs);
 }
 
 static bool keep_filtered_image(json_t *img, void *arg)
@@ -1036,23 +1062,6 @@ static int by_downloads(const void *pa, const void *pb)
 	return c ? c : by_name(pa, pb);
 }
 
-/* Best (lowest) rank first: zot's RELEVANCE for repositories. */
-static int by_rank(const void *pa, const void *pb)
-{
-	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
-	int c = cmp_int(a, b, "Rank");
-
-	return c ? c : by_name(pa, pb);
-}
-
-static int by_stars(const void *pa, const void *pb)
-{
-	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
-	int c = -cmp_int(a, b, "StarCount");
-
-	return c ? c : by_name(pa, pb);
-}
-
 /* The orders of zot's SortCriteria. */
 enum order { BY_NAME, BY_NAME_DSC, BY_TIME, BY_DOWNLOADS, BY_RANK, BY_STARS };
 
@@ -1098,23 +1107,24 @@ static int page_args(const struct gql_call *call, const char *def, bool repos,
 }
 
 /*
- * Sort @list (an array of images, or of repositories with @repos) by
- * requestedPage.sortBy (or @def), then cut the page: {Page, Results}.
- * Fails as page_args().
+ * Sort @list (an array of images) by requestedPage.sortBy (or @def),
+ * then cut the page: {Page, Results}. Fails as page_args().
+ * (Repositories are ranked as candidates: repo_page().)
  */
 static json_t *page_of(const struct gql_call *call, json_t *list,
-                       const char *def, bool repos, struct err *err)
+                       const char *def, struct err *err)
 {
+	/* Images have no rank or stars: RELEVANCE is by name. */
 	static int (*const cmps[])(const void *, const void *) = {
-		[BY_NAME] = by_name, [BY_NAME_DSC] = by_name_dsc,
-		[BY_TIME] = by_time, [BY_DOWNLOADS] = by_downloads,
-		[BY_RANK] = by_rank, [BY_STARS] = by_stars};
+		[BY_NAME] = by_name,   [BY_NAME_DSC] = by_name_dsc,
+		[BY_TIME] = by_time,   [BY_DOWNLOADS] = by_downloads,
+		[BY_RANK] = by_name,   [BY_STARS] = by_name};
 	json_int_t limit, off;
 	enum order ord;
 	size_t n = json_array_size(list), i;
 	json_t **v, *results;
 
-	if (page_args(call, def, repos, &ord, &limit, &off, err) < 0)
+	if (page_args(call, def, false, &ord, &limit, &off, err) < 0)
 		return NULL;
 	v = malloc((n ? n : 1) * sizeof(*v));
 	results = json_array();
@@ -1229,17 +1239,25 @@ struct cand {
 	uint64_t stars;     /* users who starred it, with STARS */
 };
 
-/* What a walk over the repositories' summaries carries. */
+/*
+ * What a walk over the repositories' records carries: the best @keep
+ * candidates so far (0: all) as a heap, the worst on top, while the
+ * page is not yet full; then sorted.
+ */
 struct cands {
 	struct zreq *zr;
 	const char *query; /* GlobalSearch's, or NULL */
 	json_t *filter;    /* a Filter, or NULL */
+	json_t *only;      /* names to rank (keys), or NULL: all */
 	enum order ord;
+	int (*cmp)(const void *, const void *); /* the order's */
 	struct cand *v;
 	size_t n, cap;
+	size_t keep;  /* how many the page needs (offset + limit), 0: all */
+	size_t total; /* how many matched */
 };
 
-/* The caller's IsStarred and IsBookmarked of @repo, for filter_match(). */
+/* The caller's IsStarred and IsBookmarked of @repo, for filter_rest(). */
 static json_t *cand_prefs(const struct zreq *zr, const char *repo)
 {
 	const char *user = zr->who ? zr->who->user : NULL;
@@ -1251,66 +1269,6 @@ static json_t *cand_prefs(const struct zreq *zr, const char *repo)
 	                 userprefs_has(up, user, USERPREFS_STAR, repo),
 	                 "IsBookmarked",
 	                 userprefs_has(up, user, USERPREFS_BOOKMARK, repo));
-}
-
-static int add_cand(const char *repo, const char *text, size_t len, void *arg)
-{
-	struct cands *c = arg;
-	struct cand cd = {.rank = -1};
-	json_t *rec;
-
-	if (c->query && (cd.rank = rank_repo(c->query, repo)) < 0)
-		return 0;
-	if (!may(c->zr, repo, ACCESS_READ))
-		return 0;
-	{
-		/* "<images> <t> <signed>\n<platforms>" (store.h) */
-		const char *nl = memchr(text, '\n', len);
-		char head[80];
-		long long n, t;
-		int signed_;
-
-		if (!nl || (size_t)(nl - text) >= sizeof(head))
-			return 0; /* not ours to fix: the next sync rewrites it
-			           */
-		memcpy(head, text, (size_t)(nl - text));
-		head[nl - text] = '\0';
-		if (sscanf(head, "%lld %lld %d", &n, &t, &signed_) != 3)
-			return 0;
-		cd.t = (int64_t)t;
-		/* Only a Filter needs the platforms. */
-		if (c->filter) {
-			bool keep;
-
-			json_t *prefs = cand_prefs(c->zr, repo);
-
-			rec = json_loadb(nl + 1, len - (size_t)(nl + 1 - text),
-			                 0, NULL);
-			keep = filter_match(c->filter, rec, signed_ != 0,
-			                    prefs);
-			json_decref(rec);
-			json_decref(prefs);
-			if (!keep)
-				return 0;
-		}
-	}
-	if (c->ord == BY_DOWNLOADS)
-		cd.downloads = store_pulls_repo(c->zr->zs->st, repo);
-	if (c->ord == BY_STARS && c->zr->zs->prefs)
-		cd.stars = userprefs_stars(c->zr->zs->prefs, repo);
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 256;
-		struct cand *v = realloc(c->v, cap * sizeof(*v));
-
-		if (!v)
-			return -1;
-		c->v = v;
-		c->cap = cap;
-	}
-	if (!(cd.name = strdup(repo)))
-		return -1;
-	c->v[c->n++] = cd;
-	return 0;
 }
 
 static int cand_name(const void *pa, const void *pb)
@@ -1360,6 +1318,106 @@ static int cand_rank(const void *pa, const void *pb)
 	return cand_name(pa, pb);
 }
 
+/* Restore the heap c->v (the worst first) below @at. */
+static void cands_sift(struct cands *c, size_t at)
+{
+	for (;;) {
+		size_t l = 2 * at + 1, r = l + 1, worst = at;
+		struct cand tmp;
+
+		if (l < c->n && c->cmp(&c->v[l], &c->v[worst]) > 0)
+			worst = l;
+		if (r < c->n && c->cmp(&c->v[r], &c->v[worst]) > 0)
+			worst = r;
+		if (worst == at)
+			return;
+		tmp = c->v[at];
+		c->v[at] = c->v[worst];
+		c->v[worst] = tmp;
+		at = worst;
+	}
+}
+
+/* Keep @cd (its name borrowed) among the c->keep best, or all. */
+static int cands_add(struct cands *c, struct cand cd)
+{
+	size_t at;
+
+	c->total++;
+	if (c->keep && c->n == c->keep) {
+		/* Full: it replaces the worst kept, if it is better. */
+		if (c->cmp(&cd, &c->v[0]) >= 0)
+			return 0;
+		if (!(cd.name = strdup(cd.name)))
+			return -1;
+		free(c->v[0].name);
+		c->v[0] = cd;
+		cands_sift(c, 0);
+		return 0;
+	}
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 256;
+		struct cand *v = realloc(c->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		c->v = v;
+		c->cap = cap;
+	}
+	if (!(cd.name = strdup(cd.name)))
+		return -1;
+	at = c->n++;
+	c->v[at] = cd;
+	/* Up the heap while worse than its parent (a heap only if keep). */
+	while (c->keep && at > 0 && c->cmp(&c->v[at], &c->v[(at - 1) / 2]) > 0) {
+		struct cand tmp = c->v[at];
+
+		c->v[at] = c->v[(at - 1) / 2];
+		c->v[(at - 1) / 2] = tmp;
+		at = (at - 1) / 2;
+	}
+	return 0;
+}
+
+/* Does record @r pass the Filter of @c? */
+static bool cand_filtered(const struct cands *c, const struct store_srepo *r)
+{
+	bool ok[2] = {false, false}, keep;
+	const char *p = r->plats;
+	json_t *prefs;
+
+	for (size_t i = 0; i < r->nplats; i++) {
+		const char *arch = p + strlen(p) + 1;
+
+		filter_plat(c->filter, p, arch, ok);
+		p = arch + strlen(arch) + 1;
+	}
+	prefs = cand_prefs(c->zr, r->name);
+	keep = filter_rest(c->filter, ok, r->is_signed, prefs);
+	json_decref(prefs);
+	return keep;
+}
+
+static int add_cand(const struct store_srepo *r, void *arg)
+{
+	struct cands *c = arg;
+	struct cand cd = {.name = (char *)r->name, .rank = -1, .t = r->t};
+
+	if (c->only && !json_object_get(c->only, r->name))
+		return 0;
+	if (c->query && (cd.rank = rank_repo(c->query, r->name)) < 0)
+		return 0;
+	if (!may(c->zr, r->name, ACCESS_READ))
+		return 0;
+	if (c->filter && !cand_filtered(c, r))
+		return 0;
+	if (c->ord == BY_DOWNLOADS)
+		cd.downloads = r->pulls;
+	if (c->ord == BY_STARS && c->zr->zs->prefs)
+		cd.stars = userprefs_stars(c->zr->zs->prefs, r->name);
+	return cands_add(c, cd);
+}
+
 /*
  * The summary of @rp (@rank: GlobalSearch's, -1: none) appended to @out,
  * or nothing when it has no image (zot lists only repositories with
@@ -1387,24 +1445,81 @@ out:
 }
 
 /*
+ * The summary of @rp (@rank as repo_built()) from its record in the
+ * index: its newest image's summary built, the rest as the record has
+ * it. Falls back to repo_built() when the record does not match the tags
+ * (changed since they were read), or there is none.
+ */
+static int repo_quick(struct zreq *zr, const struct zrepo *rp, int rank,
+                      json_t *out, struct err *err)
+{
+	struct err e2 = ERR_INIT;
+	json_t *rec = NULL, *img = NULL, *sum = NULL, *d;
+	const char *tag, *dig;
+	struct agg a = {0};
+	size_t i;
+	int ret = -1;
+
+	if (store_search_repo(zr->zs->st, rp->name, &rec, &e2) < 0) {
+		if (e2.code == ERR_NOMEM)
+			return *err = e2, -1;
+		return repo_built(zr, rp, rank, out, err);
+	}
+	tag = json_string_value(json_object_get(rec, "tag"));
+	dig = json_string_value(json_object_get(rec, "digest"));
+	if (!tag || !dig ||
+	    strcmp(str_of(rp->tags, tag), dig) != 0 ||
+	    !(img = image_summary(zr, rp, tag, dig))) {
+		json_decref(rec);
+		return repo_built(zr, rp, rank, out, err);
+	}
+	json_array_foreach(json_object_get(rec, "digests"), i, d)
+		a.downloads += (json_int_t)pulls_of(zr->zs, rp->name,
+		                                    json_string_value(d))
+		                       .count;
+	a.newest = img;
+	a.best = json_integer_value(json_object_get(img, "_t"));
+	a.size = size_of(json_object_get(rec, "size"));
+	a.plats = json_object_get(rec, "Platforms");
+	a.vendors = json_object_get(rec, "Vendors");
+	a.signed_ = json_is_true(json_object_get(rec, "signed"));
+	if (json_is_array(a.plats) && json_is_array(a.vendors) &&
+	    (sum = summary_of(zr, rp->name, &a, rank)) &&
+	    json_array_append_new(out, sum) == 0)
+		ret = 0;
+	else
+		nomem(err);
+	json_decref(img);
+	json_decref(rec);
+	return ret;
+}
+
+/*
  * A page of repositories ({Page, Results}): ranked, filtered and sorted
- * over their summaries in the index, then built in full for the page
- * alone. @query: GlobalSearch's text (NULL: every repository, no Rank).
+ * over their records in memory (store_search_repos()), keeping only the
+ * page's best, then built for the page alone. @query: GlobalSearch's
+ * text (NULL: every repository, no Rank); @only: the names to rank (an
+ * object's keys), or NULL for every one.
  */
 static json_t *repo_page(const struct gql_call *call, const char *query,
-                         json_t *filter, const char *def, struct err *err)
+                         json_t *filter, json_t *only, const char *def,
+                         struct err *err)
 {
 	static int (*const cmps[])(const void *, const void *) = {
 		[BY_NAME] = cand_name, [BY_NAME_DSC] = cand_name_dsc,
 		[BY_TIME] = cand_time, [BY_DOWNLOADS] = cand_downloads,
 		[BY_RANK] = cand_rank, [BY_STARS] = cand_stars};
-	struct cands c = {.zr = req_of(call), .query = query};
+	struct cands c = {.zr = req_of(call), .query = query, .only = only};
 	json_t *results = NULL, *out = NULL;
 	json_int_t limit, off;
 
 	c.filter = json_is_object(filter) ? filter : NULL;
 	if (page_args(call, def, true, &c.ord, &limit, &off, err) < 0)
 		return NULL;
+	c.cmp = cmps[c.ord];
+	/* A page of @limit from @off needs the best off + limit. */
+	if (limit && off < (json_int_t)(SIZE_MAX / 4) - limit)
+		c.keep = (size_t)(off + limit);
 	if (c.ord == BY_DOWNLOADS) {
 		struct err ignored = ERR_INIT;
 
@@ -1417,7 +1532,7 @@ static json_t *repo_page(const struct gql_call *call, const char *query,
 	if (store_search_repos(c.zr->zs->st, add_cand, &c, err) < 0)
 		goto out;
 	if (c.n)
-		qsort(c.v, c.n, sizeof(*c.v), cmps[c.ord]);
+		qsort(c.v, c.n, sizeof(*c.v), c.cmp);
 	if (!(results = json_array())) {
 		nomem(err);
 		goto out;
@@ -1435,13 +1550,13 @@ static json_t *repo_page(const struct gql_call *call, const char *query,
 			*err = gone;
 			goto out;
 		}
-		ret = repo_built(c.zr, &rp, c.v[i].rank, results, err);
+		ret = repo_quick(c.zr, &rp, c.v[i].rank, results, err);
 		repo_release(&rp);
 		if (ret < 0)
 			goto out;
 	}
 	out = json_pack("{s:{s:I, s:I}, s:O}", "Page", "TotalCount",
-	                (json_int_t)c.n, "ItemCount",
+	                (json_int_t)c.total, "ItemCount",
 	                (json_int_t)json_array_size(results), "Results",
 	                results);
 	if (!out)
@@ -1525,17 +1640,15 @@ json_t *zq_cve(const struct gql_call *call, struct err *err)
 	return NULL;
 }
 
-static int named_repo(struct zreq *zr, const char *name, struct zrepo *rp,
-                      struct err *err);
-
-/* StarredRepos, BookmarkedRepos: those the caller may read and that exist. */
+/*
+ * StarredRepos, BookmarkedRepos: those the caller may read and that have
+ * an image, ranked as RepoListWithNewestImage ranks every repository.
+ */
 json_t *zq_user_repos(const struct gql_call *call, struct err *err)
 {
 	struct zreq *zr = req_of(call);
-	struct collect c = {0};
-	json_t *names, *v, *page = NULL;
+	json_t *names, *only, *v, *page = NULL;
 	size_t i;
-	int ret;
 
 	names = zr->zs->prefs && zr->who
 	                ? userprefs_list(zr->zs->prefs, zr->who->user,
@@ -1544,30 +1657,25 @@ json_t *zq_user_repos(const struct gql_call *call, struct err *err)
 	                                         : USERPREFS_STAR,
 	                                 err)
 	                : json_array();
-	if (!names || !(c.out = json_array())) {
+	only = json_object();
+	if (!names || !only) {
 		json_decref(names);
+		json_decref(only);
 		return err->code ? NULL : nomem(err);
 	}
+	/* Deleted or no longer readable: left out, kept (as zot). */
 	json_array_foreach(names, i, v)
 	{
-		struct zrepo rp;
-
-		/* Deleted or no longer readable: left out, kept (as zot). */
-		if (named_repo(zr, json_string_value(v), &rp, err) < 0) {
-			if (err->code == ERR_NOMEM)
-				goto out;
-			*err = ERR_INIT;
-			continue;
-		}
-		ret = repo_built(zr, &rp, -1, c.out, err);
-		repo_release(&rp);
-		if (ret < 0)
+		if (json_is_string(v) &&
+		    json_object_set(only, json_string_value(v), json_true()) < 0)
 			goto out;
 	}
-	page = page_of(call, c.out, "UPDATE_TIME", true, err);
+	page = repo_page(call, NULL, NULL, only, "UPDATE_TIME", err);
 out:
+	if (!page && !err->code)
+		nomem(err);
 	json_decref(names);
-	json_decref(c.out);
+	json_decref(only);
 	return page;
 }
 
@@ -1575,7 +1683,7 @@ out:
 static json_t *walk_page(const struct gql_call *call, struct collect *c,
                          int (*fn)(struct zreq *, const struct zrepo *, void *,
                                    struct err *),
-                         const char *def, bool repos, struct err *err)
+                         const char *def, struct err *err)
 {
 	json_t *page = NULL;
 
@@ -1583,14 +1691,14 @@ static json_t *walk_page(const struct gql_call *call, struct collect *c,
 	if (!c->out)
 		return nomem(err);
 	if (each_repo(req_of(call), c->query, fn, c, err) == 0)
-		page = page_of(call, c->out, def, repos, err);
+		page = page_of(call, c->out, def, err);
 	json_decref(c->out);
 	return page;
 }
 
 json_t *zq_repo_list(const struct gql_call *call, struct err *err)
 {
-	return repo_page(call, NULL, NULL, "UPDATE_TIME", err);
+	return repo_page(call, NULL, NULL, NULL, "UPDATE_TIME", err);
 }
 
 /*
@@ -1628,7 +1736,7 @@ json_t *zq_image_list_for_digest(const struct gql_call *call, struct err *err)
 
 	if (!id || !*id)
 		return err_set(err, ERR_INVALID, "no digest given"), NULL;
-	return walk_page(call, &c, collect_images, "RELEVANCE", false, err);
+	return walk_page(call, &c, collect_images, "RELEVANCE", err);
 }
 
 /* Load repository @name for a query naming it: readable and there. */
@@ -1657,18 +1765,17 @@ json_t *zq_image_list(const struct gql_call *call, struct err *err)
 	json_t *page = NULL;
 
 	if (!repo || !*repo)
-		return walk_page(call, &c, collect_images, "RELEVANCE", false,
-		                 err);
+		return walk_page(call, &c, collect_images, "RELEVANCE", err);
 	if (!(c.out = json_array()))
 		return nomem(err);
 	/* zot answers an empty page for a repository it does not show. */
 	if (named_repo(zr, repo, &rp, err) == 0) {
 		if (repo_images(zr, &rp, NULL, NULL, c.out, err) == 0)
-			page = page_of(call, c.out, "RELEVANCE", false, err);
+			page = page_of(call, c.out, "RELEVANCE", err);
 		repo_release(&rp);
 	} else if (err->code == ERR_NOT_FOUND) {
 		*err = ERR_INIT;
-		page = page_of(call, c.out, "RELEVANCE", false, err);
+		page = page_of(call, c.out, "RELEVANCE", err);
 	}
 	json_decref(c.out);
 	return page;
@@ -1708,7 +1815,7 @@ json_t *zq_expanded(const struct gql_call *call, struct err *err)
 
 		by_time_call.args = args;
 		sorted = args ? page_of(&by_time_call, imgs, "UPDATE_TIME",
-		                        false, err)
+		                        err)
 		              : nomem(err);
 		json_decref(args);
 	}
@@ -1733,7 +1840,8 @@ json_t *zq_global(const struct gql_call *call, struct err *err)
 	json_t *page = NULL, *out = NULL;
 
 	if (!colon) {
-		page = repo_page(call, q ? q : "", filter, "RELEVANCE", err);
+		page = repo_page(call, q ? q : "", filter, NULL, "RELEVANCE",
+		                 err);
 		if (page)
 			out = json_pack("{s:O, s:[], s:O, s:[]}", "Page",
 			                json_object_get(page, "Page"), "Images",
@@ -1781,7 +1889,7 @@ json_t *zq_global(const struct gql_call *call, struct err *err)
 		if (err->code == ERR_NOT_FOUND)
 			*err = ERR_INIT;
 		if (!err->code)
-			page = page_of(call, imgs, "RELEVANCE", false, err);
+			page = page_of(call, imgs, "RELEVANCE", err);
 		if (page)
 			out = json_pack("{s:O, s:O, s:[], s:[]}", "Page",
 			                json_object_get(page, "Page"), "Images",
@@ -1978,7 +2086,7 @@ static json_t *lineage_list(const struct gql_call *call, bool derived,
 	lg.sets = layer_sets(img, digest);
 	lg.self = str_of(img, "_name");
 	page = lg.sets ? walk_page(call, &c, collect_images, "UPDATE_TIME",
-	                           false, err)
+	                           err)
 	               : nomem(err);
 	json_decref(lg.sets);
 	json_decref(img);

@@ -166,7 +166,7 @@ static inline struct digest push_blob(struct test_fixture *f, const char *repo,
 
 /* An image manifest, its blobs already pushed. */
 struct image {
-	struct digest config; /* the empty config "{}" */
+	struct digest config; /* the config ("{}" from make_image()) */
 	struct digest layer;  /* the one layer */
 	char body[4096];      /* the manifest's bytes */
 	size_t len;           /* their length */
@@ -174,30 +174,39 @@ struct image {
 };
 
 /*
- * Push "{}" and @layer into @repo and build a manifest naming them; @extra
- * (may be "") is spliced in as further top-level members.
+ * Push config @cfg (JSON text) and @layer into @repo and build a
+ * manifest naming them; @extra (may be "") is spliced in as further
+ * top-level members.
  */
+static inline void make_cfg_image(struct test_fixture *f, const char *repo,
+                                  const char *cfg, const char *layer,
+                                  const char *extra, struct image *im)
+{
+	char cd[DIGEST_STR_MAX], ld[DIGEST_STR_MAX];
+	int n;
+
+	im->config = push_blob(f, repo, cfg);
+	im->layer = push_blob(f, repo, layer);
+	digest_format(&im->config, cd);
+	digest_format(&im->layer, ld);
+	n = snprintf(im->body, sizeof(im->body),
+	             "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST
+	             "\",\"config\":{\"mediaType\":\"" MT_CONFIG
+	             "\",\"digest\":\"%s\",\"size\":%zu},\"layers\":[{"
+	             "\"mediaType\":\"" MT_LAYER
+	             "\",\"digest\":\"%s\",\"size\":%zu}]%s}",
+	             cd, strlen(cfg), ld, strlen(layer), extra);
+	assert_true(n > 0 && (size_t)n < sizeof(im->body));
+	im->len = (size_t)n;
+	im->digest = digest_of(DIGEST_SHA256, im->body, im->len);
+}
+
+/* make_cfg_image() with the empty config "{}". */
 static inline void make_image(struct test_fixture *f, const char *repo,
                               const char *layer, const char *extra,
                               struct image *im)
 {
-	char cfg[DIGEST_STR_MAX], lay[DIGEST_STR_MAX];
-	int n;
-
-	im->config = push_blob(f, repo, "{}");
-	im->layer = push_blob(f, repo, layer);
-	digest_format(&im->config, cfg);
-	digest_format(&im->layer, lay);
-	n = snprintf(im->body, sizeof(im->body),
-	             "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST
-	             "\",\"config\":{\"mediaType\":\"" MT_CONFIG
-	             "\",\"digest\":\"%s\",\"size\":2},\"layers\":[{"
-	             "\"mediaType\":\"" MT_LAYER
-	             "\",\"digest\":\"%s\",\"size\":%zu}]%s}",
-	             cfg, lay, strlen(layer), extra);
-	assert_true(n > 0 && (size_t)n < sizeof(im->body));
-	im->len = (size_t)n;
-	im->digest = digest_of(DIGEST_SHA256, im->body, im->len);
+	make_cfg_image(f, repo, "{}", layer, extra, im);
 }
 
 /* Put @body under @ref of @repo, which must succeed. */

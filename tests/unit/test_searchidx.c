@@ -44,34 +44,72 @@ static json_t *manifest_rec(struct test_fixture *f, const char *repo,
 	return v;
 }
 
-/* Add @repo's N record to @arg as {"n", "t", "signed", "plats"}. */
-static int add_repo(const char *repo, const char *rec, size_t len, void *arg)
+/* Add @rec, the record in memory, to @arg: name -> {t, signed, pulls}. */
+static int add_repo(const struct store_srepo *rec, void *arg)
 {
-	const char *nl = memchr(rec, '\n', len);
-	char head[80] = "";
-	long long n, t;
-	int sig;
+	json_t *plats = json_array();
+	const char *p = rec->plats;
 
-	assert_non_null(nl);
-	assert_true((size_t)(nl - rec) < sizeof(head));
-	memcpy(head, rec, (size_t)(nl - rec));
-	assert_int_equal(sscanf(head, "%lld %lld %d", &n, &t, &sig), 3);
+	for (size_t i = 0; i < rec->nplats; i++) {
+		const char *arch = p + strlen(p) + 1;
+
+		json_array_append_new(plats, json_pack("{s:s, s:s}", "Os", p,
+		                                       "Arch", arch));
+		p = arch + strlen(arch) + 1;
+	}
 	return json_object_set_new(
-		arg, repo,
-		json_pack("{s:I, s:I, s:b, s:o}", "n", (json_int_t)n, "t",
-	                  (json_int_t)t, "signed", sig, "plats",
-	                  json_loadb(nl + 1, len - (size_t)(nl + 1 - rec), 0,
-	                             NULL)));
+		arg, rec->name,
+		json_pack("{s:I, s:b, s:I, s:o}", "t", (json_int_t)rec->t,
+	                  "signed", rec->is_signed, "pulls",
+	                  (json_int_t)rec->pulls, "plats", plats));
 }
 
-/* Every N record: repository -> summary. */
+/*
+ * Every repository's N record (repository -> record, "pulls" added from
+ * memory), checked against the records in memory: the same
+ * repositories, the same ranking fields.
+ */
 static json_t *repo_recs(struct test_fixture *f)
 {
 	struct err err = ERR_INIT;
-	json_t *all = json_object();
+	json_t *mem = json_object(), *all = json_object(), *m;
+	const char *name;
 
-	assert_int_equal(store_search_repos(f->st, add_repo, all, &err), 0);
+	assert_int_equal(store_search_repos(f->st, add_repo, mem, &err), 0);
+	json_object_foreach(mem, name, m)
+	{
+		json_t *rec = NULL;
+
+		assert_int_equal(store_search_repo(f->st, name, &rec, &err), 0);
+		for (int i = 0; i < 3; i++) {
+			const char *k = i == 0 ? "t" : i == 1 ? "signed" : "plats";
+
+			if (!json_equal(json_object_get(rec, k),
+			                json_object_get(m, k)))
+				fail_msg("%s: %s is %s in the index, %s in memory",
+				         name, k,
+				         json_dumps(json_object_get(rec, k),
+				                    JSON_ENCODE_ANY),
+				         json_dumps(json_object_get(m, k),
+				                    JSON_ENCODE_ANY));
+		}
+		json_object_set(rec, "pulls", json_object_get(m, "pulls"));
+		json_object_set_new(all, name, rec);
+	}
+	json_decref(mem);
 	return all;
+}
+
+/* @repo has no N record, in memory or in the index. */
+static void assert_no_repo_rec(struct test_fixture *f, const char *repo)
+{
+	struct err err = ERR_INIT;
+	json_t *rec = NULL, *all = repo_recs(f);
+
+	assert_null(json_object_get(all, repo));
+	assert_int_equal(store_search_repo(f->st, repo, &rec, &err), -1);
+	assert_int_equal(err.code, ERR_NOT_FOUND);
+	json_decref(all);
 }
 
 /* An image whose config says @os/@arch, created at @created. */
@@ -127,6 +165,16 @@ static void assert_member(json_t *v, const char *key, const char *want)
 		fail_msg("%s is %s, not %s", key, s ? s : "(absent)", want);
 	}
 	json_decref(w);
+}
+
+/* The pulls of @repo's record in memory are @want. */
+static void assert_repo_pulls(struct test_fixture *f, const char *repo,
+                              const char *want)
+{
+	json_t *all = repo_recs(f);
+
+	assert_member(json_object_get(all, repo), "pulls", want);
+	json_decref(all);
 }
 
 static void test_summaries_follow_push_delete_gc(void **state)
@@ -187,9 +235,7 @@ static void test_summaries_follow_push_delete_gc(void **state)
 
 	/* The last tag gone: no image, no repository summary. */
 	assert_int_equal(store_manifest_delete(f->st, "s/r", "1", &err), 0);
-	repos = repo_recs(f);
-	assert_null(json_object_get(repos, "s/r"));
-	json_decref(repos);
+	assert_no_repo_rec(f, "s/r");
 }
 
 static void test_summaries_rebuilt(void **state)
@@ -280,6 +326,7 @@ static void test_pulls_and_pushes_survive(void **state)
 	store_pulls_get(f->st, "s/p", dstr, &count, &last);
 	assert_true(count == 3);
 	assert_true(last > 0);
+	assert_repo_pulls(f, "s/p", "3");
 
 	/* Retention's last pull (P): written by a pull of the manifest. */
 	{
@@ -297,12 +344,14 @@ static void test_pulls_and_pushes_survive(void **state)
 	reopen(f, false);
 	store_pulls_get(f->st, "s/p", dstr, &count, &last);
 	assert_true(count == 3);
+	assert_repo_pulls(f, "s/p", "3"); /* loaded from the D table */
 	reopen(f, true);
 	store_pulls_get(f->st, "s/p", dstr, &count, &last);
 	assert_true(count == 3);
 	/* A lost pull time would let pulledWithin delete a pulled tag. */
 	assert_true(retention_pulled(f) > 0);
 	assert_true(store_pulls_repo(f->st, "s/p") == 3);
+	assert_repo_pulls(f, "s/p", "3"); /* counted again at the rebuild */
 	assert_int_equal(
 		store_pushed_get(f->st, "s/p", dstr, &ms, user, sizeof(user)),
 		0);
@@ -314,6 +363,7 @@ static void test_pulls_and_pushes_survive(void **state)
 	store_pulls_get(f->st, "s/p", dstr, &count, &last);
 	assert_true(count == 0);
 	assert_true(retention_pulled(f) == 0);
+	assert_no_repo_rec(f, "s/p");
 	assert_int_equal(
 		store_pushed_get(f->st, "s/p", dstr, &ms, user, sizeof(user)),
 		-1);

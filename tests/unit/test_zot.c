@@ -357,6 +357,203 @@ static void test_odd_manifests(void **state)
 	zsearch_free(zs);
 }
 
+/* repo_quick() and repo_built() of @repo must give the same summary. */
+static void assert_quick_is_built(struct zsearch *zs, const char *repo)
+{
+	struct zreq zr = {.zs = zs};
+	struct err err = ERR_INIT;
+	json_t *a = json_array(), *b = json_array();
+	struct zrepo rp;
+
+	assert_int_equal(repo_load_tags(zs, repo, &rp, &err), 0);
+	assert_int_equal(repo_quick(&zr, &rp, 3, a, &err), 0);
+	assert_int_equal(repo_built(&zr, &rp, 3, b, &err), 0);
+	repo_release(&rp);
+	if (!json_equal(a, b)) {
+		char *x = json_dumps(a, JSON_SORT_KEYS);
+		char *y = json_dumps(b, JSON_SORT_KEYS);
+
+		fail_msg("%s: quick %s\nbuilt %s", repo, x, y);
+	}
+	json_decref(a);
+	json_decref(b);
+}
+
+/*
+ * A repository's summary from its record (sizes, platforms, vendors,
+ * the newest image, downloads) is the one built from all its images:
+ * tags of one digest, an index whose images give the vendor, labels,
+ * a signature tag, an untagged manifest; after pulls and a delete.
+ */
+static void test_quick_summary_is_the_built_one(void **state)
+{
+	struct test_fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct image a, b, c, sig;
+	struct manifest_put_result res;
+	char body[1024], sigtag[DIGEST_STR_MAX + 8], dstr[DIGEST_STR_MAX];
+	struct zsearch *zs;
+	int n;
+
+	make_cfg_image(f, "q/r",
+	               "{\"created\":\"2024-01-01T00:00:00Z\",\"os\":\"linux\","
+	               "\"architecture\":\"amd64\",\"config\":{\"Labels\":"
+	               "{\"org.label-schema.vendor\":\"L\"}}}",
+	               "layer-a", "", &a);
+	put_image(f, "q/r", "1", &a);
+	put_image(f, "q/r", "same", &a);
+	make_cfg_image(f, "q/r",
+	               "{\"created\":\"2024-03-01T00:00:00Z\",\"os\":\"linux\","
+	               "\"architecture\":\"arm\",\"variant\":\"v7\"}",
+	               "layer-b",
+	               ",\"annotations\":{\"org.opencontainers.image.vendor\":"
+	               "\"V\"}",
+	               &b);
+	put_image(f, "q/r", NULL, &b);
+	make_cfg_image(f, "q/r", "{\"created\":\"2024-02-01T00:00:00Z\"}",
+	               "layer-a", "", &c);
+	put_image(f, "q/r", "2", &c);
+	digest_format(&b.digest, dstr);
+	n = snprintf(body, sizeof(body),
+	             "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX
+	             "\",\"manifests\":[{\"mediaType\":\"" MT_OCI_MANIFEST
+	             "\",\"digest\":\"%s\",\"size\":%zu}]}",
+	             dstr, b.len);
+	put_ok(f, "q/r", "multi", MT_OCI_INDEX, body, (size_t)n, &res);
+	digest_format(&a.digest, dstr);
+	snprintf(sigtag, sizeof(sigtag), "sha256-%s.sig", dstr + 7);
+	make_image(f, "q/r", "a signature", "", &sig);
+	put_image(f, "q/r", sigtag, &sig);
+	make_image(f, "q/r", "untagged", "", &sig);
+	put_image(f, "q/r", NULL, &sig);
+
+	zs = zsearch_new(f->st, 1, &err);
+	assert_non_null(zs);
+	assert_quick_is_built(zs, "q/r");
+	zsearch_pulled(zs, "q/r", &a.digest);
+	zsearch_pulled(zs, "q/r", &c.digest);
+	zsearch_pulled(zs, "q/r", &sig.digest);
+	assert_quick_is_built(zs, "q/r");
+	assert_int_equal(store_manifest_delete(f->st, "q/r", "multi", &err),
+	                 0);
+	assert_quick_is_built(zs, "q/r");
+	zsearch_free(zs);
+	/* Loaded again from the index: the same. */
+	store_close(f->st);
+	f->st = store_open_with(f->root, &(struct store_opts){0}, &err);
+	assert_non_null(f->st);
+	zs = zsearch_new(f->st, 0, &err);
+	assert_non_null(zs);
+	assert_quick_is_built(zs, "q/r");
+	/* A push after the reopen changes the record kept in the index. */
+	put_image(f, "q/r", "3", &b);
+	assert_quick_is_built(zs, "q/r");
+	zsearch_free(zs);
+	/* Rebuilt: the records are made again from the layout. */
+	store_close(f->st);
+	f->st = store_open_with(f->root,
+	                        &(struct store_opts){.rebuild_index = true},
+	                        &err);
+	assert_non_null(f->st);
+	zs = zsearch_new(f->st, 0, &err);
+	assert_non_null(zs);
+	assert_quick_is_built(zs, "q/r");
+	zsearch_free(zs);
+}
+
+/* The names of the repositories of GlobalSearch @text's page. */
+static json_t *page_names(struct zsearch *zs, const char *text,
+                          const char *sort, int limit, int offset,
+                          json_int_t *total)
+{
+	char q[512];
+	json_t *r, *names = json_array(), *e;
+	size_t i;
+
+	snprintf(q, sizeof(q),
+	         "{GlobalSearch(query: \"%s\", requestedPage: {limit: %d, "
+	         "offset: %d, sortBy: %s}) {Page {TotalCount} Repos {Name}}}",
+	         text, limit, offset, sort);
+	r = run_query(zs, q);
+	*total = json_integer_value(at(r, "data.GlobalSearch.Page.TotalCount"));
+	json_array_foreach(at(r, "data.GlobalSearch.Repos"), i, e)
+		json_array_append(names, json_object_get(e, "Name"));
+	json_decref(r);
+	return names;
+}
+
+/*
+ * A page keeps only the best offset + limit repositories while ranking
+ * them all: past that bound, each page is the slice of the whole list.
+ */
+static void test_pages_past_the_kept_bound(void **state)
+{
+	static const char *const sorts[] = {"RELEVANCE", "ALPHABETIC_ASC",
+	                                    "ALPHABETIC_DSC", "UPDATE_TIME",
+	                                    "DOWNLOADS"};
+	static const int offs[] = {0, 3, 17, 34, 36, 50};
+	struct test_fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct zsearch *zs;
+
+	for (int i = 0; i < 36; i++) {
+		char repo[32], layer[32], cfg[96];
+		struct image im;
+
+		snprintf(repo, sizeof(repo), "pub/r%c%d", 'a' + i % 7, i);
+		snprintf(layer, sizeof(layer), "layer %d", i);
+		snprintf(cfg, sizeof(cfg),
+		         "{\"created\":\"2024-01-%02dT00:00:00Z\"}", 1 + i % 5);
+		make_cfg_image(f, repo, cfg, layer, "", &im);
+		put_image(f, repo, "1", &im);
+	}
+	zs = zsearch_new(f->st, 0, &err);
+	assert_non_null(zs);
+	for (int i = 0; i < 36; i += 4) {
+		char repo[32];
+		struct image im;
+
+		snprintf(repo, sizeof(repo), "pub/r%c%d", 'a' + i % 7, i);
+		for (int k = 0; k < i % 3 + 1; k++) {
+			struct manifest_desc d;
+
+			assert_int_equal(store_manifest_get(f->st, repo, "1",
+			                                    &d, NULL, &err),
+			                 0);
+			im.digest = d.digest;
+			zsearch_pulled(zs, repo, &im.digest);
+		}
+	}
+	for (size_t s = 0; s < sizeof(sorts) / sizeof(sorts[0]); s++) {
+		json_int_t total, t2;
+		json_t *all = page_names(zs, "r", sorts[s], 0, 0, &total);
+
+		assert_int_equal(total, 36);
+		assert_int_equal(json_array_size(all), 36);
+		for (size_t o = 0; o < sizeof(offs) / sizeof(offs[0]); o++) {
+			json_t *pg = page_names(zs, "r", sorts[s], 4, offs[o],
+			                        &t2);
+
+			assert_int_equal(t2, total);
+			for (int k = 0; k < 4 && offs[o] + k < 36; k++)
+				if (!json_equal(json_array_get(pg, (size_t)k),
+				                json_array_get(all,
+				                               (size_t)(offs[o] +
+				                                        k))))
+					fail_msg("%s offset %d: item %d differs",
+					         sorts[s], offs[o], k);
+			assert_int_equal(json_array_size(pg),
+			                 offs[o] >= 36 ? 0
+			                 : offs[o] + 4 > 36
+			                         ? (size_t)(36 - offs[o])
+			                         : 4);
+			json_decref(pg);
+		}
+		json_decref(all);
+	}
+	zsearch_free(zs);
+}
+
 /* The SDL has zot's types and fields with zot's types and nullability. */
 static void test_sdl_has_zots_types(void **state)
 {
@@ -466,6 +663,8 @@ int main(void)
 		TF(test_images_stay_in_their_repository),
 		TF(test_expanded_hides_existence),
 		TF(test_odd_manifests),
+		TF(test_quick_summary_is_the_built_one),
+		TF(test_pages_past_the_kept_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
