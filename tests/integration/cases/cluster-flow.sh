@@ -13,7 +13,11 @@
 # A node serves another node's change after its next look at the
 # repository's index.json (storage recheck, 1 s): after each write the
 # case waits until every node answers the new state (lb_settle) before
-# reading it back through the balancer, and logs how long that took.
+# reading it back through the balancer, and logs how long that took. The
+# state awaited is the one then read: a manifest by tag, but the tag list
+# or the referrers themselves after a change by digest (a node answers a
+# digest from the manifest's file, before its look at index.json: see
+# node_wait_get).
 . "$(dirname "$0")/../lib.sh"
 require_dray
 need_mkimage
@@ -24,15 +28,27 @@ ASSERTS=$((ASSERTS + 1))
 	fail "contrib/cluster/dray.yaml does not verify"
 cluster_up 3
 
-# lb_settle STATUS TARGET WHAT: every node answers STATUS to GET TARGET
-# (a manifest); then helpers talk to the balancer again.
+# lb_settle WHAT CMD...: on every node, node_wait WHAT CMD...; then
+# helpers talk to the balancer again.
 lb_settle() {
 	local i
 	for i in 1 2 3; do
 		node_use "$i"
-		node_wait_get "$@"
+		node_wait "$@"
 	done
 	lb_use
+}
+
+# tags_are TAGS: the tag list of $R is TAGS (sorted, space-separated).
+tags_are() {
+	[ "$(tags_of "$R")" = "$1" ]
+}
+
+# referrers_are LIST: the referrers of $M1 are LIST ("DIGEST TYPE", comma
+# separated).
+referrers_are() {
+	req GET "/v2/$R/referrers/$M1" && [ "$STATUS" = 200 ] &&
+		[ "$(bjq -r '[.manifests[] | .digest + " " + .artifactType] | join(",")')" = "$1" ]
 }
 
 # lb_spread MARK WHAT: the requests logged since access-log line MARK went
@@ -120,8 +136,8 @@ for i in 1 2 3; do
 	[ "$STATUS" = 200 ] || miss=$((miss + 1))
 done
 log "  right after the push, $miss of 3 HEADs through the balancer were not 200"
-lb_settle 200 "/v2/$R/manifests/v1" "the tag v1"
-lb_settle 200 "/v2/$R/manifests/$M2" "the manifest pushed by digest"
+lb_settle "the tag v1" get_is 200 "/v2/$R/manifests/v1"
+lb_settle "the manifest pushed by digest" get_is 200 "/v2/$R/manifests/$M2"
 
 # --- pull, three times each (one answer per node)
 for i in 1 2 3; do
@@ -148,7 +164,7 @@ assert_content_length 100
 for t in t1 t2 t3 t4; do
 	push_manifest "$R" "$t" "$WORK/tmp/m2" "$MT_OCI_MANIFEST"
 done
-lb_settle 200 "/v2/$R/manifests/t4" "the tag t4"
+lb_settle "the tag t4" get_is 200 "/v2/$R/manifests/t4"
 for i in 1 2 3; do
 	req GET "/v2/$R/tags/list?n=2"
 	assert_status 200
@@ -170,7 +186,7 @@ mkmanifest "$WORK/tmp/sig" "$(jq -cn --arg d "$EMPTY_DIGEST" \
 		'{artifactType: "application/vnd.example.sig", subject: $s}')"
 push_manifest "$R" "$(digest_of "$WORK/tmp/sig")" "$WORK/tmp/sig" "$MT_OCI_MANIFEST"
 SIG=$MANIFEST_DIGEST
-lb_settle 200 "/v2/$R/manifests/$SIG" "the referrer"
+lb_settle "the referrer" referrers_are "$SIG application/vnd.example.sig"
 for i in 1 2 3; do
 	req GET "/v2/$R/referrers/$M1"
 	assert_status 200
@@ -181,12 +197,18 @@ done
 # --- management: tag delete, manifest delete, blob delete
 req DELETE "/v2/$R/manifests/t4"
 assert_status 202
-lb_settle 404 "/v2/$R/manifests/t4" "the tag t4 deleted"
-assert_eq "$(tags_of "$R")" "t1 t2 t3 v1" "tags after deleting t4"
+lb_settle "the tag t4 deleted" get_is 404 "/v2/$R/manifests/t4"
+assert_eq "t1 t2 t3 v1" "$(tags_of "$R")" "tags after deleting t4"
 req DELETE "/v2/$R/manifests/$M2"
 assert_status 202
-lb_settle 404 "/v2/$R/manifests/$M2" "the manifest deleted by digest"
-assert_eq "$(tags_of "$R")" "v1" "tags after deleting their manifest"
+# Its tags go with it (index.json), and then its file.
+lb_settle "the tags of the manifest deleted by digest gone" tags_are v1
+lb_settle "the manifest deleted by digest" get_is 404 "/v2/$R/manifests/$M2"
+for i in 1 2 3; do
+	assert_eq v1 "$(tags_of "$R")" "tags after deleting their manifest"
+	req HEAD "/v2/$R/manifests/$M2" -H "Accept: $MT_OCI_MANIFEST"
+	assert_status 404
+done
 req DELETE "/v2/cf/other/blobs/$CHUNKED"
 assert_status 202
 for i in 1 2 3; do
@@ -207,7 +229,7 @@ H=127.0.0.1:$LB_PORT
 "$MKIMAGE" "$WORK/tmp/src" v1 --layers 3 --layer-size 200000 --seed 141 >/dev/null
 SD=$(layout_manifest_digest "$WORK/tmp/src" v1)
 skopeo_ok copy --quiet --preserve-digests --dest-tls-verify=false "oci:$WORK/tmp/src:v1" "docker://$H/cf/sk:v1"
-lb_settle 200 /v2/cf/sk/manifests/v1 "skopeo's push"
+lb_settle "skopeo's push" get_is 200 /v2/cf/sk/manifests/v1
 skopeo_ok copy --quiet --preserve-digests --src-tls-verify=false \
 	"docker://$H/cf/sk:v1" "oci:$WORK/tmp/out:v1"
 assert_eq "$(layout_manifest_digest "$WORK/tmp/out" v1)" "$SD" "skopeo's pull"
@@ -218,7 +240,7 @@ id=$(cd "$WORK/tmp" && timeout 900 "${PM[@]}" pull -q oci:src:v1 2>>"$WORK/logs/
 	fail "podman pull oci:src:v1 failed: $(tail -n 3 "$WORK/logs/podman.log")"
 pm tag "$id" "$H/cf/pod:v1"
 pm push -q --tls-verify=false "$H/cf/pod:v1"
-lb_settle 200 /v2/cf/pod/manifests/v1 "podman's push"
+lb_settle "podman's push" get_is 200 /v2/cf/pod/manifests/v1
 pm rmi -f "$H/cf/pod:v1"
 pm pull -q --tls-verify=false "$H/cf/pod:v1"
 

@@ -39,12 +39,15 @@ wait_passes() {
 	done
 }
 
-# pull_all NODE REPO TAG DIGEST BLOB...: NODE serves the image whole.
+# pull_all NODE REPO TAG DIGEST BLOB...: NODE serves the image whole,
+# once it serves the tag: another node's push is served after this
+# node's next look at index.json, and the leader looks at every
+# repository at each of its passes, so a push that came in just after a
+# pass is not served by the leader for up to a second (storage recheck).
 pull_all() {
 	local repo=$2 tag=$3 dg=$4 d
 	node_use "$1"
-	req GET "/v2/$repo/manifests/$tag" -H "Accept: $ACCEPT_MANIFESTS"
-	assert_status 200
+	node_wait_get 200 "/v2/$repo/manifests/$tag" "$repo:$tag"
 	assert_body_digest "$dg"
 	shift 4
 	for d in "$@"; do

@@ -280,17 +280,43 @@ node_start() {
 	NODE_PORT[i]=$PORT
 }
 
-# node_wait_get STATUS TARGET WHAT: GET TARGET (a manifest: every manifest
-# type accepted) from the current node until it answers STATUS; logs how
-# long that took, as WHAT (no bound asserted: a loaded machine is slow).
-node_wait_get() {
-	local t0
+# NODE_WAIT_MAX: the bound, in seconds, of node_wait. A node looks at a
+# repository's index.json again within a second (storage recheck); the
+# bound is far above that, for a loaded machine, and only turns a hang
+# into a failure that says what was awaited.
+NODE_WAIT_MAX=120
+
+# node_wait WHAT CMD...: run CMD (requests to the current node) until it
+# succeeds; logs how long that took, as WHAT (no tighter bound asserted:
+# a loaded machine is slow).
+node_wait() {
+	local what=$1 t0 end=$((SECONDS + NODE_WAIT_MAX))
+	shift
 	t0=$(gl_now)
-	until req GET "$2" -H "Accept: $ACCEPT_MANIFESTS" && [ "$STATUS" = "$1" ]; do
-		assert_alive "node $NODE_CUR, waiting for $3"
+	until "$@"; do
+		assert_alive "node $NODE_CUR, waiting for $what"
+		[ "$SECONDS" -lt "$end" ] ||
+			fail "node $NODE_CUR: still no $what after $NODE_WAIT_MAX s"
 		sleep 0.05
 	done
-	log "  node $NODE_CUR: $3 after $(gl_since "$t0") s"
+	log "  node $NODE_CUR: $what after $(gl_since "$t0") s"
+}
+
+# get_is STATUS TARGET: GET TARGET (a manifest: every manifest type
+# accepted) is answered STATUS.
+get_is() {
+	req GET "$2" -H "Accept: $ACCEPT_MANIFESTS" && [ "$STATUS" = "$1" ]
+}
+
+# node_wait_get STATUS TARGET WHAT: node_wait until GET TARGET (a
+# manifest) is answered STATUS. By tag, that answer comes from the node's
+# current look at index.json. By digest it need not: a node answers a
+# manifest's digest from its file whether or not the index.json it last
+# read lists it (a child of an index is a manifest too), and a deleted one
+# is a 404 once its file is gone. What a node says about the tags or
+# referrers of a change by digest is awaited as such (node_wait).
+node_wait_get() {
+	node_wait "$3" get_is "$1" "$2"
 }
 
 # node_restart I: start node I again (after node_kill or a stop) on the

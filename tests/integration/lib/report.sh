@@ -52,7 +52,9 @@ call_site() {
 show_last_response() {
 	[ -s "$RESP/request" ] || return 0
 	log "--- last request: $(cat "$RESP/request")"
-	log "--- last response: status $STATUS (curl exit $CURL_RC)"
+	# The status req wrote: $STATUS is stale after a request made in a
+	# command substitution (tags_of, ...).
+	log "--- last response: status $(cat "$RESP/status" 2>/dev/null || echo "$STATUS") (curl exit $CURL_RC)"
 	if [ -s "$RESP/headers" ]; then
 		tr -d '\r' <"$RESP/headers" | sed 's/^/  /' >&2
 	fi
