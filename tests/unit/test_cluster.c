@@ -281,6 +281,45 @@ static void test_readers_recheck_by_interval(void **state)
 	store_close(a);
 }
 
+/*
+ * A blob upload to a repository the node has loaded does not reload it:
+ * the blob needs nothing of its manifests, and on a shared tree every
+ * upload after another node's push re-read index.json and re-indexed the
+ * repository. Another node's tag is seen at the next read past
+ * recheck_ms, or at the next write, as before; the blob is there at once.
+ */
+static void test_blob_upload_leaves_loaded_repo(void **state)
+{
+	struct test_fixture *f = *state;
+	struct err err = ERR_INIT;
+	struct store *a, *b;
+	struct image im;
+	struct digest d;
+	char tags[256], path[PATH_MAX];
+
+	a = open_node_with(f, 1, 3600 * 1000, &err); /* an hour */
+	b = open_node(f, 2, &err);
+	assert_non_null(a);
+	assert_non_null(b);
+	f->st = a;
+	make_image(f, "r", "layer", "", &im);
+	put_image(f, "r", "one", &im);
+	f->st = b;
+	put_image(f, "r", "two", &im);
+	f->st = a;
+	d = push_blob(f, "r", "a blob pushed after the other node's tag");
+	path_of(f, path, "tree/r/blobs/sha256/%s", d.hex);
+	assert_true(exists(path));
+	tags_on(f, a, tags, sizeof(tags));
+	assert_string_equal(tags, "one"); /* not reloaded by the upload */
+	put_image(f, "r", "three", &im); /* a write re-reads index.json */
+	tags_on(f, a, tags, sizeof(tags));
+	assert_string_equal(tags, "one three two");
+	f->st = NULL;
+	store_close(b);
+	store_close(a);
+}
+
 /* Without indexDirectory, everything stays in <root>/.dray as before. */
 static void test_default_layout(void **state)
 {
@@ -693,6 +732,9 @@ int main(void)
 	                                        setup_nodes, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_readers_recheck_by_interval, setup_nodes,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_blob_upload_leaves_loaded_repo, setup_nodes,
 			teardown),
 		TF(test_default_layout),
 		cmocka_unit_test_setup_teardown(test_gc_lease, setup_nodes,
