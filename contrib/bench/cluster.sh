@@ -10,10 +10,12 @@
 #     of a small image; medians per request, and their ratio;
 #  2. a node of a three-node cluster against a lone node on the same
 #     volume: CPU time per request (utime+stime of /proc/PID/stat, every
-#     node summed) and system calls per request (strace -c -f on every
-#     node; file-system calls counted apart) for one request mix, sent to
-#     the lone node directly and to the cluster through nginx round robin
-#     (contrib/cluster/nginx.conf); the issue wants at most 1.3x;
+#     node summed) and system calls per request (strace -f -y on every
+#     node; file-system calls counted apart, and broken down by flow, path
+#     and syscall, background threads apart, then a minute with no
+#     request) for one request mix, sent to the lone node directly and to
+#     the cluster through nginx round robin (contrib/cluster/nginx.conf);
+#     the issue wants at most 1.3x;
 #  3. the same flows through three Distribution replicas (docker-registry,
 #     filesystem driver on the same volume, one http.secret) behind the
 #     same nginx, side by side with dray's three nodes.
@@ -364,6 +366,12 @@ flow_calls() {
 				printf "| %s (in all) | - | %d | %d | %d | %d | |\n", f == "-" ? "requests, between flows" : f, all["a", f], all["b", f], fs["a", f], fs["b", f]
 			}
 		}' "$B/marks.$1" "$B/marks.$2" "$B/calls.$1" "$B/calls.$2"
+	# With no request at all: calls per second (every thread).
+	awk -v re="$FS_CALLS" -v A="$1" -v s="$IDLE_S" '
+		{ l = FILENAME ~ "/idlecalls\\." A "$" ? "a" : "b"
+		  all[l] += $4; if ($2 ~ re) fs[l] += $4 }
+		END { printf "| no request, per second over %d s | - | %.1f/s | %.1f/s | %.1f/s | %.1f/s | |\n", s, all["a"] / s, all["b"] / s, fs["a"] / s, fs["b"] / s }' \
+		"$B/idlecalls.$1" "$B/idlecalls.$2"
 }
 
 # breakdown A B: file-system calls of A and B by flow, path class and
@@ -489,7 +497,7 @@ flow_rows() {
 	echo
 	echo "### Calls per request by flow (traced run)"
 	echo
-	echo "Per request on the request threads (libmicrohttpd's); the calls of other threads and of requests between flows in all."
+	echo "Per request on the request threads (libmicrohttpd's); the calls of other threads and of requests between flows in all; last, every thread's calls per second with no request."
 	echo
 	echo "| flow | requests | lone syscalls | cluster syscalls | lone fs calls | cluster fs calls | cluster / lone (fs) |"
 	echo "|---|---|---|---|---|---|---|"
