@@ -46,6 +46,9 @@ static void *worker(void *arg)
 	struct sched *s = arg;
 	pid_t tid = (pid_t)syscall(SYS_gettid);
 
+	/* Named for ps -L, top -H and strace logs (contrib/bench/cluster.sh
+	 * tells background calls from requests' by it). */
+	pthread_setname_np(pthread_self(), "dray-sched");
 	/* Background work yields to requests, for CPU and for the disk. */
 	if (setpriority(PRIO_PROCESS, (id_t)tid, 19) < 0)
 		log_debug("cannot lower cpu priority: %s", strerror(errno));

@@ -338,8 +338,14 @@ int blob_store_locked(struct store *st, const char *repo,
 		if (ret == 0)
 			ret = place_seen(st, repo, src, d, src_is_private, sp,
 			                 err);
-		/* A repository that so far holds only blobs is indexed too. */
-		if (ret == 0 && layout)
+		/*
+		 * A repository that so far holds only blobs is indexed too.
+		 * One this node has loaded is indexed already: a blob needs
+		 * nothing of its manifests, so what other nodes changed
+		 * there is left to this node's next read of it (on a shared
+		 * tree, a reload and a re-index per upload otherwise).
+		 */
+		if (ret == 0 && layout && !r->loaded)
 			ret = repo_load(st, r, err);
 		repo_unlock(st, r);
 	}

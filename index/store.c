@@ -460,6 +460,7 @@ static void *reconciler(void *arg)
 {
 	struct store *st = arg;
 
+	pthread_setname_np(pthread_self(), "dray-reconcile");
 	pthread_mutex_lock(&st->rc_lock);
 	for (;;) {
 		struct err err = ERR_INIT;

@@ -131,26 +131,38 @@ static void test_start_keeps_others_staging(void **state)
 	store_close(a);
 }
 
+/*
+ * Nodes @a (rechecking every @a_recheck_ms, 0: the default) and @b on
+ * one tree: tag "one" of image @im pushed to "r" through a, then "two"
+ * through b; f->st is left at a.
+ */
+static void one_two(struct test_fixture *f, uint64_t a_recheck_ms,
+                    struct store **a, struct store **b, struct image *im)
+{
+	struct err err = ERR_INIT;
+
+	*a = open_node_with(f, 1, a_recheck_ms, &err);
+	assert_non_null(*a);
+	*b = open_node(f, 2, &err);
+	assert_non_null(*b);
+	f->st = *a;
+	make_image(f, "r", "layer", "", im);
+	put_image(f, "r", "one", im);
+	f->st = *b;
+	put_image(f, "r", "two", im);
+	f->st = *a;
+}
+
 /* Two nodes push tags into one repository in turn: none is lost. */
 static void test_pushes_from_both_nodes(void **state)
 {
 	struct test_fixture *f = *state;
-	struct err err = ERR_INIT;
 	struct store *a, *b;
 	struct image im;
 	char path[PATH_MAX], *text;
 	size_t len;
 
-	a = open_node(f, 1, &err);
-	b = open_node(f, 2, &err);
-	assert_non_null(a);
-	assert_non_null(b);
-	f->st = a;
-	make_image(f, "r", "layer", "", &im);
-	put_image(f, "r", "one", &im);
-	f->st = b;
-	put_image(f, "r", "two", &im);
-	f->st = a;
+	one_two(f, 0, &a, &b, &im);
 	put_image(f, "r", "three", &im);
 	f->st = NULL;
 	path_of(f, path, "tree/r/index.json");
@@ -234,6 +246,21 @@ static void tags_on(struct test_fixture *f, struct store *st, char *out,
 }
 
 /*
+ * Tag "three" pushed through node @a after tags "one" and "two": a write
+ * re-reads index.json under the lock, so @a then lists all three.
+ */
+static void three_merges(struct test_fixture *f, struct store *a,
+                         const struct image *im)
+{
+	char tags[256];
+
+	f->st = a;
+	put_image(f, "r", "three", im);
+	tags_on(f, a, tags, sizeof(tags));
+	assert_string_equal(tags, "one three two");
+}
+
+/*
  * A reader trusts what it checked within recheck_ms: another node's tag
  * is not seen (no stat of index.json per request) until then, or until a
  * write, which checks under the lock across nodes. With the default 1 s
@@ -271,12 +298,36 @@ static void test_readers_recheck_by_interval(void **state)
 	while (strcmp(tags, "one") == 0);
 	assert_string_equal(tags, "one two");
 
-	f->st = a;
-	put_image(f, "r", "three", &im); /* a write re-reads index.json */
-	tags_on(f, a, tags, sizeof(tags));
-	assert_string_equal(tags, "one three two");
+	three_merges(f, a, &im);
 	f->st = NULL;
 	store_close(c);
+	store_close(b);
+	store_close(a);
+}
+
+/*
+ * A blob upload to a repository the node has loaded does not reload it:
+ * the blob needs nothing of its manifests, and on a shared tree every
+ * upload after another node's push re-read index.json and re-indexed the
+ * repository. Another node's tag is seen at the next read past
+ * recheck_ms, or at the next write, as before; the blob is there at once.
+ */
+static void test_blob_upload_leaves_loaded_repo(void **state)
+{
+	struct test_fixture *f = *state;
+	struct store *a, *b;
+	struct image im;
+	struct digest d;
+	char tags[256], path[PATH_MAX];
+
+	one_two(f, 3600 * 1000, &a, &b, &im); /* a rechecks hourly */
+	d = push_blob(f, "r", "a blob pushed after the other node's tag");
+	path_of(f, path, "tree/r/blobs/sha256/%s", d.hex);
+	assert_true(exists(path));
+	tags_on(f, a, tags, sizeof(tags));
+	assert_string_equal(tags, "one"); /* not reloaded by the upload */
+	three_merges(f, a, &im);
+	f->st = NULL;
 	store_close(b);
 	store_close(a);
 }
@@ -693,6 +744,9 @@ int main(void)
 	                                        setup_nodes, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_readers_recheck_by_interval, setup_nodes,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_blob_upload_leaves_loaded_repo, setup_nodes,
 			teardown),
 		TF(test_default_layout),
 		cmocka_unit_test_setup_teardown(test_gc_lease, setup_nodes,
