@@ -25,7 +25,7 @@
 /*
  * Manifest summaries cached when store_opts.msum_cache_max is 0. One is
  * about 1 KiB (digests are sized for sha512): 65,536 of them, filled by
- * the index build of 100,000 manifests, were 64 MiB of dray's resident
+ * the index build of 100,000 manifests, were about 64 MiB of resident
  * size. A summary is read again from its file (one small read) when asked
  * after it went.
  */
