@@ -145,7 +145,7 @@ struct store_opts {
 	size_t repo_cache;
 };
 
-#define STORE_REPO_CACHE 1024
+#define STORE_REPO_CACHE 256
 
 /*
  * Open the store rooted at @root, creating it (and .dray/) if missing, and
