@@ -64,9 +64,12 @@ rm -rf "$DATA/oci/.dray" # the index is built from the layouts
 # --- dray: the index build ---
 P=$(free_port)
 mkdir -p "$WORK/dray"
+# dedupe on, as the data is written (shared layers are hard links): off,
+# dray would turn 20,000 links into copies at start, which changes every
+# blobs/ directory and makes the first periodic reconcile re-index all.
 cat >"$WORK/dray/dray.yaml" <<EOF
 http: {address: 127.0.0.1, port: $P}
-storage: {rootDirectory: $DATA/oci, dedupe: false}
+storage: {rootDirectory: $DATA/oci, dedupe: true}
 log: {level: info, output: $WORK/dray/log}
 extensions: {search: {enable: true}}
 EOF
