@@ -456,20 +456,22 @@ bool store_is_sig_tag(const char *tag)
 }
 
 /* Add the platform of record @rec to @plats, once. */
-static void add_plat(json_t *plats, json_t *rec)
+/* Add @p to @list unless an equal one is there. */
+static void add_unique(json_t *list, json_t *p)
 {
-	json_t *p = json_object_get(rec, "plat"), *q;
+	json_t *q;
 	size_t i;
 
-	if (!p)
+	if (!json_is_object(p))
 		return;
-	json_array_foreach(plats, i, q)
+	json_array_foreach(list, i, q)
 	{
 		if (json_equal(p, q))
 			return;
 	}
-	json_array_append(plats, p);
+	json_array_append(list, p);
 }
+
 
 /*
  * The N record of @r from the S records @have (digest -> record): its
@@ -517,7 +519,7 @@ static json_t *repo_search_record(struct repo *r, json_t *have)
 			continue;
 		n++;
 		t = json_integer_value(json_object_get(rec, "t"));
-		add_plat(plats, rec);
+		add_unique(plats, json_object_get(rec, "plat"));
 		kids = json_object_get(rec, "kids");
 		json_array_foreach(kids, j, kid)
 		{
@@ -528,7 +530,7 @@ static json_t *repo_search_record(struct repo *r, json_t *have)
 
 			if (kt > t)
 				t = kt;
-			add_plat(plats, kr);
+			add_unique(plats, json_object_get(kr, "plat"));
 		}
 		if (t > newest)
 			newest = t;
@@ -592,22 +594,6 @@ static const char *vendor_of(json_t *ann, json_t *labels)
 			if (*member(maps[m], keys[k]))
 				return member(maps[m], keys[k]);
 	return "";
-}
-
-/* Add @p to @list unless an equal one is there. */
-static void add_unique(json_t *list, json_t *p)
-{
-	json_t *q;
-	size_t i;
-
-	if (!json_is_object(p))
-		return;
-	json_array_foreach(list, i, q)
-	{
-		if (json_equal(p, q))
-			return;
-	}
-	json_array_append(list, p);
 }
 
 /* Append [@d, @size] to @list. */
@@ -1679,34 +1665,58 @@ uint64_t store_pulls_repo(struct store *st, const char *repo)
 	return total;
 }
 
+bool idx_has_manifest(struct store *st, const char *repo, const char *dstr)
+{
+	struct err ignored = ERR_INIT;
+	char *v = NULL;
+	size_t vlen;
+
+	if (get_repo_digest(st, 'S', repo, dstr, &v, &vlen, &ignored) < 0)
+		return false;
+	free(v);
+	return true;
+}
+
 int store_pulls_add(struct store *st, const struct store_pull *p, size_t n,
                     struct err *err)
 {
 	struct kv_batch *b = kv_batch_new();
+	struct store_pull *kept = calloc(n ? n : 1, sizeof(*kept));
+	size_t m = 0;
 	int ret;
 
-	if (!b)
+	if (!b || !kept) {
+		kv_batch_free(b);
+		free(kept);
 		return err_set(err, ERR_NOMEM, "cannot count pulls");
+	}
+	/*
+	 * Under the lock that srch_commit() holds while it removes a
+	 * manifest's records: pulls of a manifest deleted since they were
+	 * noted are dropped, or its count would come back with no S entry
+	 * to take it away again.
+	 */
+	pthread_mutex_lock(&st->srch->pull_lock);
 	for (size_t i = 0; i < n; i++) {
 		char k[KEY_MAX], val[48];
 		uint64_t count, last;
 		int len;
 
-		if (strlen(p[i].repo) > REF_NAME_MAX ||
-		    strlen(p[i].digest) >= DIGEST_STR_MAX)
+		if (!idx_has_manifest(st, p[i].repo, p[i].digest))
 			continue;
 		store_pulls_get(st, p[i].repo, p[i].digest, &count, &last);
 		len = snprintf(val, sizeof(val), "%" PRIu64 "%c%" PRIu64,
 		               count + p[i].count, 0, p[i].last_ms);
 		kv_batch_put(b, k, key(k, 'D', p[i].repo, p[i].digest, NULL),
 		             val, (size_t)len);
+		kept[m++] = p[i];
 	}
-	pthread_mutex_lock(&st->srch->pull_lock);
 	ret = kv_commit(st->kv, b, err);
 	if (ret == 0)
-		srch_pulls(st->srch, p, n);
+		srch_pulls(st->srch, kept, m);
 	pthread_mutex_unlock(&st->srch->pull_lock);
 	kv_batch_free(b);
+	free(kept);
 	return ret;
 }
 
@@ -1950,10 +1960,22 @@ static void srch_pulls(struct srch *s, const struct store_pull *p, size_t n)
 static struct srch *srch_new(void)
 {
 	struct srch *s = calloc(1, sizeof(*s));
+	pthread_rwlockattr_t attr;
 
 	if (!s)
 		return NULL;
-	pthread_rwlock_init(&s->lock, NULL);
+	/*
+	 * Writers first: a search walks every record under the read lock,
+	 * and with overlapping searches glibc's default (readers first)
+	 * could keep a push's srch_commit() waiting, pull_lock held, for
+	 * as long as searches keep coming. No thread takes the read lock
+	 * twice, which writers first would deadlock.
+	 */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr,
+	                              PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&s->lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
 	pthread_mutex_init(&s->pull_lock, NULL);
 	return s;
 }

@@ -48,17 +48,38 @@ void pull_note(struct store *st, const char *repo, const struct digest *d)
 	pthread_mutex_unlock(&st->lock);
 }
 
+/* What put_pull() writes with. */
+struct flush {
+	struct store *st;
+	struct kv_batch *b;
+};
+
 static int put_pull(const char *key, void *val, void *arg)
 {
-	struct kv_batch *b = arg;
+	struct flush *fl = arg;
+	struct kv_batch *b = fl->b;
 	const char *at = strchr(key, '@');
 	char k[REF_NAME_MAX + DIGEST_STR_MAX + 3];
+	char repo[REF_NAME_MAX + 1];
 	char v[24];
 	size_t rl;
 
-	if (!at)
+	if (!at || (size_t)(at - key) > REF_NAME_MAX || !fl->st->kv) {
+		free(val);
 		return 0;
+	}
 	rl = (size_t)(at - key);
+	memcpy(repo, key, rl);
+	repo[rl] = '\0';
+	/*
+	 * A manifest deleted since it was pulled took its P entry along:
+	 * none is written back for it. (A delete between this check and
+	 * the commit leaves one record until its repository goes.)
+	 */
+	if (!idx_has_manifest(fl->st, repo, at + 1)) {
+		free(val);
+		return 0;
+	}
 	k[0] = 'P';
 	memcpy(k + 1, key, rl);
 	k[1 + rl] = '\0';
@@ -84,7 +105,7 @@ int pull_flush(struct store *st, struct err *err)
 	full = st->pulls;
 	st->pulls = fresh;
 	pthread_mutex_unlock(&st->lock);
-	hmap_each(full, put_pull, b);
+	hmap_each(full, put_pull, &(struct flush){st, b});
 	hmap_free(full);
 	ret = st->kv ? kv_commit(st->kv, b, err) : 0;
 	kv_batch_free(b);

@@ -296,6 +296,8 @@ int idx_reconcile(struct store *st, struct idx_stats *stats, struct err *err);
  */
 int idx_repo_gone(struct store *st, const char *name, struct err *err);
 /* Record the first push of @d into @repo by @user (NULL: anonymous). */
+/* @dstr is a manifest of @repo the index knows (has its S entry). */
+bool idx_has_manifest(struct store *st, const char *repo, const char *dstr);
 int idx_pushed(struct store *st, const char *repo, const struct digest *d,
                const char *user, struct err *err);
 int idx_tag_get(struct store *st, const char *repo, const char *tag,

@@ -369,6 +369,42 @@ static void test_pulls_and_pushes_survive(void **state)
 		-1);
 }
 
+/*
+ * Pulls noted before their manifest was deleted and written after it
+ * (search's batch, retention's pull times) do not bring its records back.
+ */
+static void test_pulls_of_a_deleted_manifest_are_dropped(void **state)
+{
+	struct test_fixture *f = *state;
+	struct manifest_put_result res;
+	struct manifest_desc md;
+	struct err err = ERR_INIT;
+	struct image a;
+	struct zsearch *zs;
+	char dstr[DIGEST_STR_MAX], *body = NULL;
+	uint64_t count, last;
+
+	make_platform_image(f, "s/d", "linux", "amd64", "2024-01-01T00:00:00Z",
+	                    &a);
+	assert_int_equal(store_manifest_put(f->st, "s/d", "1", MT_OCI_MANIFEST,
+	                                    a.body, a.len, &res, &err),
+	                 0);
+	digest_format(&a.digest, dstr);
+	zs = zsearch_new(f->st, 1000, &err);
+	assert_non_null(zs);
+	zsearch_pulled(zs, "s/d", &a.digest);
+	assert_int_equal(
+		store_manifest_get(f->st, "s/d", "1", &md, &body, &err), 0);
+	free(body);
+	assert_int_equal(store_manifest_delete(f->st, "s/d", dstr, &err), 0);
+	zsearch_free(zs); /* writes the batched pull */
+	assert_int_equal(pull_flush(f->st, &err), 0);
+	store_pulls_get(f->st, "s/d", dstr, &count, &last);
+	assert_true(count == 0);
+	assert_true(store_pulls_repo(f->st, "s/d") == 0);
+	assert_true(retention_pulled(f) == 0);
+}
+
 /* A layout written behind dray's back: summarised, no push recorded. */
 static void test_layout_copied_in(void **state)
 {
@@ -421,6 +457,7 @@ int main(void)
 		TF(test_summaries_follow_push_delete_gc),
 		TF(test_summaries_rebuilt),
 		TF(test_pulls_and_pushes_survive),
+		TF(test_pulls_of_a_deleted_manifest_are_dropped),
 		TF(test_layout_copied_in),
 	};
 
