@@ -51,10 +51,11 @@
  * keeps what its thread freed (the index build in one thread, the
  * periodic reconcile in another, each request thread...): at 10,000
  * repositories the build at open and the first periodic reconcile left
- * 111 and 100 MB in two arenas (search benchmark). Two arenas still let
- * two threads allocate at once, as many as there are CPUs here.
+ * 111 and 100 MB in two arenas (search benchmark). One arena per CPU,
+ * and at least two, still lets as many threads allocate at once as can
+ * run at once.
  */
-#define MALLOC_ARENAS 2
+#define MALLOC_ARENAS_MIN 2
 
 /* One option of a command. */
 struct cli_opt {
@@ -1262,7 +1263,11 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (strcmp(cmd, "serve") == 0) {
-		mallopt(M_ARENA_MAX, MALLOC_ARENAS);
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		mallopt(M_ARENA_MAX, (int)(cpus > MALLOC_ARENAS_MIN
+		                                   ? cpus
+		                                   : MALLOC_ARENAS_MIN));
 		return cmd_serve(argc - 2, argv + 2);
 	}
 	if (strcmp(cmd, "verify") == 0)

@@ -244,9 +244,11 @@ static enum MHD_Result count_lengths(void *cls, enum MHD_ValueKind kind,
 	(void)kind;
 	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
 		return MHD_YES;
+	if (!value)
+		value = "";
 	if (l->n++ == 0)
 		l->first = value;
-	else if (strcmp(l->first, value ? value : "") != 0)
+	else if (strcmp(l->first, value) != 0)
 		l->differ = true;
 	return MHD_YES;
 }
