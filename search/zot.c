@@ -1501,6 +1501,9 @@ static int repo_quick(struct zreq *zr, const struct zrepo *rp, int rank,
  * text (NULL: every repository, no Rank); @only: the names to rank (an
  * object's keys), or NULL for every one.
  */
+/* Candidates kept past a page's end, for repositories gone meanwhile. */
+#define PAGE_SPARE 16
+
 static json_t *repo_page(const struct gql_call *call, const char *query,
                          json_t *filter, json_t *only, const char *def,
                          struct err *err)
@@ -1517,9 +1520,13 @@ static json_t *repo_page(const struct gql_call *call, const char *query,
 	if (page_args(call, def, true, &c.ord, &limit, &off, err) < 0)
 		return NULL;
 	c.cmp = cmps[c.ord];
-	/* A page of @limit from @off needs the best off + limit. */
+	/*
+	 * A page of @limit from @off needs the best off + limit, and a few
+	 * more: a repository deleted between the ranking and the page's
+	 * build is skipped, and the next one takes its place.
+	 */
 	if (limit && off < (json_int_t)(SIZE_MAX / 4) - limit)
-		c.keep = (size_t)(off + limit);
+		c.keep = (size_t)(off + limit) + PAGE_SPARE;
 	if (c.ord == BY_DOWNLOADS) {
 		struct err ignored = ERR_INIT;
 
