@@ -236,6 +236,27 @@ static inline void put_image(struct test_fixture *f, const char *repo,
 	assert_true(digest_equal(&res.digest, &im->digest));
 }
 
+/* Push an image index of @child alone as @tag; its digest in @out. */
+static inline void put_index_of(struct test_fixture *f, const char *repo,
+                                const char *tag, const struct image *child,
+                                struct digest *out)
+{
+	struct manifest_put_result res;
+	char dstr[DIGEST_STR_MAX], body[1024];
+	int n;
+
+	digest_format(&child->digest, dstr);
+	n = snprintf(body, sizeof(body),
+	             "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX
+	             "\",\"manifests\":[{\"mediaType\":\"" MT_OCI_MANIFEST
+	             "\",\"digest\":\"%s\",\"size\":%zu}]}",
+	             dstr, child->len);
+	assert_true(n > 0 && (size_t)n < sizeof(body));
+	put_ok(f, repo, tag, MT_OCI_INDEX, body, (size_t)n, &res);
+	if (out)
+		*out = res.digest;
+}
+
 /* @body under @ref of @repo must fail with @code and the spec's @oci. */
 static inline void assert_put_fails(struct test_fixture *f, const char *repo,
                                     const char *ref, const char *ctype,

@@ -243,23 +243,17 @@ static void test_summaries_rebuilt(void **state)
 	struct test_fixture *f = *state;
 	struct image a;
 	json_t *rec, *repos;
-	char child[DIGEST_STR_MAX], body[1024];
-	struct manifest_put_result res;
-	int n;
+	char child[DIGEST_STR_MAX];
+	struct digest idx;
 
 	make_platform_image(f, "s/i", "linux", "arm64", "2024-03-01T00:00:00Z",
 	                    &a);
 	put_image(f, "s/i", NULL, &a);
 	digest_format(&a.digest, child);
-	n = snprintf(body, sizeof(body),
-	             "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX
-	             "\",\"manifests\":[{\"mediaType\":\"" MT_OCI_MANIFEST
-	             "\",\"digest\":\"%s\",\"size\":%zu}]}",
-	             child, a.len);
-	put_ok(f, "s/i", "multi", MT_OCI_INDEX, body, (size_t)n, &res);
+	put_index_of(f, "s/i", "multi", &a, &idx);
 
 	reopen(f, true);
-	rec = manifest_rec(f, "s/i", &res.digest);
+	rec = manifest_rec(f, "s/i", &idx);
 	assert_non_null(rec);
 	assert_string_equal(json_string_value(json_array_get(
 				    json_object_get(rec, "kids"), 0)),

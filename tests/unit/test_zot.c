@@ -390,10 +390,8 @@ static void test_quick_summary_is_the_built_one(void **state)
 	struct test_fixture *f = *state;
 	struct err err = ERR_INIT;
 	struct image a, b, c, sig;
-	struct manifest_put_result res;
-	char body[1024], sigtag[DIGEST_STR_MAX + 8], dstr[DIGEST_STR_MAX];
+	char sigtag[DIGEST_STR_MAX + 8], dstr[DIGEST_STR_MAX];
 	struct zsearch *zs;
-	int n;
 
 	make_cfg_image(f, "q/r",
 	               "{\"created\":\"2024-01-01T00:00:00Z\",\"os\":\"linux\","
@@ -413,13 +411,7 @@ static void test_quick_summary_is_the_built_one(void **state)
 	make_cfg_image(f, "q/r", "{\"created\":\"2024-02-01T00:00:00Z\"}",
 	               "layer-a", "", &c);
 	put_image(f, "q/r", "2", &c);
-	digest_format(&b.digest, dstr);
-	n = snprintf(body, sizeof(body),
-	             "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX
-	             "\",\"manifests\":[{\"mediaType\":\"" MT_OCI_MANIFEST
-	             "\",\"digest\":\"%s\",\"size\":%zu}]}",
-	             dstr, b.len);
-	put_ok(f, "q/r", "multi", MT_OCI_INDEX, body, (size_t)n, &res);
+	put_index_of(f, "q/r", "multi", &b, NULL);
 	digest_format(&a.digest, dstr);
 	snprintf(sigtag, sizeof(sigtag), "sha256-%s.sig", dstr + 7);
 	make_image(f, "q/r", "a signature", "", &sig);
